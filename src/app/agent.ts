@@ -1,0 +1,194 @@
+import { dirname, join, resolve } from 'node:path';
+import { ChargePoint } from '../core/charge-point.js';
+import { SystemClock } from '../core/clock.js';
+import type { ConnectorHardware, IdReader } from '../core/ports.js';
+import type { LoadedAgentConfig } from '../config/index.js';
+import { ConfigError } from '../lib/errors.js';
+import type { Log } from '../lib/log.js';
+import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
+import { OcppConnection } from '../ocpp/connection.js';
+import { invalidValue, keyDefinitions, normalise, type KeyDefinition } from '../ocpp/v16/configuration.js';
+import { CsmsLink } from '../ocpp/v16/link.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
+import { SimConnector, SimIdReader, seedOf, Prng } from '../sim/index.js';
+import {
+  openDatabase, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
+} from '../store/index.js';
+import { VERSION } from './version.js';
+
+export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
+
+export interface AgentOptions {
+  loaded: LoadedAgentConfig;
+  log: Log;
+  /** Exit the process on a Hard reset (under systemd, which restarts it); otherwise restart in-process. */
+  exitOnHardReset?: boolean;
+  /** Timing overrides for tests. */
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number };
+}
+
+/** The OCPP configuration values the config file sets, checked against the key definitions. */
+export function configuredOcppValues(loaded: LoadedAgentConfig, defs: KeyDefinition[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const problems = [];
+  for (const [key, raw] of Object.entries(loaded.config.ocpp ?? {})) {
+    const def = defs.find((d) => d.key === key);
+    const value = String(raw);
+    if (!def) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: 'not a supported OCPP configuration key' });
+    else if (def.readonly) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: 'is read-only' });
+    else {
+      const bad = invalidValue(def, value);
+      if (bad) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: bad });
+      else out.set(key, normalise(def, value));
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+/**
+ * One charger: the store, the hardware (simulated for now), the ChargePoint core and its
+ * OCPP link, composed from a validated config. start() acquires; stop() releases in reverse.
+ */
+export class Agent {
+  readonly log: Log;
+  readonly clock = new SystemClock();
+  db?: SqliteDatabase;
+  chargePoint?: ChargePoint;
+  link?: CsmsLink;
+  outbox?: SqliteOutbox;
+  ledger?: SqliteLedger;
+  settings?: SqliteSettings;
+  /** The simulated hardware, when the charger is simulated. */
+  readonly sim: { connectors: Map<number, SimConnector>; reader: SimIdReader } = { connectors: new Map(), reader: new SimIdReader() };
+  pseudonym?: Pseudonymiser;
+  private definitions: KeyDefinition[];
+  private configured: Map<string, string>;
+  private restarting?: Promise<void>;
+
+  constructor(private readonly opts: AgentOptions) {
+    const { config, charger } = opts.loaded;
+    this.log = opts.log.child({ cp: config.chargePointId });
+    this.definitions = keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES });
+    this.configured = configuredOcppValues(opts.loaded, this.definitions);
+  }
+
+  get storePath(): string {
+    return resolve(this.opts.loaded.config.store.path);
+  }
+
+  async start(): Promise<void> {
+    const { config, charger } = this.opts.loaded;
+    const cpId = config.chargePointId;
+    this.db ??= openDatabase(this.storePath, { log: this.log });
+    const secret = loadOrCreateSecret(join(dirname(this.storePath), 'pseudonym.key'));
+    this.pseudonym = pseudonymiser(secret);
+    const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
+    this.settings = new SqliteSettings(this.db, cpId, defaults);
+    const authData = new SqliteAuthorizationData(this.db, cpId, () => this.clock.now());
+    this.ledger = new SqliteLedger(this.db, cpId, this.pseudonym);
+    this.outbox = new SqliteOutbox(this.db, cpId);
+
+    const hardware = this.buildSimulatedHardware();
+    const connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
+      {
+        endpoint: config.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: config.csms.callTimeoutMs,
+        pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
+        backoff: { initialDelayMs: config.csms.reconnectInitialDelayMs, maxDelayMs: config.csms.reconnectMaxDelayMs },
+      },
+      this.log.child({ component: 'ocpp' }),
+    );
+    let link: CsmsLink | undefined;
+    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    this.chargePoint = new ChargePoint({
+      chargePointId: cpId, connectors: hardware.connectors, idReaders: hardware.readers, ledger: this.ledger, authData,
+      remote, settings: this.settings, clock: this.clock, log: this.log.child({ component: 'core' }), pseudonym: this.pseudonym,
+      resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag,
+      stopOnSecondPresentation: config.session.stopOnSecondPresentation,
+      timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
+    });
+    link = new CsmsLink({
+      connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings, authData,
+      definitions: this.definitions, clock: this.clock, log: this.log.child({ component: 'ocpp' }),
+      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}` },
+      onReset: (type) => void this.reset(type),
+      timing: this.opts.linkTiming,
+    });
+    this.link = link;
+    for (const id of [0, ...this.chargePoint.connectorIds]) {
+      const saved = this.settings.get(`evse-edge.Availability.${id}`);
+      if (saved === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
+    }
+    await this.chargePoint.start();
+    link.start();
+    this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
+  }
+
+  private buildSimulatedHardware(): { connectors: ConnectorHardware[]; readers: IdReader[] } {
+    const { config, charger } = this.opts.loaded;
+    const sim = charger.simulation;
+    const seed = config.simulation?.seed ?? seedOf(config.chargePointId);
+    const prng = new Prng(seed);
+    const connectors: ConnectorHardware[] = [];
+    for (const c of charger.connectors) {
+      let simConnector = this.sim.connectors.get(c.id);
+      if (!simConnector) {
+        simConnector = new SimConnector({
+          clock: this.clock, phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+          initialEnergyWh: prng.int(100_000, 5_000_000), seed: seed + c.id,
+          arrivalDelayMs: config.simulation?.arrivalDelayMs ?? sim?.arrivalDelayMs ?? 2_000,
+          departureDelayMs: config.simulation?.departureDelayMs ?? sim?.departureDelayMs ?? 5_000,
+          vehicle: () => {
+            const v = sim?.vehicle ?? { batteryWh: 60_000, maxPowerW: 11_000, socPctMin: 20, socPctMax: 60, targetSocPct: 90 };
+            return { batteryWh: v.batteryWh, maxPowerW: v.maxPowerW, socPct: prng.between(v.socPctMin, v.socPctMax), targetSocPct: v.targetSocPct };
+          },
+        });
+        this.sim.connectors.set(c.id, simConnector);
+      }
+      connectors.push({
+        id: c.id, meter: simConnector.meter, powerPath: simConnector.powerPath, maxCurrentA: c.maxCurrentA,
+        phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW,
+      });
+    }
+    return { connectors, readers: [this.sim.reader] };
+  }
+
+  /** Reset from the central system: stop sessions, then start again (BootNotification first). */
+  async reset(type: 'Soft' | 'Hard'): Promise<void> {
+    if (this.restarting) return this.restarting;
+    this.restarting = (async () => {
+      this.log.warn('resetting', { type });
+      await this.chargePoint?.stopAll(type === 'Hard' ? 'HardReset' : 'SoftReset');
+      // Give the outbox a moment to deliver the StopTransaction before the link drops.
+      await this.drainOutbox(3_000);
+      if (type === 'Hard' && this.opts.exitOnHardReset) {
+        await this.stop();
+        process.exit(75);
+      }
+      await this.stopRuntime();
+      await this.start();
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  private async drainOutbox(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (Date.now() < until && this.link?.online() && (this.outbox?.summary().depth ?? 0) > 0) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async stopRuntime(): Promise<void> {
+    await this.link?.stop();
+    this.chargePoint?.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopRuntime();
+    this.db?.close();
+    this.db = undefined;
+    this.log.info('agent stopped');
+  }
+}

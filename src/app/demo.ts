@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAgentConfig } from '../config/index.js';
+import { CentralSystem } from '../csms/central-system.js';
+import { createLog, type LogSink } from '../lib/log.js';
+import { Agent } from './agent.js';
+
+export interface DemoOptions {
+  out: NodeJS.WritableStream;
+  /** How long the vehicles charge, ms. */
+  chargeMs: number;
+  keepFiles?: boolean;
+}
+
+const time = () => new Date().toISOString().slice(11, 23);
+
+/**
+ * The demo: the embedded central system and one agent with a simulated two-connector AC
+ * charger. Connector 1 is started by an RFID card, connector 2 from the app (a remote start);
+ * both charge, both stop, and the central system's session table is printed.
+ */
+export async function runDemo(o: DemoOptions): Promise<{ transactions: number; energyWh: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'evse-edge-demo-'));
+  const say = (what: string, text: string) => o.out.write(`${time()}  ${what.padEnd(8)} ${text}\n`);
+  const warnings: LogSink = { level: 'warn', write: (r) => say('log', `${r.level}: ${r.msg}`) };
+  const log = createLog(warnings);
+  const csms = new CentralSystem({ port: 0, dbPath: join(dir, 'csms.db'), log, heartbeatIntervalS: 60 });
+  const port = await csms.listen();
+  say('csms', `embedded central system on ws://127.0.0.1:${port}/ocpp`);
+
+  const loaded = parseAgentConfig({
+    chargePointId: 'CP-DEMO-1',
+    csms: { url: `ws://127.0.0.1:${port}/ocpp` },
+    store: { path: join(dir, 'agent.db') },
+    ocpp: { MeterValueSampleInterval: 5 },
+    simulation: { arrivalDelayMs: 1_000, departureDelayMs: 1_500 },
+  });
+  const agent = new Agent({ loaded, log });
+  let pseudonym = (t: string) => t;
+  const redact = (msg: string) => msg.replace(/"idTag":"([^"]*)"/g, (_m, tag: string) => `"idTag":"${pseudonym(tag)}"`);
+  csms.on('traffic', (t) => {
+    const text = redact(t.message);
+    say(t.direction === 'in' ? 'ocpp →' : 'ocpp ←', text.length > 150 ? text.slice(0, 147) + '...' : text);
+  });
+
+  await agent.start();
+  pseudonym = agent.pseudonym!;
+  const cp = agent.chargePoint!;
+  cp.on('status', (s) => say('status', `connector ${s.connectorId}: ${s.status}${s.errorCode !== 'NoError' ? ` (${s.errorCode})` : ''}`));
+  let lastShown = 0;
+  cp.on('reading', (r) => {
+    if (Date.now() - lastShown < 2_000 || r.sessionEnergyWh === undefined) return;
+    lastShown = Date.now();
+    const lines = cp.connectorIds.map((id) => {
+      const s = cp.session(id);
+      return s ? `c${id} ${(s.energyWh / 1000).toFixed(3)} kWh ${((s.powerW ?? 0) / 1000).toFixed(1)} kW` : `c${id} idle`;
+    });
+    say('meter', lines.join(' | '));
+  });
+
+  await until(() => agent.link?.state === 'accepted', 20_000);
+  say('demo', 'card DEMO0001 presented at connector 1 (RFID)');
+  agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
+  await until(() => cp.status(1).status === 'Charging', 15_000);
+  say('demo', 'the app starts connector 2 (RemoteStartTransaction)');
+  await csms.call('CP-DEMO-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
+  await until(() => cp.status(2).status === 'Charging', 15_000);
+  await sleep(o.chargeMs);
+
+  say('demo', 'card DEMO0001 presented again: stops connector 1');
+  agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
+  const tx2 = csms.store.transactions().find((t) => t.connectorId === 2 && !t.stoppedAt);
+  if (tx2) {
+    say('demo', `the app stops connector 2 (RemoteStopTransaction ${tx2.transactionId})`);
+    await csms.call('CP-DEMO-1', 'RemoteStopTransaction', { transactionId: tx2.transactionId });
+  }
+  await until(() => csms.store.transactions().every((t) => t.stoppedAt) && (agent.outbox?.summary().depth ?? 1) === 0, 15_000);
+  await until(() => cp.status(1).status === 'Available' && cp.status(2).status === 'Available', 10_000).catch(() => undefined);
+
+  const rows = csms.store.transactions();
+  await agent.stop();
+  await csms.close();
+  const { sessionsTable } = await import('../cli/csms.js');
+  o.out.write('\nSessions recorded by the central system:\n' + sessionsTable(rows.map((r) => ({ ...r, idTag: pseudonym(r.idTag) }))) + '\n');
+  if (!o.keepFiles) rmSync(dir, { recursive: true, force: true });
+  else o.out.write(`\nfiles kept in ${dir}\n`);
+  return { transactions: rows.length, energyWh: rows.reduce((a, r) => a + (r.energyWh ?? 0), 0) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('demo: a step did not happen in time');
+    await sleep(50);
+  }
+}

@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { Agent } from '../app/agent.js';
+import { loadAgentConfig } from '../config/index.js';
+import { createLog, streamSink } from '../lib/log.js';
+import { onShutdown } from './shutdown.js';
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('run the edge agent for one charger')
+    .requiredOption('-c, --config <file>', 'the config file (JSON)')
+    .option('--check', 'validate the config and its profiles, then exit')
+    .action(async (opts: { config: string; check?: boolean }) => {
+      const loaded = loadAgentConfig(opts.config);
+      const log = createLog(streamSink(loaded.config.log.level));
+      const agent = new Agent({ loaded, log, exitOnHardReset: Boolean(process.env.NOTIFY_SOCKET) });
+      if (opts.check) {
+        process.stdout.write(`${opts.config}: valid (charger ${loaded.charger.id}, ${loaded.charger.connectors.length} connectors)\n`);
+        return;
+      }
+      await agent.start();
+      onShutdown(log, () => agent.stop());
+    });
+}

@@ -1,0 +1,53 @@
+import { Command } from 'commander';
+import { CentralSystem } from '../csms/central-system.js';
+import { CsmsStore } from '../csms/csms-store.js';
+import { createLog, streamSink } from '../lib/log.js';
+import { onShutdown } from './shutdown.js';
+import { formatTable } from './table.js';
+
+const int = (v: string) => {
+  const n = Number.parseInt(v, 10);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${v}`);
+  return n;
+};
+
+export function csmsCommand(): Command {
+  const cmd = new Command('csms')
+    .description('run the embedded development central system (ws://HOST:PORT/ocpp/<chargePointId>)')
+    .option('-p, --port <port>', 'TCP port', int, 9220)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--db <file>', 'its SQLite file', './var/csms.db')
+    .option('--heartbeat <seconds>', 'HeartbeatInterval given at boot', int, 300)
+    .option('--id-tag <tag...>', 'idTags to accept (DEMO0001 and DEMO0002 always are)')
+    .option('--accept-any', 'accept every idTag')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .action(async (opts: { port: number; host: string; db: string; heartbeat: number; idTag?: string[]; acceptAny?: boolean; logLevel: 'info' }) => {
+      const log = createLog(streamSink(opts.logLevel));
+      const csms = new CentralSystem({
+        port: opts.port, host: opts.host, dbPath: opts.db, log, heartbeatIntervalS: opts.heartbeat,
+        idTags: opts.idTag, acceptUnknownIdTags: opts.acceptAny,
+      });
+      await csms.listen();
+      onShutdown(log, () => csms.close());
+    });
+  cmd
+    .command('sessions')
+    .description('list the transactions the central system recorded')
+    .option('--db <file>', 'its SQLite file', './var/csms.db')
+    .option('--json', 'print JSON')
+    .action((opts: { db: string; json?: boolean }) => {
+      const store = new CsmsStore(opts.db);
+      const rows = store.transactions();
+      store.close();
+      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else process.stdout.write(sessionsTable(rows) + '\n');
+    });
+  return cmd;
+}
+
+export function sessionsTable(rows: ReturnType<CsmsStore['transactions']>): string {
+  return formatTable(
+    ['tx', 'charge point', 'conn', 'started', 'stopped', 'Wh', 'reason', 'meter values'],
+    rows.map((r) => [r.transactionId, r.chargePointId, r.connectorId, r.startedAt, r.stoppedAt ?? '(open)', r.energyWh ?? '', r.stopReason ?? '', r.meterValueCount]),
+  );
+}

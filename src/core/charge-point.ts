@@ -1,0 +1,703 @@
+import { EventEmitter } from 'node:events';
+import type { Log } from '../lib/log.js';
+import { authorizeIdTag, type AuthorizationDecision } from './authorization.js';
+import { checkReading } from './meter-guard.js';
+import type {
+  AuthMethod, AuthorizationData, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus,
+  FaultReport, FaultSource, IdReader, IdTagInfo, MeterReading, PresentedToken, RemoteAuthorizer,
+  Sample, SessionLedger, SessionRecord, Settings, StopReason, Timer, VehicleState,
+} from './ports.js';
+
+export interface ChargePointOptions {
+  chargePointId: string;
+  connectors: ConnectorHardware[];
+  idReaders: IdReader[];
+  faultSources?: FaultSource[];
+  ledger: SessionLedger;
+  authData: AuthorizationData;
+  remote: RemoteAuthorizer;
+  settings: Settings;
+  clock: Clock;
+  log: Log;
+  /** Keyed pseudonym of an idTag, for logs and events. */
+  pseudonym: (idTag: string) => string;
+  timing?: Partial<ChargePointTiming>;
+  /** What to do with a session found open at boot. */
+  resumePolicy?: 'resume-or-stop' | 'stop';
+  /** Start a session on plug-in without authorisation, as this idTag (free vend). */
+  freeVendIdTag?: string;
+  /** A second presentation of the tag that started a session stops it. */
+  stopOnSecondPresentation?: boolean;
+}
+
+export interface ChargePointTiming {
+  /** How often the meter is read while a session runs (for live values and checks). */
+  meterPollIntervalMs: number;
+  /** How often the energy register is written to the ledger while charging. */
+  checkpointIntervalMs: number;
+  /** How long a Finishing connector waits before it is Available again once unplugged. */
+  unplugGraceMs: number;
+}
+
+const defaultTiming: ChargePointTiming = {
+  meterPollIntervalMs: 1_000,
+  checkpointIntervalMs: 10_000,
+  unplugGraceMs: 0,
+};
+
+export interface StatusChange {
+  connectorId: number;
+  status: ConnectorStatus;
+  errorCode: ConnectorErrorCode;
+  info?: string;
+  at: number;
+}
+
+export interface ChargePointEvents {
+  status: [StatusChange];
+  'session-started': [{ connectorId: number; localId: string; customerRef: string; authMethod: AuthMethod; meterStartWh: number }];
+  'session-stopped': [{ connectorId: number; localId: string; reason: StopReason; energyWh: number }];
+  reading: [{ connectorId: number; reading: MeterReading; sessionEnergyWh?: number }];
+  /** New transaction messages are in the outbox. */
+  queued: [];
+  'auth-refused': [{ connectorId?: number; customerRef: string; status: string }];
+  fault: [{ connectorId: number; fault: FaultReport }];
+}
+
+interface PendingAuthorization {
+  idTag: string;
+  method: AuthMethod;
+  info: IdTagInfo;
+  expires: Timer;
+  offline: boolean;
+}
+
+interface ActiveSession {
+  record: SessionRecord;
+  lastReading: MeterReading;
+  nextSampleAt: number;
+  nextAlignedAt: number;
+  nextCheckpointAt: number;
+  /** Cap from MaxEnergyOnInvalidId after a late rejection. */
+  maxEnergyWh?: number;
+  suspendedByEvse: boolean;
+  stopping: boolean;
+  parentIdTag?: string;
+}
+
+class ConnectorState {
+  availability: 'Operative' | 'Inoperative' = 'Operative';
+  scheduledAvailability?: 'Operative' | 'Inoperative';
+  vehicle: VehicleState = 'disconnected';
+  pending?: PendingAuthorization;
+  session?: ActiveSession;
+  /** A session ended while the cable is still plugged. */
+  finishing = false;
+  faults = new Map<string, FaultReport>();
+  lastStatus?: ConnectorStatus;
+  lastErrorCode: ConnectorErrorCode = 'NoError';
+  poll?: Timer;
+  lastReading?: MeterReading;
+  constructor(readonly hw: ConnectorHardware) {}
+  get id() { return this.hw.id; }
+}
+
+export class RefusedError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * One charge point: its connectors, their sessions and the authorisation decisions. It knows
+ * the ports only: no OCPP, no Modbus, no MQTT, and nothing of simulation.
+ */
+export class ChargePoint extends EventEmitter<ChargePointEvents> {
+  readonly id: string;
+  private readonly connectors = new Map<number, ConnectorState>();
+  private readonly timing: ChargePointTiming;
+  private readonly log: Log;
+  private chargePointFaults = new Map<string, FaultReport>();
+  private chargePointAvailability: 'Operative' | 'Inoperative' = 'Operative';
+  private lastCp0Status?: ConnectorStatus;
+  private unsubscribers: (() => void)[] = [];
+  private running = false;
+
+  constructor(private readonly opts: ChargePointOptions) {
+    super();
+    this.id = opts.chargePointId;
+    this.timing = { ...defaultTiming, ...opts.timing };
+    this.log = opts.log;
+    for (const hw of opts.connectors) this.connectors.set(hw.id, new ConnectorState(hw));
+  }
+
+  get connectorIds(): number[] {
+    return [...this.connectors.keys()];
+  }
+
+  /** Subscribe to the hardware, and resume or close the sessions left open by the last run. */
+  async start(): Promise<void> {
+    this.running = true;
+    for (const c of this.connectors.values()) {
+      c.vehicle = c.hw.powerPath.vehicle();
+      this.unsubscribers.push(c.hw.powerPath.onVehicleChange((v) => this.onVehicle(c, v)));
+    }
+    for (const reader of this.opts.idReaders) {
+      this.unsubscribers.push(reader.onToken((t) => void this.presentToken(t).catch((err) => this.log.error('token handling failed', { err }))));
+    }
+    for (const source of this.opts.faultSources ?? []) {
+      this.unsubscribers.push(source.onFault((f) => this.onFault(f)));
+    }
+    await this.recoverOpenSessions();
+    for (const c of this.connectors.values()) this.refresh(c);
+    this.refreshChargePoint();
+  }
+
+  /** Stop timers and listeners; open sessions stay open in the ledger (resumed at next start). */
+  stop(): void {
+    this.running = false;
+    for (const u of this.unsubscribers.splice(0)) u();
+    for (const c of this.connectors.values()) {
+      c.poll?.cancel();
+      c.pending?.expires.cancel();
+    }
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  status(connectorId: number): StatusChange {
+    if (connectorId === 0) {
+      const status = this.chargePointStatus();
+      const fault = [...this.chargePointFaults.values()][0];
+      return { connectorId: 0, status, errorCode: fault?.errorCode ?? 'NoError', info: fault?.info, at: this.opts.clock.now() };
+    }
+    const c = this.connector(connectorId);
+    const fault = [...c.faults.values()][0];
+    return { connectorId, status: this.derive(c), errorCode: fault?.errorCode ?? 'NoError', info: fault?.info, at: this.opts.clock.now() };
+  }
+
+  statuses(): StatusChange[] {
+    return [0, ...this.connectors.keys()].map((id) => this.status(id));
+  }
+
+  session(connectorId: number): { localId: string; energyWh: number; powerW?: number; startedAt: number; authMethod: AuthMethod } | undefined {
+    const s = this.connectors.get(connectorId)?.session;
+    if (!s) return undefined;
+    return {
+      localId: s.record.localId,
+      energyWh: s.lastReading.energyWh - s.record.meterStartWh,
+      powerW: s.lastReading.powerW,
+      startedAt: s.record.startedAt,
+      authMethod: s.record.authMethod,
+    };
+  }
+
+  lastReading(connectorId: number): MeterReading | undefined {
+    return this.connectors.get(connectorId)?.lastReading;
+  }
+
+  transactionIdOf(localId: string): number | undefined {
+    return this.opts.ledger.get(localId)?.transactionId ?? undefined;
+  }
+
+  hasActiveSession(): boolean {
+    return [...this.connectors.values()].some((c) => c.session);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** An RFID card or a touchscreen code was presented. */
+  async presentToken(token: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
+    const log = this.log.child({ customerRef: this.opts.pseudonym(token.idTag), method: token.method });
+    const owner = this.findSessionOf(token.idTag, token.connectorId);
+    if (owner && (this.opts.stopOnSecondPresentation ?? true)) {
+      log.info('tag presented again: stopping its session', { connectorId: owner.id });
+      await this.stopSession(owner, 'Local', token.idTag);
+      return 'stopped';
+    }
+    const target = this.pickConnectorFor(token.connectorId);
+    if (!target) {
+      log.info('tag presented but no connector can take a session');
+      return 'ignored';
+    }
+    const decision = await authorizeIdTag(token.idTag, {
+      settings: this.opts.settings, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
+    });
+    if (!decision.accepted) {
+      log.info('authorisation refused', { status: decision.info.status, source: decision.source });
+      this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status });
+      return decision;
+    }
+    log.info('authorised', { connectorId: target.id, source: decision.source });
+    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline });
+    return decision;
+  }
+
+  /** RemoteStartTransaction. Returns whether it was accepted. */
+  async remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
+    const target = this.pickConnectorFor(connectorId);
+    if (!target || target.session || target.pending) return false;
+    let info: IdTagInfo = { status: 'Accepted' };
+    let offline = false;
+    if (this.opts.settings.bool('AuthorizeRemoteTxRequests')) {
+      const decision = await authorizeIdTag(idTag, {
+        settings: this.opts.settings, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
+      });
+      if (!decision.accepted) return false;
+      info = decision.info;
+      offline = decision.offline;
+    }
+    this.setPending(target, { idTag, method: 'app', info, offline });
+    return true;
+  }
+
+  /** RemoteStopTransaction. */
+  async remoteStop(transactionId: number): Promise<boolean> {
+    const record = this.opts.ledger.byTransactionId(transactionId);
+    const c = record ? this.connectors.get(record.connectorId) : undefined;
+    if (!c?.session || c.session.record.localId !== record!.localId) return false;
+    void this.stopSession(c, 'Remote').catch((err) => this.log.error('remote stop failed', { err }));
+    return true;
+  }
+
+  /** Stop every session (reset, shutdown). */
+  async stopAll(reason: StopReason): Promise<void> {
+    await Promise.all([...this.connectors.values()].filter((c) => c.session).map((c) => this.stopSession(c, reason)));
+  }
+
+  /** ChangeAvailability. Connector 0 means the whole charge point. */
+  changeAvailability(connectorId: number, type: 'Operative' | 'Inoperative'): 'Accepted' | 'Rejected' | 'Scheduled' {
+    const targets = connectorId === 0 ? [...this.connectors.values()] : [this.connectors.get(connectorId)];
+    if (targets.some((c) => !c)) return 'Rejected';
+    if (connectorId === 0) this.chargePointAvailability = type;
+    let scheduled = false;
+    for (const c of targets as ConnectorState[]) {
+      if (c.session && type === 'Inoperative') {
+        c.scheduledAvailability = type;
+        scheduled = true;
+      } else {
+        c.availability = type;
+        c.scheduledAvailability = undefined;
+        if (type === 'Inoperative' && c.pending) this.clearPending(c);
+        this.refresh(c);
+      }
+    }
+    this.refreshChargePoint();
+    return scheduled ? 'Scheduled' : 'Accepted';
+  }
+
+  /** UnlockConnector: stops the session on it first (reason UnlockCommand). */
+  async unlock(connectorId: number): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
+    const c = this.connectors.get(connectorId);
+    if (!c) return 'NotSupported';
+    if (c.session) await this.stopSession(c, 'UnlockCommand');
+    return c.hw.powerPath.unlock();
+  }
+
+  /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
+  async transactionConfirmed(localId: string, info: IdTagInfo, idTag: string | null): Promise<void> {
+    if (idTag && this.opts.settings.bool('AuthorizationCacheEnabled')) this.opts.authData.cachePut(idTag, info);
+    const c = [...this.connectors.values()].find((x) => x.session?.record.localId === localId);
+    if (!c?.session) return;
+    c.session.parentIdTag = info.parentIdTag;
+    if (info.status === 'Accepted') return;
+    this.log.warn('central system refused the tag of a running session', { connectorId: c.id, localId, status: info.status });
+    if (this.opts.settings.bool('StopTransactionOnInvalidId')) {
+      await this.stopSession(c, 'DeAuthorized');
+    } else {
+      const capWh = this.opts.settings.int('MaxEnergyOnInvalidId');
+      if (capWh >= 0) {
+        c.session.maxEnergyWh = capWh;
+        this.enforceEnergyCap(c);
+      }
+    }
+  }
+
+  /** A fresh sample now (TriggerMessage MeterValues). */
+  async triggerSample(connectorId: number): Promise<Sample | undefined> {
+    const c = this.connectors.get(connectorId);
+    if (!c) return undefined;
+    const reading = await c.hw.meter.read();
+    this.acceptReading(c, reading);
+    return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private connector(id: number): ConnectorState {
+    const c = this.connectors.get(id);
+    if (!c) throw new RefusedError('ERR_NO_SUCH_CONNECTOR', `no connector ${id}`);
+    return c;
+  }
+
+  private findSessionOf(idTag: string, connectorId?: number): ConnectorState | undefined {
+    for (const c of this.connectors.values()) {
+      if (!c.session || c.session.stopping) continue;
+      if (connectorId !== undefined && c.id !== connectorId) continue;
+      if (c.session.record.idTag === idTag) return c;
+    }
+    return undefined;
+  }
+
+  private usable(c: ConnectorState): boolean {
+    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && this.chargePointFaults.size === 0 && !c.finishing;
+  }
+
+  private pickConnectorFor(connectorId?: number): ConnectorState | undefined {
+    if (connectorId !== undefined && connectorId > 0) {
+      const c = this.connectors.get(connectorId);
+      return c && this.usable(c) ? c : undefined;
+    }
+    const candidates = [...this.connectors.values()].filter((c) => this.usable(c));
+    // A plugged connector waiting for authorisation first, then a free one.
+    return candidates.find((c) => c.vehicle !== 'disconnected' && !c.pending) ?? candidates.find((c) => !c.pending);
+  }
+
+  private setPending(c: ConnectorState, p: Omit<PendingAuthorization, 'expires'>): void {
+    this.clearPending(c);
+    const timeoutS = this.opts.settings.int('ConnectionTimeOut');
+    const expires = this.opts.clock.setTimeout(() => {
+      if (c.pending?.idTag === p.idTag && !c.session) {
+        this.log.info('no vehicle connected in time: authorisation dropped', { connectorId: c.id });
+        c.pending = undefined;
+        this.refresh(c);
+      }
+    }, timeoutS * 1000);
+    c.pending = { ...p, expires };
+    this.refresh(c);
+    if (c.vehicle === 'disconnected') c.hw.powerPath.invite();
+    void this.maybeStart(c);
+  }
+
+  private clearPending(c: ConnectorState): void {
+    c.pending?.expires.cancel();
+    c.pending = undefined;
+  }
+
+  private onVehicle(c: ConnectorState, v: VehicleState): void {
+    const before = c.vehicle;
+    c.vehicle = v;
+    this.log.debug('vehicle state', { connectorId: c.id, from: before, to: v });
+    if (v === 'disconnected') {
+      c.finishing = false;
+      if (c.session && !c.session.stopping) {
+        if (this.opts.settings.bool('StopTransactionOnEVSideDisconnect')) {
+          void this.stopSession(c, 'EVDisconnected');
+        } else {
+          void c.hw.powerPath.offer(0);
+        }
+      }
+      if (this.opts.settings.bool('UnlockConnectorOnEVSideDisconnect')) void c.hw.powerPath.unlock();
+    } else if (before === 'disconnected' && !c.session) {
+      if (!c.pending && this.opts.freeVendIdTag && this.usable(c)) {
+        this.setPending(c, { idTag: this.opts.freeVendIdTag, method: 'free', info: { status: 'Accepted' }, offline: false });
+        return;
+      }
+      void this.maybeStart(c);
+    }
+    this.refresh(c);
+  }
+
+  private onFault(f: FaultReport): void {
+    // A fault names its connector in its source ("meter:1"), or the charge point ("reader").
+    const m = /:(\d+)$/.exec(f.source);
+    const c = m ? this.connectors.get(Number(m[1])) : undefined;
+    const faults = c ? c.faults : this.chargePointFaults;
+    if (f.active) faults.set(f.source, f);
+    else faults.delete(f.source);
+    if (c) {
+      this.emit('fault', { connectorId: c.id, fault: f });
+      this.refresh(c);
+      if (!f.active) void this.maybeStart(c);
+    } else {
+      this.emit('fault', { connectorId: 0, fault: f });
+      this.refreshChargePoint();
+    }
+  }
+
+  private async maybeStart(c: ConnectorState): Promise<void> {
+    const p = c.pending;
+    if (!p || c.session || c.vehicle === 'disconnected' || !this.usable(c) || !this.running) return;
+    this.clearPending(c);
+    let reading: MeterReading;
+    try {
+      reading = await c.hw.meter.read();
+      const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, false);
+      if (problem) throw new RefusedError('ERR_METER_IMPLAUSIBLE', problem);
+    } catch (err) {
+      this.log.error('cannot start: meter unreadable', { connectorId: c.id, err });
+      this.setFault(c, 'meter-start', 'PowerMeterFailure', (err as Error).message);
+      return;
+    }
+    c.lastReading = reading;
+    const now = this.opts.clock.now();
+    const begin = this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData'));
+    let record: SessionRecord;
+    try {
+      record = this.opts.ledger.open({
+        connectorId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.opts.clock.trusted(),
+        meterStartWh: Math.round(reading.energyWh), begin,
+      });
+    } catch (err) {
+      // Disk full or failing: a session we cannot record is a session we do not start.
+      this.log.error('cannot start: the session could not be recorded', { connectorId: c.id, err });
+      this.setFault(c, 'store', 'InternalError', 'session ledger not writable');
+      return;
+    }
+    c.finishing = false;
+    c.session = {
+      record, lastReading: reading, suspendedByEvse: false, stopping: false, parentIdTag: p.info.parentIdTag,
+      nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now),
+      nextCheckpointAt: now + this.timing.checkpointIntervalMs,
+    };
+    this.emit('queued');
+    this.emit('session-started', { connectorId: c.id, localId: record.localId, customerRef: this.opts.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
+    this.log.info('session started', { connectorId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });
+    await this.energize(c);
+    this.refresh(c);
+    this.schedulePoll(c);
+  }
+
+  private async energize(c: ConnectorState): Promise<void> {
+    try {
+      await c.hw.powerPath.offer(c.hw.maxCurrentA);
+      this.clearFault(c, 'power-switch');
+    } catch (err) {
+      this.log.error('power path refused to energise', { connectorId: c.id, err });
+      this.setFault(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
+    }
+  }
+
+  private setFault(c: ConnectorState, source: string, errorCode: ConnectorErrorCode, info?: string): void {
+    c.faults.set(source, { source, errorCode, info, active: true });
+    this.refresh(c);
+  }
+
+  private clearFault(c: ConnectorState, source: string): void {
+    if (c.faults.delete(source)) this.refresh(c);
+  }
+
+  private sampleIntervalMs(): number {
+    const s = this.opts.settings.int('MeterValueSampleInterval');
+    return s > 0 ? s * 1000 : Number.POSITIVE_INFINITY;
+  }
+
+  private nextAligned(now: number): number {
+    const s = this.opts.settings.int('ClockAlignedDataInterval');
+    if (s <= 0) return Number.POSITIVE_INFINITY;
+    const ms = s * 1000;
+    return Math.floor(now / ms) * ms + ms;
+  }
+
+  private schedulePoll(c: ConnectorState): void {
+    c.poll?.cancel();
+    const s = c.session;
+    if (!s || !this.running) return;
+    const now = this.opts.clock.now();
+    const due = Math.min(now + this.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
+    c.poll = this.opts.clock.setTimeout(() => void this.poll(c), Math.max(0, due - now));
+  }
+
+  private async poll(c: ConnectorState): Promise<void> {
+    const s = c.session;
+    if (!s || s.stopping) return;
+    try {
+      const reading = await c.hw.meter.read();
+      if (c.session !== s || s.stopping) return;
+      if (this.acceptReading(c, reading)) {
+        const now = this.opts.clock.now();
+        if (now >= s.nextCheckpointAt) {
+          this.opts.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
+          s.nextCheckpointAt = now + this.timing.checkpointIntervalMs;
+        }
+        if (now >= s.nextSampleAt) {
+          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData')));
+          s.nextSampleAt = now + this.sampleIntervalMs();
+        }
+        if (now >= s.nextAlignedAt) {
+          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData')));
+          s.nextAlignedAt = this.nextAligned(now);
+        }
+        this.enforceEnergyCap(c);
+      }
+    } catch (err) {
+      this.log.warn('meter read failed', { connectorId: c.id, err });
+    } finally {
+      if (c.session === s) this.schedulePoll(c);
+    }
+  }
+
+  private recordSample(s: ActiveSession, sample: Sample): void {
+    try {
+      this.opts.ledger.sample(s.record.localId, sample, sample.measurands.length > 0);
+      this.emit('queued');
+    } catch (err) {
+      this.log.error('meter sample could not be recorded', { localId: s.record.localId, err });
+    }
+  }
+
+  /** Check a reading; a plausible one becomes the connector's last reading. */
+  private acceptReading(c: ConnectorState, reading: MeterReading): boolean {
+    const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, Boolean(c.session && !c.session.suspendedByEvse));
+    if (problem) {
+      this.log.warn('implausible meter reading refused', { connectorId: c.id, problem });
+      this.setFault(c, 'meter-plausibility', 'PowerMeterFailure', problem);
+      return false;
+    }
+    this.clearFault(c, 'meter-plausibility');
+    c.lastReading = reading;
+    if (c.session) c.session.lastReading = reading;
+    this.emit('reading', { connectorId: c.id, reading, sessionEnergyWh: c.session ? reading.energyWh - c.session.record.meterStartWh : undefined });
+    this.refresh(c);
+    return true;
+  }
+
+  private enforceEnergyCap(c: ConnectorState): void {
+    const s = c.session;
+    if (!s || s.maxEnergyWh === undefined || s.stopping) return;
+    if (s.lastReading.energyWh - s.record.meterStartWh >= s.maxEnergyWh) {
+      this.log.info('energy cap after late rejection reached', { connectorId: c.id, capWh: s.maxEnergyWh });
+      void this.stopSession(c, 'DeAuthorized');
+    }
+  }
+
+  private makeSample(reading: MeterReading, context: Sample['context'], measurands: string[]): Sample {
+    return { takenAt: reading.takenAt, clockTrusted: this.opts.clock.trusted(), context, reading, measurands };
+  }
+
+  /** Stop the session on a connector (local stop button, technician). */
+  async stopConnector(connectorId: number, reason: StopReason): Promise<boolean> {
+    const c = this.connectors.get(connectorId);
+    if (!c?.session) return false;
+    await this.stopSession(c, reason);
+    return true;
+  }
+
+  private async stopSession(c: ConnectorState, reason: StopReason, idTag?: string): Promise<void> {
+    const s = c.session;
+    if (!s || s.stopping) return;
+    s.stopping = true;
+    c.poll?.cancel();
+    try {
+      await c.hw.powerPath.offer(0);
+    } catch (err) {
+      this.log.error('power path refused to open', { connectorId: c.id, err });
+      this.setFault(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
+    }
+    let reading = s.lastReading;
+    try {
+      const fresh = await c.hw.meter.read();
+      if (!checkReading(s.lastReading, fresh, c.hw.maxPowerW, false)) reading = fresh;
+    } catch (err) {
+      this.log.warn('final meter read failed: stopping with the last reading', { connectorId: c.id, err });
+    }
+    const now = this.opts.clock.now();
+    const end = this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData'));
+    try {
+      this.opts.ledger.close(s.record.localId, {
+        stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
+        reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+      });
+    } catch (err) {
+      // Still open in the ledger: it is closed at the next start from the last checkpoint.
+      this.log.error('session stop could not be recorded', { connectorId: c.id, localId: s.record.localId, err });
+    }
+    c.session = undefined;
+    c.lastReading = reading;
+    c.finishing = c.vehicle !== 'disconnected';
+    const energyWh = Math.max(0, Math.round(reading.energyWh) - s.record.meterStartWh);
+    this.log.info('session stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
+    this.emit('queued');
+    this.emit('session-stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
+    if (c.scheduledAvailability) {
+      c.availability = c.scheduledAvailability;
+      c.scheduledAvailability = undefined;
+    }
+    this.refresh(c);
+  }
+
+  private async recoverOpenSessions(): Promise<void> {
+    for (const record of this.opts.ledger.active()) {
+      const c = this.connectors.get(record.connectorId);
+      let reading: MeterReading | undefined;
+      if (c) {
+        try {
+          reading = await c.hw.meter.read();
+        } catch (err) {
+          this.log.warn('meter unreadable while recovering a session', { connectorId: record.connectorId, err });
+        }
+      }
+      const continuous = reading !== undefined && reading.energyWh >= record.lastEnergyWh;
+      const plugged = c !== undefined && c.hw.powerPath.vehicle() !== 'disconnected';
+      if (c && continuous && plugged && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
+        const now = this.opts.clock.now();
+        c.lastReading = reading;
+        c.session = {
+          record, lastReading: reading!, suspendedByEvse: false, stopping: false,
+          nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.timing.checkpointIntervalMs,
+        };
+        this.log.info('session resumed after restart', { connectorId: c.id, localId: record.localId });
+        await this.energize(c);
+        this.schedulePoll(c);
+        continue;
+      }
+      // Power loss: close with the last trustworthy energy reading.
+      const stopWh = continuous ? Math.round(reading!.energyWh) : record.lastEnergyWh;
+      const stoppedAt = continuous ? Math.max(record.lastCheckpointAt, Math.min(reading!.takenAt, this.opts.clock.now())) : record.lastCheckpointAt;
+      const lastKnown: MeterReading = continuous ? reading! : { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
+      try {
+        this.opts.ledger.close(record.localId, {
+          stoppedAt, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',
+          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt },
+          transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+        });
+        this.log.warn('session left open by the last run closed (PowerLoss)', { connectorId: record.connectorId, localId: record.localId, meterStopWh: stopWh });
+        this.emit('queued');
+        this.emit('session-stopped', { connectorId: record.connectorId, localId: record.localId, reason: 'PowerLoss', energyWh: Math.max(0, stopWh - record.meterStartWh) });
+      } catch (err) {
+        this.log.error('could not close a session left open', { localId: record.localId, err });
+      }
+      if (c && plugged) c.finishing = true;
+    }
+  }
+
+  private derive(c: ConnectorState): ConnectorStatus {
+    if (c.faults.size > 0 || this.chargePointFaults.size > 0) return 'Faulted';
+    const s = c.session;
+    if (s) {
+      // While a session is being stopped its status holds until Finishing/Available.
+      if (s.stopping && c.lastStatus) return c.lastStatus;
+      if (s.suspendedByEvse) return 'SuspendedEVSE';
+      if (c.vehicle === 'charging') return 'Charging';
+      return 'SuspendedEV';
+    }
+    if (c.availability === 'Inoperative') return 'Unavailable';
+    if (c.vehicle !== 'disconnected') return c.finishing ? 'Finishing' : 'Preparing';
+    if (c.pending) return 'Preparing';
+    return 'Available';
+  }
+
+  private refresh(c: ConnectorState): void {
+    const status = this.derive(c);
+    const fault = [...c.faults.values()][0] ?? [...this.chargePointFaults.values()][0];
+    const errorCode = fault?.errorCode ?? 'NoError';
+    if (status === c.lastStatus && errorCode === c.lastErrorCode) return;
+    c.lastStatus = status;
+    c.lastErrorCode = errorCode;
+    if (this.running) this.emit('status', { connectorId: c.id, status, errorCode, info: fault?.info, at: this.opts.clock.now() });
+  }
+
+  private chargePointStatus(): ConnectorStatus {
+    if (this.chargePointFaults.size > 0) return 'Faulted';
+    return this.chargePointAvailability === 'Inoperative' ? 'Unavailable' : 'Available';
+  }
+
+  private refreshChargePoint(): void {
+    const status = this.chargePointStatus();
+    if (status !== this.lastCp0Status && this.running) {
+      this.lastCp0Status = status;
+      this.emit('status', this.status(0));
+    }
+    for (const c of this.connectors.values()) this.refresh(c);
+  }
+}

@@ -1,0 +1,22 @@
+import type { MeterReading } from './ports.js';
+
+/** Energy a meter may show beyond what the connector's power allows: resolution and rounding. */
+const TOLERANCE_WH = 10;
+const TOLERANCE_FACTOR = 1.1;
+
+/**
+ * Why a reading cannot be billed, or undefined when it is plausible: an energy register that
+ * goes backwards, jumps beyond what the connector's maximum power allows since the last
+ * reading, or a reading no newer than the last (a stale value must not get a fresh timestamp).
+ */
+export function checkReading(prev: MeterReading | undefined, next: MeterReading, maxPowerW: number, _drawing: boolean): string | undefined {
+  if (!Number.isFinite(next.energyWh) || next.energyWh < 0) return `energy register unreadable (${next.energyWh})`;
+  if (!prev) return undefined;
+  if (next.energyWh < prev.energyWh) return `energy register went backwards (${prev.energyWh} → ${next.energyWh} Wh)`;
+  const dtMs = next.takenAt - prev.takenAt;
+  if (dtMs < 0) return 'reading older than the last one';
+  const allowedWh = (maxPowerW * Math.max(dtMs, 0)) / 3_600_000 * TOLERANCE_FACTOR + TOLERANCE_WH;
+  if (next.energyWh - prev.energyWh > allowedWh)
+    return `energy jumped ${Math.round(next.energyWh - prev.energyWh)} Wh in ${dtMs} ms, beyond ${maxPowerW} W`;
+  return undefined;
+}

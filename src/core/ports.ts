@@ -1,0 +1,191 @@
+/**
+ * The ports the ChargePoint core asks for. Real drivers (src/drivers) and simulated ones
+ * (src/sim) implement the same interfaces; the core never knows which it has.
+ */
+export type ConnectorStatus =
+  | 'Available' | 'Preparing' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV'
+  | 'Finishing' | 'Reserved' | 'Unavailable' | 'Faulted';
+
+export type ConnectorErrorCode =
+  | 'NoError' | 'ConnectorLockFailure' | 'EVCommunicationError' | 'GroundFailure'
+  | 'HighTemperature' | 'InternalError' | 'LocalListConflict' | 'OtherError'
+  | 'OverCurrentFailure' | 'OverVoltage' | 'PowerMeterFailure' | 'PowerSwitchFailure'
+  | 'ReaderFailure' | 'ResetFailure' | 'UnderVoltage' | 'WeakSignal';
+
+export type AuthMethod = 'rfid' | 'touchscreen' | 'app' | 'free';
+
+export type StopReason =
+  | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'HardReset' | 'PowerLoss' | 'Reboot'
+  | 'Remote' | 'SoftReset' | 'UnlockCommand' | 'DeAuthorized' | 'Other';
+
+export type AuthorizationStatus = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
+
+export interface IdTagInfo {
+  status: AuthorizationStatus;
+  expiryDate?: string;
+  parentIdTag?: string;
+}
+
+/** One reading of a connector's energy meter. */
+export interface MeterReading {
+  /** Epoch ms at which the meter was read. */
+  takenAt: number;
+  /** Import energy register, Wh. Only ever increases. */
+  energyWh: number;
+  powerW?: number;
+  /** Per phase L1..L3. */
+  currentA?: number[];
+  /** Per phase L1-N..L3-N. */
+  voltageV?: number[];
+  frequencyHz?: number;
+  socPct?: number;
+  temperatureC?: number;
+}
+
+export interface Meter {
+  /** A fresh reading, or a rejection (EvseError with a stable code) after the driver's retries. */
+  read(): Promise<MeterReading>;
+}
+
+/** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */
+export type VehicleState = 'disconnected' | 'connected' | 'charging' | 'error';
+
+export interface PowerPath {
+  vehicle(): VehicleState;
+  onVehicleChange(listener: (state: VehicleState) => void): () => void;
+  /** Close the contactor and allow up to `maxCurrentA`; 0 opens it. */
+  offer(maxCurrentA: number): Promise<void>;
+  /** The connector is authorised and waits for a vehicle (lights, unlock; a simulated EV arrives). */
+  invite(): void;
+  unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'>;
+}
+
+export interface PresentedToken {
+  idTag: string;
+  method: Exclude<AuthMethod, 'app' | 'free'>;
+  /** The connector the reader or screen belongs to, when it serves only one. */
+  connectorId?: number;
+}
+
+export interface IdReader {
+  onToken(listener: (token: PresentedToken) => void): () => void;
+}
+
+/** A hardware fault raised or cleared by a driver. */
+export interface FaultReport {
+  source: string;
+  errorCode: ConnectorErrorCode;
+  info?: string;
+  active: boolean;
+}
+
+export interface FaultSource {
+  onFault(listener: (fault: FaultReport) => void): () => void;
+}
+
+export interface ConnectorHardware {
+  id: number;
+  meter: Meter;
+  powerPath: PowerPath;
+  maxCurrentA: number;
+  phases: 1 | 3;
+  nominalVoltageV: number;
+  /** Power the connector can deliver; a meter jump beyond it is implausible. */
+  maxPowerW: number;
+}
+
+export interface Timer {
+  cancel(): void;
+}
+
+/** Time, and timers. Tests and the fleet pass their own. */
+export interface Clock {
+  /** Epoch ms. */
+  now(): number;
+  /** Whether now() is known to be right (set by the central system, or the OS is synced). */
+  trusted(): boolean;
+  setTimeout(fn: () => void, ms: number): Timer;
+}
+
+/** OCPP configuration values, read live by name (wire names, verbatim). */
+export interface Settings {
+  int(key: string): number;
+  bool(key: string): boolean;
+  list(key: string): string[];
+}
+
+export interface Sample {
+  takenAt: number;
+  clockTrusted: boolean;
+  context: 'Sample.Periodic' | 'Sample.Clock' | 'Transaction.Begin' | 'Transaction.End' | 'Interruption.Begin' | 'Interruption.End' | 'Trigger';
+  reading: MeterReading;
+  /** Measurands selected when the sample was taken. */
+  measurands: string[];
+}
+
+export interface SessionRecord {
+  localId: string;
+  connectorId: number;
+  transactionId: number | null;
+  idTag: string | null;
+  customerRef: string | null;
+  authMethod: AuthMethod;
+  startedAt: number;
+  startClockTrusted: boolean;
+  meterStartWh: number;
+  lastEnergyWh: number;
+  lastCheckpointAt: number;
+  stoppedAt: number | null;
+  meterStopWh: number | null;
+  stopReason: StopReason | null;
+  reservationId: number | null;
+}
+
+export interface NewSession {
+  connectorId: number;
+  idTag: string;
+  authMethod: AuthMethod;
+  startedAt: number;
+  clockTrusted: boolean;
+  meterStartWh: number;
+  reservationId?: number;
+  begin: Sample;
+}
+
+export interface SessionStop {
+  stoppedAt: number;
+  clockTrusted: boolean;
+  meterStopWh: number;
+  reason: StopReason;
+  idTag?: string;
+  end: Sample;
+  /** Measurands for StopTransaction.transactionData. */
+  transactionDataMeasurands: string[];
+}
+
+/**
+ * The session ledger. Each call that changes a session also queues the transaction message
+ * it causes, in one SQLite transaction.
+ */
+export interface SessionLedger {
+  open(input: NewSession): SessionRecord;
+  sample(localId: string, sample: Sample, queue: boolean): void;
+  checkpoint(localId: string, energyWh: number, at: number): void;
+  close(localId: string, stop: SessionStop): void;
+  active(): SessionRecord[];
+  byTransactionId(transactionId: number): SessionRecord | undefined;
+  get(localId: string): SessionRecord | undefined;
+}
+
+export interface AuthorizationData {
+  localListEntry(idTag: string): IdTagInfo | undefined;
+  cacheEntry(idTag: string): IdTagInfo | undefined;
+  cachePut(idTag: string, info: IdTagInfo): void;
+}
+
+/** The central system as the core sees it: online, and able to authorise a tag. */
+export interface RemoteAuthorizer {
+  online(): boolean;
+  /** The central system's answer, or undefined when it could not be asked. */
+  authorize(idTag: string): Promise<IdTagInfo | undefined>;
+}

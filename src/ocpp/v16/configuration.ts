@@ -1,0 +1,97 @@
+/**
+ * OCPP 1.6 configuration keys (§9.1 Core, §9.4 Local Auth List, §9.6 Remote Trigger): their
+ * type, whether they are read-only, their default, and whether a change needs a reboot.
+ */
+export const MEASURANDS = [
+  'Energy.Active.Import.Register', 'Energy.Active.Export.Register', 'Power.Active.Import', 'Power.Active.Export',
+  'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'SoC', 'Temperature', 'Power.Offered',
+] as const;
+
+export interface KeyDefinition {
+  key: string;
+  readonly: boolean;
+  type: 'int' | 'bool' | 'measurands' | 'string' | 'csl';
+  default: string;
+  min?: number;
+  max?: number;
+  rebootRequired?: boolean;
+  /** Never shown in GetConfiguration (a secret). */
+  writeOnly?: boolean;
+}
+
+const rw = (key: string, type: KeyDefinition['type'], def: string, extra: Partial<KeyDefinition> = {}): KeyDefinition => ({ key, readonly: false, type, default: def, ...extra });
+const ro = (key: string, type: KeyDefinition['type'], def: string): KeyDefinition => ({ key, readonly: true, type, default: def });
+
+export const MAX_MEASURANDS = 8;
+
+export function keyDefinitions(opts: { numberOfConnectors: number; featureProfiles: string[] }): KeyDefinition[] {
+  const rotation = Array.from({ length: opts.numberOfConnectors + 1 }, (_, i) => `${i}.RST`).join(',');
+  return [
+    rw('AllowOfflineTxForUnknownId', 'bool', 'false'),
+    rw('AuthorizationCacheEnabled', 'bool', 'true'),
+    rw('AuthorizeRemoteTxRequests', 'bool', 'false'),
+    rw('ClockAlignedDataInterval', 'int', '0', { min: 0, max: 86_400 }),
+    rw('ConnectionTimeOut', 'int', '60', { min: 1, max: 3_600 }),
+    rw('ConnectorPhaseRotation', 'csl', rotation),
+    ro('GetConfigurationMaxKeys', 'int', '50'),
+    rw('HeartbeatInterval', 'int', '300', { min: 0, max: 86_400 }),
+    rw('LocalAuthorizeOffline', 'bool', 'true'),
+    rw('LocalPreAuthorize', 'bool', 'false'),
+    rw('MaxEnergyOnInvalidId', 'int', '0', { min: 0 }),
+    rw('MeterValuesAlignedData', 'measurands', 'Energy.Active.Import.Register'),
+    ro('MeterValuesAlignedDataMaxLength', 'int', String(MAX_MEASURANDS)),
+    rw('MeterValuesSampledData', 'measurands', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage'),
+    ro('MeterValuesSampledDataMaxLength', 'int', String(MAX_MEASURANDS)),
+    rw('MeterValueSampleInterval', 'int', '60', { min: 0, max: 86_400 }),
+    rw('MinimumStatusDuration', 'int', '0', { min: 0, max: 3_600 }),
+    ro('NumberOfConnectors', 'int', String(opts.numberOfConnectors)),
+    rw('ResetRetries', 'int', '1', { min: 0, max: 10 }),
+    rw('StopTransactionOnEVSideDisconnect', 'bool', 'true'),
+    rw('StopTransactionOnInvalidId', 'bool', 'true'),
+    rw('StopTxnAlignedData', 'measurands', ''),
+    ro('StopTxnAlignedDataMaxLength', 'int', String(MAX_MEASURANDS)),
+    rw('StopTxnSampledData', 'measurands', 'Energy.Active.Import.Register'),
+    ro('StopTxnSampledDataMaxLength', 'int', String(MAX_MEASURANDS)),
+    ro('SupportedFeatureProfiles', 'csl', opts.featureProfiles.join(',')),
+    rw('TransactionMessageAttempts', 'int', '3', { min: 1, max: 100 }),
+    rw('TransactionMessageRetryInterval', 'int', '60', { min: 1, max: 86_400 }),
+    rw('UnlockConnectorOnEVSideDisconnect', 'bool', 'true'),
+    rw('WebSocketPingInterval', 'int', '60', { min: 0, max: 86_400 }),
+    rw('LocalAuthListEnabled', 'bool', 'true'),
+    ro('LocalAuthListMaxLength', 'int', '10000'),
+    ro('SendLocalListMaxLength', 'int', '1000'),
+  ];
+}
+
+/** Why `value` is not acceptable for `def`, or undefined. */
+export function invalidValue(def: KeyDefinition, value: string): string | undefined {
+  switch (def.type) {
+    case 'bool':
+      return /^(true|false)$/i.test(value) ? undefined : 'expected true or false';
+    case 'int': {
+      if (!/^-?\d+$/.test(value.trim())) return 'expected an integer';
+      const n = Number(value);
+      if (def.min !== undefined && n < def.min) return `expected ≥ ${def.min}`;
+      if (def.max !== undefined && n > def.max) return `expected ≤ ${def.max}`;
+      return undefined;
+    }
+    case 'measurands': {
+      const items = value.split(',').map((x) => x.trim()).filter(Boolean);
+      if (items.length > MAX_MEASURANDS) return `at most ${MAX_MEASURANDS} measurands`;
+      const unknown = items.filter((x) => !(MEASURANDS as readonly string[]).includes(x));
+      return unknown.length ? `unsupported measurand(s): ${unknown.join(', ')}` : undefined;
+    }
+    case 'csl':
+      return /^[^,]*(,[^,]*)*$/.test(value) ? undefined : 'expected a comma-separated list';
+    default:
+      return value.length <= 500 ? undefined : 'at most 500 characters';
+  }
+}
+
+/** Normalise a value for storage (booleans lower-case, lists without spaces). */
+export function normalise(def: KeyDefinition, value: string): string {
+  if (def.type === 'bool') return value.toLowerCase();
+  if (def.type === 'int') return String(Number(value));
+  if (def.type === 'measurands' || def.type === 'csl') return value.split(',').map((x) => x.trim()).filter(Boolean).join(',');
+  return value;
+}

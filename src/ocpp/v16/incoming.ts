@@ -1,0 +1,194 @@
+import { createRPCError } from 'ocpp-rpc';
+import type { ChargePoint } from '../../core/charge-point.js';
+import type { Clock } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import type { SqliteAuthorizationData, SqliteSettings } from '../../store/index.js';
+import type { OcppConnection } from '../connection.js';
+import { invalidValue, normalise, type KeyDefinition } from './configuration.js';
+import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
+import { toMeterValue } from './render.js';
+
+/** What the handlers need of the link (kept narrow to avoid a cycle of concrete types). */
+export interface LinkForHandlers {
+  boot(): Promise<void>;
+  sendStatus(s: ReturnType<ChargePoint['status']>): Promise<void>;
+  send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
+  rescheduleHeartbeat(): void;
+}
+
+export interface IncomingContext {
+  chargePoint: ChargePoint;
+  settings: SqliteSettings;
+  definitions: KeyDefinition[];
+  authData: SqliteAuthorizationData;
+  clock: Clock;
+  log: Log;
+  link: LinkForHandlers;
+  onReset: (type: 'Soft' | 'Hard') => void;
+}
+
+type Handlers = { [A in CsAction]: (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A> };
+
+/** Our vendor id for DataTransfer; anything else is UnknownVendorId. */
+export const VENDOR_ID = 'org.evse-edge';
+
+const after = (fn: () => void) => setImmediate(fn);
+
+/** Applied after a configuration change is stored. */
+const onConfigChange: Record<string, (ctx: IncomingContext, conn: { reconfigurePing(ms: number): void }) => void> = {
+  HeartbeatInterval: (ctx) => ctx.link.rescheduleHeartbeat(),
+  WebSocketPingInterval: (ctx, conn) => conn.reconfigurePing(ctx.settings.int('WebSocketPingInterval') * 1000),
+};
+
+/** One handler per action: what the charge point answers to the central system. */
+export const handlers: Handlers = {
+  RemoteStartTransaction: async (req, { chargePoint }) => {
+    if (req.connectorId !== undefined && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
+    return { status: (await chargePoint.remoteStart(req.idTag, req.connectorId)) ? 'Accepted' : 'Rejected' };
+  },
+
+  RemoteStopTransaction: async (req, { chargePoint }) => ({
+    status: (await chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected',
+  }),
+
+  Reset: (req, { onReset, log }) => {
+    log.warn('reset requested by the central system', { type: req.type });
+    after(() => onReset(req.type));
+    return { status: 'Accepted' };
+  },
+
+  ChangeConfiguration: (req, ctx) => {
+    const def = ctx.definitions.find((d) => d.key === req.key);
+    if (!def) return { status: 'NotSupported' };
+    if (def.readonly) return { status: 'Rejected' };
+    const problem = invalidValue(def, req.value);
+    if (problem) {
+      ctx.log.info('configuration change rejected', { key: req.key, problem });
+      return { status: 'Rejected' };
+    }
+    ctx.settings.set(def.key, normalise(def, req.value));
+    ctx.log.info('configuration changed', { key: def.key, ...(def.writeOnly ? {} : { value: ctx.settings.get(def.key) }) });
+    return { status: def.rebootRequired ? 'RebootRequired' : 'Accepted' };
+  },
+
+  GetConfiguration: (req, ctx) => {
+    const max = ctx.settings.int('GetConfigurationMaxKeys');
+    if (req.key && req.key.length > max) {
+      throw createRPCError('OccurenceConstraintViolation', `at most ${max} keys per request (GetConfigurationMaxKeys)`);
+    }
+    const visible = ctx.definitions.filter((d) => !d.writeOnly);
+    const asKeyValue = (d: KeyDefinition): KeyValue => ({ key: d.key, readonly: d.readonly, value: ctx.settings.get(d.key) ?? '' });
+    if (!req.key || req.key.length === 0) return { configurationKey: visible.map(asKeyValue) };
+    const known: KeyValue[] = [];
+    const unknownKey: string[] = [];
+    for (const k of req.key) {
+      const d = visible.find((x) => x.key === k);
+      if (d) known.push(asKeyValue(d));
+      else unknownKey.push(k);
+    }
+    return { configurationKey: known, ...(unknownKey.length ? { unknownKey } : {}) };
+  },
+
+  ChangeAvailability: (req, { chargePoint, settings }) => {
+    if (req.connectorId !== 0 && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
+    const status = chargePoint.changeAvailability(req.connectorId, req.type);
+    // Availability survives a reboot (§4.1.2).
+    settings.set(`evse-edge.Availability.${req.connectorId}`, req.type);
+    return { status };
+  },
+
+  UnlockConnector: async (req, { chargePoint }) => {
+    if (!chargePoint.connectorIds.includes(req.connectorId)) return { status: 'NotSupported' };
+    return { status: await chargePoint.unlock(req.connectorId) };
+  },
+
+  ClearCache: (_req, { authData }) => {
+    authData.clearCache();
+    return { status: 'Accepted' };
+  },
+
+  DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
+
+  TriggerMessage: (req, ctx) => {
+    const { chargePoint, link } = ctx;
+    const cid = req.connectorId;
+    if (cid !== undefined && cid !== 0 && !chargePoint.connectorIds.includes(cid)) return { status: 'Rejected' };
+    switch (req.requestedMessage) {
+      case 'BootNotification':
+        after(() => void link.boot());
+        return { status: 'Accepted' };
+      case 'Heartbeat':
+        after(() => void link.send('Heartbeat', {}).catch(() => undefined));
+        return { status: 'Accepted' };
+      case 'StatusNotification': {
+        const ids = cid !== undefined ? [cid] : [0, ...chargePoint.connectorIds];
+        after(() => ids.forEach((id) => void link.sendStatus(chargePoint.status(id))));
+        return { status: 'Accepted' };
+      }
+      case 'MeterValues': {
+        const ids = cid !== undefined && cid !== 0 ? [cid] : chargePoint.connectorIds;
+        after(() => {
+          for (const id of ids) {
+            void (async () => {
+              const sample = await chargePoint.triggerSample(id);
+              if (!sample) return;
+              const session = chargePoint.session(id);
+              const transactionId = session ? chargePoint.transactionIdOf(session.localId) : undefined;
+              await link.send('MeterValues', { connectorId: id, ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
+            })().catch((err) => ctx.log.warn('triggered MeterValues failed', { connectorId: id, err }));
+          }
+        });
+        return { status: 'Accepted' };
+      }
+      case 'DiagnosticsStatusNotification':
+        after(() => void link.send('DiagnosticsStatusNotification', { status: 'Idle' }).catch(() => undefined));
+        return { status: 'Accepted' };
+      case 'FirmwareStatusNotification':
+        after(() => void link.send('FirmwareStatusNotification', { status: 'Idle' }).catch(() => undefined));
+        return { status: 'Accepted' };
+      default:
+        return { status: 'NotImplemented' };
+    }
+  },
+
+  GetLocalListVersion: (_req, { authData, settings }) => ({
+    listVersion: settings.bool('LocalAuthListEnabled') ? authData.localListVersion() : -1,
+  }),
+
+  SendLocalList: (req, { authData, settings, log }) => {
+    if (!settings.bool('LocalAuthListEnabled')) return { status: 'NotSupported' };
+    const entries = req.localAuthorizationList ?? [];
+    if (entries.length > settings.int('SendLocalListMaxLength')) return { status: 'Failed' };
+    if (new Set(entries.map((e) => e.idTag)).size !== entries.length) return { status: 'Failed' };
+    if (req.updateType === 'Differential' && req.listVersion <= authData.localListVersion()) return { status: 'VersionMismatch' };
+    if (req.updateType === 'Full' && entries.some((e) => !e.idTagInfo)) return { status: 'Failed' };
+    authData.updateLocalList(req.listVersion, req.updateType, entries);
+    if (authData.localListSize() > settings.int('LocalAuthListMaxLength')) {
+      log.warn('local authorisation list is over its maximum length', { size: authData.localListSize() });
+    }
+    log.info('local authorisation list updated', { version: req.listVersion, type: req.updateType, entries: entries.length });
+    return { status: 'Accepted' };
+  },
+};
+
+export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {
+  const conn = { reconfigurePing: (ms: number) => connection.reconfigure({ pingIntervalMs: ms }) };
+  for (const action of Object.keys(handlers) as CsAction[]) {
+    connection.handle(action, async (req: CsRequest<typeof action>) => {
+      const handler = handlers[action] as (r: unknown, c: IncomingContext) => Promise<unknown> | unknown;
+      try {
+        const res = await handler(req, ctx);
+        if (action === 'ChangeConfiguration') {
+          const key = (req as CsRequest<'ChangeConfiguration'>).key;
+          if ((res as { status: string }).status === 'Accepted') onConfigChange[key]?.(ctx, conn);
+        }
+        return res as CsResponse<typeof action>;
+      } catch (err) {
+        if ((err as { rpcErrorCode?: string }).rpcErrorCode) throw err;
+        ctx.log.error('handler failed', { action, err });
+        throw createRPCError('InternalError', 'the charge point could not process the request');
+      }
+    });
+  }
+  connection.handleUnknown();
+}

@@ -1,0 +1,344 @@
+import { EventEmitter } from 'node:events';
+import { isoMs } from '../../core/clock.js';
+import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
+import type { Clock, IdTagInfo, RemoteAuthorizer } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
+import type { OutboxEntry } from '../../store/outbox.js';
+import { CallFailedError, type OcppConnection } from '../connection.js';
+import type { KeyDefinition } from './configuration.js';
+import { registerIncoming } from './incoming.js';
+import type { CentralSystemCalls, ChargePointCalls, CpAction, CpRequest, CpResponse } from './messages.js';
+import { toMeterValue } from './render.js';
+
+export interface SettableClock extends Clock {
+  /** Set from the central system's currentTime; returns the correction, ms. */
+  set(epochMs: number): number;
+}
+
+export interface ChargePointIdentity {
+  vendor: string;
+  model: string;
+  serialNumber?: string;
+  firmwareVersion: string;
+  meterType?: string;
+}
+
+export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accepted';
+
+export interface CsmsLinkOptions {
+  connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
+  chargePoint: ChargePoint;
+  ledger: SqliteLedger;
+  outbox: SqliteOutbox;
+  settings: SqliteSettings;
+  authData: SqliteAuthorizationData;
+  definitions: KeyDefinition[];
+  clock: SettableClock;
+  identity: ChargePointIdentity;
+  log: Log;
+  /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
+  onReset: (type: 'Soft' | 'Hard') => void;
+  /** Timing that tests shorten; defaults suit a real charger. */
+  timing?: Partial<{ bootRetryMs: number; authorizeTimeoutMs: number }>;
+}
+
+export interface CsmsLinkEvents {
+  state: [LinkState];
+  /** A transaction message moved to the dead-letter table. */
+  'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
+  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number }];
+}
+
+/**
+ * The bridge between the ChargePoint core and OCPP 1.6J: the boot sequence, heartbeats,
+ * status notifications, authorisation requests, and ordered delivery of the transaction
+ * outbox (one CALL outstanding, retries, dead letters). Incoming calls are in incoming.ts.
+ */
+export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuthorizer {
+  private linkState: LinkState = 'offline';
+  private acceptedOnce = false;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private bootTimer?: NodeJS.Timeout;
+  private pumpTimer?: NodeJS.Timeout;
+  private pumping = false;
+  private pumpRequested = false;
+  private lastSentAt = 0;
+  private stopped = true;
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly log: Log;
+  private lastAckAt: number | null = null;
+
+  constructor(private readonly o: CsmsLinkOptions) {
+    super();
+    this.log = o.log;
+    registerIncoming(o.connection, {
+      chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
+      clock: o.clock, log: o.log, link: this, onReset: o.onReset,
+    });
+  }
+
+  get state(): LinkState {
+    return this.linkState;
+  }
+
+  get lastAcknowledgedAt(): number | null {
+    return this.lastAckAt;
+  }
+
+  start(): void {
+    this.stopped = false;
+    const c = this.o.connection;
+    const onOpen = () => this.onOpen();
+    const onClose = () => this.onClose();
+    const onStatus = (s: StatusChange) => this.onStatus(s);
+    const onQueued = () => this.kick();
+    c.on('open', onOpen);
+    c.on('close', onClose);
+    this.o.chargePoint.on('status', onStatus);
+    this.o.chargePoint.on('queued', onQueued);
+    this.unsubscribers.push(
+      () => c.off('open', onOpen), () => c.off('close', onClose),
+      () => this.o.chargePoint.off('status', onStatus), () => this.o.chargePoint.off('queued', onQueued),
+    );
+    c.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.unsubscribers.splice(0)) off();
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.bootTimer);
+    clearTimeout(this.pumpTimer);
+    await this.o.connection.stop();
+    this.setState('offline');
+  }
+
+  // ------------------------------------------------------------- RemoteAuthorizer
+
+  online(): boolean {
+    return this.linkState === 'accepted' && this.o.connection.open;
+  }
+
+  async authorize(idTag: string): Promise<IdTagInfo | undefined> {
+    try {
+      const res = await this.send('Authorize', { idTag }, this.o.timing?.authorizeTimeoutMs ?? 10_000);
+      return res.idTagInfo;
+    } catch (err) {
+      this.log.warn('Authorize failed: deciding offline', { err });
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------- boot, heartbeat, status
+
+  private setState(s: LinkState): void {
+    if (s === this.linkState) return;
+    this.linkState = s;
+    this.log.info('central system link', { state: s });
+    this.emit('state', s);
+  }
+
+  private onOpen(): void {
+    if (this.acceptedOnce) {
+      // A reconnect, not a reboot: no BootNotification; send each connector's current status.
+      this.onAccepted();
+    } else {
+      void this.boot();
+    }
+  }
+
+  private onClose(): void {
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.bootTimer);
+    this.setState('offline');
+  }
+
+  /** BootNotification until Accepted (R4). Also used by TriggerMessage. */
+  async boot(): Promise<void> {
+    clearTimeout(this.bootTimer);
+    if (this.stopped || !this.o.connection.open) return;
+    if (!this.acceptedOnce) this.setState('booting');
+    const id = this.o.identity;
+    let res: CpResponse<'BootNotification'>;
+    try {
+      res = await this.send('BootNotification', {
+        chargePointVendor: id.vendor, chargePointModel: id.model, firmwareVersion: id.firmwareVersion,
+        ...(id.serialNumber ? { chargePointSerialNumber: id.serialNumber } : {}),
+        ...(id.meterType ? { meterType: id.meterType } : {}),
+      });
+    } catch (err) {
+      this.log.warn('BootNotification failed', { err });
+      if (this.o.connection.open) this.bootTimer = setTimeout(() => void this.boot(), this.o.timing?.bootRetryMs ?? 30_000);
+      return;
+    }
+    this.setClock(res.currentTime);
+    const retryMs = res.interval > 0 ? res.interval * 1000 : (this.o.timing?.bootRetryMs ?? 30_000);
+    if (res.status === 'Accepted') {
+      if (res.interval > 0) this.o.settings.set('HeartbeatInterval', String(res.interval));
+      this.acceptedOnce = true;
+      this.onAccepted();
+    } else {
+      // Pending: answer the central system's calls only. Rejected: stay silent. Both retry after `interval`.
+      this.setState(res.status === 'Pending' ? 'pending' : 'rejected');
+      this.bootTimer = setTimeout(() => void this.boot(), retryMs);
+    }
+  }
+
+  private onAccepted(): void {
+    this.setState('accepted');
+    for (const s of this.o.chargePoint.statuses()) void this.sendStatus(s);
+    this.scheduleHeartbeat();
+    this.kick();
+  }
+
+  private setClock(currentTime: string | undefined): void {
+    const t = currentTime ? Date.parse(currentTime) : Number.NaN;
+    if (!Number.isFinite(t)) return;
+    const correction = this.o.clock.set(t);
+    if (Math.abs(correction) > 2_000) this.log.info('clock set from the central system', { correctionMs: correction });
+  }
+
+  private scheduleHeartbeat(): void {
+    clearTimeout(this.heartbeatTimer);
+    const intervalMs = this.o.settings.int('HeartbeatInterval') * 1000;
+    if (intervalMs <= 0 || this.linkState !== 'accepted') return;
+    const idleFor = Date.now() - this.lastSentAt;
+    this.heartbeatTimer = setTimeout(async () => {
+      if (Date.now() - this.lastSentAt >= intervalMs - 50) {
+        try {
+          const res = await this.send('Heartbeat', {});
+          this.setClock(res.currentTime);
+        } catch (err) {
+          this.log.debug('Heartbeat failed', { err });
+        }
+      }
+      this.scheduleHeartbeat();
+    }, Math.max(1_000, intervalMs - Math.min(idleFor, intervalMs)));
+  }
+
+  /** HeartbeatInterval changed. */
+  rescheduleHeartbeat(): void {
+    this.scheduleHeartbeat();
+  }
+
+  private onStatus(s: StatusChange): void {
+    if (this.linkState === 'accepted') void this.sendStatus(s);
+  }
+
+  async sendStatus(s: StatusChange): Promise<void> {
+    try {
+      await this.send('StatusNotification', {
+        connectorId: s.connectorId, status: s.status, errorCode: s.errorCode, timestamp: isoMs(s.at),
+        ...(s.info ? { info: s.info.slice(0, 50) } : {}),
+      });
+    } catch (err) {
+      this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });
+    }
+  }
+
+  /** Any call to the central system; non-transaction calls go straight out (R2). */
+  async send<A extends CpAction>(action: A, request: CpRequest<A>, timeoutMs?: number): Promise<CpResponse<A>> {
+    this.lastSentAt = Date.now();
+    const res = await this.o.connection.call(action, request, { timeoutMs });
+    this.lastAckAt = this.o.clock.now();
+    return res;
+  }
+
+  // ------------------------------------------------------------- the outbox
+
+  /** Wake the delivery loop (new messages queued, reconnected, retry due). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpRequested = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    clearTimeout(this.pumpTimer);
+    try {
+      do {
+        this.pumpRequested = false;
+        while (this.online() && !this.stopped) {
+          const [entry] = this.o.outbox.head(1);
+          if (!entry) break;
+          const waitMs = entry.notBefore - this.o.clock.now();
+          if (waitMs > 0) {
+            this.pumpTimer = setTimeout(() => this.kick(), waitMs);
+            break;
+          }
+          if (!(await this.deliver(entry))) break;
+        }
+      } while (this.pumpRequested && this.online() && !this.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Deliver one entry. Returns false when delivery must pause (link down). */
+  private async deliver(entry: OutboxEntry): Promise<boolean> {
+    const session = this.o.ledger.get(entry.localId);
+    const now = () => this.o.clock.now();
+    try {
+      if (entry.kind === 'start') {
+        const p = JSON.parse(entry.payload) as StartPayload;
+        const res = await this.send('StartTransaction', {
+          connectorId: p.connectorId, idTag: p.idTag, meterStart: p.meterStartWh, timestamp: isoMs(p.timestamp),
+          ...(p.reservationId !== undefined ? { reservationId: p.reservationId } : {}),
+        });
+        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, res.transactionId, now()));
+        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
+        await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, p.idTag);
+        return true;
+      }
+      const transactionId = session?.transactionId;
+      if (transactionId === null || transactionId === undefined) {
+        // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
+        this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
+        return true;
+      }
+      if (entry.kind === 'meter') {
+        const p = JSON.parse(entry.payload) as MeterPayload;
+        await this.send('MeterValues', { connectorId: p.connectorId, transactionId, meterValue: [toMeterValue(p.sample)] });
+        this.o.outbox.ack(entry.seq, now());
+      } else {
+        const p = JSON.parse(entry.payload) as StopPayload;
+        const res = await this.send('StopTransaction', {
+          transactionId, meterStop: p.meterStopWh, timestamp: isoMs(p.timestamp),
+          ...(p.idTag ? { idTag: p.idTag } : {}),
+          ...(p.reason ? { reason: p.reason } : {}),
+          ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
+        });
+        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
+        if (res.idTagInfo && p.idTag && this.o.settings.bool('AuthorizationCacheEnabled')) this.o.authData.cachePut(p.idTag, res.idTagInfo);
+      }
+      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
+      return true;
+    } catch (err) {
+      const failure = err instanceof CallFailedError ? err : undefined;
+      if (failure?.failure === 'disconnected') return false;
+      const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
+      const attempts = entry.attempts + 1;
+      const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));
+      if (attempts >= maxAttempts) {
+        this.toDeadLetter(entry, reason, true);
+      } else {
+        const waitMs = this.o.settings.int('TransactionMessageRetryInterval') * 1000 * attempts;
+        this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: attempts, retryInMs: waitMs, reason });
+        this.o.outbox.fail(entry.seq, reason, this.o.clock.now() + waitMs);
+      }
+      return true;
+    }
+  }
+
+  private toDeadLetter(entry: OutboxEntry, reason: string, countAttempt: boolean): void {
+    this.o.outbox.deadLetter(entry.seq, reason, this.o.clock.now(), countAttempt);
+    // An alarm: billing data the central system would not take. Kept, never deleted silently.
+    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
+    this.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
+  }
+}

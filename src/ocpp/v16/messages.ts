@@ -1,0 +1,79 @@
+/**
+ * OCPP 1.6J message types: one map from action to request and response, for both directions.
+ * Field names are the wire names. ocpp-rpc validates every message against the OCA schemas.
+ */
+import type { ConnectorErrorCode, ConnectorStatus, IdTagInfo, StopReason } from '../../core/ports.js';
+
+export interface SampledValue {
+  value: string;
+  context?: string;
+  format?: 'Raw' | 'SignedData';
+  measurand?: string;
+  phase?: string;
+  location?: 'Cable' | 'EV' | 'Inlet' | 'Outlet' | 'Body';
+  unit?: string;
+}
+export interface MeterValue {
+  timestamp: string;
+  sampledValue: SampledValue[];
+}
+export interface KeyValue {
+  key: string;
+  readonly: boolean;
+  value?: string;
+}
+type Status<T extends string> = { status: T };
+
+/** Calls from the charge point to the central system. */
+export interface ChargePointCalls {
+  BootNotification: [
+    { chargePointVendor: string; chargePointModel: string; chargePointSerialNumber?: string; chargeBoxSerialNumber?: string; firmwareVersion?: string; meterType?: string; meterSerialNumber?: string },
+    { status: 'Accepted' | 'Pending' | 'Rejected'; currentTime: string; interval: number },
+  ];
+  Heartbeat: [Record<string, never>, { currentTime: string }];
+  Authorize: [{ idTag: string }, { idTagInfo: IdTagInfo }];
+  StartTransaction: [
+    { connectorId: number; idTag: string; meterStart: number; timestamp: string; reservationId?: number },
+    { transactionId: number; idTagInfo: IdTagInfo },
+  ];
+  StopTransaction: [
+    { transactionId: number; idTag?: string; meterStop: number; timestamp: string; reason?: StopReason; transactionData?: MeterValue[] },
+    { idTagInfo?: IdTagInfo },
+  ];
+  MeterValues: [{ connectorId: number; transactionId?: number; meterValue: MeterValue[] }, Record<string, never>];
+  StatusNotification: [
+    { connectorId: number; errorCode: ConnectorErrorCode; status: ConnectorStatus; info?: string; timestamp?: string; vendorId?: string; vendorErrorCode?: string },
+    Record<string, never>,
+  ];
+  DataTransfer: [{ vendorId: string; messageId?: string; data?: string }, { status: 'Accepted' | 'Rejected' | 'UnknownMessageId' | 'UnknownVendorId'; data?: string }];
+  DiagnosticsStatusNotification: [{ status: 'Idle' | 'Uploaded' | 'UploadFailed' | 'Uploading' }, Record<string, never>];
+  FirmwareStatusNotification: [{ status: string }, Record<string, never>];
+}
+
+export type TriggerableMessage = 'BootNotification' | 'DiagnosticsStatusNotification' | 'FirmwareStatusNotification' | 'Heartbeat' | 'MeterValues' | 'StatusNotification';
+
+/** Calls from the central system to the charge point. */
+export interface CentralSystemCalls {
+  RemoteStartTransaction: [{ connectorId?: number; idTag: string; chargingProfile?: unknown }, Status<'Accepted' | 'Rejected'>];
+  RemoteStopTransaction: [{ transactionId: number }, Status<'Accepted' | 'Rejected'>];
+  Reset: [{ type: 'Hard' | 'Soft' }, Status<'Accepted' | 'Rejected'>];
+  ChangeConfiguration: [{ key: string; value: string }, Status<'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'>];
+  GetConfiguration: [{ key?: string[] }, { configurationKey?: KeyValue[]; unknownKey?: string[] }];
+  ChangeAvailability: [{ connectorId: number; type: 'Inoperative' | 'Operative' }, Status<'Accepted' | 'Rejected' | 'Scheduled'>];
+  UnlockConnector: [{ connectorId: number }, Status<'Unlocked' | 'UnlockFailed' | 'NotSupported'>];
+  ClearCache: [Record<string, never>, Status<'Accepted' | 'Rejected'>];
+  DataTransfer: ChargePointCalls['DataTransfer'];
+  TriggerMessage: [{ requestedMessage: TriggerableMessage; connectorId?: number }, Status<'Accepted' | 'Rejected' | 'NotImplemented'>];
+  GetLocalListVersion: [Record<string, never>, { listVersion: number }];
+  SendLocalList: [
+    { listVersion: number; updateType: 'Differential' | 'Full'; localAuthorizationList?: { idTag: string; idTagInfo?: IdTagInfo }[] },
+    Status<'Accepted' | 'Failed' | 'NotSupported' | 'VersionMismatch'>,
+  ];
+}
+
+export type CpAction = keyof ChargePointCalls;
+export type CsAction = keyof CentralSystemCalls;
+export type CpRequest<A extends CpAction> = ChargePointCalls[A][0];
+export type CpResponse<A extends CpAction> = ChargePointCalls[A][1];
+export type CsRequest<A extends CsAction> = CentralSystemCalls[A][0];
+export type CsResponse<A extends CsAction> = CentralSystemCalls[A][1];

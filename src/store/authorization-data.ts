@@ -1,0 +1,86 @@
+import type { AuthorizationData, IdTagInfo } from '../core/ports.js';
+import type { SqliteDatabase } from './database.js';
+
+export interface LocalListEntry {
+  idTag: string;
+  idTagInfo?: IdTagInfo;
+}
+
+interface Row {
+  status: IdTagInfo['status'];
+  expiry_date: string | null;
+  parent_id_tag: string | null;
+}
+
+const toInfo = (r: Row): IdTagInfo => ({
+  status: r.status,
+  ...(r.expiry_date ? { expiryDate: r.expiry_date } : {}),
+  ...(r.parent_id_tag ? { parentIdTag: r.parent_id_tag } : {}),
+});
+
+/** The Local Authorization List (with its version) and the authorisation cache of one charge point. */
+export class SqliteAuthorizationData implements AuthorizationData {
+  private readonly q;
+  constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string, private readonly now: () => number) {
+    db.prepare(`INSERT OR IGNORE INTO charge_points (id) VALUES (?)`).run(chargePointId);
+    this.q = {
+      list: db.prepare(`SELECT status, expiry_date, parent_id_tag FROM local_auth_list WHERE charge_point_id = ? AND id_tag = ?`),
+      cache: db.prepare(`SELECT status, expiry_date, parent_id_tag FROM auth_cache WHERE charge_point_id = ? AND id_tag = ?`),
+      cachePut: db.prepare(`INSERT INTO auth_cache (charge_point_id, id_tag, status, expiry_date, parent_id_tag, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (charge_point_id, id_tag) DO UPDATE SET status = excluded.status, expiry_date = excluded.expiry_date,
+        parent_id_tag = excluded.parent_id_tag, updated_at = excluded.updated_at`),
+      cacheClear: db.prepare(`DELETE FROM auth_cache WHERE charge_point_id = ?`),
+      listUpsert: db.prepare(`INSERT INTO local_auth_list (charge_point_id, id_tag, status, expiry_date, parent_id_tag) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (charge_point_id, id_tag) DO UPDATE SET status = excluded.status, expiry_date = excluded.expiry_date, parent_id_tag = excluded.parent_id_tag`),
+      listDelete: db.prepare(`DELETE FROM local_auth_list WHERE charge_point_id = ? AND id_tag = ?`),
+      listClear: db.prepare(`DELETE FROM local_auth_list WHERE charge_point_id = ?`),
+      listCount: db.prepare(`SELECT COUNT(*) AS n FROM local_auth_list WHERE charge_point_id = ?`),
+      version: db.prepare(`SELECT local_list_version AS v FROM charge_points WHERE id = ?`),
+      setVersion: db.prepare(`UPDATE charge_points SET local_list_version = ? WHERE id = ?`),
+    };
+  }
+
+  localListEntry(idTag: string): IdTagInfo | undefined {
+    const r = this.q.list.get(this.chargePointId, idTag) as Row | undefined;
+    return r && toInfo(r);
+  }
+
+  cacheEntry(idTag: string): IdTagInfo | undefined {
+    const r = this.q.cache.get(this.chargePointId, idTag) as Row | undefined;
+    return r && toInfo(r);
+  }
+
+  cachePut(idTag: string, info: IdTagInfo): void {
+    this.q.cachePut.run(this.chargePointId, idTag, info.status, info.expiryDate ?? null, info.parentIdTag ?? null, this.now());
+  }
+
+  clearCache(): void {
+    this.q.cacheClear.run(this.chargePointId);
+  }
+
+  localListVersion(): number {
+    return (this.q.version.get(this.chargePointId) as { v: number }).v;
+  }
+
+  localListSize(): number {
+    return (this.q.listCount.get(this.chargePointId) as { n: number }).n;
+  }
+
+  /**
+   * SendLocalList. Full: replaces the list. Differential: an entry with idTagInfo is added or
+   * updated, one without is removed. Applied with its version in one transaction.
+   */
+  updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void {
+    this.db.transaction(() => {
+      if (type === 'Full') this.q.listClear.run(this.chargePointId);
+      for (const e of entries) {
+        if (e.idTagInfo) {
+          this.q.listUpsert.run(this.chargePointId, e.idTag, e.idTagInfo.status, e.idTagInfo.expiryDate ?? null, e.idTagInfo.parentIdTag ?? null);
+        } else {
+          this.q.listDelete.run(this.chargePointId, e.idTag);
+        }
+      }
+      this.q.setVersion.run(version, this.chargePointId);
+    })();
+  }
+}

@@ -1,0 +1,5 @@
+export { openDatabase, checkHealth, type SqliteDatabase } from './database.js';
+export { SqliteLedger, type StartPayload, type MeterPayload, type StopPayload } from './ledger.js';
+export { SqliteOutbox, type OutboxEntry, type OutboxKind, type OutboxSummary } from './outbox.js';
+export { SqliteSettings } from './settings.js';
+export { SqliteAuthorizationData, type LocalListEntry } from './authorization-data.js';

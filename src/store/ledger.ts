@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { StoreError } from '../lib/errors.js';
+import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface SessionRow {
+  local_id: string;
+  connector_id: number;
+  transaction_id: number | null;
+  id_tag: string | null;
+  customer_ref: string | null;
+  auth_method: SessionRecord['authMethod'];
+  started_at: number;
+  start_clock_trusted: number;
+  meter_start_wh: number;
+  last_energy_wh: number;
+  last_checkpoint_at: number;
+  stopped_at: number | null;
+  meter_stop_wh: number | null;
+  stop_reason: SessionRecord['stopReason'];
+  reservation_id: number | null;
+}
+
+function toRecord(r: SessionRow): SessionRecord {
+  return {
+    localId: r.local_id,
+    connectorId: r.connector_id,
+    transactionId: r.transaction_id,
+    idTag: r.id_tag,
+    customerRef: r.customer_ref,
+    authMethod: r.auth_method,
+    startedAt: r.started_at,
+    startClockTrusted: r.start_clock_trusted === 1,
+    meterStartWh: r.meter_start_wh,
+    lastEnergyWh: r.last_energy_wh,
+    lastCheckpointAt: r.last_checkpoint_at,
+    stoppedAt: r.stopped_at,
+    meterStopWh: r.meter_stop_wh,
+    stopReason: r.stop_reason,
+    reservationId: r.reservation_id,
+  };
+}
+
+/** What a queued StartTransaction holds until it is delivered. */
+export interface StartPayload {
+  connectorId: number;
+  idTag: string;
+  meterStartWh: number;
+  timestamp: number;
+  clockTrusted: boolean;
+  reservationId?: number;
+}
+export interface MeterPayload {
+  connectorId: number;
+  sample: Sample;
+}
+export interface StopPayload {
+  idTag?: string;
+  meterStopWh: number;
+  timestamp: number;
+  clockTrusted: boolean;
+  reason: SessionRecord['stopReason'];
+  transactionData: Sample[];
+}
+
+/**
+ * The session ledger of one charge point. Every change to a session and the transaction
+ * message it causes are written in one SQLite transaction, before anything is sent.
+ */
+export class SqliteLedger implements SessionLedger {
+  private readonly q;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly chargePointId: string,
+    private readonly pseudonym: (idTag: string) => string,
+  ) {
+    this.q = {
+      insertSession: db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, id_tag, customer_ref, auth_method,
+        started_at, start_clock_trusted, meter_start_wh, last_energy_wh, last_checkpoint_at, reservation_id)
+        VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
+      insertSample: db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading)
+        VALUES (?, ?, ?, ?, ?, ?)`),
+      enqueue: db.prepare(`INSERT INTO outbox (charge_point_id, kind, local_id, created_at, payload) VALUES (?, ?, ?, ?, ?)`),
+      checkpoint: db.prepare(`UPDATE sessions SET last_energy_wh = ?, last_checkpoint_at = ? WHERE local_id = ? AND stopped_at IS NULL AND last_energy_wh <= ?`),
+      close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
+        last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
+      active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
+      byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ?`),
+      get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
+      confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),
+      confirmStop: db.prepare(`UPDATE sessions SET stop_acked_at = ? WHERE local_id = ?`),
+      samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
+    };
+  }
+
+  open(input: NewSession): SessionRecord {
+    const localId = randomUUID();
+    const payload: StartPayload = {
+      connectorId: input.connectorId, idTag: input.idTag, meterStartWh: input.meterStartWh,
+      timestamp: input.startedAt, clockTrusted: input.clockTrusted,
+      ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
+    };
+    this.db.transaction(() => {
+      this.q.insertSession.run({
+        localId, cp: this.chargePointId, connectorId: input.connectorId, idTag: input.idTag,
+        customerRef: this.pseudonym(input.idTag), authMethod: input.authMethod, startedAt: input.startedAt,
+        trusted: input.clockTrusted ? 1 : 0, meterStartWh: input.meterStartWh, reservationId: input.reservationId ?? null,
+      });
+      this.insertSample(localId, input.begin);
+      this.q.enqueue.run(this.chargePointId, 'start', localId, input.startedAt, JSON.stringify(payload));
+    })();
+    return this.get(localId)!;
+  }
+
+  sample(localId: string, sample: Sample, queue: boolean): void {
+    const session = this.get(localId);
+    if (!session) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
+    this.db.transaction(() => {
+      this.insertSample(localId, sample);
+      if (queue) {
+        const payload: MeterPayload = { connectorId: session.connectorId, sample };
+        this.q.enqueue.run(this.chargePointId, 'meter', localId, sample.takenAt, JSON.stringify(payload));
+      }
+    })();
+  }
+
+  checkpoint(localId: string, energyWh: number, at: number): void {
+    this.q.checkpoint.run(energyWh, at, localId, energyWh);
+  }
+
+  close(localId: string, stop: SessionStop): void {
+    const begin = this.q.samplesOf.get(localId) as { reading: string; taken_at: number; clock_trusted: number; context: Sample['context'] } | undefined;
+    const pick = (s: Sample): Sample => ({ ...s, measurands: stop.transactionDataMeasurands });
+    const transactionData: Sample[] = [];
+    if (stop.transactionDataMeasurands.length > 0) {
+      if (begin) transactionData.push(pick({ takenAt: begin.taken_at, clockTrusted: begin.clock_trusted === 1, context: 'Transaction.Begin', reading: JSON.parse(begin.reading), measurands: [] }));
+      transactionData.push(pick(stop.end));
+    }
+    const payload: StopPayload = {
+      ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
+      meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
+    };
+    this.db.transaction(() => {
+      const changed = this.q.close.run(stop.stoppedAt, stop.clockTrusted ? 1 : 0, stop.meterStopWh, stop.reason, stop.meterStopWh, stop.stoppedAt, localId).changes;
+      if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
+      this.insertSample(localId, stop.end);
+      this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
+    })();
+  }
+
+  active(): SessionRecord[] {
+    return (this.q.active.all(this.chargePointId) as SessionRow[]).map(toRecord);
+  }
+
+  byTransactionId(transactionId: number): SessionRecord | undefined {
+    const r = this.q.byTx.get(this.chargePointId, transactionId) as SessionRow | undefined;
+    return r && toRecord(r);
+  }
+
+  get(localId: string): SessionRecord | undefined {
+    const r = this.q.get.get(localId) as SessionRow | undefined;
+    return r && toRecord(r);
+  }
+
+  /** The central system's transactionId for a session (StartTransaction.conf). */
+  confirmStart(localId: string, transactionId: number, at: number): void {
+    this.q.confirmStart.run(transactionId, at, localId);
+  }
+
+  confirmStop(localId: string, at: number): void {
+    this.q.confirmStop.run(at, localId);
+  }
+
+  private insertSample(localId: string, s: Sample): void {
+    this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(s.reading));
+  }
+}

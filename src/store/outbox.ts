@@ -1,0 +1,77 @@
+import type { SqliteDatabase } from './database.js';
+
+export type OutboxKind = 'start' | 'meter' | 'stop';
+
+export interface OutboxEntry {
+  seq: number;
+  kind: OutboxKind;
+  localId: string;
+  createdAt: number;
+  payload: string;
+  attempts: number;
+  notBefore: number;
+  lastError: string | null;
+}
+
+export interface OutboxSummary {
+  depth: number;
+  oldestCreatedAt: number | null;
+  deadLetters: number;
+}
+
+/**
+ * The transaction-message queue of one charge point, strictly ordered by seq. Delivered rows
+ * are kept as 'acked' without their payload (so the unique Start/Stop index holds for ever);
+ * rows the central system refused too often are kept as 'dead'.
+ */
+export class SqliteOutbox {
+  private readonly q;
+  constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
+    this.q = {
+      head: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
+      ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
+      fail: db.prepare(`UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE seq = ?`),
+      dead: db.prepare(`UPDATE outbox SET state = 'dead', attempts = attempts + ?, last_error = ?, done_at = ? WHERE seq = ?`),
+      retryDead: db.prepare(`UPDATE outbox SET state = 'queued', attempts = 0, not_before = 0, done_at = NULL WHERE charge_point_id = ? AND state = 'dead'`),
+      summary: db.prepare(`SELECT
+          (SELECT COUNT(*) FROM outbox WHERE charge_point_id = @cp AND state = 'queued') AS depth,
+          (SELECT MIN(created_at) FROM outbox WHERE charge_point_id = @cp AND state = 'queued') AS oldestCreatedAt,
+          (SELECT COUNT(*) FROM outbox WHERE charge_point_id = @cp AND state = 'dead') AS deadLetters`),
+      dead_list: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, attempts, last_error AS lastError FROM outbox WHERE charge_point_id = ? AND state = 'dead' ORDER BY seq`),
+    };
+  }
+
+  head(limit = 1): OutboxEntry[] {
+    return this.q.head.all(this.chargePointId, limit) as OutboxEntry[];
+  }
+
+  /** Acknowledge an entry, running `alsoDo` (e.g. recording the transactionId) in the same transaction. */
+  ack(seq: number, at: number, alsoDo?: () => void): void {
+    this.db.transaction(() => {
+      alsoDo?.();
+      this.q.ack.run(at, seq);
+    })();
+  }
+
+  fail(seq: number, error: string, notBefore: number): void {
+    this.q.fail.run(notBefore, error, seq);
+  }
+
+  deadLetter(seq: number, error: string, at: number, countAttempt = true): void {
+    this.q.dead.run(countAttempt ? 1 : 0, error, at, seq);
+  }
+
+  /** Put every dead letter back in the queue (a technician's retry). Returns how many. */
+  retryDeadLetters(): number {
+    return this.q.retryDead.run(this.chargePointId).changes;
+  }
+
+  deadLetters(): Omit<OutboxEntry, 'payload' | 'notBefore'>[] {
+    return this.q.dead_list.all(this.chargePointId) as Omit<OutboxEntry, 'payload' | 'notBefore'>[];
+  }
+
+  summary(): OutboxSummary {
+    return this.q.summary.get({ cp: this.chargePointId }) as OutboxSummary;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Settings } from '../core/ports.js';
+import type { SqliteDatabase } from './database.js';
+
+/**
+ * Persisted configuration values of one charge point, with defaults for keys never set.
+ * Values are kept as the strings OCPP carries; typed reads parse them. Reads come from memory.
+ */
+export class SqliteSettings implements Settings {
+  private readonly values = new Map<string, string>();
+  private readonly upsert;
+
+  constructor(db: SqliteDatabase, private readonly chargePointId: string, private readonly defaults: ReadonlyMap<string, string>) {
+    this.upsert = db.prepare(`INSERT INTO ocpp_config (charge_point_id, key, value) VALUES (?, ?, ?)
+      ON CONFLICT (charge_point_id, key) DO UPDATE SET value = excluded.value`);
+    const rows = db.prepare(`SELECT key, value FROM ocpp_config WHERE charge_point_id = ?`).all(chargePointId) as { key: string; value: string }[];
+    for (const r of rows) this.values.set(r.key, r.value);
+  }
+
+  has(key: string): boolean {
+    return this.values.has(key) || this.defaults.has(key);
+  }
+
+  get(key: string): string | undefined {
+    return this.values.get(key) ?? this.defaults.get(key);
+  }
+
+  set(key: string, value: string): void {
+    this.upsert.run(this.chargePointId, key, value);
+    this.values.set(key, value);
+  }
+
+  int(key: string): number {
+    const n = Number.parseInt(this.get(key) ?? '', 10);
+    return Number.isFinite(n) ? n : 0;
+  }
+
+  bool(key: string): boolean {
+    return (this.get(key) ?? '').toLowerCase() === 'true';
+  }
+
+  list(key: string): string[] {
+    return (this.get(key) ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  }
+}

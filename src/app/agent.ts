@@ -12,7 +12,7 @@ import { CsmsLink } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader, seedOf, Prng } from '../sim/index.js';
 import {
-  openDatabase, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
+  openDatabase, probeWritable, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../store/index.js';
 import { VERSION } from './version.js';
 
@@ -53,6 +53,7 @@ export function configuredOcppValues(loaded: LoadedAgentConfig, defs: KeyDefinit
 export class Agent {
   readonly log: Log;
   readonly clock = new SystemClock();
+  private readonly physicsClock = new SystemClock();
   db?: SqliteDatabase;
   chargePoint?: ChargePoint;
   link?: CsmsLink;
@@ -65,6 +66,7 @@ export class Agent {
   private definitions: KeyDefinition[];
   private configured: Map<string, string>;
   private restarting?: Promise<void>;
+  private storeProbe?: NodeJS.Timeout;
 
   constructor(private readonly opts: AgentOptions) {
     const { config, charger } = opts.loaded;
@@ -121,6 +123,7 @@ export class Agent {
     }
     await this.chargePoint.start();
     link.start();
+    this.watchStore();
     this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
   }
 
@@ -134,7 +137,8 @@ export class Agent {
       let simConnector = this.sim.connectors.get(c.id);
       if (!simConnector) {
         simConnector = new SimConnector({
-          clock: this.clock, phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+          // The simulated physics runs on the machine's clock, which the central system does not move.
+          clock: this.physicsClock, phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
           initialEnergyWh: prng.int(100_000, 5_000_000), seed: seed + c.id,
           arrivalDelayMs: config.simulation?.arrivalDelayMs ?? sim?.arrivalDelayMs ?? 2_000,
           departureDelayMs: config.simulation?.departureDelayMs ?? sim?.departureDelayMs ?? 5_000,
@@ -180,7 +184,23 @@ export class Agent {
     }
   }
 
+  /** While the store is faulted (disk full, I/O errors), probe it and clear the fault when it takes writes again. */
+  private watchStore(): void {
+    clearInterval(this.storeProbe);
+    this.storeProbe = setInterval(() => {
+      const cp = this.chargePoint;
+      if (!cp || !this.db || !cp.hasFault('store')) return;
+      const probe = probeWritable(this.db, Date.now());
+      if (probe.ok) {
+        this.log.info('store writable again');
+        cp.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
+      }
+    }, 2_000);
+    this.storeProbe.unref();
+  }
+
   private async stopRuntime(): Promise<void> {
+    clearInterval(this.storeProbe);
     await this.link?.stop();
     this.chargePoint?.stop();
   }

@@ -317,12 +317,18 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   async triggerSample(connectorId: number): Promise<Sample | undefined> {
     const c = this.connectors.get(connectorId);
     if (!c) return undefined;
-    const reading = await c.hw.meter.read();
+    const reading = await this.readMeter(c);
     this.acceptReading(c, reading);
     return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'));
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** A reading stamped with the charge point's clock (the one the central system set). */
+  private async readMeter(c: ConnectorState): Promise<MeterReading> {
+    const reading = await c.hw.meter.read();
+    return { ...reading, takenAt: this.opts.clock.now() };
+  }
 
   private connector(id: number): ConnectorState {
     const c = this.connectors.get(id);
@@ -398,6 +404,16 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.refresh(c);
   }
 
+  /** Whether a fault from `source` is active (on the charge point or any connector). */
+  hasFault(source: string): boolean {
+    return this.chargePointFaults.has(source) || [...this.connectors.values()].some((c) => c.faults.has(source));
+  }
+
+  /** A fault raised or cleared by the application (e.g. the store is writable again). */
+  reportFault(f: FaultReport): void {
+    this.onFault(f);
+  }
+
   private onFault(f: FaultReport): void {
     // A fault names its connector in its source ("meter:1"), or the charge point ("reader").
     const m = /:(\d+)$/.exec(f.source);
@@ -421,7 +437,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.clearPending(c);
     let reading: MeterReading;
     try {
-      reading = await c.hw.meter.read();
+      reading = await this.readMeter(c);
       const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, false);
       if (problem) throw new RefusedError('ERR_METER_IMPLAUSIBLE', problem);
     } catch (err) {
@@ -439,9 +455,10 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         meterStartWh: Math.round(reading.energyWh), begin,
       });
     } catch (err) {
-      // Disk full or failing: a session we cannot record is a session we do not start.
+      // Disk full or failing: a session we cannot record is a session we do not start. The
+      // charge point is Faulted until the application reports the store writable again.
       this.log.error('cannot start: the session could not be recorded', { connectorId: c.id, err });
-      this.setFault(c, 'store', 'InternalError', 'session ledger not writable');
+      this.onFault({ source: 'store', errorCode: 'InternalError', info: 'session ledger not writable', active: true });
       return;
     }
     c.finishing = false;
@@ -502,7 +519,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const s = c.session;
     if (!s || s.stopping) return;
     try {
-      const reading = await c.hw.meter.read();
+      const reading = await this.readMeter(c);
       if (c.session !== s || s.stopping) return;
       if (this.acceptReading(c, reading)) {
         const now = this.opts.clock.now();
@@ -586,7 +603,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     let reading = s.lastReading;
     try {
-      const fresh = await c.hw.meter.read();
+      const fresh = await this.readMeter(c);
       if (!checkReading(s.lastReading, fresh, c.hw.maxPowerW, false)) reading = fresh;
     } catch (err) {
       this.log.warn('final meter read failed: stopping with the last reading', { connectorId: c.id, err });
@@ -622,7 +639,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       let reading: MeterReading | undefined;
       if (c) {
         try {
-          reading = await c.hw.meter.read();
+          reading = await this.readMeter(c);
         } catch (err) {
           this.log.warn('meter unreadable while recovering a session', { connectorId: record.connectorId, err });
         }

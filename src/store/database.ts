@@ -93,3 +93,13 @@ export function checkHealth(db: SqliteDatabase): { ok: boolean; journalMode: str
   const integrity = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).join('; ');
   return { ok: integrity === 'ok' && journalMode === 'wal', journalMode, synchronous, integrity };
 }
+
+/** Whether the database takes a write now (disk full or failing shows here). */
+export function probeWritable(db: SqliteDatabase, now: number): { ok: true } | { ok: false; error: string } {
+  try {
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('write-probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(now));
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}

@@ -1,4 +1,4 @@
-export { openDatabase, checkHealth, type SqliteDatabase } from './database.js';
+export { openDatabase, checkHealth, probeWritable, type SqliteDatabase } from './database.js';
 export { SqliteLedger, type StartPayload, type MeterPayload, type StopPayload } from './ledger.js';
 export { SqliteOutbox, type OutboxEntry, type OutboxKind, type OutboxSummary } from './outbox.js';
 export { SqliteSettings } from './settings.js';

@@ -42,6 +42,49 @@ export class SqliteOutbox {
     };
   }
 
+  /**
+   * The clock was wrong until the central system set it: shift the untrusted timestamps of
+   * messages queued since `sinceMs` (this run) by the correction, so no message carries the
+   * wrong (e.g. 1970) time. Returns how many messages changed.
+   */
+  retimeUntrusted(deltaMs: number, sinceMs: number): number {
+    const rows = this.db.prepare(`SELECT seq, kind, payload FROM outbox WHERE charge_point_id = ? AND state = 'queued' AND created_at >= ?`)
+      .all(this.chargePointId, sinceMs) as { seq: number; kind: OutboxKind; payload: string }[];
+    const update = this.db.prepare(`UPDATE outbox SET payload = ?, created_at = created_at + ? WHERE seq = ?`);
+    type Sampled = { takenAt: number; clockTrusted: boolean };
+    const fix = (x: Sampled) => {
+      if (x.clockTrusted) return false;
+      x.takenAt += deltaMs;
+      x.clockTrusted = true;
+      return true;
+    };
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const r of rows) {
+        const p = JSON.parse(r.payload) as { timestamp?: number; clockTrusted?: boolean; sample?: Sampled; transactionData?: Sampled[] };
+        let touched = false;
+        if (p.timestamp !== undefined && p.clockTrusted === false) {
+          p.timestamp += deltaMs;
+          p.clockTrusted = true;
+          touched = true;
+        }
+        if (p.sample) touched = fix(p.sample) || touched;
+        for (const s of p.transactionData ?? []) touched = fix(s) || touched;
+        if (touched) {
+          update.run(JSON.stringify(p), deltaMs, r.seq);
+          changed++;
+        }
+      }
+      this.db.prepare(`UPDATE sessions SET started_at = started_at + ?, start_clock_trusted = 1 WHERE charge_point_id = ? AND start_clock_trusted = 0 AND started_at >= ?`)
+        .run(deltaMs, this.chargePointId, sinceMs);
+      this.db.prepare(`UPDATE sessions SET stopped_at = stopped_at + ?, stop_clock_trusted = 1 WHERE charge_point_id = ? AND stop_clock_trusted = 0 AND stopped_at >= ?`)
+        .run(deltaMs, this.chargePointId, sinceMs);
+      this.db.prepare(`UPDATE meter_samples SET taken_at = taken_at + ?, clock_trusted = 1 WHERE clock_trusted = 0 AND taken_at >= ?
+        AND local_id IN (SELECT local_id FROM sessions WHERE charge_point_id = ?)`).run(deltaMs, sinceMs, this.chargePointId);
+    })();
+    return changed;
+  }
+
   head(limit = 1): OutboxEntry[] {
     return this.q.head.all(this.chargePointId, limit) as OutboxEntry[];
   }

@@ -68,10 +68,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private readonly unsubscribers: (() => void)[] = [];
   private readonly log: Log;
   private lastAckAt: number | null = null;
+  /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
+  private readonly startedAtLocalMs: number;
 
   constructor(private readonly o: CsmsLinkOptions) {
     super();
     this.log = o.log;
+    this.startedAtLocalMs = o.clock.now();
     registerIncoming(o.connection, {
       chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
       clock: o.clock, log: o.log, link: this, onReset: o.onReset,
@@ -195,8 +198,14 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private setClock(currentTime: string | undefined): void {
     const t = currentTime ? Date.parse(currentTime) : Number.NaN;
     if (!Number.isFinite(t)) return;
+    const wasTrusted = this.o.clock.trusted();
     const correction = this.o.clock.set(t);
     if (Math.abs(correction) > 2_000) this.log.info('clock set from the central system', { correctionMs: correction });
+    if (!wasTrusted && correction !== 0) {
+      // Events recorded before the clock was set carry this run's wrong time: correct them.
+      const retimed = this.o.outbox.retimeUntrusted(correction, this.startedAtLocalMs);
+      if (retimed) this.log.warn('queued messages re-timed after the clock was set', { retimed, correctionMs: correction });
+    }
   }
 
   private scheduleHeartbeat(): void {

@@ -1,0 +1,91 @@
+import type { AddressInfo } from 'node:net';
+import { RPCServer, type ServerClient } from 'ocpp-rpc';
+
+export interface RecordedCall {
+  chargePointId: string;
+  action: string;
+  params: any;
+  at: number;
+}
+
+type Handler = (params: any, client: ServerClient) => unknown;
+
+/**
+ * A real OCPP 1.6J central system for tests: ocpp-rpc's RPCServer in strict mode on port 0.
+ * Default answers accept everything; a test overrides any action with `on(action, fn)`.
+ * Every call received is recorded in order.
+ */
+export class TestCsms {
+  readonly server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, pingIntervalMs: 0 } as any);
+  readonly calls: RecordedCall[] = [];
+  readonly clients = new Map<string, ServerClient>();
+  readonly validationFailures: unknown[] = [];
+  port = 0;
+  private nextTx = 1;
+  private readonly overrides = new Map<string, Handler>();
+  private readonly defaults: Record<string, Handler> = {
+    BootNotification: () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }),
+    Heartbeat: () => ({ currentTime: new Date().toISOString() }),
+    Authorize: () => ({ idTagInfo: { status: 'Accepted' } }),
+    StartTransaction: () => ({ transactionId: this.nextTx++, idTagInfo: { status: 'Accepted' } }),
+    StopTransaction: () => ({}),
+    MeterValues: () => ({}),
+    StatusNotification: () => ({}),
+    DataTransfer: () => ({ status: 'UnknownVendorId' }),
+    DiagnosticsStatusNotification: () => ({}),
+    FirmwareStatusNotification: () => ({}),
+  };
+
+  on(action: string, handler: Handler): this {
+    this.overrides.set(action, handler);
+    return this;
+  }
+
+  async start(): Promise<string> {
+    this.server.on('client', (client: ServerClient) => {
+      this.clients.set(client.identity, client);
+      client.on('close', () => {
+        if (this.clients.get(client.identity) === client) this.clients.delete(client.identity);
+      });
+      client.on('strictValidationFailure', (e: unknown) => this.validationFailures.push(e));
+      client.handle(async ({ method, params }: { method: string; params: unknown }) => {
+        this.calls.push({ chargePointId: client.identity, action: method, params, at: Date.now() });
+        const h = this.overrides.get(method) ?? this.defaults[method];
+        if (!h) throw new Error(`no handler for ${method}`);
+        return h(params, client);
+      });
+    });
+    const http = await this.server.listen(0, '127.0.0.1');
+    this.port = (http.address() as AddressInfo).port;
+    return `ws://127.0.0.1:${this.port}/ocpp`;
+  }
+
+  client(id: string): ServerClient {
+    const c = this.clients.get(id);
+    if (!c) throw new Error(`${id} is not connected`);
+    return c;
+  }
+
+  /** Call the charge point. */
+  call(id: string, action: string, params: unknown): Promise<any> {
+    return this.client(id).call(action, params);
+  }
+
+  callsOf(action: string, id?: string): RecordedCall[] {
+    return this.calls.filter((c) => c.action === action && (!id || c.chargePointId === id));
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close({ force: true, awaitPending: false } as any);
+  }
+}
+
+export async function waitFor<T>(fn: () => T | undefined | false | null, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

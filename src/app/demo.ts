@@ -60,7 +60,7 @@ export async function runDemo(o: DemoOptions): Promise<{ transactions: number; e
   });
 
   await until(() => agent.link?.state === 'accepted', 20_000);
-  say('demo', 'card DEMO0001 presented at connector 1 (RFID)');
+  say('demo', `card ${pseudonym('DEMO0001')} presented at connector 1 (RFID)`);
   agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
   await until(() => cp.status(1).status === 'Charging', 15_000);
   say('demo', 'the app starts connector 2 (RemoteStartTransaction)');
@@ -68,7 +68,7 @@ export async function runDemo(o: DemoOptions): Promise<{ transactions: number; e
   await until(() => cp.status(2).status === 'Charging', 15_000);
   await sleep(o.chargeMs);
 
-  say('demo', 'card DEMO0001 presented again: stops connector 1');
+  say('demo', `card ${pseudonym('DEMO0001')} presented again: stops connector 1`);
   agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
   const tx2 = csms.store.transactions().find((t) => t.connectorId === 2 && !t.stoppedAt);
   if (tx2) {

@@ -3,6 +3,41 @@ import { ConfigError } from '../lib/errors.js';
 import { chargerProfileSchema, loadJsonFile, loadProfile, type ChargerProfile } from './profiles.js';
 import { deepFreeze, s, type Infer } from './schema.js';
 
+const unitId = () => s.int({ min: 0, max: 247 }).describe('Modbus unit (slave) id');
+const modbusTiming = {
+  timeoutMs: s.withDefault(s.int({ min: 20, max: 10_000 }), 500),
+  retries: s.withDefault(s.int({ min: 0, max: 10 }), 2),
+};
+const serialLine = {
+  port: s.string({ minLength: 1 }).describe('serial device, e.g. /dev/ttyUSB0'),
+  baudRate: s.withDefault(s.int({ min: 300, max: 1_000_000 }), 9600),
+  parity: s.withDefault(s.enum(['none', 'even', 'odd']), 'none'),
+  stopBits: s.withDefault(s.enum(['1', '2']), '1'),
+};
+const modbusRtuDevice = s.object({ driver: s.literal('modbus-rtu'), ...serialLine, unitId: unitId(), profile: s.string({ minLength: 1 }), ...modbusTiming });
+const modbusTcpDevice = s.object({
+  driver: s.literal('modbus-tcp'), host: s.string({ minLength: 1 }), port: s.withDefault(s.int({ min: 1, max: 65_535 }), 502),
+  unitId: unitId(), profile: s.string({ minLength: 1 }), ...modbusTiming,
+});
+const simDevice = s.object({ driver: s.literal('sim') });
+export const modbusDeviceSchema = s.union('driver', { 'modbus-rtu': modbusRtuDevice, 'modbus-tcp': modbusTcpDevice, sim: simDevice });
+export type DeviceConfig = Infer<typeof modbusDeviceSchema>;
+
+export const readerConfigSchema = s.object({
+  driver: s.literal('serial'),
+  ...serialLine,
+  protocol: s.enum(['line', 'rdm6300', 'pn532']),
+  connectors: s.optional(s.array(s.int({ min: 1, max: 32 }), { minItems: 1 })),
+  uidByteOrder: s.withDefault(s.enum(['as-read', 'reversed']), 'as-read'),
+});
+export type ReaderConfig = Infer<typeof readerConfigSchema>;
+
+export const touchscreenConfigSchema = s.union('driver', {
+  nextion: s.object({ driver: s.literal('nextion'), ...serialLine }),
+  'json-lines': s.object({ driver: s.literal('json-lines'), ...serialLine }),
+});
+export type TouchscreenConfig = Infer<typeof touchscreenConfigSchema>;
+
 export const agentConfigSchema = s.object({
   $schema: s.optional(s.string()),
   chargePointId: s.string({ minLength: 1, maxLength: 48, pattern: /^[A-Za-z0-9._:\-]+$/, patternHint: 'letters, digits and . _ : -' }),
@@ -26,6 +61,12 @@ export const agentConfigSchema = s.object({
     }),
     { resumePolicy: 'resume-or-stop', stopOnSecondPresentation: true, meterPollIntervalMs: 1_000, checkpointIntervalMs: 10_000 },
   ),
+  connectors: s.optional(
+    s.array(s.object({ id: s.int({ min: 1, max: 32 }), meter: s.optional(modbusDeviceSchema), evse: s.optional(modbusDeviceSchema) }), { minItems: 1 })
+      .describe('hardware per connector; a connector or device left out is simulated'),
+  ),
+  readers: s.optional(s.array(readerConfigSchema)),
+  touchscreen: s.optional(touchscreenConfigSchema),
   simulation: s.optional(
     s.object({
       arrivalDelayMs: s.optional(s.int({ min: 0 })),
@@ -43,10 +84,26 @@ export interface LoadedAgentConfig {
   charger: ChargerProfile;
 }
 
+/** References between the config and the charger profile: every problem, with its field path. */
+function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile): void {
+  const ids = new Set(charger.connectors.map((c) => c.id));
+  const problems: { file: string; path: string; message: string }[] = [];
+  const known = `the charger profile "${charger.id}" has connectors ${[...ids].join(', ')}`;
+  config.connectors?.forEach((c, i) => {
+    if (!ids.has(c.id)) problems.push({ file, path: `connectors[${i}].id`, message: `no connector ${c.id}: ${known}` });
+    if (config.connectors!.findIndex((x) => x.id === c.id) !== i) problems.push({ file, path: `connectors[${i}].id`, message: `connector ${c.id} is listed twice` });
+  });
+  config.readers?.forEach((r, i) => r.connectors?.forEach((id, j) => {
+    if (!ids.has(id)) problems.push({ file, path: `readers[${i}].connectors[${j}]`, message: `no connector ${id}: ${known}` });
+  }));
+  if (problems.length) throw new ConfigError(problems);
+}
+
 /** Parse, validate and freeze the agent's config file and the profiles it names. */
 export function loadAgentConfig(file: string): LoadedAgentConfig {
   const config = loadJsonFile(file, agentConfigSchema);
   const charger = loadProfile('chargers', config.charger, chargerProfileSchema);
+  crossCheck(file, config, charger);
   return deepFreeze({ file, config, charger });
 }
 
@@ -56,6 +113,7 @@ export function parseAgentConfig(value: unknown, file = '<inline>'): LoadedAgent
   const config = agentConfigSchema.check(value, '', problems);
   if (problems.length || !config) throw new ConfigError(problems.map((p) => ({ file, ...p })));
   const charger = loadProfile('chargers', config.charger, chargerProfileSchema);
+  crossCheck(file, config, charger);
   return deepFreeze({ file, config, charger });
 }
 

@@ -273,7 +273,7 @@ export const s = {
   object: <P extends Props>(props: P, opts?: { allowKeys?: RegExp }) => new ObjectSchema(props, opts),
   optional: <T>(inner: Schema<T>) => new OptionalSchema(inner),
   withDefault: <T>(inner: Schema<T>, fallback: NoInfer<T>) => new DefaultSchema<T>(inner, fallback),
-  union: <T>(tag: string, branches: Record<string, Schema<T>>) => new UnionSchema<T>(tag, branches),
+  union: <B extends Record<string, Schema<any>>>(tag: string, branches: B) => new UnionSchema<Infer<B[keyof B]>>(tag, branches as Record<string, Schema<Infer<B[keyof B]>>>),
 };
 
 export function deepFreeze<T>(value: T): T {

@@ -67,6 +67,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private stopped = true;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly log: Log;
+  private readonly statusHolds = new Map<number, NodeJS.Timeout>();
   private lastAckAt: number | null = null;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
@@ -113,6 +114,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.bootTimer);
     clearTimeout(this.pumpTimer);
+    for (const t of this.statusHolds.values()) clearTimeout(t);
+    this.statusHolds.clear();
     await this.o.connection.stop();
     this.setState('offline');
   }
@@ -232,7 +235,18 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   }
 
   private onStatus(s: StatusChange): void {
-    if (this.linkState === 'accepted') void this.sendStatus(s);
+    if (this.linkState !== 'accepted') return;
+    // MinimumStatusDuration: a status is sent only once it has held that long.
+    const holdMs = this.o.settings.int('MinimumStatusDuration') * 1000;
+    clearTimeout(this.statusHolds.get(s.connectorId));
+    if (holdMs <= 0) {
+      void this.sendStatus(s);
+      return;
+    }
+    this.statusHolds.set(s.connectorId, setTimeout(() => {
+      this.statusHolds.delete(s.connectorId);
+      if (this.linkState === 'accepted') void this.sendStatus(this.o.chargePoint.status(s.connectorId));
+    }, holdMs));
   }
 
   async sendStatus(s: StatusChange): Promise<void> {

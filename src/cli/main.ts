@@ -4,6 +4,7 @@ import { ConfigError } from '../lib/errors.js';
 import { agentCommand } from './agent.js';
 import { csmsCommand } from './csms.js';
 import { demoCommand } from './demo.js';
+import { schemaCommand } from './schema.js';
 
 const program = new Command('evse-edge')
   .description('OCPP 1.6J edge agent for EV chargers, its development central system, and a fleet simulator')
@@ -14,6 +15,7 @@ const program = new Command('evse-edge')
 program.addCommand(agentCommand());
 program.addCommand(csmsCommand());
 program.addCommand(demoCommand());
+program.addCommand(schemaCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -35,8 +35,11 @@ export function csmsCommand(): Command {
     .description('list the transactions the central system recorded')
     .option('--db <file>', 'its SQLite file', './var/csms.db')
     .option('--json', 'print JSON')
-    .action((opts: { db: string; json?: boolean }) => {
-      const store = new CsmsStore(opts.db);
+    .action((opts: { db: string; json?: boolean }, command: Command) => {
+      // `csms sessions --db F`: commander hands --db to the parent `csms`, which has the same option.
+      const parent = command.parent;
+      const db = parent?.getOptionValueSource('db') === 'cli' ? (parent.opts() as { db: string }).db : opts.db;
+      const store = new CsmsStore(db);
       const rows = store.transactions();
       store.close();
       if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { RPCClient, createRPCError, type RPCClientOptions } from 'ocpp-rpc';
+import { RPCClient, type RPCClientOptions } from 'ocpp-rpc';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 
@@ -77,7 +77,9 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       callConcurrency: 1,
       // Reconnection is ours (jittered, unbounded); ocpp-rpc's only covers an established link.
       reconnect: false,
-      wsOpts: opts.wsOpts ?? {},
+      // A connection accepted but never upgraded (a partition, a dead backend behind a proxy)
+      // must not hang the reconnect loop for ever: give the handshake callTimeoutMs.
+      wsOpts: { handshakeTimeout: opts.callTimeoutMs, ...opts.wsOpts },
     };
     this.client = new RPCClient(rpcOpts);
     this.client.on('open', () => {
@@ -147,7 +149,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     if (opts.password !== undefined) patch.password = opts.password;
     if (opts.pingIntervalMs !== undefined) patch.pingIntervalMs = opts.pingIntervalMs;
     if (opts.endpoint !== undefined) patch.endpoint = opts.endpoint;
-    if (opts.wsOpts !== undefined) patch.wsOpts = opts.wsOpts;
+    if (opts.wsOpts !== undefined) patch.wsOpts = { handshakeTimeout: this.opts.callTimeoutMs, ...opts.wsOpts };
     this.client.reconfigure(patch);
   }
 
@@ -167,11 +169,13 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     this.client.handle(action, async ({ params }) => handler(params as In[A][0]));
   }
 
-  /** For actions we do not implement: answer NotImplemented. */
+  /**
+   * For actions we do not implement: answer NotImplemented. ocpp-rpc does so itself, before
+   * strict validation, when no wildcard handler is set; a wildcard handler would make an action
+   * unknown to OCPP fail validation first (no schema) and answer ProtocolError instead.
+   */
   handleUnknown(): void {
-    this.client.handle(({ method }) => {
-      throw createRPCError('NotImplemented', `'${method}' is not implemented`);
-    });
+    this.client.removeHandler();
   }
 
   async stop(): Promise<void> {

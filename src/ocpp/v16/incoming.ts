@@ -92,8 +92,9 @@ export const handlers: Handlers = {
   ChangeAvailability: (req, { chargePoint, settings }) => {
     if (req.connectorId !== 0 && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
     const status = chargePoint.changeAvailability(req.connectorId, req.type);
-    // Availability survives a reboot (§4.1.2).
-    settings.set(`evse-edge.Availability.${req.connectorId}`, req.type);
+    // Availability survives a reboot (§4.1.2). Connector 0 sets every connector, so their saved states follow.
+    const ids = req.connectorId === 0 ? [0, ...chargePoint.connectorIds] : [req.connectorId];
+    for (const id of ids) settings.set(`evse-edge.Availability.${id}`, req.type);
     return { status };
   },
 

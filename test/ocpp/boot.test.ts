@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgent, type TestAgent } from '../helpers/agent.js';
+import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+
+const CP = 'CP-TEST-1';
+
+describe('boot sequence (R4, R9) against a real central system', () => {
+  let csms: TestCsms;
+  let url: string;
+  let agent: TestAgent | undefined;
+
+  beforeEach(async () => {
+    csms = new TestCsms();
+    url = await csms.start();
+  });
+
+  afterEach(async () => {
+    await agent?.cleanup();
+    agent = undefined;
+    await csms.stop();
+  });
+
+  /** Index of the first BootNotification answered Accepted. */
+  const acceptedAt = (answers: string[]) => {
+    const boots = csms.calls.filter((c) => c.action === 'BootNotification');
+    const i = answers.indexOf('Accepted');
+    return csms.calls.indexOf(boots[i]!);
+  };
+
+  it('sends BootNotification first, with the charger profile identity', async () => {
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    expect(csms.calls[0]!.action).toBe('BootNotification');
+    expect(csms.calls[0]!.chargePointId).toBe(CP);
+    expect(csms.calls[0]!.params).toMatchObject({ chargePointVendor: 'evse-edge', chargePointModel: 'SIM-AC-2x22', firmwareVersion: 'sim-1' });
+    expect(agent.agent.link!.state).toBe('accepted');
+  });
+
+  it('Pending: waits the interval, answers central-system calls, sends nothing else, then Accepted', async () => {
+    const answers: string[] = [];
+    csms.on('BootNotification', () => {
+      const status = answers.length < 2 ? 'Pending' : 'Accepted';
+      answers.push(status);
+      return { status, currentTime: new Date().toISOString(), interval: 1 };
+    });
+    agent = await startAgent(url);
+    await waitFor(() => answers.length >= 1, 10_000, 'first boot');
+    await waitFor(() => agent!.agent.link!.state === 'pending', 5_000, 'pending');
+    // While Pending the central system may configure the charger: the agent answers.
+    const conf = await csms.call(CP, 'GetConfiguration', { key: ['NumberOfConnectors'] });
+    expect(conf.configurationKey).toEqual([{ key: 'NumberOfConnectors', readonly: true, value: '2' }]);
+
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 15_000, 'statuses after Accepted');
+    expect(answers).toEqual(['Pending', 'Pending', 'Accepted']);
+    const boots = csms.callsOf('BootNotification');
+    // Retried after the interval (1 s), not at once.
+    expect(boots[1]!.at - boots[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(boots[2]!.at - boots[1]!.at).toBeGreaterThanOrEqual(900);
+    const first = acceptedAt(answers);
+    expect(csms.calls.slice(0, first + 1).map((c) => c.action)).toEqual(['BootNotification', 'BootNotification', 'BootNotification']);
+  });
+
+  it('Rejected: stays silent until it retries after the interval', async () => {
+    const answers: string[] = [];
+    csms.on('BootNotification', () => {
+      const status = answers.length < 1 ? 'Rejected' : 'Accepted';
+      answers.push(status);
+      return { status, currentTime: new Date().toISOString(), interval: 1 };
+    });
+    agent = await startAgent(url);
+    await waitFor(() => agent!.agent.link!.state === 'rejected', 10_000, 'rejected');
+    // A card presented while Rejected must not reach the central system.
+    agent.agent.sim.reader.present({ idTag: 'CARD0001', method: 'rfid', connectorId: 1 });
+    await waitFor(() => answers.length >= 2, 10_000, 'retry');
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    const boots = csms.callsOf('BootNotification');
+    expect(boots[1]!.at - boots[0]!.at).toBeGreaterThanOrEqual(900);
+    const first = acceptedAt(answers);
+    expect(csms.calls.slice(0, first + 1).map((c) => c.action)).toEqual(['BootNotification', 'BootNotification']);
+    expect(csms.callsOf('Authorize')).toHaveLength(0);
+  });
+
+  it('a BootNotification that fails (CALLERROR) is retried; nothing else is sent meanwhile', async () => {
+    let n = 0;
+    csms.on('BootNotification', () => {
+      if (n++ === 0) throw new Error('not ready');
+      return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 };
+    });
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    expect(csms.calls.slice(0, 2).map((c) => c.action)).toEqual(['BootNotification', 'BootNotification']);
+  });
+
+  it('sets its clock from currentTime and stamps later messages with it', async () => {
+    const skewMs = 3_600_000;
+    csms.on('BootNotification', () => ({ status: 'Accepted', currentTime: new Date(Date.now() + skewMs).toISOString(), interval: 300 }));
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    const clock = agent.agent.clock;
+    expect(clock.trusted()).toBe(true);
+    expect(Math.abs(clock.now() - Date.now() - skewMs)).toBeLessThan(60_000);
+    const status = csms.callsOf('StatusNotification')[0]!;
+    expect(status.params.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(status.params.timestamp) - status.at - skewMs)).toBeLessThan(60_000);
+  });
+
+  it('Heartbeat.conf currentTime also sets the clock', async () => {
+    const skewMs = -7_200_000;
+    csms.on('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 1 }));
+    csms.on('Heartbeat', () => ({ currentTime: new Date(Date.now() + skewMs).toISOString() }));
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('Heartbeat').length >= 1, 10_000, 'heartbeat');
+    await waitFor(() => Math.abs(agent!.agent.clock.now() - Date.now() - skewMs) < 60_000, 5_000, 'clock set from Heartbeat');
+  });
+
+  it('after Accepted: StatusNotification for connectors 0, 1 and 2', async () => {
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    const statuses = csms.callsOf('StatusNotification').map((c) => c.params);
+    expect(statuses.map((s) => s.connectorId).sort()).toEqual([0, 1, 2]);
+    for (const s of statuses) expect(s).toMatchObject({ status: 'Available', errorCode: 'NoError' });
+    const bootIndex = csms.calls.findIndex((c) => c.action === 'BootNotification');
+    const firstStatus = csms.calls.findIndex((c) => c.action === 'StatusNotification');
+    expect(firstStatus).toBeGreaterThan(bootIndex);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('sends Heartbeat every HeartbeatInterval (from BootNotification.conf interval)', async () => {
+    csms.on('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 1 }));
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('Heartbeat').length >= 3, 15_000, 'three heartbeats');
+    const conf = await csms.call(CP, 'GetConfiguration', { key: ['HeartbeatInterval'] });
+    expect(conf.configurationKey[0].value).toBe('1');
+    const beats = csms.callsOf('Heartbeat');
+    for (let i = 1; i < beats.length; i++) expect(beats[i]!.at - beats[i - 1]!.at).toBeGreaterThanOrEqual(800);
+    expect(beats[0]!.params).toEqual({});
+  });
+
+  it('a HeartbeatInterval changed by ChangeConfiguration takes effect', async () => {
+    agent = await startAgent(url);
+    await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
+    expect(csms.callsOf('Heartbeat')).toHaveLength(0);
+    expect(await csms.call(CP, 'ChangeConfiguration', { key: 'HeartbeatInterval', value: '1' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('Heartbeat').length >= 2, 15_000, 'heartbeats after change');
+  });
+});

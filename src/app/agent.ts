@@ -14,6 +14,7 @@ import { SimConnector, SimIdReader, seedOf, Prng } from '../sim/index.js';
 import {
   openDatabase, probeWritable, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../store/index.js';
+import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { VERSION } from './version.js';
 
 export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
@@ -23,6 +24,8 @@ export interface AgentOptions {
   log: Log;
   /** Exit the process on a Hard reset (under systemd, which restarts it); otherwise restart in-process. */
   exitOnHardReset?: boolean;
+  /** log/tail and log/level for diagnostics. */
+  logControl?: LogControl;
   /** Timing overrides for tests. */
   linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number };
 }
@@ -67,6 +70,8 @@ export class Agent {
   private configured: Map<string, string>;
   private restarting?: Promise<void>;
   private storeProbe?: NodeJS.Timeout;
+  private diagnostics?: Awaited<ReturnType<typeof startDiagnostics>>;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly opts: AgentOptions) {
     const { config, charger } = opts.loaded;
@@ -124,6 +129,14 @@ export class Agent {
     await this.chargePoint.start();
     link.start();
     this.watchStore();
+    if (config.mqtt) {
+      this.diagnostics = await startDiagnostics({
+        loaded: this.opts.loaded, db: this.db, chargePoint: this.chargePoint, link, outbox: this.outbox, ledger: this.ledger,
+        settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, featureProfiles: FEATURE_PROFILES,
+        log: this.log.child({ component: 'diag' }), logControl: this.opts.logControl, startedAt: this.startedAt,
+        restart: () => this.reset('Soft'), reset: (type) => this.reset(type),
+      });
+    }
     this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
   }
 
@@ -201,6 +214,8 @@ export class Agent {
 
   private async stopRuntime(): Promise<void> {
     clearInterval(this.storeProbe);
+    await this.diagnostics?.stop();
+    this.diagnostics = undefined;
     await this.link?.stop();
     this.chargePoint?.stop();
   }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { Agent } from '../app/agent.js';
 import { loadAgentConfig } from '../config/index.js';
-import { createLog, streamSink } from '../lib/log.js';
+import { createLog, MemorySink, streamSink, teeSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
 
 export function agentCommand(): Command {
@@ -11,8 +11,15 @@ export function agentCommand(): Command {
     .option('--check', 'validate the config and its profiles, then exit')
     .action(async (opts: { config: string; check?: boolean }) => {
       const loaded = loadAgentConfig(opts.config);
-      const log = createLog(streamSink(loaded.config.log.level));
-      const agent = new Agent({ loaded, log, exitOnHardReset: Boolean(process.env.NOTIFY_SOCKET) });
+      const stdout = streamSink(loaded.config.log.level);
+      // The last lines stay in memory for the technicians' log/tail.
+      const recent = new MemorySink('debug', 1_000);
+      const log = createLog(teeSink(stdout, recent));
+      const logControl = {
+        tail: (n: number) => recent.records.slice(-n),
+        setLevel: (level: typeof stdout.level) => { stdout.level = level; },
+      };
+      const agent = new Agent({ loaded, log, logControl, exitOnHardReset: Boolean(process.env.NOTIFY_SOCKET) });
       if (opts.check) {
         process.stdout.write(`${opts.config}: valid (charger ${loaded.charger.id}, ${loaded.charger.connectors.length} connectors)\n`);
         return;

@@ -67,6 +67,23 @@ export const agentConfigSchema = s.object({
   ),
   readers: s.optional(s.array(readerConfigSchema)),
   touchscreen: s.optional(touchscreenConfigSchema),
+  mqtt: s.optional(
+    s.object({
+      url: s.string({ pattern: /^((mqtts?|wss?):\/\/\S+|embedded)$/, patternHint: 'an mqtt://, mqtts://, ws:// or wss:// URL, or "embedded"' }),
+      username: s.optional(s.string({ minLength: 1 })),
+      password: s.optional(s.string()),
+      clientId: s.optional(s.string({ minLength: 1, maxLength: 64 })),
+      protocolVersion: s.withDefault(s.int({ min: 4, max: 5 }).describe('5 (MQTT 5) or 4 (MQTT 3.1.1)'), 5),
+      tls: s.optional(s.object({ ca: s.optional(s.string()), cert: s.optional(s.string()), key: s.optional(s.string()), rejectUnauthorized: s.withDefault(s.boolean(), true) })),
+      topicPrefix: s.optional(s.string({ pattern: /^[^#+]+$/, patternHint: 'a topic without wildcards' }).describe('default evse/<chargePointId>')),
+      healthIntervalS: s.withDefault(s.int({ min: 1, max: 3_600 }), 30),
+      roles: s.withDefault(s.record(s.enum(['viewer', 'technician', 'admin'])).describe('broker username → role'), {}),
+      technicianWritable: s.withDefault(s.array(s.string()), ['MeterValueSampleInterval', 'HeartbeatInterval', 'ClockAlignedDataInterval', 'MeterValuesSampledData', 'WebSocketPingInterval']),
+      adminCommands: s.withDefault(s.boolean().describe('offer session start/stop, unlock and reset to admins'), false),
+      rateLimit: s.withDefault(s.object({ requests: s.int({ min: 1 }), perSeconds: s.int({ min: 1 }) }), { requests: 30, perSeconds: 60 }),
+      maxRequestAgeS: s.withDefault(s.int({ min: 1, max: 3_600 }), 60),
+    }),
+  ),
   simulation: s.optional(
     s.object({
       arrivalDelayMs: s.optional(s.int({ min: 0 })),

@@ -62,6 +62,8 @@ export interface ChargePointEvents {
   queued: [];
   'auth-refused': [{ connectorId?: number; customerRef: string; status: string }];
   fault: [{ connectorId: number; fault: FaultReport }];
+  /** A card or code was presented (pseudonymised). */
+  token: [{ connectorId?: number; customerRef: string; method: string; at: number }];
 }
 
 interface PendingAuthorization {
@@ -98,6 +100,7 @@ class ConnectorState {
   lastErrorCode: ConnectorErrorCode = 'NoError';
   poll?: Timer;
   lastReading?: MeterReading;
+  meterErrors = 0;
   constructor(readonly hw: ConnectorHardware) {}
   get id() { return this.hw.id; }
 }
@@ -196,6 +199,17 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.connectors.get(connectorId)?.lastReading;
   }
 
+  /** Faults and error counters per connector, for diagnostics. */
+  hardwareHealth(): { connectorId: number; faults: FaultReport[]; meterErrors: number; lastReadingAt: number | null }[] {
+    return [...this.connectors.values()].map((c) => ({
+      connectorId: c.id, faults: [...c.faults.values()], meterErrors: c.meterErrors, lastReadingAt: c.lastReading?.takenAt ?? null,
+    }));
+  }
+
+  chargePointFaultList(): FaultReport[] {
+    return [...this.chargePointFaults.values()];
+  }
+
   transactionIdOf(localId: string): number | undefined {
     return this.opts.ledger.get(localId)?.transactionId ?? undefined;
   }
@@ -209,6 +223,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   /** An RFID card or a touchscreen code was presented. */
   async presentToken(token: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
     const log = this.log.child({ customerRef: this.opts.pseudonym(token.idTag), method: token.method });
+    this.emit('token', { connectorId: token.connectorId, customerRef: this.opts.pseudonym(token.idTag), method: token.method, at: this.opts.clock.now() });
     const owner = this.findSessionOf(token.idTag, token.connectorId);
     if (owner && (this.opts.stopOnSecondPresentation ?? true)) {
       log.info('tag presented again: stopping its session', { connectorId: owner.id });
@@ -538,6 +553,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         this.enforceEnergyCap(c);
       }
     } catch (err) {
+      c.meterErrors++;
       this.log.warn('meter read failed', { connectorId: c.id, err });
     } finally {
       if (c.session === s) this.schedulePoll(c);
@@ -573,8 +589,16 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const s = c.session;
     if (!s || s.maxEnergyWh === undefined || s.stopping) return;
     if (s.lastReading.energyWh - s.record.meterStartWh >= s.maxEnergyWh) {
-      this.log.info('energy cap after late rejection reached', { connectorId: c.id, capWh: s.maxEnergyWh });
-      void this.stopSession(c, 'DeAuthorized');
+      // StopTransactionOnInvalidId false (OCPP 1.6, Start Transaction): only energy delivery stops; the
+      // transaction goes on (SuspendedEVSE) until the driver ends it.
+      this.log.info('energy cap after late rejection reached: energy delivery stopped', { connectorId: c.id, capWh: s.maxEnergyWh });
+      s.maxEnergyWh = undefined;
+      s.suspendedByEvse = true;
+      c.hw.powerPath.offer(0).catch((err) => {
+        this.log.error('power path refused to open', { connectorId: c.id, err });
+        this.setFault(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
+      });
+      this.refresh(c);
     }
   }
 

@@ -19,6 +19,10 @@ export class SystemClock implements Clock {
   trusted(): boolean {
     return this.isTrusted;
   }
+  /** The correction applied to the machine's clock, ms. */
+  get offset(): number {
+    return this.offsetMs;
+  }
   /** Set from the central system's currentTime. Returns the correction applied, ms. */
   set(epochMs: number): number {
     const before = this.now();

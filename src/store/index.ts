@@ -3,3 +3,4 @@ export { SqliteLedger, type StartPayload, type MeterPayload, type StopPayload } 
 export { SqliteOutbox, type OutboxEntry, type OutboxKind, type OutboxSummary } from './outbox.js';
 export { SqliteSettings } from './settings.js';
 export { SqliteAuthorizationData, type LocalListEntry } from './authorization-data.js';
+export { SqliteAuditLog, type AuditEntry } from './audit.js';

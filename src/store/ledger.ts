@@ -163,6 +163,11 @@ export class SqliteLedger implements SessionLedger {
     return r && toRecord(r);
   }
 
+  /** The most recent sessions, newest first. */
+  recent(limit: number): SessionRecord[] {
+    return (this.db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? ORDER BY started_at DESC LIMIT ?`).all(this.chargePointId, limit) as SessionRow[]).map(toRecord);
+  }
+
   /** The central system's transactionId for a session (StartTransaction.conf). */
   confirmStart(localId: string, transactionId: number, at: number): void {
     this.q.confirmStart.run(transactionId, at, localId);

@@ -94,4 +94,19 @@ export const migrations: readonly string[] = [
     local_list_version INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // 2: audit of diagnostics commands
+  `
+  CREATE TABLE audit_log (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    charge_point_id TEXT NOT NULL,
+    username        TEXT,
+    role            TEXT,
+    command         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    error_code      TEXT,
+    correlation     TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log (charge_point_id, at);
+  `,
 ];

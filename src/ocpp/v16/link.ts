@@ -120,6 +120,11 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     this.setState('offline');
   }
 
+  /** Drop the connection and reconnect (no new BootNotification: this is not a reboot). */
+  async reconnect(): Promise<void> {
+    await this.o.connection.reconnect();
+  }
+
   // ------------------------------------------------------------- RemoteAuthorizer
 
   online(): boolean {
@@ -138,9 +143,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   // ------------------------------------------------------------- boot, heartbeat, status
 
+  /** When the link entered its current state (epoch ms). */
+  stateSince = Date.now();
+
   private setState(s: LinkState): void {
     if (s === this.linkState) return;
     this.linkState = s;
+    this.stateSince = Date.now();
     this.log.info('central system link', { state: s });
     this.emit('state', s);
   }
@@ -344,6 +353,14 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     } catch (err) {
       const failure = err instanceof CallFailedError ? err : undefined;
       if (failure?.failure === 'disconnected') return false;
+      if (failure?.failure === 'timeout') {
+        // No answer is not a refusal (R3): a silent partition must not use up the attempts and
+        // dead-letter billing data. The link is suspect: drop it; the entry goes again, first,
+        // once reconnected.
+        this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+        void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+        return false;
+      }
       const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
       const attempts = entry.attempts + 1;
       const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));

@@ -1,0 +1,56 @@
+/**
+ * The MQTT contract of evse-edge diagnostics: every topic under the prefix
+ * (default `evse/<chargePointId>`) and what it carries. One typed map, as zigbee2mqtt does.
+ */
+export interface ConnectorState {
+  connectorId: number;
+  status: string;
+  errorCode: string;
+  sessionEnergyWh: number | null;
+  powerW: number | null;
+  sessionDurationS: number | null;
+}
+
+export interface DiagEvent {
+  type: 'fault-raised' | 'fault-cleared' | 'session-started' | 'session-stopped' | 'boot' | 'reconnect' | 'disconnect' | 'dead-letter' | 'auth-refused';
+  at: string;
+  connectorId?: number;
+  /** Keyed pseudonym of the idTag; never the idTag itself. */
+  customerRef?: string;
+  [field: string]: unknown;
+}
+
+export interface Envelope<T = unknown> {
+  status: 'ok' | 'error';
+  data?: T;
+  error?: { code: string; message: string };
+  correlation: string | null;
+}
+
+export interface Topics {
+  state: 'online' | 'offline';
+  info: Record<string, unknown>;
+  health: Record<string, unknown>;
+  connector: ConnectorState;
+  event: DiagEvent;
+}
+
+export function topicsFor(prefix: string) {
+  const p = prefix.replace(/\/+$/, '');
+  return {
+    state: `${p}/state`,
+    info: `${p}/info`,
+    health: `${p}/health`,
+    connector: (n: number) => `${p}/connector/${n}`,
+    event: `${p}/event`,
+    requestFilter: `${p}/request/+/+`,
+    /** For MQTT 3.1.1 clients, which have no Response Topic. */
+    response: (noun: string, verb: string) => `${p}/response/${noun}/${verb}`,
+    parseRequest(topic: string): { noun: string; verb: string } | undefined {
+      const m = new RegExp(`^${escape(p)}/request/([^/]+)/([^/]+)$`).exec(topic);
+      return m ? { noun: m[1]!, verb: m[2]! } : undefined;
+    },
+  };
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,0 +1,161 @@
+/**
+ * A connector's energy meter read over Modbus, driven by its profile. Implements Meter (a
+ * fresh reading per read()) and FaultSource: after the bus's retries fail it raises
+ * PowerMeterFailure for `meter:<connectorId>`, and clears it when the meter answers again
+ * (start() keeps polling so recovery is seen even when nobody asks for readings).
+ */
+import type { Clock, FaultReport, FaultSource, Meter, MeterReading, Timer } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import { decodeValues, planReads, RegisterImage, type ReadRequest } from './codec.js';
+import type { ModbusBus } from './bus.js';
+import { ModbusError } from './errors.js';
+import type { MeterProfile } from './meter-profile.js';
+
+export interface ModbusMeterOptions {
+  bus: ModbusBus;
+  profile: MeterProfile;
+  /** Device (slave) address on the bus. */
+  unitId: number;
+  connectorId: number;
+  /** Per-device answer timeout. */
+  timeoutMs?: number;
+  /** Attempts after the first, per request. */
+  retries?: number;
+  /** Background poll period after start(); 0 disables polling. */
+  pollIntervalMs?: number;
+  clock?: Pick<Clock, 'now' | 'setTimeout'>;
+  log?: Log;
+}
+
+export const METER_DEFAULTS = { timeoutMs: 500, retries: 2, pollIntervalMs: 1000 };
+
+/** Node's own clock, for callers that pass none. */
+export const systemClock: Pick<Clock, 'now' | 'setTimeout'> = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export class ModbusMeter implements Meter, FaultSource {
+  private readonly plan: ReadRequest[];
+  private readonly listeners = new Set<(f: FaultReport) => void>();
+  private readonly clock: Pick<Clock, 'now' | 'setTimeout'>;
+  private inflight: Promise<MeterReading> | undefined;
+  private last: MeterReading | undefined;
+  private faulted = false;
+  private timer: Timer | undefined;
+  private running = false;
+  /** Values of the last reading in base units, keyed "measurand|phase" (diagnostics). */
+  lastValues: ReadonlyMap<string, number> = new Map();
+
+  constructor(private readonly opts: ModbusMeterOptions) {
+    this.plan = planReads(opts.profile);
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  get source(): string {
+    return `meter:${this.opts.connectorId}`;
+  }
+
+  /** The requests one reading takes (few, grouped). */
+  get requests(): readonly ReadRequest[] {
+    return this.plan;
+  }
+
+  get isFaulted(): boolean {
+    return this.faulted;
+  }
+
+  onFault(listener: (fault: FaultReport) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Start background polling (keeps the fault state current and detects recovery). */
+  start(): void {
+    const every = this.opts.pollIntervalMs ?? METER_DEFAULTS.pollIntervalMs;
+    if (this.running || every <= 0) return;
+    this.running = true;
+    const tick = () => {
+      if (!this.running) return;
+      this.read()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.running) this.timer = this.clock.setTimeout(tick, every);
+        });
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** A fresh reading; concurrent callers share one bus transaction. */
+  read(): Promise<MeterReading> {
+    this.inflight ??= this.readOnce().finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  private async readOnce(): Promise<MeterReading> {
+    const { bus, unitId } = this.opts;
+    const req = { unitId, timeoutMs: this.opts.timeoutMs ?? METER_DEFAULTS.timeoutMs, retries: this.opts.retries ?? METER_DEFAULTS.retries };
+    const image = new RegisterImage();
+    try {
+      for (const r of this.plan) image.add(r.functionCode, r.address, await bus.read(req, r.functionCode as 3 | 4, r.address, r.count));
+    } catch (err) {
+      const e = err as ModbusError;
+      if (e.code !== 'ERR_MODBUS_STOPPED') this.setFault(true, `${e.code}: ${e.message}`);
+      throw err;
+    }
+    const takenAt = this.clock.now();
+    const values = decodeValues(this.opts.profile, image);
+    const reading = toReading(values, takenAt);
+    // The meter answered: communication is fine, whatever we think of the value.
+    this.setFault(false);
+    if (!Number.isFinite(reading.energyWh) || reading.energyWh < 0)
+      throw new ModbusError('ERR_METER_VALUE', `energy register unreadable (${reading.energyWh})`);
+    if (this.last && reading.energyWh < this.last.energyWh)
+      throw new ModbusError('ERR_METER_BACKWARDS', `energy register went backwards (${this.last.energyWh} → ${reading.energyWh} Wh)`);
+    this.last = reading;
+    this.lastValues = values;
+    return reading;
+  }
+
+  private setFault(active: boolean, info?: string): void {
+    if (active === this.faulted) return;
+    this.faulted = active;
+    const report: FaultReport = { source: this.source, errorCode: 'PowerMeterFailure', active };
+    if (info !== undefined) report.info = info;
+    if (active) this.opts.log?.warn('meter not answering', { source: this.source, info });
+    else this.opts.log?.info('meter answers again', { source: this.source });
+    for (const l of this.listeners) l(report);
+  }
+}
+
+/** Map decoded values (base units) onto a MeterReading; phases the profile lacks stay absent. */
+export function toReading(values: ReadonlyMap<string, number>, takenAt: number): MeterReading {
+  const reading: MeterReading = { takenAt, energyWh: values.get('Energy.Active.Import.Register|') ?? NaN };
+  const power = values.get('Power.Active.Import|');
+  if (power !== undefined) reading.powerW = power;
+  const phases = (measurand: string, names: string[]) => {
+    const out: number[] = [];
+    for (const n of names) {
+      const v = values.get(`${measurand}|${n}`);
+      if (v === undefined) break;
+      out.push(v);
+    }
+    return out.length ? out : undefined;
+  };
+  const currents = phases('Current.Import', ['L1', 'L2', 'L3']);
+  if (currents) reading.currentA = currents;
+  const voltages = phases('Voltage', ['L1-N', 'L2-N', 'L3-N']) ?? phases('Voltage', ['L1', 'L2', 'L3']);
+  if (voltages) reading.voltageV = voltages;
+  const f = values.get('Frequency|');
+  if (f !== undefined) reading.frequencyHz = f;
+  return reading;
+}

@@ -1,0 +1,40 @@
+import type { ConnectorStatus, FaultSource, IdReader } from '../../core/ports.js';
+
+/** What a screen shows of one connector. */
+export interface ConnectorDisplay {
+  connectorId: number;
+  status: ConnectorStatus;
+  /** Energy of the current session (or the register), Wh. */
+  energyWh: number;
+  powerW: number;
+  /** Cost of the current session in the site's currency, when known. */
+  cost?: number;
+}
+
+/**
+ * A touchscreen: an IdReader for codes typed on it (method 'touchscreen'), a FaultSource
+ * ('hmi' when it is unplugged), and a display of connector state.
+ */
+export interface Hmi extends IdReader, FaultSource {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Shows a connector's state; remembered and shown again when the screen comes back. */
+  show(state: ConnectorDisplay): void;
+}
+
+export function formatEnergy(energyWh: number): string {
+  return `${(energyWh / 1000).toFixed(2)} kWh`;
+}
+
+export function formatPower(powerW: number): string {
+  return `${(powerW / 1000).toFixed(1)} kW`;
+}
+
+export function formatCost(cost: number, currency?: string): string {
+  return currency ? `${cost.toFixed(2)} ${currency}` : cost.toFixed(2);
+}
+
+/** OCPP idTag is CiString20; a code is 1-20 printable ASCII characters without blanks. */
+export function isValidCode(code: string): boolean {
+  return /^[\x21-\x7e]{1,20}$/.test(code);
+}

@@ -1,0 +1,146 @@
+import { performance } from 'node:perf_hooks';
+import { ChargePoint, type ChargePointTiming } from '../core/charge-point.js';
+import type { ConnectorHardware, FaultSource, IdReader } from '../core/ports.js';
+import type { Log } from '../lib/log.js';
+import type { Pseudonymiser } from '../lib/pseudonym.js';
+import { CallFailedError, OcppConnection } from '../ocpp/connection.js';
+import type { KeyDefinition } from '../ocpp/v16/configuration.js';
+import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/v16/link.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
+import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
+
+/** How one CALL to the central system ended, for metrics. */
+export interface CallOutcome {
+  action: string;
+  /** Wall-clock round trip, ms (also for failures). */
+  latencyMs: number;
+  result: 'ok' | 'callerror' | 'timeout' | 'disconnected' | 'invalid-request';
+  /** The OCPP-J error code of a CALLERROR. */
+  errorCode?: string;
+}
+
+export interface ChargePointRuntimeDeps {
+  chargePointId: string;
+  db: SqliteDatabase;
+  clock: SettableClock;
+  log: Log;
+  pseudonym: Pseudonymiser;
+  hardware: { connectors: ConnectorHardware[]; readers: IdReader[]; faultSources?: FaultSource[] };
+  identity: ChargePointIdentity;
+  csms: {
+    url: string;
+    callTimeoutMs: number;
+    reconnectInitialDelayMs: number;
+    reconnectMaxDelayMs: number;
+    password?: string;
+  };
+  /** The OCPP key definitions (shareable across charge points with the same connectors). */
+  definitions: KeyDefinition[];
+  /** Default value of each key (definition defaults overridden by configuration). */
+  defaults: ReadonlyMap<string, string>;
+  session?: { resumePolicy?: 'resume-or-stop' | 'stop'; freeVendIdTag?: string; stopOnSecondPresentation?: boolean };
+  timing?: Partial<ChargePointTiming>;
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number };
+  onReset?: (type: 'Soft' | 'Hard') => void;
+  /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
+  onCall?: (outcome: CallOutcome) => void;
+}
+
+/**
+ * One charge point composed from injected dependencies: its store views (keyed by its id in a
+ * shared database), the ChargePoint core, the OCPP connection and the CsmsLink. The agent
+ * composes one around real or simulated hardware; the fleet composes thousands, sharing the
+ * database, the clock's scheduler and the key definitions. start() acquires; stop() releases
+ * in reverse.
+ */
+export class ChargePointRuntime {
+  readonly settings: SqliteSettings;
+  readonly authData: SqliteAuthorizationData;
+  readonly ledger: SqliteLedger;
+  readonly outbox: SqliteOutbox;
+  readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
+  readonly chargePoint: ChargePoint;
+  readonly link: CsmsLink;
+  private inFlightCalls = 0;
+  private started = false;
+
+  constructor(private readonly d: ChargePointRuntimeDeps) {
+    const cpId = d.chargePointId;
+    this.settings = new SqliteSettings(d.db, cpId, d.defaults);
+    this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
+    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym);
+    this.outbox = new SqliteOutbox(d.db, cpId);
+    this.connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
+      {
+        endpoint: d.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: d.csms.callTimeoutMs, password: d.csms.password,
+        pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
+        backoff: { initialDelayMs: d.csms.reconnectInitialDelayMs, maxDelayMs: d.csms.reconnectMaxDelayMs },
+      },
+      d.log.child({ component: 'ocpp' }),
+    );
+    this.observeCalls();
+    let link: CsmsLink | undefined;
+    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    this.chargePoint = new ChargePoint({
+      chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
+      ledger: this.ledger, authData: this.authData, remote, settings: this.settings, clock: d.clock,
+      log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
+      resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
+      stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
+    });
+    link = new CsmsLink({
+      connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
+      authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
+    });
+    this.link = link;
+  }
+
+  get id(): string {
+    return this.d.chargePointId;
+  }
+
+  /** CALLs sent and not yet answered. */
+  get inFlight(): number {
+    return this.inFlightCalls;
+  }
+
+  async start(): Promise<void> {
+    for (const id of [0, ...this.chargePoint.connectorIds]) {
+      if (this.settings.get(`evse-edge.Availability.${id}`) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
+    }
+    await this.chargePoint.start();
+    this.link.start();
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.link.stop();
+    this.chargePoint.stop();
+  }
+
+  /** Wrap the connection's call (its public API) to time every CALL and classify its outcome. */
+  private observeCalls(): void {
+    const onCall = this.d.onCall;
+    const conn = this.connection;
+    const call = conn.call.bind(conn);
+    conn.call = (async (action: string, request: unknown, options?: { timeoutMs?: number }) => {
+      if (!conn.open) return call(action as never, request as never, options);
+      const t0 = performance.now();
+      this.inFlightCalls++;
+      try {
+        const res = await call(action as never, request as never, options);
+        onCall?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
+        return res;
+      } catch (err) {
+        const f = err instanceof CallFailedError ? err : undefined;
+        onCall?.({ action, latencyMs: performance.now() - t0, result: f?.failure ?? 'disconnected', errorCode: f?.rpcErrorCode });
+        throw err;
+      } finally {
+        this.inFlightCalls--;
+      }
+    }) as typeof conn.call;
+  }
+}

@@ -1,0 +1,112 @@
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
+import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
+import { parseShard } from '../sim/fleet/shard.js';
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+const nonNegativeInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+  return n;
+};
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+};
+/** "200/s", "200" (per second) or "12000/min". */
+export function parseRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/(s|min))?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('expected a rate like 200/s');
+  return Number(m[1]) / (m[2] === 'min' ? 60 : 1);
+}
+/** "30m", "2h", "90s", "1500ms", "1d"; a bare number is seconds. */
+export function parseDurationMs(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h|d)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration like 30m, 2h or 90s');
+  const unit = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms'];
+  return Math.round(Number(m[1]) * unit);
+}
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+interface SimOpts {
+  count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
+  timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number;
+  statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
+}
+
+/** `evse-edge sim`: a fleet of simulated chargers against a central system. */
+export function simCommand(): Command {
+  const cmd = new Command('sim')
+    .description('run a fleet of simulated chargers (the same core and OCPP stack as the agent) against a central system')
+    .option('-n, --count <n>', 'chargers in the whole fleet (all shards)', positiveInt, 10)
+    .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm) or a path', 'smoke')
+    .option('--charger <id>', 'charger profile (default: the scenario\'s)')
+    .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])
+    .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: all at once)', parseRate)
+    .option('--duration <time>', 'simulated duration, e.g. 30m, 2h (default: until Ctrl-C)', parseDurationMs)
+    .option('--seed <n>', 'seed: the same seed and scenario give the same events per charger', nonNegativeInt, 1)
+    .option('--time-scale <n>', 'simulated time runs N times faster than wall time', positiveNumber, 1)
+    .option('--start <iso-time>', 'simulated start time (default: now); arrival rates follow its hour of day (UTC)')
+    .option('--report <file>', 'write the report as JSON')
+    .option('--json', 'print the report as JSON instead of a table')
+    .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
+    .option('--shard <I/N>', 'run only slice I of N (0-based); default from JOB_COMPLETION_INDEX and SIM_SHARD_TOTAL')
+    .option('--prefix <text>', 'charger id prefix', 'SIM-')
+    .option('--digits <n>', 'digits of the charger number (at least 5)', positiveInt, 5)
+    .option('--workers <n>', 'worker threads (default: about one per core; 0: none)', nonNegativeInt)
+    .option('--status-interval <seconds>', 'status every N seconds', positiveNumber, 5)
+    .option('--log-level <level>', 'chargers\' own logs on stderr (debug, info, warn, error); default none')
+    .action(async (o: SimOpts) => {
+      if (o.failOn) parseFailOn(o.failOn);
+      const startMs = o.start ? Date.parse(o.start) : undefined;
+      if (startMs !== undefined && !Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: not a time: ${o.start}`);
+      const { code } = await runFleet(
+        {
+          count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
+          timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard: parseShard(o.shard), prefix: o.prefix,
+          digits: Math.max(5, o.digits), workers: o.workers, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
+        },
+        {
+          out: process.stdout, err: process.stderr,
+          onInterrupt: (stop) => {
+            let count = 0;
+            const handler = () => {
+              // First Ctrl-C: stop cleanly and still write the report; second: leave at once.
+              if (++count > 1) process.exit(130);
+              process.stderr.write('stopping: closing chargers and writing the report (Ctrl-C again to quit at once)\n');
+              stop();
+            };
+            process.on('SIGINT', handler);
+            process.on('SIGTERM', handler);
+            return () => {
+              process.off('SIGINT', handler);
+              process.off('SIGTERM', handler);
+            };
+          },
+        },
+      );
+      process.exitCode = code;
+    });
+  cmd
+    .command('merge')
+    .description('merge shard reports (histograms merged, never percentiles averaged)')
+    .argument('<reports...>', 'report JSON files')
+    .option('--report <file>', 'write the merged report as JSON')
+    .option('--json', 'print JSON instead of a table')
+    .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
+    .action((files: string[], o: { report?: string; json?: boolean; failOn?: string }) => {
+      const merged = mergeReportFiles(files);
+      if (o.report) writeFileSync(o.report, JSON.stringify(merged, null, 2) + '\n');
+      process.stdout.write((o.json ? JSON.stringify(merged, null, 2) : formatReport(merged)) + '\n');
+      const failed = o.failOn ? checkThresholds(merged, parseFailOn(o.failOn)) : [];
+      for (const f of failed) process.stderr.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
+      process.exitCode = failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok;
+    });
+  return cmd;
+}

@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { ChargePointRuntime } from '../../app/charge-point-runtime.js';
+import type { ChargerProfile } from '../../config/profiles.js';
+import type { ConnectorStatus } from '../../core/ports.js';
+import { createLog, type Log, type LogLevel, type LogRecord, type LogSink } from '../../lib/log.js';
+import { pseudonymiser } from '../../lib/pseudonym.js';
+import { keyDefinitions, normalise } from '../../ocpp/v16/configuration.js';
+import { openDatabase, type SqliteDatabase } from '../../store/index.js';
+import { Prng, seedOf } from '../prng.js';
+import { SimConnector } from '../sim-connector.js';
+import { SimIdReader } from '../sim-id-reader.js';
+import { SimDriver, SimFaultSource, type DriverEventKind } from './driver.js';
+import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
+import type { Scenario } from './scenario.js';
+import { Scheduler } from './scheduler.js';
+
+export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
+
+export interface HostOptions {
+  /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
+  chargers: { id: string; index: number }[];
+  scenario: Scenario;
+  charger: ChargerProfile;
+  seed: number;
+  urls: string[];
+  timeScale: number;
+  /** Simulated epoch ms at which the run starts. */
+  startMs: number;
+  /** Simulated duration, ms: drivers' events after startMs + durationMs never happen. */
+  durationMs?: number;
+  /** Chargers started per wall second across the fleet (0: all at once). */
+  rampPerSec: number;
+  /** Epoch ms (wall) at which the whole run started, for time-to-Accepted. */
+  runStartedAt: number;
+  /** Level of the chargers' own logs, written to stderr (default: none). */
+  logLevel?: LogLevel;
+  /** Keep the drivers' event sequence (tests). */
+  recordEvents?: boolean;
+}
+
+export interface HostSnapshot {
+  stats: StatsJson;
+  gauges: Gauges;
+  /** Latency (ms) of the last interval: p50, p95, p99, and calls and errors in it. */
+  interval: { calls: number; errors: number; p50Ms: number; p95Ms: number; p99Ms: number };
+  lag: { p99Ms: number; maxMs: number };
+  simNowMs: number;
+  inFlight: number;
+}
+
+interface Hosted {
+  runtime: ChargePointRuntime;
+  driver: SimDriver;
+  sims: Map<number, SimConnector>;
+  statuses: Map<number, ConnectorStatus>;
+  connected: boolean;
+  accepted: boolean;
+  offline: boolean;
+}
+
+/**
+ * Many charge points in one thread: one in-memory SQLite database, one Scheduler (the Clock
+ * of every core), one set of OCPP key definitions; each charger is the same ChargePointRuntime
+ * the agent runs, driven by a SimDriver. start() ramps chargers up; stop() freezes simulated
+ * time, lets answers in flight arrive, and closes everything.
+ */
+export class FleetHost {
+  readonly metrics = new FleetMetrics();
+  readonly scheduler: Scheduler;
+  readonly events: string[] = [];
+  private db?: SqliteDatabase;
+  private readonly hosted = new Map<string, Hosted>();
+  private readonly log: Log;
+  private rampTimer?: NodeJS.Timeout;
+  private readonly lag: IntervalHistogram;
+  private stopping = false;
+
+  constructor(private readonly o: HostOptions) {
+    this.scheduler = new Scheduler({
+      startMs: o.startMs, timeScale: o.timeScale, untilMs: o.durationMs === undefined ? undefined : o.startMs + o.durationMs,
+      onError: (err) => this.log.error('scheduled event failed', { err }) });
+    const level = o.logLevel ?? 'silent';
+    const sink: LogSink = {
+      level: level === 'silent' ? 'warn' : level,
+      write: (r: LogRecord) => this.onLog(r, level),
+    };
+    this.log = createLog(sink);
+    this.lag = monitorEventLoopDelay({ resolution: 10 });
+    this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES });
+  }
+
+  /** Warnings are counted (and EMFILE detected) even when logs are off; off the hot path otherwise. */
+  private onLog(r: LogRecord, level: LogLevel): void {
+    if (r.level === 'warn' || r.level === 'error') this.metrics.add('warnings');
+    const err = r.err as { code?: string } | undefined;
+    if (err?.code === 'EMFILE' || (typeof err === 'object' && /EMFILE/.test(String((err as { message?: string }).message)))) this.metrics.add('emfile');
+    if (level !== 'silent') {
+      const rank = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+      if (rank[r.level] >= rank[level as keyof typeof rank]) process.stderr.write(JSON.stringify(r) + '\n');
+    }
+  }
+
+  get chargerCount(): number {
+    return this.hosted.size;
+  }
+
+  start(): void {
+    this.lag.enable();
+    this.db = openDatabase(':memory:', { log: this.log, synchronous: 'NORMAL' });
+    this.scheduler.start();
+    const list = [...this.o.chargers].sort((a, b) => a.index - b.index);
+    const perMs = this.o.rampPerSec > 0 ? this.o.rampPerSec / 1000 : Number.POSITIVE_INFINITY;
+    let next = 0;
+    const t0 = Date.now();
+    const tick = () => {
+      this.rampTimer = undefined;
+      if (this.stopping) return;
+      const elapsed = Date.now() - t0;
+      // Charger k (in fleet order) starts at k / ramp seconds.
+      while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
+        this.add(list[next]!.id, list[next]!.index);
+        next++;
+      }
+      if (next < list.length) {
+        const dueIn = Math.max(5, list[next]!.index / perMs - elapsed);
+        this.rampTimer = setTimeout(tick, Math.min(dueIn, 100));
+      }
+    };
+    tick();
+  }
+
+  private readonly definitions;
+  private defaults?: Map<string, string>;
+  private readonly pseudonym = pseudonymiser(randomBytes(32));
+
+  private sharedDefaults(): Map<string, string> {
+    if (this.defaults) return this.defaults;
+    const configured = new Map<string, string>();
+    for (const [k, v] of Object.entries(this.o.scenario.ocpp)) {
+      const def = this.definitions.find((d) => d.key === k);
+      if (def) configured.set(k, normalise(def, String(v)));
+    }
+    this.defaults = new Map(this.definitions.map((d) => [d.key, configured.get(d.key) ?? d.default]));
+    return this.defaults;
+  }
+
+  private add(id: string, index: number): void {
+    const { scenario: sc, charger, seed } = this.o;
+    const clock = this.scheduler.clock();
+    const prng = new Prng(seedOf(id, seed));
+    const sims = new Map<number, SimConnector>();
+    const connectors = charger.connectors.map((c) => {
+      const phases = c.phases === '1' ? 1 : 3;
+      const sim = new SimConnector({
+        clock, phases, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+        initialEnergyWh: prng.int(100_000, 5_000_000), seed: seedOf(`${id}/meter/${c.id}`, seed),
+        arrivalDelayMs: 0, departureDelayMs: 0,
+        vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
+      });
+      sims.set(c.id, sim);
+      return { id: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases: phases as 1 | 3, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
+    });
+    const reader = new SimIdReader();
+    const faults = new SimFaultSource();
+    const m = this.metrics;
+    const runtime = new ChargePointRuntime({
+      chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
+      hardware: { connectors, readers: [reader], faultSources: [faults] },
+      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
+      csms: { url: this.o.urls[index % this.o.urls.length]!, ...sc.csms },
+      definitions: this.definitions, defaults: this.sharedDefaults(),
+      timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
+      onCall: (o) => m.onCall(o),
+    });
+    const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
+    this.hosted.set(id, h);
+    m.add('chargersStarted');
+    m.gauges.chargers++;
+    let everAccepted = false;
+    runtime.connection.on('open', () => {
+      m.add('connectionsOpened');
+      h.connected = true;
+      m.gauges.connected++;
+    });
+    runtime.connection.on('close', () => {
+      m.add('connectionsClosed');
+      if (h.connected) m.gauges.connected--;
+      h.connected = false;
+    });
+    runtime.connection.on('bad-message', () => m.add('badMessages'));
+    runtime.link.on('state', (s) => {
+      const acc = s === 'accepted';
+      if (acc && !h.accepted) {
+        m.gauges.accepted++;
+        if (!everAccepted) {
+          everAccepted = true;
+          m.add('chargersAccepted');
+          m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
+        } else m.add('reconnects');
+      } else if (!acc && h.accepted) m.gauges.accepted--;
+      h.accepted = acc;
+    });
+    runtime.link.on('dead-letter', () => m.add('deadLetters'));
+    const cp = runtime.chargePoint;
+    cp.on('status', (st) => {
+      if (st.connectorId === 0) return;
+      const before = h.statuses.get(st.connectorId);
+      if (before === 'Charging') m.gauges.charging--;
+      if (before === 'Faulted') m.gauges.faulted--;
+      if (st.status === 'Charging') m.gauges.charging++;
+      if (st.status === 'Faulted') m.gauges.faulted++;
+      h.statuses.set(st.connectorId, st.status);
+    });
+    cp.on('session-started', () => m.add('sessionsStarted'));
+    cp.on('session-stopped', (e) => {
+      m.add('sessionsStopped');
+      m.add('energyWh', e.energyWh);
+    });
+    cp.on('auth-refused', () => m.add('authRefused'));
+    const record = this.o.recordEvents
+      ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
+        this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
+      : undefined;
+    h.driver = new SimDriver({
+      id, connectors: sims, reader, faults,
+      remoteStart: async (idTag, connectorId) => {
+        m.add('remoteStarts');
+        const ok = await cp.remoteStart(idTag, connectorId);
+        if (!ok) m.add('remoteStartsRefused');
+        return ok;
+      },
+      goOffline: () => {
+        if (h.offline) return;
+        h.offline = true;
+        m.add('flaps');
+        void runtime.link.stop();
+      },
+      goOnline: () => {
+        if (!h.offline || this.stopping) return;
+        h.offline = false;
+        runtime.link.start();
+      },
+      dropLink: () => {
+        m.add('storms');
+        void runtime.connection.reconnect();
+      },
+    }, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
+      if (kind === 'arrive') m.add('arrivals');
+      else if (kind === 'balk') m.add('balked');
+      else if (kind === 'present') m.add('tokens');
+      else if (kind === 'fault') m.add('faults');
+      record?.(cpId, connectorId, kind, atMs, detail);
+    });
+    runtime.start().then(
+      () => {
+        if (this.stopping) return;
+        h.driver.start(this.o.startMs);
+      },
+      (err) => this.log.error('charge point failed to start', { cp: id, err }),
+    );
+  }
+
+  snapshot(resetInterval = true): HostSnapshot {
+    const iv = this.metrics.interval;
+    const interval = { calls: iv.count, errors: this.metrics.intervalErrors, p50Ms: iv.percentileMs(50), p95Ms: iv.percentileMs(95), p99Ms: iv.percentileMs(99) };
+    if (resetInterval) {
+      iv.reset();
+      this.metrics.intervalErrors = 0;
+    }
+    let inFlight = 0;
+    for (const h of this.hosted.values()) inFlight += h.runtime.inFlight;
+    return {
+      stats: this.metrics.toJSON(), gauges: { ...this.metrics.gauges }, interval,
+      lag: { p99Ms: this.lag.percentile(99) / 1e6, maxMs: this.lag.max / 1e6 },
+      simNowMs: this.scheduler.now(), inFlight,
+    };
+  }
+
+  /**
+   * Freeze simulated time and the drivers, wait (up to `drainMs`) for answers to CALLs in
+   * flight so the counts match what the central system received, then close every link.
+   */
+  async stop(drainMs = 5_000): Promise<HostSnapshot> {
+    this.stopping = true;
+    clearTimeout(this.rampTimer);
+    const until = Date.now() + drainMs;
+    // A run of fixed duration: let the scheduler catch up with every event due by its end.
+    if (this.o.durationMs !== undefined) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
+    this.scheduler.stop();
+    for (const h of this.hosted.values()) h.driver.stop();
+    const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);
+    while (Date.now() < until && inFlight() > 0) await new Promise((r) => setTimeout(r, 10));
+    const snap = this.snapshot(false);
+    // Every link.stop() marks its link stopped synchronously: no CALL starts after this point.
+    await Promise.all([...this.hosted.values()].map((h) => h.runtime.stop().catch(() => {})));
+    this.lag.disable();
+    this.db?.close();
+    this.db = undefined;
+    return snap;
+  }
+}

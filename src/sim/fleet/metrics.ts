@@ -1,0 +1,146 @@
+import type { CallOutcome } from '../../app/charge-point-runtime.js';
+import { Histogram, type HistogramJson } from './histogram.js';
+
+export interface ActionStatsJson {
+  /** CALLs sent (answered, refused, timed out or lost with the link). */
+  count: number;
+  ok: number;
+  /** CALLERRORs by OCPP-J error code. */
+  errors: Record<string, number>;
+  timeouts: number;
+  /** Sent, then the link dropped before an answer. */
+  lost: number;
+  /** Refused by our own strict-mode validation before sending (a bug of ours). */
+  invalid: number;
+  latency: HistogramJson;
+}
+
+export const COUNTER_NAMES = [
+  'chargersStarted', 'chargersAccepted', 'connectionsOpened', 'connectionsClosed', 'reconnects',
+  'sessionsStarted', 'sessionsStopped', 'energyWh', 'authRefused', 'deadLetters',
+  'arrivals', 'balked', 'tokens', 'remoteStarts', 'remoteStartsRefused', 'faults', 'flaps', 'storms',
+  'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+export interface StatsJson {
+  actions: Record<string, ActionStatsJson>;
+  counters: Record<CounterName, number>;
+  /** Wall ms from the run's start until the last charger's first Accepted boot. */
+  lastAcceptedAtMs: number;
+}
+
+export interface Gauges {
+  chargers: number;
+  connected: number;
+  accepted: number;
+  charging: number;
+  faulted: number;
+}
+
+export const emptyGauges = (): Gauges => ({ chargers: 0, connected: 0, accepted: 0, charging: 0, faulted: 0 });
+
+interface ActionStats {
+  count: number;
+  ok: number;
+  errors: Record<string, number>;
+  timeouts: number;
+  lost: number;
+  invalid: number;
+  latency: Histogram;
+}
+
+/**
+ * The figures of one thread's chargers: per OCPP action counts, errors and a latency histogram,
+ * plus counters. Merging two StatsJson is adding them (see mergeStats).
+ */
+export class FleetMetrics {
+  private readonly actions = new Map<string, ActionStats>();
+  readonly counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Record<CounterName, number>;
+  /** Latencies since the last status line. */
+  readonly interval = new Histogram();
+  intervalErrors = 0;
+  lastAcceptedAtMs = 0;
+  readonly gauges = emptyGauges();
+
+  onCall(o: CallOutcome): void {
+    let a = this.actions.get(o.action);
+    if (!a) {
+      a = { count: 0, ok: 0, errors: {}, timeouts: 0, lost: 0, invalid: 0, latency: new Histogram() };
+      this.actions.set(o.action, a);
+    }
+    a.count++;
+    this.counters.messagesOut++;
+    switch (o.result) {
+      case 'ok':
+        a.ok++;
+        this.counters.messagesIn++;
+        a.latency.recordMs(o.latencyMs);
+        this.interval.recordMs(o.latencyMs);
+        return;
+      case 'callerror': {
+        const code = o.errorCode ?? 'GenericError';
+        a.errors[code] = (a.errors[code] ?? 0) + 1;
+        this.counters.messagesIn++;
+        a.latency.recordMs(o.latencyMs);
+        this.interval.recordMs(o.latencyMs);
+        break;
+      }
+      case 'timeout':
+        a.timeouts++;
+        break;
+      case 'invalid-request':
+        a.invalid++;
+        break;
+      default:
+        a.lost++;
+    }
+    this.intervalErrors++;
+  }
+
+  add(name: CounterName, n = 1): void {
+    this.counters[name] += n;
+  }
+
+  toJSON(): StatsJson {
+    const actions: Record<string, ActionStatsJson> = {};
+    for (const k of [...this.actions.keys()].sort()) {
+      const a = this.actions.get(k)!;
+      actions[k] = { count: a.count, ok: a.ok, errors: { ...a.errors }, timeouts: a.timeouts, lost: a.lost, invalid: a.invalid, latency: a.latency.toJSON() };
+    }
+    return { actions, counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs };
+  }
+}
+
+export function emptyStats(): StatsJson {
+  return new FleetMetrics().toJSON();
+}
+
+/** a + b: counts added, histograms merged (never percentiles averaged). */
+export function mergeStats(a: StatsJson, b: StatsJson): StatsJson {
+  const actions: Record<string, ActionStatsJson> = {};
+  for (const k of [...new Set([...Object.keys(a.actions), ...Object.keys(b.actions)])].sort()) {
+    const x = a.actions[k];
+    const y = b.actions[k];
+    if (!x || !y) {
+      actions[k] = structuredClone((x ?? y)!);
+      continue;
+    }
+    const errors: Record<string, number> = { ...x.errors };
+    for (const [code, n] of Object.entries(y.errors)) errors[code] = (errors[code] ?? 0) + n;
+    actions[k] = {
+      count: x.count + y.count, ok: x.ok + y.ok, errors, timeouts: x.timeouts + y.timeouts, lost: x.lost + y.lost,
+      invalid: x.invalid + y.invalid, latency: Histogram.from(x.latency).merge(y.latency).toJSON(),
+    };
+  }
+  const counters = { ...a.counters };
+  for (const n of COUNTER_NAMES) counters[n] = (a.counters[n] ?? 0) + (b.counters[n] ?? 0);
+  return { actions, counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+}
+
+export function addGauges(a: Gauges, b: Gauges): Gauges {
+  return {
+    chargers: a.chargers + b.chargers, connected: a.connected + b.connected, accepted: a.accepted + b.accepted,
+    charging: a.charging + b.charging, faulted: a.faulted + b.faulted,
+  };
+}

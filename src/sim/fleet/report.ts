@@ -1,0 +1,181 @@
+import { formatTable } from '../../cli/table.js';
+import { EvseError } from '../../lib/errors.js';
+import { Histogram } from './histogram.js';
+import { emptyStats, mergeStats, type StatsJson } from './metrics.js';
+
+export const REPORT_VERSION = 1;
+
+export interface FleetReport {
+  version: number;
+  scenario: string;
+  seed: number;
+  timeScale: number;
+  /** Chargers in this report, and the shards it covers. */
+  chargers: number;
+  shards: { index: number; total: number }[];
+  urls: string[];
+  startedAt: string;
+  wallMs: number;
+  simulatedMs: number;
+  threads: number;
+  cpuMs: number;
+  /** Worst event-loop lag of any simulator thread. */
+  lag: { p99Ms: number; maxMs: number };
+  /** The simulator was too busy: its latency figures are not valid. */
+  overloaded: boolean;
+  stats: StatsJson;
+}
+
+/** Event-loop lag p99 above which the simulator counts as overloaded. */
+export const OVERLOAD_LAG_P99_MS = 50;
+
+export class ReportError extends EvseError {}
+
+export function emptyReport(): FleetReport {
+  return {
+    version: REPORT_VERSION, scenario: '', seed: 0, timeScale: 1, chargers: 0, shards: [], urls: [], startedAt: '',
+    wallMs: 0, simulatedMs: 0, threads: 0, cpuMs: 0, lag: { p99Ms: 0, maxMs: 0 }, overloaded: false, stats: emptyStats(),
+  };
+}
+
+/** Combine reports of disjoint shards: counts add, histograms merge, lag takes the worst. */
+export function mergeReports(reports: FleetReport[]): FleetReport {
+  if (reports.length === 0) throw new ReportError('ERR_REPORT_NONE', 'no reports to merge');
+  for (const r of reports) {
+    if (r.version !== REPORT_VERSION) throw new ReportError('ERR_REPORT_VERSION', `report version ${r.version} is not ${REPORT_VERSION}`);
+  }
+  const seen = new Set<string>();
+  for (const r of reports) {
+    for (const s of r.shards) {
+      const key = `${s.index}/${s.total}`;
+      if (seen.has(key)) throw new ReportError('ERR_REPORT_DUPLICATE_SHARD', `shard ${key} appears twice`);
+      seen.add(key);
+    }
+  }
+  const [first, ...rest] = reports;
+  let out: FleetReport = structuredClone(first!);
+  for (const r of rest) {
+    out = {
+      ...out,
+      scenario: out.scenario === r.scenario ? out.scenario : `${out.scenario}+${r.scenario}`,
+      chargers: out.chargers + r.chargers,
+      shards: [...out.shards, ...r.shards].sort((a, b) => a.index - b.index),
+      urls: [...new Set([...out.urls, ...r.urls])],
+      startedAt: out.startedAt < r.startedAt ? out.startedAt : r.startedAt,
+      wallMs: Math.max(out.wallMs, r.wallMs),
+      simulatedMs: Math.max(out.simulatedMs, r.simulatedMs),
+      threads: out.threads + r.threads,
+      cpuMs: out.cpuMs + r.cpuMs,
+      lag: { p99Ms: Math.max(out.lag.p99Ms, r.lag.p99Ms), maxMs: Math.max(out.lag.maxMs, r.lag.maxMs) },
+      overloaded: out.overloaded || r.overloaded,
+      stats: mergeStats(out.stats, r.stats),
+    };
+  }
+  return out;
+}
+
+export interface Totals {
+  calls: number;
+  failures: number;
+  callErrors: number;
+  timeouts: number;
+  latency: Histogram;
+}
+
+export function totals(r: FleetReport, action?: string): Totals {
+  const latency = new Histogram();
+  let calls = 0;
+  let callErrors = 0;
+  let timeouts = 0;
+  let failures = 0;
+  for (const [name, a] of Object.entries(r.stats.actions)) {
+    if (action && name !== action) continue;
+    calls += a.count;
+    const ce = Object.values(a.errors).reduce((x, y) => x + y, 0);
+    callErrors += ce;
+    timeouts += a.timeouts;
+    failures += ce + a.timeouts + a.invalid;
+    latency.merge(a.latency);
+  }
+  return { calls, failures, callErrors, timeouts, latency };
+}
+
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+export function formatReport(r: FleetReport): string {
+  const rows = Object.entries(r.stats.actions).map(([name, a]) => {
+    const h = Histogram.from(a.latency);
+    const errs = Object.entries(a.errors).map(([c, n]) => `${c}:${n}`).join(' ');
+    return [name, a.count, errs || '0', a.timeouts, a.lost, ms(h.percentileMs(50)), ms(h.percentileMs(95)), ms(h.percentileMs(99)), ms(h.maxUs / 1000)];
+  });
+  const t = totals(r);
+  rows.push(['(all)', t.calls, String(t.callErrors), t.timeouts, Object.values(r.stats.actions).reduce((n, a) => n + a.lost, 0),
+    ms(t.latency.percentileMs(50)), ms(t.latency.percentileMs(95)), ms(t.latency.percentileMs(99)), ms(t.latency.maxUs / 1000)]);
+  const c = r.stats.counters;
+  const cpuS = r.cpuMs / 1000;
+  const lines = [
+    formatTable(['action', 'count', 'CALLERROR', 'timeouts', 'lost', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows),
+    '',
+    `chargers ${r.chargers} (accepted ${c.chargersAccepted}, all by ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s)  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
+    `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped}, energy ${(c.energyWh / 1000).toFixed(1)} kWh; arrivals ${c.arrivals} (balked ${c.balked}), auth refused ${c.authRefused}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}`,
+    `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
+    `simulator event-loop lag p99 ${ms(r.lag.p99Ms)} ms, max ${ms(r.lag.maxMs)} ms${r.overloaded ? `  OVERLOADED: latency figures are not valid (lag p99 above ${OVERLOAD_LAG_P99_MS} ms)` : ''}`,
+  ];
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ --fail-on
+
+export interface Threshold {
+  text: string;
+  metric: 'p50' | 'p95' | 'p99' | 'max' | 'errors' | 'timeouts' | 'callerrors' | 'lag' | 'accepted';
+  action?: string;
+  op: '<' | '<=' | '>' | '>=';
+  value: number;
+  /** A share (of calls, or of chargers for accepted) rather than a count or ms. */
+  percent: boolean;
+}
+
+/** "p95<500ms,errors<0.1%,p99(StartTransaction)<1s,lag<50ms,accepted>=100%" */
+export function parseFailOn(expr: string): Threshold[] {
+  return expr.split(',').map((x) => x.trim()).filter(Boolean).map((text) => {
+    const m = /^(p50|p95|p99|max|errors|timeouts|callerrors|lag|accepted)(?:\(([A-Za-z]+)\))?\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|%)?$/.exec(text);
+    if (!m) throw new ReportError('ERR_FAIL_ON_SYNTAX', `cannot read threshold "${text}" (e.g. p95<500ms, errors<0.1%, accepted>=100%)`);
+    const [, metric, action, op, num, unit] = m;
+    const latency = ['p50', 'p95', 'p99', 'max', 'lag'].includes(metric!);
+    if (latency && unit === '%') throw new ReportError('ERR_FAIL_ON_SYNTAX', `"${text}": a latency takes ms or s`);
+    if (!latency && (unit === 'ms' || unit === 's')) throw new ReportError('ERR_FAIL_ON_SYNTAX', `"${text}": a count takes a number or %`);
+    const value = Number(num) * (unit === 's' ? 1000 : 1);
+    return { text, metric: metric as Threshold['metric'], action, op: op as Threshold['op'], value, percent: unit === '%' };
+  });
+}
+
+/** The thresholds the report does not meet, each with the measured value. */
+export function checkThresholds(r: FleetReport, thresholds: Threshold[]): { threshold: Threshold; actual: number }[] {
+  const failed: { threshold: Threshold; actual: number }[] = [];
+  for (const t of thresholds) {
+    const tot = totals(r, t.action);
+    let actual: number;
+    switch (t.metric) {
+      case 'p50': case 'p95': case 'p99':
+        actual = tot.latency.percentileMs(Number(t.metric.slice(1)));
+        break;
+      case 'max':
+        actual = tot.latency.maxUs / 1000;
+        break;
+      case 'lag':
+        actual = r.lag.p99Ms;
+        break;
+      case 'accepted':
+        actual = t.percent ? (r.chargers ? (r.stats.counters.chargersAccepted / r.chargers) * 100 : 0) : r.stats.counters.chargersAccepted;
+        break;
+      default: {
+        const n = t.metric === 'errors' ? tot.failures : t.metric === 'timeouts' ? tot.timeouts : tot.callErrors;
+        actual = t.percent ? (tot.calls ? (n / tot.calls) * 100 : 0) : n;
+      }
+    }
+    const ok = t.op === '<' ? actual < t.value : t.op === '<=' ? actual <= t.value : t.op === '>' ? actual > t.value : actual >= t.value;
+    if (!ok) failed.push({ threshold: t, actual });
+  }
+  return failed;
+}

@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { chargerProfileSchema, loadProfile, type ChargerProfile } from '../../config/profiles.js';
+import { CentralSystem } from '../../csms/central-system.js';
+import { EvseError } from '../../lib/errors.js';
+import { silentLog, type LogLevel } from '../../lib/log.js';
+import { FleetHost, type HostOptions, type HostSnapshot } from './host.js';
+import { addGauges, emptyGauges, emptyStats, mergeStats, type Gauges } from './metrics.js';
+import { OVERLOAD_LAG_P99_MS, REPORT_VERSION, type FleetReport } from './report.js';
+import { idTagPool, loadScenario, type Scenario } from './scenario.js';
+import { chargerId, shardPositions, type Shard } from './shard.js';
+import type { FromWorker } from './worker.js';
+
+export const fleetDefaults = {
+  prefix: 'SIM-',
+  digits: 5,
+  seed: 1,
+  timeScale: 1,
+  rampPerSec: 0,
+  statusIntervalMs: 5_000,
+  /** Chargers per worker thread below which fewer threads are used. */
+  minChargersPerWorker: 200,
+  drainMs: 5_000,
+} as const;
+
+export interface FleetOptions {
+  count: number;
+  scenario: string | Scenario;
+  /** Charger profile id or path; default: the scenario's. */
+  charger?: string;
+  prefix?: string;
+  digits?: number;
+  shard?: Shard;
+  seed?: number;
+  timeScale?: number;
+  /** Simulated ms; without it the run lasts until stop(). */
+  durationMs?: number;
+  /** Chargers started per second (0: all at once). */
+  rampPerSec?: number;
+  /** Central systems, round-robin; none: the embedded one, started in this process. */
+  urls?: string[];
+  /** Worker threads; 0 hosts every charger in this thread. Default: about one per core. */
+  workers?: number;
+  /** Simulated epoch ms of the start (default: now). */
+  startMs?: number;
+  statusIntervalMs?: number;
+  onStatus?: (s: FleetStatus) => void;
+  recordEvents?: boolean;
+  logLevel?: LogLevel;
+  /** Told of the embedded central system once it listens (tests count what it receives). */
+  onEmbeddedCsms?: (csms: CentralSystem) => void;
+}
+
+export interface FleetStatus {
+  elapsedMs: number;
+  simulatedMs: number;
+  gauges: Gauges;
+  callsPerS: number;
+  errors: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  lagP99Ms: number;
+  emfile: number;
+}
+
+export class FleetError extends EvseError {}
+
+/** The open-file limit of this process (soft), or undefined where unknown. */
+export function openFileLimit(): number | undefined {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface HostHandle {
+  snapshot(): Promise<HostSnapshot | undefined>;
+  stop(): Promise<{ snapshot: HostSnapshot; events: string[] }>;
+}
+
+function inThread(opts: HostOptions): HostHandle {
+  const host = new FleetHost(opts);
+  host.start();
+  return {
+    snapshot: async () => host.snapshot(),
+    stop: async () => ({ snapshot: await host.stop(), events: host.events }),
+  };
+}
+
+function inWorker(opts: HostOptions, onError: (err: Error) => void): HostHandle {
+  const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: opts });
+  let waiting: ((s: HostSnapshot | undefined) => void)[] = [];
+  let onStopped: ((m: { snapshot: HostSnapshot; events: string[] }) => void) | undefined;
+  let last: HostSnapshot | undefined;
+  worker.on('message', (m: FromWorker) => {
+    if (m.type === 'snapshot') {
+      last = m.snapshot;
+      for (const w of waiting.splice(0)) w(m.snapshot);
+    } else if (m.type === 'stopped') onStopped?.({ snapshot: m.snapshot, events: m.events });
+    else if (m.type === 'error') onError(new FleetError('ERR_FLEET_WORKER', m.message));
+  });
+  worker.on('error', (err) => onError(err));
+  return {
+    snapshot: () => new Promise((resolve) => {
+      waiting.push(resolve);
+      worker.postMessage({ type: 'snapshot' });
+      // A worker too busy to answer: report what it said last.
+      setTimeout(() => {
+        if (waiting.includes(resolve)) {
+          waiting = waiting.filter((w) => w !== resolve);
+          resolve(last);
+        }
+      }, 2_000).unref();
+    }),
+    stop: () => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void worker.terminate();
+        reject(new FleetError('ERR_FLEET_WORKER_STOP', 'a worker did not stop in time'));
+      }, fleetDefaults.drainMs + 10_000);
+      onStopped = (m) => {
+        clearTimeout(timer);
+        void worker.terminate().then(() => resolve(m));
+      };
+      worker.postMessage({ type: 'stop' });
+    }),
+  };
+}
+
+/**
+ * The fleet: N simulated chargers (this shard's slice of the ids) spread over worker threads,
+ * against one or more central systems (the embedded one by default). run() resolves with the
+ * report when the duration has passed or stop() was called.
+ */
+export class FleetRunner {
+  private stopRequested?: () => void;
+  private readonly stopSignal = new Promise<void>((r) => (this.stopRequested = r));
+  readonly scenario: Scenario;
+  readonly charger: ChargerProfile;
+  csms?: CentralSystem;
+
+  constructor(private readonly o: FleetOptions) {
+    this.scenario = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
+    this.charger = loadProfile('chargers', o.charger ?? this.scenario.charger, chargerProfileSchema);
+    if (!Number.isInteger(o.count) || o.count < 1) throw new FleetError('ERR_FLEET_COUNT', `--count must be a positive integer, got ${o.count}`);
+  }
+
+  /** Ask a running fleet to stop (Ctrl-C): run() still resolves with the report. */
+  stop(): void {
+    this.stopRequested?.();
+  }
+
+  async run(): Promise<{ report: FleetReport; events: string[] }> {
+    const o = this.o;
+    const shard = o.shard ?? { index: 0, total: 1 };
+    const positions = shardPositions(o.count, shard);
+    const prefix = o.prefix ?? fleetDefaults.prefix;
+    const digits = Math.max(o.digits ?? fleetDefaults.digits, String(o.count).length);
+    const embedded = !o.urls || o.urls.length === 0;
+    const limit = openFileLimit();
+    const fdsNeeded = positions.length * (embedded ? 2 : 1) + 200;
+    if (limit !== undefined && fdsNeeded > limit) {
+      throw new FleetError('ERR_FLEET_EMFILE', `${positions.length} chargers${embedded ? ' and the embedded central system serving them' : ''} need about ${fdsNeeded} open files, but this process may open ${limit} (EMFILE). Run several processes with --shard I/N${embedded ? ' against a central system in another process (--url)' : ''}.`);
+    }
+    const seed = o.seed ?? fleetDefaults.seed;
+    const timeScale = o.timeScale ?? fleetDefaults.timeScale;
+    const startMs = o.startMs ?? Date.now();
+    const startedAt = new Date();
+    const runStartedAt = Date.now();
+    const cpu0 = process.cpuUsage();
+    const mainLag = monitorEventLoopDelay({ resolution: 10 });
+    mainLag.enable();
+
+    let urls = o.urls ?? [];
+    if (embedded) {
+      const hb = Number(this.scenario.ocpp.HeartbeatInterval ?? 300);
+      this.csms = new CentralSystem({ port: 0, log: silentLog, heartbeatIntervalS: hb, idTags: idTagPool(this.scenario) });
+      const port = await this.csms.listen();
+      o.onEmbeddedCsms?.(this.csms);
+      urls = [`ws://127.0.0.1:${port}/ocpp`];
+    }
+    const workers = Math.max(0, o.workers ?? Math.min(availableParallelism(), Math.ceil(positions.length / fleetDefaults.minChargersPerWorker)));
+    const threads = Math.max(1, workers);
+    const slices: { id: string; index: number }[][] = Array.from({ length: threads }, () => []);
+    positions.forEach((pos, k) => slices[k % threads]!.push({ id: chargerId(prefix, pos, digits), index: k }));
+    let failure: Error | undefined;
+    const hosts: HostHandle[] = slices.map((chargers) => {
+      const hostOpts: HostOptions = {
+        chargers, scenario: this.scenario, charger: this.charger, seed, urls, timeScale, startMs, durationMs: o.durationMs,
+        rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents,
+      };
+      return workers === 0 ? inThread(hostOpts) : inWorker(hostOpts, (err) => {
+        failure ??= err;
+        this.stop();
+      });
+    });
+
+    const statusEvery = o.statusIntervalMs ?? fleetDefaults.statusIntervalMs;
+    let lastStatusAt = Date.now();
+    const statusTimer = o.onStatus
+      ? setInterval(async () => {
+        const snaps = (await Promise.all(hosts.map((h) => h.snapshot()))).filter((x): x is HostSnapshot => Boolean(x));
+        const now = Date.now();
+        const dt = Math.max(1, now - lastStatusAt) / 1000;
+        lastStatusAt = now;
+        const calls = snaps.reduce((n, s) => n + s.interval.calls, 0);
+        const w = (f: (s: HostSnapshot) => number) => (calls ? snaps.reduce((x, s) => x + f(s) * s.interval.calls, 0) / calls : 0);
+        o.onStatus!({
+          elapsedMs: now - runStartedAt,
+          simulatedMs: Math.max(0, ...snaps.map((s) => s.simNowMs - startMs)),
+          gauges: snaps.reduce((g, s) => addGauges(g, s.gauges), emptyGauges()),
+          callsPerS: calls / dt,
+          errors: snaps.reduce((n, s) => n + s.interval.errors, 0),
+          // Interval percentiles are per thread; the status line weights them (the report merges histograms).
+          p50Ms: w((s) => s.interval.p50Ms), p95Ms: w((s) => s.interval.p95Ms), p99Ms: Math.max(0, ...snaps.map((s) => s.interval.p99Ms)),
+          lagP99Ms: Math.max(mainLag.percentile(99) / 1e6, ...snaps.map((s) => s.lag.p99Ms)),
+          emfile: snaps.reduce((n, s) => n + s.stats.counters.emfile, 0),
+        });
+      }, statusEvery)
+      : undefined;
+
+    const durationTimer = o.durationMs !== undefined ? setTimeout(() => this.stop(), o.durationMs / timeScale) : undefined;
+    await this.stopSignal;
+    clearTimeout(durationTimer);
+    if (statusTimer) clearInterval(statusTimer);
+    const results = await Promise.all(hosts.map((h) => h.stop()));
+    await this.csms?.close();
+    mainLag.disable();
+    const cpu = process.cpuUsage(cpu0);
+    if (failure) throw failure;
+    const stats = results.reduce((s, r) => mergeStats(s, r.snapshot.stats), emptyStats());
+    const lag = {
+      p99Ms: Math.max(mainLag.percentile(99) / 1e6, ...results.map((r) => r.snapshot.lag.p99Ms)),
+      maxMs: Math.max(mainLag.max / 1e6, ...results.map((r) => r.snapshot.lag.maxMs)),
+    };
+    const report: FleetReport = {
+      version: REPORT_VERSION, scenario: this.scenario.id, seed, timeScale, chargers: positions.length, shards: [shard],
+      urls: embedded ? ['(embedded)'] : urls, startedAt: startedAt.toISOString(), wallMs: Date.now() - runStartedAt,
+      simulatedMs: Math.max(0, ...results.map((r) => r.snapshot.simNowMs - startMs)), threads, cpuMs: (cpu.user + cpu.system) / 1000,
+      lag, overloaded: lag.p99Ms > OVERLOAD_LAG_P99_MS, stats,
+    };
+    return { report, events: results.flatMap((r) => r.events) };
+  }
+}

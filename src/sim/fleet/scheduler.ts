@@ -1,0 +1,199 @@
+import type { Timer } from '../../core/ports.js';
+import type { SettableClock } from '../../ocpp/v16/link.js';
+
+interface Entry {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+export interface SchedulerOptions {
+  /** Simulated epoch ms at which the run starts. */
+  startMs: number;
+  /** Simulated ms per wall ms. */
+  timeScale: number;
+  /** Wall clock, ms (performance.now by default). */
+  wallNow?: () => number;
+  /** Run at most this many due events before yielding to the event loop. */
+  batchSize?: number;
+  onError?: (err: unknown) => void;
+  /** Events due after this simulated time never run (the end of a run of fixed duration). */
+  untilMs?: number;
+}
+
+/**
+ * One timer heap for every charge point in a thread, implementing the core's Clock port: one
+ * real timer is armed for the earliest due event, however many chargers wait. Simulated time
+ * runs `timeScale` times faster than wall time and never goes backwards; seeded drivers plan
+ * with absolute times through at(), so what they do is the same on every run.
+ */
+export class Scheduler {
+  private readonly heap: Entry[] = [];
+  private seq = 0;
+  private wallStart: number;
+  private lastMs: number;
+  private timer?: NodeJS.Timeout;
+  private armedFor = Number.POSITIVE_INFINITY;
+  private running = false;
+  private readonly wallNow: () => number;
+  /** Events run so far. */
+  fired = 0;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.wallNow = o.wallNow ?? (() => performance.now());
+    this.wallStart = this.wallNow();
+    this.lastMs = o.startMs;
+  }
+
+  get startMs(): number {
+    return this.o.startMs;
+  }
+
+  get timeScale(): number {
+    return this.o.timeScale;
+  }
+
+  get pending(): number {
+    return this.heap.length;
+  }
+
+  now(): number {
+    if (!this.running) return this.lastMs;
+    const t = this.o.startMs + (this.wallNow() - this.wallStart) * this.o.timeScale;
+    if (t > this.lastMs) this.lastMs = t;
+    return Math.floor(this.lastMs);
+  }
+
+  /** Start the simulated clock at startMs now (wall). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.wallStart = this.wallNow() - (this.lastMs - this.o.startMs) / this.o.timeScale;
+    this.arm();
+  }
+
+  /** Freeze simulated time; due events wait. */
+  stop(): void {
+    this.now();
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  setTimeout(fn: () => void, ms: number): Timer {
+    const e: Entry = { at: this.now() + Math.max(0, ms), seq: ++this.seq, fn, cancelled: false };
+    this.push(e);
+    if (e.at < this.armedFor) this.arm();
+    return { cancel: () => void (e.cancelled = true) };
+  }
+
+  /**
+   * Schedule at an absolute simulated time. Drivers plan with these exact times (never with
+   * now(), which depends on how busy the thread is), so a seed gives the same plan every run.
+   */
+  at(atMs: number, fn: () => void): Timer {
+    const e: Entry = { at: atMs, seq: ++this.seq, fn, cancelled: false };
+    this.push(e);
+    if (e.at < this.armedFor) this.arm();
+    return { cancel: () => void (e.cancelled = true) };
+  }
+
+  /** A charger's view: its own SettableClock over this scheduler. */
+  clock(): SettableClock {
+    // Simulated time is authoritative: a central system's currentTime does not move it (the
+    // fleet may run faster than real time), and it counts as trusted from the start.
+    return {
+      now: () => this.now(),
+      trusted: () => true,
+      setTimeout: (fn, ms) => this.setTimeout(fn, ms),
+      set: () => 0,
+    };
+  }
+
+  /** Simulated time has reached `untilMs` and every event due by then has run. */
+  finished(): boolean {
+    if (this.o.untilMs === undefined || this.now() < this.o.untilMs) return false;
+    const head = this.peek();
+    return !head || head.at > this.o.untilMs;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    if (!this.running) return;
+    const head = this.peek();
+    if (!head || head.at > (this.o.untilMs ?? Number.POSITIVE_INFINITY)) return;
+    const waitWallMs = Math.max(0, (head.at - this.now()) / this.o.timeScale);
+    this.armedFor = head.at;
+    this.timer = setTimeout(() => this.run(), Math.min(waitWallMs, 2 ** 31 - 1));
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const limit = this.o.batchSize ?? 2_000;
+    let n = 0;
+    const now = Math.min(this.now(), this.o.untilMs ?? Number.POSITIVE_INFINITY);
+    while (this.running && n < limit) {
+      const head = this.peek();
+      if (!head || head.at > now) break;
+      this.pop();
+      try {
+        head.fn();
+      } catch (err) {
+        this.o.onError?.(err);
+      }
+      n++;
+      this.fired++;
+    }
+    if (n >= limit) {
+      this.armedFor = -1;
+      this.timer = setTimeout(() => this.run(), 0);
+    } else this.arm();
+  }
+
+  private peek(): Entry | undefined {
+    while (this.heap.length && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  private less(a: Entry, b: Entry): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): Entry | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

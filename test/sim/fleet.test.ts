@@ -1,0 +1,115 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runFleet, SIM_EXIT } from '../../src/app/fleet.js';
+import type { CentralSystem } from '../../src/csms/central-system.js';
+import { FleetRunner } from '../../src/sim/fleet/runner.js';
+import { mergeReports, type FleetReport } from '../../src/sim/fleet/report.js';
+import { loadScenario } from '../../src/sim/fleet/scenario.js';
+import { TestCsms } from '../helpers/ocpp-server.js';
+
+const START = Date.UTC(2026, 0, 5, 8, 0, 0);
+const smoke = loadScenario('smoke');
+
+/** Per action, the CALLs a server received. */
+function countByAction(actions: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of actions) out[a] = (out[a] ?? 0) + 1;
+  return out;
+}
+const reportCounts = (r: FleetReport) => Object.fromEntries(Object.entries(r.stats.actions).map(([k, a]) => [k, a.count]));
+
+let servers: TestCsms[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  servers = [];
+});
+
+async function strictServer(): Promise<{ csms: TestCsms; url: string }> {
+  const csms = new TestCsms();
+  // Tags of the invalid prefix are unknown to this central system.
+  csms.on('Authorize', (p: { idTag: string }) => ({ idTagInfo: { status: p.idTag.startsWith('BAD') ? 'Invalid' : 'Accepted' } }));
+  const url = await csms.start();
+  servers.push(csms);
+  return { csms, url };
+}
+
+describe('fleet simulator', () => {
+  it('runs a few hundred chargers against the embedded central system; the report counts what it received', async () => {
+    const received: string[] = [];
+    let embedded: CentralSystem | undefined;
+    const { report } = await new FleetRunner({
+      count: 300, scenario: smoke, workers: 0, timeScale: 300, durationMs: 20 * 60_000, startMs: START, seed: 11,
+      onEmbeddedCsms: (c) => {
+        embedded = c;
+        c.on('call', (x) => received.push(x.action));
+      },
+    }).run();
+    expect(embedded).toBeDefined();
+    expect(report.chargers).toBe(300);
+    // Every Accepted boot the central system gave is counted (the machine decides how many in time).
+    expect(report.stats.counters.chargersAccepted).toBeGreaterThan(0);
+    expect(report.stats.counters.chargersAccepted).toBe(received.filter((a) => a === 'BootNotification').length);
+    expect(report.stats.counters.sessionsStarted).toBeGreaterThan(10);
+    expect(report.stats.counters.authRefused).toBeGreaterThan(0);
+    expect(reportCounts(report)).toEqual(countByAction(received));
+    const failures = Object.values(report.stats.actions).reduce((n, a) => n + a.invalid + a.timeouts + Object.values(a.errors).reduce((x, y) => x + y, 0), 0);
+    expect(failures).toBe(0);
+  });
+
+  it('speaks schema-valid OCPP to a strict ocpp-rpc server, from worker threads', async () => {
+    const { csms, url } = await strictServer();
+    const { report } = await new FleetRunner({
+      count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 600, durationMs: 20 * 60_000, startMs: START, seed: 5,
+    }).run();
+    expect(report.threads).toBe(2);
+    expect(csms.validationFailures).toEqual([]);
+    expect(new Set(csms.calls.map((c) => c.chargePointId)).size).toBe(200);
+    expect(csms.callsOf('StartTransaction').length).toBeGreaterThan(20);
+    expect(csms.callsOf('MeterValues').length).toBeGreaterThan(0);
+    expect(reportCounts(report)).toEqual(countByAction(csms.calls.map((c) => c.action)));
+    // Ids SIM-00001 … SIM-00200.
+    expect(csms.calls.some((c) => c.chargePointId === 'SIM-00200')).toBe(true);
+  });
+
+  it('gives the same driver events twice under a seed, and others under another seed', async () => {
+    const run = async (seed: number) => {
+      const { url } = await strictServer();
+      const { events } = await new FleetRunner({
+        count: 8, scenario: smoke, workers: 0, urls: [url], timeScale: 3600, durationMs: 2 * 3_600_000, startMs: START, seed, recordEvents: true,
+      }).run();
+      return events.sort();
+    };
+    const a = await run(42);
+    const b = await run(42);
+    const c = await run(43);
+    expect(a.length).toBeGreaterThan(20);
+    expect(a.some((e) => / present /.test(e)) && a.some((e) => / depart/.test(e))).toBe(true);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('merges shard reports into the report of the whole fleet', async () => {
+    const { csms, url } = await strictServer();
+    const opts = { count: 30, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 9 };
+    const r0 = (await new FleetRunner({ ...opts, shard: { index: 0, total: 2 } }).run()).report;
+    const idsAfter0 = new Set(csms.calls.map((c) => c.chargePointId));
+    const r1 = (await new FleetRunner({ ...opts, shard: { index: 1, total: 2 } }).run()).report;
+    const ids1 = new Set(csms.calls.map((c) => c.chargePointId).filter((id) => !idsAfter0.has(id)));
+    expect(idsAfter0.size + ids1.size).toBe(30);
+    const merged = mergeReports([r0, r1]);
+    expect(merged.chargers).toBe(30);
+    expect(merged.shards).toEqual([{ index: 0, total: 2 }, { index: 1, total: 2 }]);
+    expect(reportCounts(merged)).toEqual(countByAction(csms.calls.map((c) => c.action)));
+    expect(merged.stats.counters.chargersAccepted).toBe(30);
+  });
+
+  it('--fail-on sets the exit code', async () => {
+    const { url } = await strictServer();
+    const sink = () => Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: false });
+    const base = { count: 5, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 5 * 60_000, startMs: START };
+    const pass = await runFleet({ ...base, failOn: 'errors<100%,accepted>=100%' }, { out: sink(), err: sink() });
+    expect(pass.code).toBe(SIM_EXIT.ok);
+    const fail = await runFleet({ ...base, failOn: 'p99<0.001ms' }, { out: sink(), err: sink() });
+    expect(fail.code).toBe(SIM_EXIT.thresholdCrossed);
+  });
+});

@@ -99,6 +99,7 @@ class ConnectorState {
   lastStatus?: ConnectorStatus;
   lastErrorCode: ConnectorErrorCode = 'NoError';
   poll?: Timer;
+  probe?: Timer;
   lastReading?: MeterReading;
   meterErrors = 0;
   constructor(readonly hw: ConnectorHardware) {}
@@ -122,7 +123,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   private readonly log: Log;
   private chargePointFaults = new Map<string, FaultReport>();
   private chargePointAvailability: 'Operative' | 'Inoperative' = 'Operative';
-  private lastCp0Status?: ConnectorStatus;
+  private lastCp0Status?: string;
   private unsubscribers: (() => void)[] = [];
   private running = false;
 
@@ -162,6 +163,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     for (const u of this.unsubscribers.splice(0)) u();
     for (const c of this.connectors.values()) {
       c.poll?.cancel();
+      c.probe?.cancel();
       c.pending?.expires.cancel();
     }
   }
@@ -361,7 +363,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private usable(c: ConnectorState): boolean {
-    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && this.chargePointFaults.size === 0 && !c.finishing;
+    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingChargePointFault() && !c.finishing;
   }
 
   private pickConnectorFor(connectorId?: number): ConnectorState | undefined {
@@ -458,6 +460,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     } catch (err) {
       this.log.error('cannot start: meter unreadable', { connectorId: c.id, err });
       this.setFault(c, 'meter-start', 'PowerMeterFailure', (err as Error).message);
+      this.probeMeterUntilBack(c);
       return;
     }
     c.lastReading = reading;
@@ -488,6 +491,23 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     await this.energize(c);
     this.refresh(c);
     this.schedulePoll(c);
+  }
+
+  /** After a failed read at start: read again every few seconds and clear the fault once it answers. */
+  private probeMeterUntilBack(c: ConnectorState, delayMs = 5_000): void {
+    c.probe?.cancel();
+    c.probe = this.opts.clock.setTimeout(async () => {
+      if (!this.running || !c.faults.has('meter-start')) return;
+      try {
+        const reading = await this.readMeter(c);
+        c.lastReading = reading;
+        this.log.info('meter answers again', { connectorId: c.id });
+        this.clearFault(c, 'meter-start');
+        void this.maybeStart(c);
+      } catch {
+        this.probeMeterUntilBack(c, Math.min(delayMs * 2, 60_000));
+      }
+    }, delayMs);
   }
 
   private async energize(c: ConnectorState): Promise<void> {
@@ -703,7 +723,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private derive(c: ConnectorState): ConnectorStatus {
-    if (c.faults.size > 0 || this.chargePointFaults.size > 0) return 'Faulted';
+    if (c.faults.size > 0 || this.blockingChargePointFault()) return 'Faulted';
     const s = c.session;
     if (s) {
       // While a session is being stopped its status holds until Finishing/Available.
@@ -720,7 +740,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   private refresh(c: ConnectorState): void {
     const status = this.derive(c);
-    const fault = [...c.faults.values()][0] ?? [...this.chargePointFaults.values()][0];
+    const fault = [...c.faults.values()][0] ?? this.blockingChargePointFault();
     const errorCode = fault?.errorCode ?? 'NoError';
     if (status === c.lastStatus && errorCode === c.lastErrorCode) return;
     c.lastStatus = status;
@@ -728,16 +748,26 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (this.running) this.emit('status', { connectorId: c.id, status, errorCode, info: fault?.info, at: this.opts.clock.now() });
   }
 
+  /**
+   * A charge-point fault that stops charging (the store). A dead reader or screen does not:
+   * remote starts still work; it shows as connector 0's errorCode (ReaderFailure) while Available.
+   */
+  private blockingChargePointFault(): FaultReport | undefined {
+    for (const f of this.chargePointFaults.values()) if (f.errorCode !== 'ReaderFailure') return f;
+    return undefined;
+  }
+
   private chargePointStatus(): ConnectorStatus {
-    if (this.chargePointFaults.size > 0) return 'Faulted';
+    if (this.blockingChargePointFault()) return 'Faulted';
     return this.chargePointAvailability === 'Inoperative' ? 'Unavailable' : 'Available';
   }
 
   private refreshChargePoint(): void {
-    const status = this.chargePointStatus();
-    if (status !== this.lastCp0Status && this.running) {
-      this.lastCp0Status = status;
-      this.emit('status', this.status(0));
+    const now = this.status(0);
+    const key = `${now.status}/${now.errorCode}`;
+    if (key !== this.lastCp0Status && this.running) {
+      this.lastCp0Status = key;
+      this.emit('status', now);
     }
     for (const c of this.connectors.values()) this.refresh(c);
   }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import type { Clock, IdTagInfo, RemoteAuthorizer } from '../../core/ports.js';
+import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
 import type { OutboxEntry } from '../../store/outbox.js';
@@ -58,16 +58,16 @@ export interface CsmsLinkEvents {
 export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuthorizer {
   private linkState: LinkState = 'offline';
   private acceptedOnce = false;
-  private heartbeatTimer?: NodeJS.Timeout;
-  private bootTimer?: NodeJS.Timeout;
-  private pumpTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: Timer;
+  private bootTimer?: Timer;
+  private pumpTimer?: Timer;
   private pumping = false;
   private pumpRequested = false;
   private lastSentAt = 0;
   private stopped = true;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly log: Log;
-  private readonly statusHolds = new Map<number, NodeJS.Timeout>();
+  private readonly statusHolds = new Map<number, Timer>();
   private lastAckAt: number | null = null;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
@@ -76,6 +76,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     super();
     this.log = o.log;
     this.startedAtLocalMs = o.clock.now();
+    this.stateSince = o.clock.now();
     registerIncoming(o.connection, {
       chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
       clock: o.clock, log: o.log, link: this, onReset: o.onReset,
@@ -111,10 +112,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   async stop(): Promise<void> {
     this.stopped = true;
     for (const off of this.unsubscribers.splice(0)) off();
-    clearTimeout(this.heartbeatTimer);
-    clearTimeout(this.bootTimer);
-    clearTimeout(this.pumpTimer);
-    for (const t of this.statusHolds.values()) clearTimeout(t);
+    this.heartbeatTimer?.cancel();
+    this.bootTimer?.cancel();
+    this.pumpTimer?.cancel();
+    for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
     await this.o.connection.stop();
     this.setState('offline');
@@ -144,12 +145,12 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   // ------------------------------------------------------------- boot, heartbeat, status
 
   /** When the link entered its current state (epoch ms). */
-  stateSince = Date.now();
+  stateSince = 0;
 
   private setState(s: LinkState): void {
     if (s === this.linkState) return;
     this.linkState = s;
-    this.stateSince = Date.now();
+    this.stateSince = this.o.clock.now();
     this.log.info('central system link', { state: s });
     this.emit('state', s);
   }
@@ -164,14 +165,14 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   }
 
   private onClose(): void {
-    clearTimeout(this.heartbeatTimer);
-    clearTimeout(this.bootTimer);
+    this.heartbeatTimer?.cancel();
+    this.bootTimer?.cancel();
     this.setState('offline');
   }
 
   /** BootNotification until Accepted (R4). Also used by TriggerMessage. */
   async boot(): Promise<void> {
-    clearTimeout(this.bootTimer);
+    this.bootTimer?.cancel();
     if (this.stopped || !this.o.connection.open) return;
     if (!this.acceptedOnce) this.setState('booting');
     const id = this.o.identity;
@@ -184,7 +185,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       });
     } catch (err) {
       this.log.warn('BootNotification failed', { err });
-      if (this.o.connection.open) this.bootTimer = setTimeout(() => void this.boot(), this.o.timing?.bootRetryMs ?? 30_000);
+      if (this.o.connection.open) this.bootTimer = this.o.clock.setTimeout(() => void this.boot(), this.o.timing?.bootRetryMs ?? 30_000);
       return;
     }
     this.setClock(res.currentTime);
@@ -196,7 +197,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     } else {
       // Pending: answer the central system's calls only. Rejected: stay silent. Both retry after `interval`.
       this.setState(res.status === 'Pending' ? 'pending' : 'rejected');
-      this.bootTimer = setTimeout(() => void this.boot(), retryMs);
+      this.bootTimer = this.o.clock.setTimeout(() => void this.boot(), retryMs);
     }
   }
 
@@ -221,12 +222,12 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   }
 
   private scheduleHeartbeat(): void {
-    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer?.cancel();
     const intervalMs = this.o.settings.int('HeartbeatInterval') * 1000;
     if (intervalMs <= 0 || this.linkState !== 'accepted') return;
-    const idleFor = Date.now() - this.lastSentAt;
-    this.heartbeatTimer = setTimeout(async () => {
-      if (Date.now() - this.lastSentAt >= intervalMs - 50) {
+    const idleFor = this.o.clock.now() - this.lastSentAt;
+    this.heartbeatTimer = this.o.clock.setTimeout(async () => {
+      if (this.o.clock.now() - this.lastSentAt >= intervalMs - 50) {
         try {
           const res = await this.send('Heartbeat', {});
           this.setClock(res.currentTime);
@@ -247,12 +248,12 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     if (this.linkState !== 'accepted') return;
     // MinimumStatusDuration: a status is sent only once it has held that long.
     const holdMs = this.o.settings.int('MinimumStatusDuration') * 1000;
-    clearTimeout(this.statusHolds.get(s.connectorId));
+    this.statusHolds.get(s.connectorId)?.cancel();
     if (holdMs <= 0) {
       void this.sendStatus(s);
       return;
     }
-    this.statusHolds.set(s.connectorId, setTimeout(() => {
+    this.statusHolds.set(s.connectorId, this.o.clock.setTimeout(() => {
       this.statusHolds.delete(s.connectorId);
       if (this.linkState === 'accepted') void this.sendStatus(this.o.chargePoint.status(s.connectorId));
     }, holdMs));
@@ -271,7 +272,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   /** Any call to the central system; non-transaction calls go straight out (R2). */
   async send<A extends CpAction>(action: A, request: CpRequest<A>, timeoutMs?: number): Promise<CpResponse<A>> {
-    this.lastSentAt = Date.now();
+    this.lastSentAt = this.o.clock.now();
     const res = await this.o.connection.call(action, request, { timeoutMs });
     this.lastAckAt = this.o.clock.now();
     return res;
@@ -291,7 +292,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   private async pump(): Promise<void> {
     this.pumping = true;
-    clearTimeout(this.pumpTimer);
+    this.pumpTimer?.cancel();
     try {
       do {
         this.pumpRequested = false;
@@ -300,7 +301,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
           if (!entry) break;
           const waitMs = entry.notBefore - this.o.clock.now();
           if (waitMs > 0) {
-            this.pumpTimer = setTimeout(() => this.kick(), waitMs);
+            this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
             break;
           }
           if (!(await this.deliver(entry))) break;

@@ -1,7 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { ChargePoint } from '../core/charge-point.js';
 import { SystemClock } from '../core/clock.js';
-import type { ConnectorHardware, IdReader } from '../core/ports.js';
 import type { LoadedAgentConfig } from '../config/index.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
@@ -10,11 +9,12 @@ import { OcppConnection } from '../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, type KeyDefinition } from '../ocpp/v16/configuration.js';
 import { CsmsLink } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
-import { SimConnector, SimIdReader, seedOf, Prng } from '../sim/index.js';
+import { SimConnector, SimIdReader } from '../sim/index.js';
 import {
   openDatabase, probeWritable, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../store/index.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
+import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
 
 export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
@@ -68,6 +68,8 @@ export class Agent {
   pseudonym?: Pseudonymiser;
   private definitions: KeyDefinition[];
   private configured: Map<string, string>;
+  private readonly resolved: ResolvedHardware;
+  hardware?: Hardware;
   private restarting?: Promise<void>;
   private storeProbe?: NodeJS.Timeout;
   private diagnostics?: Awaited<ReturnType<typeof startDiagnostics>>;
@@ -78,6 +80,7 @@ export class Agent {
     this.log = opts.log.child({ cp: config.chargePointId });
     this.definitions = keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES });
     this.configured = configuredOcppValues(opts.loaded, this.definitions);
+    this.resolved = resolveHardware(opts.loaded);
   }
 
   get storePath(): string {
@@ -96,7 +99,11 @@ export class Agent {
     this.ledger = new SqliteLedger(this.db, cpId, this.pseudonym);
     this.outbox = new SqliteOutbox(this.db, cpId);
 
-    const hardware = this.buildSimulatedHardware();
+    const hardware = buildHardware(this.opts.loaded, this.resolved, {
+      clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
+    });
+    this.hardware = hardware;
+    await hardware.start();
     const connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
       {
         endpoint: config.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: config.csms.callTimeoutMs,
@@ -108,7 +115,7 @@ export class Agent {
     let link: CsmsLink | undefined;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.chargePoint = new ChargePoint({
-      chargePointId: cpId, connectors: hardware.connectors, idReaders: hardware.readers, ledger: this.ledger, authData,
+      chargePointId: cpId, connectors: hardware.connectors, idReaders: hardware.readers, faultSources: hardware.faultSources, ledger: this.ledger, authData,
       remote, settings: this.settings, clock: this.clock, log: this.log.child({ component: 'core' }), pseudonym: this.pseudonym,
       resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag,
       stopOnSecondPresentation: config.session.stopOnSecondPresentation,
@@ -126,6 +133,7 @@ export class Agent {
       const saved = this.settings.get(`evse-edge.Availability.${id}`);
       if (saved === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
     }
+    if (hardware.hmi) this.showOnScreen(hardware.hmi, this.chargePoint);
     await this.chargePoint.start();
     link.start();
     this.watchStore();
@@ -133,41 +141,27 @@ export class Agent {
       this.diagnostics = await startDiagnostics({
         loaded: this.opts.loaded, db: this.db, chargePoint: this.chargePoint, link, outbox: this.outbox, ledger: this.ledger,
         settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, featureProfiles: FEATURE_PROFILES,
-        log: this.log.child({ component: 'diag' }), logControl: this.opts.logControl, startedAt: this.startedAt,
+        log: this.log.child({ component: 'diag' }), logControl: this.opts.logControl, startedAt: this.startedAt, modbus: hardware.modbus,
         restart: () => this.reset('Soft'), reset: (type) => this.reset(type),
       });
     }
     this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
   }
 
-  private buildSimulatedHardware(): { connectors: ConnectorHardware[]; readers: IdReader[] } {
-    const { config, charger } = this.opts.loaded;
-    const sim = charger.simulation;
-    const seed = config.simulation?.seed ?? seedOf(config.chargePointId);
-    const prng = new Prng(seed);
-    const connectors: ConnectorHardware[] = [];
-    for (const c of charger.connectors) {
-      let simConnector = this.sim.connectors.get(c.id);
-      if (!simConnector) {
-        simConnector = new SimConnector({
-          // The simulated physics runs on the machine's clock, which the central system does not move.
-          clock: this.physicsClock, phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
-          initialEnergyWh: prng.int(100_000, 5_000_000), seed: seed + c.id,
-          arrivalDelayMs: config.simulation?.arrivalDelayMs ?? sim?.arrivalDelayMs ?? 2_000,
-          departureDelayMs: config.simulation?.departureDelayMs ?? sim?.departureDelayMs ?? 5_000,
-          vehicle: () => {
-            const v = sim?.vehicle ?? { batteryWh: 60_000, maxPowerW: 11_000, socPctMin: 20, socPctMax: 60, targetSocPct: 90 };
-            return { batteryWh: v.batteryWh, maxPowerW: v.maxPowerW, socPct: prng.between(v.socPctMin, v.socPctMax), targetSocPct: v.targetSocPct };
-          },
-        });
-        this.sim.connectors.set(c.id, simConnector);
-      }
-      connectors.push({
-        id: c.id, meter: simConnector.meter, powerPath: simConnector.powerPath, maxCurrentA: c.maxCurrentA,
-        phases: c.phases === '1' ? 1 : 3, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW,
-      });
-    }
-    return { connectors, readers: [this.sim.reader] };
+  /** Keep the touchscreen showing each connector's state, energy and power. */
+  private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
+    const show = (connectorId: number) => {
+      const st = cp.status(connectorId);
+      const s = cp.session(connectorId);
+      hmi.show({ connectorId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0 });
+    };
+    cp.on('status', (e) => e.connectorId > 0 && show(e.connectorId));
+    let last = 0;
+    cp.on('reading', (e) => {
+      if (Date.now() - last < 1_000) return;
+      last = Date.now();
+      show(e.connectorId);
+    });
   }
 
   /** Reset from the central system: stop sessions, then start again (BootNotification first). */
@@ -218,6 +212,8 @@ export class Agent {
     this.diagnostics = undefined;
     await this.link?.stop();
     this.chargePoint?.stop();
+    await this.hardware?.stop();
+    this.hardware = undefined;
   }
 
   async stop(): Promise<void> {

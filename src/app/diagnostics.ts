@@ -9,6 +9,7 @@ import type { Pseudonymiser } from '../lib/pseudonym.js';
 import { invalidValue, normalise, type KeyDefinition } from '../ocpp/v16/configuration.js';
 import type { CsmsLink } from '../ocpp/v16/link.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../store/index.js';
+import type { Hardware } from './hardware.js';
 import { VERSION } from './version.js';
 
 export interface LogControl {
@@ -33,6 +34,8 @@ export interface DiagnosticsDeps {
   restart(): Promise<void>;
   reset(type: 'Soft' | 'Hard'): Promise<void>;
   startedAt: number;
+  /** Modbus devices per connector, for meter/read and modbus/read. */
+  modbus?: Hardware['modbus'];
 }
 
 /** The config as a technician may see it: every secret replaced. */
@@ -104,10 +107,19 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     meterRead: async (connectorId) => {
       if (!cp.connectorIds.includes(connectorId)) throw new EvseError('ERR_BAD_ARGUMENT', `no connector ${connectorId}`);
       const sample = await cp.triggerSample(connectorId);
-      return { connectorId, reading: sample?.reading ?? null };
+      const meter = d.modbus?.get(connectorId)?.meter;
+      return {
+        connectorId, reading: sample?.reading ?? null,
+        ...(meter ? { registers: Object.fromEntries(meter.lastValues), profile: d.loaded.config.connectors?.find((c) => c.id === connectorId)?.meter } : {}),
+      };
     },
-    modbusRead: async () => {
-      throw new EvseError('ERR_NO_MODBUS', 'this connector has no Modbus device (simulated hardware)');
+    modbusRead: async (req) => {
+      const dev = d.modbus?.get(req.connectorId);
+      const target = req.device === 'evse' ? dev?.board : dev?.meter;
+      const cfg = d.loaded.config.connectors?.find((c) => c.id === req.connectorId)?.[req.device];
+      if (!dev?.bus || !target || !cfg || cfg.driver === 'sim') throw new EvseError('ERR_NO_MODBUS', `connector ${req.connectorId} has no Modbus ${req.device}`);
+      const bytes = await dev.bus.read({ unitId: cfg.unitId, timeoutMs: cfg.timeoutMs, retries: 0 }, req.functionCode, req.address, req.count);
+      return Array.from({ length: req.count }, (_, i) => bytes.readUInt16BE(i * 2));
     },
     readerLast: () => lastToken,
     outboxList: (limit) => ({

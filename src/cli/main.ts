@@ -4,7 +4,10 @@ import { ConfigError } from '../lib/errors.js';
 import { agentCommand } from './agent.js';
 import { csmsCommand } from './csms.js';
 import { demoCommand } from './demo.js';
+import { modbusCommand } from './modbus.js';
+import { rfidCommand } from './rfid.js';
 import { schemaCommand } from './schema.js';
+import { simCommand } from './sim.js';
 
 const program = new Command('evse-edge')
   .description('OCPP 1.6J edge agent for EV chargers, its development central system, and a fleet simulator')
@@ -15,6 +18,9 @@ const program = new Command('evse-edge')
 program.addCommand(agentCommand());
 program.addCommand(csmsCommand());
 program.addCommand(demoCommand());
+program.addCommand(simCommand());
+program.addCommand(modbusCommand());
+program.addCommand(rfidCommand());
 program.addCommand(schemaCommand());
 
 try {

@@ -10,6 +10,7 @@ const benches: Record<string, { file: string; fn: string; args?: unknown }> = {
   agent: { file: './agent.ts', fn: 'benchAgent' },
   offline: { file: './offline.ts', fn: 'benchOffline' },
   modbus: { file: './modbus.ts', fn: 'benchModbus' },
+  fleet: { file: './fleet.ts', fn: 'benchFleet' },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

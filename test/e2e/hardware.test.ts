@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROFILES_DIR } from '../../src/config/index.js';
+import { startAgent, type TestAgent } from '../helpers/agent.js';
+import { startTcpSlave, tempDir, type PyPeer } from '../helpers/modbus-slave.js';
+import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup(): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }> {
+  const tmp = tempDir();
+  cleanups.push(tmp.remove);
+  const boardValues = join(tmp.dir, 'board.json');
+  writeFileSync(boardValues, JSON.stringify({ 'hr:1000': 0, 'hr:1001': 0, 'hr:1002': 1, 'hr:1003': 32, 'hr:1005': 18, 'hr:1006': 1 }));
+  const slave = await startTcpSlave([
+    { unitId: 1, profileFile: join(PROFILES_DIR, 'meters', 'eastron-sdm630.json'), valuesFile: join(import.meta.dirname, '../fixtures/modbus/eastron-sdm630.values.json') },
+    { unitId: 3, profileFile: join(PROFILES_DIR, 'evse', 'evse-wb.json'), valuesFile: boardValues },
+  ]);
+  cleanups.push(slave.stop);
+  const csms = new TestCsms();
+  const url = await csms.start();
+  cleanups.push(() => csms.stop());
+  const device = { driver: 'modbus-tcp', host: '127.0.0.1', port: slave.port, timeoutMs: 300, retries: 1 };
+  const t = await startAgent(url, {
+    connectors: [{ id: 1, meter: { ...device, unitId: 1, profile: 'eastron-sdm630' }, evse: { ...device, unitId: 3, profile: 'evse-wb' } }],
+    ocpp: { MeterValueSampleInterval: 1 },
+  });
+  cleanups.push(() => t.cleanup());
+  await waitFor(() => t.agent.link?.state === 'accepted', 10_000, 'accepted');
+  return { csms, slave, t };
+}
+
+describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () => {
+  it('bills a session from the meter end to end, driving the board', async () => {
+    const { csms, slave, t } = await setup();
+    const cp = t.agent.chargePoint!;
+    await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Available'), 10_000, 'Available');
+    await slave.command('set 3 3 1002 2'); // car connected (state B)
+    await waitFor(() => cp.status(1).status === 'Preparing', 10_000, 'Preparing');
+    expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG01' })).status).toBe('Accepted');
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(start.params.meterStart).toBe(12_345_670);
+    let offered = '';
+    for (let i = 0; i < 100 && offered !== '= 32'; i++) {
+      offered = await slave.command('get 3 3 1000 1');
+      if (offered !== '= 32') await sleep(50);
+    }
+    expect(offered).toBe('= 32');
+    await slave.command('set 3 3 1002 3'); // charging (state C)
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    let kWh = 12_345.67;
+    for (let i = 0; i < 6; i++) {
+      kWh += 0.004;
+      await slave.command(`val 1 Energy.Active.Import.Register| ${kWh.toFixed(3)}`);
+      await sleep(400);
+    }
+    await waitFor(() => csms.callsOf('MeterValues').length >= 2, 10_000, 'MeterValues');
+    const txId = await waitFor(() => t.agent.ledger!.get(cp.session(1)!.localId)?.transactionId, 10_000, 'transactionId');
+    expect((await csms.call('CP-TEST-1', 'RemoteStopTransaction', { transactionId: txId })).status).toBe('Accepted');
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params.meterStop).toBe(Math.round(kWh * 1000));
+    expect(stop.params.reason).toBe('Remote');
+    expect(await slave.command('get 3 3 1000 1')).toBe('= 0');
+    // Meter values carry the meter's own figures, with units.
+    const mv = csms.callsOf('MeterValues').at(-1)!.params.meterValue[0].sampledValue;
+    expect(mv).toEqual(expect.arrayContaining([
+      expect.objectContaining({ measurand: 'Voltage', phase: 'L1-N', unit: 'V', value: '230.1' }),
+      expect.objectContaining({ measurand: 'Current.Import', phase: 'L1', unit: 'A', value: '16.01' }),
+    ]));
+  });
+
+  it('refuses an implausible meter jump: PowerMeterFailure, never billed', async () => {
+    const { csms, slave, t } = await setup();
+    const cp = t.agent.chargePoint!;
+    await slave.command('set 3 3 1002 2');
+    await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG02' });
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    await slave.command('set 3 3 1002 3');
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await slave.command('val 1 Energy.Active.Import.Register| 12400.0'); // +54 kWh in a second
+    await waitFor(() => cp.status(1).errorCode === 'PowerMeterFailure', 10_000, 'PowerMeterFailure');
+    expect(csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Faulted' && c.params.errorCode === 'PowerMeterFailure')).toBe(true);
+    await csms.call('CP-TEST-1', 'RemoteStopTransaction', { transactionId: 1 });
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params.meterStop).toBeLessThan(12_346_000);
+    const values = csms.callsOf('MeterValues').flatMap((c) => c.params.meterValue[0].sampledValue)
+      .filter((v: { measurand: string }) => v.measurand === 'Energy.Active.Import.Register').map((v: { value: string }) => Number(v.value));
+    expect(values.every((v: number) => v < 12_346_000)).toBe(true);
+  });
+});

@@ -1,23 +1,26 @@
 import { dirname, join, resolve } from 'node:path';
 import { ChargePoint } from '../core/charge-point.js';
+import { sessionCost } from '../core/tariff.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedAgentConfig } from '../config/index.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
 import { OcppConnection } from '../ocpp/connection.js';
-import { invalidValue, keyDefinitions, normalise, type KeyDefinition } from '../ocpp/v16/configuration.js';
+import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../ocpp/v16/configuration.js';
 import { CsmsLink } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../sim/index.js';
 import {
-  openDatabase, probeWritable, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
+  openDatabase, probeWritable, SessionRecords, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../store/index.js';
+import { CsmsSecurity, ObservedClock, WatchedSettings } from './csms-security.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
+import { attachFeatures, buildCoreFeatures, type AttachedFeatures } from './features.js';
 
-export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
+export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
 export interface AgentOptions {
   loaded: LoadedAgentConfig;
@@ -55,7 +58,7 @@ export function configuredOcppValues(loaded: LoadedAgentConfig, defs: KeyDefinit
  */
 export class Agent {
   readonly log: Log;
-  readonly clock = new SystemClock();
+  readonly clock = new ObservedClock();
   private readonly physicsClock = new SystemClock();
   db?: SqliteDatabase;
   chargePoint?: ChargePoint;
@@ -63,6 +66,9 @@ export class Agent {
   outbox?: SqliteOutbox;
   ledger?: SqliteLedger;
   settings?: SqliteSettings;
+  /** Security profile, AuthorizationKey, security events. */
+  readonly security: CsmsSecurity;
+  connection?: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   /** The simulated hardware, when the charger is simulated. */
   readonly sim: { connectors: Map<number, SimConnector>; reader: SimIdReader } = { connectors: new Map(), reader: new SimIdReader() };
   pseudonym?: Pseudonymiser;
@@ -71,14 +77,18 @@ export class Agent {
   private readonly resolved: ResolvedHardware;
   hardware?: Hardware;
   private restarting?: Promise<void>;
+  /** Smart Charging, Reservation and Firmware Management. */
+  features?: AttachedFeatures;
   private storeProbe?: NodeJS.Timeout;
+  private retentionTimer?: NodeJS.Timeout;
   private diagnostics?: Awaited<ReturnType<typeof startDiagnostics>>;
   private readonly startedAt = Date.now();
 
   constructor(private readonly opts: AgentOptions) {
     const { config, charger } = opts.loaded;
     this.log = opts.log.child({ cp: config.chargePointId });
-    this.definitions = keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES });
+    this.security = new CsmsSecurity(opts.loaded, this.log.child({ component: 'security' }));
+    this.definitions = [...keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES }), ...this.security.definitions];
     this.configured = configuredOcppValues(opts.loaded, this.definitions);
     this.resolved = resolveHardware(opts.loaded);
   }
@@ -94,10 +104,13 @@ export class Agent {
     const secret = loadOrCreateSecret(join(dirname(this.storePath), 'pseudonym.key'));
     this.pseudonym = pseudonymiser(secret);
     const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
-    this.settings = new SqliteSettings(this.db, cpId, defaults);
+    this.settings = new WatchedSettings(this.db, cpId, defaults, (key) => this.security.changed(key));
     const authData = new SqliteAuthorizationData(this.db, cpId, () => this.clock.now());
-    this.ledger = new SqliteLedger(this.db, cpId, this.pseudonym);
+    const settings = this.settings;
+    this.ledger = new SqliteLedger(this.db, cpId, this.pseudonym, () => tariffInForce(settings.get('Tariff'), config.tariff));
     this.outbox = new SqliteOutbox(this.db, cpId);
+    this.security.open({ db: this.db, chargePointId: cpId, settings: this.settings, clock: this.clock });
+    this.clock.onSet = (correctionMs) => this.security.clockSet(correctionMs);
 
     const hardware = buildHardware(this.opts.loaded, this.resolved, {
       clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
@@ -109,12 +122,17 @@ export class Agent {
         endpoint: config.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: config.csms.callTimeoutMs,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
         backoff: { initialDelayMs: config.csms.reconnectInitialDelayMs, maxDelayMs: config.csms.reconnectMaxDelayMs },
+        ...this.security.connectionOptions(),
       },
       this.log.child({ component: 'ocpp' }),
     );
     let link: CsmsLink | undefined;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    const core = buildCoreFeatures({
+      db: this.db, chargePointId: cpId, connectors: hardware.connectors, settings: this.settings, clock: this.clock, pseudonym: this.pseudonym, log: this.log,
+    });
     this.chargePoint = new ChargePoint({
+      chargingLimits: core.smartCharging, reservations: core.reservations,
       chargePointId: cpId, connectors: hardware.connectors, idReaders: hardware.readers, faultSources: hardware.faultSources, ledger: this.ledger, authData,
       remote, settings: this.settings, clock: this.clock, log: this.log.child({ component: 'core' }), pseudonym: this.pseudonym,
       resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag,
@@ -127,8 +145,16 @@ export class Agent {
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}` },
       onReset: (type) => void this.reset(type),
       timing: this.opts.linkTiming,
+      features: (this.features = attachFeatures({
+        core, loaded: this.opts.loaded, storePath: this.storePath, db: this.db, chargePoint: this.chargePoint, link: () => link, outbox: this.outbox,
+        settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, log: this.log,
+        logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION,
+        firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}`,
+      })).services,
     });
     this.link = link;
+    this.connection = connection;
+    this.security.attach(connection, () => link?.kick());
     for (const id of [0, ...this.chargePoint.connectorIds]) {
       const saved = this.settings.get(`evse-edge.Availability.${id}`);
       if (saved === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
@@ -136,7 +162,10 @@ export class Agent {
     if (hardware.hmi) this.showOnScreen(hardware.hmi, this.chargePoint);
     await this.chargePoint.start();
     link.start();
+    this.features?.start();
+    this.security.started();
     this.watchStore();
+    this.scheduleRetention();
     if (config.mqtt) {
       this.diagnostics = await startDiagnostics({
         loaded: this.opts.loaded, db: this.db, chargePoint: this.chargePoint, link, outbox: this.outbox, ledger: this.ledger,
@@ -153,7 +182,13 @@ export class Agent {
     const show = (connectorId: number) => {
       const st = cp.status(connectorId);
       const s = cp.session(connectorId);
-      hmi.show({ connectorId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0 });
+      const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
+      const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
+      hmi.show({
+        connectorId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
+        // Display only: exact minor units scaled to the currency for the screen.
+        ...(cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
+      });
     };
     cp.on('status', (e) => e.connectorId > 0 && show(e.connectorId));
     let last = 0;
@@ -169,6 +204,7 @@ export class Agent {
     if (this.restarting) return this.restarting;
     this.restarting = (async () => {
       this.log.warn('resetting', { type });
+      this.security.record('ResetOrReboot', `${type} reset`);
       await this.chargePoint?.stopAll(type === 'Hard' ? 'HardReset' : 'SoftReset');
       // Give the outbox a moment to deliver the StopTransaction before the link drops.
       await this.drainOutbox(3_000);
@@ -206,10 +242,33 @@ export class Agent {
     this.storeProbe.unref();
   }
 
+  /** The daily retention job (and once at start). */
+  private scheduleRetention(): void {
+    clearInterval(this.retentionTimer);
+    const run = () => {
+      // A clock not yet set could delete the wrong sessions: wait until it is trusted.
+      if (!this.db || !this.clock.trusted()) return;
+      try {
+        const days = this.opts.loaded.config.retention.days;
+        const r = new SessionRecords(this.db).purge(this.clock.now() - days * 86_400_000);
+        if (r.sessions || r.audit) this.log.info('retention applied', { days, ...r });
+      } catch (err) {
+        this.log.error('retention failed', { err });
+      }
+    };
+    this.retentionTimer = setInterval(run, 86_400_000);
+    setTimeout(run, 60_000).unref();
+    this.retentionTimer.unref();
+  }
+
   private async stopRuntime(): Promise<void> {
     clearInterval(this.storeProbe);
+    clearInterval(this.retentionTimer);
     await this.diagnostics?.stop();
     this.diagnostics = undefined;
+    this.security.detach();
+    this.features?.stop();
+    this.features = undefined;
     await this.link?.stop();
     this.chargePoint?.stop();
     await this.hardware?.stop();

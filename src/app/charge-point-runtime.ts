@@ -8,6 +8,7 @@ import type { KeyDefinition } from '../ocpp/v16/configuration.js';
 import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
+import { buildCoreFeatures, type CoreFeatures } from './features.js';
 
 /** How one CALL to the central system ended, for metrics. */
 export interface CallOutcome {
@@ -44,6 +45,8 @@ export interface ChargePointRuntimeDeps {
   onReset?: (type: 'Soft' | 'Hard') => void;
   /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
   onCall?: (outcome: CallOutcome) => void;
+  /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
+  onIncomingCall?: (action: string) => void;
 }
 
 /**
@@ -61,6 +64,9 @@ export class ChargePointRuntime {
   readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   readonly chargePoint: ChargePoint;
   readonly link: CsmsLink;
+  /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
+  readonly features: CoreFeatures;
+  private readonly onSessionStopped = (e: { connectorId: number }) => this.features.smartCharging.transactionEnded(e.connectorId);
   private inFlightCalls = 0;
   private started = false;
 
@@ -81,7 +87,11 @@ export class ChargePointRuntime {
     this.observeCalls();
     let link: CsmsLink | undefined;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    this.features = buildCoreFeatures({
+      db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
+    });
     this.chargePoint = new ChargePoint({
+      chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
       chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
       ledger: this.ledger, authData: this.authData, remote, settings: this.settings, clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
@@ -92,6 +102,7 @@ export class ChargePointRuntime {
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
+      features: { smartCharging: this.features.smartCharging, reservations: this.features.reservations },
     });
     this.link = link;
   }
@@ -109,6 +120,8 @@ export class ChargePointRuntime {
     for (const id of [0, ...this.chargePoint.connectorIds]) {
       if (this.settings.get(`evse-edge.Availability.${id}`) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
     }
+    this.features.reservations.start();
+    this.chargePoint.on('session-stopped', this.onSessionStopped);
     await this.chargePoint.start();
     this.link.start();
     this.started = true;
@@ -119,12 +132,26 @@ export class ChargePointRuntime {
     this.started = false;
     await this.link.stop();
     this.chargePoint.stop();
+    this.chargePoint.off('session-stopped', this.onSessionStopped);
+    this.features.reservations.stop();
   }
 
   /** Wrap the connection's call (its public API) to time every CALL and classify its outcome. */
   private observeCalls(): void {
     const onCall = this.d.onCall;
     const conn = this.connection;
+    const onIncoming = this.d.onIncomingCall;
+    if (onIncoming) {
+      // Before the link registers its handlers: count each CALL from the central system once answered.
+      const handle = conn.handle.bind(conn);
+      conn.handle = ((action: string, handler: (request: unknown) => unknown) => handle(action as never, async (request: never): Promise<never> => {
+        try {
+          return (await handler(request)) as never;
+        } finally {
+          onIncoming(action);
+        }
+      })) as typeof conn.handle;
+    }
     const call = conn.call.bind(conn);
     conn.call = (async (action: string, request: unknown, options?: { timeoutMs?: number }) => {
       if (!conn.open) return call(action as never, request as never, options);

@@ -55,6 +55,10 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
         shownLines = block.length;
       } else io.err.write(statusLine(s) + '\n');
     },
+    onWarning: (message) => {
+      io.err.write(`warning: ${message}\n`);
+      shownLines = 0;
+    },
   });
   const off = io.onInterrupt?.(() => runner.stop());
   let report: FleetReport;

@@ -2,7 +2,12 @@ import { Command } from 'commander';
 import { Agent } from '../app/agent.js';
 import { loadAgentConfig } from '../config/index.js';
 import { createLog, MemorySink, streamSink, teeSink } from '../lib/log.js';
+import { createNotifier } from '../app/sd-notify.js';
+import { startService } from '../app/service.js';
 import { onShutdown } from './shutdown.js';
+
+/** Well inside the unit's TimeoutStopSec (30 s). */
+const STOP_DEADLINE_MS = 20_000;
 
 export function agentCommand(): Command {
   return new Command('agent')
@@ -24,7 +29,8 @@ export function agentCommand(): Command {
         process.stdout.write(`${opts.config}: valid (charger ${loaded.charger.id}, ${loaded.charger.connectors.length} connectors)\n`);
         return;
       }
-      await agent.start();
-      onShutdown(log, () => agent.stop());
+      // Under systemd (Type=notify): READY=1 once started, watchdog pings while healthy, STOPPING=1.
+      const service = await startService({ agent, log, notifier: createNotifier(process.env, log), meterPollIntervalMs: loaded.config.session.meterPollIntervalMs });
+      onShutdown(log, () => service.stop(), { deadlineMs: STOP_DEADLINE_MS, onDeadline: () => service.abort() });
     });
 }

@@ -4,9 +4,12 @@ import { ConfigError } from '../lib/errors.js';
 import { agentCommand } from './agent.js';
 import { csmsCommand } from './csms.js';
 import { demoCommand } from './demo.js';
+import { doctorCommand } from './doctor.js';
+import { installCommand } from './install.js';
 import { modbusCommand } from './modbus.js';
 import { rfidCommand } from './rfid.js';
 import { schemaCommand } from './schema.js';
+import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
 
 const program = new Command('evse-edge')
@@ -21,7 +24,10 @@ program.addCommand(demoCommand());
 program.addCommand(simCommand());
 program.addCommand(modbusCommand());
 program.addCommand(rfidCommand());
+program.addCommand(sessionsCommand());
 program.addCommand(schemaCommand());
+program.addCommand(installCommand());
+program.addCommand(doctorCommand());
 
 try {
   await program.parseAsync(process.argv);

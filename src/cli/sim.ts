@@ -36,7 +36,7 @@ const collect = (v: string, acc: string[]) => [...acc, v];
 
 interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
-  timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number;
+  timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
 }
 
@@ -59,7 +59,8 @@ export function simCommand(): Command {
     .option('--shard <I/N>', 'run only slice I of N (0-based); default from JOB_COMPLETION_INDEX and SIM_SHARD_TOTAL')
     .option('--prefix <text>', 'charger id prefix', 'SIM-')
     .option('--digits <n>', 'digits of the charger number (at least 5)', positiveInt, 5)
-    .option('--workers <n>', 'worker threads (default: about one per core; 0: none)', nonNegativeInt)
+    .option('--workers <n>', 'worker threads per process (default: about one per core; 0: none)', nonNegativeInt)
+    .option('--processes <n>', 'processes, each with its worker threads (default: as the open-file limit requires, a socket per charger)', positiveInt)
     .option('--status-interval <seconds>', 'status every N seconds', positiveNumber, 5)
     .option('--log-level <level>', 'chargers\' own logs on stderr (debug, info, warn, error); default none')
     .action(async (o: SimOpts) => {
@@ -70,7 +71,7 @@ export function simCommand(): Command {
         {
           count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
           timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard: parseShard(o.shard), prefix: o.prefix,
-          digits: Math.max(5, o.digits), workers: o.workers, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
+          digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },
         {
           out: process.stdout, err: process.stderr,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../lib/errors.js';
 import { chargerProfileSchema, loadJsonFile, loadProfile, type ChargerProfile } from './profiles.js';
 import { deepFreeze, s, type Infer } from './schema.js';
+import { AUTHORIZATION_KEY_PATTERN, securityProfileProblems } from './csms-security.js';
 
 const unitId = () => s.int({ min: 0, max: 247 }).describe('Modbus unit (slave) id');
 const modbusTiming = {
@@ -38,6 +39,19 @@ export const touchscreenConfigSchema = s.union('driver', {
 });
 export type TouchscreenConfig = Infer<typeof touchscreenConfigSchema>;
 
+const decimal = () => s.string({ pattern: /^\d+(\.\d{1,6})?$/, patternHint: 'a decimal string such as "0.39"' });
+export const tariffSchema = s.object({
+  currency: s.string({ pattern: /^[A-Z]{3}$/, patternHint: 'an ISO 4217 code such as "EUR"' }),
+  minorUnitDigits: s.withDefault(s.int({ min: 0, max: 4 }), 2),
+  energyPerKWh: decimal().describe('price per kWh'),
+  timePerMinute: s.optional(decimal().describe('price per minute of the session')),
+  idlePerMinute: s.optional(decimal().describe('price per minute after charging ended while still plugged')),
+  idleGraceMinutes: s.optional(s.int({ min: 0, max: 1440 })),
+  sessionFee: s.optional(decimal()),
+  vatPercent: s.optional(decimal()),
+  pricesIncludeVat: s.withDefault(s.boolean(), true),
+});
+
 export const agentConfigSchema = s.object({
   $schema: s.optional(s.string()),
   chargePointId: s.string({ minLength: 1, maxLength: 48, pattern: /^[A-Za-z0-9._:\-]+$/, patternHint: 'letters, digits and . _ : -' }),
@@ -46,6 +60,13 @@ export const agentConfigSchema = s.object({
     callTimeoutMs: s.withDefault(s.int({ min: 1000, max: 300_000 }), 30_000),
     reconnectInitialDelayMs: s.withDefault(s.int({ min: 100, max: 600_000 }), 1_000),
     reconnectMaxDelayMs: s.withDefault(s.int({ min: 100, max: 3_600_000 }), 60_000),
+    securityProfile: s.withDefault(s.int({ min: 0, max: 3 }), 0)
+      .describe('OCPP security profile: 0 none (labs only), 1 HTTP Basic auth, 2 TLS 1.2+ and Basic auth, 3 mutual TLS'),
+    authorizationKey: s.optional(s.string({ pattern: AUTHORIZATION_KEY_PATTERN, patternHint: '16-20 characters, or 32-40 hex digits' })
+      .describe('the Basic auth password (OCPP AuthorizationKey) for profiles 1 and 2; keep this file readable by the service only')),
+    ca: s.optional(s.string({ minLength: 1 }).describe('PEM file of the CA(s) the central system\'s certificate must chain to (default: the system trust store)')),
+    cert: s.optional(s.string({ minLength: 1 }).describe('PEM file of the charge point\'s client certificate (profile 3)')),
+    key: s.optional(s.string({ minLength: 1 }).describe('PEM file of the client certificate\'s private key (profile 3)')),
   }),
   store: s.withDefault(s.object({ path: s.withDefault(s.string({ minLength: 1 }), './var/evse-edge.db') }), { path: './var/evse-edge.db' }),
   charger: s.withDefault(s.string({ minLength: 1 }), 'sim-ac-2x22kw').describe('a charger profile id in profiles/chargers, or a path to one'),
@@ -84,6 +105,17 @@ export const agentConfigSchema = s.object({
       maxRequestAgeS: s.withDefault(s.int({ min: 1, max: 3_600 }), 60),
     }),
   ),
+  tariff: s.optional(tariffSchema.describe('the local tariff; the central system may replace it (configuration key Tariff, or DataTransfer org.evse-edge/SetTariff)')),
+  retention: s.withDefault(s.object({ days: s.withDefault(s.int({ min: 1, max: 3_650 }), 90) }), { days: 90 }),
+  firmware: s.optional(
+    s.object({
+      installCommand: s.optional(s.array(s.string({ minLength: 1 }), { minItems: 1 }).describe('argv of the install command; the image path is appended and also given in EVSE_EDGE_FIRMWARE_IMAGE')),
+      sha256: s.optional(s.string({ pattern: /^[0-9a-fA-F]{64}$/, patternHint: '64 hex digits' }).describe('expected SHA-256 of the next image (a "#sha256=<hex>" fragment on the location wins)')),
+      requireChecksum: s.withDefault(s.boolean().describe('refuse an image whose checksum is not known'), false),
+      downloadDir: s.optional(s.string({ minLength: 1 }).describe('default: "firmware" beside the store')),
+      installTimeoutMs: s.withDefault(s.int({ min: 1_000, max: 86_400_000 }), 1_800_000),
+    }).describe('UpdateFirmware: how the operator installs an image'),
+  ),
   simulation: s.optional(
     s.object({
       arrivalDelayMs: s.optional(s.int({ min: 0 })),
@@ -113,6 +145,7 @@ function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile):
   config.readers?.forEach((r, i) => r.connectors?.forEach((id, j) => {
     if (!ids.has(id)) problems.push({ file, path: `readers[${i}].connectors[${j}]`, message: `no connector ${id}: ${known}` });
   }));
+  problems.push(...securityProfileProblems(config.csms).map((p) => ({ file, ...p })));
   if (problems.length) throw new ConfigError(problems);
 }
 

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
 import { authorizeIdTag, type AuthorizationDecision } from './authorization.js';
 import { checkReading } from './meter-guard.js';
+import type { ReservationPolicy } from './reservations.js';
+import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
 import type {
   AuthMethod, AuthorizationData, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus,
   FaultReport, FaultSource, IdReader, IdTagInfo, MeterReading, PresentedToken, RemoteAuthorizer,
@@ -28,6 +30,10 @@ export interface ChargePointOptions {
   freeVendIdTag?: string;
   /** A second presentation of the tag that started a session stops it. */
   stopOnSecondPresentation?: boolean;
+  /** Smart charging: the current limit in force per connector. */
+  chargingLimits?: ChargingLimits;
+  /** Reservations: who may start where. */
+  reservations?: ReservationPolicy;
 }
 
 export interface ChargePointTiming {
@@ -72,6 +78,8 @@ interface PendingAuthorization {
   info: IdTagInfo;
   expires: Timer;
   offline: boolean;
+  /** The reservation this start uses (it goes in StartTransaction). */
+  reservationId?: number;
 }
 
 interface ActiveSession {
@@ -85,6 +93,8 @@ interface ActiveSession {
   suspendedByEvse: boolean;
   stopping: boolean;
   parentIdTag?: string;
+  /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
+  offeredA?: number;
 }
 
 class ConnectorState {
@@ -102,6 +112,8 @@ class ConnectorState {
   probe?: Timer;
   lastReading?: MeterReading;
   meterErrors = 0;
+  /** Wakes at the next change of the smart-charging limit. */
+  limitTimer?: Timer;
   constructor(readonly hw: ConnectorHardware) {}
   get id() { return this.hw.id; }
 }
@@ -152,6 +164,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     for (const source of this.opts.faultSources ?? []) {
       this.unsubscribers.push(source.onFault((f) => this.onFault(f)));
     }
+    if (this.opts.chargingLimits) this.unsubscribers.push(this.opts.chargingLimits.onChange(() => this.applyLimits()));
+    if (this.opts.reservations) this.unsubscribers.push(this.opts.reservations.onChange(() => this.refreshChargePoint()));
     await this.recoverOpenSessions();
     for (const c of this.connectors.values()) this.refresh(c);
     this.refreshChargePoint();
@@ -165,6 +179,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       c.poll?.cancel();
       c.probe?.cancel();
       c.pending?.expires.cancel();
+      c.limitTimer?.cancel();
     }
   }
 
@@ -232,7 +247,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       await this.stopSession(owner, 'Local', token.idTag);
       return 'stopped';
     }
-    const target = this.pickConnectorFor(token.connectorId);
+    const target = this.pickConnectorFor(token.connectorId, token.idTag);
     if (!target) {
       log.info('tag presented but no connector can take a session');
       return 'ignored';
@@ -245,14 +260,20 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status });
       return decision;
     }
+    const admitted = this.admit(target, token.idTag, decision.info.parentIdTag);
+    if (!admitted.allowed) {
+      log.info('connector reserved for another tag', { connectorId: target.id });
+      this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: 'Reserved' });
+      return { ...decision, accepted: false };
+    }
     log.info('authorised', { connectorId: target.id, source: decision.source });
-    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline });
+    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId });
     return decision;
   }
 
   /** RemoteStartTransaction. Returns whether it was accepted. */
   async remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
-    const target = this.pickConnectorFor(connectorId);
+    const target = this.pickConnectorFor(connectorId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: IdTagInfo = { status: 'Accepted' };
     let offline = false;
@@ -264,7 +285,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       info = decision.info;
       offline = decision.offline;
     }
-    this.setPending(target, { idTag, method: 'app', info, offline });
+    const admitted = this.admit(target, idTag, info.parentIdTag);
+    if (!admitted.allowed) return false;
+    this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId });
     return true;
   }
 
@@ -366,14 +389,35 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingChargePointFault() && !c.finishing;
   }
 
-  private pickConnectorFor(connectorId?: number): ConnectorState | undefined {
+  private pickConnectorFor(connectorId?: number, idTag?: string): ConnectorState | undefined {
     if (connectorId !== undefined && connectorId > 0) {
       const c = this.connectors.get(connectorId);
       return c && this.usable(c) ? c : undefined;
     }
-    const candidates = [...this.connectors.values()].filter((c) => this.usable(c));
+    let candidates = [...this.connectors.values()].filter((c) => this.usable(c));
+    const res = this.opts.reservations;
+    if (res && idTag !== undefined) {
+      // The tag's own reservation first, then connectors free for anyone; one reserved for
+      // someone else only as a last resort (the tag may still match by its parentIdTag).
+      const free = this.freeConnectorIds();
+      const rank = (c: ConnectorState) => {
+        const a = res.admission(c.id, free, idTag);
+        return a.reservationId !== undefined ? 0 : a.allowed ? 1 : 2;
+      };
+      const best = Math.min(...candidates.map(rank));
+      candidates = candidates.filter((c) => rank(c) === best);
+    }
     // A plugged connector waiting for authorisation first, then a free one.
     return candidates.find((c) => c.vehicle !== 'disconnected' && !c.pending) ?? candidates.find((c) => !c.pending);
+  }
+
+  /** Connectors anyone may use now (for reservations of connector 0). */
+  private freeConnectorIds(): number[] {
+    return [...this.connectors.values()].filter((c) => this.usable(c) && !c.pending).map((c) => c.id);
+  }
+
+  private admit(c: ConnectorState, idTag: string, parentIdTag?: string): { allowed: boolean; reservationId?: number } {
+    return this.opts.reservations?.admission(c.id, this.freeConnectorIds(), idTag, parentIdTag) ?? { allowed: true };
   }
 
   private setPending(c: ConnectorState, p: Omit<PendingAuthorization, 'expires'>): void {
@@ -470,7 +514,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     try {
       record = this.opts.ledger.open({
         connectorId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.opts.clock.trusted(),
-        meterStartWh: Math.round(reading.energyWh), begin,
+        meterStartWh: Math.round(reading.energyWh), begin, ...(p.reservationId !== undefined ? { reservationId: p.reservationId } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The
@@ -479,6 +523,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       this.onFault({ source: 'store', errorCode: 'InternalError', info: 'session ledger not writable', active: true });
       return;
     }
+    if (p.reservationId !== undefined) this.opts.reservations?.consumed(p.reservationId);
     c.finishing = false;
     c.session = {
       record, lastReading: reading, suspendedByEvse: false, stopping: false, parentIdTag: p.info.parentIdTag,
@@ -489,6 +534,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.emit('session-started', { connectorId: c.id, localId: record.localId, customerRef: this.opts.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
     this.log.info('session started', { connectorId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });
     await this.energize(c);
+    this.applyLimits();
     this.refresh(c);
     this.schedulePoll(c);
   }
@@ -510,14 +556,45 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }, delayMs);
   }
 
+  /**
+   * Offer the connector's current: its maximum, capped by the smart-charging limit in force, and
+   * wake again when that limit next changes (no polling). A limit of 0 suspends (SuspendedEVSE).
+   */
   private async energize(c: ConnectorState): Promise<void> {
+    const s = c.session;
+    c.limitTimer?.cancel();
+    if (!s || s.stopping) return;
+    let limitA = c.hw.maxCurrentA;
+    if (this.opts.chargingLimits) {
+      const now = this.opts.clock.now();
+      try {
+        const sharedBy = [...this.connectors.values()].filter((x) => x.session && !x.session.stopping).length;
+        const lim = this.opts.chargingLimits.limitAt({
+          connectorId: c.id, at: now, sharedBy, transaction: { transactionId: this.transactionIdOf(s.record.localId), startedAt: s.record.startedAt },
+        });
+        limitA = Math.min(limitA, lim.limitA);
+        if (this.running) c.limitTimer = this.opts.clock.setTimeout(() => void this.energize(c), Math.min(MAX_TIMER_MS, Math.max(0, lim.nextChangeAt - now)));
+      } catch (err) {
+        this.log.error('charging limit could not be computed: offering the connector maximum', { connectorId: c.id, err });
+      }
+    }
+    if (s.suspendedByEvse || s.offeredA === limitA) return;
+    if (s.offeredA !== undefined) this.log.info('charging limit applied', { connectorId: c.id, fromA: s.offeredA, toA: limitA });
+    s.offeredA = limitA;
     try {
-      await c.hw.powerPath.offer(c.hw.maxCurrentA);
+      await c.hw.powerPath.offer(limitA, limitA <= 0 ? { suspend: true } : undefined);
       this.clearFault(c, 'power-switch');
     } catch (err) {
       this.log.error('power path refused to energise', { connectorId: c.id, err });
       this.setFault(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
     }
+    this.refresh(c);
+  }
+
+  /** Smart-charging profiles or the sessions sharing the charge point changed: offer again. */
+  private applyLimits(): void {
+    if (!this.opts.chargingLimits) return;
+    for (const c of this.connectors.values()) if (c.session) void this.energize(c);
   }
 
   private setFault(c: ConnectorState, source: string, errorCode: ConnectorErrorCode, info?: string): void {
@@ -639,6 +716,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (!s || s.stopping) return;
     s.stopping = true;
     c.poll?.cancel();
+    c.limitTimer?.cancel();
     try {
       await c.hw.powerPath.offer(0);
     } catch (err) {
@@ -670,6 +748,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.log.info('session stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
     this.emit('queued');
     this.emit('session-stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
+    this.applyLimits();
     if (c.scheduledAvailability) {
       c.availability = c.scheduledAvailability;
       c.scheduledAvailability = undefined;
@@ -703,7 +782,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         continue;
       }
       // Power loss: close with the last trustworthy energy reading.
-      const stopWh = continuous ? Math.round(reading!.energyWh) : record.lastEnergyWh;
+      // Whole Wh, as every meterStop: the checkpoint keeps the meter's fractions, OCPP takes an integer.
+      const stopWh = Math.round(continuous ? reading!.energyWh : record.lastEnergyWh);
       const stoppedAt = continuous ? Math.max(record.lastCheckpointAt, Math.min(reading!.takenAt, this.opts.clock.now())) : record.lastCheckpointAt;
       const lastKnown: MeterReading = continuous ? reading! : { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
       try {
@@ -728,11 +808,12 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (s) {
       // While a session is being stopped its status holds until Finishing/Available.
       if (s.stopping && c.lastStatus) return c.lastStatus;
-      if (s.suspendedByEvse) return 'SuspendedEVSE';
+      if (s.suspendedByEvse || s.offeredA === 0) return 'SuspendedEVSE';
       if (c.vehicle === 'charging') return 'Charging';
       return 'SuspendedEV';
     }
     if (c.availability === 'Inoperative') return 'Unavailable';
+    if (!c.pending && !c.finishing && this.opts.reservations?.holding(c.id, this.freeConnectorIds())) return 'Reserved';
     if (c.vehicle !== 'disconnected') return c.finishing ? 'Finishing' : 'Preparing';
     if (c.pending) return 'Preparing';
     return 'Available';
@@ -746,6 +827,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     c.lastStatus = status;
     c.lastErrorCode = errorCode;
     if (this.running) this.emit('status', { connectorId: c.id, status, errorCode, info: fault?.info, at: this.opts.clock.now() });
+    // A connector-0 reservation holds whichever connectors are left free: the others may change too.
+    if (this.opts.reservations) for (const o of this.connectors.values()) if (o !== c) this.refresh(o);
   }
 
   /**

@@ -53,8 +53,11 @@ export type VehicleState = 'disconnected' | 'connected' | 'charging' | 'error';
 export interface PowerPath {
   vehicle(): VehicleState;
   onVehicleChange(listener: (state: VehicleState) => void): () => void;
-  /** Close the contactor and allow up to `maxCurrentA`; 0 opens it. */
-  offer(maxCurrentA: number): Promise<void>;
+  /**
+   * Close the contactor and allow up to `maxCurrentA`; 0 opens it. `suspend`: the session goes
+   * on (a smart-charging limit of 0), so a vehicle waits rather than leaves.
+   */
+  offer(maxCurrentA: number, opts?: { suspend?: boolean }): Promise<void>;
   /** The connector is authorised and waits for a vehicle (lights, unlock; a simulated EV arrives). */
   invite(): void;
   unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'>;

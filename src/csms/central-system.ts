@@ -123,6 +123,7 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     handle('DataTransfer', () => ({ status: 'UnknownVendorId' }));
     handle('DiagnosticsStatusNotification', () => ({}));
     handle('FirmwareStatusNotification', () => ({}));
+    handle('SecurityEventNotification', () => ({}));
   }
 
   private idTagInfo(idTag: string): { status: 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' } {

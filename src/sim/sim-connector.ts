@@ -56,7 +56,7 @@ export class SimConnector {
         this.listeners.add(l);
         return () => this.listeners.delete(l);
       },
-      offer: async (a) => this.offer(a),
+      offer: async (a, opts) => this.offer(a, opts?.suspend ?? false),
       invite: () => this.invite(),
       unlock: async () => 'Unlocked',
     };
@@ -139,14 +139,15 @@ export class SimConnector {
     };
   }
 
-  private offer(a: number): void {
+  /** `suspend`: a charging limit of 0 in a running session: the driver does not leave. */
+  private offer(a: number, suspend = false): void {
     this.advance();
     const wasOffering = this.offeredA > 0;
     this.offeredA = Math.max(0, Math.min(a, this.o.maxCurrentA));
     if (!this.ev) return;
     if (this.offeredA > 0 && this.powerW() > 0) this.setState('charging');
     else this.setState('connected');
-    if (wasOffering && this.offeredA === 0) this.scheduleDeparture();
+    if (wasOffering && this.offeredA === 0 && !suspend) this.scheduleDeparture();
   }
 
   private invite(): void {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { StoreError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { migrations } from './migrations.js';
+import { shareStatements } from './statement-cache.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -34,7 +35,7 @@ export function openDatabase(path: string, opts: OpenOptions): SqliteDatabase {
     }
   }
   migrate(db, opts.log);
-  return db;
+  return shareStatements(db);
 }
 
 function connect(path: string, opts: OpenOptions): SqliteDatabase {
@@ -59,6 +60,8 @@ function connect(path: string, opts: OpenOptions): SqliteDatabase {
   }
   db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
+  // Deleted rows (erasure, retention) are overwritten, not left readable in free pages.
+  db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
   return db;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
 import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
+import { sessionCost, type Tariff } from '../core/tariff.js';
 import type { SqliteDatabase } from './database.js';
 
 interface SessionRow {
@@ -74,6 +75,8 @@ export class SqliteLedger implements SessionLedger {
     private readonly db: SqliteDatabase,
     private readonly chargePointId: string,
     private readonly pseudonym: (idTag: string) => string,
+    /** The tariff in force when a session closes; its cost is stored with it. */
+    private readonly tariff: () => Tariff | undefined = () => undefined,
   ) {
     this.q = {
       insertSession: db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, id_tag, customer_ref, auth_method,
@@ -86,10 +89,15 @@ export class SqliteLedger implements SessionLedger {
       close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
         last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
       active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
-      byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ?`),
+      byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ? ORDER BY started_at DESC LIMIT 1`),
       get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
       confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),
-      confirmStop: db.prepare(`UPDATE sessions SET stop_acked_at = ? WHERE local_id = ?`),
+      // Once the central system has the StopTransaction, the idTag in clear has no purpose left here.
+      confirmStop: db.prepare(`UPDATE sessions SET stop_acked_at = ?, id_tag = NULL,
+        customer_ref = CASE WHEN customer_ref IN (SELECT customer_ref FROM erasure_requests) THEN NULL ELSE customer_ref END
+        WHERE local_id = ?`),
+      curve: db.prepare(`SELECT taken_at, energy_wh FROM meter_samples WHERE local_id = ? ORDER BY taken_at, id`),
+      setCost: db.prepare(`UPDATE sessions SET cost_minor = ?, vat_minor = ?, currency = ?, tariff = ? WHERE local_id = ?`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
     };
   }
@@ -146,6 +154,7 @@ export class SqliteLedger implements SessionLedger {
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
       this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
+      this.recordCost(localId, stop);
     })();
   }
 
@@ -161,6 +170,22 @@ export class SqliteLedger implements SessionLedger {
   get(localId: string): SessionRecord | undefined {
     const r = this.q.get.get(localId) as SessionRow | undefined;
     return r && toRecord(r);
+  }
+
+  /** Cost by the tariff in force; idle time runs from the last rise of the energy register. */
+  private recordCost(localId: string, stop: SessionStop): void {
+    const tariff = this.tariff();
+    const session = this.get(localId);
+    if (!tariff || !session) return;
+    const curve = this.q.curve.all(localId) as { taken_at: number; energy_wh: number }[];
+    let chargingEndedAt = session.startedAt;
+    for (let i = 1; i < curve.length; i++) if (curve[i]!.energy_wh > curve[i - 1]!.energy_wh) chargingEndedAt = curve[i]!.taken_at;
+    const cost = sessionCost(tariff, {
+      energyWh: Math.max(0, stop.meterStopWh - session.meterStartWh),
+      durationMs: Math.max(0, stop.stoppedAt - session.startedAt),
+      idleMs: Math.max(0, stop.stoppedAt - chargingEndedAt),
+    });
+    this.q.setCost.run(cost.totalMinor, cost.vatMinor, cost.currency, JSON.stringify(tariff), localId);
   }
 
   /** The most recent sessions, newest first. */

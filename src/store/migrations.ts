@@ -109,4 +109,69 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX audit_log_at ON audit_log (charge_point_id, at);
   `,
+  // 3: session cost (integer minor units) and the tariff it was computed with
+  `
+  ALTER TABLE sessions ADD COLUMN cost_minor INTEGER;
+  ALTER TABLE sessions ADD COLUMN vat_minor INTEGER;
+  ALTER TABLE sessions ADD COLUMN currency TEXT;
+  ALTER TABLE sessions ADD COLUMN tariff TEXT;
+  CREATE INDEX sessions_customer ON sessions (customer_ref);
+  -- Erasure asked for while billing data was undelivered: applied when it is acknowledged.
+  CREATE TABLE erasure_requests (customer_ref TEXT PRIMARY KEY, requested_at INTEGER NOT NULL);
+  -- A central system whose database was reset may hand out a transactionId again: that must
+  -- not block delivery. Lookups take the most recent session with the id.
+  DROP INDEX sessions_transaction;
+  CREATE INDEX sessions_transaction ON sessions (charge_point_id, transaction_id) WHERE transaction_id IS NOT NULL;
+  `,
+  // 4: smart-charging profiles and reservations (tags only as keyed pseudonyms)
+  `
+  CREATE TABLE charging_profiles (
+    charge_point_id     TEXT NOT NULL,
+    charging_profile_id INTEGER NOT NULL,
+    connector_id        INTEGER NOT NULL,
+    purpose             TEXT NOT NULL CHECK (purpose IN ('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile')),
+    stack_level         INTEGER NOT NULL,
+    profile             TEXT NOT NULL,
+    installed_at        INTEGER NOT NULL,
+    PRIMARY KEY (charge_point_id, charging_profile_id)
+  );
+  CREATE TABLE reservations (
+    charge_point_id   TEXT NOT NULL,
+    reservation_id    INTEGER NOT NULL,
+    connector_id      INTEGER NOT NULL,
+    id_tag_ref        TEXT NOT NULL,
+    parent_id_tag_ref TEXT,
+    expires_at        INTEGER NOT NULL,
+    PRIMARY KEY (charge_point_id, reservation_id)
+  );
+  `,
+  // security events (SecurityEventNotification, OCPP 1.6 security whitepaper) join the outbox:
+  // SQLite cannot change a CHECK constraint in place, so the table is rebuilt with its rows and seq.
+  `
+  DROP VIEW dead_letters;
+  CREATE TABLE outbox_new (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    charge_point_id TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('start', 'meter', 'stop', 'security')),
+    local_id        TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    payload         TEXT,
+    state           TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'acked', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    not_before      INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    done_at         INTEGER
+  );
+  INSERT INTO outbox_new (seq, charge_point_id, kind, local_id, created_at, payload, state, attempts, not_before, last_error, done_at)
+    SELECT seq, charge_point_id, kind, local_id, created_at, payload, state, attempts, not_before, last_error, done_at FROM outbox;
+  DELETE FROM sqlite_sequence WHERE name = 'outbox_new';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_new', seq FROM sqlite_sequence WHERE name = 'outbox';
+  DROP TABLE outbox;
+  ALTER TABLE outbox_new RENAME TO outbox;
+  CREATE INDEX outbox_queued ON outbox (charge_point_id, seq) WHERE state = 'queued';
+  CREATE UNIQUE INDEX outbox_one_start_stop ON outbox (local_id, kind) WHERE kind IN ('start', 'stop');
+  CREATE VIEW dead_letters AS
+    SELECT seq, charge_point_id, kind, local_id, created_at, payload, attempts, last_error, done_at AS dead_at
+    FROM outbox WHERE state = 'dead';
+  `,
 ];

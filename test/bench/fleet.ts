@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -6,6 +6,8 @@ import { FleetRunner } from '../../src/sim/fleet/runner.js';
 import { totals } from '../../src/sim/fleet/report.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
+/** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */
+const PER_CSMS = 9_000;
 
 /** The embedded central system in its own process, so the fleet's CPU and files are its own. */
 async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
@@ -18,40 +20,65 @@ async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
   throw new Error('the central system did not start');
 }
 
+/** RSS (bytes) of this process and its children, leaving out the given pids (the central systems). */
+function treeRss(exclude: Set<number>): number {
+  let kb = 0;
+  try {
+    const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=', '-A'], { encoding: 'utf8' });
+    const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+    const mine = new Set([process.pid]);
+    for (const [pid, ppid] of rows) if (ppid === process.pid && !exclude.has(pid)) mine.add(pid);
+    for (const [pid, , rss] of rows) if (mine.has(pid)) kb += rss;
+  } catch {
+    return process.memoryUsage().rss;
+  }
+  return kb * 1024;
+}
+
 /**
- * `npm run bench fleet`: a fleet of `count` chargers (commuter-day, morning peak, time scale
- * 60 ≈ the reference's per-station message rate) against the embedded central system in
- * another process. One process holds at most about 19,000 sockets (open-file limit 20,000):
- * beyond that, run several processes with --shard.
+ * `npm run bench:fleet`: a fleet of `count` chargers (commuter-day, from 07:00, the morning
+ * peak) against the embedded central system in other processes (one per 9,000 chargers). The
+ * time scale (BENCH_FLEET_TIME_SCALE, default 15) gives each charger about 0.2 OCPP messages a
+ * second, the reference simulator's rate; the figures print the rate measured. The fleet runs in
+ * as many processes as the open-file limit requires, each with its worker threads; RSS is the
+ * sum over the fleet's processes, CPU the fleet's (not the central systems').
  */
 export async function benchFleet(opts: { count?: number; wallS?: number; timeScale?: number; rampPerSec?: number } = {}): Promise<Record<string, number | string>> {
   const count = opts.count ?? Number(process.env.BENCH_FLEET_COUNT ?? 2000);
   const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 30);
-  const timeScale = opts.timeScale ?? 60;
-  const { url, child } = await startCsms();
+  const timeScale = opts.timeScale ?? Number(process.env.BENCH_FLEET_TIME_SCALE ?? 15);
+  const processes = process.env.BENCH_FLEET_PROCESSES ? Number(process.env.BENCH_FLEET_PROCESSES) : undefined;
+  const workers = process.env.BENCH_FLEET_WORKERS ? Number(process.env.BENCH_FLEET_WORKERS) : undefined;
+  const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
+  const exclude = new Set(csmss.map((c) => c.child.pid!));
   try {
-    const rss0 = process.memoryUsage().rss;
+    const rss0 = treeRss(exclude);
     let peakRss = rss0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500);
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, treeRss(exclude))), 1_000);
     const runner = new FleetRunner({
-      count, scenario: 'commuter-day', urls: [url], timeScale, durationMs: wallS * 1000 * timeScale,
-      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: opts.rampPerSec ?? 1000, seed: 1,
+      count, scenario: 'commuter-day', urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
+      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: opts.rampPerSec ?? Number(process.env.BENCH_FLEET_RAMP ?? 1000), seed: 1,
+      processes, workers,
+      onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
     });
     const { report } = await runner.run();
     clearInterval(sampler);
     const c = report.stats.counters;
     const t = totals(report);
     const cpuS = report.cpuMs / 1000;
+    const msgs = c.messagesOut + c.messagesIn;
     return {
       'chargers (connectors)': `${count} (${count * runner.charger.connectors.length})`,
       'chargers accepted': c.chargersAccepted,
       'time to all Accepted, s': (report.stats.lastAcceptedAtMs / 1000).toFixed(1),
-      'RSS before / peak, MB': `${(rss0 / 2 ** 20).toFixed(0)} / ${(peakRss / 2 ** 20).toFixed(0)}`,
-      'RSS per charger, KB': ((peakRss - rss0) / 1024 / count).toFixed(1),
-      'worker threads': report.threads,
-      'OCPP messages (out + answers in)': c.messagesOut + c.messagesIn,
-      'messages per second (wall)': ((c.messagesOut + c.messagesIn) / (report.wallMs / 1000)).toFixed(0),
-      'messages per CPU-second (fleet process, incl. start-up)': cpuS ? ((c.messagesOut + c.messagesIn) / cpuS).toFixed(0) : 'n/a',
+      'RSS before / peak (fleet processes), MB': `${(rss0 / 2 ** 20).toFixed(0)} / ${(peakRss / 2 ** 20).toFixed(0)}`,
+      'RSS per charger (peak / count), KB': (peakRss / 1024 / count).toFixed(1),
+      'processes x threads': `${Math.max(1, report.threads)} threads in ${processes ?? 'auto'} processes`,
+      'time scale; messages per charger per second': `${timeScale}; ${(msgs / (report.wallMs / 1000) / count).toFixed(2)}`,
+      'OCPP messages (out + in)': msgs,
+      'messages per second (wall)': (msgs / (report.wallMs / 1000)).toFixed(0),
+      'messages per CPU-second (fleet processes, incl. start-up)': cpuS ? (msgs / cpuS).toFixed(0) : 'n/a',
+      'CPU (fleet), s; wall, s': `${cpuS.toFixed(1)}; ${(report.wallMs / 1000).toFixed(1)}`,
       'latency p50 / p95 / p99, ms': `${t.latency.percentileMs(50).toFixed(1)} / ${t.latency.percentileMs(95).toFixed(1)} / ${t.latency.percentileMs(99).toFixed(1)}`,
       'failed calls (CALLERROR + timeouts)': t.failures,
       'sessions started': c.sessionsStarted,
@@ -59,8 +86,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       'EMFILE seen': c.emfile,
     };
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit').catch(() => {});
+    for (const { child } of csmss) child.kill('SIGTERM');
+    await Promise.all(csmss.map(({ child }) => once(child, 'exit').catch(() => {})));
   }
 }
 

@@ -11,6 +11,7 @@ const benches: Record<string, { file: string; fn: string; args?: unknown }> = {
   offline: { file: './offline.ts', fn: 'benchOffline' },
   modbus: { file: './modbus.ts', fn: 'benchModbus' },
   fleet: { file: './fleet.ts', fn: 'benchFleet' },
+  export: { file: './export.ts', fn: 'benchExport' },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -26,7 +26,8 @@ export async function startAgent(url: string, overrides: Record<string, unknown>
     ...rest,
   });
   const logs = new MemorySink('debug');
-  const agent = new Agent({ loaded, log: createLog(logs), linkTiming: { bootRetryMs: 200, authorizeTimeoutMs: 2_000 } });
+  const logControl = { tail: (n: number) => logs.records.slice(-n), setLevel: () => undefined };
+  const agent = new Agent({ loaded, log: createLog(logs), logControl, linkTiming: { bootRetryMs: 200, authorizeTimeoutMs: 2_000 } });
   if (opts.start ?? true) await agent.start();
   return {
     agent,

@@ -21,7 +21,8 @@ export class TestCsms {
   readonly clients = new Map<string, ServerClient>();
   readonly validationFailures: unknown[] = [];
   port = 0;
-  private nextTx = 1;
+  /** The transactionId the next StartTransaction gets. */
+  nextTx = 1;
   private readonly overrides = new Map<string, Handler>();
   private readonly defaults: Record<string, Handler> = {
     BootNotification: () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }),
@@ -34,6 +35,7 @@ export class TestCsms {
     DataTransfer: () => ({ status: 'UnknownVendorId' }),
     DiagnosticsStatusNotification: () => ({}),
     FirmwareStatusNotification: () => ({}),
+    SecurityEventNotification: () => ({}),
   };
 
   on(action: string, handler: Handler): this {
@@ -41,7 +43,8 @@ export class TestCsms {
     return this;
   }
 
-  async start(): Promise<string> {
+  /** Listen on `port` (0: a free one). A test restarting the central system passes the old port. */
+  async start(port = 0): Promise<string> {
     this.server.on('client', (client: ServerClient) => {
       this.clients.set(client.identity, client);
       client.on('close', () => {
@@ -55,7 +58,7 @@ export class TestCsms {
         return h(params, client);
       });
     });
-    const http = await this.server.listen(0, '127.0.0.1');
+    const http = await this.server.listen(port, '127.0.0.1');
     this.port = (http.address() as AddressInfo).port;
     return `ws://127.0.0.1:${this.port}/ocpp`;
   }

@@ -473,11 +473,11 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       await startSession(1);
     });
 
-    it('an unknown action gets NotImplemented; a known but unsupported one too', async () => {
+    it('an unknown action gets NotImplemented; ReserveNow (Reservation profile) is answered', async () => {
       const unknown = await raw('[2,"u1","MakeCoffee",{}]', 'u1');
       expect(unknown.slice(0, 3)).toEqual([4, 'u1', 'NotImplemented']);
       const reserve = await raw(`[2,"u2","ReserveNow",{"connectorId":1,"expiryDate":"${new Date(Date.now() + 60_000).toISOString()}","idTag":"X","reservationId":1}]`, 'u2');
-      expect(reserve.slice(0, 3)).toEqual([4, 'u2', 'NotImplemented']);
+      expect(reserve).toEqual([3, 'u2', { status: 'Accepted' }]);
       expect(await call('GetConfiguration', { key: ['NumberOfConnectors'] })).toMatchObject({ configurationKey: [{ value: '2' }] });
     });
 

@@ -51,6 +51,9 @@ describe('fleet simulator', () => {
     expect(report.stats.counters.chargersAccepted).toBe(received.filter((a) => a === 'BootNotification').length);
     expect(report.stats.counters.sessionsStarted).toBeGreaterThan(10);
     expect(report.stats.counters.authRefused).toBeGreaterThan(0);
+    // App starts reached the chargers as RemoteStartTransaction from the embedded central system.
+    expect(report.stats.counters.callsFromCentral).toBeGreaterThan(0);
+    expect(report.stats.counters.callsFromCentral).toBeLessThanOrEqual(report.stats.counters.remoteStarts);
     expect(reportCounts(report)).toEqual(countByAction(received));
     const failures = Object.values(report.stats.actions).reduce((n, a) => n + a.invalid + a.timeouts + Object.values(a.errors).reduce((x, y) => x + y, 0), 0);
     expect(failures).toBe(0);

@@ -1,3 +1,5 @@
+import { tariffProblem, type Tariff } from '../../core/tariff.js';
+import { featureKeyDefinitions } from './feature-keys.js';
 /**
  * OCPP 1.6 configuration keys (§9.1 Core, §9.4 Local Auth List, §9.6 Remote Trigger): their
  * type, whether they are read-only, their default, and whether a change needs a reboot.
@@ -17,6 +19,8 @@ export interface KeyDefinition {
   rebootRequired?: boolean;
   /** Never shown in GetConfiguration (a secret). */
   writeOnly?: boolean;
+  /** Extra check of a value (e.g. a JSON document); returns why it is invalid. */
+  validate?: (value: string) => string | undefined;
 }
 
 const rw = (key: string, type: KeyDefinition['type'], def: string, extra: Partial<KeyDefinition> = {}): KeyDefinition => ({ key, readonly: false, type, default: def, ...extra });
@@ -58,13 +62,39 @@ export function keyDefinitions(opts: { numberOfConnectors: number; featureProfil
     rw('UnlockConnectorOnEVSideDisconnect', 'bool', 'true'),
     rw('WebSocketPingInterval', 'int', '60', { min: 0, max: 86_400 }),
     rw('LocalAuthListEnabled', 'bool', 'true'),
+    // evse-edge: the local tariff as JSON ("" = the one in the config), set by the central system.
+    rw('Tariff', 'string', '', { validate: tariffKeyProblem }),
     ro('LocalAuthListMaxLength', 'int', '10000'),
     ro('SendLocalListMaxLength', 'int', '1000'),
+    ...featureKeyDefinitions(opts.featureProfiles),
   ];
+}
+
+/** A Tariff key value: empty, or a tariff as JSON. */
+export function tariffKeyProblem(value: string): string | undefined {
+  if (value.trim() === '') return undefined;
+  let t: Partial<Tariff>;
+  try {
+    t = JSON.parse(value) as Partial<Tariff>;
+  } catch {
+    return 'expected a tariff as JSON';
+  }
+  if (!t || typeof t !== 'object' || typeof t.energyPerKWh !== 'string' || typeof t.currency !== 'string') return 'expected currency and energyPerKWh';
+  return tariffProblem({ minorUnitDigits: 2, pricesIncludeVat: true, ...t } as Tariff);
+}
+
+/** The tariff in force: the central system's (key Tariff) or the configured one. */
+export function tariffInForce(keyValue: string | undefined, configured: Tariff | undefined): Tariff | undefined {
+  if (keyValue && keyValue.trim() && !tariffKeyProblem(keyValue)) return { minorUnitDigits: 2, pricesIncludeVat: true, ...(JSON.parse(keyValue) as Partial<Tariff>) } as Tariff;
+  return configured;
 }
 
 /** Why `value` is not acceptable for `def`, or undefined. */
 export function invalidValue(def: KeyDefinition, value: string): string | undefined {
+  if (def.validate) {
+    const problem = def.validate(value);
+    if (problem) return problem;
+  }
   switch (def.type) {
     case 'bool':
       return /^(true|false)$/i.test(value) ? undefined : 'expected true or false';

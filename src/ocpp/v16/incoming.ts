@@ -6,6 +6,10 @@ import type { SqliteAuthorizationData, SqliteSettings } from '../../store/index.
 import type { OcppConnection } from '../connection.js';
 import { invalidValue, normalise, type KeyDefinition } from './configuration.js';
 import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
+import type { FeatureServices } from './features.js';
+import { firmwareHandlers } from './firmware.js';
+import { reservationHandlers } from './reservation.js';
+import { remoteStartWithProfile, smartChargingHandlers } from './smart-charging.js';
 import { toMeterValue } from './render.js';
 
 /** What the handlers need of the link (kept narrow to avoid a cycle of concrete types). */
@@ -25,6 +29,8 @@ export interface IncomingContext {
   log: Log;
   link: LinkForHandlers;
   onReset: (type: 'Soft' | 'Hard') => void;
+  /** Smart Charging, Reservation, Firmware Management services, when composed. */
+  features?: FeatureServices;
 }
 
 type Handlers = { [A in CsAction]: (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A> };
@@ -42,8 +48,10 @@ const onConfigChange: Record<string, (ctx: IncomingContext, conn: { reconfigureP
 
 /** One handler per action: what the charge point answers to the central system. */
 export const handlers: Handlers = {
-  RemoteStartTransaction: async (req, { chargePoint }) => {
+  RemoteStartTransaction: async (req, ctx) => {
+    const { chargePoint } = ctx;
     if (req.connectorId !== undefined && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
+    if (req.chargingProfile) return remoteStartWithProfile(req, ctx);
     return { status: (await chargePoint.remoteStart(req.idTag, req.connectorId)) ? 'Accepted' : 'Rejected' };
   },
 
@@ -108,7 +116,17 @@ export const handlers: Handlers = {
     return { status: 'Accepted' };
   },
 
-  DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
+  DataTransfer: (req, ctx) => {
+    if (req.vendorId !== VENDOR_ID) return { status: 'UnknownVendorId' };
+    if (req.messageId === 'SetTariff') {
+      const def = ctx.definitions.find((d) => d.key === 'Tariff');
+      if (!def || invalidValue(def, req.data ?? '')) return { status: 'Rejected' };
+      ctx.settings.set('Tariff', req.data ?? '');
+      ctx.log.info('tariff set by the central system');
+      return { status: 'Accepted' };
+    }
+    return { status: 'UnknownMessageId' };
+  },
 
   TriggerMessage: (req, ctx) => {
     const { chargePoint, link } = ctx;
@@ -142,10 +160,10 @@ export const handlers: Handlers = {
         return { status: 'Accepted' };
       }
       case 'DiagnosticsStatusNotification':
-        after(() => void link.send('DiagnosticsStatusNotification', { status: 'Idle' }).catch(() => undefined));
+        after(() => void link.send('DiagnosticsStatusNotification', { status: ctx.features?.diagnostics?.status() ?? 'Idle' }).catch(() => undefined));
         return { status: 'Accepted' };
       case 'FirmwareStatusNotification':
-        after(() => void link.send('FirmwareStatusNotification', { status: 'Idle' }).catch(() => undefined));
+        after(() => void link.send('FirmwareStatusNotification', { status: ctx.features?.firmware?.status() ?? 'Idle' }).catch(() => undefined));
         return { status: 'Accepted' };
       default:
         return { status: 'NotImplemented' };
@@ -170,6 +188,10 @@ export const handlers: Handlers = {
     log.info('local authorisation list updated', { version: req.listVersion, type: req.updateType, entries: entries.length });
     return { status: 'Accepted' };
   },
+
+  ...smartChargingHandlers,
+  ...reservationHandlers,
+  ...firmwareHandlers,
 };
 
 export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {

@@ -5,8 +5,10 @@ import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports
 import type { Log } from '../../lib/log.js';
 import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
 import type { OutboxEntry } from '../../store/outbox.js';
+import type { SecurityEventPayload } from '../../store/security-events.js';
 import { CallFailedError, type OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
+import type { FeatureServices } from './features.js';
 import { registerIncoming } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CpRequest, CpResponse } from './messages.js';
 import { toMeterValue } from './render.js';
@@ -41,6 +43,8 @@ export interface CsmsLinkOptions {
   onReset: (type: 'Soft' | 'Hard') => void;
   /** Timing that tests shorten; defaults suit a real charger. */
   timing?: Partial<{ bootRetryMs: number; authorizeTimeoutMs: number }>;
+  /** Smart Charging, Reservation and Firmware Management services, when the charge point has them. */
+  features?: FeatureServices;
 }
 
 export interface CsmsLinkEvents {
@@ -79,7 +83,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     this.stateSince = o.clock.now();
     registerIncoming(o.connection, {
       chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
-      clock: o.clock, log: o.log, link: this, onReset: o.onReset,
+      clock: o.clock, log: o.log, link: this, onReset: o.onReset, features: o.features,
     });
   }
 
@@ -328,6 +332,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, p.idTag);
         return true;
       }
+      if (entry.kind === 'security') {
+        const p = JSON.parse(entry.payload) as SecurityEventPayload;
+        await this.send('SecurityEventNotification', { type: p.type, timestamp: isoMs(p.timestamp), ...(p.techInfo ? { techInfo: p.techInfo.slice(0, 255) } : {}) });
+        this.o.outbox.ack(entry.seq, now());
+        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+        return true;
+      }
       const transactionId = session?.transactionId;
       if (transactionId === null || transactionId === undefined) {
         // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
@@ -363,6 +374,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         return false;
       }
       const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
+      if (entry.kind === 'security' && failure?.failure === 'callerror') {
+        // A central system without the security extension answers NotImplemented: never let
+        // that hold billing data back. The event stays in the dead-letter table.
+        this.o.outbox.deadLetter(entry.seq, reason, this.o.clock.now());
+        this.log.warn('security event refused by the central system', { seq: entry.seq, reason });
+        return true;
+      }
       const attempts = entry.attempts + 1;
       const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));
       if (attempts >= maxAttempts) {

@@ -3,6 +3,10 @@
  * Field names are the wire names. ocpp-rpc validates every message against the OCA schemas.
  */
 import type { ConnectorErrorCode, ConnectorStatus, IdTagInfo, StopReason } from '../../core/ports.js';
+import type { ChargingProfile, ChargingProfilePurpose, ChargingRateUnit, CompositePeriod } from '../../core/smart-charging/index.js';
+
+export type FirmwareStatus = 'Downloaded' | 'DownloadFailed' | 'Downloading' | 'Idle' | 'InstallationFailed' | 'Installing' | 'Installed';
+export type DiagnosticsStatus = 'Idle' | 'Uploaded' | 'UploadFailed' | 'Uploading';
 
 export interface SampledValue {
   value: string;
@@ -46,15 +50,17 @@ export interface ChargePointCalls {
     Record<string, never>,
   ];
   DataTransfer: [{ vendorId: string; messageId?: string; data?: string }, { status: 'Accepted' | 'Rejected' | 'UnknownMessageId' | 'UnknownVendorId'; data?: string }];
-  DiagnosticsStatusNotification: [{ status: 'Idle' | 'Uploaded' | 'UploadFailed' | 'Uploading' }, Record<string, never>];
-  FirmwareStatusNotification: [{ status: string }, Record<string, never>];
+  DiagnosticsStatusNotification: [{ status: DiagnosticsStatus }, Record<string, never>];
+  FirmwareStatusNotification: [{ status: FirmwareStatus }, Record<string, never>];
+  /** From the OCPP 1.6 security whitepaper (ocpp-rpc's ocpp1.6 schemas include it). */
+  SecurityEventNotification: [{ type: string; timestamp: string; techInfo?: string }, Record<string, never>];
 }
 
 export type TriggerableMessage = 'BootNotification' | 'DiagnosticsStatusNotification' | 'FirmwareStatusNotification' | 'Heartbeat' | 'MeterValues' | 'StatusNotification';
 
 /** Calls from the central system to the charge point. */
 export interface CentralSystemCalls {
-  RemoteStartTransaction: [{ connectorId?: number; idTag: string; chargingProfile?: unknown }, Status<'Accepted' | 'Rejected'>];
+  RemoteStartTransaction: [{ connectorId?: number; idTag: string; chargingProfile?: ChargingProfile }, Status<'Accepted' | 'Rejected'>];
   RemoteStopTransaction: [{ transactionId: number }, Status<'Accepted' | 'Rejected'>];
   Reset: [{ type: 'Hard' | 'Soft' }, Status<'Accepted' | 'Rejected'>];
   ChangeConfiguration: [{ key: string; value: string }, Status<'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported'>];
@@ -69,6 +75,28 @@ export interface CentralSystemCalls {
     { listVersion: number; updateType: 'Differential' | 'Full'; localAuthorizationList?: { idTag: string; idTagInfo?: IdTagInfo }[] },
     Status<'Accepted' | 'Failed' | 'NotSupported' | 'VersionMismatch'>,
   ];
+  SetChargingProfile: [{ connectorId: number; csChargingProfiles: ChargingProfile }, Status<'Accepted' | 'Rejected' | 'NotSupported'>];
+  ClearChargingProfile: [
+    { id?: number; connectorId?: number; chargingProfilePurpose?: ChargingProfilePurpose; stackLevel?: number },
+    Status<'Accepted' | 'Unknown'>,
+  ];
+  GetCompositeSchedule: [
+    { connectorId: number; duration: number; chargingRateUnit?: ChargingRateUnit },
+    {
+      status: 'Accepted' | 'Rejected'; connectorId?: number; scheduleStart?: string;
+      chargingSchedule?: { duration?: number; startSchedule?: string; chargingRateUnit: ChargingRateUnit; chargingSchedulePeriod: CompositePeriod[]; minChargingRate?: number };
+    },
+  ];
+  ReserveNow: [
+    { connectorId: number; expiryDate: string; idTag: string; parentIdTag?: string; reservationId: number },
+    Status<'Accepted' | 'Faulted' | 'Occupied' | 'Rejected' | 'Unavailable'>,
+  ];
+  CancelReservation: [{ reservationId: number }, Status<'Accepted' | 'Rejected'>];
+  GetDiagnostics: [
+    { location: string; retries?: number; retryInterval?: number; startTime?: string; stopTime?: string },
+    { fileName?: string },
+  ];
+  UpdateFirmware: [{ location: string; retries?: number; retrieveDate: string; retryInterval?: number }, Record<string, never>];
 }
 
 export type CpAction = keyof ChargePointCalls;

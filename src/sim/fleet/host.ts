@@ -15,7 +15,7 @@ import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
 
-export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'RemoteTrigger'];
+export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
 export interface HostOptions {
   /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
@@ -38,6 +38,12 @@ export interface HostOptions {
   /** Keep the drivers' event sequence (tests). */
   recordEvents?: boolean;
 }
+
+/**
+ * An app start: the central system sends RemoteStartTransaction to the charger (as a driver's
+ * app makes it do). Resolves whether the charger accepted.
+ */
+export type AppStart = (chargePointId: string, idTag: string, connectorId: number) => Promise<boolean>;
 
 export interface HostSnapshot {
   stats: StatsJson;
@@ -76,7 +82,8 @@ export class FleetHost {
   private readonly lag: IntervalHistogram;
   private stopping = false;
 
-  constructor(private readonly o: HostOptions) {
+  /** `appStart`: how the central system is asked to start; without it, the charger's own remote start. */
+  constructor(private readonly o: HostOptions, private readonly appStart?: AppStart) {
     this.scheduler = new Scheduler({
       startMs: o.startMs, timeScale: o.timeScale, untilMs: o.durationMs === undefined ? undefined : o.startMs + o.durationMs,
       onError: (err) => this.log.error('scheduled event failed', { err }) });
@@ -172,6 +179,11 @@ export class FleetHost {
       definitions: this.definitions, defaults: this.sharedDefaults(),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: (o) => m.onCall(o),
+      onIncomingCall: () => {
+        m.counters.callsFromCentral++;
+        m.counters.messagesIn++;
+        m.counters.messagesOut++;
+      },
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
     this.hosted.set(id, h);
@@ -226,7 +238,12 @@ export class FleetHost {
       id, connectors: sims, reader, faults,
       remoteStart: async (idTag, connectorId) => {
         m.add('remoteStarts');
-        const ok = await cp.remoteStart(idTag, connectorId);
+        let ok: boolean;
+        try {
+          ok = this.appStart ? await this.appStart(id, idTag, connectorId) : await cp.remoteStart(idTag, connectorId);
+        } catch {
+          ok = false;
+        }
         if (!ok) m.add('remoteStartsRefused');
         return ok;
       },

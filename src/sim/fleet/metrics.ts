@@ -20,6 +20,8 @@ export const COUNTER_NAMES = [
   'sessionsStarted', 'sessionsStopped', 'energyWh', 'authRefused', 'deadLetters',
   'arrivals', 'balked', 'tokens', 'remoteStarts', 'remoteStartsRefused', 'faults', 'flaps', 'storms',
   'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',
+  /** CALLs from the central system (each a message in, and its answer a message out). */
+  'callsFromCentral',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

@@ -6,12 +6,13 @@ import { chargerProfileSchema, loadProfile, type ChargerProfile } from '../../co
 import { CentralSystem } from '../../csms/central-system.js';
 import { EvseError } from '../../lib/errors.js';
 import { silentLog, type LogLevel } from '../../lib/log.js';
-import { FleetHost, type HostOptions, type HostSnapshot } from './host.js';
+import { FleetHost, type AppStart, type HostOptions, type HostSnapshot } from './host.js';
 import { addGauges, emptyGauges, emptyStats, mergeStats, type Gauges } from './metrics.js';
 import { OVERLOAD_LAG_P99_MS, REPORT_VERSION, type FleetReport } from './report.js';
 import { idTagPool, loadScenario, type Scenario } from './scenario.js';
 import { chargerId, shardPositions, type Shard } from './shard.js';
-import type { FromWorker } from './worker.js';
+import type { FromWorker, ToWorker } from './worker.js';
+import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
 
 export const fleetDefaults = {
   prefix: 'SIM-',
@@ -49,6 +50,21 @@ export interface FleetOptions {
   onStatus?: (s: FleetStatus) => void;
   recordEvents?: boolean;
   logLevel?: LogLevel;
+  /**
+   * Processes (each with its worker threads and, without urls, its own embedded central
+   * system). Default: as many as the open-file limit requires (a socket per charger).
+   */
+  processes?: number;
+  /** Wall epoch ms of the whole run's start (set for the processes of a multi-process fleet). */
+  runStartedAt?: number;
+  /**
+   * How a driver's app start reaches the charger: the central system sends it
+   * RemoteStartTransaction. Default: the embedded central system does; against another central
+   * system (whose app is its own), the charger starts as if it had received one.
+   */
+  appStart?: AppStart;
+  /** A problem the user must hear about now (e.g. the open-file limit reached). */
+  onWarning?: (message: string) => void;
   /** Told of the embedded central system once it listens (tests count what it receives). */
   onEmbeddedCsms?: (csms: CentralSystem) => void;
 }
@@ -83,8 +99,8 @@ interface HostHandle {
   stop(): Promise<{ snapshot: HostSnapshot; events: string[] }>;
 }
 
-function inThread(opts: HostOptions): HostHandle {
-  const host = new FleetHost(opts);
+function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
+  const host = new FleetHost(opts, appStart);
   host.start();
   return {
     snapshot: async () => host.snapshot(),
@@ -92,8 +108,8 @@ function inThread(opts: HostOptions): HostHandle {
   };
 }
 
-function inWorker(opts: HostOptions, onError: (err: Error) => void): HostHandle {
-  const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: opts });
+function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: AppStart): HostHandle {
+  const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { ...opts, appStartByRunner: Boolean(appStart) } });
   let waiting: ((s: HostSnapshot | undefined) => void)[] = [];
   let onStopped: ((m: { snapshot: HostSnapshot; events: string[] }) => void) | undefined;
   let last: HostSnapshot | undefined;
@@ -103,6 +119,10 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void): HostHandle 
       for (const w of waiting.splice(0)) w(m.snapshot);
     } else if (m.type === 'stopped') onStopped?.({ snapshot: m.snapshot, events: m.events });
     else if (m.type === 'error') onError(new FleetError('ERR_FLEET_WORKER', m.message));
+    else if (m.type === 'app-start' && appStart) {
+      const reply = (ok: boolean) => worker.postMessage({ type: 'app-start-result', id: m.id, ok } satisfies ToWorker);
+      appStart(m.chargePointId, m.idTag, m.connectorId).then(reply, () => reply(false));
+    }
   });
   worker.on('error', (err) => onError(err));
   return {
@@ -121,7 +141,8 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void): HostHandle 
       const timer = setTimeout(() => {
         void worker.terminate();
         reject(new FleetError('ERR_FLEET_WORKER_STOP', 'a worker did not stop in time'));
-      }, fleetDefaults.drainMs + 10_000);
+      // Closing thousands of links politely takes a while on a busy machine.
+      }, fleetDefaults.drainMs + 10_000 + opts.chargers.length * 5);
       onStopped = (m) => {
         clearTimeout(timer);
         void worker.terminate().then(() => resolve(m));
@@ -162,15 +183,24 @@ export class FleetRunner {
     const digits = Math.max(o.digits ?? fleetDefaults.digits, String(o.count).length);
     const embedded = !o.urls || o.urls.length === 0;
     const limit = openFileLimit();
-    const fdsNeeded = positions.length * (embedded ? 2 : 1) + 200;
-    if (limit !== undefined && fdsNeeded > limit) {
-      throw new FleetError('ERR_FLEET_EMFILE', `${positions.length} chargers${embedded ? ' and the embedded central system serving them' : ''} need about ${fdsNeeded} open files, but this process may open ${limit} (EMFILE). Run several processes with --shard I/N${embedded ? ' against a central system in another process (--url)' : ''}.`);
-    }
+    const processes = o.processes ?? processesNeeded(positions.length, embedded, limit);
     const seed = o.seed ?? fleetDefaults.seed;
     const timeScale = o.timeScale ?? fleetDefaults.timeScale;
     const startMs = o.startMs ?? Date.now();
     const startedAt = new Date();
-    const runStartedAt = Date.now();
+    const runStartedAt = o.runStartedAt ?? Date.now();
+    if (processes > 1) {
+      const fleet = runInProcesses({ ...o, scenario: this.scenario }, shard, processes, { onStatus: o.onStatus, onWarning: o.onWarning, runStartedAt, startMs });
+      void this.stopSignal.then(() => fleet.stop());
+      const out = await fleet.done;
+      out.report.startedAt = startedAt.toISOString();
+      out.report.wallMs = Date.now() - runStartedAt;
+      return out;
+    }
+    const fdsNeeded = positions.length * (embedded ? 2 : 1) + FILES_RESERVED;
+    if (limit !== undefined && fdsNeeded > limit) {
+      throw new FleetError('ERR_FLEET_EMFILE', `${positions.length} chargers${embedded ? ' and the embedded central system serving them' : ''} need about ${fdsNeeded} open files, but one process may open ${limit} (EMFILE). Run them in several processes: --processes ${processesNeeded(positions.length, embedded, limit)} (or leave --processes out), or several machines with --shard I/N.`);
+    }
     const cpu0 = process.cpuUsage();
     const mainLag = monitorEventLoopDelay({ resolution: 10 });
     mainLag.enable();
@@ -183,6 +213,11 @@ export class FleetRunner {
       o.onEmbeddedCsms?.(this.csms);
       urls = [`ws://127.0.0.1:${port}/ocpp`];
     }
+    // App starts: the central system sends RemoteStartTransaction, as a driver's app makes it do.
+    const csms = this.csms;
+    const appStart: AppStart | undefined = o.appStart ?? (csms
+      ? async (cpId, idTag, connectorId) => (await csms.call(cpId, 'RemoteStartTransaction', { connectorId, idTag })).status === 'Accepted'
+      : undefined);
     const workers = Math.max(0, o.workers ?? Math.min(availableParallelism(), Math.ceil(positions.length / fleetDefaults.minChargersPerWorker)));
     const threads = Math.max(1, workers);
     const slices: { id: string; index: number }[][] = Array.from({ length: threads }, () => []);
@@ -193,23 +228,30 @@ export class FleetRunner {
         chargers, scenario: this.scenario, charger: this.charger, seed, urls, timeScale, startMs, durationMs: o.durationMs,
         rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents,
       };
-      return workers === 0 ? inThread(hostOpts) : inWorker(hostOpts, (err) => {
+      return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {
         failure ??= err;
         this.stop();
-      });
+      }, appStart);
     });
 
     const statusEvery = o.statusIntervalMs ?? fleetDefaults.statusIntervalMs;
     let lastStatusAt = Date.now();
-    const statusTimer = o.onStatus
+    let emfileWarned = false;
+    const statusTimer = o.onStatus || o.onWarning
       ? setInterval(async () => {
         const snaps = (await Promise.all(hosts.map((h) => h.snapshot()))).filter((x): x is HostSnapshot => Boolean(x));
+        const emfile = snaps.reduce((n, s) => n + s.stats.counters.emfile, 0);
+        if (emfile > 0 && !emfileWarned) {
+          emfileWarned = true;
+          o.onWarning?.(`EMFILE: the open-file limit of this process (${limit ?? 'unknown'}) was reached with ${positions.length} chargers; connections fail until files are freed. Run more processes (--processes) or raise the limit (ulimit -n).`);
+        }
+        if (!o.onStatus) return;
         const now = Date.now();
         const dt = Math.max(1, now - lastStatusAt) / 1000;
         lastStatusAt = now;
         const calls = snaps.reduce((n, s) => n + s.interval.calls, 0);
         const w = (f: (s: HostSnapshot) => number) => (calls ? snaps.reduce((x, s) => x + f(s) * s.interval.calls, 0) / calls : 0);
-        o.onStatus!({
+        o.onStatus({
           elapsedMs: now - runStartedAt,
           simulatedMs: Math.max(0, ...snaps.map((s) => s.simNowMs - startMs)),
           gauges: snaps.reduce((g, s) => addGauges(g, s.gauges), emptyGauges()),

@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { resolve } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import Database from 'better-sqlite3';
+import { Command } from 'commander';
+import { loadAgentConfig, type LoadedAgentConfig } from '../config/index.js';
+import { ConfigError } from '../lib/errors.js';
+import { tlsClientOptions } from '../ocpp/tls.js';
+import { migrations } from '../store/migrations.js';
+
+export type CheckResult = { name: string; status: 'ok' | 'warn' | 'fail'; detail: string };
+
+const TIMEOUT_MS = 5_000;
+
+/** Serial devices the config names (meters, boards, readers, touchscreen). */
+function serialPorts(loaded: LoadedAgentConfig): string[] {
+  const c = loaded.config;
+  const ports = new Set<string>();
+  for (const conn of c.connectors ?? []) for (const d of [conn.meter, conn.evse]) if (d?.driver === 'modbus-rtu') ports.add(d.port);
+  for (const r of c.readers ?? []) ports.add(r.port);
+  if (c.touchscreen) ports.add(c.touchscreen.port);
+  return [...ports];
+}
+
+function portCheck(port: string): CheckResult {
+  if (!existsSync(port)) return { name: `serial ${port}`, status: 'fail', detail: 'not present' };
+  try {
+    closeSync(openSync(port, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK));
+    return { name: `serial ${port}`, status: 'ok', detail: 'present and openable' };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { name: `serial ${port}`, status: 'fail', detail: `cannot open (${code})${code === 'EACCES' ? ': is the user in the dialout group?' : ''}` };
+  }
+}
+
+/** The central system's TCP port answers; for wss, TLS as the agent does it (CA, version, suites) verifies. */
+async function csmsCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
+  const csms = loaded.config.csms;
+  const url = new URL(csms.url);
+  const tls = url.protocol === 'wss:';
+  const port = Number(url.port || (tls ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((done) => {
+    const finish = (r: CheckResult) => {
+      socket.destroy();
+      done(r);
+    };
+    const name = 'central system';
+    let socket: ReturnType<typeof tcpConnect>;
+    try {
+      if (tls) {
+        const opts = tlsClientOptions({ ca: csms.ca, ...(csms.securityProfile === 3 ? { cert: csms.cert, key: csms.key } : {}) }, loaded.file);
+        const ip = /^[\d.]+$|:/.test(host);
+        socket = tlsConnect({ host, port, ...opts, ...(ip ? {} : { servername: host }) }, () => {
+          const s = socket as ReturnType<typeof tlsConnect>;
+          const cert = s.getPeerCertificate();
+          finish({ name, status: 'ok', detail: `${host}:${port} ${s.getProtocol()} ${s.getCipher().name}, certificate verified (${cert.subject?.CN ?? '?'}, valid to ${cert.valid_to})` });
+        });
+      } else {
+        socket = tcpConnect({ host, port }, () => finish({
+          name, status: csms.securityProfile >= 2 ? 'fail' : 'warn', detail: `${host}:${port} reachable, without TLS (security profile ${csms.securityProfile})`,
+        }));
+      }
+    } catch (err) {
+      done({ name, status: 'fail', detail: (err as Error).message });
+      return;
+    }
+    socket.setTimeout(TIMEOUT_MS, () => finish({ name, status: 'fail', detail: `${host}:${port} did not answer within ${TIMEOUT_MS} ms` }));
+    socket.on('error', (err: NodeJS.ErrnoException) => finish({ name, status: 'fail', detail: `${host}:${port}: ${err.code ?? ''} ${err.message}`.trim() }));
+  });
+}
+
+function databaseCheck(loaded: LoadedAgentConfig): CheckResult {
+  const path = resolve(loaded.config.store.path);
+  if (!existsSync(path)) return { name: 'database', status: 'warn', detail: `${path} not created yet (the agent creates it at its first start)` };
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      const integrity = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).join('; ');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      const journal = db.pragma('journal_mode', { simple: true }) as string;
+      if (integrity !== 'ok') return { name: 'database', status: 'fail', detail: `${path}: ${integrity}` };
+      if (version > migrations.length) return { name: 'database', status: 'fail', detail: `${path}: schema ${version} is newer than this program (${migrations.length})` };
+      return { name: 'database', status: 'ok', detail: `${path}: integrity ok, schema ${version}/${migrations.length}, journal ${journal}` };
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    return { name: 'database', status: 'fail', detail: `${path}: ${(err as Error).message}` };
+  }
+}
+
+export function clockCheck(syncFile = '/run/systemd/timesync/synchronized'): CheckResult {
+  try {
+    const v = execFileSync('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: TIMEOUT_MS }).trim();
+    if (v === 'yes') return { name: 'clock', status: 'ok', detail: 'synchronised (timedatectl)' };
+    if (v === 'no') return { name: 'clock', status: 'fail', detail: 'not synchronised (timedatectl): enable NTP (systemd-timesyncd or chrony)' };
+  } catch {
+    // no timedatectl, or no systemd running
+  }
+  if (existsSync(syncFile)) return { name: 'clock', status: 'ok', detail: `synchronised (${syncFile})` };
+  return { name: 'clock', status: 'warn', detail: 'cannot tell whether the clock is synchronised (no timedatectl answer, no timesync flag); the agent sets its clock from the central system' };
+}
+
+async function brokerCheck(loaded: LoadedAgentConfig): Promise<CheckResult | undefined> {
+  const m = loaded.config.mqtt;
+  if (!m) return undefined;
+  if (m.url === 'embedded') return { name: 'broker', status: 'ok', detail: 'embedded (started by the agent)' };
+  const { connectAsync } = await import('mqtt');
+  try {
+    const client = await connectAsync(m.url, {
+      username: m.username, password: m.password, protocolVersion: m.protocolVersion as 4 | 5, connectTimeout: TIMEOUT_MS, reconnectPeriod: 0,
+      clientId: `evse-edge-doctor-${process.pid}`,
+    });
+    await client.endAsync();
+    return { name: 'broker', status: 'ok', detail: `${m.url.replace(/\/\/[^/@]*@/, '//')} accepted the connection` };
+  } catch (err) {
+    return { name: 'broker', status: 'fail', detail: `${m.url.replace(/\/\/[^/@]*@/, '//')}: ${(err as Error).message}` };
+  }
+}
+
+/** Every check of a controller's setup; the config first (the others need it). */
+export async function runDoctor(configFile: string): Promise<CheckResult[]> {
+  let loaded: LoadedAgentConfig;
+  try {
+    loaded = loadAgentConfig(configFile);
+  } catch (err) {
+    const detail = err instanceof ConfigError ? err.problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ') : (err as Error).message;
+    return [{ name: 'config', status: 'fail', detail: `${configFile}: ${detail}` }, clockCheck()];
+  }
+  const results: CheckResult[] = [{ name: 'config', status: 'ok', detail: `${configFile} valid (charger ${loaded.charger.id}, security profile ${loaded.config.csms.securityProfile})` }];
+  const ports = serialPorts(loaded);
+  results.push(...(ports.length ? ports.map(portCheck) : [{ name: 'serial', status: 'ok' as const, detail: 'no serial devices configured' }]));
+  results.push(await csmsCheck(loaded));
+  results.push(databaseCheck(loaded));
+  results.push(clockCheck());
+  const broker = await brokerCheck(loaded);
+  if (broker) results.push(broker);
+  return results;
+}
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('check a controller: config, serial ports, central system (TLS), database, clock, broker')
+    .requiredOption('-c, --config <file>', 'the agent config file')
+    .option('--json', 'print the results as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const results = await runDoctor(opts.config);
+      if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      else {
+        const width = Math.max(...results.map((r) => r.name.length));
+        for (const r of results) process.stdout.write(`${r.status.padEnd(4)}  ${r.name.padEnd(width)}  ${r.detail}\n`);
+      }
+      if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
+    });
+}

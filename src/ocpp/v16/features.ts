@@ -1,0 +1,28 @@
+/**
+ * The optional feature profiles' services, as the OCPP handlers see them. The application
+ * composes them (src/app/features.ts); a charge point without one answers NotSupported or
+ * NotImplemented for its messages.
+ */
+import type { Reservations } from '../../core/reservations.js';
+import type { SmartCharging } from '../../core/smart-charging/index.js';
+import type { CentralSystemCalls, DiagnosticsStatus, FirmwareStatus } from './messages.js';
+
+export interface FirmwareService {
+  /** UpdateFirmware: schedule the download at retrieveDate. */
+  update(req: CentralSystemCalls['UpdateFirmware'][0]): void;
+  /** What a triggered FirmwareStatusNotification reports. */
+  status(): FirmwareStatus;
+}
+
+export interface DiagnosticsService {
+  /** GetDiagnostics: collect the bundle, upload it in the background; the file name, if any. */
+  request(req: CentralSystemCalls['GetDiagnostics'][0]): string | undefined;
+  status(): DiagnosticsStatus;
+}
+
+export interface FeatureServices {
+  smartCharging?: SmartCharging;
+  reservations?: Reservations;
+  firmware?: FirmwareService;
+  diagnostics?: DiagnosticsService;
+}

@@ -1,0 +1,40 @@
+import type { Reservation, ReservationStore } from '../core/reservations.js';
+import type { SqliteDatabase } from './database.js';
+
+interface Row {
+  reservation_id: number;
+  connector_id: number;
+  id_tag_ref: string;
+  parent_id_tag_ref: string | null;
+  expires_at: number;
+}
+
+/** Reservations of one charge point (tags as keyed pseudonyms); they survive restarts. */
+export class SqliteReservations implements ReservationStore {
+  private readonly q;
+
+  constructor(db: SqliteDatabase, private readonly chargePointId: string) {
+    this.q = {
+      all: db.prepare(`SELECT * FROM reservations WHERE charge_point_id = ? ORDER BY reservation_id`),
+      put: db.prepare(`INSERT INTO reservations (charge_point_id, reservation_id, connector_id, id_tag_ref, parent_id_tag_ref, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, reservation_id) DO UPDATE SET connector_id = excluded.connector_id,
+        id_tag_ref = excluded.id_tag_ref, parent_id_tag_ref = excluded.parent_id_tag_ref, expires_at = excluded.expires_at`),
+      remove: db.prepare(`DELETE FROM reservations WHERE charge_point_id = ? AND reservation_id = ?`),
+    };
+  }
+
+  all(): Reservation[] {
+    return (this.q.all.all(this.chargePointId) as Row[]).map((r) => ({
+      reservationId: r.reservation_id, connectorId: r.connector_id, idTagRef: r.id_tag_ref, expiresAt: r.expires_at,
+      ...(r.parent_id_tag_ref !== null ? { parentIdTagRef: r.parent_id_tag_ref } : {}),
+    }));
+  }
+
+  put(r: Reservation): void {
+    this.q.put.run(this.chargePointId, r.reservationId, r.connectorId, r.idTagRef, r.parentIdTagRef ?? null, r.expiresAt);
+  }
+
+  remove(reservationId: number): void {
+    this.q.remove.run(this.chargePointId, reservationId);
+  }
+}

@@ -1,0 +1,30 @@
+import type Database from 'better-sqlite3';
+
+/** Statements kept per database; SQL built on the fly beyond this many is prepared each time. */
+export const STATEMENT_CACHE_MAX = 512;
+
+const cached = new WeakSet<Database.Database>();
+
+/**
+ * Make db.prepare() return one shared statement per SQL text. Every store view (settings,
+ * ledger, outbox, authorisation data) prepares its statements in its constructor; a fleet
+ * worker holds thousands of views on one database, and a prepared statement costs about 5 KB
+ * of native memory and a parse each: shared, they cost that once per database. Safe because
+ * the stores only use run/get/all (synchronous, never a statement left mid-iteration) and
+ * never change a statement's mode (pluck, raw, expand, safeIntegers); one that needs to
+ * must be prepared on a database not opened through openDatabase.
+ */
+export function shareStatements(db: Database.Database): Database.Database {
+  if (cached.has(db)) return db;
+  cached.add(db);
+  const prepare = db.prepare.bind(db) as Database.Database['prepare'];
+  const statements = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let s = statements.get(sql);
+    if (s) return s;
+    s = prepare(sql);
+    if (statements.size < STATEMENT_CACHE_MAX) statements.set(sql, s);
+    return s;
+  }) as Database.Database['prepare'];
+  return db;
+}

@@ -373,6 +373,15 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
         return false;
       }
+      if (!failure && /^SQLITE_/.test(String((err as { code?: unknown }).code))) {
+        // The store could not record the outcome (disk full, I/O error): not the central
+        // system's fault, and nothing can be written now. The entry stays queued (it goes
+        // again, at least once); delivery pauses and tries again later.
+        this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
+        this.pumpTimer?.cancel();
+        this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
+        return false;
+      }
       const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
       if (entry.kind === 'security' && failure?.failure === 'callerror') {
         // A central system without the security extension answers NotImplemented: never let

@@ -1,0 +1,299 @@
+/**
+ * Offline-first (issue 3), against real peers: a real ocpp-rpc RPCServer in strict mode, a TCP
+ * fault proxy between it and the agent, real SQLite files. DOMAIN.md §3 R1, R3, R5.
+ */
+import Database from 'better-sqlite3';
+import { createRPCError } from 'ocpp-rpc';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/app/agent.js';
+import type { LinkState } from '../../src/ocpp/v16/link.js';
+import { startAgent, type TestAgent } from '../helpers/agent.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { TestCsms, waitFor, type RecordedCall } from '../helpers/ocpp-server.js';
+
+const CP = 'CP-TEST-1';
+const TX_ACTIONS = new Set(['StartTransaction', 'MeterValues', 'StopTransaction']);
+
+interface Rig {
+  csms: TestCsms;
+  proxy: FaultProxy;
+  t: TestAgent;
+  agent: Agent;
+  /** transactionIds the central system handed out, in order. */
+  txIds: number[];
+  /** Every link state the agent went through, with the time. */
+  states: { state: LinkState; at: number }[];
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function rig(ocpp: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Rig> {
+  const csms = new TestCsms();
+  await csms.start();
+  cleanups.push(() => csms.stop());
+  const txIds: number[] = [];
+  let nextTx = 1000;
+  csms.on('StartTransaction', () => {
+    const transactionId = nextTx++;
+    txIds.push(transactionId);
+    return { transactionId, idTagInfo: { status: 'Accepted' } };
+  });
+  const proxy = await new FaultProxy({ host: '127.0.0.1', port: csms.port }).start();
+  cleanups.push(() => proxy.stop());
+  const { csms: csmsConfig, ...rest } = extra as { csms?: object };
+  const t = await startAgent(proxy.url(), {
+    ocpp: { WebSocketPingInterval: 1, ...ocpp },
+    csms: { url: proxy.url(), reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ...csmsConfig },
+    ...rest,
+  }, { start: false });
+  cleanups.push(() => t.cleanup());
+  const states: Rig['states'] = [];
+  await t.agent.start();
+  t.agent.link!.on('state', (state) => states.push({ state, at: Date.now() }));
+  await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'BootNotification accepted');
+  return { csms, proxy, t, agent: t.agent, txIds, states };
+}
+
+function txCalls(csms: TestCsms): RecordedCall[] {
+  return csms.calls.filter((c) => c.chargePointId === CP && TX_ACTIONS.has(c.action));
+}
+
+/** The timestamp of a MeterValues call (its one meterValue). */
+function meterTime(c: RecordedCall): number {
+  return Date.parse(c.params.meterValue[0].timestamp);
+}
+
+function readOnly(path: string): Database.Database {
+  return new Database(path, { readonly: true, fileMustExist: true });
+}
+
+async function remoteStart(r: Rig, connectorId: number, idTag = 'APP-USER-1'): Promise<number> {
+  const before = r.txIds.length;
+  const res = await r.csms.call(CP, 'RemoteStartTransaction', { idTag, connectorId });
+  expect(res.status).toBe('Accepted');
+  await waitFor(() => r.txIds.length > before && r.agent.outbox!.summary().depth === 0, 10_000, 'StartTransaction delivered');
+  return r.txIds[before]!;
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+describe('offline-first (issue 3)', () => {
+  it('queues MeterValues through a silent partition and delivers them in order with the real transactionId', async () => {
+    const r = await rig({ MeterValueSampleInterval: 1 });
+    const txId = await remoteStart(r, 1);
+    await waitFor(() => r.csms.callsOf('MeterValues', CP).length >= 1, 5_000, 'a first MeterValues');
+
+    r.proxy.blackhole();
+    const cutAt = Date.now();
+    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the agent to notice the partition');
+    // Several MeterValueSampleInterval periods offline; the samples pile up in the outbox.
+    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'four queued MeterValues');
+    const queuedWhileOffline = r.agent.outbox!.summary().depth;
+    const receivedBeforeHeal = r.csms.callsOf('MeterValues', CP).length;
+
+    r.proxy.pass();
+    const healAt = Date.now();
+    await waitFor(() => r.agent.link!.state === 'accepted', 10_000, 'reconnection');
+    // Queue drained and fresh samples flowing again.
+    await waitFor(
+      () => r.agent.outbox!.summary().depth === 0 && r.csms.callsOf('MeterValues', CP).filter((c) => meterTime(c) > healAt).length >= 2,
+      15_000, 'the backlog and two fresh MeterValues',
+    );
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
+
+    const meters = r.csms.callsOf('MeterValues', CP);
+    expect(queuedWhileOffline).toBeGreaterThanOrEqual(4);
+    expect(meters.length).toBeGreaterThan(receivedBeforeHeal + queuedWhileOffline - 1);
+    // Every one carries the central system's transactionId: never -1, never missing.
+    for (const m of meters) expect(m.params.transactionId).toBe(txId);
+    expect(r.csms.callsOf('StopTransaction', CP)[0]!.params.transactionId).toBe(txId);
+    // In timestamp order as received: the backlog (taken during the cut) before any new one.
+    const times = meters.map(meterTime);
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+    const backlog = meters.filter((m) => meterTime(m) >= cutAt && meterTime(m) < healAt);
+    const fresh = meters.filter((m) => meterTime(m) > healAt);
+    expect(backlog.length).toBeGreaterThanOrEqual(queuedWhileOffline - 1);
+    expect(Math.max(...backlog.map((m) => m.at))).toBeLessThanOrEqual(Math.min(...fresh.map((m) => m.at)));
+    // Nothing thinned or dropped: the central system has exactly the periodic samples of the
+    // ledger (an identical redelivery after a cut is tolerated: at-least-once).
+    const db = readOnly(r.agent.storePath);
+    const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    db.close();
+    expect([...new Set(times)]).toEqual(ledgerTimes);
+    expect(r.csms.callsOf('BootNotification', CP)).toHaveLength(1); // a reconnect, not a reboot
+  });
+
+  for (const outage of ['blackhole', 'server down'] as const) {
+    it(`delivers a whole transaction made offline (${outage}): Start, MeterValues, Stop in order, one transaction`, async () => {
+      const r = await rig({ AllowOfflineTxForUnknownId: true, MeterValueSampleInterval: 1 });
+      let csms = r.csms;
+      if (outage === 'blackhole') {
+        r.proxy.blackhole();
+      } else {
+        // The central system goes away: its port closes, the proxy finds nothing behind it.
+        await r.csms.stop();
+        r.proxy.retarget({ host: '127.0.0.1', port: r.csms.port });
+        r.proxy.reset();
+        r.proxy.pass();
+      }
+      await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the agent to be offline');
+      const txBefore = txCalls(csms).length;
+
+      const started = new Promise<{ localId: string }>((res) => r.agent.chargePoint!.once('session-started', res));
+      r.agent.sim.reader.present({ idTag: 'UNKNOWN-CARD', method: 'rfid', connectorId: 1 });
+      const { localId } = await started;
+      // Transaction messages only: a security event (e.g. StartupOfTheDevice) may share the queue.
+      await waitFor(() => r.agent.outbox!.head(50).filter((e) => e.kind !== 'security').length >= 4, 15_000, 'three queued MeterValues');
+      const stopped = new Promise((res) => r.agent.chargePoint!.once('session-stopped', res));
+      r.agent.sim.reader.present({ idTag: 'UNKNOWN-CARD', method: 'rfid', connectorId: 1 });
+      await stopped;
+      expect(txCalls(csms).length).toBe(txBefore); // nothing got through
+      expect(r.agent.ledger!.get(localId)!.transactionId).toBeNull();
+
+      if (outage === 'blackhole') {
+        r.proxy.pass();
+      } else {
+        // A new central system process (another port): the same proxy address for the agent.
+        const txIds = r.txIds;
+        let nextTx = 5000;
+        csms = new TestCsms().on('StartTransaction', () => {
+          txIds.push(nextTx);
+          return { transactionId: nextTx++, idTagInfo: { status: 'Accepted' } };
+        });
+        await csms.start();
+        cleanups.push(() => csms.stop());
+        r.proxy.retarget({ host: '127.0.0.1', port: csms.port });
+      }
+      await waitFor(() => csms.callsOf('StopTransaction', CP).length >= 1 && r.agent.outbox!.summary().depth === 0, 20_000, 'the offline transaction delivered');
+
+      const tx = txCalls(csms).slice(outage === 'blackhole' ? txBefore : 0);
+      expect(tx[0]!.action).toBe('StartTransaction');
+      expect(tx.at(-1)!.action).toBe('StopTransaction');
+      expect(tx.filter((c) => c.action === 'StartTransaction')).toHaveLength(1);
+      expect(tx.filter((c) => c.action === 'StopTransaction')).toHaveLength(1);
+      const meters = tx.filter((c) => c.action === 'MeterValues');
+      expect(meters.length).toBeGreaterThanOrEqual(3);
+      const transactionId = r.txIds.at(-1)!;
+      for (const c of tx.slice(1)) expect(c.params.transactionId).toBe(transactionId);
+      // Chronological: the Start's timestamp, then the samples, then the Stop's.
+      const times = [Date.parse(tx[0]!.params.timestamp), ...meters.map(meterTime), Date.parse(tx.at(-1)!.params.timestamp)];
+      for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+      expect(tx[0]!.params.idTag).toBe('UNKNOWN-CARD');
+      // Original timestamps kept: the Start was taken while offline, long before delivery.
+      expect(Date.parse(tx[0]!.params.timestamp)).toBeLessThan(tx[0]!.at - 2_000);
+      // The ledger has the mapping, and its energy matches what the central system billed.
+      const rec = r.agent.ledger!.get(localId)!;
+      expect(rec.transactionId).toBe(transactionId);
+      const stop = tx.at(-1)!.params;
+      expect(stop.meterStop - tx[0]!.params.meterStart).toBe(rec.meterStopWh! - rec.meterStartWh);
+      expect(stop.meterStop - tx[0]!.params.meterStart).toBeGreaterThan(0);
+    });
+  }
+
+  it('dead-letters a StopTransaction the central system keeps refusing, after exactly TransactionMessageAttempts tries, and keeps delivering', async () => {
+    const r = await rig({ TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1, MeterValueSampleInterval: 0 });
+    r.csms.on('StopTransaction', () => {
+      throw createRPCError('InternalError', 'billing backend down');
+    });
+    const deadLetters: { kind: string }[] = [];
+    r.agent.link!.on('dead-letter', (d) => deadLetters.push(d));
+    const txId = await remoteStart(r, 1);
+    await sleep(300);
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => deadLetters.length === 1, 15_000, 'the dead letter');
+
+    const stops = r.csms.callsOf('StopTransaction', CP);
+    expect(stops).toHaveLength(3);
+    for (const s of stops) expect(s.params.transactionId).toBe(txId);
+    // wait = interval × attempt: 1 s, then 2 s.
+    expect(stops[1]!.at - stops[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(stops[2]!.at - stops[1]!.at).toBeGreaterThanOrEqual(1950);
+
+    const db = readOnly(r.agent.storePath);
+    const dead = db.prepare(`SELECT kind, attempts, last_error, payload FROM dead_letters`).all() as { kind: string; attempts: number; last_error: string; payload: string }[];
+    db.close();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.kind).toBe('stop');
+    expect(dead[0]!.attempts).toBe(3);
+    expect(dead[0]!.last_error).toMatch(/InternalError/);
+    expect(JSON.parse(dead[0]!.payload).meterStopWh).toBeGreaterThan(0); // billing data kept
+    expect(r.t.logs.records.some((l) => l.level === 'error' && l.alarm === 'dead-letter')).toBe(true);
+
+    // Later messages keep flowing: a second session on the other connector.
+    const stopsBefore = r.csms.callsOf('StopTransaction', CP).length;
+    const tx2 = await remoteStart(r, 2, 'APP-USER-2');
+    expect(tx2).not.toBe(txId);
+    expect(r.csms.callsOf('StartTransaction', CP).at(-1)!.params.connectorId).toBe(2);
+    expect(r.csms.callsOf('StopTransaction', CP)).toHaveLength(stopsBefore); // the dead one is not retried
+    expect(r.agent.outbox!.summary()).toMatchObject({ depth: 0, deadLetters: 1 });
+  });
+
+  it('does not count call timeouts in a partition as refusals: nothing is dead-lettered, nothing lost', async () => {
+    // Pings off and short call timeouts: the partition shows only as unanswered calls.
+    const r = await rig(
+      { WebSocketPingInterval: 0, TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1, MeterValueSampleInterval: 1 },
+      { csms: { callTimeoutMs: 1_000 } },
+    );
+    const txId = await remoteStart(r, 1);
+    await waitFor(() => r.csms.callsOf('MeterValues', CP).length >= 1, 5_000, 'a first MeterValues');
+    r.proxy.blackhole();
+    // Long enough for TransactionMessageAttempts timeouts and their retry intervals (1 + 1 + 1 + 2 + 1 s).
+    await sleep(8_000);
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted' && r.agent.outbox!.summary().depth === 0, 20_000, 'the backlog delivered');
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => r.csms.callsOf('StopTransaction', CP).length >= 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
+
+    expect(r.agent.outbox!.summary().deadLetters).toBe(0);
+    const meters = r.csms.callsOf('MeterValues', CP);
+    for (const m of meters) expect(m.params.transactionId).toBe(txId);
+    const times = meters.map(meterTime);
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+    const db = readOnly(r.agent.storePath);
+    const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    db.close();
+    expect([...new Set(times)]).toEqual(ledgerTimes);
+  });
+
+  it('keeps trying to connect through a partition: a connection attempt that is never answered is given up', async () => {
+    const r = await rig({ WebSocketPingInterval: 1 }, { csms: { callTimeoutMs: 1_000 } });
+    r.proxy.blackhole();
+    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition to be detected');
+    const attemptsBefore = r.proxy.accepted;
+    // The TCP connections are accepted, the WebSocket handshakes never answered.
+    await waitFor(() => r.proxy.accepted >= attemptsBefore + 3, 15_000, 'three more connection attempts');
+    r.proxy.reset(); // the hung attempts are forgotten by the network
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted', 15_000, 'reconnection');
+    expect(r.csms.callsOf('BootNotification', CP)).toHaveLength(1);
+  });
+
+  it('detects a silent partition with WebSocket pings within two intervals and reconnects', async () => {
+    const pingS = 2;
+    // Nothing else could notice: no call outstanding, heartbeats far away, calls time out late.
+    const r = await rig({ WebSocketPingInterval: pingS, HeartbeatInterval: 3600 }, { csms: { callTimeoutMs: 120_000 } });
+    const statusesBefore = r.csms.callsOf('StatusNotification', CP).length;
+    const serverClient = r.csms.client(CP);
+
+    r.proxy.blackhole();
+    const cutAt = Date.now();
+    await waitFor(() => r.agent.link!.state === 'offline', 20_000, 'the partition to be detected');
+    const detectedMs = Date.now() - cutAt;
+    // Two intervals (plus timer slack on a loaded machine); far below any other mechanism.
+    expect(detectedMs).toBeLessThan(2 * pingS * 1000 + 1_500);
+    console.info(`silent partition detected after ${detectedMs} ms (WebSocketPingInterval ${pingS} s)`);
+
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted', 15_000, 'reconnection');
+    await waitFor(() => r.csms.clients.get(CP) !== undefined && r.csms.clients.get(CP) !== serverClient, 5_000, 'a new server-side connection');
+    // A reconnect: the current status of each connector again, no second BootNotification.
+    await waitFor(() => r.csms.callsOf('StatusNotification', CP).length >= statusesBefore + 3, 5_000, 'statuses after reconnecting');
+    expect(r.csms.callsOf('BootNotification', CP)).toHaveLength(1);
+    const res = await r.csms.call(CP, 'GetConfiguration', { key: ['WebSocketPingInterval'] });
+    expect(res.configurationKey[0].value).toBe(String(pingS));
+  });
+});

@@ -30,7 +30,7 @@ export interface AgentOptions {
   /** log/tail and log/level for diagnostics. */
   logControl?: LogControl;
   /** Timing overrides for tests. */
-  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number };
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number; meterValuesPerMessage?: number };
 }
 
 /** The OCPP configuration values the config file sets, checked against the key definitions. */
@@ -144,7 +144,7 @@ export class Agent {
       definitions: this.definitions, clock: this.clock, log: this.log.child({ component: 'ocpp' }),
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}` },
       onReset: (type) => void this.reset(type),
-      timing: this.opts.linkTiming,
+      timing: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
       features: (this.features = attachFeatures({
         core, loaded: this.opts.loaded, storePath: this.storePath, db: this.db, chargePoint: this.chargePoint, link: () => link, outbox: this.outbox,
         settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, log: this.log,

@@ -106,6 +106,24 @@ export class SqliteOutbox {
     })();
   }
 
+  /**
+   * Acknowledge delivered MeterValues rows. These commits skip the fsync (synchronous=NORMAL
+   * for this transaction only): a process crash loses nothing in WAL mode, and what a power cut
+   * could lose is only the knowledge that the rows went out, so they would be sent again, never
+   * lost. The ledger's own writes stay synchronous=FULL.
+   */
+  ackDelivered(seqs: readonly number[], at: number): void {
+    const before = this.db.pragma('synchronous', { simple: true }) as number;
+    if (before > 1) this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(() => {
+        for (const seq of seqs) this.q.ack.run(at, seq);
+      })();
+    } finally {
+      if (before > 1) this.db.pragma(`synchronous = ${before}`);
+    }
+  }
+
   fail(seq: number, error: string, notBefore: number): void {
     this.q.fail.run(notBefore, error, seq);
   }

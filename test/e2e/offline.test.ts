@@ -61,9 +61,17 @@ function txCalls(csms: TestCsms): RecordedCall[] {
   return csms.calls.filter((c) => c.chargePointId === CP && TX_ACTIONS.has(c.action));
 }
 
-/** The timestamp of a MeterValues call (its one meterValue). */
-function meterTime(c: RecordedCall): number {
-  return Date.parse(c.params.meterValue[0].timestamp);
+interface MeterEntry {
+  /** When the central system received it. */
+  at: number;
+  /** The sample's own timestamp. */
+  time: number;
+  transactionId: number;
+}
+
+/** Every meterValue received, in order: a backlog may travel several to a MeterValues call. */
+function meterEntries(calls: RecordedCall[]): MeterEntry[] {
+  return calls.flatMap((c) => (c.params.meterValue as { timestamp: string }[]).map((mv) => ({ at: c.at, time: Date.parse(mv.timestamp), transactionId: c.params.transactionId })));
 }
 
 function readOnly(path: string): Database.Database {
@@ -92,30 +100,32 @@ describe('offline-first (issue 3)', () => {
     // Several MeterValueSampleInterval periods offline; the samples pile up in the outbox.
     await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'four queued MeterValues');
     const queuedWhileOffline = r.agent.outbox!.summary().depth;
-    const receivedBeforeHeal = r.csms.callsOf('MeterValues', CP).length;
+    const receivedBeforeHeal = meterEntries(r.csms.callsOf('MeterValues', CP)).length;
 
     r.proxy.pass();
     const healAt = Date.now();
     await waitFor(() => r.agent.link!.state === 'accepted', 10_000, 'reconnection');
     // Queue drained and fresh samples flowing again.
     await waitFor(
-      () => r.agent.outbox!.summary().depth === 0 && r.csms.callsOf('MeterValues', CP).filter((c) => meterTime(c) > healAt).length >= 2,
+      () => r.agent.outbox!.summary().depth === 0 && meterEntries(r.csms.callsOf('MeterValues', CP)).filter((m) => m.time > healAt).length >= 2,
       15_000, 'the backlog and two fresh MeterValues',
     );
     await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
     await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
 
-    const meters = r.csms.callsOf('MeterValues', CP);
+    const meters = meterEntries(r.csms.callsOf('MeterValues', CP));
     expect(queuedWhileOffline).toBeGreaterThanOrEqual(4);
     expect(meters.length).toBeGreaterThan(receivedBeforeHeal + queuedWhileOffline - 1);
     // Every one carries the central system's transactionId: never -1, never missing.
-    for (const m of meters) expect(m.params.transactionId).toBe(txId);
+    for (const m of meters) expect(m.transactionId).toBe(txId);
     expect(r.csms.callsOf('StopTransaction', CP)[0]!.params.transactionId).toBe(txId);
     // In timestamp order as received: the backlog (taken during the cut) before any new one.
-    const times = meters.map(meterTime);
+    const times = meters.map((m) => m.time);
     for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
-    const backlog = meters.filter((m) => meterTime(m) >= cutAt && meterTime(m) < healAt);
-    const fresh = meters.filter((m) => meterTime(m) > healAt);
+    const backlog = meters.filter((m) => m.time >= cutAt && m.time < healAt);
+    const fresh = meters.filter((m) => m.time > healAt);
+    // The backlog travelled in fewer calls than samples (several meterValues per MeterValues).
+    expect(new Set(backlog.map((m) => m.at)).size).toBeLessThan(backlog.length);
     expect(backlog.length).toBeGreaterThanOrEqual(queuedWhileOffline - 1);
     expect(Math.max(...backlog.map((m) => m.at))).toBeLessThanOrEqual(Math.min(...fresh.map((m) => m.at)));
     // Nothing thinned or dropped: the central system has exactly the periodic samples of the
@@ -125,6 +135,35 @@ describe('offline-first (issue 3)', () => {
     db.close();
     expect([...new Set(times)]).toEqual(ledgerTimes);
     expect(r.csms.callsOf('BootNotification', CP)).toHaveLength(1); // a reconnect, not a reboot
+  });
+
+  it('sends a backlog one sample per MeterValues when the central system refuses several in one', async () => {
+    const r = await rig({ MeterValueSampleInterval: 1 });
+    let refusedBatches = 0;
+    r.csms.on('MeterValues', (p: { meterValue: unknown[] }) => {
+      if (p.meterValue.length > 1) {
+        refusedBatches++;
+        throw createRPCError('OccurenceConstraintViolation', 'one meterValue per request, please');
+      }
+      return {};
+    });
+    const txId = await remoteStart(r, 1);
+    r.proxy.blackhole();
+    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
+    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted' && r.agent.outbox!.summary().depth === 0, 20_000, 'the backlog delivered');
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
+    expect(refusedBatches).toBeGreaterThanOrEqual(1);
+    expect(r.agent.outbox!.summary().deadLetters).toBe(0);
+    const accepted = r.csms.callsOf('MeterValues', CP).filter((c) => c.params.meterValue.length === 1);
+    const times = meterEntries(accepted).map((m) => m.time);
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
+    const db = readOnly(r.agent.storePath);
+    const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    db.close();
+    expect([...new Set(times)]).toEqual(ledgerTimes);
   });
 
   for (const outage of ['blackhole', 'server down'] as const) {
@@ -175,12 +214,12 @@ describe('offline-first (issue 3)', () => {
       expect(tx.at(-1)!.action).toBe('StopTransaction');
       expect(tx.filter((c) => c.action === 'StartTransaction')).toHaveLength(1);
       expect(tx.filter((c) => c.action === 'StopTransaction')).toHaveLength(1);
-      const meters = tx.filter((c) => c.action === 'MeterValues');
+      const meters = meterEntries(tx.filter((c) => c.action === 'MeterValues'));
       expect(meters.length).toBeGreaterThanOrEqual(3);
       const transactionId = r.txIds.at(-1)!;
       for (const c of tx.slice(1)) expect(c.params.transactionId).toBe(transactionId);
       // Chronological: the Start's timestamp, then the samples, then the Stop's.
-      const times = [Date.parse(tx[0]!.params.timestamp), ...meters.map(meterTime), Date.parse(tx.at(-1)!.params.timestamp)];
+      const times = [Date.parse(tx[0]!.params.timestamp), ...meters.map((m) => m.time), Date.parse(tx.at(-1)!.params.timestamp)];
       for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
       expect(tx[0]!.params.idTag).toBe('UNKNOWN-CARD');
       // Original timestamps kept: the Start was taken while offline, long before delivery.
@@ -249,9 +288,9 @@ describe('offline-first (issue 3)', () => {
     await waitFor(() => r.csms.callsOf('StopTransaction', CP).length >= 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
 
     expect(r.agent.outbox!.summary().deadLetters).toBe(0);
-    const meters = r.csms.callsOf('MeterValues', CP);
-    for (const m of meters) expect(m.params.transactionId).toBe(txId);
-    const times = meters.map(meterTime);
+    const meters = meterEntries(r.csms.callsOf('MeterValues', CP));
+    for (const m of meters) expect(m.transactionId).toBe(txId);
+    const times = meters.map((m) => m.time);
     for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
     const db = readOnly(r.agent.storePath);
     const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);

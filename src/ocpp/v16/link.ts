@@ -42,7 +42,7 @@ export interface CsmsLinkOptions {
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
   /** Timing that tests shorten; defaults suit a real charger. */
-  timing?: Partial<{ bootRetryMs: number; authorizeTimeoutMs: number }>;
+  timing?: Partial<{ bootRetryMs: number; authorizeTimeoutMs: number; meterValuesPerMessage: number }>;
   /** Smart Charging, Reservation and Firmware Management services, when the charge point has them. */
   features?: FeatureServices;
 }
@@ -73,6 +73,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private readonly log: Log;
   private readonly statusHolds = new Map<number, Timer>();
   private lastAckAt: number | null = null;
+  /** Entries up to this seq go one per message (a batch of them was refused). */
+  private singleUntilSeq = 0;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
 
@@ -308,12 +310,56 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
             this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
             break;
           }
-          if (!(await this.deliver(entry))) break;
+          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry) : [];
+          if (!(await (batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry)))) break;
         }
       } while (this.pumpRequested && this.online() && !this.stopped);
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * A backlog of MeterValues for one transaction (after an outage) goes as several meterValue
+   * entries in one MeterValues request, in order, up to `meterValuesPerMessage`; live operation,
+   * with one sample queued at a time, is unchanged.
+   */
+  private meterBatch(first: OutboxEntry): OutboxEntry[] {
+    const max = this.o.timing?.meterValuesPerMessage ?? 20;
+    if (max <= 1 || first.seq <= this.singleUntilSeq) return [];
+    const now = this.o.clock.now();
+    const out: OutboxEntry[] = [];
+    for (const e of this.o.outbox.head(max)) {
+      if (e.kind !== 'meter' || e.localId !== first.localId || e.attempts > 0 || e.notBefore > now) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  private async deliverMeterBatch(entries: OutboxEntry[]): Promise<boolean> {
+    const first = entries[0]!;
+    const transactionId = this.o.ledger.get(first.localId)?.transactionId;
+    if (transactionId === null || transactionId === undefined) return this.deliver(first);
+    const payloads = entries.map((e) => JSON.parse(e.payload) as MeterPayload);
+    try {
+      await this.send('MeterValues', { connectorId: payloads[0]!.connectorId, transactionId, meterValue: payloads.map((p) => toMeterValue(p.sample)) });
+    } catch (err) {
+      const failure = err instanceof CallFailedError ? err : undefined;
+      if (failure?.failure === 'callerror' || failure?.failure === 'invalid-request') {
+        // Refused as a batch: send these one by one, where attempts and dead letters apply.
+        this.singleUntilSeq = entries.at(-1)!.seq;
+        return true;
+      }
+      if (failure?.failure === 'timeout') {
+        this.log.warn('MeterValues not answered: reconnecting', { seq: first.seq, localId: first.localId });
+        void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+      }
+      // Disconnected or unanswered: pause; the same entries go again once reconnected.
+      return false;
+    }
+    this.o.outbox.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
+    for (const e of entries) this.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
+    return true;
   }
 
   /** Deliver one entry. Returns false when delivery must pause (link down). */
@@ -348,7 +394,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       if (entry.kind === 'meter') {
         const p = JSON.parse(entry.payload) as MeterPayload;
         await this.send('MeterValues', { connectorId: p.connectorId, transactionId, meterValue: [toMeterValue(p.sample)] });
-        this.o.outbox.ack(entry.seq, now());
+        this.o.outbox.ackDelivered([entry.seq], now());
       } else {
         const p = JSON.parse(entry.payload) as StopPayload;
         const res = await this.send('StopTransaction', {

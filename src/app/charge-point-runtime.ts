@@ -141,17 +141,8 @@ export class ChargePointRuntime {
     const onCall = this.d.onCall;
     const conn = this.connection;
     const onIncoming = this.d.onIncomingCall;
-    if (onIncoming) {
-      // Before the link registers its handlers: count each CALL from the central system once answered.
-      const handle = conn.handle.bind(conn);
-      conn.handle = ((action: string, handler: (request: unknown) => unknown) => handle(action as never, async (request: never): Promise<never> => {
-        try {
-          return (await handler(request)) as never;
-        } finally {
-          onIncoming(action);
-        }
-      })) as typeof conn.handle;
-    }
+    // Counted by the connection once a CALL from the central system is answered (no wrapper per handler).
+    if (onIncoming) conn.onAnswered = onIncoming;
     const call = conn.call.bind(conn);
     conn.call = (async (action: string, request: unknown, options?: { timeoutMs?: number }) => {
       if (!conn.open) return call(action as never, request as never, options);

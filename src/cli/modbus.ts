@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../lib/errors.js';
 import { decodeValues, loadMeterProfile, ModbusBus, planReads, RegisterImage, type BusOptions } from '../drivers/modbus/index.js';
 import { formatTable } from './table.js';
 
@@ -21,7 +22,7 @@ function lineOptions(cmd: Command): Command {
 }
 
 function busFrom(o: LineOptions): ModbusBus {
-  if (!o.port === !o.host) throw new InvalidArgumentError('give exactly one of --port (RTU) or --host (TCP)');
+  if (!o.port === !o.host) throw new UsageError('give exactly one of --port (RTU) or --host (TCP)');
   const opts: BusOptions = o.port
     ? { kind: 'rtu', path: o.port, baudRate: o.baud, parity: o.parity }
     : { kind: 'tcp', host: o.host!, port: o.tcpPort };

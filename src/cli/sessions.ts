@@ -1,4 +1,5 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { UsageError } from '../lib/errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { Command, InvalidArgumentError } from 'commander';
@@ -19,10 +20,10 @@ interface StoreOptions { config?: string; db?: string }
 function openStore(o: StoreOptions): { records: SessionRecords; close(): void; secretFile: string } {
   let dbPath = o.db;
   if (!dbPath) {
-    if (!o.config) throw new InvalidArgumentError('give --config FILE (or --db FILE)');
+    if (!o.config) throw new UsageError('give --config FILE (or --db FILE)');
     dbPath = resolve(loadAgentConfig(o.config).config.store.path);
   }
-  if (!existsSync(dbPath)) throw new InvalidArgumentError(`no database at ${dbPath}`);
+  if (!existsSync(dbPath)) throw new UsageError(`no database at ${dbPath}`);
   const db = openDatabase(dbPath, { log: silentLog });
   return { records: new SessionRecords(db), close: () => db.close(), secretFile: join(dirname(dbPath), 'pseudonym.key') };
 }
@@ -82,7 +83,7 @@ export function sessionsCommand(): Command {
     .option('--format <f>', 'csv or json', 'json')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o: StoreOptions & { from?: number; to?: number; format: string; out?: string }) => {
-      if (o.format !== 'csv' && o.format !== 'json') throw new InvalidArgumentError('--format must be csv or json');
+      if (o.format !== 'csv' && o.format !== 'json') throw new UsageError('--format must be csv or json');
       const s = openStore(o);
       const out = o.out ? createWriteStream(o.out) : process.stdout;
       try {
@@ -103,7 +104,7 @@ export function sessionsCommand(): Command {
       const s = openStore(o);
       try {
         const row = s.records.get(localId) ?? [...s.records.iterate()].find((r) => r.localId.startsWith(localId));
-        if (!row) throw new InvalidArgumentError(`no session ${localId}`);
+        if (!row) throw new UsageError(`no session ${localId}`);
         process.stdout.write(JSON.stringify({ ...row, meterCurve: s.records.curve(row.localId) }, null, 2) + '\n');
       } finally {
         s.close();
@@ -114,12 +115,12 @@ export function sessionsCommand(): Command {
     .option('--id-tag <tag>', 'the customer\'s idTag (pseudonymised here with the installation secret)')
     .option('--customer <ref>', 'the customer reference (pseudonym) shown in reports')
     .action((o: StoreOptions & { idTag?: string; customer?: string }) => {
-      if (!o.idTag === !o.customer) throw new InvalidArgumentError('give exactly one of --id-tag or --customer');
+      if (!o.idTag === !o.customer) throw new UsageError('give exactly one of --id-tag or --customer');
       const s = openStore(o);
       try {
         let ref = o.customer;
         if (o.idTag) {
-          if (!existsSync(s.secretFile)) throw new InvalidArgumentError(`no pseudonym secret at ${s.secretFile}`);
+          if (!existsSync(s.secretFile)) throw new UsageError(`no pseudonym secret at ${s.secretFile}`);
           ref = pseudonymiser(Buffer.from(readFileSync(s.secretFile, 'utf8').trim(), 'hex'))(o.idTag);
         }
         const r = s.records.erase(ref!, o.idTag);

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
 import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
@@ -66,7 +67,7 @@ export function simCommand(): Command {
     .action(async (o: SimOpts) => {
       if (o.failOn) parseFailOn(o.failOn);
       const startMs = o.start ? Date.parse(o.start) : undefined;
-      if (startMs !== undefined && !Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: not a time: ${o.start}`);
+      if (startMs !== undefined && !Number.isFinite(startMs)) throw new UsageError(`--start: not a time: ${o.start}`);
       const { code } = await runFleet(
         {
           count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,

@@ -80,6 +80,8 @@ export class MqttDiagnostics {
     const client = mqtt.connect(this.o.url, opts);
     this.client = client;
     client.on('connect', () => {
+      // Answers and state are small packets: no Nagle delay on them.
+      (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.o.log.info('diagnostics broker connected', { url: this.o.url.replace(/\/\/[^@]*@/, '//') });
       void this.onConnect();
     });

@@ -27,3 +27,10 @@ export class ConfigError extends EvseError {
 }
 
 export class StoreError extends EvseError {}
+
+/** A command line used wrongly (missing or contradictory options): printed, exit 2. */
+export class UsageError extends EvseError {
+  constructor(message: string) {
+    super('ERR_USAGE', message);
+  }
+}

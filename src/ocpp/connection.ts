@@ -212,8 +212,36 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   }
 
   handle<A extends keyof In & string>(action: A, handler: (request: In[A][0]) => Promise<In[A][1]> | In[A][1]): void {
-    this.client.handle(action, async ({ params }) => handler(params as In[A][0]));
+    (this.own ??= new Map()).set(action, handler as (request: unknown) => unknown);
+    this.client.handle(action, this.dispatch);
   }
+
+  /**
+   * Answer every action of `table` with its handler, given this connection's `context`. The
+   * table is meant to be shared by every connection of a process: a fleet holds thousands of
+   * connections, and a closure per action and connection would cost kilobytes each.
+   */
+  handleTable<C>(table: ReadonlyMap<string, (request: unknown, context: C) => unknown>, context: C): void {
+    this.table = table as ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
+    this.tableContext = context;
+    for (const action of table.keys()) this.client.handle(action, this.dispatch);
+  }
+
+  /** Told of every CALL from the peer once a handler has answered it (result or error). */
+  onAnswered?: (action: string) => void;
+
+  private own?: Map<string, (request: unknown) => unknown>;
+  private table?: ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
+  private tableContext: unknown;
+  /** The one function this connection registers with ocpp-rpc, for every action it handles. */
+  private readonly dispatch = async ({ method, params }: { method: string; params: unknown }): Promise<unknown> => {
+    try {
+      const own = this.own?.get(method);
+      return await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
+    } finally {
+      this.onAnswered?.(method);
+    }
+  };
 
   /**
    * For actions we do not implement: answer NotImplemented. ocpp-rpc does so itself, before

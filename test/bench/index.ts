@@ -12,6 +12,7 @@ const benches: Record<string, { file: string; fn: string; args?: unknown }> = {
   modbus: { file: './modbus.ts', fn: 'benchModbus' },
   fleet: { file: './fleet.ts', fn: 'benchFleet' },
   export: { file: './export.ts', fn: 'benchExport' },
+  mqtt: { file: './mqtt.ts', fn: 'benchMqtt' },
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -190,6 +190,31 @@ describe('MQTT diagnostics against mosquitto', () => {
     await old.endAsync();
   });
 
+  it('the technician CLI sends a request and prints the answer, and watches live state', async () => {
+    const cli = (args: string[], until?: (out: string) => boolean) => new Promise<{ code: number | null; out: string; err: string }>((res) => {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (until?.(out)) child.kill('SIGINT');
+      });
+      child.stderr.on('data', (d) => (err += d));
+      child.on('exit', (code) => (clearTimeout(timer), res({ code, out, err })));
+    });
+    const auth = ['--broker', broker.url, '--username', 'tech', '--password', 'tech-pw'];
+    const ok = await cli(['diag', ...auth, 'CP-TEST-1', 'status/get']);
+    expect(ok.code, ok.err).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ status: 'ok', data: { connectors: expect.any(Array) } });
+    const refused = await cli(['diag', ...auth, 'CP-TEST-1', 'config/set', '{"key":"AuthorizeRemoteTxRequests","value":true}']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toMatchObject({ status: 'error', error: { code: 'ERR_NOT_WRITABLE' } });
+    const watch = await cli(['diag', 'watch', '+', ...auth], (out) => /CP-TEST-1 state online/.test(out) && /CP-TEST-1 connector\/1 /.test(out));
+    expect(watch.out).toMatch(/CP-TEST-1 state online/);
+    expect(watch.out).toMatch(/CP-TEST-1 connector\/1 \{"connectorId":1/);
+  });
+
   it('never publishes an idTag, a password or a key', async () => {
     // The session above used ID_TAG; the agent's broker password is in its config.
     await new Promise((r) => setTimeout(r, 300));

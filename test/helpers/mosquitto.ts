@@ -38,7 +38,7 @@ export async function startMosquitto(users: BrokerUser[], opts: { tls?: boolean 
   const passwd = join(dir, 'passwd');
   users.forEach((u, i) => execFileSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', passwd, u.name, u.password]));
   writeFileSync(join(dir, 'acl'), users.map((u) => `user ${u.name}\n${u.acl.join('\n')}\n`).join('\n'));
-  let conf = `per_listener_settings false\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${join(dir, 'acl')}\npersistence false\nlog_dest file ${join(dir, 'broker.log')}\nlistener ${port} 127.0.0.1\n`;
+  let conf = `per_listener_settings false\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${join(dir, 'acl')}\npersistence false\nset_tcp_nodelay true\nlog_dest file ${join(dir, 'broker.log')}\nlistener ${port} 127.0.0.1\n`;
   let tlsPort: number | undefined;
   let caFile: string | undefined;
   if (opts.tls) {

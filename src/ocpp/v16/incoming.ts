@@ -194,24 +194,39 @@ export const handlers: Handlers = {
   ...firmwareHandlers,
 };
 
-export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {
-  const conn = { reconfigurePing: (ms: number) => connection.reconfigure({ pingIntervalMs: ms }) };
-  for (const action of Object.keys(handlers) as CsAction[]) {
-    connection.handle(action, async (req: CsRequest<typeof action>) => {
-      const handler = handlers[action] as (r: unknown, c: IncomingContext) => Promise<unknown> | unknown;
-      try {
-        const res = await handler(req, ctx);
-        if (action === 'ChangeConfiguration') {
-          const key = (req as CsRequest<'ChangeConfiguration'>).key;
-          if ((res as { status: string }).status === 'Accepted') onConfigChange[key]?.(ctx, conn);
-        }
-        return res as CsResponse<typeof action>;
-      } catch (err) {
-        if ((err as { rpcErrorCode?: string }).rpcErrorCode) throw err;
-        ctx.log.error('handler failed', { action, err });
-        throw createRPCError('InternalError', 'the charge point could not process the request');
+/** What a connection's shared handler table is given: the charge point's context and its connection. */
+interface Registered {
+  ctx: IncomingContext;
+  conn: { reconfigurePing(ms: number): void };
+}
+
+/** One table for every connection of the process (a fleet holds thousands). */
+const table: ReadonlyMap<string, (request: unknown, r: Registered) => Promise<unknown>> = new Map(
+  (Object.keys(handlers) as CsAction[]).map((action) => [action, async (req: unknown, { ctx, conn }: Registered): Promise<unknown> => {
+    const handler = handlers[action] as (r: unknown, c: IncomingContext) => Promise<unknown> | unknown;
+    try {
+      const res = await handler(req, ctx);
+      if (action === 'ChangeConfiguration') {
+        const key = (req as CsRequest<'ChangeConfiguration'>).key;
+        if ((res as { status: string }).status === 'Accepted') onConfigChange[key]?.(ctx, conn);
       }
-    });
+      return res;
+    } catch (err) {
+      if ((err as { rpcErrorCode?: string }).rpcErrorCode) throw err;
+      ctx.log.error('handler failed', { action, err });
+      throw createRPCError('InternalError', 'the charge point could not process the request');
+    }
+  }]),
+);
+
+class PingReconfigurer {
+  constructor(private readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>) {}
+  reconfigurePing(ms: number): void {
+    this.connection.reconfigure({ pingIntervalMs: ms });
   }
+}
+
+export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {
+  connection.handleTable(table, { ctx, conn: new PingReconfigurer(connection) });
   connection.handleUnknown();
 }

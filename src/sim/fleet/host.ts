@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { ChargePointRuntime } from '../../app/charge-point-runtime.js';
+import { ChargePointRuntime, type CallOutcome } from '../../app/charge-point-runtime.js';
 import type { ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
 import { createLog, type Log, type LogLevel, type LogRecord, type LogSink } from '../../lib/log.js';
@@ -152,6 +152,15 @@ export class FleetHost {
     return this.defaults;
   }
 
+  /** Shared by every charger of the thread (no closure per charger). */
+  private readonly onCall = (o: CallOutcome): void => this.metrics.onCall(o);
+  private readonly onIncomingCall = (): void => {
+    const c = this.metrics.counters;
+    c.callsFromCentral++;
+    c.messagesIn++;
+    c.messagesOut++;
+  };
+
   private add(id: string, index: number): void {
     const { scenario: sc, charger, seed } = this.o;
     const clock = this.scheduler.clock();
@@ -178,12 +187,8 @@ export class FleetHost {
       csms: { url: this.o.urls[index % this.o.urls.length]!, ...sc.csms },
       definitions: this.definitions, defaults: this.sharedDefaults(),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
-      onCall: (o) => m.onCall(o),
-      onIncomingCall: () => {
-        m.counters.callsFromCentral++;
-        m.counters.messagesIn++;
-        m.counters.messagesOut++;
-      },
+      onCall: this.onCall,
+      onIncomingCall: this.onIncomingCall,
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
     this.hosted.set(id, h);

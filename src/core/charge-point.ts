@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
 import { authorizeIdTag, type AuthorizationDecision } from './authorization.js';
-import { checkReading } from './meter-guard.js';
+import { checkReading, frozenRegister } from './meter-guard.js';
 import type { ReservationPolicy } from './reservations.js';
 import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
 import type {
@@ -112,6 +112,8 @@ class ConnectorState {
   probe?: Timer;
   lastReading?: MeterReading;
   meterErrors = 0;
+  /** When the energy register last moved (or nothing was drawn). */
+  energyChangedAt?: number;
   /** Wakes at the next change of the smart-charging limit. */
   limitTimer?: Timer;
   constructor(readonly hw: ConnectorHardware) {}
@@ -675,6 +677,19 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       return false;
     }
     this.clearFault(c, 'meter-plausibility');
+    // A register that stops moving while power flows is a stale meter: never bill it, never
+    // republish its value with a fresh timestamp.
+    const prev = c.lastReading;
+    if (c.energyChangedAt === undefined || !prev || reading.energyWh !== prev.energyWh || !(reading.powerW && reading.powerW > 0)) c.energyChangedAt = reading.takenAt;
+    if (c.session && !c.session.suspendedByEvse && !c.session.stopping) {
+      const frozen = frozenRegister(c.energyChangedAt ?? reading.takenAt, reading);
+      if (frozen) {
+        this.log.warn('stale meter reading refused', { connectorId: c.id, problem: frozen });
+        this.setFault(c, 'meter-stale', 'PowerMeterFailure', frozen);
+        return false;
+      }
+    }
+    this.clearFault(c, 'meter-stale');
     c.lastReading = reading;
     if (c.session) c.session.lastReading = reading;
     this.emit('reading', { connectorId: c.id, reading, sessionEnergyWh: c.session ? reading.energyWh - c.session.record.meterStartWh : undefined });

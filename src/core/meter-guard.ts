@@ -21,3 +21,17 @@ export function checkReading(prev: MeterReading | undefined, next: MeterReading,
     return `energy jumped ${Math.round(next.energyWh - prev.energyWh)} Wh in ${dtMs} ms, beyond ${maxPowerW} W`;
   return undefined;
 }
+
+/** Energy a frozen register may "owe" before it is called stale: above any meter's resolution. */
+export const FROZEN_REGISTER_WH = 250;
+
+/**
+ * Why a register that has not moved since `changedAt` while `reading.powerW` is drawn is
+ * stale (a meter repeating an old value), or undefined.
+ */
+export function frozenRegister(changedAt: number, reading: MeterReading, limitWh = FROZEN_REGISTER_WH): string | undefined {
+  const powerW = reading.powerW ?? 0;
+  if (powerW <= 0) return undefined;
+  const owedWh = (powerW * Math.max(0, reading.takenAt - changedAt)) / 3_600_000;
+  return owedWh > limitWh ? `energy register frozen at ${reading.energyWh} Wh for ${Math.round((reading.takenAt - changedAt) / 1000)} s while ${Math.round(powerW)} W is drawn` : undefined;
+}

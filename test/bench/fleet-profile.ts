@@ -35,6 +35,7 @@ let steady: { cpu: NodeJS.CpuUsage; calls: number; at: number } | undefined;
 let mid: NodeJS.MemoryUsage | undefined;
 setTimeout(async () => {
   gc?.(); mid = process.memoryUsage();
+  if (process.env.HEAP_SPACES) console.error(JSON.stringify((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, Math.round(x.space_size / 2 ** 20), Math.round(x.space_used_size / 2 ** 20)])));
   if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 }, (wallS * 1000) / 2).unref();
 const { report } = await runner.run();

@@ -75,6 +75,28 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     ]));
   });
 
+  it('refuses a frozen energy register while power is drawn: PowerMeterFailure, no stale value republished', async () => {
+    const { csms, slave, t } = await setup();
+    const cp = t.agent.chargePoint!;
+    await slave.command('set 3 3 1002 2');
+    await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG03' });
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    await slave.command('set 3 3 1002 3');
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    // The meter reports 300 kW but its energy register does not move: after a few seconds that
+    // is more energy "owed" than any meter's resolution.
+    await slave.command('val 1 Power.Active.Import| 300000');
+    await waitFor(() => cp.status(1).errorCode === 'PowerMeterFailure', 15_000, 'PowerMeterFailure (frozen register)');
+    const faultedAt = Date.now();
+    await sleep(1_500);
+    const after = csms.callsOf('MeterValues').filter((c) => c.at > faultedAt);
+    expect(after).toHaveLength(0);
+    // The register moves again: the fault clears by itself.
+    await slave.command('val 1 Power.Active.Import| 11000');
+    await slave.command('val 1 Energy.Active.Import.Register| 12345.68');
+    await waitFor(() => cp.status(1).status === 'Charging', 15_000, 'Charging again');
+  });
+
   it('refuses an implausible meter jump: PowerMeterFailure, never billed', async () => {
     const { csms, slave, t } = await setup();
     const cp = t.agent.chargePoint!;

@@ -1,11 +1,13 @@
 import type { Timer } from '../../core/ports.js';
 import type { SettableClock } from '../../ocpp/v16/link.js';
 
-interface Entry {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+/** A scheduled event; it is its own Timer (no closure and object per timer). */
+class Entry implements Timer {
+  cancelled = false;
+  constructor(readonly at: number, readonly seq: number, readonly fn: () => void) {}
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 export interface SchedulerOptions {
@@ -83,10 +85,10 @@ export class Scheduler {
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
-    const e: Entry = { at: this.now() + Math.max(0, ms), seq: ++this.seq, fn, cancelled: false };
+    const e = new Entry(this.now() + Math.max(0, ms), ++this.seq, fn);
     this.push(e);
     if (e.at < this.armedFor) this.arm();
-    return { cancel: () => void (e.cancelled = true) };
+    return e;
   }
 
   /**
@@ -94,23 +96,37 @@ export class Scheduler {
    * now(), which depends on how busy the thread is), so a seed gives the same plan every run.
    */
   at(atMs: number, fn: () => void): Timer {
-    const e: Entry = { at: atMs, seq: ++this.seq, fn, cancelled: false };
+    const e = new Entry(atMs, ++this.seq, fn);
     this.push(e);
     if (e.at < this.armedFor) this.arm();
-    return { cancel: () => void (e.cancelled = true) };
+    return e;
   }
 
   /** A charger's view: its own SettableClock over this scheduler. */
   clock(): SettableClock {
     // Simulated time is authoritative: a central system's currentTime does not move it (the
-    // fleet may run faster than real time), and it counts as trusted from the start.
-    return {
-      now: () => this.now(),
-      trusted: () => true,
-      setTimeout: (fn, ms) => this.setTimeout(fn, ms),
-      set: () => 0,
+    // fleet may run faster than real time), and it counts as trusted from the start. One
+    // object shared by every charger of the thread (it holds no per-charger state).
+    if (this.sharedClock) return this.sharedClock;
+    const scheduler = this;
+    this.sharedClock = {
+      now() {
+        return scheduler.now();
+      },
+      trusted() {
+        return true;
+      },
+      setTimeout(fn, ms) {
+        return scheduler.setTimeout(fn, ms);
+      },
+      set() {
+        return 0;
+      },
     };
+    return this.sharedClock;
   }
+
+  private sharedClock?: SettableClock;
 
   /** Simulated time has reached `untilMs` and every event due by then has run. */
   finished(): boolean {

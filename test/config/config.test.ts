@@ -217,3 +217,31 @@ describe('the CLI', () => {
     expect(noConfig.stderr).toContain('--config');
   });
 });
+
+describe('hardware blocks', () => {
+  const base = { chargePointId: 'CP-HW', csms: { url: 'ws://127.0.0.1:1/ocpp' } };
+
+  it('names every bad hardware field: missing port, bad unit id, unknown connector, unknown protocol', () => {
+    const problems = problemsOf(() => loadAgentConfig(write('hw-bad.json', {
+      ...base,
+      connectors: [
+        { id: 1, meter: { driver: 'modbus-rtu', unitId: 300, profile: 'eastron-sdm630' } },
+        { id: 9, evse: { driver: 'modbus-tcp', host: '10.0.0.5', unitId: 2, profile: 'evse-wb' } },
+      ],
+      readers: [{ driver: 'serial', port: '/dev/ttyUSB1', protocol: 'wiegand' }],
+    })));
+    const paths = problems.map((p) => p.path);
+    expect(paths).toEqual(expect.arrayContaining(['connectors[0].meter.port', 'connectors[0].meter.unitId', 'readers[0].protocol']));
+    expect(problems.every((p) => p.file.endsWith('hw-bad.json'))).toBe(true);
+  });
+
+  it('reports a connector the charger profile does not have, and an unknown meter profile, before anything starts', () => {
+    expect(problemsOf(() => loadAgentConfig(write('hw-conn.json', { ...base, connectors: [{ id: 9, meter: { driver: 'sim' } }] }))).map((p) => p.path))
+      .toEqual(['connectors[0].id']);
+    const loaded = loadAgentConfig(write('hw-profile.json', {
+      ...base, connectors: [{ id: 1, meter: { driver: 'modbus-tcp', host: '127.0.0.1', unitId: 1, profile: 'no-such-meter' } }],
+    }));
+    const problems = problemsOf(() => new Agent({ loaded, log: createLog(new MemorySink()) }));
+    expect(problems).toEqual([expect.objectContaining({ path: 'connectors[0].meter.profile', message: expect.stringMatching(/no-such-meter|not found|no meters? profile/i) })]);
+  });
+});

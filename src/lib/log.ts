@@ -61,7 +61,12 @@ export function createLog(sink: LogSink, fields: LogFields = {}): Log {
 
 /** JSON lines to a stream (stdout by default). */
 export function streamSink(level: LogLevel, stream: NodeJS.WritableStream = process.stdout): LogSink {
-  return { level, write: (r) => void stream.write(JSON.stringify(r) + '\n') };
+  // A log reader that went away (EPIPE) must not take the charger down with it.
+  let broken = false;
+  stream.on('error', () => {
+    broken = true;
+  });
+  return { level, write: (r) => void (broken || stream.write(JSON.stringify(r) + '\n')) };
 }
 
 /** Keeps records in memory: the last `max`, for tests and for `log/tail`. */

@@ -7,7 +7,7 @@ import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
 import type {
   AuthMethod, AuthorizationData, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus,
   FaultReport, FaultSource, IdReader, IdTagInfo, MeterReading, PresentedToken, RemoteAuthorizer,
-  Sample, SessionLedger, SessionRecord, Settings, StopReason, Timer, VehicleState,
+  Sample, SessionLedger, SessionRecord, SessionStop, Settings, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointOptions {
@@ -477,7 +477,26 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.onFault(f);
   }
 
+  /** Stops that could not be written (store faulted), recorded when the store is back. */
+  private readonly unrecordedStops = new Map<string, SessionStop>();
+
+  private recordPendingStops(): void {
+    for (const [localId, stop] of this.unrecordedStops) {
+      try {
+        this.opts.ledger.close(localId, stop);
+        this.unrecordedStops.delete(localId);
+        this.log.info('session stop recorded after the store came back', { localId });
+        this.emit('queued');
+      } catch (err) {
+        this.log.error('session stop still not recordable', { localId, err });
+        queueMicrotask(() => this.onFault({ source: 'store', errorCode: 'InternalError', info: 'session ledger not writable', active: true }));
+        return;
+      }
+    }
+  }
+
   private onFault(f: FaultReport): void {
+    if (f.source === 'store' && !f.active) this.recordPendingStops();
     // A fault names its connector in its source ("meter:1"), or the charge point ("reader").
     const m = /:(\d+)$/.exec(f.source);
     const c = m ? this.connectors.get(Number(m[1])) : undefined;
@@ -747,14 +766,18 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     const now = this.opts.clock.now();
     const end = this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData'));
+    const stop: SessionStop = {
+      stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
+      reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+    };
     try {
-      this.opts.ledger.close(s.record.localId, {
-        stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
-        reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
-      });
+      this.opts.ledger.close(s.record.localId, stop);
     } catch (err) {
-      // Still open in the ledger: it is closed at the next start from the last checkpoint.
-      this.log.error('session stop could not be recorded', { connectorId: c.id, localId: s.record.localId, err });
+      // Disk full or failing: the stop is kept in memory and recorded as soon as the store takes
+      // writes again (or, after a restart, the session is closed from its last checkpoint).
+      this.log.error('session stop could not be recorded: will retry', { connectorId: c.id, localId: s.record.localId, err });
+      this.unrecordedStops.set(s.record.localId, stop);
+      this.onFault({ source: 'store', errorCode: 'InternalError', info: 'session ledger not writable', active: true });
     }
     c.session = undefined;
     c.lastReading = reading;

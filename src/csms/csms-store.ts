@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MeterValue } from '../ocpp/v16/messages.js';
+import { shareStatements } from '../store/statement-cache.js';
 
 export interface CsmsTransaction {
   transactionId: number;
@@ -23,7 +24,8 @@ export class CsmsStore {
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    // Every call below prepares its SQL: shared, each text is parsed once (thousands of chargers call per second).
+    this.db = shareStatements(new Database(path));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`

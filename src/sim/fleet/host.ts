@@ -108,6 +108,13 @@ export class FleetHost {
     }
   }
 
+  private rampDone = false;
+
+  /** Every charger of this thread has been started. */
+  get ramped(): boolean {
+    return this.rampDone;
+  }
+
   get chargerCount(): number {
     return this.hosted.size;
   }
@@ -129,6 +136,7 @@ export class FleetHost {
         this.add(list[next]!.id, list[next]!.index);
         next++;
       }
+      if (next >= list.length) this.rampDone = true;
       if (next < list.length) {
         const dueIn = Math.max(5, list[next]!.index / perMs - elapsed);
         this.rampTimer = setTimeout(tick, Math.min(dueIn, 100));

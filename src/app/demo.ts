@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAgentConfig } from '../config/index.js';
 import { CentralSystem } from '../csms/central-system.js';
+import { sessionsTable } from '../csms/report.js';
 import { createLog, type LogSink } from '../lib/log.js';
 import { Agent } from './agent.js';
 
@@ -81,7 +82,6 @@ export async function runDemo(o: DemoOptions): Promise<{ transactions: number; e
   const rows = csms.store.transactions();
   await agent.stop();
   await csms.close();
-  const { sessionsTable } = await import('../cli/csms.js');
   o.out.write('\nSessions recorded by the central system:\n' + sessionsTable(rows.map((r) => ({ ...r, idTag: pseudonym(r.idTag) }))) + '\n');
   if (!o.keepFiles) rmSync(dir, { recursive: true, force: true });
   else o.out.write(`\nfiles kept in ${dir}\n`);

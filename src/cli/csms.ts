@@ -3,7 +3,7 @@ import { CentralSystem } from '../csms/central-system.js';
 import { CsmsStore } from '../csms/csms-store.js';
 import { createLog, streamSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
-import { formatTable } from './table.js';
+import { sessionsTable } from '../csms/report.js';
 
 const int = (v: string) => {
   const n = Number.parseInt(v, 10);
@@ -46,11 +46,4 @@ export function csmsCommand(): Command {
       else process.stdout.write(sessionsTable(rows) + '\n');
     });
   return cmd;
-}
-
-export function sessionsTable(rows: ReturnType<CsmsStore['transactions']>): string {
-  return formatTable(
-    ['tx', 'charge point', 'conn', 'started', 'stopped', 'Wh', 'reason', 'meter values'],
-    rows.map((r) => [r.transactionId, r.chargePointId, r.connectorId, r.startedAt, r.stoppedAt ?? '(open)', r.energyWh ?? '', r.stopReason ?? '', r.meterValueCount]),
-  );
 }

@@ -3,7 +3,7 @@ import { UsageError } from '../lib/errors.js';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { formatTable } from './table.js';
+import { formatTable } from '../lib/table.js';
 
 interface BrokerOptions {
   broker: string;

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../lib/errors.js';
 import { decodeValues, loadMeterProfile, ModbusBus, planReads, RegisterImage, type BusOptions } from '../drivers/modbus/index.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../lib/table.js';
 
 const int = (lo: number, hi: number) => (v: string) => {
   const n = Number(v);

@@ -7,7 +7,7 @@ import { loadAgentConfig } from '../config/index.js';
 import { silentLog } from '../lib/log.js';
 import { pseudonymiser } from '../lib/pseudonym.js';
 import { openDatabase, SessionRecords, type SessionReportRow } from '../store/index.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../lib/table.js';
 
 const when = (v: string) => {
   const t = Date.parse(v);

@@ -1,4 +1,4 @@
-import { formatTable } from '../../cli/table.js';
+import { formatTable } from '../../lib/table.js';
 import { EvseError } from '../../lib/errors.js';
 import { Histogram } from './histogram.js';
 import { emptyStats, mergeStats, type StatsJson } from './metrics.js';

@@ -9,6 +9,8 @@ import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './features.js';
+import type { Prng } from '../sim/prng.js';
+import { SimFirmware, type SimFirmwareTiming } from '../sim/fleet/sim-firmware.js';
 
 /** How one CALL to the central system ended, for metrics. */
 export interface CallOutcome {
@@ -47,6 +49,8 @@ export interface ChargePointRuntimeDeps {
   onCall?: (outcome: CallOutcome) => void;
   /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
   onIncomingCall?: (action: string) => void;
+  /** Simulated chargers: answer UpdateFirmware and GetDiagnostics with realistic timings. */
+  simulatedFirmware?: { prng: Prng; timing?: SimFirmwareTiming };
 }
 
 /**
@@ -102,9 +106,27 @@ export class ChargePointRuntime {
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
-      features: { smartCharging: this.features.smartCharging, reservations: this.features.reservations },
+      features: {
+        smartCharging: this.features.smartCharging, reservations: this.features.reservations,
+        ...(d.simulatedFirmware ? { firmware: this.lazyFirmware().firmware, diagnostics: this.lazyFirmware().diagnostics } : {}),
+      },
     });
     this.link = link;
+  }
+
+  private simFirmware?: SimFirmware;
+
+  /** Firmware Management of a simulated charger: statuses with realistic timings, no bytes. */
+  private lazyFirmware(): SimFirmware {
+    const notify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, req: ChargePointCalls[A][0]) => {
+      if (this.link?.online()) void this.link.send(action, req).catch(() => undefined);
+    };
+    this.simFirmware ??= new SimFirmware({
+      clock: this.d.clock, chargePoint: this.chargePoint, prng: this.d.simulatedFirmware!.prng, timing: this.d.simulatedFirmware!.timing,
+      notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
+      notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
+    });
+    return this.simFirmware;
   }
 
   get id(): string {
@@ -132,6 +154,7 @@ export class ChargePointRuntime {
     this.started = false;
     await this.link.stop();
     this.chargePoint.stop();
+    this.simFirmware?.stop();
     this.chargePoint.off('session-stopped', this.onSessionStopped);
     this.features.reservations.stop();
   }

@@ -15,7 +15,7 @@ import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
 import type { Scenario } from './scenario.js';
 import { Scheduler } from './scheduler.js';
 
-export const FEATURE_PROFILES = ['Core', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
+export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
 export interface HostOptions {
   /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
@@ -197,6 +197,8 @@ export class FleetHost {
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.onCall,
       onIncomingCall: this.onIncomingCall,
+      // Its own stream, so firmware timings do not shift the scenario's events.
+      simulatedFirmware: { prng: new Prng(seedOf(`${id}/firmware`, seed)) },
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
     this.hosted.set(id, h);

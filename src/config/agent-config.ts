@@ -60,7 +60,7 @@ export const agentConfigSchema = s.object({
     callTimeoutMs: s.withDefault(s.int({ min: 1000, max: 300_000 }), 30_000),
     reconnectInitialDelayMs: s.withDefault(s.int({ min: 100, max: 600_000 }), 1_000),
     reconnectMaxDelayMs: s.withDefault(s.int({ min: 100, max: 3_600_000 }), 60_000),
-    meterValuesPerMessage: s.withDefault(s.int({ min: 1, max: 100 }).describe('after an outage, queued MeterValues of one transaction go up to this many per message (1: one each)'), 20),
+    meterValuesPerMessage: s.withDefault(s.int({ min: 1, max: 100 }).describe('after an outage, queued MeterValues of one transaction go up to this many per message (1: one each)'), 50),
     securityProfile: s.withDefault(s.int({ min: 0, max: 3 }), 0)
       .describe('OCPP security profile: 0 none (labs only), 1 HTTP Basic auth, 2 TLS 1.2+ and Basic auth, 3 mutual TLS'),
     authorizationKey: s.optional(s.string({ pattern: AUTHORIZATION_KEY_PATTERN, patternHint: '16-20 characters, or 32-40 hex digits' })

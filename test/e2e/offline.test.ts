@@ -166,6 +166,34 @@ describe('offline-first (issue 3)', () => {
     expect([...new Set(times)]).toEqual(ledgerTimes);
   });
 
+  it('stops batching when the central system drops the link on large MeterValues (a frame size limit)', async () => {
+    const r = await rig({ MeterValueSampleInterval: 1 });
+    let drops = 0;
+    r.csms.on('MeterValues', (p: { meterValue: unknown[] }, client: { close(o: object): Promise<unknown> }) => {
+      if (p.meterValue.length > 1) {
+        drops++;
+        void client.close({ code: 1009, reason: 'message too big', force: true });
+        return new Promise(() => undefined); // never answered: the link is gone
+      }
+      return {};
+    });
+    const txId = await remoteStart(r, 1);
+    r.proxy.blackhole();
+    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
+    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted' && r.agent.outbox!.summary().depth === 0, 30_000, 'the backlog delivered one by one');
+    expect(drops).toBe(2);
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
+    const db = readOnly(r.agent.storePath);
+    const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    db.close();
+    const delivered = meterEntries(r.csms.callsOf('MeterValues', CP).filter((c) => c.params.meterValue.length === 1)).map((m) => m.time);
+    expect([...new Set(delivered)]).toEqual(ledgerTimes);
+    expect(r.agent.outbox!.summary().deadLetters).toBe(0);
+  });
+
   for (const outage of ['blackhole', 'server down'] as const) {
     it(`delivers a whole transaction made offline (${outage}): Start, MeterValues, Stop in order, one transaction`, async () => {
       const r = await rig({ AllowOfflineTxForUnknownId: true, MeterValueSampleInterval: 1 });

@@ -75,6 +75,9 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private lastAckAt: number | null = null;
   /** Entries up to this seq go one per message (a batch of them was refused). */
   private singleUntilSeq = 0;
+  /** Batches that failed in a row by a dropped link or no answer; past two, batching stops. */
+  private batchFailures = 0;
+  private batchingOff = false;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
 
@@ -325,8 +328,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
    * with one sample queued at a time, is unchanged.
    */
   private meterBatch(first: OutboxEntry): OutboxEntry[] {
-    const max = this.o.timing?.meterValuesPerMessage ?? 20;
-    if (max <= 1 || first.seq <= this.singleUntilSeq) return [];
+    const max = this.o.timing?.meterValuesPerMessage ?? 50;
+    if (max <= 1 || this.batchingOff || first.seq <= this.singleUntilSeq) return [];
     const now = this.o.clock.now();
     const out: OutboxEntry[] = [];
     for (const e of this.o.outbox.head(max)) {
@@ -354,9 +357,16 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         this.log.warn('MeterValues not answered: reconnecting', { seq: first.seq, localId: first.localId });
         void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
       }
+      // A central system that drops the link on a large message (a frame size limit) would
+      // otherwise get the same batch for ever: after two such failures, one sample per message.
+      if (++this.batchFailures >= 2) {
+        this.batchingOff = true;
+        this.log.warn('several MeterValues per message keep failing: sending one per message from now on (csms.meterValuesPerMessage: 1 makes it permanent)', {});
+      }
       // Disconnected or unanswered: pause; the same entries go again once reconnected.
       return false;
     }
+    this.batchFailures = 0;
     this.o.outbox.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
     for (const e of entries) this.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
     return true;

@@ -74,11 +74,21 @@ export class SimFirmware {
     }, waitMs);
   }
 
+  /** Connectors this update made Unavailable (one the central system had set so stays so). */
+  private readonly madeUnavailable = new Set<number>();
+
+  private makeUnavailable(id: number): void {
+    const cp = this.o.chargePoint;
+    if (this.madeUnavailable.has(id) || cp.status(id).status === 'Unavailable') return;
+    this.madeUnavailable.add(id);
+    cp.changeAvailability(id, 'Inoperative');
+  }
+
   private installWhenIdle(): void {
     const cp = this.o.chargePoint;
     if (cp.hasActiveSession()) {
       // Idle connectors go Unavailable so no new session starts; the running ones finish first.
-      for (const id of cp.connectorIds) if (!cp.session(id)) cp.changeAvailability(id, 'Inoperative');
+      for (const id of cp.connectorIds) if (!cp.session(id)) this.makeUnavailable(id);
       if (!this.waitingForSessions) {
         this.waitingForSessions = true;
         const onStopped = () => {
@@ -91,10 +101,11 @@ export class SimFirmware {
       }
       return;
     }
-    for (const id of cp.connectorIds) cp.changeAvailability(id, 'Inoperative');
+    for (const id of cp.connectorIds) this.makeUnavailable(id);
     this.set('Installing');
     this.timer = this.o.clock.setTimeout(() => {
-      for (const id of cp.connectorIds) cp.changeAvailability(id, 'Operative');
+      for (const id of this.madeUnavailable) cp.changeAvailability(id, 'Operative');
+      this.madeUnavailable.clear();
       this.set('Installed');
     }, this.after(this.timing.installMs));
   }

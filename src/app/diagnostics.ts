@@ -6,7 +6,8 @@ import { EmbeddedBroker, MqttDiagnostics, type ConnectorState, type DiagnosticsC
 import { EvseError } from '../lib/errors.js';
 import type { Log, LogLevel, LogRecord } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
-import { invalidValue, normalise, type KeyDefinition } from '../ocpp/v16/configuration.js';
+import type { KeyDefinition } from '../ocpp/v16/configuration.js';
+import { changeConfiguration } from '../ocpp/v16/incoming.js';
 import type { CsmsLink } from '../ocpp/v16/link.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../store/index.js';
 import type { Hardware } from './hardware.js';
@@ -96,14 +97,8 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     status: () => ({ connectors: [0, ...cp.connectorIds].map((id) => (id === 0 ? cp.status(0) : connectorState(id))), health: health() }),
     configSummary: () => redactedConfig(d.loaded),
     ocppConfig: () => Object.fromEntries(d.definitions.filter((k) => !k.writeOnly).map((k) => [k.key, d.settings.get(k.key) ?? ''])),
-    setOcppConfig: (key, value) => {
-      const def = d.definitions.find((k) => k.key === key);
-      if (!def) return 'NotSupported';
-      if (def.readonly || invalidValue(def, value)) return 'Rejected';
-      d.settings.set(key, normalise(def, value));
-      if (key === 'HeartbeatInterval') d.link.rescheduleHeartbeat();
-      return def.rebootRequired ? 'RebootRequired' : 'Accepted';
-    },
+    // The same path as the central system's ChangeConfiguration, side effects included.
+    setOcppConfig: (key, value) => changeConfiguration({ definitions: d.definitions, settings: d.settings, log: d.log, link: d.link }, key, value),
     meterRead: async (connectorId) => {
       if (!cp.connectorIds.includes(connectorId)) throw new EvseError('ERR_BAD_ARGUMENT', `no connector ${connectorId}`);
       const sample = await cp.triggerSample(connectorId);

@@ -136,6 +136,11 @@ describe('MQTT diagnostics against mosquitto', () => {
     expect(bad).toMatchObject({ status: 'error', error: { code: 'ERR_CONFIG_REJECTED' } });
     const cfg = await request(tech, 'tech', 'config/get');
     expect(cfg.data.ocpp.MeterValueSampleInterval).toBe('15');
+    // Applied, not only stored: the same path as ChangeConfiguration (heartbeat rescheduled).
+    const heartbeatsBefore = csms.callsOf('Heartbeat').length;
+    expect(await request(tech, 'tech', 'config/set', { key: 'HeartbeatInterval', value: 1 })).toMatchObject({ status: 'ok' });
+    await waitFor(() => csms.callsOf('Heartbeat').length > heartbeatsBefore, 10_000, 'a Heartbeat on the new interval');
+    await request(tech, 'tech', 'config/set', { key: 'HeartbeatInterval', value: 300 });
   });
 
   it('refuses requests without correlation, replayed, expired, unknown, or beyond the role', async () => {

@@ -5,7 +5,8 @@
  * NotSupported unless the profile names a lock register. Losing the board raises InternalError
  * for `evse:<connectorId>`; it clears when the board answers again.
  */
-import type { Clock, FaultReport, FaultSource, PowerPath, Timer, VehicleState } from '../../core/ports.js';
+import { PollLoop } from './poll-loop.js';
+import type { Clock, FaultReport, FaultSource, PowerPath, VehicleState } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { ModbusBus, RequestOptions } from './bus.js';
 import { ModbusError } from './errors.js';
@@ -32,8 +33,7 @@ export class EvseBoard implements PowerPath, FaultSource {
   private readonly vehicleListeners = new Set<(s: VehicleState) => void>();
   private readonly faultListeners = new Set<(f: FaultReport) => void>();
   private readonly clock: Pick<Clock, 'now' | 'setTimeout'>;
-  private timer: Timer | undefined;
-  private running = false;
+  private loop?: PollLoop;
   private faulted = false;
 
   constructor(private readonly opts: EvseBoardOptions) {
@@ -123,24 +123,12 @@ export class EvseBoard implements PowerPath, FaultSource {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    const every = this.opts.pollIntervalMs ?? EVSE_DEFAULTS.pollIntervalMs;
-    const tick = () => {
-      if (!this.running) return;
-      this.poll()
-        .catch(() => undefined)
-        .finally(() => {
-          if (this.running) this.timer = this.clock.setTimeout(tick, every);
-        });
-    };
-    tick();
+    this.loop ??= new PollLoop(this.clock, this.opts.pollIntervalMs ?? EVSE_DEFAULTS.pollIntervalMs, () => this.poll());
+    this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.loop?.stop();
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

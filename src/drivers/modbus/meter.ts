@@ -4,7 +4,8 @@
  * PowerMeterFailure for `meter:<connectorId>`, and clears it when the meter answers again
  * (start() keeps polling so recovery is seen even when nobody asks for readings).
  */
-import type { Clock, FaultReport, FaultSource, Meter, MeterReading, Timer } from '../../core/ports.js';
+import { PollLoop } from './poll-loop.js';
+import type { Clock, FaultReport, FaultSource, Meter, MeterReading } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { decodeValues, planReads, RegisterImage, type ReadRequest } from './codec.js';
 import type { ModbusBus } from './bus.js';
@@ -45,8 +46,7 @@ export class ModbusMeter implements Meter, FaultSource {
   private inflight: Promise<MeterReading> | undefined;
   private last: MeterReading | undefined;
   private faulted = false;
-  private timer: Timer | undefined;
-  private running = false;
+  private loop?: PollLoop;
   /** Values of the last reading in base units, keyed "measurand|phase" (diagnostics). */
   lastValues: ReadonlyMap<string, number> = new Map();
 
@@ -75,24 +75,12 @@ export class ModbusMeter implements Meter, FaultSource {
 
   /** Start background polling (keeps the fault state current and detects recovery). */
   start(): void {
-    const every = this.opts.pollIntervalMs ?? METER_DEFAULTS.pollIntervalMs;
-    if (this.running || every <= 0) return;
-    this.running = true;
-    const tick = () => {
-      if (!this.running) return;
-      this.read()
-        .catch(() => undefined)
-        .finally(() => {
-          if (this.running) this.timer = this.clock.setTimeout(tick, every);
-        });
-    };
-    tick();
+    this.loop ??= new PollLoop(this.clock, this.opts.pollIntervalMs ?? METER_DEFAULTS.pollIntervalMs, () => this.read());
+    this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.loop?.stop();
   }
 
   /** A fresh reading; concurrent callers share one bus transaction. */

@@ -17,7 +17,8 @@ export interface LinkForHandlers {
   boot(): Promise<void>;
   sendStatus(s: ReturnType<ChargePoint['status']>): Promise<void>;
   send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
-  rescheduleHeartbeat(): void;
+  /** A configuration value changed: apply what it governs (heartbeat, pings). */
+  configurationChanged(key: string): void;
 }
 
 export interface IncomingContext {
@@ -40,11 +41,26 @@ export const VENDOR_ID = 'org.evse-edge';
 
 const after = (fn: () => void) => setImmediate(fn);
 
-/** Applied after a configuration change is stored. */
-const onConfigChange: Record<string, (ctx: IncomingContext, conn: { reconfigurePing(ms: number): void }) => void> = {
-  HeartbeatInterval: (ctx) => ctx.link.rescheduleHeartbeat(),
-  WebSocketPingInterval: (ctx, conn) => conn.reconfigurePing(ctx.settings.int('WebSocketPingInterval') * 1000),
-};
+/**
+ * ChangeConfiguration, from the central system or a technician (MQTT config/set): unknown keys
+ * NotSupported, read-only and invalid values Rejected; a stored change is applied by the link.
+ */
+export function changeConfiguration(
+  ctx: Pick<IncomingContext, 'definitions' | 'settings' | 'log' | 'link'>, key: string, value: string,
+): 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported' {
+  const def = ctx.definitions.find((d) => d.key === key);
+  if (!def) return 'NotSupported';
+  if (def.readonly) return 'Rejected';
+  const problem = invalidValue(def, value);
+  if (problem) {
+    ctx.log.info('configuration change rejected', { key, problem });
+    return 'Rejected';
+  }
+  ctx.settings.set(def.key, normalise(def, value));
+  ctx.log.info('configuration changed', { key: def.key, ...(def.writeOnly ? {} : { value: ctx.settings.get(def.key) }) });
+  ctx.link.configurationChanged(def.key);
+  return def.rebootRequired ? 'RebootRequired' : 'Accepted';
+}
 
 /** One handler per action: what the charge point answers to the central system. */
 export const handlers: Handlers = {
@@ -65,19 +81,7 @@ export const handlers: Handlers = {
     return { status: 'Accepted' };
   },
 
-  ChangeConfiguration: (req, ctx) => {
-    const def = ctx.definitions.find((d) => d.key === req.key);
-    if (!def) return { status: 'NotSupported' };
-    if (def.readonly) return { status: 'Rejected' };
-    const problem = invalidValue(def, req.value);
-    if (problem) {
-      ctx.log.info('configuration change rejected', { key: req.key, problem });
-      return { status: 'Rejected' };
-    }
-    ctx.settings.set(def.key, normalise(def, req.value));
-    ctx.log.info('configuration changed', { key: def.key, ...(def.writeOnly ? {} : { value: ctx.settings.get(def.key) }) });
-    return { status: def.rebootRequired ? 'RebootRequired' : 'Accepted' };
-  },
+  ChangeConfiguration: (req, ctx) => ({ status: changeConfiguration(ctx, req.key, req.value) }),
 
   GetConfiguration: (req, ctx) => {
     const max = ctx.settings.int('GetConfigurationMaxKeys');
@@ -194,23 +198,17 @@ export const handlers: Handlers = {
   ...firmwareHandlers,
 };
 
-/** What a connection's shared handler table is given: the charge point's context and its connection. */
+/** What a connection's shared handler table is given: the charge point's context. */
 interface Registered {
   ctx: IncomingContext;
-  conn: { reconfigurePing(ms: number): void };
 }
 
 /** One table for every connection of the process (a fleet holds thousands). */
 const table: ReadonlyMap<string, (request: unknown, r: Registered) => Promise<unknown>> = new Map(
-  (Object.keys(handlers) as CsAction[]).map((action) => [action, async (req: unknown, { ctx, conn }: Registered): Promise<unknown> => {
+  (Object.keys(handlers) as CsAction[]).map((action) => [action, async (req: unknown, { ctx }: Registered): Promise<unknown> => {
     const handler = handlers[action] as (r: unknown, c: IncomingContext) => Promise<unknown> | unknown;
     try {
-      const res = await handler(req, ctx);
-      if (action === 'ChangeConfiguration') {
-        const key = (req as CsRequest<'ChangeConfiguration'>).key;
-        if ((res as { status: string }).status === 'Accepted') onConfigChange[key]?.(ctx, conn);
-      }
-      return res;
+      return await handler(req, ctx);
     } catch (err) {
       if ((err as { rpcErrorCode?: string }).rpcErrorCode) throw err;
       ctx.log.error('handler failed', { action, err });
@@ -219,14 +217,7 @@ const table: ReadonlyMap<string, (request: unknown, r: Registered) => Promise<un
   }]),
 );
 
-class PingReconfigurer {
-  constructor(private readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>) {}
-  reconfigurePing(ms: number): void {
-    this.connection.reconfigure({ pingIntervalMs: ms });
-  }
-}
-
 export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {
-  connection.handleTable(table, { ctx, conn: new PingReconfigurer(connection) });
+  connection.handleTable(table, { ctx });
   connection.handleUnknown();
 }

@@ -248,9 +248,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     }, Math.max(1_000, intervalMs - Math.min(idleFor, intervalMs)));
   }
 
-  /** HeartbeatInterval changed. */
-  rescheduleHeartbeat(): void {
-    this.scheduleHeartbeat();
+  /** A configuration value changed (ChangeConfiguration, or a technician): apply it now. */
+  configurationChanged(key: string): void {
+    if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
+    if (key === 'WebSocketPingInterval') this.o.connection.reconfigure({ pingIntervalMs: this.o.settings.int('WebSocketPingInterval') * 1000 });
   }
 
   private onStatus(s: StatusChange): void {

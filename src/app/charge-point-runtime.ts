@@ -149,6 +149,11 @@ export class ChargePointRuntime {
     this.started = true;
   }
 
+  /** Start no CALL from now on (synchronous): a fleet halts every charger, then closes them in batches. */
+  halt(): void {
+    if (this.started) this.link.halt();
+  }
+
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;

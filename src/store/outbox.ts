@@ -20,6 +20,9 @@ export interface OutboxSummary {
   deadLetters: number;
 }
 
+/** The synchronous pragma each database was opened with (set once, by openDatabase): read once. */
+const synchronousMode = new WeakMap<SqliteDatabase, number>();
+
 /**
  * The transaction-message queue of one charge point, strictly ordered by seq. Delivered rows
  * are kept as 'acked' without their payload (so the unique Start/Stop index holds for ever);
@@ -35,6 +38,8 @@ export class SqliteOutbox {
       // delivery loop asks for the head alone, on every message.
       head1: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 1`),
+      head2: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`),
       ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
       fail: db.prepare(`UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE outbox SET state = 'dead', attempts = attempts + ?, last_error = ?, done_at = ? WHERE seq = ?`),
@@ -95,6 +100,7 @@ export class SqliteOutbox {
       const row = this.q.head1.get(this.chargePointId) as OutboxEntry | undefined;
       return row ? [row] : [];
     }
+    if (limit === 2) return this.q.head2.all(this.chargePointId) as OutboxEntry[];
     return this.q.head.all(this.chargePointId, limit) as OutboxEntry[];
   }
 
@@ -113,7 +119,8 @@ export class SqliteOutbox {
    * lost. The ledger's own writes stay synchronous=FULL.
    */
   ackDelivered(seqs: readonly number[], at: number): void {
-    const before = this.db.pragma('synchronous', { simple: true }) as number;
+    let before = synchronousMode.get(this.db);
+    if (before === undefined) synchronousMode.set(this.db, (before = this.db.pragma('synchronous', { simple: true }) as number));
     if (before > 1) this.db.pragma('synchronous = NORMAL');
     try {
       this.db.transaction(() => {

@@ -1,7 +1,8 @@
 /**
  * Profiling harness (not a benchmark): one fleet in this thread (no workers) against the
  * central system in another process, so `node --cpu-prof` / `--heap-prof` see the fleet only.
- *   node --import tsx --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
+ *   node --import ./src/sim/fleet/register-loader.mjs --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
+ * (the fleet's own loader, as its processes and workers run; RAMP, WORKERS, TIME_SCALE in the environment)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,7 +24,7 @@ gc?.();
 const heap0 = process.memoryUsage();
 const runner = new FleetRunner({
   count, scenario: 'commuter-day', urls: [url], durationMs: wallS * 60_000,
-  startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: 1000, seed: 1, workers: Number(process.env.WORKERS ?? 0),
+  startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: Number(process.env.RAMP ?? 1000), seed: 1, workers: Number(process.env.WORKERS ?? 0),
   timeScale: Number(process.env.TIME_SCALE ?? 60), statusIntervalMs: 1000,
   onStatus: (s) => {
     if (s.elapsedMs < (wallS * 1000) / 2) return;

@@ -1,8 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { FleetRunner } from '../../src/sim/fleet/runner.js';
+import { FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
 import { totals } from '../../src/sim/fleet/report.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
@@ -24,15 +25,28 @@ async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
 function treeRss(exclude: Set<number>): number {
   let kb = 0;
   try {
-    const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=', '-A'], { encoding: 'utf8' });
-    const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
-    const mine = new Set([process.pid]);
-    for (const [pid, ppid] of rows) if (ppid === process.pid && !exclude.has(pid)) mine.add(pid);
-    for (const [pid, , rss] of rows) if (mine.has(pid)) kb += rss;
+    for (const [, rss] of fleetProcesses(exclude)) kb += rss;
   } catch {
     return process.memoryUsage().rss;
   }
   return kb * 1024;
+}
+
+/** [pid, RSS KB] of this process and its children, leaving out the given pids. */
+function fleetProcesses(exclude: Set<number>): [number, number][] {
+  const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=', '-A'], { encoding: 'utf8' });
+  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+  return rows.filter(([pid, ppid]) => pid === process.pid || (ppid === process.pid && !exclude.has(pid))).map(([pid, , rss]) => [pid, rss]);
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -44,22 +58,37 @@ function treeRss(exclude: Set<number>): number {
  * sum over the fleet's processes, CPU the fleet's (not the central systems').
  */
 export async function benchFleet(opts: { count?: number; wallS?: number; timeScale?: number; rampPerSec?: number } = {}): Promise<Record<string, number | string>> {
-  const count = opts.count ?? Number(process.env.BENCH_FLEET_COUNT ?? 2000);
-  const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 30);
+  const count = opts.count ?? Number(process.env.BENCH_FLEET_COUNT ?? 20_000);
+  const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 90);
   const timeScale = opts.timeScale ?? Number(process.env.BENCH_FLEET_TIME_SCALE ?? 15);
   const processes = process.env.BENCH_FLEET_PROCESSES ? Number(process.env.BENCH_FLEET_PROCESSES) : undefined;
   const workers = process.env.BENCH_FLEET_WORKERS ? Number(process.env.BENCH_FLEET_WORKERS) : undefined;
+  const ramp = opts.rampPerSec ?? Number(process.env.BENCH_FLEET_RAMP ?? 400);
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
   const exclude = new Set(csmss.map((c) => c.child.pid!));
   try {
     const rss0 = treeRss(exclude);
     let peakRss = rss0;
+    let lastCsmsCpu = 0;
+    let lastFleetCpu = 0;
+    let lastAt = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, treeRss(exclude))), 1_000);
     const runner = new FleetRunner({
       count, scenario: 'commuter-day', urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
-      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: opts.rampPerSec ?? Number(process.env.BENCH_FLEET_RAMP ?? 1000), seed: 1,
+      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: ramp, seed: 1,
       processes, workers,
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+      // BENCH_FLEET_VERBOSE=1: a line every 2 s, with the RSS and the central systems' CPU.
+      ...(process.env.BENCH_FLEET_VERBOSE ? { statusIntervalMs: 2_000, onStatus: (s: FleetStatus) => {
+        const csmsCpu = csmss.reduce((n, c) => n + cpuSeconds(c.child.pid!), 0);
+        const fleetCpu = fleetProcesses(exclude).reduce((n, [pid]) => n + cpuSeconds(pid), 0);
+        const dt = (s.elapsedMs - lastAt) / 1000;
+        const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
+        process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(treeRss(exclude) / 2 ** 20).toFixed(0)}MB cpu fleet=${pct(fleetCpu, lastFleetCpu)} csms=${pct(csmsCpu, lastCsmsCpu)}\n`);
+        lastCsmsCpu = csmsCpu;
+        lastFleetCpu = fleetCpu;
+        lastAt = s.elapsedMs;
+      } } : {}),
     });
     const { report } = await runner.run();
     clearInterval(sampler);
@@ -70,7 +99,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     return {
       'chargers (connectors)': `${count} (${count * runner.charger.connectors.length})`,
       'chargers accepted': c.chargersAccepted,
-      'time to all Accepted, s': (report.stats.lastAcceptedAtMs / 1000).toFixed(1),
+      'ramp (chargers started per second); time to all Accepted, s': `${ramp}; ${(report.stats.lastAcceptedAtMs / 1000).toFixed(1)}`,
       'RSS before / peak (fleet processes), MB': `${(rss0 / 2 ** 20).toFixed(0)} / ${(peakRss / 2 ** 20).toFixed(0)}`,
       'RSS per charger (peak / count), KB': (peakRss / 1024 / count).toFixed(1),
       'processes x threads': `${Math.max(1, report.threads)} threads in ${processes ?? 'auto'} processes`,

@@ -150,4 +150,28 @@ describe('scheduler', () => {
     expect(s.finished()).toBe(true);
     s.stop();
   });
+
+  it('runs a burst of due events in slices, letting the event loop turn in between, in their order', async () => {
+    let wall = 0;
+    const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, sliceMs: 5 });
+    s.start();
+    // The event loop's turns, counted by an immediate that re-arms itself (once per turn).
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    const ran: { i: number; turn: number }[] = [];
+    // Each event takes 1 wall ms: a slice of 5 ms ends at the next clock read (every 16 events).
+    for (let i = 0; i < 100; i++) s.at(0, () => { ran.push({ i, turn: turns }); wall += 1; });
+    while (ran.length < 100) await new Promise((r) => setTimeout(r, 1));
+    clearImmediate(timer);
+    expect(ran.map((r) => r.i)).toEqual([...Array(100).keys()]);
+    const perTurn = new Map<number, number>();
+    for (const r of ran) perTurn.set(r.turn, (perTurn.get(r.turn) ?? 0) + 1);
+    expect(perTurn.size).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(16);
+    s.stop();
+  });
 });

@@ -119,6 +119,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   }
 
   async stop(): Promise<void> {
+    this.halt();
+    await this.o.connection.stop();
+    this.setState('offline');
+  }
+
+  /** Start no CALL from now on and cancel every timer (synchronous); stop() then closes the link. */
+  halt(): void {
     this.stopped = true;
     for (const off of this.unsubscribers.splice(0)) off();
     this.heartbeatTimer?.cancel();
@@ -126,8 +133,6 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     this.pumpTimer?.cancel();
     for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
-    await this.o.connection.stop();
-    this.setState('offline');
   }
 
   /** Drop the connection and reconnect (no new BootNotification: this is not a reboot). */
@@ -331,6 +336,9 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   private meterBatch(first: OutboxEntry): OutboxEntry[] {
     const max = this.o.timing?.meterValuesPerMessage ?? 50;
     if (max <= 1 || this.batchingOff || first.seq <= this.singleUntilSeq) return [];
+    // Live operation has one sample queued at a time: look at the next entry before the batch.
+    const next = this.o.outbox.head(2)[1];
+    if (!next || next.kind !== 'meter' || next.localId !== first.localId) return [];
     const now = this.o.clock.now();
     const out: OutboxEntry[] = [];
     for (const e of this.o.outbox.head(max)) {

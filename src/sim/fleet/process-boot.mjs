@@ -1,5 +1,4 @@
-// A fleet child process: register the TypeScript loader (as bin/evse-edge.js does), then run.
-import { register } from 'tsx/esm/api';
+// A fleet child process: register the fleet's TypeScript loader (see loader-hooks.mjs), then run.
+import './register-loader.mjs';
 
-register();
 await import('./process-child.ts');

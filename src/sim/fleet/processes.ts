@@ -89,8 +89,10 @@ export function runInProcesses(
       if (list.length) hooks.onStatus!(combineStatuses(list, Date.now() - hooks.runStartedAt));
     }, o.statusIntervalMs ?? 5_000)
     : undefined;
-  // About one worker thread per core across the processes.
-  const workers = o.workers ?? Math.max(1, Math.round(availableParallelism() / processes));
+  // About one thread per core across the processes. A process with one thread's worth of
+  // chargers hosts them in its main thread: a worker would only add an isolate (tens of MB).
+  const perProcess = Math.max(1, Math.round(availableParallelism() / processes));
+  const workers = o.workers ?? (perProcess === 1 ? 0 : perProcess);
   const done = Promise.all(Array.from({ length: processes }, (_, i) => new Promise<void>((resolve) => {
     // No inherited flags (profilers, inspectors): the boot module registers the TypeScript loader.
     const child = fork(new URL('./process-boot.mjs', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -259,7 +259,7 @@ export class FleetRunner {
           errors: snaps.reduce((n, s) => n + s.interval.errors, 0),
           // Interval percentiles are per thread; the status line weights them (the report merges histograms).
           p50Ms: w((s) => s.interval.p50Ms), p95Ms: w((s) => s.interval.p95Ms), p99Ms: Math.max(0, ...snaps.map((s) => s.interval.p99Ms)),
-          lagP99Ms: Math.max(mainLag.percentile(99) / 1e6, ...snaps.map((s) => s.lag.p99Ms)),
+          lagP99Ms: Math.max(0, ...snaps.map((s) => s.interval.lagP99Ms)),
           emfile: snaps.reduce((n, s) => n + s.stats.counters.emfile, 0),
         });
       }, statusEvery)

@@ -1,6 +1,5 @@
-// Worker threads do not inherit the main thread's tsx loader: register it here, as
-// bin/evse-edge.js does, then run the TypeScript worker.
-import { register } from 'tsx/esm/api';
+// Worker threads do not inherit the main thread's loader: register the fleet's own (no tsx
+// keepNames, see loader-hooks.mjs), then run the TypeScript worker.
+import './register-loader.mjs';
 
-register();
 await import('./worker.ts');

@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FleetHost, type AppStart, type HostOptions } from './host.js';
 
@@ -25,17 +24,6 @@ try {
     : undefined;
   const host = new FleetHost(opts, appStart);
   host.start();
-  // Once every charger is up, the heap is mostly short-lived messages promoted while their calls
-  // wait: a lower old-generation growing factor (V8's default allows several times the live
-  // size) keeps far less garbage committed (about a third less RSS per charger). Not during the
-  // ramp: the heap grows fast then, and small steps would mean a full GC every few MB.
-  // Process-wide, read at each GC.
-  const ramped = setInterval(() => {
-    if (!host.ramped) return;
-    clearInterval(ramped);
-    setFlagsFromString('--heap-growing-percent=15');
-  }, 1_000);
-  ramped.unref();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'app-start-result') {
       pending.get(m.id)?.(m.ok);

@@ -47,7 +47,7 @@ describe('fleet at scale', () => {
   it('runs in several processes; their merged report counts what the server received', async () => {
     const { csms, url } = await server();
     const { report } = await new FleetRunner({
-      count: 60, scenario: smoke, processes: 2, workers: 1, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 3,
+      count: 60, scenario: smoke, processes: 2, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 3,
     }).run();
     expect(report.chargers).toBe(60);
     expect(report.shards).toEqual([{ index: 0, total: 1 }]);

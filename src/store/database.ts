@@ -76,6 +76,19 @@ function integrityProblem(db: SqliteDatabase): string | undefined {
   }
 }
 
+const runners = new WeakMap<SqliteDatabase, (fn: () => unknown) => unknown>();
+
+/**
+ * Run `fn` in a transaction (a savepoint when one is open). better-sqlite3 builds a new
+ * wrapper (four variants and their properties) on every `db.transaction(fn)`: on the hot paths
+ * (a sample, an ack) that was 7 % of a fleet's allocations. This one is built once per database.
+ */
+export function transact<T>(db: SqliteDatabase, fn: () => T): T {
+  let run = runners.get(db);
+  if (!run) runners.set(db, (run = db.transaction((f: () => unknown) => f())));
+  return run(fn) as T;
+}
+
 export function migrate(db: SqliteDatabase, log: Log): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {

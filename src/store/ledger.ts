@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
 import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 interface SessionRow {
   local_id: string;
@@ -89,6 +89,8 @@ export class SqliteLedger implements SessionLedger {
       close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
         last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
       active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
+      connectorOf: db.prepare(`SELECT connector_id AS c FROM sessions WHERE local_id = ?`),
+      transactionIdOf: db.prepare(`SELECT transaction_id AS t FROM sessions WHERE local_id = ?`),
       byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ? ORDER BY started_at DESC LIMIT 1`),
       get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
       confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),
@@ -109,7 +111,7 @@ export class SqliteLedger implements SessionLedger {
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
     };
-    this.db.transaction(() => {
+    transact(this.db, () => {
       this.q.insertSession.run({
         localId, cp: this.chargePointId, connectorId: input.connectorId, idTag: input.idTag,
         customerRef: this.pseudonym(input.idTag), authMethod: input.authMethod, startedAt: input.startedAt,
@@ -117,20 +119,21 @@ export class SqliteLedger implements SessionLedger {
       });
       this.insertSample(localId, input.begin);
       this.q.enqueue.run(this.chargePointId, 'start', localId, input.startedAt, JSON.stringify(payload));
-    })();
+    });
     return this.get(localId)!;
   }
 
   sample(localId: string, sample: Sample, queue: boolean): void {
-    const session = this.get(localId);
-    if (!session) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
-    this.db.transaction(() => {
+    // One column, not the whole record: this runs for every sample.
+    const connectorId = (this.q.connectorOf.get(localId) as { c: number } | undefined)?.c;
+    if (connectorId === undefined) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
+    transact(this.db, () => {
       this.insertSample(localId, sample);
       if (queue) {
-        const payload: MeterPayload = { connectorId: session.connectorId, sample };
+        const payload: MeterPayload = { connectorId, sample };
         this.q.enqueue.run(this.chargePointId, 'meter', localId, sample.takenAt, JSON.stringify(payload));
       }
-    })();
+    });
   }
 
   checkpoint(localId: string, energyWh: number, at: number): void {
@@ -149,13 +152,13 @@ export class SqliteLedger implements SessionLedger {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
       meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
     };
-    this.db.transaction(() => {
+    transact(this.db, () => {
       const changed = this.q.close.run(stop.stoppedAt, stop.clockTrusted ? 1 : 0, stop.meterStopWh, stop.reason, stop.meterStopWh, stop.stoppedAt, localId).changes;
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
       this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
       this.recordCost(localId, stop);
-    })();
+    });
   }
 
   active(): SessionRecord[] {
@@ -165,6 +168,11 @@ export class SqliteLedger implements SessionLedger {
   byTransactionId(transactionId: number): SessionRecord | undefined {
     const r = this.q.byTx.get(this.chargePointId, transactionId) as SessionRow | undefined;
     return r && toRecord(r);
+  }
+
+  /** The session's transactionId (null until its StartTransaction is confirmed; undefined: no such session). */
+  transactionIdOf(localId: string): number | null | undefined {
+    return (this.q.transactionIdOf.get(localId) as { t: number | null } | undefined)?.t;
   }
 
   get(localId: string): SessionRecord | undefined {

@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 /** Transaction messages, and security events (SecurityEventNotification). */
 export type OutboxKind = 'start' | 'meter' | 'stop' | 'security';
@@ -69,7 +69,7 @@ export class SqliteOutbox {
       return true;
     };
     let changed = 0;
-    this.db.transaction(() => {
+    transact(this.db, () => {
       for (const r of rows) {
         const p = JSON.parse(r.payload) as { timestamp?: number; clockTrusted?: boolean; sample?: Sampled; transactionData?: Sampled[] };
         let touched = false;
@@ -91,7 +91,7 @@ export class SqliteOutbox {
         .run(deltaMs, this.chargePointId, sinceMs);
       this.db.prepare(`UPDATE meter_samples SET taken_at = taken_at + ?, clock_trusted = 1 WHERE clock_trusted = 0 AND taken_at >= ?
         AND local_id IN (SELECT local_id FROM sessions WHERE charge_point_id = ?)`).run(deltaMs, sinceMs, this.chargePointId);
-    })();
+    });
     return changed;
   }
 
@@ -106,10 +106,10 @@ export class SqliteOutbox {
 
   /** Acknowledge an entry, running `alsoDo` (e.g. recording the transactionId) in the same transaction. */
   ack(seq: number, at: number, alsoDo?: () => void): void {
-    this.db.transaction(() => {
+    transact(this.db, () => {
       alsoDo?.();
       this.q.ack.run(at, seq);
-    })();
+    });
   }
 
   /**
@@ -123,9 +123,9 @@ export class SqliteOutbox {
     if (before === undefined) synchronousMode.set(this.db, (before = this.db.pragma('synchronous', { simple: true }) as number));
     if (before > 1) this.db.pragma('synchronous = NORMAL');
     try {
-      this.db.transaction(() => {
+      transact(this.db, () => {
         for (const seq of seqs) this.q.ack.run(at, seq);
-      })();
+      });
     } finally {
       if (before > 1) this.db.pragma(`synchronous = ${before}`);
     }

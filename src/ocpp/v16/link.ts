@@ -312,14 +312,15 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       do {
         this.pumpRequested = false;
         while (this.online() && !this.stopped) {
-          const [entry] = this.o.outbox.head(1);
+          // The entry after the head tells whether a MeterValues backlog can go as a batch.
+          const [entry, next] = this.o.outbox.head(2);
           if (!entry) break;
           const waitMs = entry.notBefore - this.o.clock.now();
           if (waitMs > 0) {
             this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
             break;
           }
-          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry) : [];
+          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry, next) : [];
           if (!(await (batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry)))) break;
         }
       } while (this.pumpRequested && this.online() && !this.stopped);
@@ -333,11 +334,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
    * entries in one MeterValues request, in order, up to `meterValuesPerMessage`; live operation,
    * with one sample queued at a time, is unchanged.
    */
-  private meterBatch(first: OutboxEntry): OutboxEntry[] {
+  private meterBatch(first: OutboxEntry, next: OutboxEntry | undefined): OutboxEntry[] {
     const max = this.o.timing?.meterValuesPerMessage ?? 50;
     if (max <= 1 || this.batchingOff || first.seq <= this.singleUntilSeq) return [];
-    // Live operation has one sample queued at a time: look at the next entry before the batch.
-    const next = this.o.outbox.head(2)[1];
+    // Live operation has one sample queued at a time: a batch only when the next entry is one.
     if (!next || next.kind !== 'meter' || next.localId !== first.localId) return [];
     const now = this.o.clock.now();
     const out: OutboxEntry[] = [];
@@ -350,7 +350,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   private async deliverMeterBatch(entries: OutboxEntry[]): Promise<boolean> {
     const first = entries[0]!;
-    const transactionId = this.o.ledger.get(first.localId)?.transactionId;
+    const transactionId = this.o.ledger.transactionIdOf(first.localId);
     if (transactionId === null || transactionId === undefined) return this.deliver(first);
     const payloads = entries.map((e) => JSON.parse(e.payload) as MeterPayload);
     try {
@@ -383,7 +383,6 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   /** Deliver one entry. Returns false when delivery must pause (link down). */
   private async deliver(entry: OutboxEntry): Promise<boolean> {
-    const session = this.o.ledger.get(entry.localId);
     const now = () => this.o.clock.now();
     try {
       if (entry.kind === 'start') {
@@ -404,7 +403,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
         return true;
       }
-      const transactionId = session?.transactionId;
+      const transactionId = this.o.ledger.transactionIdOf(entry.localId);
       if (transactionId === null || transactionId === undefined) {
         // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
         this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);

@@ -129,6 +129,14 @@ export class SessionRecords {
   }
 
   /**
+   * Delete the delivered MeterValues rows of the outbox (their payload is already gone, and
+   * nothing refers to them). A fleet's store does so with purge() to stay bounded in long runs.
+   */
+  dropDeliveredMeterRows(): number {
+    return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
+  }
+
+  /**
    * Erasure of one customer (by pseudonym; `idTag` also clears the cache entry): synced sessions
    * lose every link to the customer (reference and idTag); sessions whose billing data has not
    * reached the central system keep what delivery needs until it is acknowledged.

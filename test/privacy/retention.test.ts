@@ -58,6 +58,18 @@ describe('retention and erasure across a simulated clock', () => {
     expect([...s.records.iterate()].map((x) => x.localId)).toEqual([oldUnsynced]);
   });
 
+  it('drops delivered MeterValues rows, never a queued one (a fleet store stays bounded)', () => {
+    const s = store();
+    const synced = session(s, 0, 'TAG-A', true);
+    const unsynced = session(s, 1, 'TAG-B', false);
+    expect(s.records.dropDeliveredMeterRows()).toBe(1);
+    expect(s.records.dropDeliveredMeterRows()).toBe(0);
+    expect(s.outbox.head(10).filter((e) => e.localId === unsynced).map((e) => e.kind)).toEqual(['start', 'meter', 'stop']);
+    // The delivered session keeps its record and curve until retention purges it.
+    expect(s.records.get(synced)).toMatchObject({ synced: true });
+    expect(s.records.curve(synced)).toHaveLength(3);
+  });
+
   it('erases a customer now where synced, and when acknowledged where not', () => {
     const s = store();
     const synced = session(s, 0, 'TAG-X', true);

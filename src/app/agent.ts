@@ -18,7 +18,8 @@ import { CsmsSecurity, ObservedClock, WatchedSettings } from './csms-security.js
 import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
-import { attachFeatures, buildCoreFeatures, type AttachedFeatures } from './features.js';
+import { buildCoreFeatures } from '../runtime/core-features.js';
+import { attachFeatures, type AttachedFeatures } from './features.js';
 
 export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 

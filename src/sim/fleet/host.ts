@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ChargePointRuntime, type CallOutcome } from '../../app/charge-point-runtime.js';
+import { ChargePointRuntime, type CallOutcome } from '../../runtime/charge-point-runtime.js';
+import { SimFirmware } from './sim-firmware.js';
 import type { ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
 import { createLog, type Log, type LogLevel, type LogRecord, type LogSink } from '../../lib/log.js';
@@ -245,7 +246,11 @@ export class FleetHost {
       onCall: this.onCall,
       onIncomingCall: this.onIncomingCall,
       // Its own stream, so firmware timings do not shift the scenario's events.
-      simulatedFirmware: { prng: new Prng(seedOf(`${id}/firmware`, seed)) },
+      firmware: ({ chargePoint, clock: cpClock, notify }) => new SimFirmware({
+        clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
+        notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
+        notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
+      }),
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
     this.hosted.set(id, h);

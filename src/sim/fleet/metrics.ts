@@ -1,4 +1,4 @@
-import type { CallOutcome } from '../../app/charge-point-runtime.js';
+import type { CallOutcome } from '../../runtime/charge-point-runtime.js';
 import { Histogram, type HistogramJson } from './histogram.js';
 
 export interface ActionStatsJson {

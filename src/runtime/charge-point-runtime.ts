@@ -8,9 +8,8 @@ import type { KeyDefinition } from '../ocpp/v16/configuration.js';
 import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
-import { buildCoreFeatures, type CoreFeatures } from './features.js';
-import type { Prng } from '../sim/prng.js';
-import { SimFirmware, type SimFirmwareTiming } from '../sim/fleet/sim-firmware.js';
+import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
+import type { DiagnosticsService, FirmwareService } from '../ocpp/v16/features.js';
 
 /** How one CALL to the central system ended, for metrics. */
 export interface CallOutcome {
@@ -49,9 +48,19 @@ export interface ChargePointRuntimeDeps {
   onCall?: (outcome: CallOutcome) => void;
   /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
   onIncomingCall?: (action: string) => void;
-  /** Simulated chargers: answer UpdateFirmware and GetDiagnostics with realistic timings. */
-  simulatedFirmware?: { prng: Prng; timing?: SimFirmwareTiming };
+  /** Firmware Management (a simulated charger's: statuses with realistic timings, no bytes). */
+  firmware?: FirmwareFactory;
 }
+
+/** Status notifications a Firmware Management implementation sends (while the link is up). */
+export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => void;
+
+/** Builds the Firmware Management services of one charge point, once its core exists. */
+export type FirmwareFactory = (cp: { chargePoint: ChargePoint; clock: SettableClock; notify: FirmwareNotify }) => {
+  firmware: FirmwareService;
+  diagnostics: DiagnosticsService;
+  stop(): void;
+};
 
 /**
  * One charge point composed from injected dependencies: its store views (keyed by its id in a
@@ -102,32 +111,25 @@ export class ChargePointRuntime {
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
     });
+    this.firmware = d.firmware?.({
+      chargePoint: this.chargePoint, clock: d.clock,
+      notify: (action, request) => {
+        if (this.link?.online()) void this.link.send(action, request).catch(() => undefined);
+      },
+    });
     link = new CsmsLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: {
         smartCharging: this.features.smartCharging, reservations: this.features.reservations,
-        ...(d.simulatedFirmware ? { firmware: this.lazyFirmware().firmware, diagnostics: this.lazyFirmware().diagnostics } : {}),
+        ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
       },
     });
     this.link = link;
   }
 
-  private simFirmware?: SimFirmware;
-
-  /** Firmware Management of a simulated charger: statuses with realistic timings, no bytes. */
-  private lazyFirmware(): SimFirmware {
-    const notify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, req: ChargePointCalls[A][0]) => {
-      if (this.link?.online()) void this.link.send(action, req).catch(() => undefined);
-    };
-    this.simFirmware ??= new SimFirmware({
-      clock: this.d.clock, chargePoint: this.chargePoint, prng: this.d.simulatedFirmware!.prng, timing: this.d.simulatedFirmware!.timing,
-      notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
-      notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
-    });
-    return this.simFirmware;
-  }
+  private readonly firmware?: ReturnType<FirmwareFactory>;
 
   get id(): string {
     return this.d.chargePointId;
@@ -159,7 +161,7 @@ export class ChargePointRuntime {
     this.started = false;
     await this.link.stop();
     this.chargePoint.stop();
-    this.simFirmware?.stop();
+    this.firmware?.stop();
     this.chargePoint.off('session-stopped', this.onSessionStopped);
     this.features.reservations.stop();
   }

@@ -77,6 +77,9 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
   try {
     const rss0 = treeRss(exclude);
     let peakRss = rss0;
+    // Steady state: from 5 s after the last charger started to the end.
+    const steadyFromS = (ramp > 0 ? count / ramp : 0) + 5;
+    const steady: { cpu0?: number; cpu: number; calls: number; lagP99: number } = { cpu: 0, calls: 0, lagP99: 0 };
     let lastCsmsCpu = 0;
     let lastFleetCpu = 0;
     let lastAt = 0;
@@ -86,17 +89,27 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: ramp, seed: 1,
       processes, workers,
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
-      // BENCH_FLEET_VERBOSE=1: a line every 2 s, with the RSS and the central systems' CPU.
-      ...(process.env.BENCH_FLEET_VERBOSE ? { statusIntervalMs: 2_000, onStatus: (s: FleetStatus) => {
+      // A status every 2 s: the steady-state figures (after the ramp), and with
+      // BENCH_FLEET_VERBOSE=1 a line with the RSS and the fleet's and central systems' CPU.
+      statusIntervalMs: 2_000,
+      onStatus: (s: FleetStatus) => {
         const csmsCpu = csmss.reduce((n, c) => n + cpuSeconds(c.child.pid!), 0);
-        const fleetCpu = fleetProcesses(exclude).reduce((n, [pid]) => n + cpuSeconds(pid), 0);
+        const fleetCpu = fleetProcesses(exclude).reduce((n, [pid]) => n + (pid === process.pid ? 0 : cpuSeconds(pid)), 0);
         const dt = (s.elapsedMs - lastAt) / 1000;
-        const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
-        process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(treeRss(exclude) / 2 ** 20).toFixed(0)}MB cpu fleet=${pct(fleetCpu, lastFleetCpu)} csms=${pct(csmsCpu, lastCsmsCpu)}\n`);
+        if (s.elapsedMs / 1000 >= steadyFromS) {
+          if (steady.cpu0 === undefined) steady.cpu0 = fleetCpu;
+          else steady.calls += s.callsPerS * dt;
+          steady.cpu = fleetCpu;
+          steady.lagP99 = Math.max(steady.lagP99, s.lagP99Ms);
+        }
+        if (process.env.BENCH_FLEET_VERBOSE) {
+          const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
+          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(treeRss(exclude) / 2 ** 20).toFixed(0)}MB cpu fleet=${pct(fleetCpu, lastFleetCpu)} csms=${pct(csmsCpu, lastCsmsCpu)}\n`);
+        }
         lastCsmsCpu = csmsCpu;
         lastFleetCpu = fleetCpu;
         lastAt = s.elapsedMs;
-      } } : {}),
+      },
     });
     const { report } = await runner.run();
     clearInterval(sampler);
@@ -116,6 +129,9 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       'OCPP messages (out + in)': msgs,
       'messages per second (wall)': (msgs / (report.wallMs / 1000)).toFixed(0),
       'messages per CPU-second (fleet processes, incl. start-up)': cpuS ? (msgs / cpuS).toFixed(0) : 'n/a',
+      'steady state (after the ramp): messages per CPU-second (2 x calls); worst 2 s lag p99, ms': steady.cpu0 !== undefined && steady.cpu > steady.cpu0
+        ? `${((2 * steady.calls) / (steady.cpu - steady.cpu0)).toFixed(0)}; ${steady.lagP99.toFixed(0)}`
+        : 'n/a (run shorter than the ramp)',
       'CPU (fleet), s; wall, s': `${cpuS.toFixed(1)}; ${(report.wallMs / 1000).toFixed(1)}`,
       'latency p50 / p95 / p99, ms': `${t.latency.percentileMs(50).toFixed(1)} / ${t.latency.percentileMs(95).toFixed(1)} / ${t.latency.percentileMs(99).toFixed(1)}`,
       'failed calls (CALLERROR + timeouts)': t.failures,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { RPCClient, type RPCClientOptions } from 'ocpp-rpc';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
@@ -40,6 +41,16 @@ export function classifyCallError(err: unknown, rejectedLocally = false): CallFa
     return new CallFailedError(rejectedLocally ? 'invalid-request' : 'callerror', e.rpcErrorCode, e.message || e.rpcErrorCode);
   }
   return new CallFailedError('disconnected', undefined, e?.message ?? String(err));
+}
+
+/** How one CALL to the peer ended, for metrics. */
+export interface CallOutcome {
+  action: string;
+  /** Wall-clock round trip from when the CALL was sent, ms (also for failures). */
+  latencyMs: number;
+  result: 'ok' | CallFailure;
+  /** The OCPP-J error code of a CALLERROR. */
+  errorCode?: string;
 }
 
 export interface ConnectionEvents {
@@ -179,6 +190,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       }
     }
     this.calling = true;
+    const t0 = this.onCallEnded ? performance.now() : 0;
     // The timeout is ours: ocpp-rpc's costs a timers/promises timer, an AbortController, an
     // error with a stack and a DOMException on every call (about a tenth of a fleet's CPU).
     const timeoutMs = options.timeoutMs ?? this.opts.callTimeoutMs;
@@ -189,13 +201,16 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       abort.abort();
     }, timeoutMs) : undefined;
     try {
-      return (await this.client.call(action, request, { callTimeoutMs: Infinity, signal: abort.signal })) as Out[A][1];
+      const res = (await this.client.call(action, request, { callTimeoutMs: Infinity, signal: abort.signal })) as Out[A][1];
+      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
+      return res;
     } catch (err) {
       // Calls go one at a time, so the flag belongs to this call.
       const local = this.outboundRejected;
       this.outboundRejected = false;
-      if (timedOut) throw new CallFailedError('timeout', undefined, 'call timed out');
-      throw classifyCallError(err, local);
+      const failure = timedOut ? new CallFailedError('timeout', undefined, 'call timed out') : classifyCallError(err, local);
+      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: failure.failure, errorCode: failure.rpcErrorCode });
+      throw failure;
     } finally {
       clearTimeout(timer);
       this.nextCall();
@@ -204,6 +219,14 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
 
   private calling = false;
   private readonly callWaiters: (() => void)[] = [];
+
+  /** Told of every CALL this side sent, once it has ended (metrics). Keep it cheap. */
+  onCallEnded?: (outcome: CallOutcome) => void;
+
+  /** CALLs started and not yet ended: the one outstanding and those waiting for their turn. */
+  get inFlight(): number {
+    return (this.calling ? 1 : 0) + this.callWaiters.length;
+  }
 
   private nextCall(): void {
     const next = this.callWaiters.shift();

@@ -1,9 +1,8 @@
-import { performance } from 'node:perf_hooks';
 import { ChargePoint, type ChargePointTiming } from '../core/charge-point.js';
 import type { ConnectorHardware, FaultSource, IdReader } from '../core/ports.js';
 import type { Log } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
-import { CallFailedError, OcppConnection } from '../ocpp/connection.js';
+import { OcppConnection, type CallOutcome } from '../ocpp/connection.js';
 import type { KeyDefinition } from '../ocpp/v16/configuration.js';
 import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
@@ -11,15 +10,7 @@ import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, ty
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import type { DiagnosticsService, FirmwareService } from '../ocpp/v16/features.js';
 
-/** How one CALL to the central system ended, for metrics. */
-export interface CallOutcome {
-  action: string;
-  /** Wall-clock round trip, ms (also for failures). */
-  latencyMs: number;
-  result: 'ok' | 'callerror' | 'timeout' | 'disconnected' | 'invalid-request';
-  /** The OCPP-J error code of a CALLERROR. */
-  errorCode?: string;
-}
+export type { CallOutcome };
 
 export interface ChargePointRuntimeDeps {
   chargePointId: string;
@@ -80,7 +71,6 @@ export class ChargePointRuntime {
   /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
   readonly features: CoreFeatures;
   private readonly onSessionStopped = (e: { connectorId: number }) => this.features.smartCharging.transactionEnded(e.connectorId);
-  private inFlightCalls = 0;
   private started = false;
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
@@ -97,7 +87,9 @@ export class ChargePointRuntime {
       },
       d.log.child({ component: 'ocpp' }),
     );
-    this.observeCalls();
+    // Counted by the connection (no wrapper per charger or per CALL).
+    if (d.onCall) this.connection.onCallEnded = d.onCall;
+    if (d.onIncomingCall) this.connection.onAnswered = d.onIncomingCall;
     let link: CsmsLink | undefined;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
@@ -137,7 +129,7 @@ export class ChargePointRuntime {
 
   /** CALLs sent and not yet answered. */
   get inFlight(): number {
-    return this.inFlightCalls;
+    return this.connection.inFlight;
   }
 
   async start(): Promise<void> {
@@ -164,31 +156,5 @@ export class ChargePointRuntime {
     this.firmware?.stop();
     this.chargePoint.off('session-stopped', this.onSessionStopped);
     this.features.reservations.stop();
-  }
-
-  /** Wrap the connection's call (its public API) to time every CALL and classify its outcome. */
-  private observeCalls(): void {
-    const onCall = this.d.onCall;
-    const conn = this.connection;
-    const onIncoming = this.d.onIncomingCall;
-    // Counted by the connection once a CALL from the central system is answered (no wrapper per handler).
-    if (onIncoming) conn.onAnswered = onIncoming;
-    const call = conn.call.bind(conn);
-    conn.call = (async (action: string, request: unknown, options?: { timeoutMs?: number }) => {
-      if (!conn.open) return call(action as never, request as never, options);
-      const t0 = performance.now();
-      this.inFlightCalls++;
-      try {
-        const res = await call(action as never, request as never, options);
-        onCall?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
-        return res;
-      } catch (err) {
-        const f = err instanceof CallFailedError ? err : undefined;
-        onCall?.({ action, latencyMs: performance.now() - t0, result: f?.failure ?? 'disconnected', errorCode: f?.rpcErrorCode });
-        throw err;
-      } finally {
-        this.inFlightCalls--;
-      }
-    }) as typeof conn.call;
   }
 }

@@ -10,8 +10,6 @@ import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, ty
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import type { DiagnosticsService, FirmwareService } from '../ocpp/v16/features.js';
 
-export type { CallOutcome };
-
 export interface ChargePointRuntimeDeps {
   chargePointId: string;
   db: SqliteDatabase;

@@ -1,5 +1,5 @@
 import type { AuthorizationData, IdTagInfo } from '../core/ports.js';
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 export interface LocalListEntry {
   idTag: string;
@@ -71,7 +71,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
    * updated, one without is removed. Applied with its version in one transaction.
    */
   updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void {
-    this.db.transaction(() => {
+    transact(this.db, () => {
       if (type === 'Full') this.q.listClear.run(this.chargePointId);
       for (const e of entries) {
         if (e.idTagInfo) {
@@ -81,6 +81,6 @@ export class SqliteAuthorizationData implements AuthorizationData {
         }
       }
       this.q.setVersion.run(version, this.chargePointId);
-    })();
+    });
   }
 }

@@ -1,5 +1,5 @@
 import type { ChargingProfileStore, InstalledProfile } from '../core/smart-charging/index.js';
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 /** Installed charging profiles of one charge point; they survive restarts. */
 export class SqliteChargingProfiles implements ChargingProfileStore {
@@ -25,8 +25,8 @@ export class SqliteChargingProfiles implements ChargingProfileStore {
   }
 
   remove(ids: number[]): void {
-    this.db.transaction(() => {
+    transact(this.db, () => {
       for (const id of ids) this.q.remove.run(this.chargePointId, id);
-    })();
+    });
   }
 }

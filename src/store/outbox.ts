@@ -35,9 +35,7 @@ export class SqliteOutbox {
       head: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
       // A bound LIMIT makes SQLite's plan about 15 times slower than a literal one: the
-      // delivery loop asks for the head alone, on every message.
-      head1: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
-        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 1`),
+      // delivery loop asks for the head and the entry after it, on every message.
       head2: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`),
       ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
@@ -96,11 +94,7 @@ export class SqliteOutbox {
   }
 
   head(limit = 1): OutboxEntry[] {
-    if (limit === 1) {
-      const row = this.q.head1.get(this.chargePointId) as OutboxEntry | undefined;
-      return row ? [row] : [];
-    }
-    if (limit === 2) return this.q.head2.all(this.chargePointId) as OutboxEntry[];
+    if (limit <= 2) return (this.q.head2.all(this.chargePointId) as OutboxEntry[]).slice(0, limit);
     return this.q.head.all(this.chargePointId, limit) as OutboxEntry[];
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 /** The outbox payload of a security event (kind 'security'). */
 export interface SecurityEventPayload {
@@ -27,7 +27,7 @@ export class SqliteSecurityEvents {
 
   /** Queue an event; returns false when an identical one is still queued. */
   record(event: SecurityEventPayload): boolean {
-    return this.db.transaction(() => {
+    return transact(this.db, () => {
       const same = (this.q.queued.all(this.chargePointId) as { payload: string }[]).some((r) => {
         const p = JSON.parse(r.payload) as SecurityEventPayload;
         return p.type === event.type && (p.techInfo ?? '') === (event.techInfo ?? '');
@@ -35,6 +35,6 @@ export class SqliteSecurityEvents {
       if (same) return false;
       this.q.enqueue.run(this.chargePointId, `security-${randomUUID()}`, event.timestamp, JSON.stringify(event));
       return true;
-    })();
+    });
   }
 }

@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from './database.js';
+import { transact, type SqliteDatabase } from './database.js';
 
 /** One session as the station owner's report shows it: never an idTag. */
 export interface SessionReportRow {
@@ -110,7 +110,7 @@ export class SessionRecords {
    * acknowledged, with their samples and delivered outbox rows. Unsynced data is never deleted.
    */
   purge(beforeMs: number): { sessions: number; samples: number; outbox: number; audit: number; keptUnsynced: number } {
-    return this.db.transaction(() => {
+    return transact(this.db, () => {
       const ids = (this.db.prepare(`SELECT local_id FROM sessions WHERE stop_acked_at IS NOT NULL AND stopped_at < ?`).all(beforeMs) as { local_id: string }[]).map((r) => r.local_id);
       let samples = 0;
       let outbox = 0;
@@ -125,7 +125,7 @@ export class SessionRecords {
       const audit = this.db.prepare(`DELETE FROM audit_log WHERE at < ?`).run(beforeMs).changes;
       const keptUnsynced = (this.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE stop_acked_at IS NULL AND started_at < ?`).get(beforeMs) as { n: number }).n;
       return { sessions: ids.length, samples, outbox, audit, keptUnsynced };
-    })();
+    });
   }
 
   /**
@@ -143,7 +143,7 @@ export class SessionRecords {
    */
   erase(customerRef: string, idTag?: string): { anonymised: number; cacheEntries: number; kept: { localId: string; why: string }[] } {
     // The kept sessions are anonymised when their StopTransaction is acknowledged (erasure_requests).
-    return this.db.transaction(() => {
+    return transact(this.db, () => {
       const anonymised = this.db.prepare(`UPDATE sessions SET customer_ref = NULL, id_tag = NULL WHERE customer_ref = ? AND stop_acked_at IS NOT NULL`).run(customerRef).changes;
       const kept = (this.db.prepare(`SELECT local_id, stopped_at FROM sessions WHERE customer_ref = ? AND stop_acked_at IS NULL`).all(customerRef) as { local_id: string; stopped_at: number | null }[])
         .map((r) => ({ localId: r.local_id, why: r.stopped_at === null ? 'session still running' : 'StopTransaction not yet acknowledged by the central system (billing data in the outbox)' }));
@@ -152,6 +152,6 @@ export class SessionRecords {
         this.db.prepare(`INSERT OR REPLACE INTO erasure_requests (customer_ref, requested_at) VALUES (?, ?)`).run(customerRef, Date.now());
       }
       return { anonymised, cacheEntries, kept };
-    })();
+    });
   }
 }

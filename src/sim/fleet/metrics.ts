@@ -1,4 +1,4 @@
-import type { CallOutcome } from '../../runtime/charge-point-runtime.js';
+import type { CallOutcome } from '../../ocpp/connection.js';
 import { Histogram, type HistogramJson } from './histogram.js';
 
 export interface ActionStatsJson {
@@ -42,15 +42,8 @@ export interface Gauges {
 
 export const emptyGauges = (): Gauges => ({ chargers: 0, connected: 0, accepted: 0, charging: 0, faulted: 0 });
 
-interface ActionStats {
-  count: number;
-  ok: number;
-  errors: Record<string, number>;
-  timeouts: number;
-  lost: number;
-  invalid: number;
-  latency: Histogram;
-}
+/** An action's figures while they are counted: the JSON form with a live histogram. */
+type ActionStats = Omit<ActionStatsJson, 'latency'> & { latency: Histogram };
 
 /**
  * The figures of one thread's chargers: per OCPP action counts, errors and a latency histogram,

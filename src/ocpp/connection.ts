@@ -43,6 +43,12 @@ export function classifyCallError(err: unknown, rejectedLocally = false): CallFa
   return new CallFailedError('disconnected', undefined, e?.message ?? String(err));
 }
 
+/** ocpp-rpc's outstanding calls (a private field of RPCClient 2.x), if it is where expected. */
+function pendingCallsOf(client: RPCClient): Map<string, { abort?: (reason: string) => void }> | undefined {
+  const pending = (client as unknown as { _pendingCalls?: unknown })._pendingCalls;
+  return pending instanceof Map ? pending : undefined;
+}
+
 /** How one CALL to the peer ended, for metrics. */
 export interface CallOutcome {
   action: string;
@@ -98,6 +104,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       wsOpts: { handshakeTimeout: opts.callTimeoutMs, ...opts.wsOpts },
     };
     this.client = new RPCClient(rpcOpts);
+    this.pendingCalls = pendingCallsOf(this.client);
     this.client.on('open', () => {
       this.isOpen = true;
       this.attempt = 0;
@@ -194,14 +201,23 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     // The timeout is ours: ocpp-rpc's costs a timers/promises timer, an AbortController, an
     // error with a stack and a DOMException on every call (about a tenth of a fleet's CPU).
     const timeoutMs = options.timeoutMs ?? this.opts.callTimeoutMs;
-    const abort = new AbortController();
+    const pending = this.pendingCalls;
     let timedOut = false;
-    const timer = timeoutMs > 0 && timeoutMs < 2 ** 31 ? setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, timeoutMs) : undefined;
+    let abort: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs > 0 && timeoutMs < 2 ** 31) {
+      // With one CALL at a time, ocpp-rpc's only pending call is this one: on timeout, reject it
+      // through its own abort, which spares every call an AbortController and an 'abort'
+      // listener (a fleet makes thousands of calls a second). A signal where that is unknown.
+      if (!pending) abort = new AbortController();
+      timer = setTimeout(() => {
+        timedOut = true;
+        if (abort) abort.abort();
+        else for (const call of pending!.values()) call.abort?.('call timed out');
+      }, timeoutMs);
+    }
     try {
-      const res = (await this.client.call(action, request, { callTimeoutMs: Infinity, signal: abort.signal })) as Out[A][1];
+      const res = (await this.client.call(action, request, abort ? { callTimeoutMs: Infinity, signal: abort.signal } : { callTimeoutMs: Infinity })) as Out[A][1];
       this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
       return res;
     } catch (err) {
@@ -216,6 +232,12 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       this.nextCall();
     }
   }
+
+  /**
+   * ocpp-rpc's table of its outstanding CALLs (message id → the call, with an `abort`), where
+   * this version of ocpp-rpc has one; undefined otherwise, and call timeouts use a signal.
+   */
+  private readonly pendingCalls: ReturnType<typeof pendingCallsOf>;
 
   private calling = false;
   private readonly callWaiters: (() => void)[] = [];

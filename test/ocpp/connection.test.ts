@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CallFailedError, OcppConnection, type CallOutcome } from '../../src/ocpp/connection.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../../src/ocpp/v16/messages.js';
+import { silentLog } from '../../src/lib/log.js';
+import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+
+describe('OcppConnection calls against a real central system (ocpp-rpc, strict)', () => {
+  let csms: TestCsms;
+  let conn: OcppConnection<ChargePointCalls, CentralSystemCalls>;
+  const outcomes: CallOutcome[] = [];
+
+  beforeEach(async () => {
+    csms = new TestCsms();
+    const url = await csms.start();
+    outcomes.length = 0;
+    conn = new OcppConnection<ChargePointCalls, CentralSystemCalls>({
+      endpoint: url, identity: 'CP-CONN-1', protocol: 'ocpp1.6', callTimeoutMs: 400, pingIntervalMs: 0,
+      backoff: { initialDelayMs: 100, maxDelayMs: 200 },
+    }, silentLog);
+    conn.onCallEnded = (o) => outcomes.push(o);
+    const opened = once(conn, 'open');
+    conn.start();
+    await opened;
+  });
+
+  afterEach(async () => {
+    await conn.stop();
+    await csms.stop();
+  });
+
+  it('an unanswered CALL times out on its own: the link stays up and the next CALL goes through', async () => {
+    let answered = 0;
+    // The first Heartbeat is answered only after the caller's timeout; the others at once.
+    csms.on('Heartbeat', async () => {
+      if (answered++ === 0) await new Promise((r) => setTimeout(r, 800));
+      return { currentTime: new Date().toISOString() };
+    });
+    let closed = false;
+    conn.on('close', () => (closed = true));
+
+    const late = conn.call('Heartbeat', {}).then(() => 'answered', (e: unknown) => e);
+    expect(conn.inFlight).toBe(1);
+    const queued = conn.call('Heartbeat', {});
+    expect(conn.inFlight).toBe(2);
+    const err = await late;
+    expect(err).toBeInstanceOf(CallFailedError);
+    expect((err as CallFailedError).failure).toBe('timeout');
+    // The queued CALL waited its turn, then went out and was answered.
+    await expect(queued).resolves.toHaveProperty('currentTime');
+    expect(conn.inFlight).toBe(0);
+    // The late answer to the first CALL arrives and is dropped; a third CALL still works.
+    await waitFor(() => answered === 2, 5_000, 'both Heartbeats received');
+    await new Promise((r) => setTimeout(r, 600));
+    await expect(conn.call('Heartbeat', {})).resolves.toHaveProperty('currentTime');
+    expect(closed).toBe(false);
+    expect(conn.open).toBe(true);
+    expect(outcomes.map((o) => o.result)).toEqual(['timeout', 'ok', 'ok']);
+    expect(outcomes[0]!.latencyMs).toBeGreaterThanOrEqual(390);
+    expect(csms.callsOf('Heartbeat')).toHaveLength(3);
+  });
+
+  it('a per-call timeout overrides the default; a CALLERROR is not a timeout', async () => {
+    csms.on('Heartbeat', () => new Promise(() => {}));
+    csms.on('DataTransfer', () => {
+      throw Object.assign(new Error('refused'), { rpcErrorCode: 'NotSupported' });
+    });
+    const t0 = Date.now();
+    await expect(conn.call('Heartbeat', {}, { timeoutMs: 150 })).rejects.toMatchObject({ failure: 'timeout' });
+    expect(Date.now() - t0).toBeLessThan(400);
+    await expect(conn.call('DataTransfer', { vendorId: 'x' })).rejects.toMatchObject({ failure: 'callerror', rpcErrorCode: 'NotSupported' });
+    expect(outcomes.map((o) => [o.action, o.result, o.errorCode])).toEqual([['Heartbeat', 'timeout', undefined], ['DataTransfer', 'callerror', 'NotSupported']]);
+  });
+});

@@ -89,8 +89,9 @@ export class SqliteLedger implements SessionLedger {
       close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
         last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
       active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
-      connectorOf: db.prepare(`SELECT connector_id AS c FROM sessions WHERE local_id = ?`),
-      transactionIdOf: db.prepare(`SELECT transaction_id AS t FROM sessions WHERE local_id = ?`),
+      // One value, not a row object: these run for every sample and every delivery.
+      connectorOf: db.prepare(`SELECT connector_id FROM sessions WHERE local_id = ?`).pluck(),
+      transactionIdOf: db.prepare(`SELECT transaction_id FROM sessions WHERE local_id = ?`).pluck(),
       byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ? ORDER BY started_at DESC LIMIT 1`),
       get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
       confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),
@@ -124,8 +125,7 @@ export class SqliteLedger implements SessionLedger {
   }
 
   sample(localId: string, sample: Sample, queue: boolean): void {
-    // One column, not the whole record: this runs for every sample.
-    const connectorId = (this.q.connectorOf.get(localId) as { c: number } | undefined)?.c;
+    const connectorId = this.q.connectorOf.get(localId) as number | undefined;
     if (connectorId === undefined) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
     transact(this.db, () => {
       this.insertSample(localId, sample);
@@ -172,7 +172,7 @@ export class SqliteLedger implements SessionLedger {
 
   /** The session's transactionId (null until its StartTransaction is confirmed; undefined: no such session). */
   transactionIdOf(localId: string): number | null | undefined {
-    return (this.q.transactionIdOf.get(localId) as { t: number | null } | undefined)?.t;
+    return this.q.transactionIdOf.get(localId) as number | null | undefined;
   }
 
   get(localId: string): SessionRecord | undefined {

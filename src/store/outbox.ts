@@ -20,6 +20,10 @@ export interface OutboxSummary {
   deadLetters: number;
 }
 
+type HeadRow = [number, OutboxKind, string, number, string, number, number, string | null];
+const toEntry = (r: HeadRow): OutboxEntry =>
+  ({ seq: r[0], kind: r[1], localId: r[2], createdAt: r[3], payload: r[4], attempts: r[5], notBefore: r[6], lastError: r[7] });
+
 /** The synchronous pragma each database was opened with (set once, by openDatabase): read once. */
 const synchronousMode = new WeakMap<SqliteDatabase, number>();
 
@@ -32,12 +36,13 @@ export class SqliteOutbox {
   private readonly q;
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
     this.q = {
-      head: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
-        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
+      // Rows as arrays (toEntry): better-sqlite3 builds a row object property by property.
+      head: db.prepare(`SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`).raw(),
       // A bound LIMIT makes SQLite's plan about 15 times slower than a literal one: the
       // delivery loop asks for the head and the entry after it, on every message.
-      head2: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, payload, attempts, not_before AS notBefore, last_error AS lastError
-        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`),
+      head2: db.prepare(`SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`).raw(),
       ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
       fail: db.prepare(`UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE outbox SET state = 'dead', attempts = attempts + ?, last_error = ?, done_at = ? WHERE seq = ?`),
@@ -94,8 +99,10 @@ export class SqliteOutbox {
   }
 
   head(limit = 1): OutboxEntry[] {
-    if (limit <= 2) return (this.q.head2.all(this.chargePointId) as OutboxEntry[]).slice(0, limit);
-    return this.q.head.all(this.chargePointId, limit) as OutboxEntry[];
+    const rows = (limit <= 2 ? this.q.head2.all(this.chargePointId) : this.q.head.all(this.chargePointId, limit)) as HeadRow[];
+    const out: OutboxEntry[] = [];
+    for (let i = 0; i < rows.length && i < limit; i++) out.push(toEntry(rows[i]!));
+    return out;
   }
 
   /** Acknowledge an entry, running `alsoDo` (e.g. recording the transactionId) in the same transaction. */

@@ -2,42 +2,60 @@ import { isoMs } from '../../core/clock.js';
 import type { Sample } from '../../core/ports.js';
 import type { MeterValue, SampledValue } from './messages.js';
 
-const PHASES_LN = ['L1-N', 'L2-N', 'L3-N'];
-const PHASES = ['L1', 'L2', 'L3'];
-const fmt = (x: number, digits: number): string => String(Number(x.toFixed(digits)));
+const PHASES_LN = ['L1-N', 'L2-N', 'L3-N'] as const;
+const PHASES = ['L1', 'L2', 'L3'] as const;
+const SCALE = [1, 10, 100];
+
+/**
+ * A measured value as OCPP text, rounded to `digits` decimals, without trailing zeros. Every
+ * MeterValues carries several: rounding in binary (not toFixed, then Number, then String) keeps
+ * it to one number-to-string conversion.
+ */
+export function formatValue(x: number, digits: 0 | 1 | 2): string {
+  const scale = SCALE[digits]!;
+  const r = Math.round(Math.abs(x) * scale) / scale;
+  return String(x < 0 && r !== 0 ? -r : r);
+}
+
+/** One sampled value, its keys always in this order (context, location, measurand, unit, phase, value). */
+function sampled(context: string, location: SampledValue['location'], measurand: string, unit: string | undefined, phase: string | undefined, value: string): SampledValue {
+  if (phase !== undefined) return { context, location, measurand, unit, phase, value };
+  if (unit !== undefined) return { context, location, measurand, unit, value };
+  return { context, location, measurand, value };
+}
 
 /** A sample as an OCPP MeterValue with the measurands chosen when it was taken. */
 export function toMeterValue(sample: Sample): MeterValue {
   const r = sample.reading;
+  const ctx = sample.context;
   const out: SampledValue[] = [];
-  const base = { context: sample.context, location: 'Outlet' as const };
   for (const measurand of sample.measurands) {
     switch (measurand) {
       case 'Energy.Active.Import.Register':
-        out.push({ ...base, measurand, unit: 'Wh', value: fmt(r.energyWh, 0) });
+        out.push(sampled(ctx, 'Outlet', measurand, 'Wh', undefined, formatValue(r.energyWh, 0)));
         break;
       case 'Power.Active.Import':
-        if (r.powerW !== undefined) out.push({ ...base, measurand, unit: 'W', value: fmt(r.powerW, 0) });
+        if (r.powerW !== undefined) out.push(sampled(ctx, 'Outlet', measurand, 'W', undefined, formatValue(r.powerW, 0)));
         break;
       case 'Current.Import':
-        r.currentA?.forEach((a, i) => out.push({ ...base, measurand, unit: 'A', phase: PHASES[i], value: fmt(a, 2) }));
+        if (r.currentA) for (let i = 0; i < r.currentA.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'A', PHASES[i], formatValue(r.currentA[i]!, 2)));
         break;
       case 'Voltage':
-        r.voltageV?.forEach((v, i) => out.push({ ...base, measurand, unit: 'V', phase: PHASES_LN[i], value: fmt(v, 1) }));
+        if (r.voltageV) for (let i = 0; i < r.voltageV.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'V', PHASES_LN[i], formatValue(r.voltageV[i]!, 1)));
         break;
       case 'Frequency':
-        if (r.frequencyHz !== undefined) out.push({ ...base, measurand, value: fmt(r.frequencyHz, 2) });
+        if (r.frequencyHz !== undefined) out.push(sampled(ctx, 'Outlet', measurand, undefined, undefined, formatValue(r.frequencyHz, 2)));
         break;
       case 'SoC':
-        if (r.socPct !== undefined) out.push({ ...base, measurand, unit: 'Percent', value: fmt(r.socPct, 0), location: 'EV' });
+        if (r.socPct !== undefined) out.push(sampled(ctx, 'EV', measurand, 'Percent', undefined, formatValue(r.socPct, 0)));
         break;
       case 'Temperature':
-        if (r.temperatureC !== undefined) out.push({ ...base, measurand, unit: 'Celsius', value: fmt(r.temperatureC, 1), location: 'Body' });
+        if (r.temperatureC !== undefined) out.push(sampled(ctx, 'Body', measurand, 'Celsius', undefined, formatValue(r.temperatureC, 1)));
         break;
       default:
         break;
     }
   }
-  if (out.length === 0) out.push({ ...base, measurand: 'Energy.Active.Import.Register', unit: 'Wh', value: fmt(r.energyWh, 0) });
+  if (out.length === 0) out.push(sampled(ctx, 'Outlet', 'Energy.Active.Import.Register', 'Wh', undefined, formatValue(r.energyWh, 0)));
   return { timestamp: isoMs(sample.takenAt), sampledValue: out };
 }

@@ -3,6 +3,7 @@ import { StoreError } from '../lib/errors.js';
 import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
+import { preparePlucked } from './statement-cache.js';
 
 interface SessionRow {
   local_id: string;
@@ -90,8 +91,8 @@ export class SqliteLedger implements SessionLedger {
         last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
       active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
       // One value, not a row object: these run for every sample and every delivery.
-      connectorOf: db.prepare(`SELECT connector_id FROM sessions WHERE local_id = ?`).pluck(),
-      transactionIdOf: db.prepare(`SELECT transaction_id FROM sessions WHERE local_id = ?`).pluck(),
+      connectorOf: preparePlucked(db, `SELECT connector_id FROM sessions WHERE local_id = ?`),
+      transactionIdOf: preparePlucked(db, `SELECT transaction_id FROM sessions WHERE local_id = ?`),
       byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ? ORDER BY started_at DESC LIMIT 1`),
       get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
       confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),

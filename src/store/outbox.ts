@@ -1,4 +1,5 @@
 import { transact, type SqliteDatabase } from './database.js';
+import { prepareRaw } from './statement-cache.js';
 
 /** Transaction messages, and security events (SecurityEventNotification). */
 export type OutboxKind = 'start' | 'meter' | 'stop' | 'security';
@@ -37,12 +38,12 @@ export class SqliteOutbox {
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
     this.q = {
       // Rows as arrays (toEntry): better-sqlite3 builds a row object property by property.
-      head: db.prepare(`SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
-        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`).raw(),
+      head: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
       // A bound LIMIT makes SQLite's plan about 15 times slower than a literal one: the
       // delivery loop asks for the head and the entry after it, on every message.
-      head2: db.prepare(`SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
-        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`).raw(),
+      head2: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+        FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`),
       ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
       fail: db.prepare(`UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE seq = ?`),
       dead: db.prepare(`UPDATE outbox SET state = 'dead', attempts = attempts + ?, last_error = ?, done_at = ? WHERE seq = ?`),

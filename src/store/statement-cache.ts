@@ -11,8 +11,8 @@ const cached = new WeakSet<Database.Database>();
  * worker holds thousands of views on one database, and a prepared statement costs about 5 KB
  * of native memory and a parse each: shared, they cost that once per database. Safe because
  * the stores only use run/get/all (synchronous, never a statement left mid-iteration) and
- * never change a statement's mode (pluck, raw, expand, safeIntegers); one that needs to
- * must be prepared on a database not opened through openDatabase.
+ * change a statement's mode (pluck, raw) only through preparePlucked and prepareRaw, whose SQL
+ * text is marked so that a plain prepare of the same query gets its own statement.
  */
 export function shareStatements(db: Database.Database): Database.Database {
   if (cached.has(db)) return db;
@@ -27,4 +27,17 @@ export function shareStatements(db: Database.Database): Database.Database {
     return s;
   }) as Database.Database['prepare'];
   return db;
+}
+
+/** A statement that returns the first column's value instead of a row object. */
+export function preparePlucked(db: Database.Database, sql: string): Database.Statement {
+  return db.prepare(`${sql} /* pluck */`).pluck();
+}
+
+/**
+ * A statement that returns rows as arrays: better-sqlite3 builds a row object property by
+ * property, which costs more than the query itself on a hot path.
+ */
+export function prepareRaw(db: Database.Database, sql: string): Database.Statement {
+  return db.prepare(`${sql} /* raw */`).raw();
 }

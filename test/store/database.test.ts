@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 import { checkHealth, openDatabase } from '../../src/store/index.js';
 import { migrations } from '../../src/store/migrations.js';
+import { preparePlucked, prepareRaw } from '../../src/store/statement-cache.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -63,5 +64,19 @@ describe('opening the store', () => {
     const aside = readdirSync(dir).filter((f) => /^agent\.db\.corrupt-[^-]+.*[^lm]$/.test(f) && !f.endsWith('-wal') && !f.endsWith('-shm'));
     expect(aside.length).toBeGreaterThanOrEqual(1);
     expect(existsSync(join(dir, aside[0]!))).toBe(true);
+  });
+});
+
+describe('shared statements', () => {
+  it('one statement per SQL text; plucked and raw statements do not change what a plain prepare returns', () => {
+    const db = openDatabase(':memory:', { log: createLog(new MemorySink()) });
+    db.exec(`CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x')`);
+    const sql = 'SELECT a, b FROM t WHERE a = ?';
+    expect(db.prepare(sql)).toBe(db.prepare(sql));
+    expect(preparePlucked(db, sql).get(1)).toBe(1);
+    expect(prepareRaw(db, sql).get(1)).toEqual([1, 'x']);
+    expect(db.prepare(sql).get(1)).toEqual({ a: 1, b: 'x' });
+    expect(preparePlucked(db, sql)).toBe(preparePlucked(db, sql));
+    db.close();
   });
 });

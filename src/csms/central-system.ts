@@ -43,7 +43,8 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     super();
     this.store = new CsmsStore(o.dbPath ?? ':memory:');
     for (const tag of o.idTags ?? []) this.store.upsertIdTag(tag, 'Accepted');
-    this.server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, callTimeoutMs: 30_000, pingIntervalMs: 60_000 });
+    // A ping only after a minute without a message from the charger (a busy link needs none).
+    this.server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, callTimeoutMs: 30_000, pingIntervalMs: 60_000, deferPingsOnActivity: true });
     this.server.auth((accept, reject, handshake) => {
       // Only /ocpp/<id> (or /<id>) is served.
       accept({ identity: handshake.identity });

@@ -67,6 +67,8 @@ export interface ConnectionEvents {
   'bad-message': [{ error: string }];
   /** The peer sent a call or response that failed schema validation. */
   'invalid-message': [{ action: string; error: string }];
+  /** A WebSocket ping we sent was answered: the link is alive, with this round trip. */
+  pong: [{ rttMs: number }];
   /** A connection attempt failed (TLS, HTTP status, network): `error.code` says why. */
   'connect-failed': [{ error: Error & { code?: string | number } }];
 }
@@ -95,6 +97,10 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       password: opts.password ?? null,
       callTimeoutMs: opts.callTimeoutMs,
       pingIntervalMs: opts.pingIntervalMs,
+      // A ping only after WebSocketPingInterval without a message from the central system: any
+      // message proves the link alive, so a busy link carries no pings, and a silent partition
+      // is still found within two intervals of the last message.
+      deferPingsOnActivity: true,
       respondWithDetailedErrors: false,
       callConcurrency: 1,
       // Reconnection is ours (jittered, unbounded); ocpp-rpc's only covers an established link.
@@ -119,6 +125,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     this.client.on('message', (m: { message: unknown; outbound: boolean }) => {
       if (this.listenerCount('traffic') > 0) this.emit('traffic', { direction: m.outbound ? 'out' : 'in', message: String(m.message) });
     });
+    this.client.on('ping', (e: { rtt: number }) => this.emit('pong', { rttMs: e.rtt }));
     this.client.on('badMessage', (e: { error: Error }) => this.emit('bad-message', { error: e.error?.message ?? String(e.error) }));
     this.client.on('strictValidationFailure', (e: { method: string; outbound: boolean; isCall: boolean; error: Error }) => {
       if (e.outbound && e.isCall) this.outboundRejected = true;

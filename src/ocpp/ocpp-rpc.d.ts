@@ -48,6 +48,7 @@ declare module 'ocpp-rpc' {
     strictMode?: boolean | string[];
     callTimeoutMs?: number;
     pingIntervalMs?: number;
+    deferPingsOnActivity?: boolean;
     respondWithDetailedErrors?: boolean;
     callConcurrency?: number;
     maxBadMessages?: number;

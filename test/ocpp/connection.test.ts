@@ -72,3 +72,36 @@ describe('OcppConnection calls against a real central system (ocpp-rpc, strict)'
     expect(outcomes.map((o) => [o.action, o.result, o.errorCode])).toEqual([['Heartbeat', 'timeout', undefined], ['DataTransfer', 'callerror', 'NotSupported']]);
   });
 });
+
+describe('OcppConnection WebSocket pings', () => {
+  it('pings after pingIntervalMs of silence from the central system, and not while messages flow', async () => {
+    const csms = new TestCsms();
+    const url = await csms.start();
+    const conn = new OcppConnection<ChargePointCalls, CentralSystemCalls>({
+      endpoint: url, identity: 'CP-PING-1', protocol: 'ocpp1.6', callTimeoutMs: 5_000, pingIntervalMs: 200,
+      backoff: { initialDelayMs: 100, maxDelayMs: 200 },
+    }, silentLog);
+    const pongs: number[] = [];
+    conn.on('pong', () => pongs.push(Date.now()));
+    try {
+      const opened = once(conn, 'open');
+      conn.start();
+      await opened;
+      // Idle: a ping every interval.
+      await new Promise((r) => setTimeout(r, 1_100));
+      expect(pongs.length).toBeGreaterThanOrEqual(3);
+      // Busy: an answer every 50 ms keeps deferring the next ping.
+      const busyFrom = Date.now();
+      while (Date.now() - busyFrom < 1_000) {
+        await conn.call('Heartbeat', {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // One ping may have been in flight when the traffic began.
+      expect(pongs.filter((t) => t > busyFrom + 100).length).toBe(0);
+      expect(csms.callsOf('Heartbeat').length).toBeGreaterThan(10);
+    } finally {
+      await conn.stop();
+      await csms.stop();
+    }
+  });
+});

@@ -205,7 +205,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     this.setClock(res.currentTime);
     const retryMs = res.interval > 0 ? res.interval * 1000 : (this.o.timing?.bootRetryMs ?? 30_000);
     if (res.status === 'Accepted') {
-      if (res.interval > 0) this.o.settings.set('HeartbeatInterval', String(res.interval));
+      // Written only when it changes (a fleet's ramp would otherwise write it for every charger).
+      if (res.interval > 0 && this.o.settings.get('HeartbeatInterval') !== String(res.interval)) this.o.settings.set('HeartbeatInterval', String(res.interval));
       this.acceptedOnce = true;
       this.onAccepted();
     } else {

@@ -52,6 +52,8 @@ export interface HostOptions {
   logLevel?: LogLevel;
   /** Keep the drivers' event sequence (tests). */
   recordEvents?: boolean;
+  /** How often (wall ms) the store drops what the central system has acknowledged (default 10 s). */
+  housekeepingMs?: number;
 }
 
 /**
@@ -153,7 +155,7 @@ export class FleetHost {
       } catch (err) {
         this.log.warn('fleet store housekeeping failed', { err });
       }
-    }, HOUSEKEEPING_MS);
+    }, this.o.housekeepingMs ?? HOUSEKEEPING_MS);
     this.housekeeping.unref();
     this.scheduler.start();
     const list = [...this.o.chargers].sort((a, b) => a.index - b.index);
@@ -344,6 +346,15 @@ export class FleetHost {
       },
       (err) => this.log.error('charge point failed to start', { cp: id, err }),
     );
+  }
+
+  /** What the thread's store holds now (rows), to see that housekeeping keeps it bounded. */
+  storeRows(): { sessions: number; acknowledgedStops: number; deliveredMeterRows: number } {
+    const db = this.db;
+    if (!db) return { sessions: 0, acknowledgedStops: 0, deliveredMeterRows: 0 };
+    return db.prepare(`SELECT (SELECT COUNT(*) FROM sessions) AS sessions,
+      (SELECT COUNT(*) FROM sessions WHERE stop_acked_at IS NOT NULL) AS acknowledgedStops,
+      (SELECT COUNT(*) FROM outbox WHERE state = 'acked' AND kind = 'meter') AS deliveredMeterRows`).get() as ReturnType<FleetHost['storeRows']>;
   }
 
   snapshot(resetInterval = true): HostSnapshot {

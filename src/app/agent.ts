@@ -1,25 +1,26 @@
 import { dirname, join, resolve } from 'node:path';
-import { ChargePoint } from '../core/charge-point.js';
+import type { ChargePoint } from '../core/charge-point.js';
 import { sessionCost } from '../core/tariff.js';
 import { SystemClock } from '../core/clock.js';
 import type { LoadedAgentConfig } from '../config/index.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
-import { OcppConnection } from '../ocpp/connection.js';
+import type { OcppConnection } from '../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../ocpp/v16/configuration.js';
-import { CsmsLink } from '../ocpp/v16/link.js';
+import type { CsmsLink } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../sim/index.js';
 import {
-  openDatabase, probeWritable, SessionRecords, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
+  openDatabase, probeWritable, SessionRecords, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../store/index.js';
-import { CsmsSecurity, ObservedClock, WatchedSettings } from './csms-security.js';
+import { CsmsSecurity, ObservedClock } from './csms-security.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
-import { buildCoreFeatures } from '../runtime/core-features.js';
-import { attachFeatures, type AttachedFeatures } from './features.js';
+import { ChargePointRuntime } from '../runtime/charge-point-runtime.js';
+import type { FeatureServices } from '../ocpp/v16/features.js';
+import { agentFirmware } from './features.js';
 
 export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
@@ -78,8 +79,8 @@ export class Agent {
   private readonly resolved: ResolvedHardware;
   hardware?: Hardware;
   private restarting?: Promise<void>;
-  /** Smart Charging, Reservation and Firmware Management. */
-  features?: AttachedFeatures;
+  /** The running charge point: store views, core, OCPP link, features. */
+  runtime?: ChargePointRuntime;
   private storeProbe?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
   private diagnostics?: Awaited<ReturnType<typeof startDiagnostics>>;
@@ -102,15 +103,10 @@ export class Agent {
     const { config, charger } = this.opts.loaded;
     const cpId = config.chargePointId;
     this.db ??= openDatabase(this.storePath, { log: this.log });
+    const db = this.db;
     const secret = loadOrCreateSecret(join(dirname(this.storePath), 'pseudonym.key'));
     this.pseudonym = pseudonymiser(secret);
     const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
-    this.settings = new WatchedSettings(this.db, cpId, defaults, (key) => this.security.changed(key));
-    const authData = new SqliteAuthorizationData(this.db, cpId, () => this.clock.now());
-    const settings = this.settings;
-    this.ledger = new SqliteLedger(this.db, cpId, this.pseudonym, () => tariffInForce(settings.get('Tariff'), config.tariff));
-    this.outbox = new SqliteOutbox(this.db, cpId);
-    this.security.open({ db: this.db, chargePointId: cpId, settings: this.settings, clock: this.clock });
     this.clock.onSet = (correctionMs) => this.security.clockSet(correctionMs);
 
     const hardware = buildHardware(this.opts.loaded, this.resolved, {
@@ -118,64 +114,60 @@ export class Agent {
     });
     this.hardware = hardware;
     await hardware.start();
-    const connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
-      {
-        endpoint: config.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: config.csms.callTimeoutMs,
-        pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
-        backoff: { initialDelayMs: config.csms.reconnectInitialDelayMs, maxDelayMs: config.csms.reconnectMaxDelayMs },
-        ...this.security.connectionOptions(),
+    const firmwareVersion = charger.firmwareVersion ?? `evse-edge ${VERSION}`;
+    // The same composition as every simulated charger of a fleet, with the agent's security,
+    // tariff and Firmware Management.
+    const runtime = new ChargePointRuntime({
+      chargePointId: cpId, db, clock: this.clock, log: this.log, pseudonym: this.pseudonym,
+      hardware: { connectors: hardware.connectors, readers: hardware.readers, faultSources: hardware.faultSources },
+      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion },
+      csms: {
+        url: config.csms.url, callTimeoutMs: config.csms.callTimeoutMs,
+        reconnectInitialDelayMs: config.csms.reconnectInitialDelayMs, reconnectMaxDelayMs: config.csms.reconnectMaxDelayMs,
       },
-      this.log.child({ component: 'ocpp' }),
-    );
-    let link: CsmsLink | undefined;
-    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
-    const core = buildCoreFeatures({
-      db: this.db, chargePointId: cpId, connectors: hardware.connectors, settings: this.settings, clock: this.clock, pseudonym: this.pseudonym, log: this.log,
-    });
-    this.chargePoint = new ChargePoint({
-      chargingLimits: core.smartCharging, reservations: core.reservations,
-      chargePointId: cpId, connectors: hardware.connectors, idReaders: hardware.readers, faultSources: hardware.faultSources, ledger: this.ledger, authData,
-      remote, settings: this.settings, clock: this.clock, log: this.log.child({ component: 'core' }), pseudonym: this.pseudonym,
-      resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag,
-      stopOnSecondPresentation: config.session.stopOnSecondPresentation,
+      connectionSecurity: (settings) => {
+        this.security.open({ db, chargePointId: cpId, settings, clock: this.clock });
+        return this.security.connectionOptions();
+      },
+      onSettingChanged: (key) => this.security.changed(key),
+      tariff: (settings) => tariffInForce(settings.get('Tariff'), config.tariff),
+      definitions: this.definitions, defaults,
+      session: { resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag, stopOnSecondPresentation: config.session.stopOnSecondPresentation },
       timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
-    });
-    link = new CsmsLink({
-      connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings, authData,
-      definitions: this.definitions, clock: this.clock, log: this.log.child({ component: 'ocpp' }),
-      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}` },
+      linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
       onReset: (type) => void this.reset(type),
-      timing: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
-      features: (this.features = attachFeatures({
-        core, loaded: this.opts.loaded, storePath: this.storePath, db: this.db, chargePoint: this.chargePoint, link: () => link, outbox: this.outbox,
-        settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, log: this.log,
-        logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION,
-        firmwareVersion: charger.firmwareVersion ?? `evse-edge ${VERSION}`,
-      })).services,
+      firmware: agentFirmware({
+        loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
+        logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
+      }),
     });
-    this.link = link;
-    this.connection = connection;
-    this.security.attach(connection, () => link?.kick());
-    for (const id of [0, ...this.chargePoint.connectorIds]) {
-      const saved = this.settings.get(`evse-edge.Availability.${id}`);
-      if (saved === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
-    }
-    if (hardware.hmi) this.showOnScreen(hardware.hmi, this.chargePoint);
-    await this.chargePoint.start();
-    link.start();
-    this.features?.start();
+    this.runtime = runtime;
+    this.settings = runtime.settings;
+    this.ledger = runtime.ledger;
+    this.outbox = runtime.outbox;
+    this.connection = runtime.connection;
+    this.chargePoint = runtime.chargePoint;
+    this.link = runtime.link;
+    this.security.attach(runtime.connection, () => runtime.link.kick());
+    if (hardware.hmi) this.showOnScreen(hardware.hmi, runtime.chargePoint);
+    await runtime.start();
     this.security.started();
     this.watchStore();
     this.scheduleRetention();
     if (config.mqtt) {
       this.diagnostics = await startDiagnostics({
-        loaded: this.opts.loaded, db: this.db, chargePoint: this.chargePoint, link, outbox: this.outbox, ledger: this.ledger,
-        settings: this.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, featureProfiles: FEATURE_PROFILES,
+        loaded: this.opts.loaded, db, chargePoint: runtime.chargePoint, link: runtime.link, outbox: runtime.outbox, ledger: runtime.ledger,
+        settings: runtime.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, featureProfiles: FEATURE_PROFILES,
         log: this.log.child({ component: 'diag' }), logControl: this.opts.logControl, startedAt: this.startedAt, modbus: hardware.modbus,
         restart: () => this.reset('Soft'), reset: (type) => this.reset(type),
       });
     }
     this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
+  }
+
+  /** Smart Charging, Reservation and Firmware Management of the running charge point. */
+  get features(): FeatureServices | undefined {
+    return this.runtime?.services;
   }
 
   /** Keep the touchscreen showing each connector's state, energy and power. */
@@ -268,10 +260,8 @@ export class Agent {
     await this.diagnostics?.stop();
     this.diagnostics = undefined;
     this.security.detach();
-    this.features?.stop();
-    this.features = undefined;
-    await this.link?.stop();
-    this.chargePoint?.stop();
+    await this.runtime?.stop();
+    this.runtime = undefined;
     await this.hardware?.stop();
     this.hardware = undefined;
   }

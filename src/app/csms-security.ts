@@ -24,17 +24,6 @@ export class ObservedClock extends SystemClock {
   }
 }
 
-/** Settings that say which key changed, whoever changed it (OCPP, diagnostics). */
-export class WatchedSettings extends SqliteSettings {
-  constructor(db: SqliteDatabase, chargePointId: string, defaults: ReadonlyMap<string, string>, private readonly onChange: (key: string) => void) {
-    super(db, chargePointId, defaults);
-  }
-  override set(key: string, value: string): void {
-    super.set(key, value);
-    this.onChange(key);
-  }
-}
-
 const CONFIGURED_PROFILE = 'evse-edge.SecurityProfile.configured';
 const CONFIGURED_KEY = 'evse-edge.AuthorizationKey.configured';
 /** A clock correction larger than this is reported as SettingSystemTime. */

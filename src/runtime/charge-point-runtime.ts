@@ -8,7 +8,8 @@ import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
-import type { DiagnosticsService, FirmwareService } from '../ocpp/v16/features.js';
+import type { Tariff } from '../core/tariff.js';
+import type { DiagnosticsService, FeatureServices, FirmwareService } from '../ocpp/v16/features.js';
 
 export interface ChargePointRuntimeDeps {
   chargePointId: string;
@@ -25,29 +26,44 @@ export interface ChargePointRuntimeDeps {
     reconnectMaxDelayMs: number;
     password?: string;
   };
+  /**
+   * Transport security read from the stored settings (security profile, AuthorizationKey, TLS):
+   * called once the settings exist, before the connection is made.
+   */
+  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown> };
+  /** Told of every configuration value written (the agent's security watches its keys). */
+  onSettingChanged?: (key: string) => void;
+  /** The tariff in force when a session closes; its cost is stored with the session. */
+  tariff?: (settings: SqliteSettings) => Tariff | undefined;
   /** The OCPP key definitions (shareable across charge points with the same connectors). */
   definitions: KeyDefinition[];
   /** Default value of each key (definition defaults overridden by configuration). */
   defaults: ReadonlyMap<string, string>;
   session?: { resumePolicy?: 'resume-or-stop' | 'stop'; freeVendIdTag?: string; stopOnSecondPresentation?: boolean };
   timing?: Partial<ChargePointTiming>;
-  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number };
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number; meterValuesPerMessage?: number };
   onReset?: (type: 'Soft' | 'Hard') => void;
   /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
   onCall?: (outcome: CallOutcome) => void;
   /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
   onIncomingCall?: (action: string) => void;
-  /** Firmware Management (a simulated charger's: statuses with realistic timings, no bytes). */
+  /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
   firmware?: FirmwareFactory;
 }
 
 /** Status notifications a Firmware Management implementation sends (while the link is up). */
-export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => void;
+export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => Promise<void>;
 
 /** Builds the Firmware Management services of one charge point, once its core exists. */
-export type FirmwareFactory = (cp: { chargePoint: ChargePoint; clock: SettableClock; notify: FirmwareNotify }) => {
+export type FirmwareFactory = (cp: {
+  chargePoint: ChargePoint; clock: SettableClock; settings: SqliteSettings; outbox: SqliteOutbox;
+  /** Sends a status notification now if the link is up; else the latest of each kind once Accepted again. */
+  notify: FirmwareNotify;
+}) => {
   firmware: FirmwareService;
   diagnostics: DiagnosticsService;
+  /** Once the link has started (e.g. report the outcome of an install that restarted the charger). */
+  start?(): void;
   stop(): void;
 };
 
@@ -68,20 +84,26 @@ export class ChargePointRuntime {
   readonly link: CsmsLink;
   /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
   readonly features: CoreFeatures;
+  /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
+  readonly services: FeatureServices;
   private readonly onSessionStopped = (e: { connectorId: number }) => this.features.smartCharging.transactionEnded(e.connectorId);
   private started = false;
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
     const cpId = d.chargePointId;
-    this.settings = new SqliteSettings(d.db, cpId, d.defaults);
+    const settings = new SqliteSettings(d.db, cpId, d.defaults, d.onSettingChanged);
+    this.settings = settings;
     this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
-    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym);
+    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined);
     this.outbox = new SqliteOutbox(d.db, cpId);
+    const security = d.connectionSecurity?.(settings);
     this.connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
       {
-        endpoint: d.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: d.csms.callTimeoutMs, password: d.csms.password,
+        endpoint: d.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: d.csms.callTimeoutMs,
+        password: security?.password !== undefined ? security.password : d.csms.password,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
         backoff: { initialDelayMs: d.csms.reconnectInitialDelayMs, maxDelayMs: d.csms.reconnectMaxDelayMs },
+        ...(security?.wsOpts ? { wsOpts: security.wsOpts } : {}),
       },
       d.log.child({ component: 'ocpp' }),
     );
@@ -102,24 +124,46 @@ export class ChargePointRuntime {
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
     });
     this.firmware = d.firmware?.({
-      chargePoint: this.chargePoint, clock: d.clock,
-      notify: (action, request) => {
-        if (this.link?.online()) void this.link.send(action, request).catch(() => undefined);
-      },
+      chargePoint: this.chargePoint, clock: d.clock, settings: this.settings, outbox: this.outbox,
+      notify: (action, request) => this.notifyStatus(action, request),
     });
+    this.services = {
+      smartCharging: this.features.smartCharging, reservations: this.features.reservations,
+      ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
+    };
     link = new CsmsLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
-      features: {
-        smartCharging: this.features.smartCharging, reservations: this.features.reservations,
-        ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
-      },
+      features: this.services,
     });
     this.link = link;
   }
 
   private readonly firmware?: ReturnType<FirmwareFactory>;
+
+  /**
+   * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
+   * while it is not, the latest of each kind waits and goes once Accepted again.
+   */
+  private notifyStatus: FirmwareNotify = async (action, request) => {
+    const link = this.link;
+    if (link?.online()) {
+      await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
+      return;
+    }
+    if (!this.latestStatus) {
+      this.latestStatus = new Map();
+      link?.on('state', (state) => {
+        if (state !== 'accepted' || !this.latestStatus?.size) return;
+        for (const [a, req] of this.latestStatus) void link.send(a as 'FirmwareStatusNotification', req as never).catch(() => undefined);
+        this.latestStatus.clear();
+      });
+    }
+    this.latestStatus.set(action, request);
+  };
+
+  private latestStatus?: Map<string, unknown>;
 
   get id(): string {
     return this.d.chargePointId;
@@ -138,6 +182,7 @@ export class ChargePointRuntime {
     this.chargePoint.on('session-stopped', this.onSessionStopped);
     await this.chargePoint.start();
     this.link.start();
+    this.firmware?.start?.();
     this.started = true;
   }
 

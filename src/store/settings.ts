@@ -9,7 +9,9 @@ export class SqliteSettings implements Settings {
   private readonly values = new Map<string, string>();
   private readonly upsert;
 
-  constructor(db: SqliteDatabase, private readonly chargePointId: string, private readonly defaults: ReadonlyMap<string, string>) {
+  /** `onChange`: told of every value written, after it is stored. */
+  constructor(db: SqliteDatabase, private readonly chargePointId: string, private readonly defaults: ReadonlyMap<string, string>,
+    private readonly onChange?: (key: string) => void) {
     this.upsert = db.prepare(`INSERT INTO ocpp_config (charge_point_id, key, value) VALUES (?, ?, ?)
       ON CONFLICT (charge_point_id, key) DO UPDATE SET value = excluded.value`);
     const rows = db.prepare(`SELECT key, value FROM ocpp_config WHERE charge_point_id = ?`).all(chargePointId) as { key: string; value: string }[];
@@ -27,6 +29,7 @@ export class SqliteSettings implements Settings {
   set(key: string, value: string): void {
     this.upsert.run(this.chargePointId, key, value);
     this.values.set(key, value);
+    this.onChange?.(key);
   }
 
   int(key: string): number {

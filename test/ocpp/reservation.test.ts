@@ -93,7 +93,7 @@ describe('Reservation', () => {
     expect(await reserve(csms, 2, 11, 'RESV0005', 1_500)).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved');
     await waitFor(() => lastStatus(csms, 2) === 'Available', 10_000, 'Available after expiry');
-    expect(t.agent.features!.services.reservations!.list()).toEqual([]);
+    expect(t.agent.features!.reservations!.list()).toEqual([]);
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 2, idTag: 'OTHER002' })).toEqual({ status: 'Accepted' });
   });
 

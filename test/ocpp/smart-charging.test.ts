@@ -113,8 +113,8 @@ describe('Smart Charging', () => {
     // The transaction ends: its TxProfile is removed; the TxDefaultProfile stays.
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StopTransaction').length === 1, 10_000, 'StopTransaction');
-    await waitFor(() => !t.agent.features!.services.smartCharging!.profiles().some((p) => p.profile.chargingProfileId === 20), 5_000, 'TxProfile removed');
-    expect(t.agent.features!.services.smartCharging!.profiles().map((p) => p.profile.chargingProfileId)).toEqual([1]);
+    await waitFor(() => !t.agent.features!.smartCharging!.profiles().some((p) => p.profile.chargingProfileId === 20), 5_000, 'TxProfile removed');
+    expect(t.agent.features!.smartCharging!.profiles().map((p) => p.profile.chargingProfileId)).toEqual([1]);
     expect(csms.validationFailures).toEqual([]);
   });
 
@@ -131,7 +131,7 @@ describe('Smart Charging', () => {
     const mark = csms.calls.length;
     await waitFor(() => powersAfter(csms, mark).length >= 2, 10_000, 'MeterValues');
     expect(powersAfter(csms, mark).at(-1)).toBe(10 * 230 * 3);
-    expect(t.agent.features!.services.smartCharging!.profiles()).toMatchObject([{ connectorId: 2, profile: { chargingProfileId: 30, chargingProfilePurpose: 'TxProfile' } }]);
+    expect(t.agent.features!.smartCharging!.profiles()).toMatchObject([{ connectorId: 2, profile: { chargingProfileId: 30, chargingProfilePurpose: 'TxProfile' } }]);
   });
 
   it('profiles survive a restart on the same store', async () => {
@@ -147,7 +147,7 @@ describe('Smart Charging', () => {
     await first.t.agent.stop();
     await first.csms.stop();
     const second = await setup({}, dir);
-    expect(second.t.agent.features!.services.smartCharging!.profiles().map((p) => [p.connectorId, p.profile.chargingProfileId]).sort()).toEqual([[0, 41], [1, 40]]);
+    expect(second.t.agent.features!.smartCharging!.profiles().map((p) => [p.connectorId, p.profile.chargingProfileId]).sort()).toEqual([[0, 41], [1, 40]]);
     const composite = await second.csms.call(CP, 'GetCompositeSchedule', { connectorId: 1, duration: 60, chargingRateUnit: 'A' });
     expect(composite.chargingSchedule.chargingSchedulePeriod).toEqual([{ startPeriod: 0, limit: 7 }]);
   });

@@ -108,8 +108,12 @@ export class SqliteOutbox {
 
   /** Acknowledge an entry, running `alsoDo` (e.g. recording the transactionId) in the same transaction. */
   ack(seq: number, at: number, alsoDo?: () => void): void {
+    if (!alsoDo) {
+      this.q.ack.run(at, seq);
+      return;
+    }
     transact(this.db, () => {
-      alsoDo?.();
+      alsoDo();
       this.q.ack.run(at, seq);
     });
   }
@@ -125,9 +129,13 @@ export class SqliteOutbox {
     if (before === undefined) synchronousMode.set(this.db, (before = this.db.pragma('synchronous', { simple: true }) as number));
     if (before > 1) this.db.pragma('synchronous = NORMAL');
     try {
-      transact(this.db, () => {
-        for (const seq of seqs) this.q.ack.run(at, seq);
-      });
+      // One row (live operation): a single statement is its own transaction.
+      if (seqs.length === 1) this.q.ack.run(at, seqs[0]);
+      else {
+        transact(this.db, () => {
+          for (const seq of seqs) this.q.ack.run(at, seq);
+        });
+      }
     } finally {
       if (before > 1) this.db.pragma(`synchronous = ${before}`);
     }

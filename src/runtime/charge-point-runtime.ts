@@ -4,7 +4,7 @@ import type { Log } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
 import { OcppConnection, type CallOutcome } from '../ocpp/connection.js';
 import type { KeyDefinition } from '../ocpp/v16/configuration.js';
-import { CsmsLink, type ChargePointIdentity, type SettableClock } from '../ocpp/v16/link.js';
+import { CsmsLink, type ChargePointIdentity, type LinkState, type SettableClock } from '../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../ocpp/v16/messages.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
@@ -146,24 +146,26 @@ export class ChargePointRuntime {
    * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
    * while it is not, the latest of each kind waits and goes once Accepted again.
    */
-  private notifyStatus: FirmwareNotify = async (action, request) => {
+  private async notifyStatus<A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]): Promise<void> {
     const link = this.link;
     if (link?.online()) {
       await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
       return;
     }
-    if (!this.latestStatus) {
-      this.latestStatus = new Map();
-      link?.on('state', (state) => {
-        if (state !== 'accepted' || !this.latestStatus?.size) return;
-        for (const [a, req] of this.latestStatus) void link.send(a as 'FirmwareStatusNotification', req as never).catch(() => undefined);
-        this.latestStatus.clear();
-      });
+    (this.heldStatuses ??= new Map()).set(action, request);
+    // Listened for only once a status has waited (a fleet holds thousands of links).
+    if (link && !this.sendHeldStatuses) {
+      this.sendHeldStatuses = (state: LinkState) => {
+        if (state !== 'accepted' || !this.heldStatuses?.size) return;
+        for (const [a, req] of this.heldStatuses) void link.send(a, req as never).catch(() => undefined);
+        this.heldStatuses.clear();
+      };
+      link.on('state', this.sendHeldStatuses);
     }
-    this.latestStatus.set(action, request);
-  };
+  }
 
-  private latestStatus?: Map<string, unknown>;
+  private heldStatuses?: Map<'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', unknown>;
+  private sendHeldStatuses?: (state: LinkState) => void;
 
   get id(): string {
     return this.d.chargePointId;

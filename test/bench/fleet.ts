@@ -128,7 +128,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       'time scale; messages per charger per second': `${timeScale}; ${(msgs / (report.wallMs / 1000) / count).toFixed(2)}`,
       'OCPP messages (out + in)': msgs,
       'messages per second (wall)': (msgs / (report.wallMs / 1000)).toFixed(0),
-      'messages per CPU-second (fleet processes, incl. start-up)': cpuS ? (msgs / cpuS).toFixed(0) : 'n/a',
+      'messages per CPU-second, whole run (start-up, steady state, shutdown)': cpuS ? (msgs / cpuS).toFixed(0) : 'n/a',
       'steady state (after the ramp): messages per CPU-second (2 x calls); worst 2 s lag p99, ms': steady.cpu0 !== undefined && steady.cpu > steady.cpu0
         ? `${((2 * steady.calls) / (steady.cpu - steady.cpu0)).toFixed(0)}; ${steady.lagP99.toFixed(0)}`
         : 'n/a (run shorter than the ramp)',

@@ -9,7 +9,7 @@ import { totals } from '../../src/sim/fleet/report.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 /** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */
-const PER_CSMS = 9_000;
+const PER_CSMS = Number(process.env.BENCH_FLEET_PER_CSMS ?? 10_000);
 
 /** Niceness of the central-system processes (see startCsms). */
 const CSMS_NICE = Number(process.env.BENCH_FLEET_CSMS_NICE ?? 0);

@@ -18,11 +18,10 @@ import { CsmsSecurity, ObservedClock } from './csms-security.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
-import { ChargePointRuntime } from '../runtime/charge-point-runtime.js';
+import { ChargePointRuntime, FEATURE_PROFILES } from '../runtime/charge-point-runtime.js';
 import type { FeatureServices } from '../ocpp/v16/features.js';
 import { agentFirmware } from './features.js';
 
-export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
 export interface AgentOptions {
   loaded: LoadedAgentConfig;
@@ -63,14 +62,8 @@ export class Agent {
   readonly clock = new ObservedClock();
   private readonly physicsClock = new SystemClock();
   db?: SqliteDatabase;
-  chargePoint?: ChargePoint;
-  link?: CsmsLink;
-  outbox?: SqliteOutbox;
-  ledger?: SqliteLedger;
-  settings?: SqliteSettings;
   /** Security profile, AuthorizationKey, security events. */
   readonly security: CsmsSecurity;
-  connection?: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   /** The simulated hardware, when the charger is simulated. */
   readonly sim: { connectors: Map<number, SimConnector>; reader: SimIdReader } = { connectors: new Map(), reader: new SimIdReader() };
   pseudonym?: Pseudonymiser;
@@ -79,7 +72,7 @@ export class Agent {
   private readonly resolved: ResolvedHardware;
   hardware?: Hardware;
   private restarting?: Promise<void>;
-  /** The running charge point: store views, core, OCPP link, features. */
+  /** The charge point (store views, core, OCPP link, features): the running one, or the last one until a reset starts the next. */
   runtime?: ChargePointRuntime;
   private storeProbe?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -142,12 +135,6 @@ export class Agent {
       }),
     });
     this.runtime = runtime;
-    this.settings = runtime.settings;
-    this.ledger = runtime.ledger;
-    this.outbox = runtime.outbox;
-    this.connection = runtime.connection;
-    this.chargePoint = runtime.chargePoint;
-    this.link = runtime.link;
     this.security.attach(runtime.connection, () => runtime.link.kick());
     if (hardware.hmi) this.showOnScreen(hardware.hmi, runtime.chargePoint);
     await runtime.start();
@@ -168,6 +155,30 @@ export class Agent {
   /** Smart Charging, Reservation and Firmware Management of the running charge point. */
   get features(): FeatureServices | undefined {
     return this.runtime?.services;
+  }
+
+  get chargePoint(): ChargePoint | undefined {
+    return this.runtime?.chargePoint;
+  }
+
+  get link(): CsmsLink | undefined {
+    return this.runtime?.link;
+  }
+
+  get connection(): OcppConnection<ChargePointCalls, CentralSystemCalls> | undefined {
+    return this.runtime?.connection;
+  }
+
+  get settings(): SqliteSettings | undefined {
+    return this.runtime?.settings;
+  }
+
+  get ledger(): SqliteLedger | undefined {
+    return this.runtime?.ledger;
+  }
+
+  get outbox(): SqliteOutbox | undefined {
+    return this.runtime?.outbox;
   }
 
   /** Keep the touchscreen showing each connector's state, energy and power. */
@@ -260,8 +271,8 @@ export class Agent {
     await this.diagnostics?.stop();
     this.diagnostics = undefined;
     this.security.detach();
+    // Kept (stopped) until start() composes the next: its store views still read the database.
     await this.runtime?.stop();
-    this.runtime = undefined;
     await this.hardware?.stop();
     this.hardware = undefined;
   }

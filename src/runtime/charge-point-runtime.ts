@@ -11,6 +11,9 @@ import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import type { Tariff } from '../core/tariff.js';
 import type { DiagnosticsService, FeatureServices, FirmwareService } from '../ocpp/v16/features.js';
 
+/** The OCPP 1.6 feature profiles a charge point composed here implements (the agent's and a simulated one's). */
+export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
+
 export interface ChargePointRuntimeDeps {
   chargePointId: string;
   db: SqliteDatabase;

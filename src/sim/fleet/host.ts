@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CallOutcome } from '../../ocpp/connection.js';
-import { ChargePointRuntime } from '../../runtime/charge-point-runtime.js';
+import { ChargePointRuntime, FEATURE_PROFILES } from '../../runtime/charge-point-runtime.js';
 import { SimFirmware } from './sim-firmware.js';
 import type { ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
@@ -30,7 +30,6 @@ const HOUSEKEEPING_MS = 10_000;
 /** Links closed at a time when a host stops. */
 const STOP_BATCH = 250;
 
-export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
 
 export interface HostOptions {
   /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */

@@ -166,6 +166,37 @@ describe('offline-first (issue 3)', () => {
     expect([...new Set(times)]).toEqual(ledgerTimes);
   });
 
+  it('sends a backlog one sample per MeterValues when the central system never answers several in one, and keeps the link', async () => {
+    const r = await rig({ MeterValueSampleInterval: 1 }, { csms: { callTimeoutMs: 1_000 } });
+    let unanswered = 0;
+    r.csms.on('MeterValues', (p: { meterValue: unknown[] }) => {
+      if (p.meterValue.length > 1) {
+        unanswered++;
+        return new Promise(() => undefined);
+      }
+      return {};
+    });
+    const txId = await remoteStart(r, 1);
+    r.proxy.blackhole();
+    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
+    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
+    r.proxy.pass();
+    await waitFor(() => r.agent.link!.state === 'accepted', 10_000, 'reconnected');
+    const statesBefore = r.states.length;
+    await waitFor(() => r.agent.outbox!.summary().depth === 0 && unanswered >= 1, 20_000, 'the backlog delivered one by one');
+    expect(r.states.slice(statesBefore)).toEqual([]); // a Heartbeat was answered: no reconnect
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
+    expect(unanswered).toBe(1);
+    expect(r.agent.outbox!.summary().deadLetters).toBe(0);
+    const db = readOnly(r.agent.storePath);
+    const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    db.close();
+    const delivered = meterEntries(r.csms.callsOf('MeterValues', CP).filter((c) => c.params.meterValue.length === 1)).map((m) => m.time);
+    for (let i = 1; i < delivered.length; i++) expect(delivered[i]!).toBeGreaterThanOrEqual(delivered[i - 1]!);
+    expect([...new Set(delivered)]).toEqual(ledgerTimes);
+  });
+
   it('stops batching when the central system drops the link on large MeterValues (a frame size limit)', async () => {
     const r = await rig({ MeterValueSampleInterval: 1 });
     let drops = 0;
@@ -296,6 +327,45 @@ describe('offline-first (issue 3)', () => {
     expect(tx2).not.toBe(txId);
     expect(r.csms.callsOf('StartTransaction', CP).at(-1)!.params.connectorId).toBe(2);
     expect(r.csms.callsOf('StopTransaction', CP)).toHaveLength(stopsBefore); // the dead one is not retried
+    expect(r.agent.outbox!.summary()).toMatchObject({ depth: 0, deadLetters: 1 });
+  });
+
+  it('counts a StopTransaction the central system never answers, while it answers Heartbeat, as an attempt: dead-lettered, and the next messages go', async () => {
+    const r = await rig(
+      { WebSocketPingInterval: 0, TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1, MeterValueSampleInterval: 0 },
+      { csms: { callTimeoutMs: 1_000 } },
+    );
+    // A central system that takes the StopTransaction and never answers it (a poison message).
+    r.csms.on('StopTransaction', () => new Promise(() => undefined));
+    const deadLetters: { kind: string }[] = [];
+    r.agent.link!.on('dead-letter', (d) => deadLetters.push(d));
+    const txId = await remoteStart(r, 1);
+    const statesBefore = r.states.length;
+    await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
+    await waitFor(() => deadLetters.length === 1, 20_000, 'the dead letter');
+
+    const stops = r.csms.callsOf('StopTransaction', CP);
+    expect(stops).toHaveLength(3);
+    // Between two tries, a Heartbeat the central system answered: the link was alive.
+    for (let i = 1; i < stops.length; i++) {
+      expect(r.csms.callsOf('Heartbeat', CP).some((h) => h.at > stops[i - 1]!.at && h.at < stops[i]!.at)).toBe(true);
+      // wait = timeout, then interval × attempt (1 s, then 2 s).
+      expect(stops[i]!.at - stops[i - 1]!.at).toBeGreaterThanOrEqual(1_000 + 950 * i);
+    }
+    // No reconnect: a link that answers is not dropped for one unanswered message.
+    expect(r.states.slice(statesBefore)).toEqual([]);
+    const db = readOnly(r.agent.storePath);
+    const dead = db.prepare(`SELECT kind, attempts, last_error, payload FROM dead_letters`).all() as { kind: string; attempts: number; last_error: string; payload: string }[];
+    db.close();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ kind: 'stop', attempts: 3 });
+    expect(dead[0]!.last_error).toMatch(/timeout/i);
+    expect(JSON.parse(dead[0]!.payload).meterStopWh).toBeGreaterThanOrEqual(0);
+    expect(r.t.logs.records.some((l) => l.level === 'error' && l.alarm === 'dead-letter')).toBe(true);
+
+    // The queue is not held back: a second session goes through.
+    const tx2 = await remoteStart(r, 2, 'APP-USER-2');
+    expect(tx2).not.toBe(txId);
     expect(r.agent.outbox!.summary()).toMatchObject({ depth: 0, deadLetters: 1 });
   });
 

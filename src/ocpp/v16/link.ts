@@ -364,6 +364,13 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         return true;
       }
       if (failure?.failure === 'timeout') {
+        if (await this.answersHeartbeat()) {
+          // The central system is there but did not answer this batch: one by one from here,
+          // where each unanswered sample counts as an attempt.
+          this.log.warn('MeterValues batch not answered while Heartbeat is: sending one sample per message', { seq: first.seq, localId: first.localId });
+          this.singleUntilSeq = entries.at(-1)!.seq;
+          return true;
+        }
         this.log.warn('MeterValues not answered: reconnecting', { seq: first.seq, localId: first.localId });
         void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
       }
@@ -430,14 +437,17 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     } catch (err) {
       const failure = err instanceof CallFailedError ? err : undefined;
       if (failure?.failure === 'disconnected') return false;
-      if (failure?.failure === 'timeout') {
-        // No answer is not a refusal (R3): a silent partition must not use up the attempts and
-        // dead-letter billing data. The link is suspect: drop it; the entry goes again, first,
-        // once reconnected.
+      if (failure?.failure === 'timeout' && !(await this.answersHeartbeat())) {
+        // No answer, and none to a Heartbeat either: a silent partition, not a refusal (R3). It
+        // must not use up the attempts and dead-letter billing data. The link is suspect: drop
+        // it; the entry goes again, first, once reconnected.
         this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
         void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
         return false;
       }
+      // A timeout while the central system answers a Heartbeat is this message going unprocessed:
+      // an attempt, like a CALLERROR. A message it never answers is dead-lettered after
+      // TransactionMessageAttempts instead of holding every later one back for ever.
       if (!failure && /^SQLITE_/.test(String((err as { code?: unknown }).code))) {
         // The store could not record the outcome (disk full, I/O error): not the central
         // system's fault, and nothing can be written now. The entry stays queued (it goes
@@ -465,6 +475,22 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         this.o.outbox.fail(entry.seq, reason, this.o.clock.now() + waitMs);
       }
       return true;
+    }
+  }
+
+  /**
+   * After a transaction message went unanswered: does the central system answer a Heartbeat?
+   * Yes means the link is alive and that message was not processed; no means a partition.
+   */
+  private async answersHeartbeat(): Promise<boolean> {
+    if (!this.online()) return false;
+    try {
+      const res = await this.send('Heartbeat', {});
+      this.setClock(res.currentTime);
+      return true;
+    } catch (err) {
+      this.log.debug('Heartbeat after an unanswered transaction message failed', { err });
+      return false;
     }
   }
 

@@ -19,7 +19,7 @@ interface BrokerOptions {
 function brokerOptions(c: Command): Command {
   return c
     .option('--broker <url>', 'the MQTT broker, e.g. mqtt://broker:1883 or mqtts://… (required)')
-    .option('--username <name>', 'your broker username (it is also the user the agent checks roles for)')
+    .option('--username <name>', 'your broker login: requests go under it, and the agent checks its role')
     .option('--password <password>', 'your broker password (or MQTT_PASSWORD in the environment)')
     .option('--ca <file>', 'CA certificate for mqtts')
     .option('--cert <file>', 'client certificate')
@@ -46,11 +46,15 @@ export function noDelay(client: MqttClient): void {
   (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
 }
 
-/** One request to one charger; resolves with the answer envelope. */
-export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user?: string; timeoutMs: number }) {
+/**
+ * One request to one charger; resolves with the answer envelope. It goes under `user`, the
+ * broker login the client connected with: the agent takes the requester's identity from that
+ * topic level, which the broker's ACL binds to the login.
+ */
+export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user: string; timeoutMs: number }) {
   const prefix = `${o.root}/${o.chargePointId}`;
   const correlation = randomUUID();
-  const responseTopic = `${prefix}/response/${o.user ?? 'anonymous'}/${correlation}`;
+  const responseTopic = `${prefix}/response/${o.user}/${correlation}`;
   await client.subscribeAsync(responseTopic, { qos: 1 });
   const answer = new Promise<{ status: string; data?: unknown; error?: { code: string; message: string }; correlation: string | null }>((resolve, reject) => {
     const onMessage = (topic: string, payload: Buffer) => {
@@ -65,11 +69,11 @@ export async function diagRequest(client: MqttClient, o: { root: string; chargeP
     }, o.timeoutMs);
     client.on('message', onMessage);
   });
-  await client.publishAsync(`${prefix}/request/${o.command}`, JSON.stringify(o.body), {
+  await client.publishAsync(`${prefix}/request/${o.user}/${o.command}`, JSON.stringify(o.body), {
     qos: 1,
     properties: {
       responseTopic, correlationData: Buffer.from(correlation), messageExpiryInterval: Math.ceil(o.timeoutMs / 1000),
-      userProperties: { ...(o.user ? { user: o.user } : {}), 'sent-at': new Date().toISOString() },
+      userProperties: { 'sent-at': new Date().toISOString() },
     },
   });
   try {
@@ -107,6 +111,7 @@ export function diagCommand(): Command {
           throw new UsageError('arguments must be a JSON object');
         }
       }
+      if (!o.username || /[/+#]/.test(o.username)) throw new UsageError('--username <your broker login> is required: requests go under it, and the charger checks its role');
       const client = await connect(o);
       try {
         const answer = await diagRequest(client, { root: o.root, chargePointId, command, body, user: o.username, timeoutMs: o.timeout });

@@ -32,7 +32,10 @@ interface ParsedRequest {
   command: string;
   args: Record<string, unknown>;
   correlation: string | null;
+  /** The broker login the request came under (its topic level after `request/`): who asks. */
   user: string | null;
+  /** The user the request names in a `user` property or field, if any; must be `user`. */
+  claimedUser: string | null;
   responseTopic: string;
   v5: boolean;
   sentAt?: number;
@@ -155,7 +158,8 @@ export class MqttDiagnostics {
     const partial: Partial<ParsedRequest> = {
       command: `${route.noun}/${route.verb}`,
       correlation: props.correlationData ? Buffer.from(props.correlationData).toString('utf8') : null,
-      responseTopic: this.safeResponseTopic(props.responseTopic) ?? this.topics.response(route.noun, route.verb),
+      user: route.login,
+      responseTopic: this.safeResponseTopic(props.responseTopic, route.login) ?? this.topics.response(route.login, route.noun, route.verb),
       v5,
     };
     if (payload.length) {
@@ -175,7 +179,8 @@ export class MqttDiagnostics {
       command: partial.command!,
       args,
       correlation: partial.correlation ?? (typeof correlation === 'string' && correlation ? correlation : null),
-      user: first(userProps.user) ?? (typeof user === 'string' ? user : null),
+      user: route.login,
+      claimedUser: first(userProps.user) ?? (typeof user === 'string' ? user : null),
       responseTopic: partial.responseTopic!,
       v5,
       ...(sent ? { sentAt: Date.parse(sent) } : {}),
@@ -184,11 +189,15 @@ export class MqttDiagnostics {
     };
   }
 
-  /** A response topic must not let a requester overwrite our own state topics. */
-  private safeResponseTopic(topic: string | undefined): string | undefined {
+  /**
+   * A response topic must not let a requester overwrite our own state topics, nor answer into
+   * another login's responses.
+   */
+  private safeResponseTopic(topic: string | undefined, login: string | null): string | undefined {
     if (!topic || /[+#]/.test(topic)) return undefined;
     const p = this.o.prefix.replace(/\/+$/, '');
-    if (topic.startsWith(p + '/') && !topic.startsWith(p + '/response/')) return undefined;
+    // A request without a login is only ever refused: its answer may go under response/.
+    if (topic.startsWith(p + '/') && !topic.startsWith(login ? `${p}/response/${login}/` : `${p}/response/`)) return undefined;
     return topic;
   }
 
@@ -204,6 +213,12 @@ export class MqttDiagnostics {
     try {
       const spec = commands[req.command];
       if (!req.correlation) throw new DiagError('ERR_NO_CORRELATION', 'a request needs Correlation Data (or a "correlation" field)');
+      // Who asks is the broker login in the topic, which the broker's ACL binds to the
+      // connection; a name in the payload or a user property is only a claim.
+      if (!req.user) throw new DiagError('ERR_FORBIDDEN', `requests go to ${this.o.prefix.replace(/\/+$/, '')}/request/<your broker login>/${req.command}`);
+      if (req.claimedUser !== null && req.claimedUser !== req.user) {
+        throw new DiagError('ERR_FORBIDDEN', `the request names user ${req.claimedUser} but came under the login ${req.user}`);
+      }
       const now = this.now();
       if (req.sentAt !== undefined) {
         if (!Number.isFinite(req.sentAt)) throw new DiagError('ERR_BAD_REQUEST', 'sent-at is not a timestamp');

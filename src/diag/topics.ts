@@ -43,12 +43,18 @@ export function topicsFor(prefix: string) {
     health: `${p}/health`,
     connector: (n: number) => `${p}/connector/${n}`,
     event: `${p}/event`,
-    requestFilter: `${p}/request/+/+`,
-    /** For MQTT 3.1.1 clients, which have no Response Topic. */
-    response: (noun: string, verb: string) => `${p}/response/${noun}/${verb}`,
-    parseRequest(topic: string): { noun: string; verb: string } | undefined {
-      const m = new RegExp(`^${escape(p)}/request/([^/]+)/([^/]+)$`).exec(topic);
-      return m ? { noun: m[1]!, verb: m[2]! } : undefined;
+    /**
+     * Requests: `request/<login>/<noun>/<verb>`. The level after `request/` is the requester's
+     * broker login, which the broker binds (mosquitto: `pattern write evse/+/request/%u/#`); it is
+     * the identity the agent checks roles against. The older `request/<noun>/<verb>` form, with a
+     * claimed user, is still received, only to be refused with a pointer to the new one.
+     */
+    requestFilter: `${p}/request/#`,
+    /** For MQTT 3.1.1 clients, which have no Response Topic: readable by that login alone. */
+    response: (login: string | null, noun: string, verb: string) => (login ? `${p}/response/${login}/${noun}/${verb}` : `${p}/response/${noun}/${verb}`),
+    parseRequest(topic: string): { login: string | null; noun: string; verb: string } | undefined {
+      const m = new RegExp(`^${escape(p)}/request/(?:([^/]+)/)?([^/]+)/([^/]+)$`).exec(topic);
+      return m ? { login: m[1] ?? null, noun: m[2]!, verb: m[3]! } : undefined;
     },
   };
 }

@@ -18,9 +18,14 @@ describe('the embedded MQTT broker (mqtt.url "embedded")', () => {
       await client.subscribeAsync('evse/CP-TEST-1/#', { qos: 1 });
       await waitFor(() => seen.get('evse/CP-TEST-1/state') === 'online', 10_000, 'state online');
       // A request with the correlation in the payload, as MQTT 3.1.1 clients send it.
-      await client.publishAsync('evse/CP-TEST-1/request/status/get', JSON.stringify({ correlation: 'c-1', user: 'laptop', sentAt: new Date().toISOString() }), { qos: 1 });
-      const answer = await waitFor(() => seen.get('evse/CP-TEST-1/response/status/get'), 10_000, 'the answer');
+      await client.publishAsync('evse/CP-TEST-1/request/laptop/status/get', JSON.stringify({ correlation: 'c-1', sentAt: new Date().toISOString() }), { qos: 1 });
+      const answer = await waitFor(() => seen.get('evse/CP-TEST-1/response/laptop/status/get'), 10_000, 'the answer');
       expect(JSON.parse(answer)).toMatchObject({ status: 'ok', correlation: 'c-1' });
+      // The older form, without a login in the topic, names its user only in the payload: refused,
+      // with the topic to use instead.
+      await client.publishAsync('evse/CP-TEST-1/request/status/get', JSON.stringify({ correlation: 'c-2', user: 'laptop', sentAt: new Date().toISOString() }), { qos: 1 });
+      const refused = await waitFor(() => seen.get('evse/CP-TEST-1/response/status/get'), 10_000, 'the refusal');
+      expect(JSON.parse(refused)).toMatchObject({ status: 'error', correlation: 'c-2', error: { code: 'ERR_FORBIDDEN', message: 'requests go to evse/CP-TEST-1/request/<your broker login>/status/get' } });
       await client.endAsync();
     } finally {
       await t.cleanup();

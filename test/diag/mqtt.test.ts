@@ -15,13 +15,15 @@ const PREFIX = 'evse/CP-TEST-1';
 const ID_TAG = 'SECRETTAG1';
 const AGENT_PASSWORD = 'agent-pw-7c1e';
 
+// The ACL the README gives: each login publishes requests, and reads answers, under its own name only.
+const patterns = ['write evse/+/request/%u/#', 'read evse/+/response/%u/#'];
 const users = [
   { name: 'agent', password: AGENT_PASSWORD, acl: ['topic readwrite evse/#'] },
-  { name: 'tech', password: 'tech-pw', acl: ['topic read evse/#', 'topic write evse/+/request/#', 'topic readwrite replies/#'] },
-  { name: 'boss', password: 'boss-pw', acl: ['topic read evse/#', 'topic write evse/+/request/#', 'topic readwrite replies/#'] },
+  { name: 'tech', password: 'tech-pw', acl: ['topic read evse/+/state', 'topic read evse/+/info', 'topic read evse/+/health', 'topic read evse/+/connector/#', 'topic read evse/+/event'] },
+  { name: 'boss', password: 'boss-pw', acl: ['topic read evse/+/state'] },
   // Allowed by the broker to publish requests, but only a viewer to the agent: the agent checks roles itself.
-  { name: 'viewer', password: 'viewer-pw', acl: ['topic read evse/#', 'topic write evse/+/request/#', 'topic readwrite replies/#'] },
-  { name: 'ratey', password: 'ratey-pw', acl: ['topic read evse/#', 'topic write evse/+/request/#', 'topic readwrite replies/#'] },
+  { name: 'viewer', password: 'viewer-pw', acl: ['topic read evse/+/state', 'topic read evse/+/info', 'topic read evse/+/connector/#'] },
+  { name: 'ratey', password: 'ratey-pw', acl: [] },
   { name: 'spy', password: 'spy-pw', acl: ['topic read #'] },
 ];
 
@@ -31,8 +33,11 @@ function connect(url: string, username: string, password: string, protocolVersio
 
 interface Answer { status: string; data?: any; error?: { code: string; message: string }; correlation: string | null }
 
-/** An MQTT 5 request with Response Topic and Correlation Data; resolves with the envelope. */
-async function request(c: MqttClient, user: string, command: string, body: Record<string, unknown> = {}, props: { correlation?: string | null; sentAt?: string; expiry?: number } = {}): Promise<Answer> {
+/**
+ * An MQTT 5 request with Response Topic and Correlation Data, under the client's login `user`;
+ * resolves with the envelope.
+ */
+async function request(c: MqttClient, user: string, command: string, body: Record<string, unknown> = {}, props: { correlation?: string | null; sentAt?: string; expiry?: number; claim?: string } = {}): Promise<Answer> {
   const responseTopic = `${PREFIX}/response/${user}/${randomUUID()}`;
   await c.subscribeAsync(responseTopic, { qos: 1 });
   const correlation = props.correlation === undefined ? randomUUID() : props.correlation;
@@ -44,12 +49,12 @@ async function request(c: MqttClient, user: string, command: string, body: Recor
     };
     c.on('message', onMessage);
   });
-  await c.publishAsync(`${PREFIX}/request/${command}`, JSON.stringify(body), {
+  await c.publishAsync(`${PREFIX}/request/${user}/${command}`, JSON.stringify(body), {
     qos: 1,
     properties: {
       responseTopic,
       ...(correlation ? { correlationData: Buffer.from(correlation) } : {}),
-      userProperties: { user, 'sent-at': props.sentAt ?? new Date().toISOString() },
+      userProperties: { ...(props.claim ? { user: props.claim } : {}), 'sent-at': props.sentAt ?? new Date().toISOString() },
       ...(props.expiry ? { messageExpiryInterval: props.expiry } : {}),
     },
   });
@@ -65,7 +70,7 @@ describe('MQTT diagnostics against mosquitto', () => {
   let tech: MqttClient;
 
   beforeAll(async () => {
-    broker = await startMosquitto(users);
+    broker = await startMosquitto(users, { patterns });
     spy = await connect(broker.url, 'spy', 'spy-pw');
     spy.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }));
     await spy.subscribeAsync('#', { qos: 1 });
@@ -157,6 +162,34 @@ describe('MQTT diagnostics against mosquitto', () => {
     expect(await request(tech, 'tech', 'session/start', { connectorId: 1, idTag: ID_TAG })).toMatchObject({ status: 'error', error: { code: 'ERR_FORBIDDEN' } });
   });
 
+  it('takes who asks from the broker login: the broker refuses another login\'s topic, the agent a claimed user', async () => {
+    // tech tries to pass for boss (an admin) by publishing under boss's login: the broker's ACL
+    // (pattern write evse/+/request/%u/#) refuses it, and the agent never sees it.
+    const forged = randomUUID();
+    const refusedByBroker = await tech.publishAsync(`${PREFIX}/request/boss/session/stop`, JSON.stringify({ connectorId: 1 }), {
+      qos: 1, properties: { correlationData: Buffer.from(forged), responseTopic: `${PREFIX}/response/tech/${forged}`, userProperties: { 'sent-at': new Date().toISOString() } },
+    }).then(() => 'acknowledged', (err: Error) => err.message);
+    // mosquitto answers an MQTT 5 publish it refuses with PUBACK "Not authorized" (0x87).
+    expect(refusedByBroker).toMatch(/not authori[sz]ed|135/i);
+    // Naming boss in the request, under its own login, is only a claim: refused by the agent.
+    const claimed = await request(tech, 'tech', 'status/get', {}, { claim: 'boss' });
+    expect(claimed).toMatchObject({ status: 'error', error: { code: 'ERR_FORBIDDEN', message: expect.stringMatching(/names user boss but came under the login tech/) } });
+    // An answer under another login's responses is not written for a requester either.
+    const stray: string[] = [];
+    spy.on('message', (topic) => topic.startsWith(`${PREFIX}/response/boss/`) && stray.push(topic));
+    const c = randomUUID();
+    await tech.publishAsync(`${PREFIX}/request/tech/status/get`, '{}', {
+      qos: 1, properties: { correlationData: Buffer.from(c), responseTopic: `${PREFIX}/response/boss/${c}`, userProperties: { 'sent-at': new Date().toISOString() } },
+    });
+    // Ordered after the two above: once this one is answered, they were handled.
+    expect((await request(tech, 'tech', 'status/get')).status).toBe('ok');
+    expect(stray).toEqual([]);
+    const db = new Database(join(t.dir, 'agent.db'), { readonly: true });
+    const rows = db.prepare(`SELECT username, command, status FROM audit_log WHERE correlation IN (?, ?)`).all(forged, c);
+    db.close();
+    expect(rows).toEqual([{ username: 'tech', command: 'status/get', status: 'ok' }]); // the forged one never arrived
+  });
+
   it('rate limits each user', async () => {
     const ratey = await connect(broker.url, 'ratey', 'ratey-pw');
     const answers: Answer[] = [];
@@ -187,10 +220,10 @@ describe('MQTT diagnostics against mosquitto', () => {
 
   it('answers MQTT 3.1.1 clients on the response topic with the correlation field', async () => {
     const old = await connect(broker.url, 'tech', 'tech-pw', 4);
-    const answer = new Promise<Answer>((r) => old.on('message', (topic, payload) => topic === `${PREFIX}/response/status/get` && r(JSON.parse(payload.toString()))));
-    await old.subscribeAsync(`${PREFIX}/response/#`, { qos: 1 });
+    const answer = new Promise<Answer>((r) => old.on('message', (topic, payload) => topic === `${PREFIX}/response/tech/status/get` && r(JSON.parse(payload.toString()))));
+    await old.subscribeAsync(`${PREFIX}/response/tech/#`, { qos: 1 });
     const correlation = randomUUID();
-    await old.publishAsync(`${PREFIX}/request/status/get`, JSON.stringify({ correlation, user: 'tech', sentAt: new Date().toISOString() }), { qos: 1 });
+    await old.publishAsync(`${PREFIX}/request/tech/status/get`, JSON.stringify({ correlation, sentAt: new Date().toISOString() }), { qos: 1 });
     expect(await answer).toMatchObject({ status: 'ok', correlation });
     await old.endAsync();
   });

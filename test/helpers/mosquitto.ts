@@ -31,13 +31,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A real mosquitto with a password file and an ACL, on a free loopback port; optional TLS listener. */
-export async function startMosquitto(users: BrokerUser[], opts: { tls?: boolean } = {}): Promise<Mosquitto> {
+/**
+ * A real mosquitto with a password file and an ACL, on a free loopback port; optional TLS listener.
+ * `patterns` are ACL lines for every user (`pattern write evse/+/request/%u/#`).
+ */
+export async function startMosquitto(users: BrokerUser[], opts: { tls?: boolean; patterns?: string[] } = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'evse-edge-mqtt-'));
   const port = await freePort();
   const passwd = join(dir, 'passwd');
   users.forEach((u, i) => execFileSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', passwd, u.name, u.password]));
-  writeFileSync(join(dir, 'acl'), users.map((u) => `user ${u.name}\n${u.acl.join('\n')}\n`).join('\n'));
+  const patterns = (opts.patterns ?? []).map((l) => `pattern ${l}\n`).join('');
+  writeFileSync(join(dir, 'acl'), patterns + '\n' + users.map((u) => `user ${u.name}\n${u.acl.join('\n')}\n`).join('\n'));
   let conf = `per_listener_settings false\nallow_anonymous false\npassword_file ${passwd}\nacl_file ${join(dir, 'acl')}\npersistence false\nset_tcp_nodelay true\nlog_dest file ${join(dir, 'broker.log')}\nlistener ${port} 127.0.0.1\n`;
   let tlsPort: number | undefined;
   let caFile: string | undefined;

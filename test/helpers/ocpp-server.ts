@@ -23,6 +23,11 @@ export class TestCsms {
   port = 0;
   /** The transactionId the next StartTransaction gets. */
   nextTx = 1;
+  /** How long to hold each answer (ms); 0 answers at once. */
+  answerDelayMs: () => number = () => 0;
+  /** Per charge point, the most CALLs it had outstanding (received, not yet answered) at once. */
+  readonly maxOutstanding = new Map<string, number>();
+  private readonly outstanding = new Map<string, number>();
   private readonly overrides = new Map<string, Handler>();
   private readonly defaults: Record<string, Handler> = {
     BootNotification: () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }),
@@ -52,10 +57,21 @@ export class TestCsms {
       });
       client.on('strictValidationFailure', (e: unknown) => this.validationFailures.push(e));
       client.handle(async ({ method, params }: { method: string; params: unknown }) => {
-        this.calls.push({ chargePointId: client.identity, action: method, params, at: Date.now() });
-        const h = this.overrides.get(method) ?? this.defaults[method];
-        if (!h) throw new Error(`no handler for ${method}`);
-        return h(params, client);
+        const id = client.identity;
+        this.calls.push({ chargePointId: id, action: method, params, at: Date.now() });
+        const now = (this.outstanding.get(id) ?? 0) + 1;
+        this.outstanding.set(id, now);
+        if (now > (this.maxOutstanding.get(id) ?? 0)) this.maxOutstanding.set(id, now);
+        try {
+          const delay = this.answerDelayMs();
+          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+          const h = this.overrides.get(method) ?? this.defaults[method];
+          if (!h) throw new Error(`no handler for ${method}`);
+          return await h(params, client);
+        } finally {
+          // Still before the answer is written: the charge point cannot have sent its next CALL.
+          this.outstanding.set(id, this.outstanding.get(id)! - 1);
+        }
       });
     });
     const http = await this.server.listen(port, '127.0.0.1');

@@ -59,13 +59,17 @@ describe('fleet simulator', () => {
     expect(failures).toBe(0);
   });
 
-  it('speaks schema-valid OCPP to a strict ocpp-rpc server, from worker threads', async () => {
+  it('speaks schema-valid OCPP to a strict ocpp-rpc server, from worker threads, one CALL outstanding per charger', async () => {
     const { csms, url } = await strictServer();
+    // Answers held 0-20 ms: a charger that sent its next CALL before the answer would show here.
+    csms.answerDelayMs = () => Math.random() * 20;
     const { report } = await new FleetRunner({
       count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 600, durationMs: 20 * 60_000, startMs: START, seed: 5,
     }).run();
     expect(report.threads).toBe(2);
     expect(csms.validationFailures).toEqual([]);
+    expect(csms.maxOutstanding.size).toBe(200);
+    expect(Math.max(...csms.maxOutstanding.values())).toBe(1);
     expect(new Set(csms.calls.map((c) => c.chargePointId)).size).toBe(200);
     expect(csms.callsOf('StartTransaction').length).toBeGreaterThan(20);
     expect(csms.callsOf('MeterValues').length).toBeGreaterThan(0);

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runFleet, SIM_EXIT } from '../../src/app/fleet.js';
+import { runFleet, SIM_EXIT, statusLine } from '../../src/app/fleet.js';
 import type { CentralSystem } from '../../src/csms/central-system.js';
-import { FleetRunner } from '../../src/sim/fleet/runner.js';
+import { FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
 import { mergeReports, type FleetReport } from '../../src/sim/fleet/report.js';
 import { loadScenario } from '../../src/sim/fleet/scenario.js';
 import { TestCsms } from '../helpers/ocpp-server.js';
@@ -36,9 +36,11 @@ async function strictServer(): Promise<{ csms: TestCsms; url: string }> {
 describe('fleet simulator', () => {
   it('runs a few hundred chargers against the embedded central system; the report counts what it received', async () => {
     const received: string[] = [];
+    const statuses: FleetStatus[] = [];
     let embedded: CentralSystem | undefined;
     const { report } = await new FleetRunner({
       count: 300, scenario: smoke, workers: 0, timeScale: 300, durationMs: 20 * 60_000, startMs: START, seed: 11,
+      statusIntervalMs: 250, onStatus: (st) => statuses.push(st),
       onEmbeddedCsms: (c) => {
         embedded = c;
         c.on('call', (x) => received.push(x.action));
@@ -55,6 +57,13 @@ describe('fleet simulator', () => {
     expect(report.stats.counters.callsFromCentral).toBeGreaterThan(0);
     expect(report.stats.counters.callsFromCentral).toBeLessThanOrEqual(report.stats.counters.remoteStarts);
     expect(reportCounts(report)).toEqual(countByAction(received));
+    // The live status: messages per second in and out over each interval, which add up to no
+    // more than the run's totals.
+    expect(statuses.length).toBeGreaterThan(2);
+    expect(statuses.some((st) => st.messagesOutPerS > 0 && st.messagesInPerS > 0)).toBe(true);
+    const seenOut = statuses.reduce((n, st, i) => n + st.messagesOutPerS * ((st.elapsedMs - (statuses[i - 1]?.elapsedMs ?? 0)) / 1000), 0);
+    expect(seenOut).toBeLessThanOrEqual(report.stats.counters.messagesOut * 1.1);
+    expect(statusLine(statuses.at(-1)!)).toMatch(/msgs\/s in=\d+ out=\d+ calls\/s=\d+/);
     const failures = Object.values(report.stats.actions).reduce((n, a) => n + a.invalid + a.timeouts + Object.values(a.errors).reduce((x, y) => x + y, 0), 0);
     expect(failures).toBe(0);
   });

@@ -49,6 +49,8 @@ export function combineStatuses(list: FleetStatus[], elapsedMs: number): FleetSt
     simulatedMs: Math.max(0, ...list.map((s) => s.simulatedMs)),
     gauges: list.reduce((g, s) => addGauges(g, s.gauges), emptyGauges()),
     callsPerS: calls,
+    messagesInPerS: list.reduce((n, s) => n + s.messagesInPerS, 0),
+    messagesOutPerS: list.reduce((n, s) => n + s.messagesOutPerS, 0),
     errors: list.reduce((n, s) => n + s.errors, 0),
     p50Ms: w((s) => s.p50Ms), p95Ms: w((s) => s.p95Ms), p99Ms: Math.max(0, ...list.map((s) => s.p99Ms)),
     lagP99Ms: Math.max(0, ...list.map((s) => s.lagP99Ms)),

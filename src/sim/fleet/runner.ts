@@ -73,7 +73,11 @@ export interface FleetStatus {
   elapsedMs: number;
   simulatedMs: number;
   gauges: Gauges;
+  /** CALLs the chargers sent, per second, over the last interval. */
   callsPerS: number;
+  /** OCPP messages (CALLs, answers, errors) received and sent by the chargers, per second. */
+  messagesInPerS: number;
+  messagesOutPerS: number;
   errors: number;
   p50Ms: number;
   p95Ms: number;
@@ -236,6 +240,7 @@ export class FleetRunner {
 
     const statusEvery = o.statusIntervalMs ?? fleetDefaults.statusIntervalMs;
     let lastStatusAt = Date.now();
+    let lastMessages = { in: 0, out: 0 };
     let emfileWarned = false;
     const statusTimer = o.onStatus || o.onWarning
       ? setInterval(async () => {
@@ -250,12 +255,17 @@ export class FleetRunner {
         const dt = Math.max(1, now - lastStatusAt) / 1000;
         lastStatusAt = now;
         const calls = snaps.reduce((n, s) => n + s.interval.calls, 0);
+        const messages = { in: snaps.reduce((n, s) => n + s.stats.counters.messagesIn, 0), out: snaps.reduce((n, s) => n + s.stats.counters.messagesOut, 0) };
+        const messagesPerS = { in: Math.max(0, messages.in - lastMessages.in) / dt, out: Math.max(0, messages.out - lastMessages.out) / dt };
+        lastMessages = messages;
         const w = (f: (s: HostSnapshot) => number) => (calls ? snaps.reduce((x, s) => x + f(s) * s.interval.calls, 0) / calls : 0);
         o.onStatus({
           elapsedMs: now - runStartedAt,
           simulatedMs: Math.max(0, ...snaps.map((s) => s.simNowMs - startMs)),
           gauges: snaps.reduce((g, s) => addGauges(g, s.gauges), emptyGauges()),
           callsPerS: calls / dt,
+          messagesInPerS: messagesPerS.in,
+          messagesOutPerS: messagesPerS.out,
           errors: snaps.reduce((n, s) => n + s.interval.errors, 0),
           // Interval percentiles are per thread; the status line weights them (the report merges histograms).
           p50Ms: w((s) => s.interval.p50Ms), p95Ms: w((s) => s.interval.p95Ms), p99Ms: Math.max(0, ...snaps.map((s) => s.interval.p99Ms)),

@@ -53,6 +53,11 @@ describe('fleet simulator', () => {
     expect(report.stats.counters.chargersAccepted).toBe(received.filter((a) => a === 'BootNotification').length);
     expect(report.stats.counters.sessionsStarted).toBeGreaterThan(10);
     expect(report.stats.counters.authRefused).toBeGreaterThan(0);
+    // Every session started either stopped or was still open at the end, with what it metered.
+    const c = report.stats.counters;
+    expect(c.sessionsOpenAtEnd).toBe(c.sessionsStarted - c.sessionsStopped);
+    expect(c.sessionsOpenAtEnd).toBeGreaterThan(0);
+    expect(c.energyOpenWh).toBeGreaterThan(0);
     // App starts reached the chargers as RemoteStartTransaction from the embedded central system.
     expect(report.stats.counters.callsFromCentral).toBeGreaterThan(0);
     expect(report.stats.counters.callsFromCentral).toBeLessThanOrEqual(report.stats.counters.remoteStarts);

@@ -391,6 +391,15 @@ export class FleetHost {
     for (const h of this.hosted.values()) h.driver.stop();
     const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);
     while (Date.now() < until && inFlight() > 0) await new Promise((r) => setTimeout(r, 10));
+    // Sessions outlast short runs (a workplace dwell is hours): what they metered counts too.
+    for (const h of this.hosted.values()) {
+      for (const connector of this.o.charger.connectors) {
+        const session = h.runtime.chargePoint.session(connector.id);
+        if (!session) continue;
+        this.metrics.add('sessionsOpenAtEnd');
+        this.metrics.add('energyOpenWh', Math.max(0, Math.round(session.energyWh)));
+      }
+    }
     const snap = this.snapshot(false);
     // Every link.stop() marks its link stopped synchronously: no CALL starts after this point.
     // Marked all at once, then closed a few hundred at a time: ten thousand closes at once

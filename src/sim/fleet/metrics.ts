@@ -22,6 +22,8 @@ export const COUNTER_NAMES = [
   'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',
   /** CALLs from the central system (each a message in, and its answer a message out). */
   'callsFromCentral',
+  /** Sessions still open when the run ended, and the energy metered in them so far. */
+  'sessionsOpenAtEnd', 'energyOpenWh',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

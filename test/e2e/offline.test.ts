@@ -88,6 +88,14 @@ async function remoteStart(r: Rig, connectorId: number, idTag = 'APP-USER-1'): P
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
+/** Cut the link silently until the agent has noticed and queued four MeterValues, then heal it. */
+async function queueBacklogThroughPartition(r: Rig): Promise<void> {
+  r.proxy.blackhole();
+  await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
+  await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
+  r.proxy.pass();
+}
+
 describe('offline-first (issue 3)', () => {
   it('queues MeterValues through a silent partition and delivers them in order with the real transactionId', async () => {
     const r = await rig({ MeterValueSampleInterval: 1 });
@@ -148,10 +156,7 @@ describe('offline-first (issue 3)', () => {
       return {};
     });
     const txId = await remoteStart(r, 1);
-    r.proxy.blackhole();
-    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
-    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
-    r.proxy.pass();
+    await queueBacklogThroughPartition(r);
     await waitFor(() => r.agent.link!.state === 'accepted' && r.agent.outbox!.summary().depth === 0, 20_000, 'the backlog delivered');
     await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });
     await waitFor(() => r.csms.callsOf('StopTransaction', CP).length === 1 && r.agent.outbox!.summary().depth === 0, 10_000, 'StopTransaction');
@@ -177,10 +182,7 @@ describe('offline-first (issue 3)', () => {
       return {};
     });
     const txId = await remoteStart(r, 1);
-    r.proxy.blackhole();
-    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
-    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
-    r.proxy.pass();
+    await queueBacklogThroughPartition(r);
     await waitFor(() => r.agent.link!.state === 'accepted', 10_000, 'reconnected');
     const statesBefore = r.states.length;
     await waitFor(() => r.agent.outbox!.summary().depth === 0 && unanswered >= 1, 20_000, 'the backlog delivered one by one');
@@ -209,10 +211,7 @@ describe('offline-first (issue 3)', () => {
       return {};
     });
     const txId = await remoteStart(r, 1);
-    r.proxy.blackhole();
-    await waitFor(() => r.agent.link!.state === 'offline', 10_000, 'the partition noticed');
-    await waitFor(() => r.agent.outbox!.summary().depth >= 4, 15_000, 'a backlog');
-    r.proxy.pass();
+    await queueBacklogThroughPartition(r);
     await waitFor(() => r.agent.link!.state === 'accepted' && r.agent.outbox!.summary().depth === 0, 30_000, 'the backlog delivered one by one');
     expect(drops).toBe(2);
     await r.csms.call(CP, 'RemoteStopTransaction', { transactionId: txId });

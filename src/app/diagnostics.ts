@@ -145,7 +145,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   const diagnostics = new MqttDiagnostics({
     url, protocolVersion, clientId: m.clientId ?? `evse-edge-${cpId}`, username: m.username, password: m.password,
     tls: m.tls, prefix: m.topicPrefix ?? `evse/${cpId}`, healthIntervalMs: m.healthIntervalS * 1000, roles: m.roles,
-    technicianWritable: m.technicianWritable, adminCommands: m.adminCommands,
+    technicianWritable: m.technicianWritable, adminCommands: m.adminCommands, requireLoginTopic: m.requireLoginTopic,
     rateLimit: { requests: m.rateLimit.requests, perMs: m.rateLimit.perSeconds * 1000 }, maxRequestAgeMs: m.maxRequestAgeS * 1000,
     ctx, audit: new SqliteAuditLog(d.db, cpId), log: d.log,
     source: {

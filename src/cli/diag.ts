@@ -47,14 +47,14 @@ export function noDelay(client: MqttClient): void {
 }
 
 /**
- * One request to one charger; resolves with the answer envelope. It goes under `user`, the
- * broker login the client connected with: the agent takes the requester's identity from that
- * topic level, which the broker's ACL binds to the login.
+ * One request to one charger; resolves with the answer envelope. With `user`, the broker login
+ * the client connected with, it goes under that login (request/<login>/<noun>/<verb>): the agent
+ * takes who asks from that topic level, which the broker's ACL binds to the login.
  */
-export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user: string; timeoutMs: number }) {
+export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user?: string; timeoutMs: number }) {
   const prefix = `${o.root}/${o.chargePointId}`;
   const correlation = randomUUID();
-  const responseTopic = `${prefix}/response/${o.user}/${correlation}`;
+  const responseTopic = `${prefix}/response/${o.user ?? 'anonymous'}/${correlation}`;
   await client.subscribeAsync(responseTopic, { qos: 1 });
   const answer = new Promise<{ status: string; data?: unknown; error?: { code: string; message: string }; correlation: string | null }>((resolve, reject) => {
     const onMessage = (topic: string, payload: Buffer) => {
@@ -69,7 +69,7 @@ export async function diagRequest(client: MqttClient, o: { root: string; chargeP
     }, o.timeoutMs);
     client.on('message', onMessage);
   });
-  await client.publishAsync(`${prefix}/request/${o.user}/${o.command}`, JSON.stringify(o.body), {
+  await client.publishAsync(`${prefix}/request/${o.user ? `${o.user}/` : ''}${o.command}`, JSON.stringify(o.body), {
     qos: 1,
     properties: {
       responseTopic, correlationData: Buffer.from(correlation), messageExpiryInterval: Math.ceil(o.timeoutMs / 1000),
@@ -111,7 +111,7 @@ export function diagCommand(): Command {
           throw new UsageError('arguments must be a JSON object');
         }
       }
-      if (!o.username || /[/+#]/.test(o.username)) throw new UsageError('--username <your broker login> is required: requests go under it, and the charger checks its role');
+      if (o.username && /[/+#]/.test(o.username)) throw new UsageError('--username: a broker login has no /, + or #');
       const client = await connect(o);
       try {
         const answer = await diagRequest(client, { root: o.root, chargePointId, command, body, user: o.username, timeoutMs: o.timeout });

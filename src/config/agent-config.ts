@@ -102,6 +102,7 @@ export const agentConfigSchema = s.object({
       roles: s.withDefault(s.record(s.enum(['viewer', 'technician', 'admin'])).describe('broker username → role'), {}),
       technicianWritable: s.withDefault(s.array(s.string()), ['MeterValueSampleInterval', 'HeartbeatInterval', 'ClockAlignedDataInterval', 'MeterValuesSampledData', 'WebSocketPingInterval']),
       adminCommands: s.withDefault(s.boolean().describe('offer session start/stop, unlock and reset to admins'), false),
+      requireLoginTopic: s.withDefault(s.boolean().describe('answer only requests on request/<login>/<noun>/<verb>, whose login the broker ACL binds (pattern write …/request/%u/#); refuse request/<noun>/<verb>, whose user is only claimed'), false),
       rateLimit: s.withDefault(s.object({ requests: s.int({ min: 1 }), perSeconds: s.int({ min: 1 }) }), { requests: 30, perSeconds: 60 }),
       maxRequestAgeS: s.withDefault(s.int({ min: 1, max: 3_600 }), 60),
     }),

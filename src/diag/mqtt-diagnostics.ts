@@ -18,6 +18,8 @@ export interface MqttDiagnosticsOptions {
   roles: Readonly<Record<string, Role>>;
   technicianWritable: readonly string[];
   adminCommands: boolean;
+  /** Refuse requests whose user is only claimed (not under request/<login>/…). */
+  requireLoginTopic?: boolean;
   rateLimit: { requests: number; perMs: number };
   /** A request older than this (by its sent-at) is refused as expired. */
   maxRequestAgeMs: number;
@@ -32,9 +34,11 @@ interface ParsedRequest {
   command: string;
   args: Record<string, unknown>;
   correlation: string | null;
-  /** The broker login the request came under (its topic level after `request/`): who asks. */
+  /** Who asks: the login in the topic, or else the user the request names. */
   user: string | null;
-  /** The user the request names in a `user` property or field, if any; must be `user`. */
+  /** Whether `user` is the broker login in the topic (bound by the broker), not a claim. */
+  loginBound: boolean;
+  /** The user the request names in a `user` property or field, if any. */
   claimedUser: string | null;
   responseTopic: string;
   v5: boolean;
@@ -159,6 +163,7 @@ export class MqttDiagnostics {
       command: `${route.noun}/${route.verb}`,
       correlation: props.correlationData ? Buffer.from(props.correlationData).toString('utf8') : null,
       user: route.login,
+      loginBound: route.login !== null,
       responseTopic: this.safeResponseTopic(props.responseTopic, route.login) ?? this.topics.response(route.login, route.noun, route.verb),
       v5,
     };
@@ -175,12 +180,14 @@ export class MqttDiagnostics {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
     const { correlation, user, sentAt, force, ...args } = body;
     const sent = first(userProps['sent-at']) ?? (typeof sentAt === 'string' ? sentAt : undefined);
+    const claimedUser = first(userProps.user) ?? (typeof user === 'string' ? user : null);
     return {
       command: partial.command!,
       args,
       correlation: partial.correlation ?? (typeof correlation === 'string' && correlation ? correlation : null),
-      user: route.login,
-      claimedUser: first(userProps.user) ?? (typeof user === 'string' ? user : null),
+      user: route.login ?? claimedUser,
+      loginBound: route.login !== null,
+      claimedUser,
       responseTopic: partial.responseTopic!,
       v5,
       ...(sent ? { sentAt: Date.parse(sent) } : {}),
@@ -213,11 +220,13 @@ export class MqttDiagnostics {
     try {
       const spec = commands[req.command];
       if (!req.correlation) throw new DiagError('ERR_NO_CORRELATION', 'a request needs Correlation Data (or a "correlation" field)');
-      // Who asks is the broker login in the topic, which the broker's ACL binds to the
+      // Under request/<login>/…, who asks is that login, which the broker's ACL binds to the
       // connection; a name in the payload or a user property is only a claim.
-      if (!req.user) throw new DiagError('ERR_FORBIDDEN', `requests go to ${this.o.prefix.replace(/\/+$/, '')}/request/<your broker login>/${req.command}`);
-      if (req.claimedUser !== null && req.claimedUser !== req.user) {
+      if (req.loginBound && req.claimedUser !== null && req.claimedUser !== req.user) {
         throw new DiagError('ERR_FORBIDDEN', `the request names user ${req.claimedUser} but came under the login ${req.user}`);
+      }
+      if (!req.loginBound && this.o.requireLoginTopic) {
+        throw new DiagError('ERR_FORBIDDEN', `this charger answers requests under your broker login only: ${this.o.prefix.replace(/\/+$/, '')}/request/<login>/${req.command}`);
       }
       const now = this.now();
       if (req.sentAt !== undefined) {

@@ -44,10 +44,10 @@ export function topicsFor(prefix: string) {
     connector: (n: number) => `${p}/connector/${n}`,
     event: `${p}/event`,
     /**
-     * Requests: `request/<login>/<noun>/<verb>`. The level after `request/` is the requester's
-     * broker login, which the broker binds (mosquitto: `pattern write evse/+/request/%u/#`); it is
-     * the identity the agent checks roles against. The older `request/<noun>/<verb>` form, with a
-     * claimed user, is still received, only to be refused with a pointer to the new one.
+     * Requests: `request/<noun>/<verb>`, the requester named in a `user` property or field (a
+     * claim), or `request/<login>/<noun>/<verb>`, the level after `request/` the requester's broker
+     * login, which the broker's ACL binds to the connection (mosquitto:
+     * `pattern write evse/+/request/%u/#`).
      */
     requestFilter: `${p}/request/#`,
     /** For MQTT 3.1.1 clients, which have no Response Topic: readable by that login alone. */

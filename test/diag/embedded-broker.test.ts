@@ -7,7 +7,7 @@ describe('the embedded MQTT broker (mqtt.url "embedded")', () => {
   it('starts an in-process broker on loopback and publishes the charger there (MQTT 3.1.1)', async () => {
     const csms = new TestCsms();
     const url = await csms.start();
-    const t = await startAgent(url, { mqtt: { url: 'embedded', roles: { laptop: 'technician' } } });
+    const t = await startAgent(url, { mqtt: { url: 'embedded', roles: { laptop: 'technician' }, requireLoginTopic: true } });
     try {
       const started = await waitFor(() => t.logs.records.find((r) => r.msg === 'embedded MQTT broker started'), 10_000, 'the broker');
       const brokerUrl = String(started.url);
@@ -21,11 +21,11 @@ describe('the embedded MQTT broker (mqtt.url "embedded")', () => {
       await client.publishAsync('evse/CP-TEST-1/request/laptop/status/get', JSON.stringify({ correlation: 'c-1', sentAt: new Date().toISOString() }), { qos: 1 });
       const answer = await waitFor(() => seen.get('evse/CP-TEST-1/response/laptop/status/get'), 10_000, 'the answer');
       expect(JSON.parse(answer)).toMatchObject({ status: 'ok', correlation: 'c-1' });
-      // The older form, without a login in the topic, names its user only in the payload: refused,
-      // with the topic to use instead.
+      // requireLoginTopic: request/<noun>/<verb>, whose user is only named in the payload, is
+      // refused, with the topic to use instead.
       await client.publishAsync('evse/CP-TEST-1/request/status/get', JSON.stringify({ correlation: 'c-2', user: 'laptop', sentAt: new Date().toISOString() }), { qos: 1 });
       const refused = await waitFor(() => seen.get('evse/CP-TEST-1/response/status/get'), 10_000, 'the refusal');
-      expect(JSON.parse(refused)).toMatchObject({ status: 'error', correlation: 'c-2', error: { code: 'ERR_FORBIDDEN', message: 'requests go to evse/CP-TEST-1/request/<your broker login>/status/get' } });
+      expect(JSON.parse(refused)).toMatchObject({ status: 'error', correlation: 'c-2', error: { code: 'ERR_FORBIDDEN', message: 'this charger answers requests under your broker login only: evse/CP-TEST-1/request/<login>/status/get' } });
       await client.endAsync();
     } finally {
       await t.cleanup();

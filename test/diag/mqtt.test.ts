@@ -19,7 +19,9 @@ const AGENT_PASSWORD = 'agent-pw-7c1e';
 const patterns = ['write evse/+/request/%u/#', 'read evse/+/response/%u/#'];
 const users = [
   { name: 'agent', password: AGENT_PASSWORD, acl: ['topic readwrite evse/#'] },
-  { name: 'tech', password: 'tech-pw', acl: ['topic read evse/+/state', 'topic read evse/+/info', 'topic read evse/+/health', 'topic read evse/+/connector/#', 'topic read evse/+/event'] },
+  { name: 'tech', password: 'tech-pw', acl: ['topic read evse/+/state', 'topic read evse/+/info', 'topic read evse/+/health', 'topic read evse/+/connector/#', 'topic read evse/+/event',
+    // The request/<noun>/<verb> form, with a claimed user, for one command (MQTT 3.1.1 test).
+    'topic write evse/+/request/status/get', 'topic read evse/+/response/status/get'] },
   { name: 'boss', password: 'boss-pw', acl: ['topic read evse/+/state'] },
   // Allowed by the broker to publish requests, but only a viewer to the agent: the agent checks roles itself.
   { name: 'viewer', password: 'viewer-pw', acl: ['topic read evse/+/state', 'topic read evse/+/info', 'topic read evse/+/connector/#'] },
@@ -218,13 +220,19 @@ describe('MQTT diagnostics against mosquitto', () => {
     await boss.endAsync();
   });
 
-  it('answers MQTT 3.1.1 clients on the response topic with the correlation field', async () => {
+  it('answers MQTT 3.1.1 clients on the response topic with the correlation field, under their login or naming themselves', async () => {
     const old = await connect(broker.url, 'tech', 'tech-pw', 4);
-    const answer = new Promise<Answer>((r) => old.on('message', (topic, payload) => topic === `${PREFIX}/response/tech/status/get` && r(JSON.parse(payload.toString()))));
-    await old.subscribeAsync(`${PREFIX}/response/tech/#`, { qos: 1 });
-    const correlation = randomUUID();
-    await old.publishAsync(`${PREFIX}/request/tech/status/get`, JSON.stringify({ correlation, sentAt: new Date().toISOString() }), { qos: 1 });
-    expect(await answer).toMatchObject({ status: 'ok', correlation });
+    const answers = new Map<string, Answer>();
+    old.on('message', (topic, payload) => answers.set(topic, JSON.parse(payload.toString())));
+    await old.subscribeAsync([`${PREFIX}/response/tech/#`, `${PREFIX}/response/status/get`], { qos: 1 });
+    // Under its login: answered on response/<login>/<noun>/<verb>.
+    const bound = randomUUID();
+    await old.publishAsync(`${PREFIX}/request/tech/status/get`, JSON.stringify({ correlation: bound, sentAt: new Date().toISOString() }), { qos: 1 });
+    expect(await waitFor(() => answers.get(`${PREFIX}/response/tech/status/get`), 5_000, 'the answer under the login')).toMatchObject({ status: 'ok', correlation: bound });
+    // request/<noun>/<verb>, naming itself in a user field: answered on response/<noun>/<verb>.
+    const named = randomUUID();
+    await old.publishAsync(`${PREFIX}/request/status/get`, JSON.stringify({ correlation: named, user: 'tech', sentAt: new Date().toISOString() }), { qos: 1 });
+    expect(await waitFor(() => answers.get(`${PREFIX}/response/status/get`), 5_000, 'the answer')).toMatchObject({ status: 'ok', correlation: named });
     await old.endAsync();
   });
 

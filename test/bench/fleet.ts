@@ -42,9 +42,10 @@ function treeRss(exclude: Set<number>): number {
 
 /** [pid, RSS KB] of this process and its children, leaving out the given pids. */
 function fleetProcesses(exclude: Set<number>): [number, number][] {
-  const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=', '-A'], { encoding: 'utf8' });
-  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
-  return rows.filter(([pid, ppid]) => pid === process.pid || (ppid === process.pid && !exclude.has(pid))).map(([pid, , rss]) => [pid, rss]);
+  const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=,comm=', '-A'], { encoding: 'utf8' });
+  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([pid, ppid, rss, comm]) => [Number(pid), Number(ppid), Number(rss), comm] as const);
+  // Node processes only: not the ps that lists them, nor the loader's esbuild service.
+  return rows.filter(([pid, ppid, , comm]) => pid === process.pid || (ppid === process.pid && !exclude.has(pid) && comm === 'node')).map(([pid, , rss]) => [pid, rss]);
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
@@ -94,7 +95,9 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       statusIntervalMs: 2_000,
       onStatus: (s: FleetStatus) => {
         const csmsCpu = csmss.reduce((n, c) => n + cpuSeconds(c.child.pid!), 0);
-        const fleetCpu = fleetProcesses(exclude).reduce((n, [pid]) => n + (pid === process.pid ? 0 : cpuSeconds(pid)), 0);
+        // The fleet's processes; a fleet small enough for one process runs in this one (threads).
+        const fleetPids = fleetProcesses(exclude).map(([pid]) => pid).filter((pid) => pid !== process.pid);
+        const fleetCpu = fleetPids.length ? fleetPids.reduce((n, pid) => n + cpuSeconds(pid), 0) : cpuSeconds(process.pid);
         const dt = (s.elapsedMs - lastAt) / 1000;
         if (s.elapsedMs / 1000 >= steadyFromS) {
           if (steady.cpu0 === undefined) steady.cpu0 = fleetCpu;

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
 import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
 import { parseShard } from '../sim/fleet/shard.js';
+import type { FleetSecurity } from '../sim/fleet/host.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -39,6 +40,26 @@ interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
   timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
+  password?: string; ca?: string;
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca: ${file} holds no PEM certificate`);
+  return pem;
+}
+
+/** The chargers' credentials: --password (or SIM_CSMS_PASSWORD) and --ca, read here once. */
+function fleetSecurity(o: SimOpts): FleetSecurity | undefined {
+  const password = o.password ?? process.env.SIM_CSMS_PASSWORD;
+  const ca = o.ca === undefined ? undefined : readCa(o.ca);
+  if (password === undefined && ca === undefined) return undefined;
+  return { ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}) };
 }
 
 /** `evse-edge sim`: a fleet of simulated chargers against a central system. */
@@ -49,6 +70,8 @@ export function simCommand(): Command {
     .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm) or a path', 'smoke')
     .option('--charger <id>', 'charger profile (default: the scenario\'s)')
     .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])
+    .option('--password <text>', 'HTTP Basic password of every charger (Security Profile 1 and 2); {id} becomes the charger id, e.g. "load-{id}"; default: SIM_CSMS_PASSWORD')
+    .option('--ca <file>', 'PEM file of the CA that signed a wss:// central system\'s certificate (a private CA); default: the system\'s CAs')
     .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: all at once)', parseRate)
     .option('--duration <time>', 'simulated duration, e.g. 30m, 2h (default: until Ctrl-C)', parseDurationMs)
     .option('--seed <n>', 'seed: the same seed and scenario give the same events per charger', nonNegativeInt, 1)
@@ -70,7 +93,7 @@ export function simCommand(): Command {
       if (startMs !== undefined && !Number.isFinite(startMs)) throw new UsageError(`--start: not a time: ${o.start}`);
       const { code } = await runFleet(
         {
-          count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
+          count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
           timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard: parseShard(o.shard), prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },

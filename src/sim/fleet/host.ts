@@ -31,6 +31,14 @@ const HOUSEKEEPING_MS = 10_000;
 const STOP_BATCH = 250;
 
 
+/** How simulated chargers authenticate to a central system under test. */
+export interface FleetSecurity {
+  /** HTTP Basic password of every charger (Security Profiles 1 and 2); `{id}` becomes the charger's id. */
+  password?: string;
+  /** PEM certificate(s) of the CA that signed a wss:// central system's certificate (a private CA). */
+  ca?: string;
+}
+
 export interface HostOptions {
   /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
   chargers: { id: string; index: number }[];
@@ -38,6 +46,7 @@ export interface HostOptions {
   charger: ChargerProfile;
   seed: number;
   urls: string[];
+  security?: FleetSecurity;
   timeScale: number;
   /** Simulated epoch ms at which the run starts. */
   startMs: number;
@@ -69,6 +78,15 @@ export interface HostSnapshot {
   lag: { p99Ms: number; maxMs: number };
   simNowMs: number;
   inFlight: number;
+  /** The latest failed connection attempt: which charger, and why. */
+  lastConnectFailure?: string;
+}
+
+/** Why a connection attempt failed, in a few words: an HTTP status, a TLS or network error code. */
+function connectFailureText(err: Error & { code?: string | number }): string {
+  const status = /^\d{3}$/.test(String(err.code)) ? String(err.code) : /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+  if (status) return `HTTP ${status} ${err.message}`.trim();
+  return err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
 }
 
 interface Hosted {
@@ -103,6 +121,7 @@ export class FleetHost {
 
   /** `appStart`: how the central system is asked to start; without it, the charger's own remote start. */
   constructor(private readonly o: HostOptions, private readonly appStart?: AppStart) {
+    if (o.security?.ca) this.tlsOptions = { ca: o.security.ca };
     this.scheduler = new Scheduler({
       startMs: o.startMs, timeScale: o.timeScale, untilMs: o.durationMs === undefined ? undefined : o.startMs + o.durationMs,
       onError: (err) => this.log.error('scheduled event failed', { err }) });
@@ -129,6 +148,9 @@ export class FleetHost {
   }
 
   private rampDone = false;
+  private lastConnectFailure?: string;
+  /** TLS options shared by every charger's connection (a private CA), if any. */
+  private readonly tlsOptions?: { ca: string };
 
   get chargerCount(): number {
     return this.hosted.size;
@@ -220,7 +242,7 @@ export class FleetHost {
   };
 
   private add(id: string, index: number): void {
-    const { scenario: sc, charger, seed } = this.o;
+    const { scenario: sc, charger, seed, security } = this.o;
     const clock = this.scheduler.clock();
     const prng = new Prng(seedOf(id, seed));
     const sims = new Map<number, SimConnector>();
@@ -242,7 +264,11 @@ export class FleetHost {
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
       hardware: { connectors, readers: [reader], faultSources: [faults] },
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
-      csms: { url: this.o.urls[index % this.o.urls.length]!, ...sc.csms },
+      csms: {
+        url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
+        ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
+      },
+      ...(this.tlsOptions ? { connectionSecurity: () => ({ wsOpts: this.tlsOptions }) } : {}),
       definitions: this.definitions, defaults: this.sharedDefaults(),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.onCall,
@@ -270,6 +296,10 @@ export class FleetHost {
       h.connected = false;
     });
     runtime.connection.on('bad-message', () => m.add('badMessages'));
+    runtime.connection.on('connect-failed', ({ error }) => {
+      m.add('connectFailures');
+      this.lastConnectFailure = `${id}: ${connectFailureText(error)}`;
+    });
     runtime.link.on('state', (s) => {
       const acc = s === 'accepted';
       if (acc && !h.accepted) {
@@ -373,6 +403,7 @@ export class FleetHost {
       stats: this.metrics.toJSON(), gauges: { ...this.metrics.gauges }, interval,
       lag: { p99Ms: this.lag.percentile(99) / 1e6, maxMs: this.lag.max / 1e6 },
       simNowMs: this.scheduler.now(), inFlight,
+      ...(this.lastConnectFailure ? { lastConnectFailure: this.lastConnectFailure } : {}),
     };
   }
 

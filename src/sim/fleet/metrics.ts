@@ -17,6 +17,8 @@ export interface ActionStatsJson {
 
 export const COUNTER_NAMES = [
   'chargersStarted', 'chargersAccepted', 'connectionsOpened', 'connectionsClosed', 'reconnects',
+  /** Connection attempts that failed (refused, HTTP status, TLS, timeout). */
+  'connectFailures',
   'sessionsStarted', 'sessionsStopped', 'energyWh', 'authRefused', 'deadLetters',
   'arrivals', 'balked', 'tokens', 'remoteStarts', 'remoteStartsRefused', 'faults', 'flaps', 'storms',
   'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',

@@ -13,6 +13,7 @@ import { idTagPool, loadScenario, type Scenario } from './scenario.js';
 import { chargerId, shardPositions, type Shard } from './shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
+import type { FleetSecurity } from './host.js';
 
 export const fleetDefaults = {
   prefix: 'SIM-',
@@ -42,6 +43,8 @@ export interface FleetOptions {
   rampPerSec?: number;
   /** Central systems, round-robin; none: the embedded one, started in this process. */
   urls?: string[];
+  /** How the chargers authenticate to the central system (Security Profiles 1 and 2). */
+  security?: FleetSecurity;
   /** Worker threads; 0 hosts every charger in this thread. Default: about one per core. */
   workers?: number;
   /** Simulated epoch ms of the start (default: now). */
@@ -229,7 +232,7 @@ export class FleetRunner {
     let failure: Error | undefined;
     const hosts: HostHandle[] = slices.map((chargers) => {
       const hostOpts: HostOptions = {
-        chargers, scenario: this.scenario, charger: this.charger, seed, urls, timeScale, startMs, durationMs: o.durationMs,
+        chargers, scenario: this.scenario, charger: this.charger, seed, urls, security: o.security, timeScale, startMs, durationMs: o.durationMs,
         rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents,
       };
       return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {
@@ -242,6 +245,7 @@ export class FleetRunner {
     let lastStatusAt = Date.now();
     let lastMessages = { in: 0, out: 0 };
     let emfileWarned = false;
+    let connectWarned = false;
     const statusTimer = o.onStatus || o.onWarning
       ? setInterval(async () => {
         const snaps = (await Promise.all(hosts.map((h) => h.snapshot()))).filter((x): x is HostSnapshot => Boolean(x));
@@ -249,6 +253,11 @@ export class FleetRunner {
         if (emfile > 0 && !emfileWarned) {
           emfileWarned = true;
           o.onWarning?.(`EMFILE: the open-file limit of this process (${limit ?? 'unknown'}) was reached with ${positions.length} chargers; connections fail until files are freed. Run more processes (--processes) or raise the limit (ulimit -n).`);
+        }
+        const failure = snaps.find((s) => s.lastConnectFailure)?.lastConnectFailure;
+        if (failure && !connectWarned) {
+          connectWarned = true;
+          o.onWarning?.(`connection attempts to the central system fail, e.g. ${failure}${/HTTP 40[13]/.test(failure) ? ' (check --password)' : /CERT|SELF_SIGNED|UNABLE_TO/.test(failure) ? ' (check --ca)' : ''}; the chargers keep retrying with back-off`);
         }
         if (!o.onStatus) return;
         const now = Date.now();

@@ -1,0 +1,86 @@
+/**
+ * The fleet against a central system that wants what production ones want: TLS with a
+ * certificate from the operator's private CA, and an HTTP Basic password per charger (OCPP
+ * Security Profile 2). A real ocpp-rpc server in strict mode behind an https server.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FleetRunner } from '../../src/sim/fleet/runner.js';
+import { loadScenario } from '../../src/sim/fleet/scenario.js';
+import { TestPki } from '../helpers/pki.js';
+import { TlsTestCsms } from '../helpers/tls-csms.js';
+
+const START = Date.UTC(2026, 0, 5, 8, 0, 0);
+const smoke = loadScenario('smoke');
+const COUNT = 30;
+
+describe('fleet against a central system with TLS and Basic auth (Security Profile 2)', () => {
+  const pki = new TestPki();
+  let csms: TlsTestCsms;
+  let url: string;
+  let caPem: string;
+  /** Every handshake: who, with which password. */
+  const handshakes: { identity: string; password?: string }[] = [];
+
+  beforeAll(async () => {
+    const ca = pki.ca('Operator CA');
+    const server = pki.leaf(ca, { cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', usage: 'serverAuth' });
+    caPem = readFileSync(ca.cert, 'utf8');
+    csms = new TlsTestCsms(server);
+    // Each charger has its own password: load-<its id>.
+    csms.server.auth((accept, reject, hs) => {
+      const password = hs.password?.toString('latin1');
+      handshakes.push({ identity: hs.identity, password });
+      if (password === `load-${hs.identity}`) accept();
+      else reject(401);
+    });
+    url = await csms.startTls();
+  });
+
+  afterAll(async () => {
+    await csms?.stop();
+    pki.cleanup();
+  });
+
+  const run = (security: { password?: string; ca?: string }, workers: number) => {
+    const warnings: string[] = [];
+    const runner = new FleetRunner({
+      count: COUNT, scenario: smoke, workers, urls: [url], security, timeScale: 600, durationMs: 5 * 60_000, startMs: START, seed: 3,
+      statusIntervalMs: 200, onWarning: (w) => warnings.push(w),
+    });
+    return runner.run().then(({ report }) => ({ report, warnings }));
+  };
+
+  it('connects every charger with its own password over TLS, from worker threads', async () => {
+    handshakes.length = 0;
+    const { report, warnings } = await run({ password: 'load-{id}', ca: caPem }, 2);
+    expect(report.stats.counters.chargersAccepted).toBe(COUNT);
+    expect(report.stats.counters.connectFailures).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(handshakes).toHaveLength(COUNT);
+    for (const h of handshakes) expect(h.password).toBe(`load-${h.identity}`);
+    expect(csms.validationFailures).toEqual([]);
+    expect(csms.tlsErrors).toEqual([]);
+    // The password is a credential: not in the report.
+    expect(JSON.stringify(report)).not.toMatch(/load-SIM/);
+  });
+
+  it('counts refused connections and says why: a wrong password is HTTP 401', async () => {
+    handshakes.length = 0;
+    const { report, warnings } = await run({ password: 'wrong', ca: caPem }, 0);
+    expect(report.stats.counters.chargersAccepted).toBe(0);
+    expect(report.stats.counters.connectFailures).toBeGreaterThanOrEqual(COUNT);
+    expect(handshakes.length).toBeGreaterThanOrEqual(COUNT);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^connection attempts to the central system fail, e\.g\. SIM-\d{5}: HTTP 401 Unauthorized \(check --password\); the chargers keep retrying/);
+  });
+
+  it('refuses a central system whose certificate its CA does not vouch for', async () => {
+    handshakes.length = 0;
+    const { report, warnings } = await run({ password: 'load-{id}' }, 0);
+    expect(report.stats.counters.chargersAccepted).toBe(0);
+    expect(report.stats.counters.connectFailures).toBeGreaterThanOrEqual(COUNT);
+    expect(handshakes).toHaveLength(0); // no password went to a server it could not verify
+    expect(warnings[0]).toMatch(/SIM-\d{5}: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT\w*): .* \(check --ca\)/);
+  });
+});

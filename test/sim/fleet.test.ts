@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runFleet, SIM_EXIT, statusLine } from '../../src/app/fleet.js';
 import type { CentralSystem } from '../../src/csms/central-system.js';
 import { FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
-import { mergeReports, type FleetReport } from '../../src/sim/fleet/report.js';
+import { formatReport, mergeReports, type FleetReport } from '../../src/sim/fleet/report.js';
 import { loadScenario } from '../../src/sim/fleet/scenario.js';
 import { TestCsms } from '../helpers/ocpp-server.js';
 
@@ -122,6 +122,28 @@ describe('fleet simulator', () => {
     expect(merged.shards).toEqual([{ index: 0, total: 2 }, { index: 1, total: 2 }]);
     expect(reportCounts(merged)).toEqual(countByAction(csms.calls.map((c) => c.action)));
     expect(merged.stats.counters.chargersAccepted).toBe(30);
+  });
+
+  it('counts boots answered Pending or Rejected, which retry after the interval and are never Accepted here', async () => {
+    const { csms, url } = await strictServer();
+    csms.on('BootNotification', (_p: unknown, client: { identity: string }) => ({
+      status: client.identity === 'SIM-00001' ? 'Rejected' : client.identity === 'SIM-00002' ? 'Pending' : 'Accepted',
+      currentTime: new Date().toISOString(), interval: 60,
+    }));
+    const { report } = await new FleetRunner({
+      count: 12, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 2,
+    }).run();
+    const c = report.stats.counters;
+    expect(c.chargersAccepted).toBe(10);
+    expect(c).toMatchObject({ bootsRejected: 1, bootsPending: 1 });
+    // Both asked again after the interval (60 s simulated, about 0.1 s here).
+    expect(csms.callsOf('BootNotification', 'SIM-00001').length).toBeGreaterThan(1);
+    expect(csms.callsOf('BootNotification', 'SIM-00002').length).toBeGreaterThan(1);
+    // Until Accepted, nothing but BootNotification from either (R4).
+    for (const id of ['SIM-00001', 'SIM-00002']) {
+      expect(new Set(csms.calls.filter((x) => x.chargePointId === id).map((x) => x.action))).toEqual(new Set(['BootNotification']));
+    }
+    expect(formatReport(report)).toMatch(/chargers 12 \(accepted 10, the last at [\d.]+ s; boot answered Pending to 1, Rejected to 1\)/);
   });
 
   it('--fail-on sets the exit code', async () => {

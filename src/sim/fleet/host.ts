@@ -97,6 +97,8 @@ interface Hosted {
   connected: boolean;
   accepted: boolean;
   offline: boolean;
+  /** Its boot was answered Pending (1) and/or Rejected (2) at least once. */
+  bootRefusals: number;
 }
 
 /**
@@ -280,7 +282,7 @@ export class FleetHost {
         notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
       }),
     });
-    const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false };
+    const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false, bootRefusals: 0 };
     this.hosted.set(id, h);
     m.add('chargersStarted');
     m.gauges.chargers++;
@@ -310,6 +312,11 @@ export class FleetHost {
           m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
         } else m.add('reconnects');
       } else if (!acc && h.accepted) m.gauges.accepted--;
+      const refusal = s === 'pending' ? 1 : s === 'rejected' ? 2 : 0;
+      if (refusal && !(h.bootRefusals & refusal)) {
+        h.bootRefusals |= refusal;
+        m.add(refusal === 1 ? 'bootsPending' : 'bootsRejected');
+      }
       h.accepted = acc;
     });
     runtime.link.on('dead-letter', () => m.add('deadLetters'));

@@ -19,6 +19,8 @@ export const COUNTER_NAMES = [
   'chargersStarted', 'chargersAccepted', 'connectionsOpened', 'connectionsClosed', 'reconnects',
   /** Connection attempts that failed (refused, HTTP status, TLS, timeout). */
   'connectFailures',
+  /** Chargers whose BootNotification was answered Pending, or Rejected, at least once (they retry after the interval). */
+  'bootsPending', 'bootsRejected',
   'sessionsStarted', 'sessionsStopped', 'energyWh', 'authRefused', 'deadLetters',
   'arrivals', 'balked', 'tokens', 'remoteStarts', 'remoteStartsRefused', 'faults', 'flaps', 'storms',
   'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',

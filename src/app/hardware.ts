@@ -1,5 +1,5 @@
 import type { Clock, ConnectorHardware, FaultSource, IdReader, Meter, PowerPath } from '../core/ports.js';
-import type { DeviceConfig, LoadedAgentConfig } from '../config/index.js';
+import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../config/index.js';
 import { createHmi } from '../drivers/hmi/index.js';
 import type { Hmi } from '../drivers/hmi/index.js';
 import { EvseBoard, loadEvseProfile, loadMeterProfile, ModbusBus, ModbusMeter, type EvseProfile, type MeterProfile } from '../drivers/modbus/index.js';
@@ -81,11 +81,11 @@ export function buildHardware(
   const startables: { start(): void | Promise<void>; stop(): void | Promise<void> }[] = [];
 
   for (const c of charger.connectors) {
-    const phases = c.phases === '1' ? 1 : 3;
+    const phases = connectorPhases(c);
     let simConnector = deps.sim.connectors.get(c.id);
     if (!simConnector) {
       simConnector = new SimConnector({
-        clock: deps.physicsClock, phases, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+        clock: deps.physicsClock, phases, dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
         initialEnergyWh: prng.int(100_000, 5_000_000), seed: seed + c.id,
         arrivalDelayMs: config.simulation?.arrivalDelayMs ?? sim?.arrivalDelayMs ?? 2_000,
         departureDelayMs: config.simulation?.departureDelayMs ?? sim?.departureDelayMs ?? 5_000,

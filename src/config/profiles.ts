@@ -20,7 +20,7 @@ export const chargerProfileSchema = s.object({
     s.object({
       id: s.int({ min: 1, max: 32 }),
       type: s.enum(['Type2', 'Type1', 'CCS2', 'CCS1', 'CHAdeMO', 'Schuko']),
-      phases: s.enum(['1', '3']).describe('"1" or "3"'),
+      phases: s.enum(['1', '3', 'DC']).describe('"1" or "3" (AC), or "DC" (current and voltage at the vehicle\'s DC side, no phases)'),
       maxCurrentA: s.number({ min: 1, max: 1000 }),
       nominalVoltageV: s.number({ min: 100, max: 1000 }),
       maxPowerW: s.number({ min: 100, max: 1_000_000 }),
@@ -42,6 +42,11 @@ export const chargerProfileSchema = s.object({
   ),
 });
 export type ChargerProfile = Infer<typeof chargerProfileSchema>;
+
+/** Phases a connector's limits and readings are counted in: a DC connector's power is V × A, like one phase. */
+export function connectorPhases(c: ChargerProfile['connectors'][number]): 1 | 3 {
+  return c.phases === '3' ? 3 : 1;
+}
 
 /** Read and validate a JSON file against a schema; every problem is reported with the file. */
 export function loadJsonFile<T>(file: string, schema: Schema<T>): T {

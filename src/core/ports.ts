@@ -33,10 +33,12 @@ export interface MeterReading {
   /** Import energy register, Wh. Only ever increases. */
   energyWh: number;
   powerW?: number;
-  /** Per phase L1..L3. */
+  /** Per phase L1..L3 (one value, no phase, when `dc`). */
   currentA?: number[];
-  /** Per phase L1-N..L3-N. */
+  /** Per phase L1-N..L3-N (one value, no phase, when `dc`). */
   voltageV?: number[];
+  /** A DC meter: current and voltage are the DC side's, not a phase's. */
+  dc?: boolean;
   frequencyHz?: number;
   socPct?: number;
   temperatureC?: number;

@@ -13,6 +13,8 @@ export interface SimVehicle {
 export interface SimConnectorOptions {
   clock: Clock;
   phases: 1 | 3;
+  /** A DC connector: one current and voltage, at the vehicle's DC side. */
+  dc?: boolean;
   nominalVoltageV: number;
   maxCurrentA: number;
   /** Energy register at start, Wh. */
@@ -150,6 +152,7 @@ export class SimConnector {
       powerW: Math.round(p),
       currentA: v.map(() => Math.round(perPhaseA * 100) / 100),
       voltageV: v.map((x) => Math.round(x * 10) / 10),
+      ...(this.o.dc ? { dc: true } : {}),
       ...(this.ev ? { socPct: Math.round(this.ev.socPct) } : {}),
     };
   }

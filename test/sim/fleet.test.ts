@@ -146,6 +146,24 @@ describe('fleet simulator', () => {
     expect(formatReport(report)).toMatch(/chargers 12 \(accepted 10, the last at [\d.]+ s; boot answered Pending to 1, Rejected to 1\)/);
   });
 
+  it('fast-dc charges at DC power: current and voltage without phases, state of charge, schema-valid', async () => {
+    const { csms, url } = await strictServer();
+    const { report } = await new FleetRunner({
+      count: 20, scenario: loadScenario('fast-dc'), workers: 0, urls: [url], timeScale: 600, durationMs: 90 * 60_000,
+      startMs: Date.UTC(2026, 0, 5, 10, 0, 0), seed: 4,
+    }).run();
+    expect(csms.validationFailures).toEqual([]);
+    expect(report.stats.counters.sessionsStarted).toBeGreaterThan(0);
+    const values = csms.callsOf('MeterValues').flatMap((c) => c.params.meterValue.flatMap((mv: { sampledValue: { measurand: string; phase?: string; value: string; location?: string }[] }) => mv.sampledValue));
+    const of = (m: string) => values.filter((v) => v.measurand === m);
+    // Well above what any AC connector gives (22 kW).
+    expect(Math.max(...of('Power.Active.Import').map((v) => Number(v.value)))).toBeGreaterThan(50_000);
+    expect(of('Current.Import').length).toBeGreaterThan(0);
+    for (const v of [...of('Current.Import'), ...of('Voltage')]) expect(v.phase).toBeUndefined();
+    expect(of('SoC').length).toBeGreaterThan(0);
+    for (const v of of('SoC')) expect(v.location).toBe('EV');
+  });
+
   it('--fail-on sets the exit code', async () => {
     const { url } = await strictServer();
     const sink = () => Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: false });

@@ -38,10 +38,10 @@ export function toMeterValue(sample: Sample): MeterValue {
         if (r.powerW !== undefined) out.push(sampled(ctx, 'Outlet', measurand, 'W', undefined, formatValue(r.powerW, 0)));
         break;
       case 'Current.Import':
-        if (r.currentA) for (let i = 0; i < r.currentA.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'A', PHASES[i], formatValue(r.currentA[i]!, 2)));
+        if (r.currentA) for (let i = 0; i < r.currentA.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'A', r.dc ? undefined : PHASES[i], formatValue(r.currentA[i]!, 2)));
         break;
       case 'Voltage':
-        if (r.voltageV) for (let i = 0; i < r.voltageV.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'V', PHASES_LN[i], formatValue(r.voltageV[i]!, 1)));
+        if (r.voltageV) for (let i = 0; i < r.voltageV.length; i++) out.push(sampled(ctx, 'Outlet', measurand, 'V', r.dc ? undefined : PHASES_LN[i], formatValue(r.voltageV[i]!, 1)));
         break;
       case 'Frequency':
         if (r.frequencyHz !== undefined) out.push(sampled(ctx, 'Outlet', measurand, undefined, undefined, formatValue(r.frequencyHz, 2)));

@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import type { CallOutcome } from '../../ocpp/connection.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../../runtime/charge-point-runtime.js';
 import { SimFirmware } from './sim-firmware.js';
-import type { ChargerProfile } from '../../config/profiles.js';
+import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
 import { createLog, type Log, type LogLevel, type LogRecord, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
@@ -249,15 +249,15 @@ export class FleetHost {
     const prng = new Prng(seedOf(id, seed));
     const sims = new Map<number, SimConnector>();
     const connectors = charger.connectors.map((c) => {
-      const phases = c.phases === '1' ? 1 : 3;
+      const phases = connectorPhases(c);
       const sim = new SimConnector({
-        clock, phases, nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+        clock, phases, dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
         initialEnergyWh: prng.int(100_000, 5_000_000), seed: seedOf(`${id}/meter/${c.id}`, seed),
         arrivalDelayMs: 0, departureDelayMs: 0,
         vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
       });
       sims.set(c.id, sim);
-      return { id: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases: phases as 1 | 3, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
+      return { id: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
     });
     const reader = new SimIdReader();
     const faults = new SimFaultSource();

@@ -13,6 +13,13 @@ import { schemaCommand } from './schema.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
 
+// A reader that stops early (`| head`) closes the pipe: that ends the program quietly, as
+// SIGPIPE ends other tools (status 141, so that a service manager still sees a failure).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(141);
+  throw err;
+});
+
 const program = new Command('evse-edge')
   .description('OCPP 1.6J edge agent for EV chargers, its development central system, and a fleet simulator')
   .version(VERSION, '-V, --version')

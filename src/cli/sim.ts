@@ -5,6 +5,7 @@ import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
 import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
 import { parseShard } from '../sim/fleet/shard.js';
 import type { FleetSecurity } from '../sim/fleet/host.js';
+import { idTagPool, loadScenario } from '../sim/fleet/scenario.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -117,6 +118,16 @@ export function simCommand(): Command {
         },
       );
       process.exitCode = code;
+    });
+  cmd
+    .command('idtags')
+    .description('the idTags a scenario\'s drivers present, one per line: load them into the central system under test (the invalid ones, --invalidPrefix, must stay unknown to it)')
+    .argument('[scenario]', 'scenario in profiles/scenarios, or a path', 'smoke')
+    .option('--csv', 'CSV with a header (idTag,status), for a central system\'s import')
+    .action((scenario: string, o: { csv?: boolean }) => {
+      const tags = idTagPool(loadScenario(scenario));
+      const out = o.csv ? ['idTag,status', ...tags.map((t) => `${t},Accepted`)] : tags;
+      process.stdout.write(out.join('\n') + '\n');
     });
   cmd
     .command('merge')

@@ -41,7 +41,7 @@ interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
   timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
-  password?: string; ca?: string;
+  password?: string; ca?: string; cert?: string; key?: string;
 }
 
 function readCa(file: string): string {
@@ -59,8 +59,10 @@ function readCa(file: string): string {
 function fleetSecurity(o: SimOpts): FleetSecurity | undefined {
   const password = o.password ?? process.env.SIM_CSMS_PASSWORD;
   const ca = o.ca === undefined ? undefined : readCa(o.ca);
-  if (password === undefined && ca === undefined) return undefined;
-  return { ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}) };
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError('--cert and --key go together (Security Profile 3)');
+  const clientCert = o.cert !== undefined && o.key !== undefined ? { cert: o.cert, key: o.key } : undefined;
+  if (password === undefined && ca === undefined && !clientCert) return undefined;
+  return { ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}), ...(clientCert ? { clientCert } : {}) };
 }
 
 /** `evse-edge sim`: a fleet of simulated chargers against a central system. */
@@ -73,6 +75,8 @@ export function simCommand(): Command {
     .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])
     .option('--password <text>', 'HTTP Basic password of every charger (Security Profile 1 and 2); {id} becomes the charger id, e.g. "load-{id}"; default: SIM_CSMS_PASSWORD')
     .option('--ca <file>', 'PEM file of the CA that signed a wss:// central system\'s certificate (a private CA); default: the system\'s CAs')
+    .option('--cert <file>', 'client certificate (PEM) of each charger, Security Profile 3; {id} in the path becomes the charger id, e.g. certs/{id}.crt')
+    .option('--key <file>', 'its private key (PEM), e.g. certs/{id}.key')
     .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: all at once)', parseRate)
     .option('--duration <time>', 'simulated duration, e.g. 30m, 2h (default: until Ctrl-C)', parseDurationMs)
     .option('--seed <n>', 'seed: the same seed and scenario give the same events per charger', nonNegativeInt, 1)

@@ -1,9 +1,11 @@
 /**
  * The fleet against a central system that wants what production ones want: TLS with a
  * certificate from the operator's private CA, and an HTTP Basic password per charger (OCPP
- * Security Profile 2). A real ocpp-rpc server in strict mode behind an https server.
+ * Security Profile 2), or a client certificate per charger (3). A real ocpp-rpc server in
+ * strict mode behind an https server.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetRunner } from '../../src/sim/fleet/runner.js';
 import { loadScenario } from '../../src/sim/fleet/scenario.js';
@@ -14,7 +16,7 @@ const START = Date.UTC(2026, 0, 5, 8, 0, 0);
 const smoke = loadScenario('smoke');
 const COUNT = 30;
 
-describe('fleet against a central system with TLS and Basic auth (Security Profile 2)', () => {
+describe('fleet against a secured central system: TLS, Basic auth, client certificates (Security Profiles 1-3)', () => {
   const pki = new TestPki();
   let csms: TlsTestCsms;
   let url: string;
@@ -82,5 +84,38 @@ describe('fleet against a central system with TLS and Basic auth (Security Profi
     expect(report.stats.counters.connectFailures).toBeGreaterThanOrEqual(COUNT);
     expect(handshakes).toHaveLength(0); // no password went to a server it could not verify
     expect(warnings[0]).toMatch(/SIM-\d{5}: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT\w*): .* \(check --ca\)/);
+  });
+
+  it('Security Profile 3: each charger presents its own client certificate, read from the file its id names', async () => {
+    const clientCa = pki.ca('Charger CA');
+    const serverCa = pki.ca('Operator CA 3');
+    const serverPem = pki.leaf(serverCa, { cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', usage: 'serverAuth' });
+    const mtls = new TlsTestCsms({ ...serverPem, clientCa: clientCa.cert });
+    const mtlsUrl = await mtls.startTls();
+    try {
+      // certs/SIM-00001.crt … as an operator would lay them out; SIM-00004 has none.
+      const dir = join(pki.dir, 'certs');
+      mkdirSync(dir);
+      for (const id of ['SIM-00001', 'SIM-00002', 'SIM-00003']) {
+        const leaf = pki.leaf(clientCa, { cn: id, usage: 'clientAuth' });
+        copyFileSync(leaf.cert, join(dir, `${id}.crt`));
+        copyFileSync(leaf.key, join(dir, `${id}.key`));
+      }
+      const warnings: string[] = [];
+      const { report } = await new FleetRunner({
+        count: 4, scenario: smoke, workers: 0, urls: [mtlsUrl], timeScale: 600, durationMs: 5 * 60_000, startMs: START, seed: 3,
+        security: { ca: readFileSync(serverCa.cert, 'utf8'), clientCert: { cert: join(dir, '{id}.crt'), key: join(dir, '{id}.key') } },
+        statusIntervalMs: 200, onWarning: (w) => warnings.push(w),
+      }).run();
+      expect(report.stats.counters.chargersAccepted).toBe(3);
+      expect([...new Set(mtls.clientCns)].sort()).toEqual(['SIM-00001', 'SIM-00002', 'SIM-00003']);
+      // The one without a certificate is refused by the server, counted and named.
+      expect(report.stats.counters.connectFailures).toBeGreaterThan(0);
+      expect(mtls.clients.has('SIM-00004')).toBe(false);
+      expect(warnings.join('\n')).toMatch(/SIM-00004: .*certificate required.*\(check --cert and --key\)/i);
+      expect(mtls.validationFailures).toEqual([]);
+    } finally {
+      await mtls.stop();
+    }
   });
 });

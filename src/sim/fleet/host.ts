@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -37,6 +38,11 @@ export interface FleetSecurity {
   password?: string;
   /** PEM certificate(s) of the CA that signed a wss:// central system's certificate (a private CA). */
   ca?: string;
+  /**
+   * Client certificate and key files (PEM) for Security Profile 3; `{id}` in a path becomes the
+   * charger's id (one certificate per charger, its CN the id, as the profile wants).
+   */
+  clientCert?: { cert: string; key: string };
 }
 
 export interface HostOptions {
@@ -82,11 +88,23 @@ export interface HostSnapshot {
   lastConnectFailure?: string;
 }
 
+/** A charger's client certificate and key, read from the files its id names; or why not. */
+function clientCertOf(files: { cert: string; key: string }, id: string): { cert: string; key: string } | { error: string } {
+  const cert = files.cert.replaceAll('{id}', id);
+  const key = files.key.replaceAll('{id}', id);
+  try {
+    return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+  } catch (err) {
+    return { error: `cannot read its client certificate or key (${cert}, ${key}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+}
+
 /** Why a connection attempt failed, in a few words: an HTTP status, a TLS or network error code. */
 function connectFailureText(err: Error & { code?: string | number }): string {
   const status = /^\d{3}$/.test(String(err.code)) ? String(err.code) : /Unexpected server response: (\d+)/.exec(err.message)?.[1];
   if (status) return `HTTP ${status} ${err.message}`.trim();
-  return err.code !== undefined ? `${err.code}: ${err.message}` : err.message;
+  const message = err.message.split('\n')[0]!;
+  return err.code !== undefined ? `${err.code}: ${message}` : message;
 }
 
 interface Hosted {
@@ -270,7 +288,19 @@ export class FleetHost {
         url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
         ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
       },
-      ...(this.tlsOptions ? { connectionSecurity: () => ({ wsOpts: this.tlsOptions }) } : {}),
+      ...(security?.clientCert
+        ? {
+          connectionSecurity: () => {
+            const own = clientCertOf(security.clientCert!, id);
+            if ('error' in own) {
+              // It connects without one: the central system refuses it, and that is counted.
+              this.lastConnectFailure = `${id}: ${own.error}`;
+              return this.tlsOptions ? { wsOpts: this.tlsOptions } : {};
+            }
+            return { wsOpts: { ...this.tlsOptions, ...own } };
+          },
+        }
+        : this.tlsOptions ? { connectionSecurity: () => ({ wsOpts: this.tlsOptions }) } : {}),
       definitions: this.definitions, defaults: this.sharedDefaults(),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.onCall,

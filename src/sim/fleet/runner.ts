@@ -257,7 +257,7 @@ export class FleetRunner {
         const failure = snaps.find((s) => s.lastConnectFailure)?.lastConnectFailure;
         if (failure && !connectWarned) {
           connectWarned = true;
-          o.onWarning?.(`connection attempts to the central system fail, e.g. ${failure}${/HTTP 40[13]/.test(failure) ? ' (check --password)' : /CERT|SELF_SIGNED|UNABLE_TO/.test(failure) ? ' (check --ca)' : ''}; the chargers keep retrying with back-off`);
+          o.onWarning?.(`connection attempts to the central system fail, e.g. ${failure}${/HTTP 40[13]/.test(failure) ? ' (check --password)' : /client certificate|certificate required|bad certificate/i.test(failure) ? ' (check --cert and --key)' : /CERT|SELF_SIGNED|UNABLE_TO/.test(failure) ? ' (check --ca)' : ''}; the chargers keep retrying with back-off`);
         }
         if (!o.onStatus) return;
         const now = Date.now();

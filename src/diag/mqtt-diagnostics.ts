@@ -90,10 +90,14 @@ export class MqttDiagnostics {
       // Answers and state are small packets: no Nagle delay on them.
       (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.o.log.info('diagnostics broker connected', { url: this.o.url.replace(/\/\/[^@]*@/, '//') });
-      void this.onConnect();
+      // Stopping (or the broker going away) while this runs rejects the subscription: a
+      // warning, never an unhandled rejection that would end the agent.
+      this.onConnect().catch((err: Error) => this.o.log.warn('diagnostics broker setup interrupted', { err: { message: err.message } }));
     });
     client.on('error', (err) => this.o.log.warn('diagnostics broker error', { err: { message: err.message, code: (err as { code?: unknown }).code } }));
-    client.on('message', (topic, payload, packet) => void this.onMessage(topic, payload, packet));
+    client.on('message', (topic, payload, packet) => {
+      this.onMessage(topic, payload, packet).catch((err: Error) => this.o.log.error('diagnostics request not handled', { topic, err: { message: err.message } }));
+    });
     this.healthTimer = setInterval(() => this.publishHealth(), this.o.healthIntervalMs);
     this.healthTimer.unref();
     await new Promise<void>((resolve) => {

@@ -35,14 +35,6 @@ export function collectSecrets(config: unknown): string[] {
   return out;
 }
 
-/** The agent's Firmware Management: firmware updates and diagnostics uploads. */
-export interface AgentFirmware {
-  firmware: FirmwareUpdater;
-  diagnostics: DiagnosticsUploader;
-  start(): void;
-  stop(): void;
-}
-
 /**
  * The agent's Firmware Management for ChargePointRuntime's firmware factory: the runtime
  * gives the charge point, its store views and a notify that sends status notifications (or

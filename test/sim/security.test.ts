@@ -4,8 +4,9 @@
  * Security Profile 2), or a client certificate per charger (3). A real ocpp-rpc server in
  * strict mode behind an https server.
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetRunner } from '../../src/sim/fleet/runner.js';
 import { loadScenario } from '../../src/sim/fleet/scenario.js';
@@ -15,6 +16,7 @@ import { TlsTestCsms } from '../helpers/tls-csms.js';
 const START = Date.UTC(2026, 0, 5, 8, 0, 0);
 const smoke = loadScenario('smoke');
 const COUNT = 30;
+const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 
 describe('fleet against a secured central system: TLS, Basic auth, client certificates (Security Profiles 1-3)', () => {
   const pki = new TestPki();
@@ -65,6 +67,24 @@ describe('fleet against a secured central system: TLS, Basic auth, client certif
     expect(csms.tlsErrors).toEqual([]);
     // The password is a credential: not in the report.
     expect(JSON.stringify(report)).not.toMatch(/load-SIM/);
+  });
+
+  it('from the command line: --ca and the password from SIM_CSMS_PASSWORD; --cert without --key is a usage error', async () => {
+    const caFile = join(pki.dir, 'operator-ca.pem');
+    writeFileSync(caFile, caPem);
+    handshakes.length = 0;
+    // Not spawnSync: the central system runs in this process and must answer meanwhile.
+    const run = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [BIN, 'sim', ...args], { env: { ...process.env, SIM_CSMS_PASSWORD: 'load-{id}' }, timeout: 60_000 },
+        (err, stdout, stderr) => done({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
+    });
+    const ok = await run(['--url', url, '--ca', caFile, '--count', '3', '--duration', '30m', '--time-scale', '600', '--json']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).stats.counters).toMatchObject({ chargersAccepted: 3, connectFailures: 0 });
+    expect(handshakes.map((h) => h.password).sort()).toEqual(['load-SIM-00001', 'load-SIM-00002', 'load-SIM-00003']);
+    const usage = await run(['--url', url, '--cert', 'certs/{id}.crt', '--count', '1']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--cert and --key go together/);
   });
 
   it('counts refused connections and says why: a wrong password is HTTP 401', async () => {

@@ -280,6 +280,7 @@ export class FleetHost {
     const reader = new SimIdReader();
     const faults = new SimFaultSource();
     const m = this.metrics;
+    const wsOpts = this.tlsFor(id);
     const runtime = new ChargePointRuntime({
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
       hardware: { connectors, readers: [reader], faultSources: [faults] },
@@ -288,19 +289,7 @@ export class FleetHost {
         url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
         ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
       },
-      ...(security?.clientCert
-        ? {
-          connectionSecurity: () => {
-            const own = clientCertOf(security.clientCert!, id);
-            if ('error' in own) {
-              // It connects without one: the central system refuses it, and that is counted.
-              this.lastConnectFailure = `${id}: ${own.error}`;
-              return this.tlsOptions ? { wsOpts: this.tlsOptions } : {};
-            }
-            return { wsOpts: { ...this.tlsOptions, ...own } };
-          },
-        }
-        : this.tlsOptions ? { connectionSecurity: () => ({ wsOpts: this.tlsOptions }) } : {}),
+      ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
       definitions: this.definitions, defaults: this.sharedDefaults(),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.onCall,
@@ -413,6 +402,25 @@ export class FleetHost {
       (err) => this.log.error('charge point failed to start', { cp: id, err }),
     );
   }
+
+  /**
+   * TLS options of one charger's connection: the private CA, and its own client certificate
+   * (read from the files its id names; files without {id} are read once, for every charger).
+   */
+  private tlsFor(id: string): Record<string, unknown> | undefined {
+    const files = this.o.security?.clientCert;
+    if (!files) return this.tlsOptions;
+    const shared = !files.cert.includes('{id}') && !files.key.includes('{id}');
+    const own = shared ? (this.sharedClientCert ??= clientCertOf(files, id)) : clientCertOf(files, id);
+    if ('error' in own) {
+      // It connects without one: the central system refuses it, and that is counted.
+      this.lastConnectFailure = `${id}: ${own.error}`;
+      return this.tlsOptions;
+    }
+    return { ...this.tlsOptions, ...own };
+  }
+
+  private sharedClientCert?: ReturnType<typeof clientCertOf>;
 
   /** What the thread's store holds now (rows), to see that housekeeping keeps it bounded. */
   storeRows(): { sessions: number; acknowledgedStops: number; deliveredMeterRows: number } {

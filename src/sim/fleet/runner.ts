@@ -43,7 +43,7 @@ export interface FleetOptions {
   rampPerSec?: number;
   /** Central systems, round-robin; none: the embedded one, started in this process. */
   urls?: string[];
-  /** How the chargers authenticate to the central system (Security Profiles 1 and 2). */
+  /** How the chargers authenticate to the central system (Security Profiles 1 to 3). */
   security?: FleetSecurity;
   /** Worker threads; 0 hosts every charger in this thread. Default: about one per core. */
   workers?: number;

@@ -156,7 +156,8 @@ export class CsmsSecurity {
 
   /** Log a security event and queue it for the central system (never fails the caller). */
   record(type: SecurityEventType, techInfo?: string): void {
-    this.log.warn('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
+    // A start is routine (every boot records one); the other events deserve a warning.
+    this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
     if (!this.events || !this.clock) return;
     try {
       const queued = this.events.record({ type, timestamp: this.clock.now(), clockTrusted: this.clock.trusted(), ...(techInfo ? { techInfo } : {}) });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseAgentConfig } from '../config/index.js';
 import { CentralSystem } from '../csms/central-system.js';
 import { sessionsTable } from '../csms/report.js';
-import { createLog, type LogSink } from '../lib/log.js';
+import { createLog, levelName, type LogRecord, type LogSink } from '../lib/log.js';
 import { Agent } from './agent.js';
 
 export interface DemoOptions {
@@ -24,7 +24,7 @@ const time = () => new Date().toISOString().slice(11, 23);
 export async function runDemo(o: DemoOptions): Promise<{ transactions: number; energyWh: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'evse-edge-demo-'));
   const say = (what: string, text: string) => o.out.write(`${time()}  ${what.padEnd(8)} ${text}\n`);
-  const warnings: LogSink = { level: 'warn', write: (r) => say('log', `${r.level}: ${r.msg}`) };
+  const warnings: LogSink = { level: 'warn', write: (line, level) => say('log', `${levelName(level)}: ${(JSON.parse(line) as LogRecord).msg}`) };
   const log = createLog(warnings);
   const csms = new CentralSystem({ port: 0, dbPath: join(dir, 'csms.db'), log, heartbeatIntervalS: 60 });
   const port = await csms.listen();

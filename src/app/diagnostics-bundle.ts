@@ -105,7 +105,7 @@ export function buildDiagnosticsBundle(src: BundleSources, nowMs: number, window
   const stamp = new Date(nowMs).toISOString().replace(/[:.]/g, '-');
   const fileName = `${src.chargePointId.replace(/[^A-Za-z0-9._-]/g, '_')}-diagnostics-${stamp}.tar.gz`;
   const logs = src.logs().filter((r) => {
-    const t = Date.parse(r.time);
+    const t = r.time;
     return (window.startMs === undefined || t >= window.startMs) && (window.stopMs === undefined || t <= window.stopMs);
   });
   const cp = src.chargePoint;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildAgent, REPO_ROOT } from '../helpers/child-agent.js';
+import { LEVELS } from '../../src/lib/log.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 
 /** Can this machine give a process its own mount namespace with a size-limited tmpfs? */
@@ -80,7 +81,7 @@ describe('disk full', () => {
     child.start();
     cleanups.push(() => {
       // An agent that died under us: show why.
-      if (!stopping && !child.running) console.warn('agent logs:', child.logs.filter((l) => l.level !== 'info').slice(-20), child.stderr.slice(-3000));
+      if (!stopping && !child.running) console.warn('agent logs:', child.logs.filter((l) => l.level !== LEVELS.info).slice(-20), child.stderr.slice(-3000));
     });
     await waitFor(() => csms.clients.has(CP) && csms.callsOf('StatusNotification', CP).length >= 3, 15_000, 'the agent to boot');
     // We reach the agent's tmpfs through its root in /proc.

@@ -7,6 +7,7 @@ import { createRPCError } from 'ocpp-rpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/app/agent.js';
 import type { LinkState } from '../../src/ocpp/v16/link.js';
+import { LEVELS } from '../../src/lib/log.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { TestCsms, waitFor, type RecordedCall } from '../helpers/ocpp-server.js';
@@ -318,7 +319,7 @@ describe('offline-first (issue 3)', () => {
     expect(dead[0]!.attempts).toBe(3);
     expect(dead[0]!.last_error).toMatch(/InternalError/);
     expect(JSON.parse(dead[0]!.payload).meterStopWh).toBeGreaterThan(0); // billing data kept
-    expect(r.t.logs.records.some((l) => l.level === 'error' && l.alarm === 'dead-letter')).toBe(true);
+    expect(r.t.logs.records.some((l) => l.level === LEVELS.error && l.alarm === 'dead-letter')).toBe(true);
 
     // Later messages keep flowing: a second session on the other connector.
     const stopsBefore = r.csms.callsOf('StopTransaction', CP).length;
@@ -360,7 +361,7 @@ describe('offline-first (issue 3)', () => {
     expect(dead[0]).toMatchObject({ kind: 'stop', attempts: 3 });
     expect(dead[0]!.last_error).toMatch(/timeout/i);
     expect(JSON.parse(dead[0]!.payload).meterStopWh).toBeGreaterThanOrEqual(0);
-    expect(r.t.logs.records.some((l) => l.level === 'error' && l.alarm === 'dead-letter')).toBe(true);
+    expect(r.t.logs.records.some((l) => l.level === LEVELS.error && l.alarm === 'dead-letter')).toBe(true);
 
     // The queue is not held back: a second session goes through.
     const tx2 = await remoteStart(r, 2, 'APP-USER-2');

@@ -26,8 +26,10 @@ export interface ChildAgentOptions {
   wrap?: (command: string) => string[];
 }
 
+/** A pino record from the agent's stdout; a line that is not JSON has level 'raw'. */
 export interface LogLine {
-  level: string;
+  level: number | 'raw';
+  time?: number;
   msg: string;
   [k: string]: unknown;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { ServerClient } from 'ocpp-rpc';
 import { Prng } from '../../src/sim/prng.js';
 import { ChildAgent } from './child-agent.js';
+import { LEVELS } from '../../src/lib/log.js';
 import { TestCsms, waitFor, type RecordedCall } from './ocpp-server.js';
 
 /**
@@ -208,7 +209,7 @@ function stuck(child: ChildAgent): string {
   try {
     const rows = db.prepare(`SELECT seq, kind, local_id, state, attempts, last_error FROM outbox WHERE state != 'acked' ORDER BY seq LIMIT 10`).all();
     const sessions = db.prepare(`SELECT local_id, transaction_id, stopped_at, stop_reason, start_acked_at, stop_acked_at FROM sessions WHERE stopped_at IS NULL OR transaction_id IS NULL OR stop_acked_at IS NULL LIMIT 10`).all();
-    const tail = child.currentLogs().filter((l) => l.level !== 'info').slice(-15);
+    const tail = child.currentLogs().filter((l) => l.level !== LEVELS.info).slice(-15);
     return JSON.stringify({ running: child.running, outbox: rows, sessions, logs: tail, stderr: child.stderr.slice(-1000) }, null, 1);
   } finally {
     db.close();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLog, MemorySink } from '../../src/lib/log.js';
+import { createLog, LEVELS, MemorySink } from '../../src/lib/log.js';
 import { checkHealth, openDatabase } from '../../src/store/index.js';
 import { migrations } from '../../src/store/migrations.js';
 import { preparePlucked, prepareRaw } from '../../src/store/statement-cache.js';
@@ -40,7 +40,7 @@ describe('opening the store', () => {
     const aside = readdirSync(dir).filter((f) => f.startsWith('agent.db.corrupt-'));
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(dir, aside[0]!), 'utf8')).toContain('billing data');
-    expect(logs.records.some((r) => r.level === 'error' && /quarantined/.test(r.msg))).toBe(true);
+    expect(logs.records.some((r) => r.level === LEVELS.error && /quarantined/.test(r.msg))).toBe(true);
   });
 
   it('quarantines a database that fails its integrity check', () => {

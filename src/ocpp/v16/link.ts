@@ -232,7 +232,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     if (!wasTrusted && correction !== 0) {
       // Events recorded before the clock was set carry this run's wrong time: correct them.
       const retimed = this.o.outbox.retimeUntrusted(correction, this.startedAtLocalMs);
-      if (retimed) this.log.warn('queued messages re-timed after the clock was set', { retimed, correctionMs: correction });
+      if (retimed) this.log.info('queued messages re-timed after the clock was set', { retimed, correctionMs: correction });
     }
   }
 

@@ -8,7 +8,7 @@ import { ChargePointRuntime, FEATURE_PROFILES } from '../../runtime/charge-point
 import { SimFirmware } from './sim-firmware.js';
 import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
-import { createLog, type Log, type LogLevel, type LogRecord, type LogSink } from '../../lib/log.js';
+import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
 import { keyDefinitions, normalise } from '../../ocpp/v16/configuration.js';
 import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
@@ -148,7 +148,7 @@ export class FleetHost {
     const level = o.logLevel ?? 'silent';
     const sink: LogSink = {
       level: level === 'silent' ? 'warn' : level,
-      write: (r: LogRecord) => this.onLog(r, level),
+      write: (line, n, fields) => this.onLog(line, n, fields, level),
     };
     this.log = createLog(sink);
     this.lag = monitorEventLoopDelay({ resolution: 10 });
@@ -156,15 +156,15 @@ export class FleetHost {
     this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES });
   }
 
-  /** Warnings are counted (and EMFILE detected) even when logs are off; off the hot path otherwise. */
-  private onLog(r: LogRecord, level: LogLevel): void {
-    if (r.level === 'warn' || r.level === 'error') this.metrics.add('warnings');
-    const err = r.err as { code?: string } | undefined;
-    if (err?.code === 'EMFILE' || (typeof err === 'object' && /EMFILE/.test(String((err as { message?: string }).message)))) this.metrics.add('emfile');
-    if (level !== 'silent') {
-      const rank = { debug: 10, info: 20, warn: 30, error: 40 } as const;
-      if (rank[r.level] >= rank[level as keyof typeof rank]) process.stderr.write(JSON.stringify(r) + '\n');
-    }
+  /**
+   * Warnings are counted (and EMFILE detected) even when logs are off, from the level and the
+   * call's fields pino hands over (no line is parsed); lines go to stderr at the chosen level.
+   */
+  private onLog(line: string, n: number, fields: LogFields | undefined, level: LogLevel): void {
+    if (n >= LEVELS.warn) this.metrics.add('warnings');
+    const err = fields?.err as { code?: string; message?: string } | undefined;
+    if (err?.code === 'EMFILE' || (typeof err === 'object' && /EMFILE/.test(String(err.message)))) this.metrics.add('emfile');
+    if (n >= LEVELS[level]) process.stderr.write(line);
   }
 
   private rampDone = false;

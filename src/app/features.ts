@@ -6,6 +6,7 @@
 import { dirname, join } from 'node:path';
 import type { LoadedAgentConfig } from '../config/index.js';
 import type { Log, LogRecord } from '../lib/log.js';
+import { tlsClientOptions } from '../ocpp/tls.js';
 import type { KeyDefinition } from '../ocpp/v16/configuration.js';
 import type { SqliteDatabase } from '../store/index.js';
 import type { FirmwareFactory } from '../runtime/charge-point-runtime.js';
@@ -13,6 +14,7 @@ import { buildDiagnosticsBundle } from './diagnostics-bundle.js';
 import { redactedConfig } from './diagnostics.js';
 import { DiagnosticsUploader } from './diagnostics-upload.js';
 import { FirmwareUpdater } from './firmware.js';
+import { download, upload, type TransferTrust } from './file-transfer.js';
 
 export const OPTIONAL_FEATURE_PROFILES = ['FirmwareManagement', 'Reservation', 'SmartCharging'] as const;
 
@@ -49,6 +51,12 @@ export function agentFirmware(d: {
     const fw = config.firmware;
     const log = d.log.child({ component: 'firmware' });
     const secrets = collectSecrets(config);
+    // https:// and ftps:// file servers may be certified by the operator's CA (csms.ca) as well
+    // as the system's; the file is read at each transfer, so a renewed CA applies at once.
+    const trust = (): TransferTrust | undefined => {
+      const ca = config.csms.ca ? tlsClientOptions({ ca: config.csms.ca }, d.loaded.file).ca : undefined;
+      return ca ? { ca } : undefined;
+    };
     const firmware = new FirmwareUpdater({
       config: {
         installCommand: fw?.installCommand, sha256: fw?.sha256, requireChecksum: fw?.requireChecksum ?? false,
@@ -57,6 +65,7 @@ export function agentFirmware(d: {
       store: settings, chargePoint,
       savedAvailability: (id) => (settings.get(`evse-edge.Availability.${id}`) === 'Inoperative' ? 'Inoperative' : 'Operative'),
       notify: (status) => notify('FirmwareStatusNotification', { status }), clock, log, firmwareVersion: d.firmwareVersion,
+      download: (location) => download(location, trust()),
     });
     const diagnostics = new DiagnosticsUploader({
       build: (window) => buildDiagnosticsBundle({
@@ -64,6 +73,7 @@ export function agentFirmware(d: {
         chargePoint, config: redactedConfig(d.loaded), secrets, logs: d.logs ?? (() => []), pseudonym: d.pseudonym,
       }, clock.now(), window),
       notify: (status) => notify('DiagnosticsStatusNotification', { status }), clock, log: d.log.child({ component: 'diagnostics-upload' }),
+      upload: (location, fileName, data) => upload(location, fileName, data, trust()),
     });
     return {
       firmware, diagnostics,

@@ -58,6 +58,8 @@ export interface FirmwareUpdaterOptions {
   clock: Pick<Clock, 'now' | 'setTimeout'>;
   log: Log;
   firmwareVersion: string;
+  /** How an image is fetched (default: download with the system's CAs only). */
+  download?: (location: string) => Promise<Buffer>;
 }
 
 export function sha256Of(data: Buffer): string {
@@ -174,7 +176,7 @@ export class FirmwareUpdater implements FirmwareService {
     for (let attempt = 1; attempt <= job.retries + 1 && !this.stopped; attempt++) {
       await this.set('Downloading');
       try {
-        const data = await download(job.location);
+        const data = await (this.o.download ?? download)(job.location);
         if (expected === undefined && this.o.config.requireChecksum) throw new Error('no checksum known for the image (firmware.requireChecksum)');
         const actual = sha256Of(data);
         if (expected !== undefined && actual !== expected) throw new Error(`checksum mismatch: got sha256 ${actual}`);

@@ -3,13 +3,16 @@
  * pyftpdlib's TLS_FTPHandler (Debian python3-pyftpdlib with python3-openssl), which refuses
  * any command or transfer that is not under TLS. The server's certificate comes from the
  * operator's private CA, which the agent trusts through csms.ca (the CA of its wss:// central
- * system); a server certified by another CA is refused. Plain ftp:// downloads still work.
+ * system); a server certified by another CA is refused. Plain ftp:// downloads still work, and
+ * https:// downloads trust the operator CA too.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { download, upload } from '../../src/app/file-transfer.js';
@@ -188,5 +191,15 @@ describe('FTPS', () => {
     const port = await ftpServer(root);
     expect(await download(`ftp://${USER}:${PASSWORD}@127.0.0.1:${port}/a%20dir/fw.bin`)).toEqual(data);
     await expect(download(`ftp://${USER}:${PASSWORD}@127.0.0.1:${port}/missing.bin`)).rejects.toMatchObject({ code: 'ERR_TRANSFER', message: expect.stringMatching(/^FTP download failed: 550/) });
+  });
+
+  it('https:// downloads trust the operator CA the same way, besides the system CAs', async () => {
+    const body = Buffer.from('https image\n'.repeat(100));
+    const https = createHttpsServer({ cert: readFileSync(server.cert), key: readFileSync(server.key) }, (_req, res) => res.writeHead(200).end(body));
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => https.close(() => r())));
+    const location = `https://127.0.0.1:${(https.address() as AddressInfo).port}/fw.bin`;
+    await expect(download(location)).rejects.toMatchObject({ code: expect.stringMatching(/UNABLE_TO_VERIFY|SELF_SIGNED/) });
+    expect(await download(location, { ca: readFileSync(ca.cert) })).toEqual(body);
   });
 });

@@ -37,6 +37,30 @@ function productionNodeModules(into: string): string[] {
 const cli = (args: string[], opts: { cwd?: string; nodeArgs?: string[] } = {}) =>
   sh(process.execPath, [...(opts.nodeArgs ?? []), join(pkg, 'bin/evse-edge.js'), ...args], { cwd: opts.cwd ?? dir, env, timeout: 60_000 });
 
+/** Every module a run resolves, written down by a module hook (see recordingModules). */
+const hookArgs = () => {
+  const hooks = `import { appendFileSync } from 'node:fs';
+    export async function resolve(specifier, context, next) {
+      const r = await next(specifier, context);
+      appendFileSync(${JSON.stringify(join(dir, 'resolved.txt'))}, r.url + '\\n');
+      return r;
+    }`;
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  return ['--import', `data:text/javascript,${encodeURIComponent(register)}`];
+};
+
+/** The files (relative to the package) that `run` loaded, through hookArgs(). */
+async function recordingModules<T extends { stdout: string }>(run: () => Promise<T>): Promise<T & { loaded: string[] }> {
+  const seen = join(dir, 'resolved.txt');
+  writeFileSync(seen, '');
+  const r = await run();
+  // The package's own files, and its dependencies (linked from the checkout) as node_modules/<name>/….
+  const loaded = readFileSync(seen, 'utf8').split('\n').filter((u) => u.startsWith('file://')).map((u) => u.startsWith(`file://${pkg}/`)
+    ? u.slice(`file://${pkg}/`.length)
+    : `node_modules/${u.slice(u.lastIndexOf('/node_modules/') + '/node_modules/'.length)}`);
+  return { ...r, loaded };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'evse-edge-package-'));
   await sh('npm', ['run', 'build', '--silent'], { cwd: ROOT, env });
@@ -65,26 +89,32 @@ describe('the npm package', () => {
   });
 
   it('--version and --help load no OCPP, SQLite, MQTT, serial or other command module', async () => {
-    // Every module the CLI resolves, written down by a module hook.
-    const seen = join(dir, 'resolved.txt');
-    const hooks = `import { appendFileSync } from 'node:fs';
-      export async function resolve(specifier, context, next) {
-        const r = await next(specifier, context);
-        appendFileSync(${JSON.stringify(seen)}, r.url + '\\n');
-        return r;
-      }`;
-    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-    const nodeArgs = ['--import', `data:text/javascript,${encodeURIComponent(register)}`];
     for (const args of [['--version'], ['--help']]) {
-      writeFileSync(seen, '');
-      const { stdout } = await cli(args, { nodeArgs });
+      const { stdout, loaded } = await recordingModules(() => cli(args, { nodeArgs: hookArgs() }));
       if (args[0] === '--version') expect(stdout.trim()).toBe(VERSION);
       else expect(stdout).toContain('agent ');
-      const loaded = readFileSync(seen, 'utf8').split('\n').filter((u) => u.startsWith('file:')).map((u) => u.slice(`file://${pkg}/`.length));
       expect(loaded, args[0]).toContain('dist/cli/main.js');
       const heavy = loaded.filter((f) => (f.startsWith('node_modules/') && !f.startsWith('node_modules/commander/')) || /^dist\/(?!cli\/(main|commands)\.js|app\/version\.js|lib\/errors\.js)/.test(f));
       expect(heavy, args[0]).toEqual([]);
     }
+  });
+
+  it('a started agent with simulated hardware and no "mqtt" loads no serial, Modbus or MQTT module', async () => {
+    const config = join(dir, 'agent-lazy.json');
+    writeFileSync(config, JSON.stringify({ chargePointId: 'CP-PKG-2', csms: { url: 'ws://127.0.0.1:9/ocpp' }, store: { path: join(dir, 'lazy.db') } }));
+    const { loaded } = await recordingModules(() => new Promise<{ stdout: string }>((done, fail) => {
+      const child = spawn(process.execPath, [...hookArgs(), join(pkg, 'bin/evse-edge.js'), 'agent', '--config', config], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('"msg":"agent started"')) child.kill('SIGTERM');
+      });
+      child.once('error', fail);
+      child.once('exit', () => done({ stdout }));
+    }));
+    expect(loaded).toContain('dist/app/agent.js');
+    expect(loaded).toContain('node_modules/ocpp-rpc/index.js');
+    expect(loaded.filter((f) => /^node_modules\/(mqtt|aedes|serialport|@serialport|modbus-serial)\//.test(f) || f.startsWith('dist/diag/'))).toEqual([]);
   });
 
   it('agent --check validates a config with the shipped charger profile', async () => {

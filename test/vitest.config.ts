@@ -6,6 +6,9 @@ export default defineConfig({
     // The project root, wherever this file is run from.
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts'],
+    // bin/evse-edge.js, as the tests start it, runs the sources (through tsx), not dist/: the
+    // build is tested by test/build/package.test.ts.
+    env: { EVSE_EDGE_SOURCES: '1' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

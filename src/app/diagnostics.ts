@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ChargePoint } from '../core/charge-point.js';
 import type { SystemClock } from '../core/clock.js';
 import type { LoadedAgentConfig } from '../config/index.js';
-import { EmbeddedBroker, MqttDiagnostics, type ConnectorState, type DiagnosticsContext } from '../diag/index.js';
+import type { ConnectorState, DiagnosticsContext, EmbeddedBroker, MqttDiagnostics } from '../diag/index.js';
 import { EvseError } from '../lib/errors.js';
 import type { Log, LogLevel, LogRecord } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
@@ -56,6 +56,8 @@ export function redactedConfig(loaded: LoadedAgentConfig): Record<string, unknow
 export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Promise<void>; diagnostics: MqttDiagnostics }> {
   const m = d.loaded.config.mqtt!;
   const cpId = d.loaded.config.chargePointId;
+  // Loaded here, not with this module: an agent without "mqtt" never loads mqtt or aedes.
+  const { EmbeddedBroker, MqttDiagnostics } = await import('../diag/index.js');
   let broker: EmbeddedBroker | undefined;
   let url = m.url;
   let protocolVersion = m.protocolVersion as 4 | 5;

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentConfigSchema, chargerProfileSchema, PROFILES_DIR, type Schema } from '../config/index.js';
+import { profileSchemaFiles } from '../drivers/modbus/write-schemas.js';
 
 /**
  * The JSON Schemas technicians' editors use, generated from the one schema source. Each
@@ -17,13 +18,13 @@ export function renderSchema(name: string, schema: Schema<unknown>): string {
   return JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', $id: name, ...schema.jsonSchema() }, null, 2) + '\n';
 }
 
-/** Write every schema to profiles/schema; returns the files whose content changed. */
+/** Write every schema (config, charger, meter and EVSE board profiles) to profiles/schema; returns the files whose content changed. */
 export function writeSchemas(dir = join(PROFILES_DIR, 'schema'), extra: Record<string, Schema<unknown>> = {}): string[] {
   mkdirSync(dir, { recursive: true });
   const changed: string[] = [];
-  for (const [name, schema] of Object.entries({ ...jsonSchemas(), ...extra })) {
-    const file = join(dir, name);
-    const text = renderSchema(name, schema);
+  const texts: Record<string, string> = profileSchemaFiles(dir);
+  for (const [name, schema] of Object.entries({ ...jsonSchemas(), ...extra })) texts[join(dir, name)] = renderSchema(name, schema);
+  for (const [file, text] of Object.entries(texts)) {
     if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
       writeFileSync(file, text);
       changed.push(file);

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 
+/** The installed package (e.g. /usr/local/lib/node_modules/evse-edge), or a checkout. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const UNIT_SOURCE = join(REPO_ROOT, 'systemd/evse-edge.service');
 const SERVICE_USER = 'evse-edge';
@@ -24,6 +26,21 @@ export function starterConfig(chargePointId: string): string {
     charger: 'sim-ac-2x22kw',
     log: { level: 'info' },
   }, null, 2)}\n`;
+}
+
+/**
+ * What is wrong with running the service from `packageRoot`: the unit hides /tmp (PrivateTmp)
+ * and home directories (ProtectHome) from it, and a source checkout is a working tree, not a
+ * release. The remedy is the same: install the package (`npm i -g ./evse-edge-<version>.tgz`).
+ */
+export function installWarnings(packageRoot: string, home = homedir()): string[] {
+  const remedy = 'install the package instead (npm pack in a checkout, then npm i -g ./evse-edge-*.tgz) and run its evse-edge install';
+  const under = (dir: string) => packageRoot === dir || packageRoot.startsWith(`${dir}/`);
+  const out: string[] = [];
+  if (under('/tmp') || under('/var/tmp')) out.push(`the unit would run ${packageRoot}, under a temporary directory that PrivateTmp=yes hides from the service (and that is cleaned): ${remedy}`);
+  else if (under('/home') || under('/root') || (home !== '/' && under(home))) out.push(`the unit would run ${packageRoot}, in a home directory that ProtectHome=yes hides from the service: ${remedy}`);
+  if (existsSync(join(packageRoot, '.git')) || existsSync(join(packageRoot, 'src'))) out.push(`the unit would run a source checkout (${packageRoot}), not an installed release: ${remedy}`);
+  return out;
 }
 
 function userExists(name: string): boolean {
@@ -72,7 +89,7 @@ export function installCommand(): Command {
       const previous = existsSync(unitPath) ? readFileSync(unitPath, 'utf8') : undefined;
       if (previous !== unit) writeFileSync(unitPath, unit, { mode: 0o644 });
       out.push(`unit: ${unitPath} ${previous === undefined ? 'installed' : previous === unit ? 'unchanged' : 'updated'}`);
-      if (/^\/(root|home)\//.test(REPO_ROOT)) out.push(`warning: ${REPO_ROOT} is under /root or /home, which ProtectHome=yes hides from the service: install evse-edge under /opt or /usr/local`);
+      for (const w of installWarnings(REPO_ROOT)) out.push(`warning: ${w}`);
 
       // 3. The config directory and a starter config, never overwritten.
       const configDir = join(root, 'etc/evse-edge');

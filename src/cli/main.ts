@@ -1,17 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../app/version.js';
 import { ConfigError, UsageError } from '../lib/errors.js';
-import { agentCommand } from './agent.js';
-import { csmsCommand } from './csms.js';
-import { demoCommand } from './demo.js';
-import { diagCommand } from './diag.js';
-import { doctorCommand } from './doctor.js';
-import { installCommand } from './install.js';
-import { modbusCommand } from './modbus.js';
-import { rfidCommand } from './rfid.js';
-import { schemaCommand } from './schema.js';
-import { sessionsCommand } from './sessions.js';
-import { simCommand } from './sim.js';
+import { commandOf, COMMANDS } from './commands.js';
 
 // A reader that stops early (`| head`) closes the pipe: that ends the program quietly, as
 // SIGPIPE ends other tools (status 141, so that a service manager still sees a failure).
@@ -27,19 +17,12 @@ const program = new Command('evse-edge')
   .enablePositionalOptions()
   .exitOverride();
 
-program.addCommand(agentCommand());
-program.addCommand(csmsCommand());
-program.addCommand(demoCommand());
-program.addCommand(diagCommand());
-program.addCommand(simCommand());
-program.addCommand(modbusCommand());
-program.addCommand(rfidCommand());
-program.addCommand(sessionsCommand());
-program.addCommand(schemaCommand());
-program.addCommand(installCommand());
-program.addCommand(doctorCommand());
-
 try {
+  // Only the command that runs is loaded; the others are listed by name and summary.
+  const wanted = commandOf(process.argv.slice(2));
+  for (const entry of COMMANDS) {
+    program.addCommand(entry === wanted ? (await entry.load())() : new Command(entry.name).description(entry.summary));
+  }
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

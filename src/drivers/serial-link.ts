@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import type { Clock, ConnectorErrorCode, FaultReport, FaultSource, Timer } from '../core/ports.js';
 import { EvseError } from '../lib/errors.js';
 import { silentLog, type Log } from '../lib/log.js';
@@ -48,6 +48,8 @@ export class SerialLink {
   private readonly dataListeners = new Set<(chunk: Buffer) => void>();
   private readonly stateListeners = new Set<(event: LinkEvent) => void>();
   private port: SerialPort | undefined;
+  /** serialport, loaded by start(): only a charger with a serial device loads it. */
+  private SerialPortClass: typeof SerialPort | undefined;
   private reopenTimer: Timer | undefined;
   private delayMs: number;
   private running = false;
@@ -82,6 +84,8 @@ export class SerialLink {
   /** Makes the first attempt to open. A failure is reported as 'down', never thrown. */
   async start(): Promise<void> {
     if (this.running) return;
+    this.SerialPortClass ??= (await import('serialport')).SerialPort;
+    if (this.running) return;
     this.running = true;
     this.delayMs = this.backoff.initialDelayMs;
     await this.open();
@@ -111,7 +115,7 @@ export class SerialLink {
   }
 
   private open(): Promise<void> {
-    const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate, autoOpen: false });
+    const port = new this.SerialPortClass!({ path: this.opts.path, baudRate: this.opts.baudRate, autoOpen: false });
     this.port = port;
     port.on('data', (chunk: Buffer) => {
       if (this.port !== port) return;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CentralSystem } from '../../src/csms/central-system.js';
@@ -9,17 +9,45 @@ import type { CentralSystemCalls, ChargePointCalls } from '../../src/ocpp/v16/me
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // gone meanwhile
+  }
 }
 
+/** The process and its descendants (as an outside observer sees the agent: any helper process it starts counts). */
+function tree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // pid (comm) state ppid …; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
+}
+
+const mib = (kib: number) => Math.round(kib / 102.4) / 10;
+const treeMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => mib(tree(pid).reduce((n, p) => n + statusKiB(p, field), 0));
+
 /**
- * One agent against the embedded central system: time from process start to
- * BootNotification accepted, RSS after `chargeS` seconds of charging, and OCPP round trips
- * per second on loopback.
+ * One agent (the built CLI, as a controller runs it) against the embedded central system: time
+ * from process start to BootNotification accepted, RSS of the whole process tree after `idleS`
+ * seconds idle and after `chargeS` seconds charging two connectors, its peak, and OCPP round
+ * trips per second on loopback.
  */
-export async function benchAgent(opts: { chargeS?: number; roundTripS?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchAgent(opts: { idleS?: number; chargeS?: number; roundTripS?: number } = {}): Promise<Record<string, number | string>> {
+  const idleS = opts.idleS ?? 60;
   const chargeS = opts.chargeS ?? 60;
   const dir = mkdtempSync(join(tmpdir(), 'evse-edge-bench-'));
   const csms = new CentralSystem({ port: 0, log: silentLog, heartbeatIntervalS: 300 });
@@ -35,16 +63,20 @@ export async function benchAgent(opts: { chargeS?: number; roundTripS?: number }
   csms.on('call', (c) => {
     if (c.action === 'BootNotification' && !acceptedAt) acceptedAt = process.hrtime.bigint();
   });
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const { EVSE_EDGE_SOURCES: _, ...env } = process.env;
+  const child = spawn(process.execPath, [BIN, 'agent', '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const out: Record<string, number | string> = {};
   try {
     while (!acceptedAt || !csms.connectedIds().includes('CP-BENCH-1')) await sleep(5);
     out['agent: process start → BootNotification accepted (ms)'] = Number((acceptedAt - started) / 1_000_000n);
-    await sleep(500);
+    await sleep(idleS * 1000);
+    out[`agent: RSS after ${idleS} s idle, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
     await csms.call('CP-BENCH-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'DEMO0001' });
     await csms.call('CP-BENCH-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
     await sleep(chargeS * 1000);
-    out[`agent: RSS after ${chargeS} s charging two connectors (MiB)`] = Math.round(rssKiB(child.pid!) / 102.4) / 10;
+    out[`agent: RSS after ${chargeS} s charging two connectors, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
+    out['agent: peak RSS so far, process tree (MiB)'] = treeMiB(child.pid!, 'VmHWM');
+    out['agent: processes in its tree'] = tree(child.pid!).length;
     out['agent: MeterValues received by the central system in that time'] = csms.store.transactions()
       .reduce((a, t) => a + t.meterValueCount, 0);
   } finally {

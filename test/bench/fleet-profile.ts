@@ -1,8 +1,9 @@
 /**
  * Profiling harness (not a benchmark): one fleet in this thread (no workers) against the
  * central system in another process, so `node --cpu-prof` / `--heap-prof` see the fleet only.
- *   node --import ./src/sim/fleet/register-loader.mjs --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
- * (the fleet's own loader, as its processes and workers run; RAMP, WORKERS, TIME_SCALE in the environment)
+ *   node --import tsx --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
+ * (the sources through tsx, whose keepNames adds a name to each arrow function: the built fleet
+ * in dist/ has none; RAMP, WORKERS, TIME_SCALE in the environment)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 type Bench = () => Promise<Record<string, number | string>>;
 
 const benches: Record<string, { file: string; fn: string; args?: unknown }> = {
+  cli: { file: './cli.ts', fn: 'benchCli' },
   agent: { file: './agent.ts', fn: 'benchAgent' },
   offline: { file: './offline.ts', fn: 'benchOffline' },
   modbus: { file: './modbus.ts', fn: 'benchModbus' },

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../src/config/index.js';
 import { decodeAuthorizationKey } from '../../src/config/csms-security.js';
+import { installWarnings } from '../../src/cli/install.js';
 import { TestPki } from '../helpers/pki.js';
 import { TlsTestCsms } from '../helpers/tls-csms.js';
 
@@ -98,5 +99,15 @@ describe('evse-edge doctor', () => {
     } finally {
       await csms.stop();
     }
+  });
+});
+
+describe('installWarnings: where the unit must not run evse-edge from', () => {
+  it('warns for /tmp and home directories, which the unit hides from the service, and for a source checkout', () => {
+    expect(installWarnings('/usr/local/lib/node_modules/evse-edge', '/root')).toEqual([]);
+    expect(installWarnings('/tmp/x/package', '/root')[0]).toContain('PrivateTmp=yes');
+    expect(installWarnings('/home/ops/evse-edge', '/root')[0]).toContain('ProtectHome=yes');
+    expect(installWarnings('/srv/ops/evse-edge', '/srv/ops')[0]).toContain('ProtectHome=yes');
+    expect(installWarnings(ROOT, '/nonexistent').some((w) => w.includes('source checkout'))).toBe(true);
   });
 });

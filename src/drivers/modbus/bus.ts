@@ -3,7 +3,6 @@
  * at a time, each with its device's timeout and retries. The port is opened on the first
  * request and reopened after it closes (an unplugged adapter, a dropped connection).
  */
-import * as modbusSerial from 'modbus-serial';
 import type { ModbusRTU as Client } from 'modbus-serial/ModbusRTU.js';
 import { ModbusError, toModbusError } from './errors.js';
 
@@ -39,8 +38,15 @@ const DEFAULTS = {
   connectTimeoutMs: 2000,
 };
 
-/** modbus-serial is CommonJS: its constructor is module.exports (typed as the default export). */
-const ModbusRTU = ((modbusSerial as unknown as { default?: unknown }).default ?? modbusSerial) as unknown as new () => Client;
+/**
+ * modbus-serial (and serialport under it), loaded when a bus first opens: a charger without a
+ * Modbus device, and every command but the agent, never load it. It is CommonJS: its
+ * constructor is module.exports (typed as the default export).
+ */
+async function modbusRtu(): Promise<new () => Client> {
+  const m = await import('modbus-serial');
+  return ((m as unknown as { default?: unknown }).default ?? m) as unknown as new () => Client;
+}
 
 export class ModbusBus {
   private client: Client | undefined;
@@ -130,7 +136,7 @@ export class ModbusBus {
   }
 
   private async connect(): Promise<Client> {
-    const c = new ModbusRTU();
+    const c = new (await modbusRtu())();
     // An unhandled 'error' from the port would crash the process; the request sees it instead.
     c.on('error', () => undefined);
     try {

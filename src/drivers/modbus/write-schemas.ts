@@ -1,11 +1,11 @@
 /**
- * Writes profiles/schema/meter.schema.json and evse.schema.json from the profile schemas (one
- * schema source). Run: `npx tsx src/drivers/modbus/write-schemas.ts`; a test checks the files
- * are up to date.
+ * profiles/schema/meter.schema.json and evse.schema.json from the profile schemas (one schema
+ * source). `evse-edge schemas` writes them with the others; a test checks the files are up to
+ * date. Importing this module writes nothing (it was once also a script that wrote the files
+ * when run as the main module, a check that holds for any module inside a bundle).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PROFILES_DIR } from '../../config/profiles.js';
 import { meterProfileJsonSchema } from './meter-profile.js';
 import { evseProfileJsonSchema } from './evse-profile.js';
@@ -24,6 +24,3 @@ export function writeProfileSchemas(dir = join(PROFILES_DIR, 'schema')): string[
   return Object.keys(files);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  for (const f of writeProfileSchemas()) console.log(`wrote ${f}`);
-}

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Scenario } from './scenario.js';
 import type { FleetReport } from './report.js';
@@ -6,6 +6,7 @@ import { mergeReports } from './report.js';
 import { addGauges, emptyGauges } from './metrics.js';
 import type { Shard } from './shard.js';
 import type { FleetOptions, FleetStatus } from './runner.js';
+import { forkProcess } from './entry.js';
 
 /** What a child process is asked to run: a FleetOptions without callbacks, on a sub-shard. */
 export type ChildFleetOptions = Omit<FleetOptions, 'onStatus' | 'onEmbeddedCsms' | 'onWarning' | 'appStart' | 'scenario'> & { scenario: string | Scenario };
@@ -17,7 +18,7 @@ export type FromChild =
   | { type: 'done'; report: FleetReport; events: string[] }
   | { type: 'error'; code?: string; message: string };
 
-/** Sockets and files a process may keep open besides its chargers' (stdio, SQLite, the loader, workers). */
+/** Sockets and files a process may keep open besides its chargers' (stdio, SQLite, workers). */
 export const FILES_RESERVED = 200;
 /** Share of the open-file limit a process plans to use, leaving room for reconnects in flight. */
 const FILES_SHARE = 0.9;
@@ -96,8 +97,8 @@ export function runInProcesses(
   const perProcess = Math.max(1, Math.round(availableParallelism() / processes));
   const workers = o.workers ?? (perProcess === 1 ? 0 : perProcess);
   const done = Promise.all(Array.from({ length: processes }, (_, i) => new Promise<void>((resolve) => {
-    // No inherited flags (profilers, inspectors): the boot module registers the TypeScript loader.
-    const child = fork(new URL('./process-boot.mjs', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // No inherited flags (profilers, inspectors).
+    const child = forkProcess('process-child', { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
     const options: ChildFleetOptions = {
       count: o.count, scenario: o.scenario, charger: o.charger, prefix: o.prefix, digits: o.digits, shard: subShard(shard, i, processes),

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { chargerProfileSchema, loadProfile, type ChargerProfile } from '../../config/profiles.js';
 import { CentralSystem } from '../../csms/central-system.js';
 import { EvseError } from '../../lib/errors.js';
@@ -13,6 +12,7 @@ import { idTagPool, loadScenario, type Scenario } from './scenario.js';
 import { chargerId, shardPositions, type Shard } from './shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
+import { startWorker } from './entry.js';
 import type { FleetSecurity } from './host.js';
 
 export const fleetDefaults = {
@@ -116,7 +116,7 @@ function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
 }
 
 function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: AppStart): HostHandle {
-  const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { ...opts, appStartByRunner: Boolean(appStart) } });
+  const worker = startWorker('worker', { workerData: { ...opts, appStartByRunner: Boolean(appStart) } });
   let waiting: ((s: HostSnapshot | undefined) => void)[] = [];
   let onStopped: ((m: { snapshot: HostSnapshot; events: string[] }) => void) | undefined;
   let last: HostSnapshot | undefined;

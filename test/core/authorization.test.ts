@@ -357,6 +357,109 @@ describe('authorisation with a real central system', () => {
     expect(csms.callsOf('Authorize')).toHaveLength(2);
   });
 
+  // OCPP 1.6 §3.5, §4.10 (OCTT TC_068/TC_069): another tag of the same group (parentIdTag) stops a
+  // session; a tag of another group, or of none, does not.
+  const GROUPS: Record<string, string | undefined> = { DEADBEEF: 'PARENTTAG', CAFEBABE: 'PARENTTAG', OTHERTAG: 'OTHERPAR', NOPARENT: undefined };
+  const groupAnswer = (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(GROUPS[p.idTag] ? { parentIdTag: GROUPS[p.idTag] } : {}) } });
+  const rfid = (a: TestAgent, idTag: string, connectorId?: number) =>
+    a.agent.chargePoint!.presentToken({ idTag, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+
+  it('a second tag with the session\'s parentIdTag is authorised and stops it (Local); another group\'s tag, or one without a group, does not', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    // The reader of connector 1: other tags are authorised (their group is not known otherwise) and leave it running.
+    expect(await rfid(a, 'OTHERTAG', 1)).toBe('ignored');
+    expect(await rfid(a, 'NOPARENT', 1)).toBe('ignored');
+    expect(cp.session(1)).toBeDefined();
+    expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
+    // A member of the same group.
+    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
+    expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
+    expect(start.params.idTag).toBe('DEADBEEF');
+    expect(csms.callsOf('StopTransaction')).toHaveLength(1);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('one reader for both connectors: another group\'s tag starts on the free connector, the same group\'s tag stops the session', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    expect((await rfid(a, 'DEADBEEF')) as { accepted: boolean }).toMatchObject({ accepted: true });
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging on 1');
+    expect((await rfid(a, 'OTHERTAG')) as { accepted: boolean }).toMatchObject({ accepted: true });
+    await waitFor(() => cp.status(2).status === 'Charging', 10_000, 'Charging on 2');
+    expect(await rfid(a, 'CAFEBABE')).toBe('stopped');
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
+    expect(cp.session(2)).toBeDefined();
+    expect(cp.session(1)).toBeUndefined();
+  });
+
+  it('the group comes from the cache (LocalPreAuthorize: no Authorize.req) even after a StartTransaction.conf without parentIdTag', async () => {
+    const a = await boot({ ocpp: { LocalPreAuthorize: true } });
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    // CAFEBABE goes into the cache with its group (and through a transaction of its own).
+    expect(await present(a, 'CAFEBABE', 2)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 1, 10_000, 'StartTransaction');
+    expect(await rfid(a, 'CAFEBABE', 2)).toBe('stopped');
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
+    const asked = csms.callsOf('Authorize').length;
+    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
+    expect(csms.callsOf('Authorize')).toHaveLength(asked);
+    const stop = await waitFor(() => csms.callsOf('StopTransaction').find((c) => c.params.transactionId === 2), 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ idTag: 'CAFEBABE', reason: 'Local' });
+    expect(cp.session(1)).toBeUndefined();
+  });
+
+  it('offline, the group comes from the local list; an expired listed member does not stop the session', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    expect(await call('SendLocalList', {
+      listVersion: 1, updateType: 'Full', localAuthorizationList: [
+        { idTag: 'DEADBEEF', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } },
+        { idTag: 'CAFEBABE', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } },
+        { idTag: 'OLDCARD1', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG', expiryDate: new Date(Date.now() - 60_000).toISOString() } },
+      ],
+    })).toEqual({ status: 'Accepted' });
+    await goOffline();
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    expect(await rfid(a, 'OLDCARD1', 1)).toMatchObject({ accepted: false, info: { status: 'Expired' } });
+    expect(cp.session(1)).toBeDefined();
+    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
+    expect(cp.session(1)).toBeUndefined();
+    await goOnline();
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction after reconnect');
+    expect(stop.params).toMatchObject({ idTag: 'CAFEBABE', reason: 'Local' });
+    expect(csms.callsOf('Authorize')).toHaveLength(0);
+  });
+
+  it('an Authorize.conf expiryDate ends the cache entry, even after a StartTransaction.conf that names none (§3.5.1)', async () => {
+    const a = await boot({ ocpp: { LocalPreAuthorize: true }, simulation: { departureDelayMs: 50 } });
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', () => ({ idTagInfo: { status: 'Accepted', expiryDate: new Date().toISOString() } }));
+    expect(await present(a, 'EXPIRING', 1)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 1, 10_000, 'StartTransaction');
+    expect(await rfid(a, 'EXPIRING', 1)).toBe('stopped');
+    await waitFor(() => csms.callsOf('StopTransaction').length === 1, 10_000, 'StopTransaction');
+    // Past its expiryDate the entry is no authorisation: online, the central system is asked.
+    expect(await rfid(a, 'EXPIRING', 2)).toMatchObject({ accepted: true, source: 'csms' });
+    expect(csms.callsOf('Authorize')).toHaveLength(2);
+    await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
+    expect(await rfid(a, 'EXPIRING', 2)).toBe('stopped');
+    await waitFor(() => cp.status(1).status === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
+    // Offline, it is expired: refused (R8), not taken from the cache.
+    await goOffline();
+    expect(await present(a, 'EXPIRING', 1)).toBe('Expired');
+  });
+
   it('StopTransactionOnInvalidId: StartTransaction.conf Invalid stops the session (DeAuthorized)', async () => {
     const a = await boot();
     csms.on('StartTransaction', () => ({ transactionId: 5, idTagInfo: { status: 'Invalid' } }));

@@ -120,6 +120,13 @@ class ConnectorState {
   get id() { return this.hw.id; }
 }
 
+/**
+ * A connector whose EVSE board reports the error state. OtherError, not EVCommunicationError: OCPP
+ * 1.6 says the latter needs no Faulted state (SuspendedEVSE instead), and state E/F is a failure that
+ * stops charging. The info names it for the operator.
+ */
+const PILOT_FAULT = { source: 'control-pilot', errorCode: 'OtherError', info: 'EVSE board error (control pilot state E/F)' } as const;
+
 export class RefusedError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -158,6 +165,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.running = true;
     for (const c of this.connectors.values()) {
       c.vehicle = c.hw.powerPath.vehicle();
+      if (c.vehicle === 'error') this.setFault(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
       this.unsubscribers.push(c.hw.powerPath.onVehicleChange((v) => this.onVehicle(c, v)));
     }
     for (const reader of this.opts.idReaders) {
@@ -498,6 +506,14 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const before = c.vehicle;
     c.vehicle = v;
     this.log.debug('vehicle state', { connectorId: c.id, from: before, to: v });
+    if (v === 'error') {
+      this.onPilotError(c);
+      return;
+    }
+    if (before === 'error') {
+      this.log.info('EVSE board out of its error state', { connectorId: c.id, vehicle: v });
+      if (c.faults.delete(PILOT_FAULT.source)) this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: false } });
+    }
     if (v === 'disconnected') {
       c.finishing = false;
       if (c.session && !c.session.stopping) {
@@ -516,6 +532,24 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       void this.maybeStart(c);
     }
     this.refresh(c);
+  }
+
+  /**
+   * The EVSE board reports an error (IEC 61851 state E/F: pilot short, diode check failed, the
+   * board's own failure): no energy can flow. The connector is Faulted until the board leaves the
+   * state; an authorisation waiting for a vehicle is dropped, a running session is stopped
+   * (reason Other: 1.6 has no fault reason) rather than left open on a connector that cannot
+   * charge, and a session may start again once the board is well.
+   */
+  private onPilotError(c: ConnectorState): void {
+    this.log.warn('EVSE board reports an error: connector faulted', { connectorId: c.id });
+    this.setFault(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
+    this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: true } });
+    if (c.pending) {
+      this.clearPending(c);
+      this.refresh(c);
+    }
+    if (c.session && !c.session.stopping) void this.stopSession(c, 'Other').catch((err) => this.log.error('stop after a board error failed', { connectorId: c.id, err }));
   }
 
   /** Whether a fault from `source` is active (on the charge point or any connector). */
@@ -857,8 +891,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         }
       }
       const continuous = reading !== undefined && reading.energyWh >= record.lastEnergyWh;
-      const plugged = c !== undefined && c.hw.powerPath.vehicle() !== 'disconnected';
-      if (c && continuous && plugged && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
+      const vehicle = c?.hw.powerPath.vehicle();
+      const plugged = vehicle !== undefined && vehicle !== 'disconnected';
+      if (c && continuous && plugged && vehicle !== 'error' && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
         const now = this.opts.clock.now();
         c.lastReading = reading;
         c.session = {

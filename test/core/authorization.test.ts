@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { authorizeIdTag, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
+import { authorizeIdTag, cacheTransactionVerdict, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
 import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
@@ -140,6 +140,19 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
     const data = fakeData({ TAG: A() }, {});
     await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(false), now: () => NOW });
     expect(data.cache).toEqual({});
+  });
+
+  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or parentIdTag keeps the cached ones; one that does replaces them', () => {
+    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' } });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    // Another status is a new verdict: the old validity does not carry over.
+    cacheTransactionVerdict(data, 'TAG', { status: 'Blocked' });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'Q' });
+    cacheTransactionVerdict(data, 'NEW', { status: 'Accepted' });
+    expect(data.cache.NEW).toEqual({ status: 'Accepted' });
   });
 
   it('effectiveStatus: Accepted past expiry is Expired; other statuses unchanged', () => {
@@ -376,14 +389,30 @@ describe('authorisation with a real central system', () => {
     expect(await rfid(a, 'NOPARENT', 1)).toBe('ignored');
     expect(cp.session(1)).toBeDefined();
     expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
-    // A member of the same group.
-    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
-    expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
+    // A member of the same group, swiped on the same reader.
+    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
+    expect(csms.calls.indexOf(csms.callsOf('Authorize').at(-1)!)).toBeLessThan(csms.calls.indexOf(stop));
     expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
     expect(start.params.idTag).toBe('DEADBEEF');
     expect(csms.callsOf('StopTransaction')).toHaveLength(1);
     expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('a remote-started session learns its group from StartTransaction.conf; a member\'s card stops it', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    csms.on('StartTransaction', () => ({ transactionId: 21, idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } }));
+    expect(await call('RemoteStartTransaction', { connectorId: 1, idTag: 'DEADBEEF' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(csms.callsOf('Authorize')).toHaveLength(0);
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => a.agent.chargePoint!.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
+    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });
   });
 
   it('one reader for both connectors: another group\'s tag starts on the free connector, the same group\'s tag stops the session', async () => {

@@ -28,7 +28,7 @@ export interface ChargePointOptions {
   resumePolicy?: 'resume-or-stop' | 'stop';
   /** Start a session on plug-in without authorisation, as this idTag (free vend). */
   freeVendIdTag?: string;
-  /** A second presentation of the tag that started a session stops it. */
+  /** A second presentation of the tag that started a session, or of a tag of its group (same parentIdTag), stops it. */
   stopOnSecondPresentation?: boolean;
   /** Smart charging: the current limit in force per connector. */
   chargingLimits?: ChargingLimits;

@@ -524,7 +524,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         }
       }
       if (this.opts.settings.bool('UnlockConnectorOnEVSideDisconnect')) void c.hw.powerPath.unlock();
-    } else if (before === 'disconnected' && !c.session) {
+    } else if ((before === 'disconnected' || (before === 'error' && !c.finishing)) && !c.session) {
+      // A plug-in, or a board well again with a vehicle that had no session: as a plug-in.
       if (!c.pending && this.opts.freeVendIdTag && this.usable(c)) {
         this.setPending(c, { idTag: this.opts.freeVendIdTag, method: 'free', info: { status: 'Accepted' }, offline: false });
         return;

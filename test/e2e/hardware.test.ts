@@ -13,7 +13,7 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setup(): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }> {
+async function setup(overrides: Record<string, unknown> = {}): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }> {
   const tmp = tempDir();
   cleanups.push(tmp.remove);
   const boardValues = join(tmp.dir, 'board.json');
@@ -30,6 +30,7 @@ async function setup(): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }>
   const t = await startAgent(url, {
     connectors: [{ id: 1, meter: { ...device, unitId: 1, profile: 'eastron-sdm630' }, evse: { ...device, unitId: 3, profile: 'evse-wb' } }],
     ocpp: { MeterValueSampleInterval: 1 },
+    ...overrides,
   });
   cleanups.push(() => t.cleanup());
   await waitFor(() => t.agent.link?.state === 'accepted', 10_000, 'accepted');
@@ -116,6 +117,17 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     await waitFor(() => csms.callsOf('StatusNotification').filter((c) => c.params.connectorId === 1).at(-1)?.params.status === 'Available', 10_000, 'Available');
     expect(csms.callsOf('StartTransaction')).toHaveLength(1);
     expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('free vend: a vehicle found plugged when the board leaves its error state starts a session, as a plug-in does', async () => {
+    const { csms, slave, t } = await setup({ session: { freeVendIdTag: 'FREEVEND' } });
+    const cp = t.agent.chargePoint!;
+    await slave.command('set 3 3 1002 5');
+    await waitFor(() => cp.status(1).status === 'Faulted', 10_000, 'Faulted');
+    expect(csms.callsOf('StartTransaction')).toHaveLength(0);
+    await slave.command('set 3 3 1002 2');
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(start.params).toMatchObject({ connectorId: 1, idTag: 'FREEVEND' });
   });
 
   it('refuses a frozen energy register while power is drawn: PowerMeterFailure, no stale value republished', async () => {

@@ -17,6 +17,31 @@ export function effectiveStatus(info: IdTagInfo, now: number): IdTagInfo['status
 }
 
 /**
+ * The central system's word on a tag that comes with a transaction (StartTransaction.conf,
+ * StopTransaction.conf) goes into the cache (OCPP 1.6 §3.5.1). Such an answer often carries only a
+ * status: it must not make a validity the central system granted with an end (Authorize.conf's
+ * expiryDate) endless, nor forget the tag's group. For the same status, the expiryDate and
+ * parentIdTag the cache holds stay unless the answer names new ones. Authorize.conf replaces the
+ * entry whole: it is the authorisation itself.
+ */
+export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: IdTagInfo): void {
+  const old = data.cacheEntry(idTag);
+  const merged: IdTagInfo = { ...info };
+  if (old && old.status === info.status && !info.expiryDate && old.expiryDate) merged.expiryDate = old.expiryDate;
+  if (old && !info.parentIdTag && old.parentIdTag) merged.parentIdTag = old.parentIdTag;
+  data.cachePut(idTag, merged);
+}
+
+/** A tag's entry in the local list or the cache, as the settings allow (the list first). */
+export function localEntry(idTag: string, deps: { settings: Settings; data: AuthorizationData }): { info: IdTagInfo; source: 'local-list' | 'cache' } | undefined {
+  const { settings, data } = deps;
+  const listed = settings.bool('LocalAuthListEnabled') ? data.localListEntry(idTag) : undefined;
+  if (listed) return { info: listed, source: 'local-list' };
+  const cached = settings.bool('AuthorizationCacheEnabled') ? data.cacheEntry(idTag) : undefined;
+  return cached ? { info: cached, source: 'cache' } : undefined;
+}
+
+/**
  * The authorisation rules of OCPP 1.6 §3.5 and DOMAIN.md R8:
  * - online: LocalPreAuthorize lets a locally Accepted tag start without waiting; otherwise the
  *   central system decides, and its answer updates the cache;
@@ -29,9 +54,7 @@ export async function authorizeIdTag(
   deps: { settings: Settings; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
 ): Promise<AuthorizationDecision> {
   const { settings, data, remote, now } = deps;
-  const listed = settings.bool('LocalAuthListEnabled') ? data.localListEntry(idTag) : undefined;
-  const cached = settings.bool('AuthorizationCacheEnabled') ? data.cacheEntry(idTag) : undefined;
-  const local = listed ? { info: listed, source: 'local-list' as const } : cached ? { info: cached, source: 'cache' as const } : undefined;
+  const local = localEntry(idTag, deps);
   const localAccepted = local !== undefined && effectiveStatus(local.info, now()) === 'Accepted';
 
   if (remote.online()) {

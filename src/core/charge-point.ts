@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
-import { authorizeIdTag, type AuthorizationDecision } from './authorization.js';
+import { authorizeIdTag, cacheTransactionVerdict, localEntry, type AuthorizationDecision } from './authorization.js';
 import { checkReading, frozenRegister } from './meter-guard.js';
 import type { ReservationPolicy } from './reservations.js';
 import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
@@ -28,7 +28,7 @@ export interface ChargePointOptions {
   resumePolicy?: 'resume-or-stop' | 'stop';
   /** Start a session on plug-in without authorisation, as this idTag (free vend). */
   freeVendIdTag?: string;
-  /** A second presentation of the tag that started a session stops it. */
+  /** A second presentation of the tag that started a session, or of a tag of its group (same parentIdTag), stops it. */
   stopOnSecondPresentation?: boolean;
   /** Smart charging: the current limit in force per connector. */
   chargingLimits?: ChargingLimits;
@@ -120,6 +120,13 @@ class ConnectorState {
   get id() { return this.hw.id; }
 }
 
+/**
+ * A connector whose EVSE board reports the error state. OtherError, not EVCommunicationError: OCPP
+ * 1.6 says the latter needs no Faulted state (SuspendedEVSE instead), and state E/F is a failure that
+ * stops charging. The info names it for the operator.
+ */
+const PILOT_FAULT = { source: 'control-pilot', errorCode: 'OtherError', info: 'EVSE board error (control pilot state E/F)' } as const;
+
 export class RefusedError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -158,6 +165,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.running = true;
     for (const c of this.connectors.values()) {
       c.vehicle = c.hw.powerPath.vehicle();
+      if (c.vehicle === 'error') this.setFault(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
       this.unsubscribers.push(c.hw.powerPath.onVehicleChange((v) => this.onVehicle(c, v)));
     }
     for (const reader of this.opts.idReaders) {
@@ -243,24 +251,40 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   async presentToken(token: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
     const log = this.log.child({ customerRef: this.opts.pseudonym(token.idTag), method: token.method });
     this.emit('token', { connectorId: token.connectorId, customerRef: this.opts.pseudonym(token.idTag), method: token.method, at: this.opts.clock.now() });
+    const stopByTag = this.opts.stopOnSecondPresentation ?? true;
     const owner = this.findSessionOf(token.idTag, token.connectorId);
-    if (owner && (this.opts.stopOnSecondPresentation ?? true)) {
+    if (owner && stopByTag) {
       log.info('tag presented again: stopping its session', { connectorId: owner.id });
       await this.stopSession(owner, 'Local', token.idTag);
       return 'stopped';
     }
-    const target = this.pickConnectorFor(token.connectorId, token.idTag);
-    if (!target) {
+    // Another tag may stop a session of its group (the same parentIdTag, OCPP 1.6 §3.5, §4.10),
+    // or start one: either way it is authorised first (list, cache or Authorize.req), which is
+    // how its parentIdTag becomes known. Not asked when it could do neither.
+    const groupSessions = stopByTag ? this.sessionsWithGroup(token.connectorId) : [];
+    if (groupSessions.length === 0 && !this.pickConnectorFor(token.connectorId, token.idTag)) {
       log.info('tag presented but no connector can take a session');
       return 'ignored';
     }
     const decision = await authorizeIdTag(token.idTag, {
       settings: this.opts.settings, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
     });
+    const group = stopByTag ? this.sessionOfGroup(decision.info, token.connectorId) : undefined;
+    if (group) {
+      log.info('tag of the same group presented: stopping its session', { connectorId: group.id, source: decision.source });
+      await this.stopSession(group, 'Local', token.idTag);
+      return 'stopped';
+    }
+    // Chosen again now the tag's parentIdTag is known (a reservation may be its group's).
+    const target = this.pickConnectorFor(token.connectorId, token.idTag, decision.info.parentIdTag);
     if (!decision.accepted) {
       log.info('authorisation refused', { status: decision.info.status, source: decision.source });
-      this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status });
+      this.emit('auth-refused', { connectorId: target?.id ?? token.connectorId, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status });
       return decision;
+    }
+    if (!target) {
+      log.info('tag authorised but no connector can take a session', { source: decision.source });
+      return 'ignored';
     }
     const admitted = this.admit(target, token.idTag, decision.info.parentIdTag);
     if (!admitted.allowed) {
@@ -275,7 +299,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /** RemoteStartTransaction. Returns whether it was accepted. */
   async remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
-    const target = this.pickConnectorFor(connectorId, idTag);
+    let target = this.pickConnectorFor(connectorId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: IdTagInfo = { status: 'Accepted' };
     let offline = false;
@@ -286,6 +310,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       if (!decision.accepted) return false;
       info = decision.info;
       offline = decision.offline;
+      // Chosen again now the tag's parentIdTag is known (a reservation may be its group's).
+      target = this.pickConnectorFor(connectorId, idTag, info.parentIdTag);
+      if (!target || target.session || target.pending) return false;
     }
     const admitted = this.admit(target, idTag, info.parentIdTag);
     if (!admitted.allowed) return false;
@@ -338,10 +365,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
   async transactionConfirmed(localId: string, info: IdTagInfo, idTag: string | null): Promise<void> {
-    if (idTag && this.opts.settings.bool('AuthorizationCacheEnabled')) this.opts.authData.cachePut(idTag, info);
+    if (idTag) this.tagVerdict(idTag, info);
     const c = [...this.connectors.values()].find((x) => x.session?.record.localId === localId);
     if (!c?.session) return;
-    c.session.parentIdTag = info.parentIdTag;
+    // An answer without parentIdTag does not say the tag has none: keep the one Authorize gave.
+    if (info.parentIdTag) c.session.parentIdTag = info.parentIdTag;
     if (info.status === 'Accepted') return;
     this.log.warn('central system refused the tag of a running session', { connectorId: c.id, localId, status: info.status });
     if (this.opts.settings.bool('StopTransactionOnInvalidId')) {
@@ -353,6 +381,14 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         this.enforceEnergyCap(c);
       }
     }
+  }
+
+  /**
+   * The central system's word on a tag in a transaction answer (StartTransaction.conf,
+   * StopTransaction.conf): into the authorisation cache, when it is enabled.
+   */
+  tagVerdict(idTag: string, info: IdTagInfo): void {
+    if (this.opts.settings.bool('AuthorizationCacheEnabled')) cacheTransactionVerdict(this.opts.authData, idTag, info);
   }
 
   /** A fresh sample now (TriggerMessage MeterValues). */
@@ -387,11 +423,34 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return undefined;
   }
 
+  /** Running sessions (on `connectorId`, if given) whose tag belongs to a group. */
+  private sessionsWithGroup(connectorId?: number): ConnectorState[] {
+    return [...this.connectors.values()].filter((c) => c.session && !c.session.stopping
+      && (connectorId === undefined || c.id === connectorId) && this.groupOf(c.session) !== undefined);
+  }
+
+  /** The running session a tag with this authorisation may stop as a member of its group. */
+  private sessionOfGroup(info: IdTagInfo, connectorId?: number): ConnectorState | undefined {
+    // A valid tag of the group: Accepted, or ConcurrentTx (valid, its group is in a transaction).
+    if (!info.parentIdTag || (info.status !== 'Accepted' && info.status !== 'ConcurrentTx')) return undefined;
+    return this.sessionsWithGroup(connectorId).find((c) => this.groupOf(c.session!) === info.parentIdTag);
+  }
+
+  /**
+   * The parentIdTag of a session's tag: as its authorisation gave it, or else (a remote start, a
+   * session resumed after a restart) from the local list or the cache.
+   */
+  private groupOf(s: ActiveSession): string | undefined {
+    if (s.parentIdTag) return s.parentIdTag;
+    if (!s.record.idTag) return undefined;
+    return localEntry(s.record.idTag, { settings: this.opts.settings, data: this.opts.authData })?.info.parentIdTag;
+  }
+
   private usable(c: ConnectorState): boolean {
     return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingChargePointFault() && !c.finishing;
   }
 
-  private pickConnectorFor(connectorId?: number, idTag?: string): ConnectorState | undefined {
+  private pickConnectorFor(connectorId?: number, idTag?: string, parentIdTag?: string): ConnectorState | undefined {
     if (connectorId !== undefined && connectorId > 0) {
       const c = this.connectors.get(connectorId);
       return c && this.usable(c) ? c : undefined;
@@ -403,7 +462,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       // someone else only as a last resort (the tag may still match by its parentIdTag).
       const free = this.freeConnectorIds();
       const rank = (c: ConnectorState) => {
-        const a = res.admission(c.id, free, idTag);
+        const a = res.admission(c.id, free, idTag, parentIdTag);
         return a.reservationId !== undefined ? 0 : a.allowed ? 1 : 2;
       };
       const best = Math.min(...candidates.map(rank));
@@ -447,6 +506,14 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const before = c.vehicle;
     c.vehicle = v;
     this.log.debug('vehicle state', { connectorId: c.id, from: before, to: v });
+    if (v === 'error') {
+      this.onPilotError(c);
+      return;
+    }
+    if (before === 'error') {
+      this.log.info('EVSE board out of its error state', { connectorId: c.id, vehicle: v });
+      if (c.faults.delete(PILOT_FAULT.source)) this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: false } });
+    }
     if (v === 'disconnected') {
       c.finishing = false;
       if (c.session && !c.session.stopping) {
@@ -457,7 +524,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         }
       }
       if (this.opts.settings.bool('UnlockConnectorOnEVSideDisconnect')) void c.hw.powerPath.unlock();
-    } else if (before === 'disconnected' && !c.session) {
+    } else if ((before === 'disconnected' || (before === 'error' && !c.finishing)) && !c.session) {
+      // A plug-in, or a board well again with a vehicle that had no session: as a plug-in.
       if (!c.pending && this.opts.freeVendIdTag && this.usable(c)) {
         this.setPending(c, { idTag: this.opts.freeVendIdTag, method: 'free', info: { status: 'Accepted' }, offline: false });
         return;
@@ -465,6 +533,24 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       void this.maybeStart(c);
     }
     this.refresh(c);
+  }
+
+  /**
+   * The EVSE board reports an error (IEC 61851 state E/F: pilot short, diode check failed, the
+   * board's own failure): no energy can flow. The connector is Faulted until the board leaves the
+   * state; an authorisation waiting for a vehicle is dropped, a running session is stopped
+   * (reason Other: 1.6 has no fault reason) rather than left open on a connector that cannot
+   * charge, and a session may start again once the board is well.
+   */
+  private onPilotError(c: ConnectorState): void {
+    this.log.warn('EVSE board reports an error: connector faulted', { connectorId: c.id });
+    this.setFault(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
+    this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: true } });
+    if (c.pending) {
+      this.clearPending(c);
+      this.refresh(c);
+    }
+    if (c.session && !c.session.stopping) void this.stopSession(c, 'Other').catch((err) => this.log.error('stop after a board error failed', { connectorId: c.id, err }));
   }
 
   /** Whether a fault from `source` is active (on the charge point or any connector). */
@@ -806,8 +892,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         }
       }
       const continuous = reading !== undefined && reading.energyWh >= record.lastEnergyWh;
-      const plugged = c !== undefined && c.hw.powerPath.vehicle() !== 'disconnected';
-      if (c && continuous && plugged && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
+      const vehicle = c?.hw.powerPath.vehicle();
+      const plugged = vehicle !== undefined && vehicle !== 'disconnected';
+      if (c && continuous && plugged && vehicle !== 'error' && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
         const now = this.opts.clock.now();
         c.lastReading = reading;
         c.session = {

@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { authorizeIdTag, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
+import { authorizeIdTag, cacheTransactionVerdict, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
 import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
@@ -140,6 +140,19 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
     const data = fakeData({ TAG: A() }, {});
     await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(false), now: () => NOW });
     expect(data.cache).toEqual({});
+  });
+
+  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or parentIdTag keeps the cached ones; one that does replaces them', () => {
+    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' } });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    // Another status is a new verdict: the old validity does not carry over.
+    cacheTransactionVerdict(data, 'TAG', { status: 'Blocked' });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'Q' });
+    cacheTransactionVerdict(data, 'NEW', { status: 'Accepted' });
+    expect(data.cache.NEW).toEqual({ status: 'Accepted' });
   });
 
   it('effectiveStatus: Accepted past expiry is Expired; other statuses unchanged', () => {
@@ -355,6 +368,125 @@ describe('authorisation with a real central system', () => {
     expect(await present(a, 'STRANGER', 2)).toBe('Invalid');
     expect(await present(a, 'LISTED01', 1)).toBe('started');
     expect(csms.callsOf('Authorize')).toHaveLength(2);
+  });
+
+  // OCPP 1.6 §3.5, §4.10 (OCTT TC_068/TC_069): another tag of the same group (parentIdTag) stops a
+  // session; a tag of another group, or of none, does not.
+  const GROUPS: Record<string, string | undefined> = { DEADBEEF: 'PARENTTAG', CAFEBABE: 'PARENTTAG', OTHERTAG: 'OTHERPAR', NOPARENT: undefined };
+  const groupAnswer = (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(GROUPS[p.idTag] ? { parentIdTag: GROUPS[p.idTag] } : {}) } });
+  const rfid = (a: TestAgent, idTag: string, connectorId?: number) =>
+    a.agent.chargePoint!.presentToken({ idTag, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+
+  it('a second tag with the session\'s parentIdTag is authorised and stops it (Local); another group\'s tag, or one without a group, does not', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    // The reader of connector 1: other tags are authorised (their group is not known otherwise) and leave it running.
+    expect(await rfid(a, 'OTHERTAG', 1)).toBe('ignored');
+    expect(await rfid(a, 'NOPARENT', 1)).toBe('ignored');
+    expect(cp.session(1)).toBeDefined();
+    expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
+    // A member of the same group, swiped on the same reader.
+    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
+    expect(csms.calls.indexOf(csms.callsOf('Authorize').at(-1)!)).toBeLessThan(csms.calls.indexOf(stop));
+    expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
+    expect(start.params.idTag).toBe('DEADBEEF');
+    expect(csms.callsOf('StopTransaction')).toHaveLength(1);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('a remote-started session learns its group from StartTransaction.conf; a member\'s card stops it', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    csms.on('StartTransaction', () => ({ transactionId: 21, idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } }));
+    expect(await call('RemoteStartTransaction', { connectorId: 1, idTag: 'DEADBEEF' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(csms.callsOf('Authorize')).toHaveLength(0);
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => a.agent.chargePoint!.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
+    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });
+  });
+
+  it('one reader for both connectors: another group\'s tag starts on the free connector, the same group\'s tag stops the session', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    expect((await rfid(a, 'DEADBEEF')) as { accepted: boolean }).toMatchObject({ accepted: true });
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging on 1');
+    expect((await rfid(a, 'OTHERTAG')) as { accepted: boolean }).toMatchObject({ accepted: true });
+    await waitFor(() => cp.status(2).status === 'Charging', 10_000, 'Charging on 2');
+    expect(await rfid(a, 'CAFEBABE')).toBe('stopped');
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
+    expect(cp.session(2)).toBeDefined();
+    expect(cp.session(1)).toBeUndefined();
+  });
+
+  it('the group comes from the cache (LocalPreAuthorize: no Authorize.req) even after a StartTransaction.conf without parentIdTag', async () => {
+    const a = await boot({ ocpp: { LocalPreAuthorize: true } });
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', groupAnswer);
+    // CAFEBABE goes into the cache with its group (and through a transaction of its own).
+    expect(await present(a, 'CAFEBABE', 2)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 1, 10_000, 'StartTransaction');
+    expect(await rfid(a, 'CAFEBABE', 2)).toBe('stopped');
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
+    const asked = csms.callsOf('Authorize').length;
+    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
+    expect(csms.callsOf('Authorize')).toHaveLength(asked);
+    const stop = await waitFor(() => csms.callsOf('StopTransaction').find((c) => c.params.transactionId === 2), 10_000, 'StopTransaction');
+    expect(stop.params).toMatchObject({ idTag: 'CAFEBABE', reason: 'Local' });
+    expect(cp.session(1)).toBeUndefined();
+  });
+
+  it('offline, the group comes from the local list; an expired listed member does not stop the session', async () => {
+    const a = await boot();
+    const cp = a.agent.chargePoint!;
+    expect(await call('SendLocalList', {
+      listVersion: 1, updateType: 'Full', localAuthorizationList: [
+        { idTag: 'DEADBEEF', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } },
+        { idTag: 'CAFEBABE', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG' } },
+        { idTag: 'OLDCARD1', idTagInfo: { status: 'Accepted', parentIdTag: 'PARENTTAG', expiryDate: new Date(Date.now() - 60_000).toISOString() } },
+      ],
+    })).toEqual({ status: 'Accepted' });
+    await goOffline();
+    expect(await present(a, 'DEADBEEF', 1)).toBe('started');
+    expect(await rfid(a, 'OLDCARD1', 1)).toMatchObject({ accepted: false, info: { status: 'Expired' } });
+    expect(cp.session(1)).toBeDefined();
+    expect(await rfid(a, 'CAFEBABE', 1)).toBe('stopped');
+    expect(cp.session(1)).toBeUndefined();
+    await goOnline();
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction after reconnect');
+    expect(stop.params).toMatchObject({ idTag: 'CAFEBABE', reason: 'Local' });
+    expect(csms.callsOf('Authorize')).toHaveLength(0);
+  });
+
+  it('an Authorize.conf expiryDate ends the cache entry, even after a StartTransaction.conf that names none (§3.5.1)', async () => {
+    const a = await boot({ ocpp: { LocalPreAuthorize: true }, simulation: { departureDelayMs: 50 } });
+    const cp = a.agent.chargePoint!;
+    csms.on('Authorize', () => ({ idTagInfo: { status: 'Accepted', expiryDate: new Date().toISOString() } }));
+    expect(await present(a, 'EXPIRING', 1)).toBe('started');
+    await waitFor(() => csms.callsOf('StartTransaction').length === 1, 10_000, 'StartTransaction');
+    expect(await rfid(a, 'EXPIRING', 1)).toBe('stopped');
+    await waitFor(() => csms.callsOf('StopTransaction').length === 1, 10_000, 'StopTransaction');
+    // Past its expiryDate the entry is no authorisation: online, the central system is asked.
+    expect(await rfid(a, 'EXPIRING', 2)).toMatchObject({ accepted: true, source: 'csms' });
+    expect(csms.callsOf('Authorize')).toHaveLength(2);
+    await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
+    expect(await rfid(a, 'EXPIRING', 2)).toBe('stopped');
+    await waitFor(() => cp.status(1).status === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
+    // Offline, it is expired: refused (R8), not taken from the cache.
+    await goOffline();
+    expect(await present(a, 'EXPIRING', 1)).toBe('Expired');
   });
 
   it('StopTransactionOnInvalidId: StartTransaction.conf Invalid stops the session (DeAuthorized)', async () => {

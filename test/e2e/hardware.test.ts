@@ -13,7 +13,7 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setup(): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }> {
+async function setup(overrides: Record<string, unknown> = {}): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }> {
   const tmp = tempDir();
   cleanups.push(tmp.remove);
   const boardValues = join(tmp.dir, 'board.json');
@@ -30,6 +30,7 @@ async function setup(): Promise<{ csms: TestCsms; slave: PyPeer; t: TestAgent }>
   const t = await startAgent(url, {
     connectors: [{ id: 1, meter: { ...device, unitId: 1, profile: 'eastron-sdm630' }, evse: { ...device, unitId: 3, profile: 'evse-wb' } }],
     ocpp: { MeterValueSampleInterval: 1 },
+    ...overrides,
   });
   cleanups.push(() => t.cleanup());
   await waitFor(() => t.agent.link?.state === 'accepted', 10_000, 'accepted');
@@ -73,6 +74,60 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
       expect.objectContaining({ measurand: 'Voltage', phase: 'L1-N', unit: 'V', value: '230.1' }),
       expect.objectContaining({ measurand: 'Current.Import', phase: 'L1', unit: 'A', value: '16.01' }),
     ]));
+  });
+
+  it('a board error (vehicle state 5, E/F) faults the connector: Faulted OtherError, no start, no reservation; it recovers when the board does', async () => {
+    const { csms, slave, t } = await setup();
+    const cp = t.agent.chargePoint!;
+    const statusOf1 = () => csms.callsOf('StatusNotification').filter((c) => c.params.connectorId === 1).at(-1)?.params;
+    await waitFor(() => statusOf1()?.status === 'Available', 10_000, 'Available');
+    await slave.command('set 3 3 1002 5');
+    await waitFor(() => statusOf1()?.status === 'Faulted', 10_000, 'Faulted at the central system');
+    expect(statusOf1()).toMatchObject({ status: 'Faulted', errorCode: 'OtherError', info: expect.stringContaining('control pilot') });
+    expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG04' })).status).toBe('Rejected');
+    expect((await csms.call('CP-TEST-1', 'ReserveNow', { connectorId: 1, expiryDate: new Date(Date.now() + 60_000).toISOString(), idTag: 'HWTAG04', reservationId: 7 })).status).toBe('Faulted');
+    expect(csms.callsOf('StartTransaction')).toHaveLength(0);
+    // The board is well again, a vehicle plugged in: Preparing, and a session may start.
+    await slave.command('set 3 3 1002 2');
+    await waitFor(() => statusOf1()?.status === 'Preparing' && statusOf1()?.errorCode === 'NoError', 10_000, 'Preparing after the error');
+    expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG04' })).status).toBe('Accepted');
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('a board error during a session stops it (reason Other) with the contactor opened; unplugged after recovery, Available', async () => {
+    const { csms, slave, t } = await setup();
+    const cp = t.agent.chargePoint!;
+    await slave.command('set 3 3 1002 2');
+    await waitFor(() => cp.status(1).status === 'Preparing', 10_000, 'Preparing');
+    expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG05' })).status).toBe('Accepted');
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    await slave.command('set 3 3 1002 3');
+    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await slave.command('set 3 3 1002 5');
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    expect(stop.params.reason).toBe('Other');
+    await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Faulted' && c.params.errorCode === 'OtherError'), 10_000, 'Faulted OtherError');
+    expect(await slave.command('get 3 3 1000 1')).toBe('= 0');
+    expect(cp.session(1)).toBeUndefined();
+    // The board recovers with the car still plugged: Finishing; unplugged: Available.
+    await slave.command('set 3 3 1002 2');
+    await waitFor(() => cp.status(1).status === 'Finishing', 10_000, 'Finishing');
+    await slave.command('set 3 3 1002 1');
+    await waitFor(() => csms.callsOf('StatusNotification').filter((c) => c.params.connectorId === 1).at(-1)?.params.status === 'Available', 10_000, 'Available');
+    expect(csms.callsOf('StartTransaction')).toHaveLength(1);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('free vend: a vehicle found plugged when the board leaves its error state starts a session, as a plug-in does', async () => {
+    const { csms, slave, t } = await setup({ session: { freeVendIdTag: 'FREEVEND' } });
+    const cp = t.agent.chargePoint!;
+    await slave.command('set 3 3 1002 5');
+    await waitFor(() => cp.status(1).status === 'Faulted', 10_000, 'Faulted');
+    expect(csms.callsOf('StartTransaction')).toHaveLength(0);
+    await slave.command('set 3 3 1002 2');
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(start.params).toMatchObject({ connectorId: 1, idTag: 'FREEVEND' });
   });
 
   it('refuses a frozen energy register while power is drawn: PowerMeterFailure, no stale value republished', async () => {

@@ -110,6 +110,28 @@ describe('Reservation', () => {
     expect(start.params).toMatchObject({ connectorId: 1, idTag: 'MEMBER01', reservationId: 21 });
   });
 
+  it('one reader for both connectors: a tag of the reservation\'s group is given the reserved connector, by card and by remote start', async () => {
+    const { csms, t } = await setup({ ocpp: { AuthorizeRemoteTxRequests: true }, simulation: { departureDelayMs: 50 } });
+    const cp = t.agent.chargePoint!;
+    csms.on('Authorize', (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(p.idTag.startsWith('MEMBER') ? { parentIdTag: 'FLEET001' } : {}) } }));
+    expect(await reserve(csms, 2, 51, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved');
+    // Connector 1 is free for anyone, but the member's group holds connector 2: the reservation is used.
+    expect(await cp.presentToken({ idTag: 'MEMBER01', method: 'rfid' })).toMatchObject({ accepted: true });
+    const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(start.params).toMatchObject({ connectorId: 2, idTag: 'MEMBER01', reservationId: 51 });
+    expect(t.agent.features!.reservations!.list()).toEqual([]);
+    expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId: 1 })).toEqual({ status: 'Accepted' });
+    await waitFor(() => cp.status(2).status === 'Available', 10_000, 'Available again');
+    // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).
+    expect(await reserve(csms, 2, 52, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved again');
+    expect(await csms.call(CP, 'RemoteStartTransaction', { idTag: 'MEMBER02' })).toEqual({ status: 'Accepted' });
+    const second = await waitFor(() => csms.callsOf('StartTransaction')[1], 10_000, 'second StartTransaction');
+    expect(second.params).toMatchObject({ connectorId: 2, idTag: 'MEMBER02', reservationId: 52 });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('connector 0: the last free connector is held for the reserving tag', async () => {
     const { csms, t } = await setup();
     const cp = t.agent.chargePoint!;

@@ -430,7 +430,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
           ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
-        if (res.idTagInfo && p.idTag && this.o.settings.bool('AuthorizationCacheEnabled')) this.o.authData.cachePut(p.idTag, res.idTagInfo);
+        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, res.idTagInfo);
       }
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;

@@ -795,6 +795,16 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private async recoverOpenSessions(): Promise<void> {
+    // A meter without non-volatile memory resumes at the highest register the store knows, so a
+    // connector's energy register never goes backwards across restarts.
+    for (const c of this.connectors.values()) {
+      if (!c.hw.meter.resume) continue;
+      try {
+        c.hw.meter.resume(this.opts.ledger.highestRegisterWh(c.id));
+      } catch (err) {
+        this.log.error('meter register could not be resumed from the store', { connectorId: c.id, err });
+      }
+    }
     for (const record of this.opts.ledger.active()) {
       const c = this.connectors.get(record.connectorId);
       let reading: MeterReading | undefined;
@@ -805,7 +815,19 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
           this.log.warn('meter unreadable while recovering a session', { connectorId: record.connectorId, err });
         }
       }
-      const continuous = reading !== undefined && reading.energyWh >= record.lastEnergyWh;
+      // The highest durable reading: the last checkpoint or any sample recorded since (sent, or
+      // queued to be sent), whichever is higher. No reading of the session may exceed its meterStop.
+      const durable = this.opts.ledger.highestReading(record.localId) ?? { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
+      // The same meter, still counting: its register now is at or above every durable reading, and
+      // no further than the connector's power allows since then. It is then the true meterStop (the
+      // energy drawn while the controller was down was delivered); otherwise the durable reading is.
+      const continuous = reading !== undefined && reading.energyWh >= durable.energyWh
+        && (c === undefined || !checkReading(durable, reading, c.hw.maxPowerW, false));
+      if (reading !== undefined && !continuous) {
+        this.log.warn('meter reading at restart does not continue the session: closing at its highest durable reading', {
+          connectorId: record.connectorId, localId: record.localId, readingWh: reading.energyWh, durableWh: durable.energyWh,
+        });
+      }
       const plugged = c !== undefined && c.hw.powerPath.vehicle() !== 'disconnected';
       if (c && continuous && plugged && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
         const now = this.opts.clock.now();
@@ -821,9 +843,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       }
       // Power loss: close with the last trustworthy energy reading.
       // Whole Wh, as every meterStop: the checkpoint keeps the meter's fractions, OCPP takes an integer.
-      const stopWh = Math.round(continuous ? reading!.energyWh : record.lastEnergyWh);
-      const stoppedAt = continuous ? Math.max(record.lastCheckpointAt, Math.min(reading!.takenAt, this.opts.clock.now())) : record.lastCheckpointAt;
-      const lastKnown: MeterReading = continuous ? reading! : { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
+      const lastKnown: MeterReading = continuous ? reading! : durable;
+      const stopWh = Math.round(lastKnown.energyWh);
+      const stoppedAt = continuous ? Math.max(durable.takenAt, Math.min(reading!.takenAt, this.opts.clock.now())) : durable.takenAt;
       try {
         this.opts.ledger.close(record.localId, {
           stoppedAt, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',

@@ -47,6 +47,12 @@ export interface MeterReading {
 export interface Meter {
   /** A fresh reading, or a rejection (EvseError with a stable code) after the driver's retries. */
   read(): Promise<MeterReading>;
+  /**
+   * A meter whose register does not survive a restart (no non-volatile memory, e.g. a simulated
+   * one) resumes at `registerWh`, the highest register the store knows, if that is above its own.
+   * A real meter keeps its register and has no such method.
+   */
+  resume?(registerWh: number): void;
 }
 
 /** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */
@@ -178,6 +184,13 @@ export interface SessionLedger {
   checkpoint(localId: string, energyWh: number, at: number): void;
   close(localId: string, stop: SessionStop): void;
   active(): SessionRecord[];
+  /**
+   * The highest durable energy reading of a session: its checkpoint or any recorded sample,
+   * whichever is higher (a sample may be newer than the last checkpoint).
+   */
+  highestReading(localId: string): MeterReading | undefined;
+  /** The highest energy register recorded for a connector's meter, across every session; 0 if none. */
+  highestRegisterWh(connectorId: number): number;
   byTransactionId(transactionId: number): SessionRecord | undefined;
   get(localId: string): SessionRecord | undefined;
 }

@@ -58,6 +58,9 @@ export class SimConnector {
       read() {
         return self.read();
       },
+      resume(registerWh) {
+        self.resume(registerWh);
+      },
     };
     this.powerPath = {
       vehicle() {
@@ -102,6 +105,16 @@ export class SimConnector {
   get registerWh(): number {
     this.advance();
     return this.energyWh;
+  }
+
+  /**
+   * A real meter's register is non-volatile; this one lives in memory and restarts at its seeded
+   * value. At start it resumes at the highest register the store recorded, so it never goes
+   * backwards for one charger (never lowered).
+   */
+  resume(registerWh: number): void {
+    this.advance();
+    if (Number.isFinite(registerWh) && registerWh > this.energyWh) this.energyWh = registerWh;
   }
 
   /** Make the next `n` reads fail like a meter that does not answer. */

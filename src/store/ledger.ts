@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
-import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
+import type { MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked } from './statement-cache.js';
@@ -102,6 +102,14 @@ export class SqliteLedger implements SessionLedger {
         WHERE local_id = ?`),
       curve: db.prepare(`SELECT taken_at, energy_wh FROM meter_samples WHERE local_id = ? ORDER BY taken_at, id`),
       setCost: db.prepare(`UPDATE sessions SET cost_minor = ?, vat_minor = ?, currency = ?, tariff = ? WHERE local_id = ?`),
+      highestSample: db.prepare(`SELECT reading, taken_at FROM meter_samples WHERE local_id = ? ORDER BY energy_wh DESC, taken_at DESC LIMIT 1`),
+      saveRegister: db.prepare(`INSERT INTO meter_registers (charge_point_id, connector_id, energy_wh, at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET energy_wh = MAX(energy_wh, excluded.energy_wh), at = excluded.at`),
+      highestRegister: preparePlucked(db, `SELECT MAX(v) FROM (
+          SELECT energy_wh AS v FROM meter_registers WHERE charge_point_id = @cp AND connector_id = @connectorId
+          UNION ALL SELECT MAX(last_energy_wh, COALESCE(meter_stop_wh, 0)) FROM sessions WHERE charge_point_id = @cp AND connector_id = @connectorId
+          UNION ALL SELECT MAX(m.energy_wh) FROM meter_samples m JOIN sessions s ON s.local_id = m.local_id
+            WHERE s.charge_point_id = @cp AND s.connector_id = @connectorId)`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
     };
   }
@@ -158,8 +166,26 @@ export class SqliteLedger implements SessionLedger {
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
       this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
+      // The register outlives the session's record (retention): a volatile meter resumes from it.
+      const connectorId = this.q.connectorOf.get(localId) as number;
+      this.q.saveRegister.run(this.chargePointId, connectorId, Math.max(stop.meterStopWh, stop.end.reading.energyWh), stop.stoppedAt);
       this.recordCost(localId, stop);
     });
+  }
+
+  highestReading(localId: string): MeterReading | undefined {
+    const session = this.get(localId);
+    if (!session) return undefined;
+    const checkpoint: MeterReading = { takenAt: session.lastCheckpointAt, energyWh: session.lastEnergyWh };
+    const top = this.q.highestSample.get(localId) as { reading: string; taken_at: number } | undefined;
+    if (!top) return checkpoint;
+    const sample: MeterReading = { ...(JSON.parse(top.reading) as MeterReading), takenAt: top.taken_at };
+    if (sample.energyWh > checkpoint.energyWh) return sample;
+    return sample.energyWh === checkpoint.energyWh ? { ...sample, takenAt: Math.max(sample.takenAt, checkpoint.takenAt) } : checkpoint;
+  }
+
+  highestRegisterWh(connectorId: number): number {
+    return (this.q.highestRegister.get({ cp: this.chargePointId, connectorId }) as number | null) ?? 0;
   }
 
   active(): SessionRecord[] {

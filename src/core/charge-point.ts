@@ -361,7 +361,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (!c) return undefined;
     const reading = await this.readMeter(c);
     this.acceptReading(c, reading);
-    return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'));
+    return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'), c);
   }
 
   // ---------------------------------------------------------------- internals
@@ -530,7 +530,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     c.lastReading = reading;
     const now = this.opts.clock.now();
-    const begin = this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData'));
+    const begin: Sample = { ...this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData')), offered: this.offered(c, true) };
     let record: SessionRecord;
     try {
       record = this.opts.ledger.open({
@@ -661,11 +661,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
           s.nextCheckpointAt = now + this.timing.checkpointIntervalMs;
         }
         if (now >= s.nextSampleAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData')));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData'), c));
           s.nextSampleAt = now + this.sampleIntervalMs();
         }
         if (now >= s.nextAlignedAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData')));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData'), c));
           s.nextAlignedAt = this.nextAligned(now);
         }
         this.enforceEnergyCap(c);
@@ -733,8 +733,38 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
   }
 
-  private makeSample(reading: MeterReading, context: Sample['context'], measurands: string[]): Sample {
-    return { takenAt: reading.takenAt, clockTrusted: this.opts.clock.trusted(), context, reading, measurands };
+  private makeSample(reading: MeterReading, context: Sample['context'], measurands: string[], c?: ConnectorState): Sample {
+    const sample: Sample = { takenAt: reading.takenAt, clockTrusted: this.opts.clock.trusted(), context, reading, measurands };
+    if (c) sample.offered = this.offered(c);
+    return sample;
+  }
+
+  /**
+   * What the connector offers the vehicle now (Current.Offered, Power.Offered): the limit in
+   * force in a session (0 while suspended by the charger), at a session's start (`startingNow`)
+   * the limit that will apply, and outside a session nothing (0).
+   */
+  private offered(c: ConnectorState, startingNow = false): { currentA: number; powerW: number } {
+    const s = c.session;
+    let currentA = 0;
+    if (s && !s.stopping) currentA = s.suspendedByEvse ? 0 : s.offeredA ?? this.limitBeforeFirstOffer(c);
+    else if (startingNow) currentA = this.limitBeforeFirstOffer(c);
+    const powerW = Math.min(c.hw.maxPowerW, currentA * c.hw.nominalVoltageV * c.hw.phases);
+    return { currentA: Math.round(currentA * 10) / 10, powerW: Math.round(powerW) };
+  }
+
+  /** The connector's maximum, capped by the smart-charging limit a new session would get now. */
+  private limitBeforeFirstOffer(c: ConnectorState): number {
+    let limitA = c.hw.maxCurrentA;
+    if (!this.opts.chargingLimits) return limitA;
+    try {
+      const now = this.opts.clock.now();
+      const sharedBy = [...this.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
+      limitA = Math.min(limitA, this.opts.chargingLimits.limitAt({ connectorId: c.id, at: now, sharedBy, transaction: { transactionId: undefined, startedAt: now } }).limitA);
+    } catch {
+      // energize() logs it when it applies the limit.
+    }
+    return limitA;
   }
 
   /** Stop the session on a connector (local stop button, technician). */
@@ -765,10 +795,15 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       this.log.warn('final meter read failed: stopping with the last reading', { connectorId: c.id, err });
     }
     const now = this.opts.clock.now();
-    const end = this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData'));
+    // The End sample: the power path is open by now, nothing is offered any more.
+    const end: Sample = {
+      ...this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')),
+      offered: { currentA: 0, powerW: 0 },
+    };
     const stop: SessionStop = {
       stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
       reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+      transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
     };
     try {
       this.opts.ledger.close(s.record.localId, stop);
@@ -849,8 +884,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       try {
         this.opts.ledger.close(record.localId, {
           stoppedAt, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',
-          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt },
+          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt, offered: { currentA: 0, powerW: 0 } },
           transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+          transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
         });
         this.log.warn('session left open by the last run closed (PowerLoss)', { connectorId: record.connectorId, localId: record.localId, meterStopWh: stopWh });
         this.emit('queued');

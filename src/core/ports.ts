@@ -130,6 +130,11 @@ export interface Sample {
   clockTrusted: boolean;
   context: 'Sample.Periodic' | 'Sample.Clock' | 'Transaction.Begin' | 'Transaction.End' | 'Interruption.Begin' | 'Interruption.End' | 'Trigger';
   reading: MeterReading;
+  /**
+   * What the charger offered the vehicle when the sample was taken (Current.Offered,
+   * Power.Offered): the smart-charging limit in force, or the connector's maximum; 0 suspended.
+   */
+  offered?: { currentA: number; powerW: number };
   /** Measurands selected when the sample was taken. */
   measurands: string[];
 }
@@ -170,8 +175,10 @@ export interface SessionStop {
   reason: StopReason;
   idTag?: string;
   end: Sample;
-  /** Measurands for StopTransaction.transactionData. */
+  /** Measurands for StopTransaction.transactionData (StopTxnSampledData): the Begin and End samples. */
   transactionDataMeasurands: string[];
+  /** Measurands of the session's clock-aligned samples in transactionData (StopTxnAlignedData). */
+  transactionDataAlignedMeasurands?: string[];
 }
 
 /**

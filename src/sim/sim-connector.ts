@@ -28,6 +28,9 @@ export interface SimConnectorOptions {
   vehicle: () => SimVehicle;
 }
 
+/** The measurands a simulated connector's meter and vehicle give (SoC while a vehicle is plugged). */
+export const SIM_MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'SoC'] as const;
+
 /**
  * A simulated connector: its EVSE board (contactor, current limit, control pilot), the vehicle
  * plugged into it and its energy meter. Energy is integrated lazily from the power drawn, so

@@ -43,6 +43,12 @@ function toRecord(r: SessionRow): SessionRecord {
   };
 }
 
+/** A stored sample's reading column: the meter reading, and what was offered (if recorded). */
+function parseStored(json: string): { reading: MeterReading; offered?: Sample['offered'] } {
+  const { offered, ...reading } = JSON.parse(json) as MeterReading & { offered?: Sample['offered'] };
+  return offered ? { reading, offered } : { reading };
+}
+
 /** What a queued StartTransaction holds until it is delivered. */
 export interface StartPayload {
   connectorId: number;
@@ -110,6 +116,7 @@ export class SqliteLedger implements SessionLedger {
           UNION ALL SELECT MAX(last_energy_wh, COALESCE(meter_stop_wh, 0)) FROM sessions WHERE charge_point_id = @cp AND connector_id = @connectorId
           UNION ALL SELECT MAX(m.energy_wh) FROM meter_samples m JOIN sessions s ON s.local_id = m.local_id
             WHERE s.charge_point_id = @cp AND s.connector_id = @connectorId)`),
+      alignedOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Clock' ORDER BY taken_at, id`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
     };
   }
@@ -150,13 +157,20 @@ export class SqliteLedger implements SessionLedger {
   }
 
   close(localId: string, stop: SessionStop): void {
-    const begin = this.q.samplesOf.get(localId) as { reading: string; taken_at: number; clock_trusted: number; context: Sample['context'] } | undefined;
-    const pick = (s: Sample): Sample => ({ ...s, measurands: stop.transactionDataMeasurands });
+    type StoredSample = { reading: string; taken_at: number; clock_trusted: number; context: Sample['context'] };
+    const toSample = (r: StoredSample, measurands: string[]): Sample =>
+      ({ takenAt: r.taken_at, clockTrusted: r.clock_trusted === 1, context: r.context, ...parseStored(r.reading), measurands });
+    const sampled = stop.transactionDataMeasurands;
+    const aligned = stop.transactionDataAlignedMeasurands ?? [];
+    // StopTxnSampledData: the Begin and End samples; StopTxnAlignedData: every clock-aligned one in between.
     const transactionData: Sample[] = [];
-    if (stop.transactionDataMeasurands.length > 0) {
-      if (begin) transactionData.push(pick({ takenAt: begin.taken_at, clockTrusted: begin.clock_trusted === 1, context: 'Transaction.Begin', reading: JSON.parse(begin.reading), measurands: [] }));
-      transactionData.push(pick(stop.end));
+    if (sampled.length > 0) {
+      const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
+      if (begin) transactionData.push(toSample(begin, sampled));
     }
+    if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
+    if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
+    transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: StopPayload = {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
       meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
@@ -179,7 +193,7 @@ export class SqliteLedger implements SessionLedger {
     const checkpoint: MeterReading = { takenAt: session.lastCheckpointAt, energyWh: session.lastEnergyWh };
     const top = this.q.highestSample.get(localId) as { reading: string; taken_at: number } | undefined;
     if (!top) return checkpoint;
-    const sample: MeterReading = { ...(JSON.parse(top.reading) as MeterReading), takenAt: top.taken_at };
+    const sample: MeterReading = { ...parseStored(top.reading).reading, takenAt: top.taken_at };
     if (sample.energyWh > checkpoint.energyWh) return sample;
     return sample.energyWh === checkpoint.energyWh ? { ...sample, takenAt: Math.max(sample.takenAt, checkpoint.takenAt) } : checkpoint;
   }
@@ -238,6 +252,8 @@ export class SqliteLedger implements SessionLedger {
   }
 
   private insertSample(localId: string, s: Sample): void {
-    this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(s.reading));
+    // What was offered goes with the reading (under `offered`), so transactionData can show it.
+    const stored = s.offered ? { ...s.reading, offered: s.offered } : s.reading;
+    this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(stored));
   }
 }

@@ -359,9 +359,24 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   async triggerSample(connectorId: number): Promise<Sample | undefined> {
     const c = this.connectors.get(connectorId);
     if (!c) return undefined;
-    const reading = await this.readMeter(c);
-    this.acceptReading(c, reading);
-    return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'), c);
+    const fresh = await this.readMeter(c);
+    // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
+    // with its own time.
+    const reading = this.acceptReading(c, fresh) ? fresh : c.lastReading;
+    if (!reading) return undefined;
+    const sample = this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'), c);
+    // In a session, recorded before it is sent: a session closed after a power cut never ends
+    // below a value the central system already has.
+    const s = c.session;
+    if (s && !s.stopping) {
+      try {
+        this.opts.ledger.sample(s.record.localId, sample, false);
+      } catch (err) {
+        this.log.error('triggered meter sample could not be recorded: not sent', { connectorId, err });
+        return undefined;
+      }
+    }
+    return sample;
   }
 
   // ---------------------------------------------------------------- internals

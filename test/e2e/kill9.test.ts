@@ -158,3 +158,45 @@ describe('kill -9 between checkpoints', () => {
     }
   });
 });
+
+describe('kill -9 after a triggered MeterValues', () => {
+  it('closes the session at no less than the triggered value the central system received', async () => {
+    const csms = new TestCsms();
+    const url = await csms.start();
+    const child = new ChildAgent({
+      url, chargePointId: 'CP-KILL-4',
+      // No periodic samples, the default 10 s checkpoint: the triggered value is the only one above meterStart.
+      ocpp: { MeterValueSampleInterval: 0, TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1 },
+      session: { meterPollIntervalMs: 200, checkpointIntervalMs: 10_000 },
+      simulation: { arrivalDelayMs: 30, seed: 9 },
+    });
+    try {
+      child.start();
+      await waitFor(() => csms.clients.has('CP-KILL-4') && csms.callsOf('StatusNotification').length >= 3, 15_000, 'boot');
+      await csms.call('CP-KILL-4', 'RemoteStartTransaction', { idTag: 'APP-1', connectorId: 1 });
+      const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+      const meterStart = start.params.meterStart as number;
+      await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Charging'), 10_000, 'Charging');
+      // Trigger until a value above meterStart has been received.
+      let triggered = 0;
+      const deadline = Date.now() + 15_000;
+      while (triggered <= meterStart) {
+        if (Date.now() > deadline) throw new Error('no triggered MeterValues above meterStart');
+        const n = csms.callsOf('MeterValues').length;
+        expect(await csms.call('CP-KILL-4', 'TriggerMessage', { requestedMessage: 'MeterValues', connectorId: 1 })).toEqual({ status: 'Accepted' });
+        const mv = await waitFor(() => csms.callsOf('MeterValues')[n], 10_000, 'the triggered MeterValues');
+        expect(mv.params.transactionId).toBe(1);
+        triggered = Math.max(...energyValues(mv.params.meterValue));
+        if (triggered <= meterStart) await new Promise((r) => setTimeout(r, 300));
+      }
+      await child.kill9();
+      child.start();
+      const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 15_000, 'StopTransaction after the restart');
+      expect(stop.params.reason).toBe('PowerLoss');
+      expect(stop.params.meterStop).toBeGreaterThanOrEqual(triggered);
+    } finally {
+      await child.cleanup();
+      await csms.stop();
+    }
+  });
+});

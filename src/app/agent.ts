@@ -16,7 +16,7 @@ import {
 } from '../store/index.js';
 import { CsmsSecurity, ObservedClock } from './csms-security.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
-import { buildHardware, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
+import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from './version.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../runtime/charge-point-runtime.js';
 import type { FeatureServices } from '../ocpp/v16/features.js';
@@ -83,9 +83,12 @@ export class Agent {
     const { config, charger } = opts.loaded;
     this.log = opts.log.child({ cp: config.chargePointId });
     this.security = new CsmsSecurity(opts.loaded, this.log.child({ component: 'security' }));
-    this.definitions = [...keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES }), ...this.security.definitions];
-    this.configured = configuredOcppValues(opts.loaded, this.definitions);
     this.resolved = resolveHardware(opts.loaded);
+    this.definitions = [
+      ...keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: producibleMeasurands(opts.loaded, this.resolved) }),
+      ...this.security.definitions,
+    ];
+    this.configured = configuredOcppValues(opts.loaded, this.definitions);
   }
 
   get storePath(): string {

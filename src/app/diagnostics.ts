@@ -8,7 +8,7 @@ import type { Log, LogLevel, LogRecord } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
 import type { KeyDefinition } from '../ocpp/v16/configuration.js';
 import { changeConfiguration } from '../ocpp/v16/incoming.js';
-import type { CsmsLink } from '../ocpp/v16/link.js';
+import type { CsmsLink, SessionUnsynced } from '../ocpp/v16/link.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../store/index.js';
 import type { Hardware } from './hardware.js';
 import { VERSION } from './version.js';
@@ -185,8 +185,10 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   };
   const onDead = (e: { seq: number; kind: string; localId: string; error: string }) =>
     diagnostics.publishEvent({ type: 'dead-letter', at: at(), seq: e.seq, kind: e.kind, localId: e.localId, error: e.error });
+  const onUnsynced = (e: SessionUnsynced) => diagnostics.publishEvent({ ...e, type: 'session-unsynced', at: at() });
   d.link.on('state', onLink);
   d.link.on('dead-letter', onDead);
+  d.link.on('session-unsynced', onUnsynced);
   await diagnostics.start();
   return {
     diagnostics,
@@ -194,6 +196,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
       for (const [ev, fn] of listeners) cp.off(ev as 'status', fn);
       d.link.off('state', onLink);
       d.link.off('dead-letter', onDead);
+      d.link.off('session-unsynced', onUnsynced);
       lag.disable();
       await diagnostics.stop();
       await broker?.stop();

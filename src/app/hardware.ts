@@ -2,12 +2,13 @@ import type { Clock, ConnectorHardware, FaultSource, IdReader, Meter, PowerPath 
 import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../config/index.js';
 import { createHmi } from '../drivers/hmi/index.js';
 import type { Hmi } from '../drivers/hmi/index.js';
-import { EvseBoard, loadEvseProfile, loadMeterProfile, ModbusBus, ModbusMeter, type EvseProfile, type MeterProfile } from '../drivers/modbus/index.js';
+import { EvseBoard, loadEvseProfile, loadMeterProfile, ModbusBus, ModbusMeter, READING_MEASURANDS, type EvseProfile, type MeterProfile } from '../drivers/modbus/index.js';
+import { OFFERED_MEASURANDS } from '../ocpp/v16/configuration.js';
 import { createRfidReaders, type SerialRfidReader } from '../drivers/rfid/index.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import type { Pseudonymiser } from '../lib/pseudonym.js';
-import { Prng, SimConnector, SimIdReader, seedOf } from '../sim/index.js';
+import { Prng, SIM_MEASURANDS, SimConnector, SimIdReader, seedOf } from '../sim/index.js';
 
 type ModbusDevice = Exclude<DeviceConfig, { driver: 'sim' }>;
 
@@ -35,6 +36,20 @@ export function resolveHardware(loaded: LoadedAgentConfig): ResolvedHardware {
   });
   if (problems.length) throw new ConfigError(problems);
   return out;
+}
+
+/**
+ * The measurands this charger can put in a MeterValue: what its meters give (a Modbus meter's
+ * profile, a simulated connector's meter and vehicle), on any connector, and what it offers.
+ */
+export function producibleMeasurands(loaded: LoadedAgentConfig, resolved: ResolvedHardware): string[] {
+  const out = new Set<string>(OFFERED_MEASURANDS);
+  for (const c of loaded.charger.connectors) {
+    const m = resolved.meters.get(c.id);
+    if (!m) for (const x of SIM_MEASURANDS) out.add(x);
+    else for (const v of m.profile.values) if ((READING_MEASURANDS as readonly string[]).includes(v.measurand)) out.add(v.measurand);
+  }
+  return [...out];
 }
 
 export interface Hardware {

@@ -28,7 +28,10 @@ function openStore(o: StoreOptions): { records: SessionRecords; close(): void; s
   return { records: new SessionRecords(db), close: () => db.close(), secretFile: join(dirname(dbPath), 'pseudonym.key') };
 }
 
-const COLUMNS: (keyof SessionReportRow)[] = ['chargePointId', 'connectorId', 'localId', 'transactionId', 'startedAt', 'stoppedAt', 'energyWh', 'cost', 'currency', 'authMethod', 'stopReason', 'customerRef', 'synced'];
+const COLUMNS: (keyof SessionReportRow)[] = ['chargePointId', 'connectorId', 'localId', 'transactionId', 'startedAt', 'stoppedAt', 'energyWh', 'cost', 'currency', 'authMethod', 'stopReason', 'customerRef', 'synced', 'unsynced'];
+
+/** synced: acknowledged; UNSYNCED: dead-lettered, the central system will not have it by itself; no: still queued. */
+const syncedCell = (r: SessionReportRow) => (r.synced ? 'yes' : r.unsynced ? 'UNSYNCED' : 'no');
 
 function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
@@ -71,7 +74,9 @@ export function sessionsCommand(): Command {
         }
         const rows = [...s.records.iterate({ fromMs: o.from, toMs: o.to })];
         process.stdout.write(formatTable(['local id', 'conn', 'tx', 'started', 'stopped', 'Wh', 'cost', 'auth', 'reason', 'customer', 'synced'],
-          rows.map((r) => [r.localId.slice(0, 8), r.connectorId, r.transactionId, r.startedAt, r.stoppedAt ?? '(running)', r.energyWh, r.cost ? `${r.cost} ${r.currency}` : '', r.authMethod, r.stopReason, r.customerRef, r.synced ? 'yes' : 'no'])) + '\n');
+          rows.map((r) => [r.localId.slice(0, 8), r.connectorId, r.transactionId, r.startedAt, r.stoppedAt ?? '(running)', r.energyWh, r.cost ? `${r.cost} ${r.currency}` : '', r.authMethod, r.stopReason, r.customerRef, syncedCell(r)])) + '\n');
+        const unsynced = rows.filter((r) => r.unsynced).length;
+        if (unsynced) process.stderr.write(`${unsynced} session(s) UNSYNCED: the central system refused their StartTransaction or StopTransaction (dead letters); their energy is not billed. Fix the cause, then requeue them (MQTT request outbox/retry).\n`);
       } finally {
         s.close();
       }

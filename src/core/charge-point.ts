@@ -395,9 +395,24 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   async triggerSample(connectorId: number): Promise<Sample | undefined> {
     const c = this.connectors.get(connectorId);
     if (!c) return undefined;
-    const reading = await this.readMeter(c);
-    this.acceptReading(c, reading);
-    return this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'));
+    const fresh = await this.readMeter(c);
+    // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
+    // with its own time.
+    const reading = this.acceptReading(c, fresh) ? fresh : c.lastReading;
+    if (!reading) return undefined;
+    const sample = this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'), c);
+    // In a session, recorded before it is sent: a session closed after a power cut never ends
+    // below a value the central system already has.
+    const s = c.session;
+    if (s && !s.stopping) {
+      try {
+        this.opts.ledger.sample(s.record.localId, sample, false);
+      } catch (err) {
+        this.log.error('triggered meter sample could not be recorded: not sent', { connectorId, err });
+        return undefined;
+      }
+    }
+    return sample;
   }
 
   // ---------------------------------------------------------------- internals
@@ -616,7 +631,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     c.lastReading = reading;
     const now = this.opts.clock.now();
-    const begin = this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData'));
+    const begin: Sample = { ...this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData')), offered: this.offered(c, true) };
     let record: SessionRecord;
     try {
       record = this.opts.ledger.open({
@@ -747,11 +762,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
           s.nextCheckpointAt = now + this.timing.checkpointIntervalMs;
         }
         if (now >= s.nextSampleAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData')));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData'), c));
           s.nextSampleAt = now + this.sampleIntervalMs();
         }
         if (now >= s.nextAlignedAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData')));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData'), c));
           s.nextAlignedAt = this.nextAligned(now);
         }
         this.enforceEnergyCap(c);
@@ -819,8 +834,38 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
   }
 
-  private makeSample(reading: MeterReading, context: Sample['context'], measurands: string[]): Sample {
-    return { takenAt: reading.takenAt, clockTrusted: this.opts.clock.trusted(), context, reading, measurands };
+  private makeSample(reading: MeterReading, context: Sample['context'], measurands: string[], c?: ConnectorState): Sample {
+    const sample: Sample = { takenAt: reading.takenAt, clockTrusted: this.opts.clock.trusted(), context, reading, measurands };
+    if (c) sample.offered = this.offered(c);
+    return sample;
+  }
+
+  /**
+   * What the connector offers the vehicle now (Current.Offered, Power.Offered): the limit in
+   * force in a session (0 while suspended by the charger), at a session's start (`startingNow`)
+   * the limit that will apply, and outside a session nothing (0).
+   */
+  private offered(c: ConnectorState, startingNow = false): { currentA: number; powerW: number } {
+    const s = c.session;
+    let currentA = 0;
+    if (s && !s.stopping) currentA = s.suspendedByEvse ? 0 : s.offeredA ?? this.limitBeforeFirstOffer(c);
+    else if (startingNow) currentA = this.limitBeforeFirstOffer(c);
+    const powerW = Math.min(c.hw.maxPowerW, currentA * c.hw.nominalVoltageV * c.hw.phases);
+    return { currentA: Math.round(currentA * 10) / 10, powerW: Math.round(powerW) };
+  }
+
+  /** The connector's maximum, capped by the smart-charging limit a new session would get now. */
+  private limitBeforeFirstOffer(c: ConnectorState): number {
+    let limitA = c.hw.maxCurrentA;
+    if (!this.opts.chargingLimits) return limitA;
+    try {
+      const now = this.opts.clock.now();
+      const sharedBy = [...this.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
+      limitA = Math.min(limitA, this.opts.chargingLimits.limitAt({ connectorId: c.id, at: now, sharedBy, transaction: { transactionId: undefined, startedAt: now } }).limitA);
+    } catch {
+      // energize() logs it when it applies the limit.
+    }
+    return limitA;
   }
 
   /** Stop the session on a connector (local stop button, technician). */
@@ -851,10 +896,15 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       this.log.warn('final meter read failed: stopping with the last reading', { connectorId: c.id, err });
     }
     const now = this.opts.clock.now();
-    const end = this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData'));
+    // The End sample: the power path is open by now, nothing is offered any more.
+    const end: Sample = {
+      ...this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')),
+      offered: { currentA: 0, powerW: 0 },
+    };
     const stop: SessionStop = {
       stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
       reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+      transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
     };
     try {
       this.opts.ledger.close(s.record.localId, stop);
@@ -881,6 +931,16 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private async recoverOpenSessions(): Promise<void> {
+    // A meter without non-volatile memory resumes at the highest register the store knows, so a
+    // connector's energy register never goes backwards across restarts.
+    for (const c of this.connectors.values()) {
+      if (!c.hw.meter.resume) continue;
+      try {
+        c.hw.meter.resume(this.opts.ledger.highestRegisterWh(c.id));
+      } catch (err) {
+        this.log.error('meter register could not be resumed from the store', { connectorId: c.id, err });
+      }
+    }
     for (const record of this.opts.ledger.active()) {
       const c = this.connectors.get(record.connectorId);
       let reading: MeterReading | undefined;
@@ -891,7 +951,19 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
           this.log.warn('meter unreadable while recovering a session', { connectorId: record.connectorId, err });
         }
       }
-      const continuous = reading !== undefined && reading.energyWh >= record.lastEnergyWh;
+      // The highest durable reading: the last checkpoint or any sample recorded since (sent, or
+      // queued to be sent), whichever is higher. No reading of the session may exceed its meterStop.
+      const durable = this.opts.ledger.highestReading(record.localId) ?? { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
+      // The same meter, still counting: its register now is at or above every durable reading, and
+      // no further than the connector's power allows since then. It is then the true meterStop (the
+      // energy drawn while the controller was down was delivered); otherwise the durable reading is.
+      const continuous = reading !== undefined && reading.energyWh >= durable.energyWh
+        && (c === undefined || !checkReading(durable, reading, c.hw.maxPowerW, false));
+      if (reading !== undefined && !continuous) {
+        this.log.warn('meter reading at restart does not continue the session: closing at its highest durable reading', {
+          connectorId: record.connectorId, localId: record.localId, readingWh: reading.energyWh, durableWh: durable.energyWh,
+        });
+      }
       const vehicle = c?.hw.powerPath.vehicle();
       const plugged = vehicle !== undefined && vehicle !== 'disconnected';
       if (c && continuous && plugged && vehicle !== 'error' && (this.opts.resumePolicy ?? 'resume-or-stop') === 'resume-or-stop') {
@@ -908,14 +980,15 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       }
       // Power loss: close with the last trustworthy energy reading.
       // Whole Wh, as every meterStop: the checkpoint keeps the meter's fractions, OCPP takes an integer.
-      const stopWh = Math.round(continuous ? reading!.energyWh : record.lastEnergyWh);
-      const stoppedAt = continuous ? Math.max(record.lastCheckpointAt, Math.min(reading!.takenAt, this.opts.clock.now())) : record.lastCheckpointAt;
-      const lastKnown: MeterReading = continuous ? reading! : { takenAt: record.lastCheckpointAt, energyWh: record.lastEnergyWh };
+      const lastKnown: MeterReading = continuous ? reading! : durable;
+      const stopWh = Math.round(lastKnown.energyWh);
+      const stoppedAt = continuous ? Math.max(durable.takenAt, Math.min(reading!.takenAt, this.opts.clock.now())) : durable.takenAt;
       try {
         this.opts.ledger.close(record.localId, {
           stoppedAt, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',
-          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt },
+          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt, offered: { currentA: 0, powerW: 0 } },
           transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
+          transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
         });
         this.log.warn('session left open by the last run closed (PowerLoss)', { connectorId: record.connectorId, localId: record.localId, meterStopWh: stopWh });
         this.emit('queued');

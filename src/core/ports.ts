@@ -47,6 +47,12 @@ export interface MeterReading {
 export interface Meter {
   /** A fresh reading, or a rejection (EvseError with a stable code) after the driver's retries. */
   read(): Promise<MeterReading>;
+  /**
+   * A meter whose register does not survive a restart (no non-volatile memory, e.g. a simulated
+   * one) resumes at `registerWh`, the highest register the store knows, if that is above its own.
+   * A real meter keeps its register and has no such method.
+   */
+  resume?(registerWh: number): void;
 }
 
 /** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */
@@ -124,6 +130,11 @@ export interface Sample {
   clockTrusted: boolean;
   context: 'Sample.Periodic' | 'Sample.Clock' | 'Transaction.Begin' | 'Transaction.End' | 'Interruption.Begin' | 'Interruption.End' | 'Trigger';
   reading: MeterReading;
+  /**
+   * What the charger offered the vehicle when the sample was taken (Current.Offered,
+   * Power.Offered): the smart-charging limit in force, or the connector's maximum; 0 suspended.
+   */
+  offered?: { currentA: number; powerW: number };
   /** Measurands selected when the sample was taken. */
   measurands: string[];
 }
@@ -164,8 +175,10 @@ export interface SessionStop {
   reason: StopReason;
   idTag?: string;
   end: Sample;
-  /** Measurands for StopTransaction.transactionData. */
+  /** Measurands for StopTransaction.transactionData (StopTxnSampledData): the Begin and End samples. */
   transactionDataMeasurands: string[];
+  /** Measurands of the session's clock-aligned samples in transactionData (StopTxnAlignedData). */
+  transactionDataAlignedMeasurands?: string[];
 }
 
 /**
@@ -178,6 +191,13 @@ export interface SessionLedger {
   checkpoint(localId: string, energyWh: number, at: number): void;
   close(localId: string, stop: SessionStop): void;
   active(): SessionRecord[];
+  /**
+   * The highest durable energy reading of a session: its checkpoint or any recorded sample,
+   * whichever is higher (a sample may be newer than the last checkpoint).
+   */
+  highestReading(localId: string): MeterReading | undefined;
+  /** The highest energy register recorded for a connector's meter, across every session; 0 if none. */
+  highestRegisterWh(connectorId: number): number;
   byTransactionId(transactionId: number): SessionRecord | undefined;
   get(localId: string): SessionRecord | undefined;
 }

@@ -12,7 +12,7 @@ export interface ConnectorState {
 }
 
 export interface DiagEvent {
-  type: 'fault-raised' | 'fault-cleared' | 'session-started' | 'session-stopped' | 'boot' | 'reconnect' | 'disconnect' | 'dead-letter' | 'auth-refused';
+  type: 'fault-raised' | 'fault-cleared' | 'session-started' | 'session-stopped' | 'boot' | 'reconnect' | 'disconnect' | 'dead-letter' | 'session-unsynced' | 'auth-refused';
   at: string;
   connectorId?: number;
   /** Keyed pseudonym of the idTag; never the idTag itself. */

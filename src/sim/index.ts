@@ -1,3 +1,3 @@
-export { SimConnector, type SimVehicle, type SimConnectorOptions } from './sim-connector.js';
+export { SIM_MEASURANDS, SimConnector, type SimVehicle, type SimConnectorOptions } from './sim-connector.js';
 export { SimIdReader } from './sim-id-reader.js';
 export { Prng, seedOf } from './prng.js';

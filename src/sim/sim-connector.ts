@@ -28,6 +28,9 @@ export interface SimConnectorOptions {
   vehicle: () => SimVehicle;
 }
 
+/** The measurands a simulated connector's meter and vehicle give (SoC while a vehicle is plugged). */
+export const SIM_MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'SoC'] as const;
+
 /**
  * A simulated connector: its EVSE board (contactor, current limit, control pilot), the vehicle
  * plugged into it and its energy meter. Energy is integrated lazily from the power drawn, so
@@ -57,6 +60,9 @@ export class SimConnector {
     this.meter = {
       read() {
         return self.read();
+      },
+      resume(registerWh) {
+        self.resume(registerWh);
       },
     };
     this.powerPath = {
@@ -102,6 +108,16 @@ export class SimConnector {
   get registerWh(): number {
     this.advance();
     return this.energyWh;
+  }
+
+  /**
+   * A real meter's register is non-volatile; this one lives in memory and restarts at its seeded
+   * value. At start it resumes at the highest register the store recorded, so it never goes
+   * backwards for one charger (never lowered).
+   */
+  resume(registerWh: number): void {
+    this.advance();
+    if (Number.isFinite(registerWh) && registerWh > this.energyWh) this.energyWh = registerWh;
   }
 
   /** Make the next `n` reads fail like a meter that does not answer. */

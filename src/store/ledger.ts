@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
-import type { NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
+import type { MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked } from './statement-cache.js';
@@ -41,6 +41,12 @@ function toRecord(r: SessionRow): SessionRecord {
     stopReason: r.stop_reason,
     reservationId: r.reservation_id,
   };
+}
+
+/** A stored sample's reading column: the meter reading, and what was offered (if recorded). */
+function parseStored(json: string): { reading: MeterReading; offered?: Sample['offered'] } {
+  const { offered, ...reading } = JSON.parse(json) as MeterReading & { offered?: Sample['offered'] };
+  return offered ? { reading, offered } : { reading };
 }
 
 /** What a queued StartTransaction holds until it is delivered. */
@@ -102,6 +108,15 @@ export class SqliteLedger implements SessionLedger {
         WHERE local_id = ?`),
       curve: db.prepare(`SELECT taken_at, energy_wh FROM meter_samples WHERE local_id = ? ORDER BY taken_at, id`),
       setCost: db.prepare(`UPDATE sessions SET cost_minor = ?, vat_minor = ?, currency = ?, tariff = ? WHERE local_id = ?`),
+      highestSample: db.prepare(`SELECT reading, taken_at FROM meter_samples WHERE local_id = ? ORDER BY energy_wh DESC, taken_at DESC LIMIT 1`),
+      saveRegister: db.prepare(`INSERT INTO meter_registers (charge_point_id, connector_id, energy_wh, at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET energy_wh = MAX(energy_wh, excluded.energy_wh), at = excluded.at`),
+      highestRegister: preparePlucked(db, `SELECT MAX(v) FROM (
+          SELECT energy_wh AS v FROM meter_registers WHERE charge_point_id = @cp AND connector_id = @connectorId
+          UNION ALL SELECT MAX(last_energy_wh, COALESCE(meter_stop_wh, 0)) FROM sessions WHERE charge_point_id = @cp AND connector_id = @connectorId
+          UNION ALL SELECT MAX(m.energy_wh) FROM meter_samples m JOIN sessions s ON s.local_id = m.local_id
+            WHERE s.charge_point_id = @cp AND s.connector_id = @connectorId)`),
+      alignedOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Clock' ORDER BY taken_at, id`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
     };
   }
@@ -142,13 +157,20 @@ export class SqliteLedger implements SessionLedger {
   }
 
   close(localId: string, stop: SessionStop): void {
-    const begin = this.q.samplesOf.get(localId) as { reading: string; taken_at: number; clock_trusted: number; context: Sample['context'] } | undefined;
-    const pick = (s: Sample): Sample => ({ ...s, measurands: stop.transactionDataMeasurands });
+    type StoredSample = { reading: string; taken_at: number; clock_trusted: number; context: Sample['context'] };
+    const toSample = (r: StoredSample, measurands: string[]): Sample =>
+      ({ takenAt: r.taken_at, clockTrusted: r.clock_trusted === 1, context: r.context, ...parseStored(r.reading), measurands });
+    const sampled = stop.transactionDataMeasurands;
+    const aligned = stop.transactionDataAlignedMeasurands ?? [];
+    // StopTxnSampledData: the Begin and End samples; StopTxnAlignedData: every clock-aligned one in between.
     const transactionData: Sample[] = [];
-    if (stop.transactionDataMeasurands.length > 0) {
-      if (begin) transactionData.push(pick({ takenAt: begin.taken_at, clockTrusted: begin.clock_trusted === 1, context: 'Transaction.Begin', reading: JSON.parse(begin.reading), measurands: [] }));
-      transactionData.push(pick(stop.end));
+    if (sampled.length > 0) {
+      const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
+      if (begin) transactionData.push(toSample(begin, sampled));
     }
+    if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
+    if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
+    transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: StopPayload = {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
       meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
@@ -158,8 +180,26 @@ export class SqliteLedger implements SessionLedger {
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
       this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
+      // The register outlives the session's record (retention): a volatile meter resumes from it.
+      const connectorId = this.q.connectorOf.get(localId) as number;
+      this.q.saveRegister.run(this.chargePointId, connectorId, Math.max(stop.meterStopWh, stop.end.reading.energyWh), stop.stoppedAt);
       this.recordCost(localId, stop);
     });
+  }
+
+  highestReading(localId: string): MeterReading | undefined {
+    const session = this.get(localId);
+    if (!session) return undefined;
+    const checkpoint: MeterReading = { takenAt: session.lastCheckpointAt, energyWh: session.lastEnergyWh };
+    const top = this.q.highestSample.get(localId) as { reading: string; taken_at: number } | undefined;
+    if (!top) return checkpoint;
+    const sample: MeterReading = { ...parseStored(top.reading).reading, takenAt: top.taken_at };
+    if (sample.energyWh > checkpoint.energyWh) return sample;
+    return sample.energyWh === checkpoint.energyWh ? { ...sample, takenAt: Math.max(sample.takenAt, checkpoint.takenAt) } : checkpoint;
+  }
+
+  highestRegisterWh(connectorId: number): number {
+    return (this.q.highestRegister.get({ cp: this.chargePointId, connectorId }) as number | null) ?? 0;
   }
 
   active(): SessionRecord[] {
@@ -212,6 +252,8 @@ export class SqliteLedger implements SessionLedger {
   }
 
   private insertSample(localId: string, s: Sample): void {
-    this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(s.reading));
+    // What was offered goes with the reading (under `offered`), so transactionData can show it.
+    const stored = s.offered ? { ...s.reading, offered: s.offered } : s.reading;
+    this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(stored));
   }
 }

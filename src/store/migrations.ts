@@ -174,4 +174,16 @@ export const migrations: readonly string[] = [
     SELECT seq, charge_point_id, kind, local_id, created_at, payload, attempts, last_error, done_at AS dead_at
     FROM outbox WHERE state = 'dead';
   `,
+  // meter registers: the last energy register each connector's meter showed at a session's
+  // close, kept when retention deletes the sessions. A meter without non-volatile memory (a
+  // simulated one) resumes from it, so a charger's registers never go backwards.
+  `
+  CREATE TABLE meter_registers (
+    charge_point_id TEXT NOT NULL,
+    connector_id    INTEGER NOT NULL,
+    energy_wh       REAL NOT NULL,
+    at              INTEGER NOT NULL,
+    PRIMARY KEY (charge_point_id, connector_id)
+  );
+  `,
 ];

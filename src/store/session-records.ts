@@ -16,6 +16,11 @@ export interface SessionReportRow {
   customerRef: string | null;
   /** The central system has acknowledged the StopTransaction. */
   synced: boolean;
+  /**
+   * Its StartTransaction or StopTransaction is in the dead-letter table: the central system
+   * does not have this session (its energy is not billed) until a technician requeues them.
+   */
+  unsynced: boolean;
 }
 
 export interface MeterPoint {
@@ -41,9 +46,12 @@ interface Row {
   stop_reason: string | null;
   customer_ref: string | null;
   stop_acked_at: number | null;
+  dead: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** A session's row and whether its Start or Stop was dead-lettered (outbox_one_start_stop serves the lookup). */
+const SESSION_COLUMNS = `*, EXISTS (SELECT 1 FROM outbox o WHERE o.local_id = sessions.local_id AND o.kind IN ('start', 'stop') AND o.state = 'dead') AS dead`;
 
 function money(minor: number | null, tariffJson: string | null): string | null {
   if (minor === null) return null;
@@ -59,7 +67,7 @@ function toRow(r: Row): SessionReportRow {
     startedAt: iso(r.started_at), stoppedAt: r.stopped_at === null ? null : iso(r.stopped_at),
     energyWh: Math.round((r.meter_stop_wh ?? r.last_energy_wh) - r.meter_start_wh),
     cost: money(r.cost_minor, r.tariff), currency: r.currency, authMethod: r.auth_method, stopReason: r.stop_reason,
-    customerRef: r.customer_ref, synced: r.stop_acked_at !== null,
+    customerRef: r.customer_ref, synced: r.stop_acked_at !== null, unsynced: r.stop_acked_at === null && r.dead === 1,
   };
 }
 
@@ -92,11 +100,11 @@ export class SessionRecords {
 
   *iterate(f: ReportFilter = {}): Generator<SessionReportRow> {
     const w = this.where(f);
-    for (const r of this.db.prepare(`SELECT * FROM sessions ${w.sql} ORDER BY started_at, local_id`).iterate(...w.params) as Iterable<Row>) yield toRow(r);
+    for (const r of this.db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions ${w.sql} ORDER BY started_at, local_id`).iterate(...w.params) as Iterable<Row>) yield toRow(r);
   }
 
   get(localId: string): SessionReportRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM sessions WHERE local_id = ?`).get(localId) as Row | undefined;
+    const r = this.db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE local_id = ?`).get(localId) as Row | undefined;
     return r && toRow(r);
   }
 

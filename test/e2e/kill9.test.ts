@@ -39,6 +39,10 @@ describe('kill -9 storm', () => {
     expect(r.energyMismatches).toBe(0);
     expect(r.reasonMismatches).toBe(0);
     expect(r.orphans).toBe(0);
+    // Every energy value the central system received lies within its transaction's
+    // [meterStart, meterStop]; no meter register goes backwards from one session to the next.
+    expect(r.metersOutOfRange).toEqual([]);
+    expect(r.registerBackwards).toEqual([]);
     expect(new Set(r.sessions.map((s) => s.transaction_id)).size).toBe(r.sessions.length);
   }, 240_000);
 });
@@ -86,6 +90,110 @@ describe('kill -9 in the middle of a session', () => {
       }, 10_000, 'the outbox to drain, nothing dead-lettered');
       expect(csms.callsOf('StartTransaction')).toHaveLength(1);
       expect(csms.callsOf('StopTransaction')).toHaveLength(1);
+    } finally {
+      await child.cleanup();
+      await csms.stop();
+    }
+  });
+});
+
+/** Energy values (Wh) of a MeterValue list, as the central system received them. */
+function energyValues(meterValue: any[] | undefined): number[] {
+  const out: number[] = [];
+  for (const mv of meterValue ?? []) {
+    for (const sv of mv.sampledValue ?? []) {
+      if ((sv.measurand ?? 'Energy.Active.Import.Register') === 'Energy.Active.Import.Register') out.push(Number(sv.value) * (sv.unit === 'kWh' ? 1000 : 1));
+    }
+  }
+  return out;
+}
+
+describe('kill -9 between checkpoints', () => {
+  it('closes the session at no less than the highest reading already sent, and the next session starts at no less than that', async () => {
+    const csms = new TestCsms();
+    const url = await csms.start();
+    const child = new ChildAgent({
+      url, chargePointId: 'CP-KILL-3',
+      ocpp: { MeterValueSampleInterval: 1, TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1 },
+      // The default checkpoint cadence (10 s): the kill falls before the first checkpoint.
+      session: { meterPollIntervalMs: 200, checkpointIntervalMs: 10_000 },
+      simulation: { arrivalDelayMs: 30, seed: 5 },
+    });
+    try {
+      child.start();
+      await waitFor(() => csms.clients.has('CP-KILL-3') && csms.callsOf('StatusNotification').length >= 3, 15_000, 'boot');
+      await csms.call('CP-KILL-3', 'RemoteStartTransaction', { idTag: 'APP-1', connectorId: 1 });
+      const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+      const meterStart = start.params.meterStart as number;
+      // Periodic samples above meterStart reached the central system: energy was drawn.
+      await waitFor(() => csms.callsOf('MeterValues').filter((c) => energyValues(c.params.meterValue).some((v) => v > meterStart)).length >= 2, 15_000, 'two MeterValues above meterStart');
+      await child.kill9();
+      const sentBefore = Math.max(...csms.callsOf('MeterValues').flatMap((c) => energyValues(c.params.meterValue)));
+      expect(sentBefore).toBeGreaterThan(meterStart);
+
+      child.start();
+      const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 15_000, 'StopTransaction after the restart');
+      expect(stop.params.reason).toBe('PowerLoss');
+      // Never below a value the central system already has for this transaction.
+      expect(stop.params.meterStop).toBeGreaterThanOrEqual(Math.round(sentBefore));
+      for (const v of energyValues(stop.params.transactionData)) expect(v).toBeLessThanOrEqual(stop.params.meterStop);
+      for (const c of csms.callsOf('MeterValues')) for (const v of energyValues(c.params.meterValue)) {
+        expect(v).toBeGreaterThanOrEqual(meterStart);
+        expect(v).toBeLessThanOrEqual(stop.params.meterStop);
+      }
+
+      // The meter register never goes backwards: the next session on this connector, in the
+      // restarted process, starts at or above the last stop.
+      const deadline = Date.now() + 15_000;
+      while ((await csms.call('CP-KILL-3', 'RemoteStartTransaction', { idTag: 'APP-2', connectorId: 1 })).status !== 'Accepted') {
+        if (Date.now() > deadline) throw new Error('connector 1 never took a second session');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const second = await waitFor(() => csms.callsOf('StartTransaction')[1], 10_000, 'the second StartTransaction');
+      expect(second.params.connectorId).toBe(1);
+      expect(second.params.meterStart).toBeGreaterThanOrEqual(stop.params.meterStop);
+    } finally {
+      await child.cleanup();
+      await csms.stop();
+    }
+  });
+});
+
+describe('kill -9 after a triggered MeterValues', () => {
+  it('closes the session at no less than the triggered value the central system received', async () => {
+    const csms = new TestCsms();
+    const url = await csms.start();
+    const child = new ChildAgent({
+      url, chargePointId: 'CP-KILL-4',
+      // No periodic samples, the default 10 s checkpoint: the triggered value is the only one above meterStart.
+      ocpp: { MeterValueSampleInterval: 0, TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1 },
+      session: { meterPollIntervalMs: 200, checkpointIntervalMs: 10_000 },
+      simulation: { arrivalDelayMs: 30, seed: 9 },
+    });
+    try {
+      child.start();
+      await waitFor(() => csms.clients.has('CP-KILL-4') && csms.callsOf('StatusNotification').length >= 3, 15_000, 'boot');
+      await csms.call('CP-KILL-4', 'RemoteStartTransaction', { idTag: 'APP-1', connectorId: 1 });
+      const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+      const meterStart = start.params.meterStart as number;
+      await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Charging'), 10_000, 'Charging');
+      // Trigger until a value above meterStart has been received.
+      let triggered = 0;
+      const deadline = Date.now() + 15_000;
+      while (triggered <= meterStart) {
+        if (Date.now() > deadline) throw new Error('no triggered MeterValues above meterStart');
+        const n = csms.callsOf('MeterValues').length;
+        expect(await csms.call('CP-KILL-4', 'TriggerMessage', { requestedMessage: 'MeterValues', connectorId: 1 })).toEqual({ status: 'Accepted' });
+        const mv = await waitFor(() => csms.callsOf('MeterValues')[n], 10_000, 'the triggered MeterValues');
+        expect(mv.params.transactionId).toBe(1);
+        triggered = Math.max(...energyValues(mv.params.meterValue));
+        if (triggered <= meterStart) await new Promise((r) => setTimeout(r, 300));
+      }
+      await child.kill9();
+      child.start();
+      const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 15_000, 'StopTransaction after the restart');
+      expect(stop.params.reason).toBe('PowerLoss');
+      expect(stop.params.meterStop).toBeGreaterThanOrEqual(triggered);
     } finally {
       await child.cleanup();
       await csms.stop();

@@ -3,10 +3,13 @@
  * fault proxy between it and the agent, real SQLite files. DOMAIN.md §3 R1, R3, R5.
  */
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import mqtt from 'mqtt';
 import { createRPCError } from 'ocpp-rpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/app/agent.js';
-import type { LinkState } from '../../src/ocpp/v16/link.js';
+import type { LinkState, SessionUnsynced } from '../../src/ocpp/v16/link.js';
 import { LEVELS } from '../../src/lib/log.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -328,6 +331,62 @@ describe('offline-first (issue 3)', () => {
     expect(r.csms.callsOf('StartTransaction', CP).at(-1)!.params.connectorId).toBe(2);
     expect(r.csms.callsOf('StopTransaction', CP)).toHaveLength(stopsBefore); // the dead one is not retried
     expect(r.agent.outbox!.summary()).toMatchObject({ depth: 0, deadLetters: 1 });
+  });
+
+  it('a session whose StartTransaction was dead-lettered: stays unsynced with its energy, raises an alarm, shows UNSYNCED in `evse-edge sessions`, and is delivered once requeued', async () => {
+    const r = await rig({ TransactionMessageAttempts: 2, TransactionMessageRetryInterval: 1, MeterValueSampleInterval: 1 },
+      { mqtt: { url: 'embedded', roles: { laptop: 'technician' } } });
+    // A technician's MQTT client on the diagnostics broker.
+    const started = await waitFor(() => r.t.logs.records.find((l) => l.msg === 'embedded MQTT broker started'), 10_000, 'the broker');
+    const client = await mqtt.connectAsync(String(started.url), { protocolVersion: 4, reconnectPeriod: 0 });
+    cleanups.push(() => client.endAsync());
+    const seen: { topic: string; payload: string }[] = [];
+    client.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }));
+    await client.subscribeAsync('evse/CP-TEST-1/#', { qos: 1 });
+    let refuse = true;
+    let nextTx = 500;
+    r.csms.on('StartTransaction', () => {
+      if (refuse) throw createRPCError('InternalError', 'billing backend down');
+      return { transactionId: nextTx++, idTagInfo: { status: 'Accepted' } };
+    });
+    const unsynced: SessionUnsynced[] = [];
+    r.agent.link!.on('session-unsynced', (e) => unsynced.push(e));
+    expect((await r.csms.call(CP, 'RemoteStartTransaction', { idTag: 'APP-USER-1', connectorId: 1 })).status).toBe('Accepted');
+    await waitFor(() => r.agent.outbox!.deadLetters().some((d) => d.kind === 'start'), 15_000, 'the StartTransaction dead-lettered');
+    const cp = r.agent.chargePoint!;
+    await waitFor(() => (cp.session(1)?.energyWh ?? 0) > 0, 15_000, 'energy drawn');
+    // No transactionId: the central system cannot stop it; the driver does.
+    expect(await cp.stopConnector(1, 'Local')).toBe(true);
+    await waitFor(() => unsynced.length === 1, 15_000, 'the session reported unsynced');
+    expect(unsynced[0]).toMatchObject({ connectorId: 1, noTransactionId: true });
+    expect(unsynced[0]!.energyWh).toBeGreaterThan(0);
+    expect(unsynced[0]!.meterStopWh! - unsynced[0]!.meterStartWh).toBe(unsynced[0]!.energyWh);
+    expect(r.t.logs.records.some((l) => l.level === LEVELS.error && l.alarm === 'session-unsynced' && l.energyWh === unsynced[0]!.energyWh)).toBe(true);
+    const event = await waitFor(() => seen.find((m) => m.topic === 'evse/CP-TEST-1/event' && JSON.parse(m.payload).type === 'session-unsynced'), 10_000, 'the MQTT event');
+    expect(JSON.parse(event.payload)).toMatchObject({ type: 'session-unsynced', connectorId: 1, localId: unsynced[0]!.localId, energyWh: unsynced[0]!.energyWh, noTransactionId: true });
+    // Nothing went with a made-up transactionId.
+    expect(r.csms.callsOf('MeterValues', CP).filter((c) => c.params.transactionId !== undefined)).toHaveLength(0);
+    expect(r.csms.callsOf('StopTransaction', CP)).toHaveLength(0);
+
+    // The station owner's report says so.
+    const cli = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../bin/evse-edge.js'), 'sessions', 'list', '--db', r.agent.storePath], { encoding: 'utf8' });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/UNSYNCED/);
+    expect(cli.stderr).toMatch(/1 session\(s\) UNSYNCED/);
+
+    // The cause fixed, a technician requeues the dead letters (MQTT outbox/retry): Start, then the
+    // Stop with the transactionId the Start got.
+    refuse = false;
+    await client.publishAsync('evse/CP-TEST-1/request/laptop/outbox/retry', JSON.stringify({ correlation: 'r-1', sentAt: new Date().toISOString() }), { qos: 1 });
+    const answer = await waitFor(() => seen.find((m) => m.topic === 'evse/CP-TEST-1/response/laptop/outbox/retry'), 10_000, 'the retry answer');
+    expect(JSON.parse(answer.payload)).toMatchObject({ status: 'ok', correlation: 'r-1' });
+    expect(JSON.parse(answer.payload).data.requeued).toBeGreaterThanOrEqual(2);
+    const stop = await waitFor(() => r.csms.callsOf('StopTransaction', CP)[0], 15_000, 'the StopTransaction after the requeue');
+    expect(stop.params.transactionId).toBe(500);
+    expect(stop.params.meterStop).toBe(unsynced[0]!.meterStopWh);
+    await waitFor(() => r.agent.outbox!.summary().depth === 0, 10_000, 'the outbox drained');
+    const after = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../bin/evse-edge.js'), 'sessions', 'list', '--db', r.agent.storePath, '--format', 'json'], { encoding: 'utf8' });
+    expect(JSON.parse(after.stdout)).toEqual([expect.objectContaining({ transactionId: 500, synced: true, unsynced: false })]);
   });
 
   it('counts a StopTransaction the central system never answers, while it answers Heartbeat, as an attempt: dead-lettered, and the next messages go', async () => {

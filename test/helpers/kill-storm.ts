@@ -66,6 +66,13 @@ export interface KillStormResult {
   reasonMismatches: number;
   /** Transactions the central system has that the ledger does not know. */
   orphans: number;
+  /**
+   * Energy values the central system received for a transaction (MeterValues and the Stop's
+   * transactionData) outside [meterStart, meterStop] of that transaction, as it received them.
+   */
+  metersOutOfRange: { transactionId: number; meterStart: number; meterStop: number; valueWh: number; context?: string }[];
+  /** Per connector, a session whose meterStart is below the previous session's meterStop (the register went backwards). */
+  registerBackwards: { connectorId: number; previousStopWh: number; meterStartWh: number }[];
   stderr: string;
   /** The child's log lines of every run. */
   logs: ChildAgent['logs'];
@@ -288,9 +295,36 @@ function analyse(
   }
   // Every transaction the central system opened belongs to a ledger session.
   const orphans = [...startByTx.keys()].filter((id) => !known.has(id)).length;
+  // Every energy value of a transaction, as the central system received it, lies within
+  // [meterStart, meterStop] of that transaction.
+  const metersOutOfRange: KillStormResult['metersOutOfRange'] = [];
+  const checkValues = (transactionId: number, meterValue: any[] | undefined) => {
+    const start = startByTx.get(transactionId);
+    const stopSet = stopsByTx.get(transactionId);
+    if (!start || !stopSet || stopSet.size !== 1) return;
+    const meterStop = JSON.parse([...stopSet][0]!).meterStop as number;
+    for (const mv of meterValue ?? []) {
+      for (const sv of mv.sampledValue ?? []) {
+        if ((sv.measurand ?? 'Energy.Active.Import.Register') !== 'Energy.Active.Import.Register') continue;
+        const valueWh = Number(sv.value) * (sv.unit === 'kWh' ? 1000 : 1);
+        if (valueWh < start.meterStart || valueWh > meterStop) metersOutOfRange.push({ transactionId, meterStart: start.meterStart, meterStop, valueWh, context: sv.context });
+      }
+    }
+  };
+  for (const m of meters) checkValues(m.params.transactionId, m.params.meterValue);
+  for (const s of stops) checkValues(s.params.transactionId, s.params.transactionData);
+  // One meter per connector: its register never goes backwards from one session to the next,
+  // across restarts included.
+  const registerBackwards: KillStormResult['registerBackwards'] = [];
+  const lastStop = new Map<number, number>();
+  for (const s of sessions) {
+    const prev = lastStop.get(s.connector_id);
+    if (prev !== undefined && s.meter_start_wh < prev) registerBackwards.push({ connectorId: s.connector_id, previousStopWh: prev, meterStartWh: s.meter_start_wh });
+    if (s.meter_stop_wh !== null) lastStop.set(s.connector_id, Math.max(prev ?? 0, s.meter_stop_wh));
+  }
   return {
     ...base, sessions, calls, startIds, deadLetters, queuedLeft, sessionsLost, duplicates, redeliveries, badTransactionIds,
-    energyMismatches, reasonMismatches, orphans, stderr: child.stderr, logs: [...child.logs],
+    energyMismatches, reasonMismatches, orphans, metersOutOfRange, registerBackwards, stderr: child.stderr, logs: [...child.logs],
   };
 }
 

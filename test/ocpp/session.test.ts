@@ -221,4 +221,58 @@ describe('charging sessions end to end against a real central system', () => {
     await waitFor(() => ledgerRows(agent!).every((r) => r.stop_acked_at), 5_000, 'acknowledged');
     expect(ledgerRows(agent).map((r) => [r.transaction_id, r.auth_method, r.stop_reason])).toEqual([[1, 'rfid', 'Local'], [2, 'rfid', 'Local']]);
   });
+  it('sends every configured measurand the charger produces (SoC, Current.Offered, Power.Offered) with unit, location and context, in periodic, clock-aligned and Stop data; refuses one it cannot produce', async () => {
+    const four = 'Energy.Active.Import.Register,SoC,Current.Offered,Power.Offered';
+    agent = await startAgent(url, {
+      ocpp: {
+        MeterValuesSampledData: four, MeterValuesAlignedData: four, ClockAlignedDataInterval: 1,
+        StopTxnSampledData: four, StopTxnAlignedData: 'Energy.Active.Import.Register,Current.Offered',
+      },
+      simulation: { departureDelayMs: 100 },
+    });
+    await ready();
+    // A smart-charging limit of 8 A: that is what is offered (8 A × 230 V × 3 phases = 5520 W).
+    const txDefault = {
+      chargingProfileId: 1, stackLevel: 0, chargingProfilePurpose: 'TxDefaultProfile', chargingProfileKind: 'Absolute',
+      chargingSchedule: { chargingRateUnit: 'A', startSchedule: new Date(Date.now() - 60_000).toISOString(), chargingSchedulePeriod: [{ startPeriod: 0, limit: 8 }] },
+    };
+    expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 0, csChargingProfiles: txDefault })).toEqual({ status: 'Accepted' });
+    expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'APPUSER1' })).toEqual({ status: 'Accepted' });
+    const values = (context: string) => csms.callsOf('MeterValues').filter((c) => c.params.transactionId === 1)
+      .flatMap((c) => (c.params.meterValue as MeterValue[]).flatMap((mv) => mv.sampledValue)).filter((v) => v.context === context);
+    await waitFor(() => values('Sample.Periodic').length >= 8 && values('Sample.Clock').length >= 8, 15_000, 'periodic and clock-aligned MeterValues');
+    for (const context of ['Sample.Periodic', 'Sample.Clock']) {
+      for (const mv of csms.callsOf('MeterValues').flatMap((c) => c.params.meterValue as MeterValue[]).filter((m) => m.sampledValue[0]!.context === context)) {
+        const by = (m: string) => mv.sampledValue.filter((v) => v.measurand === m);
+        expect(mv.sampledValue.map((v) => v.measurand)).toEqual(['Energy.Active.Import.Register', 'SoC', 'Current.Offered', 'Power.Offered']);
+        expect(by('Energy.Active.Import.Register')).toEqual([expect.objectContaining({ unit: 'Wh', location: 'Outlet', context })]);
+        expect(by('SoC')).toEqual([expect.objectContaining({ unit: 'Percent', location: 'EV', context })]);
+        expect(Number(by('SoC')[0]!.value)).toBeGreaterThan(0);
+        expect(by('Current.Offered')).toEqual([{ context, location: 'Outlet', measurand: 'Current.Offered', unit: 'A', value: '8' }]);
+        expect(by('Power.Offered')).toEqual([{ context, location: 'Outlet', measurand: 'Power.Offered', unit: 'W', value: '5520' }]);
+      }
+    }
+    expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId: 1 })).toEqual({ status: 'Accepted' });
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    const data = stop.params.transactionData as MeterValue[];
+    const contexts = data.map((mv) => mv.sampledValue[0]!.context);
+    expect(contexts[0]).toBe('Transaction.Begin');
+    expect(contexts.at(-1)).toBe('Transaction.End');
+    expect(contexts.filter((c) => c === 'Sample.Clock').length).toBeGreaterThanOrEqual(1);
+    for (const mv of data) {
+      const names = mv.sampledValue.map((v) => v.measurand);
+      if (mv.sampledValue[0]!.context === 'Sample.Clock') expect(names).toEqual(['Energy.Active.Import.Register', 'Current.Offered']);
+      else expect(names).toEqual(['Energy.Active.Import.Register', 'SoC', 'Current.Offered', 'Power.Offered']);
+    }
+    // At Begin 8 A were about to be offered; at End the power path is open: nothing offered.
+    expect(data[0]!.sampledValue.find((v) => v.measurand === 'Current.Offered')!.value).toBe('8');
+    expect(data.at(-1)!.sampledValue.find((v) => v.measurand === 'Current.Offered')!.value).toBe('0');
+    // A simulated charger has no temperature sensor, frequency reading or export register: Rejected (§9.1).
+    for (const [key, value] of [['MeterValuesSampledData', 'Energy.Active.Import.Register,Temperature'], ['MeterValuesAlignedData', 'Frequency'],
+      ['StopTxnSampledData', 'Energy.Active.Export.Register'], ['StopTxnAlignedData', 'Power.Active.Export']]) {
+      expect(await csms.call(CP, 'ChangeConfiguration', { key, value }), `${key}=${value}`).toEqual({ status: 'Rejected' });
+    }
+    expect(await csms.call(CP, 'ChangeConfiguration', { key: 'MeterValuesSampledData', value: 'Energy.Active.Import.Register,Current.Import,Voltage,Power.Active.Import,SoC,Current.Offered,Power.Offered' })).toEqual({ status: 'Accepted' });
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

@@ -12,7 +12,7 @@ import { loadMeterProfile, type MeterProfile } from './meter-profile.js';
 import { loadEvseProfile, type EvseProfile } from './evse-profile.js';
 
 export { ModbusBus, type BusOptions, type RequestOptions, type BusStats } from './bus.js';
-export { ModbusMeter, METER_DEFAULTS, toReading, type ModbusMeterOptions } from './meter.js';
+export { ModbusMeter, METER_DEFAULTS, READING_MEASURANDS, toReading, type ModbusMeterOptions } from './meter.js';
 export { EvseBoard, EVSE_DEFAULTS, type EvseBoardOptions } from './evse-board.js';
 export { ModbusError, type ModbusErrorCode } from './errors.js';
 export {

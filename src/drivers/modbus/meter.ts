@@ -125,6 +125,9 @@ export class ModbusMeter implements Meter, FaultSource {
   }
 }
 
+/** The measurands toReading carries into a MeterReading (others a profile names are decoded for diagnostics only). */
+export const READING_MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'Frequency'] as const;
+
 /** Map decoded values (base units) onto a MeterReading; phases the profile lacks stay absent. */
 export function toReading(values: ReadonlyMap<string, number>, takenAt: number): MeterReading {
   const reading: MeterReading = { takenAt, energyWh: values.get('Energy.Active.Import.Register|') ?? NaN };

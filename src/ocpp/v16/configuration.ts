@@ -28,7 +28,28 @@ const ro = (key: string, type: KeyDefinition['type'], def: string): KeyDefinitio
 
 export const MAX_MEASURANDS = 8;
 
-export function keyDefinitions(opts: { numberOfConnectors: number; featureProfiles: string[] }): KeyDefinition[] {
+/** Measurands every charge point produces itself, whatever its meter: what it offers the vehicle. */
+export const OFFERED_MEASURANDS = ['Current.Offered', 'Power.Offered'] as const;
+
+/**
+ * The measurand keys' check: a measurand this charger cannot produce (its meters and vehicle
+ * interface do not give it) is refused, Rejected at ChangeConfiguration (§9.1), rather than
+ * silently missing from every MeterValue.
+ */
+function producible(measurands: readonly string[]): (value: string) => string | undefined {
+  return (value) => {
+    const missing = value.split(',').map((x) => x.trim()).filter((x) => x && (MEASURANDS as readonly string[]).includes(x) && !measurands.includes(x));
+    return missing.length ? `not produced by this charger: ${missing.join(', ')}` : undefined;
+  };
+}
+
+export function keyDefinitions(opts: {
+  numberOfConnectors: number;
+  featureProfiles: string[];
+  /** The measurands this charger can produce (meters, vehicle, offer); absent: every OCPP 1.6 measurand. */
+  measurands?: readonly string[];
+}): KeyDefinition[] {
+  const m = opts.measurands ? { validate: producible(opts.measurands) } : {};
   const rotation = Array.from({ length: opts.numberOfConnectors + 1 }, (_, i) => `${i}.RST`).join(',');
   return [
     rw('AllowOfflineTxForUnknownId', 'bool', 'false'),
@@ -42,9 +63,9 @@ export function keyDefinitions(opts: { numberOfConnectors: number; featureProfil
     rw('LocalAuthorizeOffline', 'bool', 'true'),
     rw('LocalPreAuthorize', 'bool', 'false'),
     rw('MaxEnergyOnInvalidId', 'int', '0', { min: 0 }),
-    rw('MeterValuesAlignedData', 'measurands', 'Energy.Active.Import.Register'),
+    rw('MeterValuesAlignedData', 'measurands', 'Energy.Active.Import.Register', m),
     ro('MeterValuesAlignedDataMaxLength', 'int', String(MAX_MEASURANDS)),
-    rw('MeterValuesSampledData', 'measurands', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage'),
+    rw('MeterValuesSampledData', 'measurands', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage', m),
     ro('MeterValuesSampledDataMaxLength', 'int', String(MAX_MEASURANDS)),
     rw('MeterValueSampleInterval', 'int', '60', { min: 0, max: 86_400 }),
     rw('MinimumStatusDuration', 'int', '0', { min: 0, max: 3_600 }),
@@ -52,9 +73,9 @@ export function keyDefinitions(opts: { numberOfConnectors: number; featureProfil
     rw('ResetRetries', 'int', '1', { min: 0, max: 10 }),
     rw('StopTransactionOnEVSideDisconnect', 'bool', 'true'),
     rw('StopTransactionOnInvalidId', 'bool', 'true'),
-    rw('StopTxnAlignedData', 'measurands', ''),
+    rw('StopTxnAlignedData', 'measurands', '', m),
     ro('StopTxnAlignedDataMaxLength', 'int', String(MAX_MEASURANDS)),
-    rw('StopTxnSampledData', 'measurands', 'Energy.Active.Import.Register'),
+    rw('StopTxnSampledData', 'measurands', 'Energy.Active.Import.Register', m),
     ro('StopTxnSampledDataMaxLength', 'int', String(MAX_MEASURANDS)),
     ro('SupportedFeatureProfiles', 'csl', opts.featureProfiles.join(',')),
     rw('TransactionMessageAttempts', 'int', '3', { min: 1, max: 100 }),

@@ -52,6 +52,22 @@ export interface CsmsLinkEvents {
   /** A transaction message moved to the dead-letter table. */
   'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
   delivered: [{ seq: number; kind: string; localId: string; transactionId?: number }];
+  /**
+   * A session's StopTransaction went to the dead-letter table (its StartTransaction never got a
+   * transactionId, or the central system refused the Stop): the energy it delivered is not billed.
+   */
+  'session-unsynced': [SessionUnsynced];
+}
+
+export interface SessionUnsynced {
+  localId: string;
+  connectorId: number;
+  meterStartWh: number;
+  meterStopWh: number | null;
+  energyWh: number | null;
+  /** Whether its StartTransaction never got a transactionId (then no valid StopTransaction can exist). */
+  noTransactionId: boolean;
+  error: string;
 }
 
 /**
@@ -499,5 +515,25 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     // An alarm: billing data the central system would not take. Kept, never deleted silently.
     this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
     this.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
+    if (entry.kind === 'stop') this.sessionUnsynced(entry.localId, reason);
+  }
+
+  /**
+   * OCPP 1.6 has no way to report a session without its transactionId: no valid StopTransaction,
+   * and a MeterValues without one is not a transaction's. The session stays in the ledger,
+   * unsynced (never deleted by retention), with its energy and meter curve; this alarm, the
+   * diagnostics event and `evse-edge sessions` say so. Once the central system's cause is fixed,
+   * a technician requeues the dead letters (outbox/retry): Start, MeterValues and Stop go again,
+   * in order, with the transactionId the Start then gets.
+   */
+  private sessionUnsynced(localId: string, reason: string): void {
+    const r = this.o.ledger.get(localId);
+    if (!r) return;
+    const event: SessionUnsynced = {
+      localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
+      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: r.transactionId === null, error: reason,
+    };
+    this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
+    this.emit('session-unsynced', event);
   }
 }

@@ -49,6 +49,13 @@ export function toMeterValue(sample: Sample): MeterValue {
       case 'SoC':
         if (r.socPct !== undefined) out.push(sampled(ctx, 'EV', measurand, 'Percent', undefined, formatValue(r.socPct, 0)));
         break;
+      case 'Current.Offered':
+        // One value: the current offered per phase (what the EVSE signals the vehicle).
+        if (sample.offered) out.push(sampled(ctx, 'Outlet', measurand, 'A', undefined, formatValue(sample.offered.currentA, 1)));
+        break;
+      case 'Power.Offered':
+        if (sample.offered) out.push(sampled(ctx, 'Outlet', measurand, 'W', undefined, formatValue(sample.offered.powerW, 0)));
+        break;
       case 'Temperature':
         if (r.temperatureC !== undefined) out.push(sampled(ctx, 'Body', measurand, 'Celsius', undefined, formatValue(r.temperatureC, 1)));
         break;

@@ -10,10 +10,10 @@ import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import type { ConnectorStatus } from '../../core/ports.js';
 import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
-import { keyDefinitions, normalise } from '../../ocpp/v16/configuration.js';
+import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
 import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
 import { Prng, seedOf } from '../prng.js';
-import { SimConnector } from '../sim-connector.js';
+import { SIM_MEASURANDS, SimConnector } from '../sim-connector.js';
 import { SimIdReader } from '../sim-id-reader.js';
 import { SimDriver, SimFaultSource, type DriverEventKind } from './driver.js';
 import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
@@ -153,7 +153,7 @@ export class FleetHost {
     this.log = createLog(sink);
     this.lag = monitorEventLoopDelay({ resolution: 10 });
     this.intervalLag = monitorEventLoopDelay({ resolution: 10 });
-    this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES });
+    this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: [...SIM_MEASURANDS, ...OFFERED_MEASURANDS] });
   }
 
   /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../lib/errors.js';
 import { chargerProfileSchema, loadJsonFile, loadProfile, type ChargerProfile } from './profiles.js';
 import { deepFreeze, s, type Infer } from './schema.js';
+import { storePathProblem } from './store-path.js';
 import { AUTHORIZATION_KEY_PATTERN, securityProfileProblems } from './csms-security.js';
 
 const unitId = () => s.int({ min: 0, max: 247 }).describe('Modbus unit (slave) id');
@@ -148,6 +149,8 @@ function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile):
     if (!ids.has(id)) problems.push({ file, path: `readers[${i}].connectors[${j}]`, message: `no connector ${id}: ${known}` });
   }));
   problems.push(...securityProfileProblems(config.csms).map((p) => ({ file, ...p })));
+  const store = storePathProblem(config.store.path);
+  if (store) problems.push({ file, path: 'store.path', message: store });
   if (problems.length) throw new ConfigError(problems);
 }
 

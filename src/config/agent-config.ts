@@ -92,7 +92,10 @@ export const agentConfigSchema = s.object({
   touchscreen: s.optional(touchscreenConfigSchema),
   mqtt: s.optional(
     s.object({
-      url: s.string({ pattern: /^((mqtts?|wss?):\/\/\S+|embedded)$/, patternHint: 'an mqtt://, mqtts://, ws:// or wss:// URL, or "embedded"' }),
+      url: s.string({ pattern: /^((mqtts?|wss?):\/\/\S+|embedded)$/, patternHint: 'an mqtt://, mqtts://, ws:// or wss:// URL, or "embedded"' })
+        .describe('the broker, or "embedded": the agent runs an MQTT 3.1.1 broker (aedes) on embeddedHost:embeddedPort, for a laptop on one charger'),
+      embeddedPort: s.withDefault(s.int({ min: 0, max: 65_535 }).describe('TCP port of the embedded broker (0: any free port, printed at start)'), 1883),
+      embeddedHost: s.withDefault(s.string({ minLength: 1 }).describe('address the embedded broker listens on; loopback by default (it authenticates nobody)'), '127.0.0.1'),
       username: s.optional(s.string({ minLength: 1 })),
       password: s.optional(s.string()),
       clientId: s.optional(s.string({ minLength: 1, maxLength: 64 })),

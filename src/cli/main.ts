@@ -12,6 +12,7 @@ import { rfidCommand } from './rfid.js';
 import { schemaCommand } from './schema.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
+import { throwOnUsageErrors, usageExitCode } from './usage.js';
 
 // A reader that stops early (`| head`) closes the pipe: that ends the program quietly, as
 // SIGPIPE ends other tools (status 141, so that a service manager still sees a failure).
@@ -38,12 +39,13 @@ program.addCommand(sessionsCommand());
 program.addCommand(schemaCommand());
 program.addCommand(installCommand());
 program.addCommand(doctorCommand());
+throwOnUsageErrors(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exit(err.exitCode);
+    process.exit(usageExitCode(err));
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`invalid configuration:\n${err.problems.map((p) => `  ${p.file}: ${p.path || '(root)'}: ${p.message}`).join('\n')}\n`);

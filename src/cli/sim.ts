@@ -106,11 +106,11 @@ export function simCommand(): Command {
           out: process.stdout, err: process.stderr,
           onInterrupt: (stop) => {
             let count = 0;
-            const handler = () => {
-              // First Ctrl-C: stop cleanly and still write the report; second: leave at once.
-              if (++count > 1) process.exit(130);
-              process.stderr.write('stopping: closing chargers and writing the report (Ctrl-C again to quit at once)\n');
-              stop();
+            const handler = (signal: NodeJS.Signals) => {
+              // First signal: stop cleanly and still write the report (marked interrupted); second: leave at once.
+              if (++count > 1) process.exit(signal === 'SIGTERM' ? 143 : 130);
+              process.stderr.write(`${signal}: stopping, closing chargers and writing the report (Ctrl-C again to quit at once)\n`);
+              stop(signal);
             };
             process.on('SIGINT', handler);
             process.on('SIGTERM', handler);

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CentralSystem } from '../csms/central-system.js';
 import { CsmsStore } from '../csms/csms-store.js';
 import { createLog, streamSink } from '../lib/log.js';
@@ -23,7 +23,7 @@ export function csmsCommand(): Command {
     .option('--id-tag <tag...>', 'idTags to accept (DEMO0001 and DEMO0002 always are)')
     .option('--accept-any', 'accept every idTag')
     .option('--control-port <port>', `loopback port of the control endpoint that \`csms call\` uses (default ${DEFAULT_CONTROL_PORT}, i.e. --port + 1; any free port with --port 0)`, int)
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .addOption(new Option('--log-level <level>', 'what to log').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (opts: { port: number; host: string; db: string; heartbeat: number; idTag?: string[]; acceptAny?: boolean; logLevel: 'info'; controlPort?: number }) => {
       const log = createLog(streamSink(opts.logLevel));
       const csms = new CentralSystem({

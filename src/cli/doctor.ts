@@ -180,7 +180,9 @@ export function clockCheck(syncFile = '/run/systemd/timesync/synchronized'): Che
 async function brokerCheck(loaded: LoadedAgentConfig): Promise<CheckResult | undefined> {
   const m = loaded.config.mqtt;
   if (!m) return undefined;
-  if (m.url === 'embedded') return { name: 'broker', status: 'ok', detail: 'embedded (started by the agent)' };
+  if (m.url === 'embedded') {
+    return { name: 'broker', status: 'ok', detail: `embedded, MQTT 3.1.1, started by the agent on mqtt://${m.embeddedHost}:${m.embeddedPort}${m.embeddedPort === 0 ? ' (any free port: see its log)' : ''}` };
+  }
   const { connectAsync } = await import('mqtt');
   try {
     const client = await connectAsync(m.url, {

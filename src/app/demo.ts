@@ -12,6 +12,8 @@ export interface DemoOptions {
   /** How long the vehicles charge, ms. */
   chargeMs: number;
   keepFiles?: boolean;
+  /** Ctrl-C: the demo stops its charger and central system and removes its files (unless kept), then rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 const time = () => new Date().toISOString().slice(11, 23);
@@ -22,11 +24,28 @@ const time = () => new Date().toISOString().slice(11, 23);
  * both charge, both stop, and the central system's session table is printed.
  */
 export async function runDemo(o: DemoOptions): Promise<{ transactions: number; energyWh: number }> {
+  o.signal?.throwIfAborted();
   const dir = mkdtempSync(join(tmpdir(), 'evse-edge-demo-'));
+  const running: { agent?: Agent; csms?: CentralSystem } = {};
+  try {
+    return await demo(o, dir, running);
+  } finally {
+    // Reached on success, on a failed step and on Ctrl-C alike: nothing left running, no files left behind.
+    await running.agent?.stop().catch(() => undefined);
+    await running.csms?.close().catch(() => undefined);
+    if (!o.keepFiles) rmSync(dir, { recursive: true, force: true });
+    else o.out.write(`\nfiles kept in ${dir}\n`);
+  }
+}
+
+async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?: CentralSystem }): Promise<{ transactions: number; energyWh: number }> {
+  const sleep = (ms: number) => pause(ms, o.signal);
+  const until = (cond: () => boolean, timeoutMs: number) => waitUntil(cond, timeoutMs, o.signal);
   const say = (what: string, text: string) => o.out.write(`${time()}  ${what.padEnd(8)} ${text}\n`);
   const warnings: LogSink = { level: 'warn', write: (line, level) => say('log', `${levelName(level)}: ${(JSON.parse(line) as LogRecord).msg}`) };
   const log = createLog(warnings);
   const csms = new CentralSystem({ port: 0, dbPath: join(dir, 'csms.db'), log, heartbeatIntervalS: 60 });
+  running.csms = csms;
   const port = await csms.listen();
   say('csms', `embedded central system on ws://127.0.0.1:${port}/ocpp`);
 
@@ -38,6 +57,7 @@ export async function runDemo(o: DemoOptions): Promise<{ transactions: number; e
     simulation: { arrivalDelayMs: 1_000, departureDelayMs: 1_500 },
   });
   const agent = new Agent({ loaded, log });
+  running.agent = agent;
   let pseudonym = (t: string) => t;
   const redact = (msg: string) => msg.replace(/"idTag":"([^"]*)"/g, (_m, tag: string) => `"idTag":"${pseudonym(tag)}"`);
   csms.on('traffic', (t) => {
@@ -80,20 +100,34 @@ export async function runDemo(o: DemoOptions): Promise<{ transactions: number; e
   await until(() => cp.status(1).status === 'Available' && cp.status(2).status === 'Available', 10_000).catch(() => undefined);
 
   const rows = csms.store.transactions();
+  running.agent = undefined;
   await agent.stop();
+  running.csms = undefined;
   await csms.close();
   o.out.write('\nSessions recorded by the central system:\n' + sessionsTable(rows.map((r) => ({ ...r, idTag: pseudonym(r.idTag) }))) + '\n');
-  if (!o.keepFiles) rmSync(dir, { recursive: true, force: true });
-  else o.out.write(`\nfiles kept in ${dir}\n`);
   return { transactions: rows.length, energyWh: rows.reduce((a, r) => a + (r.energyWh ?? 0), 0) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wait `ms`; an abort ends the wait at once with the signal's reason. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+async function waitUntil(cond: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error('demo: a step did not happen in time');
-    await sleep(50);
+    await pause(50, signal);
   }
 }

@@ -63,9 +63,9 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   let protocolVersion = m.protocolVersion as 4 | 5;
   if (m.url === 'embedded') {
     broker = new EmbeddedBroker();
-    url = await broker.start();
+    url = await broker.start(m.embeddedPort, m.embeddedHost);
     protocolVersion = 4; // aedes speaks MQTT 3.1.1
-    d.log.info('embedded MQTT broker started', { url });
+    d.log.info('embedded MQTT broker started', { url, mqttVersion: '3.1.1', hint: `evse-edge diag --broker ${url} --username <login> ${cpId} status/get` });
   }
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();

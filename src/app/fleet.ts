@@ -5,13 +5,13 @@ import { checkThresholds, formatReport, mergeReports, parseFailOn, type FleetRep
 export { FleetRunner, type FleetOptions, type FleetStatus } from '../sim/fleet/runner.js';
 
 /** Exit codes of `evse-edge sim`. */
-export const SIM_EXIT = { ok: 0, error: 1, usage: 2, thresholdCrossed: 3 } as const;
+export const SIM_EXIT = { ok: 0, error: 1, usage: 2, thresholdCrossed: 3, interrupted: 130, terminated: 143 } as const;
 
 export interface FleetRunIo {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Register a stop request (Ctrl-C); returns the unregister function. */
-  onInterrupt?: (stop: () => void) => () => void;
+  /** Register a stop request (Ctrl-C, SIGTERM: the signal's name); returns the unregister function. */
+  onInterrupt?: (stop: (signal?: string) => void) => () => void;
 }
 
 export interface FleetRunRequest extends Omit<FleetOptions, 'onStatus'> {
@@ -60,17 +60,26 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
       shownLines = 0;
     },
   });
-  const off = io.onInterrupt?.(() => runner.stop());
+  let interruptedBy: string | undefined;
+  const off = io.onInterrupt?.((signal = 'SIGINT') => {
+    interruptedBy ??= signal;
+    runner.stop();
+  });
   let report: FleetReport;
   try {
     ({ report } = await runner.run());
   } finally {
     off?.();
   }
+  if (interruptedBy) {
+    report.interrupted = { signal: interruptedBy, requestedDurationMs: req.durationMs ?? null, simulatedMs: report.simulatedMs, wallMs: report.wallMs };
+  }
   if (req.reportPath) writeFileSync(req.reportPath, JSON.stringify(report, null, 2) + '\n');
   io.out.write((req.json ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
   const failed = checkThresholds(report, thresholds);
   for (const f of failed) io.err.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
+  // Ended by a signal: 128 + its number, as a shell reports it, whatever the thresholds say.
+  if (interruptedBy) return { code: interruptedBy === 'SIGTERM' ? SIM_EXIT.terminated : SIM_EXIT.interrupted, report };
   return { code: failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok, report };
 }
 

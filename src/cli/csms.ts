@@ -1,13 +1,15 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CentralSystem } from '../csms/central-system.js';
 import { CsmsStore } from '../csms/csms-store.js';
 import { createLog, streamSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
 import { sessionsTable } from '../csms/report.js';
+import { ControlEndpoint } from '../csms/control.js';
+import { csmsCallCommand, DEFAULT_CONTROL_PORT } from './csms-call.js';
 
 const int = (v: string) => {
   const n = Number.parseInt(v, 10);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${v}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`not a port: ${v}`);
   return n;
 };
 
@@ -20,16 +22,30 @@ export function csmsCommand(): Command {
     .option('--heartbeat <seconds>', 'HeartbeatInterval given at boot', int, 300)
     .option('--id-tag <tag...>', 'idTags to accept (DEMO0001 and DEMO0002 always are)')
     .option('--accept-any', 'accept every idTag')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
-    .action(async (opts: { port: number; host: string; db: string; heartbeat: number; idTag?: string[]; acceptAny?: boolean; logLevel: 'info' }) => {
+    .option('--control-port <port>', `loopback port of the control endpoint that \`csms call\` uses (default ${DEFAULT_CONTROL_PORT}, i.e. --port + 1; any free port with --port 0)`, int)
+    .addOption(new Option('--log-level <level>', 'what to log').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (opts: { port: number; host: string; db: string; heartbeat: number; idTag?: string[]; acceptAny?: boolean; logLevel: 'info'; controlPort?: number }) => {
       const log = createLog(streamSink(opts.logLevel));
       const csms = new CentralSystem({
         port: opts.port, host: opts.host, dbPath: opts.db, log, heartbeatIntervalS: opts.heartbeat,
         idTags: opts.idTag, acceptUnknownIdTags: opts.acceptAny,
       });
-      await csms.listen();
-      onShutdown(log, () => csms.close());
+      const port = await csms.listen();
+      // Loopback only, whatever --host says: whoever reaches it can drive every connected charger.
+      const control = new ControlEndpoint({ csms, port: opts.controlPort ?? (opts.port === 0 ? 0 : port + 1), log });
+      try {
+        await control.listen();
+      } catch (err) {
+        await csms.close();
+        const e = err as NodeJS.ErrnoException;
+        throw new Error(`the control endpoint cannot listen on 127.0.0.1:${opts.controlPort ?? port + 1}${e.code === 'EADDRINUSE' ? ': the port is in use (another csms?); choose --control-port' : `: ${e.message}`}`);
+      }
+      onShutdown(log, async () => {
+        await control.close();
+        await csms.close();
+      });
     });
+  cmd.addCommand(csmsCallCommand());
   cmd
     .command('sessions')
     .description('list the transactions the central system recorded')

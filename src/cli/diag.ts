@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../lib/errors.js';
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { formatTable } from '../lib/table.js';
+import { topicsFor } from '../diag/topics.js';
 
 interface BrokerOptions {
   broker: string;
@@ -14,6 +15,7 @@ interface BrokerOptions {
   key?: string;
   root: string;
   timeout: number;
+  mqttVersion: 'auto' | '4' | '5';
 }
 
 function brokerOptions(c: Command): Command {
@@ -25,18 +27,29 @@ function brokerOptions(c: Command): Command {
     .option('--cert <file>', 'client certificate')
     .option('--key <file>', 'client key')
     .option('--root <topic>', 'topic root of the chargers', 'evse')
-    .option('--timeout <ms>', 'how long to wait for an answer', (v) => Number(v), 10_000);
+    .option('--timeout <ms>', 'how long to wait for an answer', (v) => Number(v), 10_000)
+    .addOption(new Option('--mqtt-version <v>', 'MQTT 5, 3.1.1 (4), or auto: 5, else 3.1.1 when the broker refuses 5 (the embedded broker)').choices(['auto', '4', '5']).default('auto'));
 }
+
+/** A broker that speaks only MQTT 3.1.1 refuses a v5 CONNECT with return code 1 (or reason 0x84 in v5). */
+const unsupportedVersion = (err: unknown) => [1, 0x84].includes(Number((err as { code?: unknown }).code));
 
 async function connect(o: BrokerOptions): Promise<MqttClient> {
   // Checked here, not by commander: `diag` and `diag watch` both take it, after their own names.
   if (!o.broker) throw new UsageError('--broker <url> is required');
   const opts: IClientOptions = {
-    protocolVersion: 5, reconnectPeriod: 0, connectTimeout: o.timeout, clientId: `evse-diag-${randomUUID().slice(0, 8)}`,
+    protocolVersion: o.mqttVersion === '4' ? 4 : 5, reconnectPeriod: 0, connectTimeout: o.timeout, clientId: `evse-diag-${randomUUID().slice(0, 8)}`,
     username: o.username, password: o.password ?? process.env.MQTT_PASSWORD,
     ...(o.ca ? { ca: readFileSync(o.ca) } : {}), ...(o.cert ? { cert: readFileSync(o.cert) } : {}), ...(o.key ? { key: readFileSync(o.key) } : {}),
   };
-  const client = await mqtt.connectAsync(o.broker, opts);
+  let client: MqttClient;
+  try {
+    client = await mqtt.connectAsync(o.broker, opts);
+  } catch (err) {
+    if ((o.mqttVersion ?? 'auto') !== 'auto' || !unsupportedVersion(err)) throw err;
+    // MQTT 3.1.1: no Response Topic nor Correlation Data; the agent answers on response/<login>/<noun>/<verb>.
+    client = await mqtt.connectAsync(o.broker, { ...opts, protocolVersion: 4 });
+  }
   noDelay(client);
   return client;
 }
@@ -54,14 +67,27 @@ export function noDelay(client: MqttClient): void {
 export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user?: string; timeoutMs: number }) {
   const prefix = `${o.root}/${o.chargePointId}`;
   const correlation = randomUUID();
-  const responseTopic = `${prefix}/response/${o.user ?? 'anonymous'}/${correlation}`;
+  // MQTT 3.1.1 (e.g. the agent's embedded broker): the correlation and the time sent travel in
+  // the payload, and the agent answers on response/<login>/<noun>/<verb>, shared by every request
+  // of that login and command: the answer is the one carrying our correlation.
+  const v5 = client.options.protocolVersion === 5;
+  const topics = topicsFor(prefix);
+  const [noun, verb] = o.command.split('/') as [string, string];
+  const responseTopic = v5 ? `${prefix}/response/${o.user ?? 'anonymous'}/${correlation}` : topics.response(o.user ?? null, noun, verb);
   await client.subscribeAsync(responseTopic, { qos: 1 });
   const answer = new Promise<{ status: string; data?: unknown; error?: { code: string; message: string }; correlation: string | null }>((resolve, reject) => {
     const onMessage = (topic: string, payload: Buffer) => {
       if (topic !== responseTopic) return;
+      let envelope: { status: string; correlation: string | null };
+      try {
+        envelope = JSON.parse(payload.toString());
+      } catch {
+        return;
+      }
+      if (!v5 && envelope.correlation !== correlation) return;
       clearTimeout(timer);
       client.off('message', onMessage);
-      resolve(JSON.parse(payload.toString()));
+      resolve(envelope as never);
     };
     const timer = setTimeout(() => {
       client.off('message', onMessage);
@@ -69,13 +95,18 @@ export async function diagRequest(client: MqttClient, o: { root: string; chargeP
     }, o.timeoutMs);
     client.on('message', onMessage);
   });
-  await client.publishAsync(`${prefix}/request/${o.user ? `${o.user}/` : ''}${o.command}`, JSON.stringify(o.body), {
-    qos: 1,
-    properties: {
-      responseTopic, correlationData: Buffer.from(correlation), messageExpiryInterval: Math.ceil(o.timeoutMs / 1000),
-      userProperties: { 'sent-at': new Date().toISOString() },
-    },
-  });
+  const requestTopic = `${prefix}/request/${o.user ? `${o.user}/` : ''}${o.command}`;
+  if (v5) {
+    await client.publishAsync(requestTopic, JSON.stringify(o.body), {
+      qos: 1,
+      properties: {
+        responseTopic, correlationData: Buffer.from(correlation), messageExpiryInterval: Math.ceil(o.timeoutMs / 1000),
+        userProperties: { 'sent-at': new Date().toISOString() },
+      },
+    });
+  } else {
+    await client.publishAsync(requestTopic, JSON.stringify({ ...o.body, correlation, sentAt: new Date().toISOString() }), { qos: 1 });
+  }
   try {
     return await answer;
   } finally {

@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import Database from 'better-sqlite3';
 import { Command } from 'commander';
+import WebSocket from 'ws';
+import { decodeAuthorizationKey } from '../config/csms-security.js';
 import { loadAgentConfig, type LoadedAgentConfig } from '../config/index.js';
 import { ConfigError } from '../lib/errors.js';
 import { tlsClientOptions } from '../ocpp/tls.js';
@@ -13,6 +15,8 @@ import { migrations } from '../store/migrations.js';
 export type CheckResult = { name: string; status: 'ok' | 'warn' | 'fail'; detail: string };
 
 const TIMEOUT_MS = 5_000;
+/** Where `evse-edge install` puts the config. */
+export const DEFAULT_CONFIG = '/etc/evse-edge/agent.json';
 
 /** Serial devices the config names (meters, boards, readers, touchscreen). */
 function serialPorts(loaded: LoadedAgentConfig): string[] {
@@ -72,6 +76,75 @@ async function csmsCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
   });
 }
 
+/**
+ * The OCPP connection as the agent opens it: a WebSocket upgrade on <csms.url>/<chargePointId>
+ * offering ocpp1.6, with Basic auth (the chargePointId and csms.authorizationKey) under security
+ * profiles 1 and 2, and the client certificate under 3. The central system sees the charger
+ * connect for a moment; the connection is closed at once.
+ */
+async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
+  const csms = loaded.config.csms;
+  const name = 'central system (OCPP)';
+  const profile = csms.securityProfile;
+  const endpoint = `${csms.url.replace(/\/+$/, '')}/${encodeURIComponent(loaded.config.chargePointId)}`;
+  const shown = endpoint.replace(/\/\/[^/@]*@/, '//');
+  const password = (profile === 1 || profile === 2) && csms.authorizationKey ? decodeAuthorizationKey(csms.authorizationKey) : undefined;
+  let tls = {};
+  if (endpoint.startsWith('wss:')) {
+    try {
+      tls = tlsClientOptions({ ca: csms.ca, ...(profile === 3 ? { cert: csms.cert, key: csms.key } : {}) }, loaded.file);
+    } catch (err) {
+      return { name, status: 'fail', detail: (err as Error).message };
+    }
+  }
+  const headers: Record<string, string> = password
+    ? { authorization: `Basic ${Buffer.concat([Buffer.from(`${loaded.config.chargePointId}:`), password]).toString('base64')}` }
+    : {};
+  const auth = password ? `Basic auth accepted (security profile ${profile})` : profile === 3 ? 'client certificate accepted (security profile 3)' : `no authentication (security profile ${profile})`;
+  return new Promise((done) => {
+    let settled = false;
+    const finish = (r: CheckResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done(r);
+    };
+    const socket = new WebSocket(endpoint, ['ocpp1.6'], { headers, handshakeTimeout: TIMEOUT_MS, ...tls });
+    const timer = setTimeout(() => {
+      socket.terminate();
+      finish({ name, status: 'fail', detail: `${shown}: no WebSocket upgrade within ${TIMEOUT_MS} ms` });
+    }, TIMEOUT_MS + 1_000);
+    socket.on('open', () => {
+      const selected = socket.protocol;
+      socket.close(1000, 'evse-edge doctor');
+      if (selected !== 'ocpp1.6') finish({ name, status: 'fail', detail: `${shown}: the central system selected the subprotocol "${selected}", not ocpp1.6` });
+      else finish({ name, status: 'ok', detail: `${shown}: WebSocket upgrade, subprotocol ocpp1.6 selected, ${auth}` });
+    });
+    socket.on('unexpected-response', (_req, res) => {
+      const code = res.statusCode ?? 0;
+      res.resume();
+      socket.terminate();
+      const why = code === 401 || code === 403
+        ? password
+          ? `the central system refused the Basic auth of ${loaded.config.chargePointId} (HTTP ${code}): check csms.authorizationKey, and that the central system knows this charger`
+          : `the central system wants authentication (HTTP ${code}): security profile 1 or 2 with csms.authorizationKey`
+        : code === 404
+          ? `no such endpoint (HTTP 404): check csms.url (the agent connects to <url>/<chargePointId>)`
+          : code === 400
+            ? 'the central system refused the upgrade (HTTP 400): does it speak OCPP 1.6 (subprotocol ocpp1.6) on this URL?'
+            : `no WebSocket upgrade (HTTP ${code}): is this a central system's OCPP endpoint?`;
+      finish({ name, status: 'fail', detail: `${shown}: ${why}` });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      socket.terminate();
+      const detail = /subprotocol/i.test(err.message)
+        ? `the central system did not select ocpp1.6 (${err.message})`
+        : `${err.code ? `${err.code} ` : ''}${err.message}`;
+      finish({ name, status: 'fail', detail: `${shown}: ${detail}` });
+    });
+  });
+}
+
 function databaseCheck(loaded: LoadedAgentConfig): CheckResult {
   const path = resolve(loaded.config.store.path);
   if (!existsSync(path)) return { name: 'database', status: 'warn', detail: `${path} not created yet (the agent creates it at its first start)` };
@@ -107,7 +180,9 @@ export function clockCheck(syncFile = '/run/systemd/timesync/synchronized'): Che
 async function brokerCheck(loaded: LoadedAgentConfig): Promise<CheckResult | undefined> {
   const m = loaded.config.mqtt;
   if (!m) return undefined;
-  if (m.url === 'embedded') return { name: 'broker', status: 'ok', detail: 'embedded (started by the agent)' };
+  if (m.url === 'embedded') {
+    return { name: 'broker', status: 'ok', detail: `embedded, MQTT 3.1.1, started by the agent on mqtt://${m.embeddedHost}:${m.embeddedPort}${m.embeddedPort === 0 ? ' (any free port: see its log)' : ''}` };
+  }
   const { connectAsync } = await import('mqtt');
   try {
     const client = await connectAsync(m.url, {
@@ -133,7 +208,9 @@ export async function runDoctor(configFile: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [{ name: 'config', status: 'ok', detail: `${configFile} valid (charger ${loaded.charger.id}, security profile ${loaded.config.csms.securityProfile})` }];
   const ports = serialPorts(loaded);
   results.push(...(ports.length ? ports.map(portCheck) : [{ name: 'serial', status: 'ok' as const, detail: 'no serial devices configured' }]));
-  results.push(await csmsCheck(loaded));
+  const reachable = await csmsCheck(loaded);
+  results.push(reachable);
+  if (reachable.status !== 'fail' || loaded.config.csms.securityProfile >= 2) results.push(await ocppCheck(loaded));
   results.push(databaseCheck(loaded));
   results.push(clockCheck());
   const broker = await brokerCheck(loaded);
@@ -143,8 +220,8 @@ export async function runDoctor(configFile: string): Promise<CheckResult[]> {
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('check a controller: config, serial ports, central system (TLS), database, clock, broker')
-    .requiredOption('-c, --config <file>', 'the agent config file')
+    .description('check a controller: config, serial ports, central system (TLS, WebSocket upgrade, subprotocol, Basic auth), database, clock, broker')
+    .option('-c, --config <file>', 'the agent config file', DEFAULT_CONFIG)
     .option('--json', 'print the results as JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
       const results = await runDoctor(opts.config);

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../app/version.js';
 import { ConfigError, UsageError } from '../lib/errors.js';
 import { commandOf, COMMANDS } from './commands.js';
+import { throwOnUsageErrors, usageExitCode } from './usage.js';
 
 // A reader that stops early (`| head`) closes the pipe: that ends the program quietly, as
 // SIGPIPE ends other tools (status 141, so that a service manager still sees a failure).
@@ -23,10 +24,11 @@ try {
   for (const entry of COMMANDS) {
     program.addCommand(entry === wanted ? (await entry.load())() : new Command(entry.name).description(entry.summary));
   }
+  throwOnUsageErrors(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exit(err.exitCode);
+    process.exit(usageExitCode(err));
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`invalid configuration:\n${err.problems.map((p) => `  ${p.file}: ${p.path || '(root)'}: ${p.message}`).join('\n')}\n`);

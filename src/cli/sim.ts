@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../lib/errors.js';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
 import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
 import { parseShard } from '../sim/fleet/shard.js';
@@ -36,6 +36,14 @@ export function parseDurationMs(v: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 const collect = (v: string, acc: string[]) => [...acc, v];
+/** An argument the parser refuses is the caller's usage error (exit 2), not a failure of the run. */
+function asUsage<T>(parse: () => T, option: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(`${option}: ${(err as Error).message}`);
+  }
+}
 
 interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
@@ -91,26 +99,27 @@ export function simCommand(): Command {
     .option('--workers <n>', 'worker threads per process (default: about one per core; 0: none)', nonNegativeInt)
     .option('--processes <n>', 'processes, each with its worker threads (default: as the open-file limit requires, a socket per charger)', positiveInt)
     .option('--status-interval <seconds>', 'status every N seconds', positiveNumber, 5)
-    .option('--log-level <level>', 'chargers\' own logs on stderr (debug, info, warn, error); default none')
+    .addOption(new Option('--log-level <level>', 'chargers\' own logs on stderr; default none').choices(['debug', 'info', 'warn', 'error']))
     .action(async (o: SimOpts) => {
-      if (o.failOn) parseFailOn(o.failOn);
+      if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
+      const shard = asUsage(() => parseShard(o.shard), '--shard');
       const startMs = o.start ? Date.parse(o.start) : undefined;
       if (startMs !== undefined && !Number.isFinite(startMs)) throw new UsageError(`--start: not a time: ${o.start}`);
       const { code } = await runFleet(
         {
           count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
-          timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard: parseShard(o.shard), prefix: o.prefix,
+          timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard, prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },
         {
           out: process.stdout, err: process.stderr,
           onInterrupt: (stop) => {
             let count = 0;
-            const handler = () => {
-              // First Ctrl-C: stop cleanly and still write the report; second: leave at once.
-              if (++count > 1) process.exit(130);
-              process.stderr.write('stopping: closing chargers and writing the report (Ctrl-C again to quit at once)\n');
-              stop();
+            const handler = (signal: NodeJS.Signals) => {
+              // First signal: stop cleanly and still write the report (marked interrupted); second: leave at once.
+              if (++count > 1) process.exit(signal === 'SIGTERM' ? 143 : 130);
+              process.stderr.write(`${signal}: stopping, closing chargers and writing the report (Ctrl-C again to quit at once)\n`);
+              stop(signal);
             };
             process.on('SIGINT', handler);
             process.on('SIGTERM', handler);
@@ -141,10 +150,11 @@ export function simCommand(): Command {
     .option('--json', 'print JSON instead of a table')
     .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
     .action((files: string[], o: { report?: string; json?: boolean; failOn?: string }) => {
+      const thresholds = o.failOn ? asUsage(() => parseFailOn(o.failOn!), '--fail-on') : [];
       const merged = mergeReportFiles(files);
       if (o.report) writeFileSync(o.report, JSON.stringify(merged, null, 2) + '\n');
       process.stdout.write((o.json ? JSON.stringify(merged, null, 2) : formatReport(merged)) + '\n');
-      const failed = o.failOn ? checkThresholds(merged, parseFailOn(o.failOn)) : [];
+      const failed = checkThresholds(merged, thresholds);
       for (const f of failed) process.stderr.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
       process.exitCode = failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok;
     });

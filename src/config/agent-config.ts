@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../lib/errors.js';
 import { chargerProfileSchema, loadJsonFile, loadProfile, type ChargerProfile } from './profiles.js';
 import { deepFreeze, s, type Infer } from './schema.js';
+import { storePathProblem } from './store-path.js';
 import { AUTHORIZATION_KEY_PATTERN, securityProfileProblems } from './csms-security.js';
 
 const unitId = () => s.int({ min: 0, max: 247 }).describe('Modbus unit (slave) id');
@@ -91,7 +92,10 @@ export const agentConfigSchema = s.object({
   touchscreen: s.optional(touchscreenConfigSchema),
   mqtt: s.optional(
     s.object({
-      url: s.string({ pattern: /^((mqtts?|wss?):\/\/\S+|embedded)$/, patternHint: 'an mqtt://, mqtts://, ws:// or wss:// URL, or "embedded"' }),
+      url: s.string({ pattern: /^((mqtts?|wss?):\/\/\S+|embedded)$/, patternHint: 'an mqtt://, mqtts://, ws:// or wss:// URL, or "embedded"' })
+        .describe('the broker, or "embedded": the agent runs an MQTT 3.1.1 broker (aedes) on embeddedHost:embeddedPort, for a laptop on one charger'),
+      embeddedPort: s.withDefault(s.int({ min: 0, max: 65_535 }).describe('TCP port of the embedded broker (0: any free port, printed at start)'), 1883),
+      embeddedHost: s.withDefault(s.string({ minLength: 1 }).describe('address the embedded broker listens on; loopback by default (it authenticates nobody)'), '127.0.0.1'),
       username: s.optional(s.string({ minLength: 1 })),
       password: s.optional(s.string()),
       clientId: s.optional(s.string({ minLength: 1, maxLength: 64 })),
@@ -148,6 +152,8 @@ function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile):
     if (!ids.has(id)) problems.push({ file, path: `readers[${i}].connectors[${j}]`, message: `no connector ${id}: ${known}` });
   }));
   problems.push(...securityProfileProblems(config.csms).map((p) => ({ file, ...p })));
+  const store = storePathProblem(config.store.path);
+  if (store) problems.push({ file, path: 'store.path', message: store });
   if (problems.length) throw new ConfigError(problems);
 }
 

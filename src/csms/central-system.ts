@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import { RPCServer, createRPCError, type ServerClient } from 'ocpp-rpc';
+import { randomBytes } from 'node:crypto';
+import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
+import { pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CsAction } from '../ocpp/v16/messages.js';
 import { CsmsStore } from './csms-store.js';
 
@@ -27,6 +30,9 @@ export interface CsmsEvents {
   call: [{ chargePointId: string; action: string; params: unknown }];
 }
 
+/** A call the central system could not make: ERR_NOT_CONNECTED, or ERR_INVALID_CALL (the OCPP schema refuses the payload; nothing was sent). */
+export class CsmsCallError extends EvseError {}
+
 /**
  * The embedded development central system: accepts OCPP 1.6J charge points on
  * ws://HOST:PORT/ocpp/<chargePointId>, answers every Core request, and records transactions in
@@ -38,6 +44,8 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
   private readonly clients = new Map<string, ServerClient>();
   private httpServer?: Server;
   private readonly bootCounts = new Map<string, number>();
+  /** idTags appear in the log only as pseudonyms (keyed per run). */
+  private readonly pseudonym: Pseudonymiser = pseudonymiser(randomBytes(32));
 
   constructor(private readonly o: CentralSystemOptions) {
     super();
@@ -66,8 +74,26 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
   /** Call a connected charge point. */
   async call<A extends CsAction>(chargePointId: string, action: A, params: CentralSystemCalls[A][0]): Promise<CentralSystemCalls[A][1]> {
     const client = this.clients.get(chargePointId);
-    if (!client) throw new Error(`charge point ${chargePointId} is not connected`);
-    return client.call(action, params);
+    if (!client) throw new CsmsCallError('ERR_NOT_CONNECTED', `charge point ${chargePointId} is not connected`);
+    // Strict mode checks the payload before sending: that failure is ours, not the charger's.
+    let invalid: Error | undefined;
+    const onInvalid = (f: { outbound: boolean; isCall: boolean; method: string; error: Error }) => {
+      if (f.outbound && f.isCall && f.method === action) invalid = f.error;
+    };
+    client.on('strictValidationFailure', onInvalid);
+    const log = this.o.log.child({ cp: chargePointId });
+    log.info('call', { action });
+    try {
+      const result = await client.call(action, params);
+      log.info('call answered', { action, result });
+      return result;
+    } catch (err) {
+      if (invalid) throw new CsmsCallError('ERR_INVALID_CALL', `${action}: the OCPP 1.6 schema refuses this payload: ${invalid.message}`, { cause: invalid });
+      log.warn('call failed', { action, err });
+      throw err;
+    } finally {
+      client.off('strictValidationFailure', onInvalid);
+    }
   }
 
   private onClient(client: ServerClient): void {
@@ -76,10 +102,13 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     if (old && old !== client) void old.close({ code: 1000, reason: 'replaced by a new connection', force: true });
     this.clients.set(cpId, client);
     this.store.touchChargePoint(cpId, Date.now());
+    const log = this.o.log.child({ cp: cpId });
+    log.info('charge point connected', { remoteAddress: client.handshake?.remoteAddress, protocol: client.protocol });
     this.emit('connected', cpId);
     client.on('message', (m: { message: unknown; outbound: boolean }) =>
       this.emit('traffic', { chargePointId: cpId, direction: m.outbound ? 'out' : 'in', message: String(m.message) }));
-    client.on('close', () => {
+    client.on('close', (e: { code?: number; reason?: unknown }) => {
+      log.info('charge point disconnected', { code: e?.code, reason: e?.reason ? String(e.reason) : undefined });
       if (this.clients.get(cpId) === client) this.clients.delete(cpId);
       this.emit('disconnected', cpId);
     });
@@ -95,30 +124,42 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
       this.bootCounts.set(cpId, n);
       this.store.recordBoot(cpId, p.chargePointVendor, p.chargePointModel, Date.now());
       const pending = n <= (this.o.pendingBoots ?? 0);
+      log.info('boot', { vendor: p.chargePointVendor, model: p.chargePointModel, firmwareVersion: p.firmwareVersion, status: pending ? 'Pending' : 'Accepted' });
       return { status: pending ? 'Pending' : 'Accepted', currentTime: now(), interval: pending ? 1 : (this.o.heartbeatIntervalS ?? 300) };
     });
     handle('Heartbeat', () => {
       this.store.touchChargePoint(cpId, Date.now());
+      log.debug('heartbeat');
       return { currentTime: now() };
     });
     handle('Authorize', (p) => ({ idTagInfo: this.idTagInfo(p.idTag) }));
     handle('StartTransaction', (p) => {
       const idTagInfo = this.idTagInfo(p.idTag);
       const transactionId = this.store.startTransaction(cpId, p.connectorId, p.idTag, p.meterStart, p.timestamp, p.reservationId);
+      if (log.isLevelEnabled('info')) {
+        log.info('transaction started', { connectorId: p.connectorId, transactionId, customerRef: this.pseudonym(p.idTag), idTagStatus: idTagInfo.status, meterStartWh: p.meterStart, timestamp: p.timestamp });
+      }
       return { transactionId, idTagInfo };
     });
     handle('StopTransaction', (p) => {
       if (!this.store.stopTransaction(cpId, p.transactionId, p.meterStop, p.timestamp, p.reason ?? 'Local', p.transactionData)) {
+        log.warn('StopTransaction of an unknown transaction', { transactionId: p.transactionId });
         throw createRPCError('PropertyConstraintViolation', `unknown transactionId ${p.transactionId}`);
+      }
+      if (log.isLevelEnabled('info')) {
+        const meterStart = this.store.meterStart(p.transactionId);
+        log.info('transaction stopped', { transactionId: p.transactionId, reason: p.reason ?? 'Local', meterStopWh: p.meterStop, energyWh: meterStart === undefined ? null : p.meterStop - meterStart, timestamp: p.timestamp });
       }
       return p.idTag ? { idTagInfo: this.idTagInfo(p.idTag) } : {};
     });
     handle('MeterValues', (p) => {
       this.store.recordMeterValues(cpId, p.connectorId, p.transactionId ?? null, p.meterValue);
+      if (log.isLevelEnabled('debug')) log.debug('meter values', { connectorId: p.connectorId, transactionId: p.transactionId, samples: p.meterValue.length, meterValue: p.meterValue });
       return {};
     });
     handle('StatusNotification', (p) => {
       this.store.recordStatus(cpId, p.connectorId, p.status, p.errorCode, p.timestamp ?? now());
+      log.info('status', { connectorId: p.connectorId, status: p.status, errorCode: p.errorCode, ...(p.info ? { info: p.info } : {}) });
       return {};
     });
     handle('DataTransfer', () => ({ status: 'UnknownVendorId' }));

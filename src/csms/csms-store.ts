@@ -88,6 +88,10 @@ export class CsmsStore {
     return r.changes === 1;
   }
 
+  meterStart(transactionId: number): number | undefined {
+    return (this.db.prepare(`SELECT meter_start AS meterStart FROM transactions WHERE id = ?`).get(transactionId) as { meterStart: number } | undefined)?.meterStart;
+  }
+
   recordMeterValues(cp: string, connectorId: number, transactionId: number | null, values: MeterValue[]): void {
     const insert = this.db.prepare(`INSERT INTO meter_values (charge_point_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?, ?, ?, ?, ?)`);
     this.db.transaction(() => {

@@ -21,12 +21,17 @@ async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
   // does. BENCH_FLEET_CSMS_NICE=10 runs them at a lower priority, as if the backend were
   // remote: the fleet's lag is then its own alone (lag p99 19 ms at 10, 33 ms at 0).
   if (CSMS_NICE !== 0) setPriority(child.pid!, CSMS_NICE);
+  // It logs every connect and boot at info: its stdout is read to the end, or a full pipe
+  // would block it (stdout to a pipe is synchronous in Node on Linux).
   const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);
-    if (m) return { url: m[1]!, child };
-  }
-  throw new Error('the central system did not start');
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+    lines.once('close', () => reject(new Error('the central system did not start')));
+  });
+  return { url, child };
 }
 
 /** RSS (bytes) of this process and its children, leaving out the given pids (the central systems). */

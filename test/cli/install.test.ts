@@ -80,8 +80,10 @@ describe('evse-edge doctor', () => {
       };
       const good = await run(['doctor', '--json', '--config', write('good.json', ca.cert)]);
       const results = JSON.parse(good.stdout) as { name: string; status: string; detail: string }[];
-      expect(results.map((r) => r.name)).toEqual(['config', 'serial', 'central system', 'database', 'clock']);
+      expect(results.map((r) => r.name)).toEqual(['config', 'serial', 'central system', 'central system (OCPP)', 'database', 'clock']);
       expect(results.find((r) => r.name === 'central system')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/certificate verified/) });
+      // Over the same verified TLS: the upgrade, ocpp1.6 and the Basic auth of profile 2.
+      expect(results.find((r) => r.name === 'central system (OCPP)')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/ocpp1\.6 selected, Basic auth accepted \(security profile 2\)/) });
       expect(results.find((r) => r.name === 'database')!.status).toBe('warn');
       expect(good.code).toBe(0);
 

@@ -7,7 +7,7 @@ describe('the embedded MQTT broker (mqtt.url "embedded")', () => {
   it('starts an in-process broker on loopback and publishes the charger there (MQTT 3.1.1)', async () => {
     const csms = new TestCsms();
     const url = await csms.start();
-    const t = await startAgent(url, { mqtt: { url: 'embedded', roles: { laptop: 'technician' }, requireLoginTopic: true } });
+    const t = await startAgent(url, { mqtt: { url: 'embedded', embeddedPort: 0, roles: { laptop: 'technician' }, requireLoginTopic: true } });
     try {
       const started = await waitFor(() => t.logs.records.find((r) => r.msg === 'embedded MQTT broker started'), 10_000, 'the broker');
       const brokerUrl = String(started.url);

@@ -253,6 +253,10 @@ describe('MQTT diagnostics against mosquitto', () => {
     const ok = await cli(['diag', ...auth, 'CP-TEST-1', 'status/get']);
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ status: 'ok', data: { connectors: expect.any(Array) } });
+    // MQTT 3.1.1 on mosquitto (--mqtt-version 4): the correlation in the payload, the answer on response/<login>/<noun>/<verb>.
+    const v4 = await cli(['diag', ...auth, '--mqtt-version', '4', 'CP-TEST-1', 'status/get']);
+    expect(v4.code, v4.err).toBe(0);
+    expect(JSON.parse(v4.out)).toMatchObject({ status: 'ok', correlation: expect.stringMatching(/^[0-9a-f-]{36}$/), data: { connectors: expect.any(Array) } });
     const refused = await cli(['diag', ...auth, 'CP-TEST-1', 'config/set', '{"key":"AuthorizeRemoteTxRequests","value":true}']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.out)).toMatchObject({ status: 'error', error: { code: 'ERR_NOT_WRITABLE' } });

@@ -23,6 +23,8 @@ export interface FleetReport {
   lag: { p99Ms: number; maxMs: number };
   /** The simulator was too busy: its latency figures are not valid. */
   overloaded: boolean;
+  /** The run was ended by a signal before its duration: what was asked and what ran. */
+  interrupted?: { signal: string; requestedDurationMs: number | null; simulatedMs: number; wallMs: number };
   stats: StatsJson;
 }
 
@@ -68,6 +70,7 @@ export function mergeReports(reports: FleetReport[]): FleetReport {
       cpuMs: out.cpuMs + r.cpuMs,
       lag: { p99Ms: Math.max(out.lag.p99Ms, r.lag.p99Ms), maxMs: Math.max(out.lag.maxMs, r.lag.maxMs) },
       overloaded: out.overloaded || r.overloaded,
+      ...(out.interrupted ?? r.interrupted ? { interrupted: out.interrupted ?? r.interrupted } : {}),
       stats: mergeStats(out.stats, r.stats),
     };
   }
@@ -119,6 +122,7 @@ export function formatReport(r: FleetReport): string {
     `chargers ${r.chargers} (accepted ${c.chargersAccepted}, ${c.chargersAccepted >= r.chargers ? 'all by' : 'the last at'} ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s${c.bootsPending || c.bootsRejected ? `; boot answered Pending to ${c.bootsPending ?? 0}, Rejected to ${c.bootsRejected ?? 0}` : ''})  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}, failed attempts ${c.connectFailures ?? 0}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
     `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped} (${(c.energyWh / 1000).toFixed(1)} kWh), open at the end ${c.sessionsOpenAtEnd ?? 0} (${((c.energyOpenWh ?? 0) / 1000).toFixed(1)} kWh so far); arrivals ${c.arrivals} (balked ${c.balked}), auth refused ${c.authRefused}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}`,
     `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
+    ...(r.interrupted ? [`interrupted by ${r.interrupted.signal}: ran ${(r.interrupted.simulatedMs / 60_000).toFixed(1)} min simulated (${(r.interrupted.wallMs / 1000).toFixed(1)} s wall) of ${r.interrupted.requestedDurationMs === null ? 'an open-ended run' : `${(r.interrupted.requestedDurationMs / 60_000).toFixed(1)} min requested`}`] : []),
     `simulator event-loop lag p99 ${ms(r.lag.p99Ms)} ms, max ${ms(r.lag.maxMs)} ms${r.overloaded ? `  OVERLOADED: latency figures are not valid (lag p99 above ${OVERLOAD_LAG_P99_MS} ms)` : ''}`,
   ];
   return lines.join('\n');

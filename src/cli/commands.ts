@@ -22,7 +22,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'sessions', summary: 'session records: list, export, show, erase, purge', load: async () => (await import('./sessions.js')).sessionsCommand },
   { name: 'schemas', summary: 'write the JSON Schemas of the config file and the profiles to profiles/schema', load: async () => (await import('./schema.js')).schemaCommand },
   { name: 'install', summary: 'install the agent as a systemd service: user, unit, starter config (run as root)', load: async () => (await import('./install.js')).installCommand },
-  { name: 'doctor', summary: 'check a controller: config, serial ports, central system (TLS), database, clock, broker', load: async () => (await import('./doctor.js')).doctorCommand },
+  { name: 'doctor', summary: 'check a controller: config, serial ports, central system (TLS, WebSocket upgrade, subprotocol, Basic auth), database, clock, broker', load: async () => (await import('./doctor.js')).doctorCommand },
 ];
 
 /**

@@ -188,6 +188,25 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
         '2', '300', 'false', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage',
       ]);
     });
+
+    it('keys are CiString50Type: matched whatever their case, stored and reported in their canonical spelling', async () => {
+      agent = await startAgent(url);
+      await ready();
+      expect(await call('ChangeConfiguration', { key: 'ConnectionTimeout', value: '2' })).toEqual({ status: 'Accepted' });
+      expect(await call('ChangeConfiguration', { key: 'heartbeatinterval', value: '120' })).toEqual({ status: 'Accepted' });
+      // Read-only whatever the case: Rejected, not NotSupported.
+      expect(await call('ChangeConfiguration', { key: 'NUMBEROFCONNECTORS', value: '4' })).toEqual({ status: 'Rejected' });
+      const res = await call('GetConfiguration', { key: ['connectiontimeout', 'HEARTBEATINTERVAL', 'numberOfConnectors', 'bogusKey'] });
+      expect(res.configurationKey).toEqual([
+        { key: 'ConnectionTimeOut', readonly: false, value: '2' },
+        { key: 'HeartbeatInterval', readonly: false, value: '120' },
+        { key: 'NumberOfConnectors', readonly: true, value: '2' },
+      ]);
+      expect(res.unknownKey).toEqual(['bogusKey']);
+      // The full list holds each key once, canonically spelt.
+      const all = (await call('GetConfiguration', {})).configurationKey.filter((k: { key: string }) => k.key.toLowerCase() === 'connectiontimeout');
+      expect(all).toEqual([{ key: 'ConnectionTimeOut', readonly: false, value: '2' }]);
+    });
   });
 
   describe('GetConfiguration', () => {

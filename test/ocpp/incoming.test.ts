@@ -430,10 +430,24 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       // A Full update replaces the list, whatever its version.
       expect(await call('SendLocalList', { listVersion: 1, updateType: 'Full', localAuthorizationList: [entry('TAGZ')] })).toEqual({ status: 'Accepted' });
       expect(listed()).toEqual([{ idTag: 'TAGZ', status: 'Accepted' }]);
-      // An empty Full list clears it.
+      // An empty Full list clears it; an empty list is version 0 (§5.10).
       expect(await call('SendLocalList', { listVersion: 5, updateType: 'Full' })).toEqual({ status: 'Accepted' });
       expect(listed()).toEqual([]);
-      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 5 });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+    });
+
+    it('an emptied list reports version 0: a Full update with no entries, and a Differential removing the last one', async () => {
+      expect(await call('SendLocalList', { listVersion: 1, updateType: 'Full', localAuthorizationList: [] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+      expect(await call('SendLocalList', { listVersion: 2, updateType: 'Full', localAuthorizationList: [entry('TAGA')] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 2 });
+      expect(await call('SendLocalList', { listVersion: 3, updateType: 'Differential', localAuthorizationList: [{ idTag: 'TAGA' }] })).toEqual({ status: 'Accepted' });
+      expect(listed()).toEqual([]);
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+      // The version the central system was told is the one a Differential update is compared with.
+      expect(await call('SendLocalList', { listVersion: 1, updateType: 'Differential', localAuthorizationList: [entry('TAGB')] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 1 });
+      expect(listed()).toEqual([{ idTag: 'TAGB', status: 'Accepted' }]);
     });
 
     it('a Full entry without idTagInfo or a repeated idTag fails; disabled list → NotSupported and version -1', async () => {

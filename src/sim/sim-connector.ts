@@ -73,6 +73,9 @@ export class SimConnector {
       invite() {
         return self.invite();
       },
+      hasLock() {
+        return true;
+      },
       async unlock() {
         return 'Unlocked' as const;
       },

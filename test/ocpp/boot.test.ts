@@ -102,7 +102,8 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     // ocpp-rpc's TimeoutError (its name property is plain 'Error').
     expect(err?.constructor.name).toBe('TimeoutError');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
-    expect(agent.agent.link!.state).toBe('rejected');
+    // Still not Accepted (between two Rejected answers a retry may be on its way: booting).
+    expect(['rejected', 'booting']).toContain(agent.agent.link!.state);
     expect([...answers.keys()]).toEqual([]);
     expect(agent.agent.chargePoint!.session(1)).toBeUndefined();
     expect(agent.agent.chargePoint!.status(1).status).toBe('Available');

@@ -355,10 +355,13 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return scheduled ? 'Scheduled' : 'Accepted';
   }
 
-  /** UnlockConnector: stops the session on it first (reason UnlockCommand). */
+  /**
+   * UnlockConnector: stops the session on it first (reason UnlockCommand). A connector without a
+   * lock has nothing to unlock: NotSupported, and its session goes on (OCPP 1.6 §5.18).
+   */
   async unlock(connectorId: number): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
     const c = this.connectors.get(connectorId);
-    if (!c) return 'NotSupported';
+    if (!c || !c.hw.powerPath.hasLock()) return 'NotSupported';
     if (c.session) await this.stopSession(c, 'UnlockCommand');
     return c.hw.powerPath.unlock();
   }

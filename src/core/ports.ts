@@ -68,6 +68,8 @@ export interface PowerPath {
   offer(maxCurrentA: number, opts?: { suspend?: boolean }): Promise<void>;
   /** The connector is authorised and waits for a vehicle (lights, unlock; a simulated EV arrives). */
   invite(): void;
+  /** Whether the connector has a plug lock (not a tethered cable, nor a board without one). */
+  hasLock(): boolean;
   unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'>;
 }
 

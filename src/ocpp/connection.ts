@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { RPCClient, type RPCClientOptions } from 'ocpp-rpc';
+import ocppRpc, { RPCClient, type RPCClientOptions } from 'ocpp-rpc';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 
@@ -43,6 +43,24 @@ export function classifyCallError(err: unknown, rejectedLocally = false): CallFa
   return new CallFailedError('disconnected', undefined, e?.message ?? String(err));
 }
 
+// ocpp-rpc spreads its symbols into module.exports, which Node's ESM named imports cannot see.
+const { NOREPLY } = ocppRpc;
+
+/**
+ * RPCClient that can keep quiet: while `silent`, no CALLRESULT or CALLERROR leaves, including
+ * the CALLERRORs ocpp-rpc itself sends for an unknown action, a schema-invalid call or a frame
+ * it cannot parse (every frame goes out through sendRaw). Our own CALLs still go.
+ */
+class QuietableClient extends RPCClient {
+  silent = false;
+
+  override sendRaw(message: string): void {
+    // JSON.stringify of an OCPP-J frame starts with its message type: 3 CALLRESULT, 4 CALLERROR.
+    if (this.silent && (message.startsWith('[3,') || message.startsWith('[4,'))) return;
+    super.sendRaw(message);
+  }
+}
+
 /** ocpp-rpc's outstanding calls (a private field of RPCClient 2.x), if it is where expected. */
 function pendingCallsOf(client: RPCClient): Map<string, { abort?: (reason: string) => void }> | undefined {
   const pending = (client as unknown as { _pendingCalls?: unknown })._pendingCalls;
@@ -80,7 +98,7 @@ export interface ConnectionEvents {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extends Record<keyof In, [any, any]>> extends EventEmitter<ConnectionEvents> {
-  private readonly client: RPCClient;
+  private readonly client: QuietableClient;
   private stopped = false;
   private attempt = 0;
   private retryTimer?: NodeJS.Timeout;
@@ -109,7 +127,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       // must not hang the reconnect loop for ever: give the handshake callTimeoutMs.
       wsOpts: { handshakeTimeout: opts.callTimeoutMs, ...opts.wsOpts },
     };
-    this.client = new RPCClient(rpcOpts);
+    this.client = new QuietableClient(rpcOpts);
     this.pendingCalls = pendingCallsOf(this.client);
     this.client.on('open', () => {
       this.isOpen = true;
@@ -136,6 +154,20 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
 
   get open(): boolean {
     return this.isOpen;
+  }
+
+  /**
+   * While true, calls from the peer get no answer at all: no handler runs, and no CALLRESULT or
+   * CALLERROR is sent (OCPP 1.6 §4.2: a charge point whose boot was Rejected does not respond to
+   * the central system). Our own CALLs are not affected.
+   */
+  get silent(): boolean {
+    return this.client.silent;
+  }
+
+  set silent(value: boolean) {
+    if (value !== this.client.silent) this.log.info(value ? 'not answering the central system' : 'answering the central system again', {});
+    this.client.silent = value;
   }
 
   /** Start connecting; resolves at once. Listen for 'open'. */
@@ -287,6 +319,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   private tableContext: unknown;
   /** The one function this connection registers with ocpp-rpc, for every action it handles. */
   private readonly dispatch = async ({ method, params }: { method: string; params: unknown }): Promise<unknown> => {
+    // Not answered, and not acted on either.
+    if (this.client.silent) return NOREPLY;
     try {
       const own = this.own?.get(method);
       return await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));

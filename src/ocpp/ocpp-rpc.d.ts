@@ -74,5 +74,7 @@ declare module 'ocpp-rpc' {
   }
   export class TimeoutError extends Error {}
   export function createRPCError(type: string, message?: string, details?: unknown): RPCError;
+  /** A handler's result that makes ocpp-rpc send no CALLRESULT (and no CALLERROR). */
+  export const NOREPLY: unique symbol;
   export const errors: Record<string, new (...args: any[]) => Error>;
 }

@@ -79,6 +79,9 @@ export class SimConnector {
       invite() {
         return self.invite();
       },
+      hasLock() {
+        return true;
+      },
       async unlock() {
         return 'Unlocked' as const;
       },

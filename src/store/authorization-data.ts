@@ -35,7 +35,10 @@ export class SqliteAuthorizationData implements AuthorizationData {
       listDelete: db.prepare(`DELETE FROM local_auth_list WHERE charge_point_id = ? AND id_tag = ?`),
       listClear: db.prepare(`DELETE FROM local_auth_list WHERE charge_point_id = ?`),
       listCount: db.prepare(`SELECT COUNT(*) AS n FROM local_auth_list WHERE charge_point_id = ?`),
-      version: db.prepare(`SELECT local_list_version AS v FROM charge_points WHERE id = ?`),
+      // An empty list is version 0 (OCPP 1.6 §5.10), whatever version emptied it; also for a
+      // store that an earlier release left with an emptied list and its last version.
+      version: db.prepare(`SELECT CASE WHEN EXISTS (SELECT 1 FROM local_auth_list WHERE charge_point_id = cp.id)
+        THEN cp.local_list_version ELSE 0 END AS v FROM charge_points cp WHERE cp.id = ?`),
       setVersion: db.prepare(`UPDATE charge_points SET local_list_version = ? WHERE id = ?`),
     };
   }
@@ -58,6 +61,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
     this.q.cacheClear.run(this.chargePointId);
   }
 
+  /** The list's version: 0 while it holds no entries. */
   localListVersion(): number {
     return (this.q.version.get(this.chargePointId) as { v: number }).v;
   }

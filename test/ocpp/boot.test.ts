@@ -80,6 +80,45 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     expect(csms.callsOf('Authorize')).toHaveLength(0);
   });
 
+  it('Rejected: answers no central-system call (no CALLRESULT, no CALLERROR) and acts on none; once Accepted it answers', async () => {
+    let accept = false;
+    csms.on('BootNotification', () => ({ status: accept ? 'Accepted' : 'Rejected', currentTime: new Date().toISOString(), interval: 1 }));
+    agent = await startAgent(url);
+    await waitFor(() => agent!.agent.link!.state === 'rejected', 10_000, 'rejected');
+    const client = csms.client(CP);
+    // Every CALLRESULT or CALLERROR the charger sends, by message id.
+    const answers = new Map<string, unknown[]>();
+    client.on('message', (m: { message: string; outbound: boolean }) => {
+      if (m.outbound) return;
+      const frame = JSON.parse(String(m.message)) as unknown[];
+      if (frame[0] === 3 || frame[0] === 4) answers.set(frame[1] as string, frame);
+    });
+    // An unknown action and a schema-invalid call would get a CALLERROR from an answering charger.
+    client.sendRaw('[2,"r1","MakeCoffee",{}]');
+    client.sendRaw('[2,"r2","RemoteStartTransaction",{"idTag":123}]');
+    // A valid call is neither answered nor acted on: the central system's call times out.
+    const started = Date.now();
+    const err = await client.call('RemoteStartTransaction', { connectorId: 1, idTag: 'REJTAG01' }, { callTimeoutMs: 1_500 }).then(() => undefined, (e: Error) => e);
+    // ocpp-rpc's TimeoutError (its name property is plain 'Error').
+    expect(err?.constructor.name).toBe('TimeoutError');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    // Still not Accepted (between two Rejected answers a retry may be on its way: booting).
+    expect(['rejected', 'booting']).toContain(agent.agent.link!.state);
+    expect([...answers.keys()]).toEqual([]);
+    expect(agent.agent.chargePoint!.session(1)).toBeUndefined();
+    expect(agent.agent.chargePoint!.status(1).status).toBe('Available');
+
+    accept = true;
+    await waitFor(() => agent!.agent.link!.state === 'accepted', 10_000, 'accepted');
+    client.sendRaw('[2,"a1","MakeCoffee",{}]');
+    await waitFor(() => answers.get('a1'), 5_000, 'CALLERROR once Accepted');
+    expect(answers.get('a1')!.slice(0, 3)).toEqual([4, 'a1', 'NotImplemented']);
+    expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'ACCTAG01' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
+    expect(csms.callsOf('StartTransaction').map((c) => c.params.idTag)).toEqual(['ACCTAG01']);
+    expect(answers.has('r1') || answers.has('r2')).toBe(false);
+  });
+
   it('a BootNotification that fails (CALLERROR) is retried; nothing else is sent meanwhile', async () => {
     let n = 0;
     csms.on('BootNotification', () => {

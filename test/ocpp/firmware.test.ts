@@ -41,18 +41,23 @@ async function setup(overrides: Record<string, unknown> = {}, dir?: string): Pro
   return { csms, t };
 }
 
-/** A local HTTP server: `answer` decides each request's status; bodies are kept. */
-async function httpServer(answer: (req: IncomingMessage, n: number) => { status: number; body?: Buffer }) {
-  const seen: { method: string; url: string; body: Buffer }[] = [];
+/**
+ * A local HTTP server: `answer` decides each request's status; bodies are kept, with when each
+ * request arrived. With `until`, answers wait for that promise (the test decides when).
+ */
+async function httpServer(answer: (req: IncomingMessage, n: number) => { status: number; body?: Buffer }, until?: Promise<void>) {
+  const seen: { method: string; url: string; body: Buffer; at: number }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, body: Buffer.concat(chunks) });
+      seen.push({ method: req.method!, url: req.url!, body: Buffer.concat(chunks), at: Date.now() });
       const a = answer(req, seen.length);
-      res.writeHead(a.status).end(a.body);
+      void (until ?? Promise.resolve()).then(() => res.writeHead(a.status).end(a.body));
     });
   });
+  // A request still held when the test ends must not keep the server open.
+  cleanups.push(() => server.closeAllConnections());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
   return { seen, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -208,26 +213,39 @@ describe('UpdateFirmware', () => {
     await waitFor(() => statuses(csms, 'FirmwareStatusNotification').includes('Installed'), 15_000, 'Installed');
     expect(statuses(csms, 'FirmwareStatusNotification')).toEqual(['Downloading', 'Downloaded', 'Downloaded', 'Installing', 'Installed']);
     expect(readFileSync(marker)).toEqual(good);
-    // The StopTransaction came before Installing; availability is back afterwards.
-    const order = csms.calls.filter((c) => c.action === 'StopTransaction' || (c.action === 'FirmwareStatusNotification' && c.params.status === 'Installing')).map((c) => c.action);
-    expect(order).toEqual(['StopTransaction', 'FirmwareStatusNotification']);
+    // Installing began once the transaction had ended (its StopTransaction's timestamp). Not
+    // the order the two reach the central system: the StopTransaction waits in the outbox
+    // behind any MeterValues still being answered, the status does not.
+    const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
+    const installing = csms.callsOf('FirmwareStatusNotification').find((c) => c.params.status === 'Installing')!;
+    expect(stop.params.transactionId).toBe(transactionId);
+    expect(Date.parse(stop.params.timestamp)).toBeLessThanOrEqual(installing.at);
+    // Availability is back afterwards.
     await waitFor(() => cp.status(2).status === 'Available', 5_000, 'Available again');
     expect(csms.validationFailures).toEqual([]);
   });
 
   it('a scheduled update survives a restart and runs at its retrieveDate', async () => {
-    const http = await httpServer(() => ({ status: 200, body: good }));
+    // The image is served only once the restarted charger is Accepted: however long the restart
+    // takes (its retrieveDate may pass meanwhile), no status falls in a time without a link.
+    let serve!: () => void;
+    const http = await httpServer(() => ({ status: 200, body: good }), new Promise<void>((r) => (serve = r)));
     const dir = tmp('evse-fw-restart-');
     const marker = join(dir, 'installed.bin');
     const overrides = { firmware: { sha256: sha256(good), installCommand: ['/bin/sh', '-c', `cp "$1" "${marker}"`, 'install'] } };
     const first = await setup(overrides, dir);
-    await first.csms.call(CP, 'UpdateFirmware', { location: `${http.base}/fw.bin`, retrieveDate: new Date(Date.now() + 2_000).toISOString() });
+    const retrieveAt = Date.now() + 2_000;
+    await first.csms.call(CP, 'UpdateFirmware', { location: `${http.base}/fw.bin`, retrieveDate: new Date(retrieveAt).toISOString() });
     await first.t.agent.stop();
     await first.csms.stop();
-    expect(http.seen).toHaveLength(0);
+    const restartedAt = Date.now();
     const second = await setup(overrides, dir);
+    serve();
     await waitFor(() => statuses(second.csms, 'FirmwareStatusNotification').includes('Installed'), 15_000, 'Installed after restart');
     expect(statuses(second.csms, 'FirmwareStatusNotification')).toEqual(['Downloading', 'Downloaded', 'Installing', 'Installed']);
     expect(readFileSync(marker)).toEqual(good);
+    // Fetched by the restarted charger, and never before the retrieveDate.
+    expect(http.seen.some((s) => s.at >= restartedAt)).toBe(true);
+    for (const s of http.seen) expect(s.at).toBeGreaterThanOrEqual(retrieveAt);
   });
 });

@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PROFILES_DIR } from '../../src/config/index.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
+import { startTcpSlave, tempDir, type PyPeer } from '../helpers/modbus-slave.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 
 const CP = 'CP-TEST-1';
@@ -188,6 +190,25 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
         '2', '300', 'false', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage',
       ]);
     });
+
+    it('keys are CiString50Type: matched whatever their case, stored and reported in their canonical spelling', async () => {
+      agent = await startAgent(url);
+      await ready();
+      expect(await call('ChangeConfiguration', { key: 'ConnectionTimeout', value: '2' })).toEqual({ status: 'Accepted' });
+      expect(await call('ChangeConfiguration', { key: 'heartbeatinterval', value: '120' })).toEqual({ status: 'Accepted' });
+      // Read-only whatever the case: Rejected, not NotSupported.
+      expect(await call('ChangeConfiguration', { key: 'NUMBEROFCONNECTORS', value: '4' })).toEqual({ status: 'Rejected' });
+      const res = await call('GetConfiguration', { key: ['connectiontimeout', 'HEARTBEATINTERVAL', 'numberOfConnectors', 'bogusKey'] });
+      expect(res.configurationKey).toEqual([
+        { key: 'ConnectionTimeOut', readonly: false, value: '2' },
+        { key: 'HeartbeatInterval', readonly: false, value: '120' },
+        { key: 'NumberOfConnectors', readonly: true, value: '2' },
+      ]);
+      expect(res.unknownKey).toEqual(['bogusKey']);
+      // The full list holds each key once, canonically spelt.
+      const all = (await call('GetConfiguration', {})).configurationKey.filter((k: { key: string }) => k.key.toLowerCase() === 'connectiontimeout');
+      expect(all).toEqual([{ key: 'ConnectionTimeOut', readonly: false, value: '2' }]);
+    });
   });
 
   describe('GetConfiguration', () => {
@@ -325,6 +346,52 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
     });
   });
 
+  describe('UnlockConnector on a connector without a lock (EVSE-WB board on pymodbus)', () => {
+    let slave: PyPeer | undefined;
+    let tmp: { dir: string; remove(): void } | undefined;
+
+    afterEach(async () => {
+      await agent?.cleanup();
+      agent = undefined;
+      await slave?.stop();
+      slave = undefined;
+      tmp?.remove();
+      tmp = undefined;
+    });
+
+    it('NotSupported, and the running transaction goes on (§5.18, OCTT TC_018_2)', async () => {
+      tmp = tempDir();
+      const boardValues = join(tmp.dir, 'board.json');
+      // The EVSE-WB has no plug lock register: its profile has no `lock`.
+      writeFileSync(boardValues, JSON.stringify({ 'hr:1000': 0, 'hr:1001': 0, 'hr:1002': 1, 'hr:1003': 32, 'hr:1005': 18, 'hr:1006': 1 }));
+      slave = await startTcpSlave([{ unitId: 3, profileFile: join(PROFILES_DIR, 'evse', 'evse-wb.json'), valuesFile: boardValues }]);
+      const device = { driver: 'modbus-tcp', host: '127.0.0.1', port: slave.port, timeoutMs: 300, retries: 1, unitId: 3, profile: 'evse-wb' };
+      agent = await startAgent(url, { connectors: [{ id: 1, evse: device }] });
+      await ready();
+      const cp = agent.agent.chargePoint!;
+      await slave.command('set 3 3 1002 2'); // vehicle connected (state B)
+      await waitFor(() => cp.status(1).status === 'Preparing', 10_000, 'Preparing');
+      const tx = await startSession(1, 'BOARD001');
+      await slave.command('set 3 3 1002 3'); // charging (state C)
+      await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+
+      const mark = csms.calls.length;
+      expect(await call('UnlockConnector', { connectorId: 1 })).toEqual({ status: 'NotSupported' });
+      // The transaction keeps running: no StopTransaction, the session is there, still Charging;
+      // a MeterValues sent after the answer still carries its transactionId.
+      await waitFor(() => csms.calls.slice(mark).find((c) => c.action === 'StopTransaction' || (c.action === 'MeterValues' && c.params.transactionId === tx)), 10_000, 'MeterValues of the running transaction');
+      expect(csms.callsOf('StopTransaction').map((c) => c.params.reason)).toEqual([]);
+      expect(cp.session(1)).toBeDefined();
+      expect(cp.status(1).status).toBe('Charging');
+      // It ends when asked to, with its own reason.
+      expect(await call('RemoteStopTransaction', { transactionId: tx })).toEqual({ status: 'Accepted' });
+      const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
+      expect(stop.params).toMatchObject({ transactionId: tx, reason: 'Remote' });
+      // The simulated connector 2 has a lock: unlocked.
+      expect(await call('UnlockConnector', { connectorId: 2 })).toEqual({ status: 'Unlocked' });
+    });
+  });
+
   describe('TriggerMessage', () => {
     beforeEach(async () => {
       agent = await startAgent(url);
@@ -411,10 +478,24 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       // A Full update replaces the list, whatever its version.
       expect(await call('SendLocalList', { listVersion: 1, updateType: 'Full', localAuthorizationList: [entry('TAGZ')] })).toEqual({ status: 'Accepted' });
       expect(listed()).toEqual([{ idTag: 'TAGZ', status: 'Accepted' }]);
-      // An empty Full list clears it.
+      // An empty Full list clears it; an empty list is version 0 (§5.10).
       expect(await call('SendLocalList', { listVersion: 5, updateType: 'Full' })).toEqual({ status: 'Accepted' });
       expect(listed()).toEqual([]);
-      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 5 });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+    });
+
+    it('an emptied list reports version 0: a Full update with no entries, and a Differential removing the last one', async () => {
+      expect(await call('SendLocalList', { listVersion: 1, updateType: 'Full', localAuthorizationList: [] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+      expect(await call('SendLocalList', { listVersion: 2, updateType: 'Full', localAuthorizationList: [entry('TAGA')] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 2 });
+      expect(await call('SendLocalList', { listVersion: 3, updateType: 'Differential', localAuthorizationList: [{ idTag: 'TAGA' }] })).toEqual({ status: 'Accepted' });
+      expect(listed()).toEqual([]);
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 0 });
+      // The version the central system was told is the one a Differential update is compared with.
+      expect(await call('SendLocalList', { listVersion: 1, updateType: 'Differential', localAuthorizationList: [entry('TAGB')] })).toEqual({ status: 'Accepted' });
+      expect(await call('GetLocalListVersion', {})).toEqual({ listVersion: 1 });
+      expect(listed()).toEqual([{ idTag: 'TAGB', status: 'Accepted' }]);
     });
 
     it('a Full entry without idTagInfo or a repeated idTag fails; disabled list → NotSupported and version -1', async () => {

@@ -80,6 +80,11 @@ export class EvseBoard implements PowerPath, FaultSource {
   /** The board needs no preparation; the vehicle state is polled. */
   invite(): void {}
 
+  /** A board has a plug lock when its profile gives the lock register. */
+  hasLock(): boolean {
+    return Boolean(this.opts.profile.lock);
+  }
+
   async unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
     const lock = this.opts.profile.lock;
     if (!lock) return 'NotSupported';

@@ -91,6 +91,16 @@ export function keyDefinitions(opts: {
   ];
 }
 
+/**
+ * The definition of `key`, whatever its case: configuration keys are CiString50Type (OCPP 1.6
+ * §9, §7.43), compared case-insensitively. Callers store and report `def.key`, the canonical
+ * spelling.
+ */
+export function findKey(definitions: readonly KeyDefinition[], key: string): KeyDefinition | undefined {
+  const wanted = key.toLowerCase();
+  return definitions.find((d) => d.key.toLowerCase() === wanted);
+}
+
 /** A Tariff key value: empty, or a tariff as JSON. */
 export function tariffKeyProblem(value: string): string | undefined {
   if (value.trim() === '') return undefined;

@@ -4,7 +4,7 @@ import type { Clock } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { SqliteAuthorizationData, SqliteSettings } from '../../store/index.js';
 import type { OcppConnection } from '../connection.js';
-import { invalidValue, normalise, type KeyDefinition } from './configuration.js';
+import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';
 import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
 import type { FeatureServices } from './features.js';
 import { firmwareHandlers } from './firmware.js';
@@ -48,12 +48,12 @@ const after = (fn: () => void) => setImmediate(fn);
 export function changeConfiguration(
   ctx: Pick<IncomingContext, 'definitions' | 'settings' | 'log' | 'link'>, key: string, value: string,
 ): 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported' {
-  const def = ctx.definitions.find((d) => d.key === key);
+  const def = findKey(ctx.definitions, key);
   if (!def) return 'NotSupported';
   if (def.readonly) return 'Rejected';
   const problem = invalidValue(def, value);
   if (problem) {
-    ctx.log.info('configuration change rejected', { key, problem });
+    ctx.log.info('configuration change rejected', { key: def.key, problem });
     return 'Rejected';
   }
   ctx.settings.set(def.key, normalise(def, value));
@@ -94,7 +94,7 @@ export const handlers: Handlers = {
     const known: KeyValue[] = [];
     const unknownKey: string[] = [];
     for (const k of req.key) {
-      const d = visible.find((x) => x.key === k);
+      const d = findKey(visible, k);
       if (d) known.push(asKeyValue(d));
       else unknownKey.push(k);
     }

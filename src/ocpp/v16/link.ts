@@ -179,6 +179,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   private setState(s: LinkState): void {
     if (s === this.linkState) return;
+    // Rejected: the charge point does not respond to the central system's calls (§4.2), until a
+    // BootNotification is answered Pending (which answers them) or Accepted.
+    if (s === 'rejected') this.o.connection.silent = true;
+    else if (s === 'pending' || s === 'accepted') this.o.connection.silent = false;
     this.linkState = s;
     this.stateSince = this.o.clock.now();
     this.log.info('central system link', { state: s });
@@ -226,7 +230,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       this.acceptedOnce = true;
       this.onAccepted();
     } else {
-      // Pending: answer the central system's calls only. Rejected: stay silent. Both retry after `interval`.
+      // Pending: answer the central system's calls only. Rejected: stay silent, not even answering
+      // its calls (setState). Both retry after `interval`.
       this.setState(res.status === 'Pending' ? 'pending' : 'rejected');
       this.bootTimer = this.o.clock.setTimeout(() => void this.boot(), retryMs);
     }

@@ -354,7 +354,8 @@ export class FleetHost {
       m.add('sessionsStopped');
       m.add('energyWh', e.energyWh);
     });
-    cp.on('auth-refused', () => m.add('authRefused'));
+    // What the central system said, apart from what a charger decided without its answer.
+    cp.on('auth-refused', (e) => m.add(e.source === 'csms' ? 'authRefused' : 'authRefusedLocally'));
     const record = this.o.recordEvents
       ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
         this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)

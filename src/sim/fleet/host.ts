@@ -30,6 +30,8 @@ const HEAP_GROWING_PERCENT = 40;
 const HOUSEKEEPING_MS = 10_000;
 /** Links closed at a time when a host stops. */
 const STOP_BATCH = 250;
+/** Longest stretch (wall ms) a host builds chargers before it lets the event loop run. */
+const BUILD_SLICE_MS = 20;
 /** How long an interrupted run waits for answers in flight before it drops its links, ms. */
 const FAST_DRAIN_MS = 1_000;
 
@@ -135,6 +137,7 @@ export class FleetHost {
   private readonly hosted = new Map<string, Hosted>();
   private readonly log: Log;
   private rampTimer?: NodeJS.Timeout;
+  private rampImmediate?: NodeJS.Immediate;
   private housekeeping?: NodeJS.Timeout;
   private readonly lag: IntervalHistogram;
   /** The same, since the last snapshot (the live status shows the last interval). */
@@ -205,17 +208,33 @@ export class FleetHost {
     const perMs = this.o.rampPerSec > 0 ? this.o.rampPerSec / 1000 : Number.POSITIVE_INFINITY;
     let next = 0;
     const t0 = Date.now();
+    let lastSliceEnd = t0;
     const tick = () => {
       this.rampTimer = undefined;
+      this.rampImmediate = undefined;
       if (this.stopping) return;
-      const elapsed = Date.now() - t0;
-      // Charger k (in fleet order) starts at k / ramp seconds.
+      const sliceStart = Date.now();
+      const elapsed = sliceStart - t0;
+      // Charger k (in fleet order) starts at k / ramp seconds; without a ramp, as fast as the
+      // thread builds them. Either way a slice of at most BUILD_SLICE_MS, then the event loop
+      // runs (answers, timers) before the next: building 10,000 chargers in one go stalled it
+      // for about 10 s, and no charger connected until every one was built.
+      // A slice may last as long as the rest of the loop's turn did (a fast time scale keeps
+      // the scheduler busy): building then gets at least half the thread, and adds no stall
+      // longer than the loop has anyway.
+      const budgetMs = Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd);
+      let built = 0;
       while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
         this.add(list[next]!.id, list[next]!.index);
         next++;
+        if (++built % 8 === 0 && Date.now() - sliceStart >= budgetMs) break;
       }
+      lastSliceEnd = Date.now();
       if (next >= list.length) this.onRamped();
-      else {
+      else if (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= (Date.now() - t0) * perMs) {
+        // Behind (or no ramp): the next slice once pending I/O has been handled.
+        this.rampImmediate = setImmediate(tick);
+      } else {
         // Small steps: a few chargers at a time keep the event loop responsive while they connect.
         const dueIn = Math.max(2, list[next]!.index / perMs - elapsed);
         this.rampTimer = setTimeout(tick, Math.min(dueIn, 10));
@@ -466,6 +485,7 @@ export class FleetHost {
     if (fast) drainMs = Math.min(drainMs, FAST_DRAIN_MS);
     this.stopping = true;
     clearTimeout(this.rampTimer);
+    clearImmediate(this.rampImmediate);
     clearInterval(this.housekeeping);
     const until = Date.now() + drainMs;
     // A run of fixed duration: let the scheduler catch up with every event due by its end.

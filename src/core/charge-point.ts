@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
-import { authorizeIdTag, cacheTransactionVerdict, localEntry, type AuthorizationDecision } from './authorization.js';
+import { authorizeIdTag, cacheTransactionVerdict, localEntry, type AuthorizationDecision, type AuthorizationSource } from './authorization.js';
 import { checkReading, frozenRegister } from './meter-guard.js';
 import type { ReservationPolicy } from './reservations.js';
 import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
@@ -66,7 +66,11 @@ export interface ChargePointEvents {
   reading: [{ connectorId: number; reading: MeterReading; sessionEnergyWh?: number }];
   /** New transaction messages are in the outbox. */
   queued: [];
-  'auth-refused': [{ connectorId?: number; customerRef: string; status: string }];
+  /**
+   * `source`: who decided. 'csms' is the central system's answer; any other is a local decision
+   * (the local list, the cache, or no answer in time: offline rules), or 'reservation'.
+   */
+  'auth-refused': [{ connectorId?: number; customerRef: string; status: string; source: AuthorizationSource | 'reservation' }];
   fault: [{ connectorId: number; fault: FaultReport }];
   /** A card or code was presented (pseudonymised). */
   token: [{ connectorId?: number; customerRef: string; method: string; at: number }];
@@ -279,7 +283,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const target = this.pickConnectorFor(token.connectorId, token.idTag, decision.info.parentIdTag);
     if (!decision.accepted) {
       log.info('authorisation refused', { status: decision.info.status, source: decision.source });
-      this.emit('auth-refused', { connectorId: target?.id ?? token.connectorId, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status });
+      this.emit('auth-refused', { connectorId: target?.id ?? token.connectorId, customerRef: this.opts.pseudonym(token.idTag), status: decision.info.status, source: decision.source });
       return decision;
     }
     if (!target) {
@@ -289,7 +293,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const admitted = this.admit(target, token.idTag, decision.info.parentIdTag);
     if (!admitted.allowed) {
       log.info('connector reserved for another tag', { connectorId: target.id });
-      this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: 'Reserved' });
+      this.emit('auth-refused', { connectorId: target.id, customerRef: this.opts.pseudonym(token.idTag), status: 'Reserved', source: 'reservation' });
       return { ...decision, accepted: false };
     }
     log.info('authorised', { connectorId: target.id, source: decision.source });

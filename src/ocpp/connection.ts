@@ -338,10 +338,15 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     this.client.removeHandler();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Close the link and stop reconnecting. `force`: drop the socket now, without the WebSocket
+   * closing handshake (whose answer a busy or partitioned peer may hold for ws's 30 s close
+   * timeout): a fleet stopping on SIGTERM closes thousands of links at once.
+   */
+  async stop(opts: { force?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    await this.client.close({ code: 1000, reason: 'stopping', awaitPending: false });
+    await this.client.close({ code: 1000, reason: 'stopping', awaitPending: false, force: opts.force ?? false });
   }
 }

@@ -4,6 +4,8 @@
  *   node --import tsx --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
  * (the sources through tsx, whose keepNames adds a name to each arrow function: the built fleet
  * in dist/ has none; RAMP, WORKERS, TIME_SCALE in the environment)
+ * PROFILE_OUT=file.cpuprofile profiles the second half of the run only (the steady state, not the
+ * ramp) through the inspector, without --cpu-prof; SCENARIO in the environment too.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,26 +25,46 @@ for await (const line of createInterface({ input: child.stdout! })) {
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
 const heap0 = process.memoryUsage();
+const timeScale = Number(process.env.TIME_SCALE ?? 60);
 const runner = new FleetRunner({
-  count, scenario: 'commuter-day', urls: [url], durationMs: wallS * 60_000,
+  count, scenario: process.env.SCENARIO ?? 'commuter-day', urls: [url], durationMs: wallS * 1000 * timeScale,
   startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: Number(process.env.RAMP ?? 1000), seed: 1, workers: Number(process.env.WORKERS ?? 0),
-  timeScale: Number(process.env.TIME_SCALE ?? 60), statusIntervalMs: 1000,
+  timeScale, statusIntervalMs: 1000,
+  // The steady window: the second half of the run, up to its last second (not the stop).
   onStatus: (s) => {
-    if (s.elapsedMs < (wallS * 1000) / 2) return;
-    if (!steady) steady = { cpu: process.cpuUsage(), calls: 0, at: Date.now() };
-    else steady.calls += s.callsPerS * 1;
+    if (s.elapsedMs < (wallS * 1000) / 2 || s.elapsedMs > wallS * 1000 - 1000) return;
+    if (!steady) steady = { cpu0: process.cpuUsage(), at0: Date.now(), calls: 0, cpu: process.cpuUsage(), at: Date.now() };
+    else {
+      steady.calls += s.callsPerS * ((Date.now() - steady.at) / 1000);
+      steady.cpu = process.cpuUsage(steady.cpu0);
+      steady.at = Date.now();
+    }
   },
 });
-let steady: { cpu: NodeJS.CpuUsage; calls: number; at: number } | undefined;
+let steady: { cpu0: NodeJS.CpuUsage; at0: number; calls: number; cpu: NodeJS.CpuUsage; at: number } | undefined;
 let mid: NodeJS.MemoryUsage | undefined;
+let session: import('node:inspector').Session | undefined;
 setTimeout(async () => {
+  if (process.env.PROFILE_OUT) {
+    const { Session } = await import('node:inspector');
+    session = new Session();
+    session.connect();
+    await new Promise<void>((r) => session!.post('Profiler.enable', () => session!.post('Profiler.start', () => r())));
+  }
   gc?.(); mid = process.memoryUsage();
   if (process.env.HEAP_SPACES) console.error(JSON.stringify((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, Math.round(x.space_size / 2 ** 20), Math.round(x.space_used_size / 2 ** 20)])));
   if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 }, (wallS * 1000) / 2).unref();
 const { report } = await runner.run();
-const steadyCpu = steady && process.cpuUsage(steady.cpu);
-const steadyFig = steady && steadyCpu && { steadyMsgsPerS: Math.round((2 * steady.calls) / ((Date.now() - steady.at) / 1000)), steadyMsgsPerCpuS: Math.round((2 * steady.calls) / ((steadyCpu.user + steadyCpu.system) / 1e6)) };
+if (session) {
+  const profile = await new Promise<unknown>((r) => session!.post('Profiler.stop', (_err, res) => r(res.profile)));
+  (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT!, JSON.stringify(profile));
+}
+const steadyFig = steady && steady.at > steady.at0 && {
+  steadyMsgsPerS: Math.round((2 * steady.calls) / ((steady.at - steady.at0) / 1000)),
+  steadyMsgsPerCpuS: Math.round((2 * steady.calls) / ((steady.cpu.user + steady.cpu.system) / 1e6)),
+  steadyCpuMsPerCall: +(((steady.cpu.user + steady.cpu.system) / 1e3) / Math.max(1, steady.calls)).toFixed(3),
+};
 const c = report.stats.counters;
 const f = (n: number) => (n / 2 ** 20).toFixed(0);
 console.log(JSON.stringify({

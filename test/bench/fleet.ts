@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
@@ -34,116 +34,179 @@ async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
   return { url, child };
 }
 
-/** RSS (bytes) of this process and its children, leaving out the given pids (the central systems). */
-function treeRss(exclude: Set<number>): number {
-  let kb = 0;
-  try {
-    for (const [, rss] of fleetProcesses(exclude)) kb += rss;
-  } catch {
-    return process.memoryUsage().rss;
-  }
-  return kb * 1024;
-}
+const PAGE_KB = 4;
 
-/** [pid, RSS KB] of this process and its children, leaving out the given pids. */
-function fleetProcesses(exclude: Set<number>): [number, number][] {
-  const out = execFileSync('ps', ['-o', 'pid=,ppid=,rss=,comm=', '-A'], { encoding: 'utf8' });
-  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([pid, ppid, rss, comm]) => [Number(pid), Number(ppid), Number(rss), comm] as const);
-  // Node processes only: not the ps that lists them, nor the loader's esbuild service.
-  return rows.filter(([pid, ppid, , comm]) => pid === process.pid || (ppid === process.pid && !exclude.has(pid) && comm === 'node')).map(([pid, , rss]) => [pid, rss]);
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
+/** Every process on the machine: pid → [parent pid, CPU seconds (user + system), RSS KB], from /proc. */
+function processTable(): Map<number, [number, number, number]> {
+  const out = new Map<number, [number, number, number]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Fields after the command (which may hold spaces): state ppid … utime(12) stime(13) … rss(22).
+      const f = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ').pop()!.split(' ');
+      out.set(Number(name), [Number(f[1]), (Number(f[11]) + Number(f[12])) / 100, Number(f[21]) * PAGE_KB]);
+    } catch {
+      // gone meanwhile
+    }
   }
+  return out;
 }
 
 /**
- * `npm run bench:fleet`: a fleet of `count` chargers (commuter-day, from 07:00, the morning
- * peak) against the embedded central system in other processes (one per 9,000 chargers). The
- * time scale (BENCH_FLEET_TIME_SCALE, default 15) gives each charger about 0.2 OCPP messages a
- * second, the reference simulator's rate; the figures print the rate measured. The fleet runs in
- * as many processes as the open-file limit requires, each with its worker threads; RSS is the
- * sum over the fleet's processes, CPU the fleet's (not the central systems').
+ * What an outside observer measures: every process of this command's tree (this process and
+ * all its descendants, whatever they run), apart from the central systems' subtrees, which are
+ * summed separately. CPU seconds (user + system) and RSS KB.
+ */
+function treeUsage(exclude: Set<number>): { fleet: { cpuS: number; rssKb: number; pids: number }; csms: { cpuS: number; rssKb: number } } {
+  const table = processTable();
+  const children = new Map<number, number[]>();
+  for (const [pid, [ppid]] of table) (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(pid);
+  const fleet = { cpuS: 0, rssKb: 0, pids: 0 };
+  const csms = { cpuS: 0, rssKb: 0 };
+  const walk = (pid: number, into: { cpuS: number; rssKb: number; pids?: number }) => {
+    const row = table.get(pid);
+    if (row) {
+      into.cpuS += row[1];
+      into.rssKb += row[2];
+      if (into.pids !== undefined) into.pids++;
+    }
+    for (const c of children.get(pid) ?? []) walk(c, exclude.has(c) ? csms : into);
+  };
+  walk(commandRoot(table), fleet);
+  return { fleet, csms };
+}
+
+let root: number | undefined;
+/**
+ * The process the user started: `npm run bench:fleet` is npm, a shell and tsx's launcher above
+ * this process, and their memory counts too. Climbs while the parent's command line is the
+ * benchmark's (mentions "bench"); BENCH_FLEET_ROOT_PID overrides.
+ */
+function commandRoot(table: Map<number, [number, number, number]>): number {
+  if (root !== undefined) return root;
+  root = Number(process.env.BENCH_FLEET_ROOT_PID ?? 0) || process.pid;
+  if (!process.env.BENCH_FLEET_ROOT_PID) {
+    for (let parent = table.get(root)?.[0]; parent && parent > 1; parent = table.get(parent)?.[0]) {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${parent}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        break;
+      }
+      if (!/bench/.test(cmd)) break;
+      root = parent;
+    }
+  }
+  return root;
+}
+
+/**
+ * `npm run bench:fleet`: a fleet of `count` chargers (BENCH_FLEET_SCENARIO, default commuter-day
+ * from 07:00, the morning peak; or e.g. bench-vs-sap's sap-atg.json at time scale 1) against the
+ * embedded central system in other processes (one per 10,000 chargers). What an outside
+ * observer measures, from /proc every second: CPU and RSS of every process this command starts
+ * (its whole tree: the fleet's processes and threads, whatever they run), the central systems'
+ * subtrees left out and reported apart. Options are those a user gets by default (no ramp
+ * unless BENCH_FLEET_RAMP is set). Messages are OCPP-J messages both ways as the chargers count
+ * them: each CALL a charger sends and its answer, each CALL of the central system and the
+ * charger's answer; CALLs alone are printed too.
  */
 export async function benchFleet(opts: { count?: number; wallS?: number; timeScale?: number; rampPerSec?: number } = {}): Promise<Record<string, number | string>> {
   const count = opts.count ?? Number(process.env.BENCH_FLEET_COUNT ?? 20_000);
   const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 90);
   const timeScale = opts.timeScale ?? Number(process.env.BENCH_FLEET_TIME_SCALE ?? 15);
+  const scenario = process.env.BENCH_FLEET_SCENARIO ?? 'commuter-day';
   const processes = process.env.BENCH_FLEET_PROCESSES ? Number(process.env.BENCH_FLEET_PROCESSES) : undefined;
   const workers = process.env.BENCH_FLEET_WORKERS ? Number(process.env.BENCH_FLEET_WORKERS) : undefined;
-  const ramp = opts.rampPerSec ?? Number(process.env.BENCH_FLEET_RAMP ?? 400);
+  const ramp = opts.rampPerSec ?? (process.env.BENCH_FLEET_RAMP ? Number(process.env.BENCH_FLEET_RAMP) : undefined);
+  /** Seconds after the last charger's Accepted before the steady window opens. */
+  const settleS = Number(process.env.BENCH_FLEET_SETTLE_SECONDS ?? 10);
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
   const exclude = new Set(csmss.map((c) => c.child.pid!));
   try {
-    const rss0 = treeRss(exclude);
-    let peakRss = rss0;
-    // Steady state: from 5 s after the last charger started to the end.
-    const steadyFromS = (ramp > 0 ? count / ramp : 0) + 5;
-    const steady: { cpu0?: number; cpu: number; calls: number; lagP99: number } = { cpu: 0, calls: 0, lagP99: 0 };
-    let lastCsmsCpu = 0;
-    let lastFleetCpu = 0;
+    const u0 = treeUsage(exclude);
+    let peakRssKb = u0.fleet.rssKb;
+    let peakPids = u0.fleet.pids;
+    let peakCsmsRssKb = u0.csms.rssKb;
+    const steady: { at0?: number; cpu0?: number; csms0?: number; calls0?: number; msgs0?: number; at: number; cpu: number; csms: number; calls: number; msgs: number; lagP99: number } =
+      { at: 0, cpu: 0, csms: 0, calls: 0, msgs: 0, lagP99: 0 };
+    let accepted = 0;
+    let allAcceptedAt: number | undefined;
+    let calls = 0;
+    let msgs = 0;
     let lastAt = 0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, treeRss(exclude))), 1_000);
+    let last = u0;
+    const sample = () => {
+      const u = treeUsage(exclude);
+      peakRssKb = Math.max(peakRssKb, u.fleet.rssKb);
+      peakPids = Math.max(peakPids, u.fleet.pids);
+      peakCsmsRssKb = Math.max(peakCsmsRssKb, u.csms.rssKb);
+      return u;
+    };
+    const sampler = setInterval(sample, 1_000);
     const runner = new FleetRunner({
-      count, scenario: 'commuter-day', urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
-      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), rampPerSec: ramp, seed: 1,
+      count, scenario, urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
+      startMs: Date.UTC(2026, 0, 5, 7, 0, 0), ...(ramp !== undefined ? { rampPerSec: ramp } : {}), seed: 1,
       processes, workers,
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
-      // A status every 2 s: the steady-state figures (after the ramp), and with
-      // BENCH_FLEET_VERBOSE=1 a line with the RSS and the fleet's and central systems' CPU.
+      // A status every 2 s: the steady window opens settleS after every charger is Accepted;
+      // with BENCH_FLEET_VERBOSE=1 a line with the RSS and the fleet's and central systems' CPU.
       statusIntervalMs: 2_000,
       onStatus: (s: FleetStatus) => {
-        const csmsCpu = csmss.reduce((n, c) => n + cpuSeconds(c.child.pid!), 0);
-        // The fleet's processes; a fleet small enough for one process runs in this one (threads).
-        const fleetPids = fleetProcesses(exclude).map(([pid]) => pid).filter((pid) => pid !== process.pid);
-        const fleetCpu = fleetPids.length ? fleetPids.reduce((n, pid) => n + cpuSeconds(pid), 0) : cpuSeconds(process.pid);
+        const u = sample();
         const dt = (s.elapsedMs - lastAt) / 1000;
-        if (s.elapsedMs / 1000 >= steadyFromS) {
-          if (steady.cpu0 === undefined) steady.cpu0 = fleetCpu;
-          else steady.calls += s.callsPerS * dt;
-          steady.cpu = fleetCpu;
-          steady.lagP99 = Math.max(steady.lagP99, s.lagP99Ms);
+        calls += s.callsPerS * dt;
+        msgs += (s.messagesInPerS + s.messagesOutPerS) * dt;
+        accepted = s.gauges.accepted;
+        if (accepted >= count && allAcceptedAt === undefined) allAcceptedAt = s.elapsedMs;
+        if (allAcceptedAt !== undefined && s.elapsedMs >= allAcceptedAt + settleS * 1000 && s.elapsedMs < wallS * 1000) {
+          if (steady.at0 === undefined) Object.assign(steady, { at0: s.elapsedMs, cpu0: u.fleet.cpuS, csms0: u.csms.cpuS, calls0: calls, msgs0: msgs });
+          Object.assign(steady, { at: s.elapsedMs, cpu: u.fleet.cpuS, csms: u.csms.cpuS, calls, msgs, lagP99: Math.max(steady.lagP99, s.lagP99Ms) });
         }
         if (process.env.BENCH_FLEET_VERBOSE) {
           const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
-          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(treeRss(exclude) / 2 ** 20).toFixed(0)}MB cpu fleet=${pct(fleetCpu, lastFleetCpu)} csms=${pct(csmsCpu, lastCsmsCpu)}\n`);
+          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(u.fleet.rssKb / 1024).toFixed(0)}MB (${u.fleet.pids} processes) cpu fleet=${pct(u.fleet.cpuS, last.fleet.cpuS)} csms=${pct(u.csms.cpuS, last.csms.cpuS)}\n`);
         }
-        lastCsmsCpu = csmsCpu;
-        lastFleetCpu = fleetCpu;
+        last = u;
         lastAt = s.elapsedMs;
       },
     });
     const { report } = await runner.run();
     clearInterval(sampler);
+    const u1 = treeUsage(exclude);
     const c = report.stats.counters;
     const t = totals(report);
-    const cpuS = report.cpuMs / 1000;
-    const msgs = c.messagesOut + c.messagesIn;
+    // The tree's CPU over the whole run; exited children are gone from /proc, so the last sample
+    // before the end stands for them when it is larger.
+    const cpuS = Math.max(u1.fleet.cpuS, last.fleet.cpuS) - u0.fleet.cpuS;
+    const all = c.messagesOut + c.messagesIn;
+    const callsOut = Object.values(report.stats.actions).reduce((n, a) => n + a.count, 0);
+    const steadyCpu = steady.cpu - (steady.cpu0 ?? 0);
+    const steadyS = (steady.at - (steady.at0 ?? 0)) / 1000;
     return {
-      'chargers (connectors)': `${count} (${count * runner.charger.connectors.length})`,
+      'scenario; chargers (connectors)': `${scenario}; ${count} (${count * runner.charger.connectors.length})`,
       'chargers accepted': c.chargersAccepted,
-      'ramp (chargers started per second); time to all Accepted, s': `${ramp}; ${(report.stats.lastAcceptedAtMs / 1000).toFixed(1)}`,
-      'RSS before / peak (fleet processes), MB': `${(rss0 / 2 ** 20).toFixed(0)} / ${(peakRss / 2 ** 20).toFixed(0)}`,
-      'RSS per charger (peak / count), KB': (peakRss / 1024 / count).toFixed(1),
-      'central systems (processes, nice)': `${csmss.length}, ${CSMS_NICE}`,
+      'ramp (chargers started per second); time to all Accepted, s': `${ramp ?? 'none (default)'}; ${(report.stats.lastAcceptedAtMs / 1000).toFixed(1)}`,
+      'RSS before / peak, whole tree (central systems apart), MB': `${(u0.fleet.rssKb / 1024).toFixed(0)} / ${(peakRssKb / 1024).toFixed(0)} (${peakPids} processes)`,
+      'RSS per charger (peak / count), KB': (peakRssKb / count).toFixed(1),
+      'central systems (processes, nice); their peak RSS, MB': `${csmss.length}, ${CSMS_NICE}; ${(peakCsmsRssKb / 1024).toFixed(0)}`,
       'processes x threads': `${Math.max(1, report.threads)} threads in ${processes ?? 'auto'} processes`,
-      'time scale; messages per charger per second': `${timeScale}; ${(msgs / (report.wallMs / 1000) / count).toFixed(2)}`,
-      'OCPP messages (out + in)': msgs,
-      'messages per second (wall)': (msgs / (report.wallMs / 1000)).toFixed(0),
-      'messages per CPU-second, whole run (start-up, steady state, shutdown)': cpuS ? (msgs / cpuS).toFixed(0) : 'n/a',
-      'steady state (after the ramp): messages per CPU-second (2 x calls); worst 2 s lag p99, ms': steady.cpu0 !== undefined && steady.cpu > steady.cpu0
-        ? `${((2 * steady.calls) / (steady.cpu - steady.cpu0)).toFixed(0)}; ${steady.lagP99.toFixed(0)}`
-        : 'n/a (run shorter than the ramp)',
-      'CPU (fleet), s; wall, s': `${cpuS.toFixed(1)}; ${(report.wallMs / 1000).toFixed(1)}`,
+      'time scale; messages per charger per second': `${timeScale}; ${(all / (report.wallMs / 1000) / count).toFixed(2)}`,
+      'OCPP messages both ways (CALLs out, answers in, CALLs in, answers out)': all,
+      'CALLs the chargers sent': callsOut,
+      'messages per second (wall)': (all / (report.wallMs / 1000)).toFixed(0),
+      'whole run (start-up, steady state, shutdown), whole tree: messages per CPU-second': cpuS > 0 ? (all / cpuS).toFixed(0) : 'n/a',
+      'steady window, s (from settle after all Accepted)': steadyS > 0 ? `${steadyS.toFixed(0)} (from ${((steady.at0 ?? 0) / 1000).toFixed(0)} s)` : 'n/a',
+      'steady, whole tree: messages per CPU-second; CALLs per CPU-second': steadyCpu > 0 && steadyS > 0
+        ? `${((steady.msgs - (steady.msgs0 ?? 0)) / steadyCpu).toFixed(0)}; ${((steady.calls - (steady.calls0 ?? 0)) / steadyCpu).toFixed(0)}`
+        : 'n/a (window empty: run longer, BENCH_FLEET_SECONDS)',
+      'steady: fleet CPU %, central systems CPU %; worst 2 s lag p99, ms': steadyS > 0
+        ? `${((steadyCpu / steadyS) * 100).toFixed(0)} %, ${(((steady.csms - (steady.csms0 ?? 0)) / steadyS) * 100).toFixed(0)} %; ${steady.lagP99.toFixed(0)}`
+        : 'n/a',
+      'CPU (whole tree), s; wall, s': `${cpuS.toFixed(1)}; ${(report.wallMs / 1000).toFixed(1)}`,
       'latency p50 / p95 / p99, ms': `${t.latency.percentileMs(50).toFixed(1)} / ${t.latency.percentileMs(95).toFixed(1)} / ${t.latency.percentileMs(99).toFixed(1)}`,
       'failed calls (CALLERROR + timeouts)': t.failures,
-      'sessions started': c.sessionsStarted,
+      'sessions started; auth refused by the central system / without its answer': `${c.sessionsStarted}; ${c.authRefused} / ${c.authRefusedLocally ?? 0}`,
       'simulator event-loop lag p99 / max, ms': `${report.lag.p99Ms.toFixed(1)} / ${report.lag.maxMs.toFixed(1)}${report.overloaded ? ' (OVERLOADED)' : ''}`,
       'EMFILE seen': c.emfile,
     };

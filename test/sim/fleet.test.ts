@@ -92,6 +92,35 @@ describe('fleet simulator', () => {
     expect(csms.calls.some((c) => c.chargePointId === 'SIM-00200')).toBe(true);
   });
 
+  it('counts a token as refused by the central system only when its Authorize answer said so', async () => {
+    // A central system that answers Invalid for the scenario's invalid tags, and fails (a
+    // CALLERROR, as an overloaded backend does) every Authorize of the others: the chargers
+    // refuse those by their offline rules, which the report must not count as its refusals.
+    const csms = new TestCsms();
+    csms.on('Authorize', (p: { idTag: string }) => {
+      if (p.idTag.startsWith('BAD')) return { idTagInfo: { status: 'Invalid' } };
+      throw new Error('backend overloaded');
+    });
+    const url = await csms.start();
+    servers.push(csms);
+    // RFID cards only: every refusal is a presented token's (app starts authorise otherwise).
+    const rfid = { ...smoke, auth: { ...smoke.auth, rfidShare: 1, touchscreenShare: 0, appShare: 0 } };
+    const { report } = await new FleetRunner({
+      count: 40, scenario: rfid, workers: 0, urls: [url], timeScale: 600, durationMs: 60 * 60_000, startMs: START, seed: 3,
+    }).run();
+    const answers = csms.callsOf('Authorize');
+    const invalidAsked = answers.filter((c) => c.params.idTag.startsWith('BAD')).length;
+    const failedAsked = answers.length - invalidAsked;
+    expect(invalidAsked).toBeGreaterThan(0);
+    expect(failedAsked).toBeGreaterThan(0);
+    const c = report.stats.counters;
+    expect(c.authRefused).toBe(invalidAsked);
+    // Each failed Authorize, and tokens presented while the link was not up, refused locally.
+    expect(c.authRefusedLocally).toBeGreaterThanOrEqual(failedAsked);
+    expect(Object.values(report.stats.actions.Authorize!.errors).reduce((x, y) => x + y, 0)).toBe(failedAsked);
+    expect(formatReport(report)).toContain(`auth refused by the central system ${invalidAsked}, refused without its answer (timeout, failure, offline rules) ${c.authRefusedLocally}`);
+  });
+
   it('gives the same driver events twice under a seed, and others under another seed', async () => {
     const run = async (seed: number) => {
       const { url } = await strictServer();

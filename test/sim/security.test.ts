@@ -46,18 +46,24 @@ describe('fleet against a secured central system: TLS, Basic auth, client certif
     pki.cleanup();
   });
 
-  const run = (security: { password?: string; ca?: string }, workers: number) => {
+  /** `untilAccepted`: run until every charger is Accepted (60 s at most), not for a fixed time. */
+  const run = (security: { password?: string; ca?: string }, workers: number, untilAccepted = false) => {
     const warnings: string[] = [];
-    const runner = new FleetRunner({
-      count: COUNT, scenario: smoke, workers, urls: [url], security, timeScale: 600, durationMs: 5 * 60_000, startMs: START, seed: 3,
+    const deadline = Date.now() + 60_000;
+    const runner: FleetRunner = new FleetRunner({
+      count: COUNT, scenario: smoke, workers, urls: [url], security, timeScale: 600, startMs: START, seed: 3,
+      ...(untilAccepted ? {} : { durationMs: 5 * 60_000 }),
       statusIntervalMs: 200, onWarning: (w) => warnings.push(w),
+      onStatus: (st) => {
+        if (untilAccepted && (st.gauges.accepted === COUNT || Date.now() > deadline)) runner.stop();
+      },
     });
     return runner.run().then(({ report }) => ({ report, warnings }));
   };
 
   it('connects every charger with its own password over TLS, from worker threads', async () => {
     handshakes.length = 0;
-    const { report, warnings } = await run({ password: 'load-{id}', ca: caPem }, 2);
+    const { report, warnings } = await run({ password: 'load-{id}', ca: caPem }, 2, true);
     expect(report.stats.counters.chargersAccepted).toBe(COUNT);
     expect(report.stats.counters.connectFailures).toBe(0);
     expect(warnings).toEqual([]);

@@ -30,6 +30,10 @@ const HEAP_GROWING_PERCENT = 40;
 const HOUSEKEEPING_MS = 10_000;
 /** Links closed at a time when a host stops. */
 const STOP_BATCH = 250;
+/** Longest stretch (wall ms) a host builds chargers before it lets the event loop run. */
+const BUILD_SLICE_MS = 20;
+/** How long an interrupted run waits for answers in flight before it drops its links, ms. */
+const FAST_DRAIN_MS = 1_000;
 
 
 /** How simulated chargers authenticate to a central system under test. */
@@ -133,6 +137,7 @@ export class FleetHost {
   private readonly hosted = new Map<string, Hosted>();
   private readonly log: Log;
   private rampTimer?: NodeJS.Timeout;
+  private rampImmediate?: NodeJS.Immediate;
   private housekeeping?: NodeJS.Timeout;
   private readonly lag: IntervalHistogram;
   /** The same, since the last snapshot (the live status shows the last interval). */
@@ -203,17 +208,33 @@ export class FleetHost {
     const perMs = this.o.rampPerSec > 0 ? this.o.rampPerSec / 1000 : Number.POSITIVE_INFINITY;
     let next = 0;
     const t0 = Date.now();
+    let lastSliceEnd = t0;
     const tick = () => {
       this.rampTimer = undefined;
+      this.rampImmediate = undefined;
       if (this.stopping) return;
-      const elapsed = Date.now() - t0;
-      // Charger k (in fleet order) starts at k / ramp seconds.
+      const sliceStart = Date.now();
+      const elapsed = sliceStart - t0;
+      // Charger k (in fleet order) starts at k / ramp seconds; without a ramp, as fast as the
+      // thread builds them. Either way a slice of at most BUILD_SLICE_MS, then the event loop
+      // runs (answers, timers) before the next: building 10,000 chargers in one go stalled it
+      // for about 10 s, and no charger connected until every one was built.
+      // A slice may last as long as the rest of the loop's turn did (a fast time scale keeps
+      // the scheduler busy): building then gets at least half the thread, and adds no stall
+      // longer than the loop has anyway.
+      const budgetMs = Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd);
+      let built = 0;
       while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
         this.add(list[next]!.id, list[next]!.index);
         next++;
+        if (++built % 8 === 0 && Date.now() - sliceStart >= budgetMs) break;
       }
+      lastSliceEnd = Date.now();
       if (next >= list.length) this.onRamped();
-      else {
+      else if (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= (Date.now() - t0) * perMs) {
+        // Behind (or no ramp): the next slice once pending I/O has been handled.
+        this.rampImmediate = setImmediate(tick);
+      } else {
         // Small steps: a few chargers at a time keep the event loop responsive while they connect.
         const dueIn = Math.max(2, list[next]!.index / perMs - elapsed);
         this.rampTimer = setTimeout(tick, Math.min(dueIn, 10));
@@ -354,7 +375,8 @@ export class FleetHost {
       m.add('sessionsStopped');
       m.add('energyWh', e.energyWh);
     });
-    cp.on('auth-refused', () => m.add('authRefused'));
+    // What the central system said, apart from what a charger decided without its answer.
+    cp.on('auth-refused', (e) => m.add(e.source === 'csms' ? 'authRefused' : 'authRefusedLocally'));
     const record = this.o.recordEvents
       ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
         this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
@@ -455,14 +477,19 @@ export class FleetHost {
   /**
    * Freeze simulated time and the drivers, wait (up to `drainMs`) for answers to CALLs in
    * flight so the counts match what the central system received, then close every link.
+   * `fast` (an interrupted run: SIGTERM, Ctrl-C): wait at most FAST_DRAIN_MS, skip the
+   * catching-up of simulated time, and drop the sockets without closing handshakes, so that
+   * thousands of chargers stop within seconds and the report is still written.
    */
-  async stop(drainMs = 5_000): Promise<HostSnapshot> {
+  async stop(drainMs = 5_000, fast = false): Promise<HostSnapshot> {
+    if (fast) drainMs = Math.min(drainMs, FAST_DRAIN_MS);
     this.stopping = true;
     clearTimeout(this.rampTimer);
+    clearImmediate(this.rampImmediate);
     clearInterval(this.housekeeping);
     const until = Date.now() + drainMs;
     // A run of fixed duration: let the scheduler catch up with every event due by its end.
-    if (this.o.durationMs !== undefined) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
+    if (this.o.durationMs !== undefined && !fast) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
     this.scheduler.stop();
     for (const h of this.hosted.values()) h.driver.stop();
     const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);
@@ -482,6 +509,11 @@ export class FleetHost {
     // allocate a burst of close frames and promises (the RSS peak of a run) and stall the loop.
     const all = [...this.hosted.values()];
     for (const h of all) h.runtime.halt();
+    if (fast) {
+      // Sockets dropped first (no close frames, nothing to wait for); stop() then finds each
+      // link closed and only releases the charger's own resources.
+      for (const h of all) void h.runtime.connection.stop({ force: true }).catch(() => {});
+    }
     for (let i = 0; i < all.length; i += STOP_BATCH) {
       await Promise.all(all.slice(i, i + STOP_BATCH).map((h) => h.runtime.stop().catch(() => {})));
     }

@@ -21,7 +21,16 @@ export const COUNTER_NAMES = [
   'connectFailures',
   /** Chargers whose BootNotification was answered Pending, or Rejected, at least once (they retry after the interval). */
   'bootsPending', 'bootsRejected',
-  'sessionsStarted', 'sessionsStopped', 'energyWh', 'authRefused', 'deadLetters',
+  'sessionsStarted', 'sessionsStopped', 'energyWh',
+  /** Tokens the central system refused (its Authorize answer was not Accepted). */
+  'authRefused',
+  /**
+   * Tokens refused without the central system's answer: its Authorize timed out, failed or
+   * could not be sent, and the offline rules (local list, cache, unknown ids) refused; or a
+   * reservation for another tag. Never a refusal by the central system.
+   */
+  'authRefusedLocally',
+  'deadLetters',
   'arrivals', 'balked', 'tokens', 'remoteStarts', 'remoteStartsRefused', 'faults', 'flaps', 'storms',
   'messagesOut', 'messagesIn', 'warnings', 'emfile', 'badMessages',
   /** CALLs from the central system (each a message in, and its answer a message out). */

@@ -103,7 +103,8 @@ export function openFileLimit(): number | undefined {
 
 interface HostHandle {
   snapshot(): Promise<HostSnapshot | undefined>;
-  stop(): Promise<{ snapshot: HostSnapshot; events: string[] }>;
+  /** `fast`: an interrupted run (see FleetHost.stop). */
+  stop(fast: boolean): Promise<{ snapshot: HostSnapshot; events: string[] }>;
 }
 
 function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
@@ -111,7 +112,7 @@ function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
   host.start();
   return {
     snapshot: async () => host.snapshot(),
-    stop: async () => ({ snapshot: await host.stop(), events: host.events }),
+    stop: async (fast) => ({ snapshot: await host.stop(undefined, fast), events: host.events }),
   };
 }
 
@@ -144,17 +145,17 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
         }
       }, 2_000).unref();
     }),
-    stop: () => new Promise((resolve, reject) => {
+    stop: (fast) => new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         void worker.terminate();
         reject(new FleetError('ERR_FLEET_WORKER_STOP', 'a worker did not stop in time'));
-      // Closing thousands of links politely takes a while on a busy machine.
-      }, fleetDefaults.drainMs + 10_000 + opts.chargers.length * 5);
+      // Closing thousands of links politely takes a while on a busy machine; dropping them does not.
+      }, fast ? 10_000 : fleetDefaults.drainMs + 10_000 + opts.chargers.length * 5);
       onStopped = (m) => {
         clearTimeout(timer);
         void worker.terminate().then(() => resolve(m));
       };
-      worker.postMessage({ type: 'stop' });
+      worker.postMessage({ type: 'stop', fast } satisfies ToWorker);
     }),
   };
 }
@@ -177,10 +178,17 @@ export class FleetRunner {
     if (!Number.isInteger(o.count) || o.count < 1) throw new FleetError('ERR_FLEET_COUNT', `--count must be a positive integer, got ${o.count}`);
   }
 
-  /** Ask a running fleet to stop (Ctrl-C): run() still resolves with the report. */
+  /**
+   * Ask a running fleet to stop (Ctrl-C, SIGTERM): run() still resolves with the report, within
+   * seconds: answers in flight get a second, then every link is dropped without its closing
+   * handshake, in every worker at once.
+   */
   stop(): void {
+    this.interrupted = true;
     this.stopRequested?.();
   }
+
+  private interrupted = false;
 
   async run(): Promise<{ report: FleetReport; events: string[] }> {
     const o = this.o;
@@ -284,11 +292,12 @@ export class FleetRunner {
       }, statusEvery)
       : undefined;
 
-    const durationTimer = o.durationMs !== undefined ? setTimeout(() => this.stop(), o.durationMs / timeScale) : undefined;
+    // The end of the duration is not an interruption: links close politely.
+    const durationTimer = o.durationMs !== undefined ? setTimeout(() => this.stopRequested?.(), o.durationMs / timeScale) : undefined;
     await this.stopSignal;
     clearTimeout(durationTimer);
     if (statusTimer) clearInterval(statusTimer);
-    const results = await Promise.all(hosts.map((h) => h.stop()));
+    const results = await Promise.all(hosts.map((h) => h.stop(this.interrupted)));
     await this.csms?.close();
     mainLag.disable();
     const cpu = process.cpuUsage(cpu0);

@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
 import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
+import { defaultRampPerSec } from '../sim/fleet/runner.js';
 import { parseShard } from '../sim/fleet/shard.js';
 import type { FleetSecurity } from '../sim/fleet/host.js';
 import { idTagPool, loadScenario } from '../sim/fleet/scenario.js';
@@ -85,7 +87,7 @@ export function simCommand(): Command {
     .option('--ca <file>', 'PEM file of the CA that signed a wss:// central system\'s certificate (a private CA); default: the system\'s CAs')
     .option('--cert <file>', 'client certificate (PEM) of each charger, Security Profile 3; {id} in the path becomes the charger id, e.g. certs/{id}.crt')
     .option('--key <file>', 'its private key (PEM), e.g. certs/{id}.key')
-    .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: all at once)', parseRate)
+    .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: 200/s per core, printed at start; 0: all at once)', parseRate)
     .option('--duration <time>', 'simulated duration, e.g. 30m, 2h (default: until Ctrl-C)', parseDurationMs)
     .option('--seed <n>', 'seed: the same seed and scenario give the same events per charger', nonNegativeInt, 1)
     .option('--time-scale <n>', 'simulated time runs N times faster than wall time', positiveNumber, 1)
@@ -105,6 +107,10 @@ export function simCommand(): Command {
       const shard = asUsage(() => parseShard(o.shard), '--shard');
       const startMs = o.start ? Date.parse(o.start) : undefined;
       if (startMs !== undefined && !Number.isFinite(startMs)) throw new UsageError(`--start: not a time: ${o.start}`);
+      if (o.ramp === undefined) {
+        o.ramp = defaultRampPerSec();
+        process.stderr.write(`ramp: ${o.ramp} chargers/s, the default for ${availableParallelism()} cores (--ramp to change, --ramp 0 for all at once)\n`);
+      }
       const { code } = await runFleet(
         {
           count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,

@@ -4,7 +4,7 @@ import { setPriority } from 'node:os';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
+import { defaultRampPerSec, FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
 import { totals } from '../../src/sim/fleet/report.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
@@ -106,8 +106,8 @@ function commandRoot(table: Map<number, [number, number, number]>): number {
  * embedded central system in other processes (one per 10,000 chargers). What an outside
  * observer measures, from /proc every second: CPU and RSS of every process this command starts
  * (its whole tree: the fleet's processes and threads, whatever they run), the central systems'
- * subtrees left out and reported apart. Options are those a user gets by default (no ramp
- * unless BENCH_FLEET_RAMP is set). Messages are OCPP-J messages both ways as the chargers count
+ * subtrees left out and reported apart. Options are those a user gets by default (the ramp
+ * `evse-edge sim` chooses, 200 chargers/s per core, unless BENCH_FLEET_RAMP is set; 0: all at once). Messages are OCPP-J messages both ways as the chargers count
  * them: each CALL a charger sends and its answer, each CALL of the central system and the
  * charger's answer; CALLs alone are printed too.
  */
@@ -118,7 +118,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
   const scenario = process.env.BENCH_FLEET_SCENARIO ?? 'commuter-day';
   const processes = process.env.BENCH_FLEET_PROCESSES ? Number(process.env.BENCH_FLEET_PROCESSES) : undefined;
   const workers = process.env.BENCH_FLEET_WORKERS ? Number(process.env.BENCH_FLEET_WORKERS) : undefined;
-  const ramp = opts.rampPerSec ?? (process.env.BENCH_FLEET_RAMP ? Number(process.env.BENCH_FLEET_RAMP) : undefined);
+  const ramp = opts.rampPerSec ?? (process.env.BENCH_FLEET_RAMP ? Number(process.env.BENCH_FLEET_RAMP) : defaultRampPerSec());
   /** Seconds after the last charger's Accepted before the steady window opens. */
   const settleS = Number(process.env.BENCH_FLEET_SETTLE_SECONDS ?? 10);
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));

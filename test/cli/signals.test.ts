@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultRampPerSec } from '../../src/sim/fleet/runner.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -29,6 +30,8 @@ describe('signals and exit statuses of the commands', () => {
       const reportFile = join(dir, 'report.json');
       const sim = startSim(reportFile);
       await sim.waitFor((_o, err) => /accepted=3/.test(err), 60_000, 'all chargers accepted');
+      // No --ramp: the default ramp for this machine's cores, said at start.
+      expect(sim.err).toContain(`ramp: ${defaultRampPerSec()} chargers/s, the default for ${availableParallelism()} cores`);
       const sentAt = Date.now();
       const exit = await sim.stop(signal, 20_000);
       expect(exit.signal, sim.err.slice(-2000)).toBeNull();

@@ -25,7 +25,18 @@ export const fleetDefaults = {
   /** Chargers per worker thread below which fewer threads are used. */
   minChargersPerWorker: 200,
   drainMs: 5_000,
+  /**
+   * The ramp `evse-edge sim` uses when none is given, per core of the machine: chargers
+   * connecting and booting faster than this stall the event loop (all at once: seconds at
+   * 8,000), which falsifies every latency the run reports.
+   */
+  rampPerSecPerCore: 200,
 } as const;
+
+/** The ramp a user gets by default: what this machine's cores absorb without a stall. */
+export function defaultRampPerSec(cores = availableParallelism()): number {
+  return fleetDefaults.rampPerSecPerCore * Math.max(1, cores);
+}
 
 export interface FleetOptions {
   count: number;

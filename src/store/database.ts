@@ -12,6 +12,11 @@ export interface OpenOptions {
   log: Log;
   /** synchronous=FULL for the ledger (default); NORMAL only for throw-away fleet stores. */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Overwrite deleted rows (default true). false only for throw-away fleet stores in memory,
+   * where no file keeps free pages and zeroing every delivered outbox row is wasted work.
+   */
+  secureDelete?: boolean;
   now?: () => number;
 }
 
@@ -61,7 +66,7 @@ function connect(path: string, opts: OpenOptions): SqliteDatabase {
   db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
   // Deleted rows (erasure, retention) are overwritten, not left readable in free pages.
-  db.pragma('secure_delete = ON');
+  db.pragma(`secure_delete = ${opts.secureDelete === false ? 'OFF' : 'ON'}`);
   db.pragma('busy_timeout = 5000');
   return db;
 }

@@ -86,10 +86,42 @@ class PinoLog implements Log {
     else this.p.error(msg);
   }
   child(fields: LogFields): Log {
-    return new PinoLog(this.p.child(fields));
+    return new LazyChildLog(this.p, fields);
   }
   isLevelEnabled(level: LogLevel): boolean {
     return level !== 'silent' && this.p.isLevelEnabled(level);
+  }
+}
+
+/**
+ * A child logger whose pino child (its bindings serialised) is made on the first record at an
+ * enabled level: a charger makes one per presented token, and most never write a line (a
+ * fleet logs at warn). A child has its parent's level (set once, at creation), so asking the
+ * parent is the same answer; the lines written are the same as an eager child's.
+ */
+class LazyChildLog implements Log {
+  private real: PinoLog | undefined;
+  constructor(private readonly parent: Logger, private readonly fields: LogFields) {}
+  private made(): PinoLog {
+    return (this.real ??= new PinoLog(this.parent.child(this.fields)));
+  }
+  debug(msg: string, fields?: LogFields): void {
+    if (this.real || this.parent.isLevelEnabled('debug')) this.made().debug(msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    if (this.real || this.parent.isLevelEnabled('info')) this.made().info(msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    if (this.real || this.parent.isLevelEnabled('warn')) this.made().warn(msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    if (this.real || this.parent.isLevelEnabled('error')) this.made().error(msg, fields);
+  }
+  child(fields: LogFields): Log {
+    return this.made().child(fields);
+  }
+  isLevelEnabled(level: LogLevel): boolean {
+    return level !== 'silent' && this.parent.isLevelEnabled(level);
   }
 }
 

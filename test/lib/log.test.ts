@@ -39,6 +39,22 @@ describe('log records', () => {
     expect(levelName(error!.level)).toBe('error');
   });
 
+  it('from a child below its level are not written, and a child\'s child carries both bindings', () => {
+    const memory = new MemorySink('warn');
+    const log = createLog(memory, { app: 'evse-edge' });
+    const child = log.child({ cp: 'CP-1' });
+    child.debug('hidden');
+    child.info('hidden');
+    expect(child.isLevelEnabled('info')).toBe(false);
+    expect(child.isLevelEnabled('warn')).toBe(true);
+    child.warn('shown', { attempt: 1 });
+    child.child({ connectorId: 2 }).error('deeper');
+    child.info('still hidden');
+    expect(memory.records.map((r) => r.msg)).toEqual(['shown', 'deeper']);
+    expect(memory.records[0]).toMatchObject({ level: 40, app: 'evse-edge', cp: 'CP-1', attempt: 1 });
+    expect(memory.records[1]).toMatchObject({ level: 50, app: 'evse-edge', cp: 'CP-1', connectorId: 2 });
+  });
+
   it('go to each sink at its level, and a level changed at run time applies', () => {
     const quiet = new MemorySink('warn');
     const all = new MemorySink('debug');

@@ -22,6 +22,9 @@ for await (const line of createInterface({ input: child.stdout! })) {
   const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);
   if (m) { url = m[1]!; break; }
 }
+// The central system logs every connect and boot: its stdout is drained, or a full pipe (64 KiB,
+// some 700 chargers) blocks it and no charger after those is ever accepted.
+child.stdout!.resume();
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
 const heap0 = process.memoryUsage();

@@ -121,7 +121,10 @@ describe('Reservation', () => {
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(start.params).toMatchObject({ connectorId: 2, idTag: 'MEMBER01', reservationId: 51 });
     expect(t.agent.features!.reservations!.list()).toEqual([]);
-    expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId: 1 })).toEqual({ status: 'Accepted' });
+    // The charger knows its transactionId once it has read StartTransaction.conf, not when the
+    // central system has received the call (a RemoteStop before that is rightly Rejected).
+    const transactionId = await waitFor(() => cp.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
+    expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
     await waitFor(() => cp.status(2).status === 'Available', 10_000, 'Available again');
     // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).
     expect(await reserve(csms, 2, 52, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });

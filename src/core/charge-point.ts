@@ -695,14 +695,10 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (!s || s.stopping) return;
     let limitA = c.hw.maxCurrentA;
     if (this.opts.chargingLimits) {
-      const now = this.opts.clock.now();
       try {
-        const sharedBy = [...this.connectors.values()].filter((x) => x.session && !x.session.stopping).length;
-        const lim = this.opts.chargingLimits.limitAt({
-          connectorId: c.id, at: now, sharedBy, transaction: { transactionId: this.transactionIdOf(s.record.localId), startedAt: s.record.startedAt },
-        });
-        limitA = Math.min(limitA, lim.limitA);
-        if (this.running) c.limitTimer = this.opts.clock.setTimeout(() => void this.energize(c), Math.min(MAX_TIMER_MS, Math.max(0, lim.nextChangeAt - now)));
+        const lim = this.limitNow(c, { transactionId: this.transactionIdOf(s.record.localId), startedAt: s.record.startedAt });
+        limitA = lim.limitA;
+        if (this.running) c.limitTimer = this.opts.clock.setTimeout(() => void this.energize(c), Math.min(MAX_TIMER_MS, Math.max(0, lim.nextChangeAt - lim.at)));
       } catch (err) {
         this.log.error('charging limit could not be computed: offering the connector maximum', { connectorId: c.id, err });
       }
@@ -863,16 +859,24 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /** The connector's maximum, capped by the smart-charging limit a new session would get now. */
   private limitBeforeFirstOffer(c: ConnectorState): number {
-    let limitA = c.hw.maxCurrentA;
-    if (!this.opts.chargingLimits) return limitA;
+    if (!this.opts.chargingLimits) return c.hw.maxCurrentA;
     try {
-      const now = this.opts.clock.now();
-      const sharedBy = [...this.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
-      limitA = Math.min(limitA, this.opts.chargingLimits.limitAt({ connectorId: c.id, at: now, sharedBy, transaction: { transactionId: undefined, startedAt: now } }).limitA);
+      return this.limitNow(c, { transactionId: undefined, startedAt: this.opts.clock.now() }).limitA;
     } catch {
       // energize() logs it when it applies the limit.
+      return c.hw.maxCurrentA;
     }
-    return limitA;
+  }
+
+  /**
+   * The connector's maximum capped by the smart-charging limit in force for it now, shared with
+   * the other running sessions, and when that limit next changes. Throws when it cannot be computed.
+   */
+  private limitNow(c: ConnectorState, transaction: { transactionId: number | undefined; startedAt: number }): { limitA: number; at: number; nextChangeAt: number } {
+    const at = this.opts.clock.now();
+    const sharedBy = [...this.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
+    const lim = this.opts.chargingLimits!.limitAt({ connectorId: c.id, at, sharedBy, transaction });
+    return { limitA: Math.min(c.hw.maxCurrentA, lim.limitA), at, nextChangeAt: lim.nextChangeAt };
   }
 
   /** Stop the session on a connector (local stop button, technician). */

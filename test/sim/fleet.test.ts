@@ -78,7 +78,7 @@ describe('fleet simulator', () => {
     // Answers held 0-20 ms: a charger that sent its next CALL before the answer would show here.
     csms.answerDelayMs = () => Math.random() * 20;
     const { report } = await new FleetRunner({
-      count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 600, durationMs: 20 * 60_000, startMs: START, seed: 5,
+      count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 600, durationMs: 60 * 60_000, startMs: START, seed: 5,
     }).run();
     expect(report.threads).toBe(2);
     expect(csms.validationFailures).toEqual([]);

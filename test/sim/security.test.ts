@@ -52,7 +52,7 @@ describe('fleet against a secured central system: TLS, Basic auth, client certif
     const deadline = Date.now() + 60_000;
     const runner: FleetRunner = new FleetRunner({
       count: COUNT, scenario: smoke, workers, urls: [url], security, timeScale: 600, startMs: START, seed: 3,
-      ...(untilAccepted ? {} : { durationMs: 5 * 60_000 }),
+      ...(untilAccepted ? {} : { durationMs: 30 * 60_000 }),
       statusIntervalMs: 200, onWarning: (w) => warnings.push(w),
       onStatus: (st) => {
         if (untilAccepted && (st.gauges.accepted === COUNT || Date.now() > deadline)) runner.stop();

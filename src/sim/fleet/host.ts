@@ -70,6 +70,8 @@ export interface HostOptions {
   logLevel?: LogLevel;
   /** Keep the drivers' event sequence (tests). */
   recordEvents?: boolean;
+  /** At the end, how long (wall ms) to wait for answers to the CALLs in flight (default 5 s). */
+  drainMs?: number;
   /** How often (wall ms) the store drops what the central system has acknowledged (default 10 s). */
   housekeepingMs?: number;
 }
@@ -481,7 +483,7 @@ export class FleetHost {
    * catching-up of simulated time, and drop the sockets without closing handshakes, so that
    * thousands of chargers stop within seconds and the report is still written.
    */
-  async stop(drainMs = 5_000, fast = false): Promise<HostSnapshot> {
+  async stop(drainMs = this.o.drainMs ?? 5_000, fast = false): Promise<HostSnapshot> {
     if (fast) drainMs = Math.min(drainMs, FAST_DRAIN_MS);
     this.stopping = true;
     clearTimeout(this.rampTimer);

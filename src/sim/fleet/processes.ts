@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Scenario } from './scenario.js';
 import type { FleetReport } from './report.js';
 import { mergeReports } from './report.js';
-import { addGauges, emptyGauges } from './metrics.js';
+import { addGauges, COUNTER_NAMES, emptyGauges } from './metrics.js';
 import type { Shard } from './shard.js';
 import type { FleetOptions, FleetStatus } from './runner.js';
 import { forkProcess } from './entry.js';
@@ -56,6 +56,7 @@ export function combineStatuses(list: FleetStatus[], elapsedMs: number): FleetSt
     p50Ms: w((s) => s.p50Ms), p95Ms: w((s) => s.p95Ms), p99Ms: Math.max(0, ...list.map((s) => s.p99Ms)),
     lagP99Ms: Math.max(0, ...list.map((s) => s.lagP99Ms)),
     emfile: list.reduce((n, s) => n + s.emfile, 0),
+    counters: Object.fromEntries(COUNTER_NAMES.map((k) => [k, list.reduce((n, s) => n + s.counters[k], 0)])) as FleetStatus['counters'],
   };
 }
 
@@ -104,7 +105,7 @@ export function runInProcesses(
       count: o.count, scenario: o.scenario, charger: o.charger, prefix: o.prefix, digits: o.digits, shard: subShard(shard, i, processes),
       seed: o.seed, timeScale: o.timeScale, durationMs: o.durationMs, rampPerSec: o.rampPerSec === undefined ? undefined : o.rampPerSec / processes,
       urls: o.urls, workers, startMs: hooks.startMs, statusIntervalMs: o.statusIntervalMs, recordEvents: o.recordEvents, logLevel: o.logLevel,
-      processes: 1, runStartedAt: hooks.runStartedAt,
+      processes: 1, runStartedAt: hooks.runStartedAt, drainMs: o.drainMs,
     };
     child.on('message', (m: FromChild) => {
       if (m.type === 'status') statuses[i] = m.status;

@@ -6,7 +6,7 @@ import { CentralSystem } from '../../csms/central-system.js';
 import { EvseError } from '../../lib/errors.js';
 import { silentLog, type LogLevel } from '../../lib/log.js';
 import { FleetHost, type AppStart, type HostOptions, type HostSnapshot } from './host.js';
-import { addGauges, emptyGauges, emptyStats, mergeStats, type Gauges } from './metrics.js';
+import { addGauges, COUNTER_NAMES, emptyGauges, emptyStats, mergeStats, type CounterName, type Gauges } from './metrics.js';
 import { OVERLOAD_LAG_P99_MS, REPORT_VERSION, type FleetReport } from './report.js';
 import { idTagPool, loadScenario, type Scenario } from './scenario.js';
 import { chargerId, shardPositions, type Shard } from './shard.js';
@@ -52,6 +52,8 @@ export interface FleetOptions {
   durationMs?: number;
   /** Chargers started per second (0: all at once). */
   rampPerSec?: number;
+  /** At the end, how long (wall ms) to wait for answers to CALLs in flight (default 5 s). */
+  drainMs?: number;
   /** Central systems, round-robin; none: the embedded one, started in this process. */
   urls?: string[];
   /** How the chargers authenticate to the central system (Security Profiles 1 to 3). */
@@ -62,6 +64,12 @@ export interface FleetOptions {
   startMs?: number;
   statusIntervalMs?: number;
   onStatus?: (s: FleetStatus) => void;
+  /**
+   * Checked on each live status (every statusIntervalMs): true ends the run as the end of its
+   * duration does, links closing politely (several processes: as stop() does). Tests wait for
+   * a condition, not a duration.
+   */
+  stopWhen?: (s: FleetStatus) => boolean;
   recordEvents?: boolean;
   logLevel?: LogLevel;
   /**
@@ -98,6 +106,8 @@ export interface FleetStatus {
   p99Ms: number;
   lagP99Ms: number;
   emfile: number;
+  /** The run's counters so far (as in the report). */
+  counters: Record<CounterName, number>;
 }
 
 export class FleetError extends EvseError {}
@@ -161,7 +171,7 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
         void worker.terminate();
         reject(new FleetError('ERR_FLEET_WORKER_STOP', 'a worker did not stop in time'));
       // Closing thousands of links politely takes a while on a busy machine; dropping them does not.
-      }, fast ? 10_000 : fleetDefaults.drainMs + 10_000 + opts.chargers.length * 5);
+      }, fast ? 10_000 : (opts.drainMs ?? fleetDefaults.drainMs) + 10_000 + opts.chargers.length * 5);
       onStopped = (m) => {
         clearTimeout(timer);
         void worker.terminate().then(() => resolve(m));
@@ -216,7 +226,12 @@ export class FleetRunner {
     const startedAt = new Date();
     const runStartedAt = o.runStartedAt ?? Date.now();
     if (processes > 1) {
-      const fleet = runInProcesses({ ...o, scenario: this.scenario }, shard, processes, { onStatus: o.onStatus, onWarning: o.onWarning, runStartedAt, startMs });
+      const stopWhen = o.stopWhen;
+      const onStatus = stopWhen ? (s: FleetStatus) => {
+        o.onStatus?.(s);
+        if (stopWhen(s)) this.stopRequested?.();
+      } : o.onStatus;
+      const fleet = runInProcesses({ ...o, scenario: this.scenario }, shard, processes, { onStatus, onWarning: o.onWarning, runStartedAt, startMs });
       void this.stopSignal.then(() => fleet.stop());
       const out = await fleet.done;
       out.report.startedAt = startedAt.toISOString();
@@ -252,7 +267,7 @@ export class FleetRunner {
     const hosts: HostHandle[] = slices.map((chargers) => {
       const hostOpts: HostOptions = {
         chargers, scenario: this.scenario, charger: this.charger, seed, urls, security: o.security, timeScale, startMs, durationMs: o.durationMs,
-        rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents,
+        rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents, drainMs: o.drainMs,
       };
       return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {
         failure ??= err;
@@ -265,7 +280,7 @@ export class FleetRunner {
     let lastMessages = { in: 0, out: 0 };
     let emfileWarned = false;
     let connectWarned = false;
-    const statusTimer = o.onStatus || o.onWarning
+    const statusTimer = o.onStatus || o.onWarning || o.stopWhen
       ? setInterval(async () => {
         const snaps = (await Promise.all(hosts.map((h) => h.snapshot()))).filter((x): x is HostSnapshot => Boolean(x));
         const emfile = snaps.reduce((n, s) => n + s.stats.counters.emfile, 0);
@@ -278,7 +293,7 @@ export class FleetRunner {
           connectWarned = true;
           o.onWarning?.(`connection attempts to the central system fail, e.g. ${failure}${/HTTP 40[13]/.test(failure) ? ' (check --password)' : /client certificate|certificate required|bad certificate/i.test(failure) ? ' (check --cert and --key)' : /CERT|SELF_SIGNED|UNABLE_TO/.test(failure) ? ' (check --ca)' : ''}; the chargers keep retrying with back-off`);
         }
-        if (!o.onStatus) return;
+        if (!o.onStatus && !o.stopWhen) return;
         const now = Date.now();
         const dt = Math.max(1, now - lastStatusAt) / 1000;
         lastStatusAt = now;
@@ -287,7 +302,7 @@ export class FleetRunner {
         const messagesPerS = { in: Math.max(0, messages.in - lastMessages.in) / dt, out: Math.max(0, messages.out - lastMessages.out) / dt };
         lastMessages = messages;
         const w = (f: (s: HostSnapshot) => number) => (calls ? snaps.reduce((x, s) => x + f(s) * s.interval.calls, 0) / calls : 0);
-        o.onStatus({
+        const status: FleetStatus = {
           elapsedMs: now - runStartedAt,
           simulatedMs: Math.max(0, ...snaps.map((s) => s.simNowMs - startMs)),
           gauges: snaps.reduce((g, s) => addGauges(g, s.gauges), emptyGauges()),
@@ -299,7 +314,10 @@ export class FleetRunner {
           p50Ms: w((s) => s.interval.p50Ms), p95Ms: w((s) => s.interval.p95Ms), p99Ms: Math.max(0, ...snaps.map((s) => s.interval.p99Ms)),
           lagP99Ms: Math.max(0, ...snaps.map((s) => s.interval.lagP99Ms)),
           emfile: snaps.reduce((n, s) => n + s.stats.counters.emfile, 0),
-        });
+          counters: Object.fromEntries(COUNTER_NAMES.map((k) => [k, snaps.reduce((n, s) => n + s.stats.counters[k], 0)])) as Record<CounterName, number>,
+        };
+        o.onStatus?.(status);
+        if (o.stopWhen?.(status)) this.stopRequested?.();
       }, statusEvery)
       : undefined;
 

@@ -85,17 +85,23 @@ describe('serial RFID readers over socat pty pairs', () => {
 
   it('unplugged reader: ReaderFailure, reopened on replug, fault cleared, reads again', async () => {
     const { pair, reader, tokens, faults } = await setup({ protocol: 'line', connectors: [1] });
+    // Each step waits for what the reader does, as long as a loaded machine needs (socat's
+    // restart, serialport's hang-up detection, the reopen back-off), and says where it stood.
+    const step = (done: () => boolean, what: string) => waitFor(done, what, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; faults ${JSON.stringify(faults)}, tokens ${tokens.length}, reader ${JSON.stringify(reader.stats())}`);
+    });
     await pair.unplug();
-    await waitFor(() => faults.length === 1, 'fault');
+    await step(() => faults.length === 1, 'fault');
     expect(faults[0]).toMatchObject({ source: 'reader', errorCode: 'ReaderFailure', active: true });
     expect(reader.fault).toBeDefined();
 
     await pair.plug();
-    await waitFor(() => faults.length === 2, 'fault cleared');
+    await step(() => faults.length === 2, 'fault cleared');
     expect(faults[1]).toEqual({ source: 'reader', errorCode: 'ReaderFailure', active: false });
+    await step(() => reader.stats().linkUp, 'reader open again');
     const device = await pair.openDevice();
     await writeAll(device, 'DEADBEEF\r\n');
-    await waitFor(() => tokens.length === 1, 'token after replug');
+    await step(() => tokens.length === 1, 'token after replug');
     expect(tokens[0]).toEqual({ idTag: 'DEADBEEF', method: 'rfid', connectorId: 1 });
   });
 

@@ -9,6 +9,11 @@ import { TestCsms } from '../helpers/ocpp-server.js';
 
 const START = Date.UTC(2026, 0, 5, 8, 0, 0);
 const smoke = loadScenario('smoke');
+/**
+ * The report is compared with what the central system received: at the end, wait for every
+ * answer in flight however loaded the machine (the default 5 s is a user's bound).
+ */
+const DRAIN_MS = 30_000;
 
 /** Per action, the CALLs a server received. */
 function countByAction(actions: string[]): Record<string, number> {
@@ -39,7 +44,7 @@ describe('fleet simulator', () => {
     const statuses: FleetStatus[] = [];
     let embedded: CentralSystem | undefined;
     const { report } = await new FleetRunner({
-      count: 300, scenario: smoke, workers: 0, timeScale: 300, durationMs: 20 * 60_000, startMs: START, seed: 11,
+      count: 300, scenario: smoke, workers: 0, timeScale: 300, durationMs: 20 * 60_000, startMs: START, seed: 11, drainMs: DRAIN_MS,
       statusIntervalMs: 250, onStatus: (st) => statuses.push(st),
       onEmbeddedCsms: (c) => {
         embedded = c;
@@ -77,9 +82,18 @@ describe('fleet simulator', () => {
     const { csms, url } = await strictServer();
     // Answers held 0-20 ms: a charger that sent its next CALL before the answer would show here.
     csms.answerDelayMs = () => Math.random() * 20;
+    // Until every charger is Accepted and the central system has seen transactions and meter
+    // values, not for a fixed time: the chargers are built in slices, and a loaded machine
+    // connects the last ones late. At x120, not x600: at x600 a starved thread falls ever
+    // further behind simulated time (tens of thousands of CALLs queued), and its last
+    // chargers then wait for it.
+    const deadline = Date.now() + 90_000;
     const { report } = await new FleetRunner({
-      count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 600, durationMs: 60 * 60_000, startMs: START, seed: 5,
+      count: 200, scenario: smoke, workers: 2, urls: [url], timeScale: 120, startMs: START, seed: 5, statusIntervalMs: 200, drainMs: DRAIN_MS,
+      stopWhen: (st) => (st.counters.chargersAccepted === 200 && csms.callsOf('StartTransaction').length > 20 && csms.callsOf('MeterValues').length > 0)
+        || Date.now() > deadline,
     }).run();
+    expect(report.stats.counters.chargersAccepted).toBe(200);
     expect(report.threads).toBe(2);
     expect(csms.validationFailures).toEqual([]);
     expect(csms.maxOutstanding.size).toBe(200);
@@ -90,7 +104,7 @@ describe('fleet simulator', () => {
     expect(reportCounts(report)).toEqual(countByAction(csms.calls.map((c) => c.action)));
     // Ids SIM-00001 … SIM-00200.
     expect(csms.calls.some((c) => c.chargePointId === 'SIM-00200')).toBe(true);
-  });
+  }, 180_000); // the wait above (90 s at most) and the drain (30 s at most) on a loaded machine
 
   it('counts a token as refused by the central system only when its Authorize answer said so', async () => {
     // A central system that answers Invalid for the scenario's invalid tags, and fails (a
@@ -106,7 +120,7 @@ describe('fleet simulator', () => {
     // RFID cards only: every refusal is a presented token's (app starts authorise otherwise).
     const rfid = { ...smoke, auth: { ...smoke.auth, rfidShare: 1, touchscreenShare: 0, appShare: 0 } };
     const { report } = await new FleetRunner({
-      count: 40, scenario: rfid, workers: 0, urls: [url], timeScale: 600, durationMs: 60 * 60_000, startMs: START, seed: 3,
+      count: 40, scenario: rfid, workers: 0, urls: [url], timeScale: 600, durationMs: 60 * 60_000, startMs: START, seed: 3, drainMs: DRAIN_MS,
     }).run();
     const answers = csms.callsOf('Authorize');
     const invalidAsked = answers.filter((c) => c.params.idTag.startsWith('BAD')).length;
@@ -140,7 +154,12 @@ describe('fleet simulator', () => {
 
   it('merges shard reports into the report of the whole fleet', async () => {
     const { csms, url } = await strictServer();
-    const opts = { count: 30, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 9 };
+    // Each shard (15 chargers) until all of its chargers are Accepted, not for a fixed time.
+    const deadline = Date.now() + 25_000;
+    const opts = {
+      count: 30, scenario: smoke, workers: 0, urls: [url], timeScale: 600, startMs: START, seed: 9, drainMs: DRAIN_MS, statusIntervalMs: 100,
+      stopWhen: (st: FleetStatus) => st.counters.chargersAccepted === 15 || Date.now() > deadline,
+    };
     const r0 = (await new FleetRunner({ ...opts, shard: { index: 0, total: 2 } }).run()).report;
     const idsAfter0 = new Set(csms.calls.map((c) => c.chargePointId));
     const r1 = (await new FleetRunner({ ...opts, shard: { index: 1, total: 2 } }).run()).report;
@@ -159,8 +178,12 @@ describe('fleet simulator', () => {
       status: client.identity === 'SIM-00001' ? 'Rejected' : client.identity === 'SIM-00002' ? 'Pending' : 'Accepted',
       currentTime: new Date().toISOString(), interval: 60,
     }));
+    // Until ten are Accepted and both refused ones asked again, not for a fixed time.
+    const deadline = Date.now() + 25_000;
     const { report } = await new FleetRunner({
-      count: 12, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 10 * 60_000, startMs: START, seed: 2,
+      count: 12, scenario: smoke, workers: 0, urls: [url], timeScale: 600, startMs: START, seed: 2, statusIntervalMs: 100,
+      stopWhen: (st) => (st.counters.chargersAccepted === 10 && csms.callsOf('BootNotification', 'SIM-00001').length > 1
+        && csms.callsOf('BootNotification', 'SIM-00002').length > 1) || Date.now() > deadline,
     }).run();
     const c = report.stats.counters;
     expect(c.chargersAccepted).toBe(10);
@@ -196,7 +219,12 @@ describe('fleet simulator', () => {
   it('--fail-on sets the exit code', async () => {
     const { url } = await strictServer();
     const sink = () => Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: false });
-    const base = { count: 5, scenario: smoke, workers: 0, urls: [url], timeScale: 600, durationMs: 5 * 60_000, startMs: START };
+    // Until every charger is Accepted (the first threshold asks for all), not for a fixed time.
+    const deadline = Date.now() + 25_000;
+    const base = {
+      count: 5, scenario: smoke, workers: 0, urls: [url], timeScale: 600, startMs: START, statusIntervalMs: 100,
+      stopWhen: (st: FleetStatus) => st.counters.chargersAccepted === 5 || Date.now() > deadline,
+    };
     const pass = await runFleet({ ...base, failOn: 'errors<100%,accepted>=100%' }, { out: sink(), err: sink() });
     expect(pass.code).toBe(SIM_EXIT.ok);
     const fail = await runFleet({ ...base, failOn: 'p99<0.001ms' }, { out: sink(), err: sink() });

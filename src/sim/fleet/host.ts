@@ -481,9 +481,11 @@ export class FleetHost {
    * flight so the counts match what the central system received, then close every link.
    * `fast` (an interrupted run: SIGTERM, Ctrl-C): wait at most FAST_DRAIN_MS, skip the
    * catching-up of simulated time, and drop the sockets without closing handshakes, so that
-   * thousands of chargers stop within seconds and the report is still written.
+   * thousands of chargers stop within seconds and the report is still written. `catchUp`: the
+   * run's duration ended, so simulated time first catches up with every event due by its end
+   * (not when a condition or stop() ended the run early: nothing is due then).
    */
-  async stop(drainMs = this.o.drainMs ?? 5_000, fast = false): Promise<HostSnapshot> {
+  async stop(drainMs = this.o.drainMs ?? 5_000, fast = false, catchUp = true): Promise<HostSnapshot> {
     if (fast) drainMs = Math.min(drainMs, FAST_DRAIN_MS);
     this.stopping = true;
     clearTimeout(this.rampTimer);
@@ -491,7 +493,7 @@ export class FleetHost {
     clearInterval(this.housekeeping);
     const until = Date.now() + drainMs;
     // A run of fixed duration: let the scheduler catch up with every event due by its end.
-    if (this.o.durationMs !== undefined && !fast) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
+    if (this.o.durationMs !== undefined && !fast && catchUp) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
     this.scheduler.stop();
     for (const h of this.hosted.values()) h.driver.stop();
     const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);

@@ -23,6 +23,10 @@ process.on('message', (m: ToChild) => {
     runner?.stop();
     return;
   }
+  if (m.type === 'finish') {
+    runner?.finish();
+    return;
+  }
   if (m.type !== 'run' || runner) return;
   try {
     runner = new FleetRunner({

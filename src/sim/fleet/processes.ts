@@ -11,7 +11,7 @@ import { forkProcess } from './entry.js';
 /** What a child process is asked to run: a FleetOptions without callbacks, on a sub-shard. */
 export type ChildFleetOptions = Omit<FleetOptions, 'onStatus' | 'onEmbeddedCsms' | 'onWarning' | 'appStart' | 'scenario'> & { scenario: string | Scenario };
 
-export type ToChild = { type: 'run'; options: ChildFleetOptions } | { type: 'stop' };
+export type ToChild = { type: 'run'; options: ChildFleetOptions } | { type: 'stop' } | { type: 'finish' };
 export type FromChild =
   | { type: 'status'; status: FleetStatus }
   | { type: 'warning'; message: string }
@@ -61,7 +61,10 @@ export function combineStatuses(list: FleetStatus[], elapsedMs: number): FleetSt
 }
 
 export interface ProcessFleet {
+  /** Interrupt: each child stops at once (Ctrl-C, SIGTERM) and still reports. */
   stop(): void;
+  /** End as a duration does: each child awaits its answers in flight and closes its links politely. */
+  finish(): void;
   done: Promise<{ report: FleetReport; events: string[] }>;
 }
 
@@ -79,13 +82,22 @@ export function runInProcesses(
   const results: ({ report: FleetReport; events: string[] } | undefined)[] = [];
   let failure: Error | undefined;
   let stopping = false;
+  let finishing = false;
+  const tellAll = (m: ToChild) => {
+    for (const c of children) {
+      // A child already gone: its 'exit' tells; the others still stop and report.
+      if (c.connected) c.send(m, undefined, undefined, () => {});
+    }
+  };
   const stopAll = () => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) {
-      // A child already gone: its 'exit' tells; the others still stop and report.
-      if (c.connected) c.send({ type: 'stop' } satisfies ToChild, undefined, undefined, () => {});
-    }
+    tellAll({ type: 'stop' });
+  };
+  const finishAll = () => {
+    if (stopping || finishing) return;
+    finishing = true;
+    tellAll({ type: 'finish' });
   };
   const statusTimer = hooks.onStatus
     ? setInterval(() => {
@@ -135,5 +147,5 @@ export function runInProcesses(
     report.shards = [shard];
     return { report, events: ok.flatMap((r) => r.events) };
   });
-  return { stop: stopAll, done };
+  return { stop: stopAll, finish: finishAll, done };
 }

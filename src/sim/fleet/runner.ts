@@ -66,7 +66,7 @@ export interface FleetOptions {
   onStatus?: (s: FleetStatus) => void;
   /**
    * Checked on each live status (every statusIntervalMs): true ends the run as the end of its
-   * duration does, links closing politely (several processes: as stop() does). Tests wait for
+   * duration does, links closing politely (in every process). Tests wait for
    * a condition, not a duration.
    */
   stopWhen?: (s: FleetStatus) => boolean;
@@ -124,8 +124,8 @@ export function openFileLimit(): number | undefined {
 
 interface HostHandle {
   snapshot(): Promise<HostSnapshot | undefined>;
-  /** `fast`: an interrupted run (see FleetHost.stop). */
-  stop(fast: boolean): Promise<{ snapshot: HostSnapshot; events: string[] }>;
+  /** `fast`: an interrupted run; `catchUp`: the duration ended (see FleetHost.stop). */
+  stop(fast: boolean, catchUp: boolean): Promise<{ snapshot: HostSnapshot; events: string[] }>;
 }
 
 function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
@@ -133,7 +133,7 @@ function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
   host.start();
   return {
     snapshot: async () => host.snapshot(),
-    stop: async (fast) => ({ snapshot: await host.stop(undefined, fast), events: host.events }),
+    stop: async (fast, catchUp) => ({ snapshot: await host.stop(undefined, fast, catchUp), events: host.events }),
   };
 }
 
@@ -166,7 +166,7 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
         }
       }, 2_000).unref();
     }),
-    stop: (fast) => new Promise((resolve, reject) => {
+    stop: (fast, catchUp) => new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         void worker.terminate();
         reject(new FleetError('ERR_FLEET_WORKER_STOP', 'a worker did not stop in time'));
@@ -176,7 +176,7 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
         clearTimeout(timer);
         void worker.terminate().then(() => resolve(m));
       };
-      worker.postMessage({ type: 'stop', fast } satisfies ToWorker);
+      worker.postMessage({ type: 'stop', fast, catchUp } satisfies ToWorker);
     }),
   };
 }
@@ -209,6 +209,11 @@ export class FleetRunner {
     this.stopRequested?.();
   }
 
+  /** End the run as the end of its duration does: answers in flight are awaited, links close politely. */
+  finish(): void {
+    this.stopRequested?.();
+  }
+
   private interrupted = false;
 
   async run(): Promise<{ report: FleetReport; events: string[] }> {
@@ -229,10 +234,10 @@ export class FleetRunner {
       const stopWhen = o.stopWhen;
       const onStatus = stopWhen ? (s: FleetStatus) => {
         o.onStatus?.(s);
-        if (stopWhen(s)) this.stopRequested?.();
+        if (stopWhen(s)) fleet.finish();
       } : o.onStatus;
       const fleet = runInProcesses({ ...o, scenario: this.scenario }, shard, processes, { onStatus, onWarning: o.onWarning, runStartedAt, startMs });
-      void this.stopSignal.then(() => fleet.stop());
+      void this.stopSignal.then(() => (this.interrupted ? fleet.stop() : fleet.finish()));
       const out = await fleet.done;
       out.report.startedAt = startedAt.toISOString();
       out.report.wallMs = Date.now() - runStartedAt;
@@ -322,11 +327,15 @@ export class FleetRunner {
       : undefined;
 
     // The end of the duration is not an interruption: links close politely.
-    const durationTimer = o.durationMs !== undefined ? setTimeout(() => this.stopRequested?.(), o.durationMs / timeScale) : undefined;
+    let durationEnded = false;
+    const durationTimer = o.durationMs !== undefined ? setTimeout(() => {
+      durationEnded = true;
+      this.stopRequested?.();
+    }, o.durationMs / timeScale) : undefined;
     await this.stopSignal;
     clearTimeout(durationTimer);
     if (statusTimer) clearInterval(statusTimer);
-    const results = await Promise.all(hosts.map((h) => h.stop(this.interrupted)));
+    const results = await Promise.all(hosts.map((h) => h.stop(this.interrupted, durationEnded)));
     await this.csms?.close();
     mainLag.disable();
     const cpu = process.cpuUsage(cpu0);

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FleetHost, type AppStart, type HostOptions } from './host.js';
 
 /** Messages between the runner and a worker thread. */
-export type ToWorker = { type: 'snapshot' } | { type: 'stop'; fast?: boolean } | { type: 'app-start-result'; id: number; ok: boolean };
+export type ToWorker = { type: 'snapshot' } | { type: 'stop'; fast?: boolean; catchUp?: boolean } | { type: 'app-start-result'; id: number; ok: boolean };
 export type FromWorker =
   | { type: 'snapshot'; snapshot: ReturnType<FleetHost['snapshot']> }
   | { type: 'stopped'; snapshot: ReturnType<FleetHost['snapshot']>; events: string[] }
@@ -30,7 +30,7 @@ try {
       pending.delete(m.id);
     } else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', snapshot: host.snapshot() } satisfies FromWorker);
     else if (m.type === 'stop') {
-      void host.stop(undefined, m.fast).then((snapshot) => {
+      void host.stop(undefined, m.fast, m.catchUp).then((snapshot) => {
         port.postMessage({ type: 'stopped', snapshot, events: host.events } satisfies FromWorker);
         port.close();
       });

@@ -5,7 +5,7 @@ import type { FleetReport } from './report.js';
 import { mergeReports } from './report.js';
 import { addGauges, emptyGauges } from './metrics.js';
 import type { Shard } from './shard.js';
-import type { FleetOptions, FleetStatus } from './runner.js';
+import type { FleetOptions, FleetStatus } from './options.js';
 import { forkProcess } from './entry.js';
 
 /** What a child process is asked to run: a FleetOptions without callbacks, on a sub-shard. */

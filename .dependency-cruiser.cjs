@@ -29,8 +29,7 @@ module.exports = {
       severity: 'error',
       comment:
         'Simulated devices and scenarios know the core (its ports), lib and config (profiles, schema): never a driver, OCPP, the store, the app or the development central system.',
-      // The fleet runner (src/sim/fleet) composes chargers: it moves to src/app/fleet.
-      from: { path: '^src/sim/', pathNot: '^src/sim/fleet/' },
+      from: { path: '^src/sim/' },
       to: { path: '^src/', pathNot: '^src/(sim|core|lib|config)/' },
     },
     {

@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
-import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
-import { defaultRampPerSec } from '../sim/fleet/runner.js';
-import { parseShard } from '../sim/fleet/shard.js';
-import type { FleetSecurity } from '../sim/fleet/host.js';
-import { idTagPool, loadScenario } from '../sim/fleet/scenario.js';
+import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet/run.js';
+import { checkThresholds, formatReport, parseFailOn } from '../app/fleet/report.js';
+import { defaultRampPerSec } from '../app/fleet/runner.js';
+import { parseShard } from '../app/fleet/shard.js';
+import type { FleetSecurity } from '../app/fleet/host.js';
+import { idTagPool, loadScenario } from '../sim/scenario.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);

@@ -45,8 +45,7 @@ module.exports = {
       comment:
         'The OCPP side knows the core\'s vocabulary and ports; the store reaches it through ports the store implements, devices and diagnostics through the app.',
       from: { path: '^src/ocpp/' },
-      // src/ocpp/v16's link and handler context still name the store's classes: next step.
-      to: { path: '^src/(drivers|diag|sim|app|cli)/' },
+      to: { path: '^src/(drivers|diag|sim|app|cli|store)/' },
     },
     {
       name: 'store-not-ocpp-app-sim-drivers',

@@ -1,10 +1,10 @@
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
-import type { SqliteAuthorizationData, SqliteSettings } from '../../store/index.js';
 import type { KeyDefinition } from './configuration.js';
 import type { ChargePointCalls } from './messages.js';
 import type { FeatureServices } from './features.js';
+import type { AuthorizationStore, ConfigurationStore } from './store-ports.js';
 
 /**
  * What every incoming handler (incoming.ts and the feature profiles' tables) is given: in its
@@ -21,9 +21,9 @@ export interface LinkForHandlers {
 
 export interface IncomingContext {
   chargePoint: ChargePoint;
-  settings: SqliteSettings;
+  settings: ConfigurationStore;
   definitions: KeyDefinition[];
-  authData: SqliteAuthorizationData;
+  authData: AuthorizationStore;
   clock: Clock;
   log: Log;
   link: LinkForHandlers;

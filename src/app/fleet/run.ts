@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
 import { checkThresholds, formatReport, mergeReports, parseFailOn, type FleetReport } from './report.js';
+import { idTagPool, loadScenario } from '../../sim/scenario.js';
 
 export { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
 
@@ -86,4 +87,24 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
 /** `sim merge`: combine shard reports into one. */
 export function mergeReportFiles(files: string[]): FleetReport {
   return mergeReports(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as FleetReport));
+}
+
+/**
+ * `sim merge` for the command line: the merged report on stdout (and as JSON to a file), the
+ * thresholds checked. Returns the exit code.
+ */
+export function mergeFleetReports(files: string[], req: { reportPath?: string; json?: boolean; failOn?: string }, io: Pick<FleetRunIo, 'out' | 'err'>): number {
+  const thresholds = req.failOn ? parseFailOn(req.failOn) : [];
+  const merged = mergeReportFiles(files);
+  if (req.reportPath) writeFileSync(req.reportPath, JSON.stringify(merged, null, 2) + '\n');
+  io.out.write((req.json ? JSON.stringify(merged, null, 2) : formatReport(merged)) + '\n');
+  const failed = checkThresholds(merged, thresholds);
+  for (const f of failed) io.err.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
+  return failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok;
+}
+
+/** `sim idtags`: the idTags a scenario's drivers present, one per line, or as CSV for a central system's import. */
+export function scenarioIdTags(scenario: string, o: { csv?: boolean } = {}): string {
+  const tags = idTagPool(loadScenario(scenario));
+  return (o.csv ? ['idTag,status', ...tags.map((t) => `${t},Accepted`)] : tags).join('\n') + '\n';
 }

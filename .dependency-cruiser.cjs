@@ -55,6 +55,13 @@ module.exports = {
       to: { path: '^src/(ocpp|app|sim|drivers|cli|csms|diag)/' },
     },
     {
+      name: 'csms-and-diag-composed-by-app',
+      severity: 'error',
+      comment: 'The development central system and the MQTT diagnostics are tools the app and the CLI compose; no device, core or protocol code imports them.',
+      from: { path: '^src/', pathNot: '^src/(app|cli|csms|diag)/' },
+      to: { path: '^src/(csms|diag)/' },
+    },
+    {
       name: 'only-cli-imports-cli',
       severity: 'error',
       comment: 'The CLI parses arguments and calls the app; nothing calls the CLI.',

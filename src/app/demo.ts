@@ -5,7 +5,7 @@ import { parseAgentConfig } from '../config/index.js';
 import { CentralSystem } from '../csms/central-system.js';
 import { sessionsTable } from '../csms/report.js';
 import { createLog, levelName, type LogRecord, type LogSink } from '../lib/log.js';
-import { Agent } from './agent.js';
+import { Agent } from './agent/controller.js';
 
 export interface DemoOptions {
   out: NodeJS.WritableStream;

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { Agent } from '../app/agent.js';
+import { Agent } from '../app/agent/controller.js';
 import { loadAgentConfig } from '../config/index.js';
 import { createLog, MemorySink, streamSink, teeSink } from '../lib/log.js';
-import { createNotifier } from '../app/sd-notify.js';
-import { startService } from '../app/service.js';
+import { createNotifier } from '../app/agent/sd-notify.js';
+import { startService } from '../app/agent/service.js';
 import { onShutdown } from './shutdown.js';
 
 /** Well inside the unit's TimeoutStopSec (30 s). */

@@ -1,10 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CentralSystem } from '../csms/central-system.js';
-import { CsmsStore } from '../csms/csms-store.js';
+import { csmsTransactions, startDevCsms } from '../app/csms.js';
 import { createLog, streamSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
 import { sessionsTable } from '../csms/report.js';
-import { ControlEndpoint } from '../csms/control.js';
 import { csmsCallCommand, DEFAULT_CONTROL_PORT } from './csms-call.js';
 
 const int = (v: string) => {
@@ -26,24 +24,11 @@ export function csmsCommand(): Command {
     .addOption(new Option('--log-level <level>', 'what to log').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (opts: { port: number; host: string; db: string; heartbeat: number; idTag?: string[]; acceptAny?: boolean; logLevel: 'info'; controlPort?: number }) => {
       const log = createLog(streamSink(opts.logLevel));
-      const csms = new CentralSystem({
+      const csms = await startDevCsms({
         port: opts.port, host: opts.host, dbPath: opts.db, log, heartbeatIntervalS: opts.heartbeat,
-        idTags: opts.idTag, acceptUnknownIdTags: opts.acceptAny,
+        idTags: opts.idTag, acceptUnknownIdTags: opts.acceptAny, controlPort: opts.controlPort,
       });
-      const port = await csms.listen();
-      // Loopback only, whatever --host says: whoever reaches it can drive every connected charger.
-      const control = new ControlEndpoint({ csms, port: opts.controlPort ?? (opts.port === 0 ? 0 : port + 1), log });
-      try {
-        await control.listen();
-      } catch (err) {
-        await csms.close();
-        const e = err as NodeJS.ErrnoException;
-        throw new Error(`the control endpoint cannot listen on 127.0.0.1:${opts.controlPort ?? port + 1}${e.code === 'EADDRINUSE' ? ': the port is in use (another csms?); choose --control-port' : `: ${e.message}`}`);
-      }
-      onShutdown(log, async () => {
-        await control.close();
-        await csms.close();
-      });
+      onShutdown(log, () => csms.close());
     });
   cmd.addCommand(csmsCallCommand());
   cmd
@@ -55,9 +40,7 @@ export function csmsCommand(): Command {
       // `csms sessions --db F`: commander hands --db to the parent `csms`, which has the same option.
       const parent = command.parent;
       const db = parent?.getOptionValueSource('db') === 'cli' ? (parent.opts() as { db: string }).db : opts.db;
-      const store = new CsmsStore(db);
-      const rows = store.transactions();
-      store.close();
+      const rows = csmsTransactions(db);
       if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else process.stdout.write(sessionsTable(rows) + '\n');
     });

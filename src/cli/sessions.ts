@@ -1,12 +1,9 @@
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { UsageError } from '../lib/errors.js';
-import { dirname, join, resolve } from 'node:path';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadAgentConfig } from '../config/index.js';
-import { silentLog } from '../lib/log.js';
-import { pseudonymiser } from '../lib/pseudonym.js';
-import { openDatabase, SessionRecords, type SessionReportRow } from '../store/index.js';
+import type { SessionReportRow } from '../store/index.js';
+import { customerRefOf, openStore, retentionDays, writeExport, type StoreOptions } from '../app/sessions.js';
 import { formatTable } from '../lib/table.js';
 
 const when = (v: string) => {
@@ -15,45 +12,8 @@ const when = (v: string) => {
   return t;
 };
 
-interface StoreOptions { config?: string; db?: string }
-
-function openStore(o: StoreOptions): { records: SessionRecords; close(): void; secretFile: string } {
-  let dbPath = o.db;
-  if (!dbPath) {
-    if (!o.config) throw new UsageError('give --config FILE (or --db FILE)');
-    dbPath = resolve(loadAgentConfig(o.config).config.store.path);
-  }
-  if (!existsSync(dbPath)) throw new UsageError(`no database at ${dbPath}`);
-  const db = openDatabase(dbPath, { log: silentLog });
-  return { records: new SessionRecords(db), close: () => db.close(), secretFile: join(dirname(dbPath), 'pseudonym.key') };
-}
-
-const COLUMNS: (keyof SessionReportRow)[] = ['chargePointId', 'connectorId', 'localId', 'transactionId', 'startedAt', 'stoppedAt', 'energyWh', 'cost', 'currency', 'authMethod', 'stopReason', 'customerRef', 'synced', 'unsynced'];
-
 /** synced: acknowledged; UNSYNCED: dead-lettered, the central system will not have it by itself; no: still queued. */
 const syncedCell = (r: SessionReportRow) => (r.synced ? 'yes' : r.unsynced ? 'UNSYNCED' : 'no');
-
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** Stream rows to `out`, honouring back-pressure: memory stays flat whatever the ledger's size. */
-export async function writeExport(records: SessionRecords, filter: { fromMs?: number; toMs?: number }, format: 'csv' | 'json', out: NodeJS.WritableStream): Promise<number> {
-  let n = 0;
-  const write = async (text: string) => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  if (format === 'csv') await write(COLUMNS.join(',') + '\n');
-  else await write('[\n');
-  for (const row of records.iterate(filter)) {
-    if (format === 'csv') await write(COLUMNS.map((c) => csvCell(row[c])).join(',') + '\n');
-    else await write((n ? ',\n' : '') + JSON.stringify({ ...row, meterCurve: records.curve(row.localId).map((p) => [p.at, p.energyWh]) }));
-    n++;
-  }
-  if (format === 'json') await write('\n]\n');
-  return n;
-}
 
 const storeOptions = (c: Command) => c.option('--config <file>', "the agent's config file (finds the database)").option('--db <file>', 'the database file');
 
@@ -124,10 +84,7 @@ export function sessionsCommand(): Command {
       const s = openStore(o);
       try {
         let ref = o.customer;
-        if (o.idTag) {
-          if (!existsSync(s.secretFile)) throw new UsageError(`no pseudonym secret at ${s.secretFile}`);
-          ref = pseudonymiser(Buffer.from(readFileSync(s.secretFile, 'utf8').trim(), 'hex'))(o.idTag);
-        }
+        if (o.idTag) ref = customerRefOf(s.secretFile, o.idTag);
         const r = s.records.erase(ref!, o.idTag);
         process.stdout.write(`customer ${ref}:\n  removed: the customer reference and idTag of ${r.anonymised} synced session(s)` +
           (o.idTag ? `; ${r.cacheEntries} authorisation cache entr${r.cacheEntries === 1 ? 'y' : 'ies'}` : '') + '\n');
@@ -144,7 +101,7 @@ export function sessionsCommand(): Command {
     .description('apply retention now: delete synced sessions older than N days (unsynced data is never deleted)')
     .option('--days <n>', 'retention in days (default: the config\'s retention.days, or 90)', (v) => Number(v))
     .action((o: StoreOptions & { days?: number }) => {
-      const days = o.days ?? (o.config ? loadAgentConfig(o.config).config.retention.days : 90);
+      const days = retentionDays(o);
       const s = openStore(o);
       try {
         const r = s.records.purge(Date.now() - days * 86_400_000);

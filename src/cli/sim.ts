@@ -1,13 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mergeReportFiles, runFleet, SIM_EXIT } from '../app/fleet.js';
-import { checkThresholds, formatReport, parseFailOn } from '../sim/fleet/report.js';
-import { defaultRampPerSec } from '../sim/fleet/runner.js';
-import { parseShard } from '../sim/fleet/shard.js';
-import type { FleetSecurity } from '../sim/fleet/host.js';
-import { idTagPool, loadScenario } from '../sim/fleet/scenario.js';
+import { mergeFleetReports, runFleet, scenarioIdTags } from '../app/fleet/run.js';
+import { parseFailOn } from '../app/fleet/report.js';
+import { defaultRampPerSec } from '../app/fleet/runner.js';
+import { parseShard } from '../app/fleet/shard.js';
+import type { FleetSecurity } from '../app/fleet/host.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -144,9 +143,7 @@ export function simCommand(): Command {
     .argument('[scenario]', 'scenario in profiles/scenarios, or a path', 'smoke')
     .option('--csv', 'CSV with a header (idTag,status), for a central system\'s import')
     .action((scenario: string, o: { csv?: boolean }) => {
-      const tags = idTagPool(loadScenario(scenario));
-      const out = o.csv ? ['idTag,status', ...tags.map((t) => `${t},Accepted`)] : tags;
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(scenarioIdTags(scenario, o));
     });
   cmd
     .command('merge')
@@ -156,13 +153,8 @@ export function simCommand(): Command {
     .option('--json', 'print JSON instead of a table')
     .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
     .action((files: string[], o: { report?: string; json?: boolean; failOn?: string }) => {
-      const thresholds = o.failOn ? asUsage(() => parseFailOn(o.failOn!), '--fail-on') : [];
-      const merged = mergeReportFiles(files);
-      if (o.report) writeFileSync(o.report, JSON.stringify(merged, null, 2) + '\n');
-      process.stdout.write((o.json ? JSON.stringify(merged, null, 2) : formatReport(merged)) + '\n');
-      const failed = checkThresholds(merged, thresholds);
-      for (const f of failed) process.stderr.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
-      process.exitCode = failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok;
+      if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
+      process.exitCode = mergeFleetReports(files, { reportPath: o.report, json: o.json, failOn: o.failOn }, { out: process.stdout, err: process.stderr });
     });
   return cmd;
 }

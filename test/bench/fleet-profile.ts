@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { FleetRunner } from '../../src/sim/fleet/runner.js';
+import { FleetRunner } from '../../src/app/fleet/runner.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 const count = Number(process.argv[2] ?? 2000);

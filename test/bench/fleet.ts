@@ -4,8 +4,8 @@ import { setPriority } from 'node:os';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultRampPerSec, FleetRunner, type FleetStatus } from '../../src/sim/fleet/runner.js';
-import { totals } from '../../src/sim/fleet/report.js';
+import { defaultRampPerSec, FleetRunner, type FleetStatus } from '../../src/app/fleet/runner.js';
+import { totals } from '../../src/app/fleet/report.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 /** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */

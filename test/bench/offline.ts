@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/app/agent.js';
+import { Agent } from '../../src/app/agent/controller.js';
 import { parseAgentConfig } from '../../src/config/index.js';
 import type { Sample } from '../../src/core/ports.js';
 import { silentLog } from '../../src/lib/log.js';

@@ -81,7 +81,7 @@ afterAll(() => {
 
 describe('the npm package', () => {
   it('holds the built files, the profiles, the unit and the README, and no sources or tests', () => {
-    for (const f of ['package.json', 'README.md', 'bin/evse-edge.js', 'dist/cli/main.js', 'dist/sim/fleet/worker.js', 'dist/sim/fleet/process-child.js',
+    for (const f of ['package.json', 'README.md', 'bin/evse-edge.js', 'dist/cli/main.js', 'dist/app/fleet/worker.js', 'dist/app/fleet/process-child.js',
       'profiles/chargers/sim-ac-2x22kw.json', 'profiles/scenarios/smoke.json', 'systemd/evse-edge.service']) {
       expect(entries, f).toContain(f);
     }
@@ -112,7 +112,7 @@ describe('the npm package', () => {
       child.once('error', fail);
       child.once('exit', () => done({ stdout }));
     }));
-    expect(loaded).toContain('dist/app/agent.js');
+    expect(loaded).toContain('dist/app/agent/controller.js');
     expect(loaded).toContain('node_modules/ocpp-rpc/index.js');
     expect(loaded.filter((f) => /^node_modules\/(mqtt|aedes|serialport|@serialport|modbus-serial)\//.test(f) || f.startsWith('dist/diag/'))).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultRampPerSec } from '../../src/sim/fleet/runner.js';
+import { defaultRampPerSec } from '../../src/app/fleet/runner.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/app/agent.js';
+import { Agent } from '../../src/app/agent/controller.js';
 import { loadAgentConfig, parseAgentConfig } from '../../src/config/index.js';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 import { ConfigError, type ConfigProblem } from '../../src/lib/errors.js';

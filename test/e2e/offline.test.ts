@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { createRPCError } from 'ocpp-rpc';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../src/app/agent.js';
+import type { Agent } from '../../src/app/agent/controller.js';
 import type { LinkState, SessionUnsynced } from '../../src/ocpp/v16/link.js';
 import { LEVELS } from '../../src/lib/log.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';

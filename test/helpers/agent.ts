@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/app/agent.js';
+import { Agent } from '../../src/app/agent/controller.js';
 import { parseAgentConfig } from '../../src/config/index.js';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 

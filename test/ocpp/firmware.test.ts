@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redactFields, scrubText } from '../../src/app/diagnostics-bundle.js';
+import { redactFields, scrubText } from '../../src/app/services/diagnostics-bundle.js';
 import { tar } from '../../src/lib/tar.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';

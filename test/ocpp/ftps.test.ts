@@ -15,7 +15,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { download, upload } from '../../src/app/file-transfer.js';
+import { download, upload } from '../../src/app/services/file-transfer.js';
 import { LEVELS } from '../../src/lib/log.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';

@@ -1,5 +1,6 @@
 import { tariffProblem, type Tariff } from '../../core/tariff.js';
 import { featureKeyDefinitions } from './feature-keys.js';
+import type { KeyDefinition } from './key-definition.js';
 /**
  * OCPP 1.6 configuration keys (§9.1 Core, §9.4 Local Auth List, §9.6 Remote Trigger): their
  * type, whether they are read-only, their default, and whether a change needs a reboot.
@@ -9,19 +10,7 @@ export const MEASURANDS = [
   'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'SoC', 'Temperature', 'Power.Offered',
 ] as const;
 
-export interface KeyDefinition {
-  key: string;
-  readonly: boolean;
-  type: 'int' | 'bool' | 'measurands' | 'string' | 'csl';
-  default: string;
-  min?: number;
-  max?: number;
-  rebootRequired?: boolean;
-  /** Never shown in GetConfiguration (a secret). */
-  writeOnly?: boolean;
-  /** Extra check of a value (e.g. a JSON document); returns why it is invalid. */
-  validate?: (value: string) => string | undefined;
-}
+export type { KeyDefinition } from './key-definition.js';
 
 const rw = (key: string, type: KeyDefinition['type'], def: string, extra: Partial<KeyDefinition> = {}): KeyDefinition => ({ key, readonly: false, type, default: def, ...extra });
 const ro = (key: string, type: KeyDefinition['type'], def: string): KeyDefinition => ({ key, readonly: true, type, default: def });

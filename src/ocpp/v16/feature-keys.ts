@@ -2,7 +2,7 @@
  * Configuration keys of the optional feature profiles (OCPP 1.6 §9.2 Firmware Management,
  * §9.5 Reservation, §9.3 Smart Charging), present when the profile is supported.
  */
-import type { KeyDefinition } from './configuration.js';
+import type { KeyDefinition } from './key-definition.js';
 
 const ro = (key: string, type: KeyDefinition['type'], def: string): KeyDefinition => ({ key, readonly: true, type, default: def });
 

@@ -1,6 +1,6 @@
 /**
  * The optional feature profiles' services, as the OCPP handlers see them. The application
- * composes them (src/app/features.ts); a charge point without one answers NotSupported or
+ * composes them (src/app/agent/features.ts); a charge point without one answers NotSupported or
  * NotImplemented for its messages.
  */
 import type { Reservations } from '../../core/reservations.js';

@@ -1,6 +1,6 @@
 /** Firmware Management handlers (OCPP 1.6 §5.9 GetDiagnostics, §5.19 UpdateFirmware). */
 import { createRPCError } from 'ocpp-rpc';
-import type { IncomingContext } from './incoming.js';
+import type { IncomingContext } from './context.js';
 import type { CsAction, CsRequest, CsResponse } from './messages.js';
 
 type Handler<A extends CsAction> = (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A>;

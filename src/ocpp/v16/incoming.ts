@@ -1,38 +1,12 @@
 import { createRPCError } from 'ocpp-rpc';
-import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock } from '../../core/ports.js';
-import type { Log } from '../../lib/log.js';
-import type { SqliteAuthorizationData, SqliteSettings } from '../../store/index.js';
 import type { OcppConnection } from '../connection.js';
 import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';
 import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
-import type { FeatureServices } from './features.js';
+import type { IncomingContext } from './context.js';
 import { firmwareHandlers } from './firmware.js';
 import { reservationHandlers } from './reservation.js';
 import { remoteStartWithProfile, smartChargingHandlers } from './smart-charging.js';
 import { toMeterValue } from './render.js';
-
-/** What the handlers need of the link (kept narrow to avoid a cycle of concrete types). */
-export interface LinkForHandlers {
-  boot(): Promise<void>;
-  sendStatus(s: ReturnType<ChargePoint['status']>): Promise<void>;
-  send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
-  /** A configuration value changed: apply what it governs (heartbeat, pings). */
-  configurationChanged(key: string): void;
-}
-
-export interface IncomingContext {
-  chargePoint: ChargePoint;
-  settings: SqliteSettings;
-  definitions: KeyDefinition[];
-  authData: SqliteAuthorizationData;
-  clock: Clock;
-  log: Log;
-  link: LinkForHandlers;
-  onReset: (type: 'Soft' | 'Hard') => void;
-  /** Smart Charging, Reservation, Firmware Management services, when composed. */
-  features?: FeatureServices;
-}
 
 type Handlers = { [A in CsAction]: (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A> };
 

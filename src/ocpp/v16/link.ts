@@ -3,15 +3,15 @@ import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
-import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
-import type { OutboxEntry } from '../../store/outbox.js';
-import type { SecurityEventPayload } from '../../store/security-events.js';
 import { CallFailedError, type OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
 import type { FeatureServices } from './features.js';
 import { registerIncoming } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CpRequest, CpResponse } from './messages.js';
 import { toMeterValue } from './render.js';
+import type {
+  AuthorizationStore, ConfigurationStore, MessageOutbox, MeterPayload, OutboxEntry, SecurityEventPayload, StartPayload, StopPayload, TransactionLedger,
+} from './store-ports.js';
 
 export interface SettableClock extends Clock {
   /** Set from the central system's currentTime; returns the correction, ms. */
@@ -31,10 +31,10 @@ export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accept
 export interface CsmsLinkOptions {
   connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   chargePoint: ChargePoint;
-  ledger: SqliteLedger;
-  outbox: SqliteOutbox;
-  settings: SqliteSettings;
-  authData: SqliteAuthorizationData;
+  ledger: TransactionLedger;
+  outbox: MessageOutbox;
+  settings: ConfigurationStore;
+  authData: AuthorizationStore;
   definitions: KeyDefinition[];
   clock: SettableClock;
   identity: ChargePointIdentity;

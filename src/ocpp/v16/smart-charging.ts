@@ -6,7 +6,7 @@
 import { createRPCError } from 'ocpp-rpc';
 import { isoMs } from '../../core/clock.js';
 import type { ChargingProfile } from '../../core/smart-charging/index.js';
-import type { IncomingContext } from './incoming.js';
+import type { IncomingContext } from './context.js';
 import type { CsAction, CsRequest, CsResponse } from './messages.js';
 
 type Handler<A extends CsAction> = (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A>;

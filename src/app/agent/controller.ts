@@ -1,0 +1,289 @@
+import { dirname, join, resolve } from 'node:path';
+import type { ChargePoint } from '../../core/charge-point.js';
+import { sessionCost } from '../../core/tariff.js';
+import { SystemClock } from '../../core/clock.js';
+import type { LoadedAgentConfig } from '../../config/index.js';
+import { ConfigError } from '../../lib/errors.js';
+import type { Log } from '../../lib/log.js';
+import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../../lib/pseudonym.js';
+import type { OcppConnection } from '../../ocpp/connection.js';
+import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
+import type { CsmsLink } from '../../ocpp/v16/link.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
+import { SimConnector, SimIdReader } from '../../sim/index.js';
+import {
+  openDatabase, probeWritable, SessionRecords, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
+} from '../../store/index.js';
+import { CsmsSecurity, ObservedClock } from '../services/csms-security.js';
+import { startDiagnostics, type LogControl } from './diagnostics.js';
+import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
+import { VERSION } from '../version.js';
+import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
+import type { FeatureServices } from '../../ocpp/v16/features.js';
+import { agentFirmware } from './features.js';
+
+
+export interface AgentOptions {
+  loaded: LoadedAgentConfig;
+  log: Log;
+  /** Exit the process on a Hard reset (under systemd, which restarts it); otherwise restart in-process. */
+  exitOnHardReset?: boolean;
+  /** log/tail and log/level for diagnostics. */
+  logControl?: LogControl;
+  /** Timing overrides for tests. */
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number; meterValuesPerMessage?: number };
+}
+
+/** The OCPP configuration values the config file sets, checked against the key definitions. */
+export function configuredOcppValues(loaded: LoadedAgentConfig, defs: KeyDefinition[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const problems = [];
+  for (const [key, raw] of Object.entries(loaded.config.ocpp ?? {})) {
+    const def = defs.find((d) => d.key === key);
+    const value = String(raw);
+    if (!def) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: 'not a supported OCPP configuration key' });
+    else if (def.readonly) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: 'is read-only' });
+    else {
+      const bad = invalidValue(def, value);
+      if (bad) problems.push({ file: loaded.file, path: `ocpp.${key}`, message: bad });
+      else out.set(key, normalise(def, value));
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+/**
+ * One charger: the store, the hardware (simulated for now), the ChargePoint core and its
+ * OCPP link, composed from a validated config. start() acquires; stop() releases in reverse.
+ */
+export class Agent {
+  readonly log: Log;
+  readonly clock = new ObservedClock();
+  private readonly physicsClock = new SystemClock();
+  db?: SqliteDatabase;
+  /** Security profile, AuthorizationKey, security events. */
+  readonly security: CsmsSecurity;
+  /** The simulated hardware, when the charger is simulated. */
+  readonly sim: { connectors: Map<number, SimConnector>; reader: SimIdReader } = { connectors: new Map(), reader: new SimIdReader() };
+  pseudonym?: Pseudonymiser;
+  private definitions: KeyDefinition[];
+  private configured: Map<string, string>;
+  private readonly resolved: ResolvedHardware;
+  hardware?: Hardware;
+  private restarting?: Promise<void>;
+  /** The charge point (store views, core, OCPP link, features): the running one, or the last one until a reset starts the next. */
+  runtime?: ChargePointRuntime;
+  private storeProbe?: NodeJS.Timeout;
+  private retentionTimer?: NodeJS.Timeout;
+  private diagnostics?: Awaited<ReturnType<typeof startDiagnostics>>;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly opts: AgentOptions) {
+    const { config, charger } = opts.loaded;
+    this.log = opts.log.child({ cp: config.chargePointId });
+    this.security = new CsmsSecurity(opts.loaded, this.log.child({ component: 'security' }));
+    this.resolved = resolveHardware(opts.loaded);
+    this.definitions = [
+      ...keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: producibleMeasurands(opts.loaded, this.resolved) }),
+      ...this.security.definitions,
+    ];
+    this.configured = configuredOcppValues(opts.loaded, this.definitions);
+  }
+
+  get storePath(): string {
+    return resolve(this.opts.loaded.config.store.path);
+  }
+
+  async start(): Promise<void> {
+    const { config, charger } = this.opts.loaded;
+    const cpId = config.chargePointId;
+    this.db ??= openDatabase(this.storePath, { log: this.log });
+    const db = this.db;
+    const secret = loadOrCreateSecret(join(dirname(this.storePath), 'pseudonym.key'));
+    this.pseudonym = pseudonymiser(secret);
+    const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
+    this.clock.onSet = (correctionMs) => this.security.clockSet(correctionMs);
+
+    const hardware = buildHardware(this.opts.loaded, this.resolved, {
+      clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
+    });
+    this.hardware = hardware;
+    await hardware.start();
+    const firmwareVersion = charger.firmwareVersion ?? `evse-edge ${VERSION}`;
+    // The same composition as every simulated charger of a fleet, with the agent's security,
+    // tariff and Firmware Management.
+    const runtime = new ChargePointRuntime({
+      chargePointId: cpId, db, clock: this.clock, log: this.log, pseudonym: this.pseudonym,
+      hardware: { connectors: hardware.connectors, readers: hardware.readers, faultSources: hardware.faultSources },
+      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion },
+      csms: {
+        url: config.csms.url, callTimeoutMs: config.csms.callTimeoutMs,
+        reconnectInitialDelayMs: config.csms.reconnectInitialDelayMs, reconnectMaxDelayMs: config.csms.reconnectMaxDelayMs,
+      },
+      connectionSecurity: (settings) => {
+        this.security.open({ db, chargePointId: cpId, settings, clock: this.clock });
+        return this.security.connectionOptions();
+      },
+      onSettingChanged: (key) => this.security.changed(key),
+      tariff: (settings) => tariffInForce(settings.get('Tariff'), config.tariff),
+      definitions: this.definitions, defaults,
+      session: { resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag, stopOnSecondPresentation: config.session.stopOnSecondPresentation },
+      timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
+      linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
+      onReset: (type) => void this.reset(type),
+      firmware: agentFirmware({
+        loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
+        logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
+      }),
+    });
+    this.runtime = runtime;
+    this.security.attach(runtime.connection, () => runtime.link.kick());
+    if (hardware.hmi) this.showOnScreen(hardware.hmi, runtime.chargePoint);
+    await runtime.start();
+    this.security.started();
+    this.watchStore();
+    this.scheduleRetention();
+    if (config.mqtt) {
+      this.diagnostics = await startDiagnostics({
+        loaded: this.opts.loaded, db, chargePoint: runtime.chargePoint, link: runtime.link, outbox: runtime.outbox, ledger: runtime.ledger,
+        settings: runtime.settings, definitions: this.definitions, clock: this.clock, pseudonym: this.pseudonym, featureProfiles: FEATURE_PROFILES,
+        log: this.log.child({ component: 'diag' }), logControl: this.opts.logControl, startedAt: this.startedAt, modbus: hardware.modbus,
+        restart: () => this.reset('Soft'), reset: (type) => this.reset(type),
+      });
+    }
+    this.log.info('agent started', { version: VERSION, charger: charger.id, csms: config.csms.url, store: this.storePath });
+  }
+
+  /** Smart Charging, Reservation and Firmware Management of the running charge point. */
+  get features(): FeatureServices | undefined {
+    return this.runtime?.services;
+  }
+
+  get chargePoint(): ChargePoint | undefined {
+    return this.runtime?.chargePoint;
+  }
+
+  get link(): CsmsLink | undefined {
+    return this.runtime?.link;
+  }
+
+  get connection(): OcppConnection<ChargePointCalls, CentralSystemCalls> | undefined {
+    return this.runtime?.connection;
+  }
+
+  get settings(): SqliteSettings | undefined {
+    return this.runtime?.settings;
+  }
+
+  get ledger(): SqliteLedger | undefined {
+    return this.runtime?.ledger;
+  }
+
+  get outbox(): SqliteOutbox | undefined {
+    return this.runtime?.outbox;
+  }
+
+  /** Keep the touchscreen showing each connector's state, energy and power. */
+  private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
+    const show = (connectorId: number) => {
+      const st = cp.status(connectorId);
+      const s = cp.session(connectorId);
+      const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
+      const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
+      hmi.show({
+        connectorId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
+        // Display only: exact minor units scaled to the currency for the screen.
+        ...(cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
+      });
+    };
+    cp.on('status', (e) => e.connectorId > 0 && show(e.connectorId));
+    let last = 0;
+    cp.on('reading', (e) => {
+      if (Date.now() - last < 1_000) return;
+      last = Date.now();
+      show(e.connectorId);
+    });
+  }
+
+  /** Reset from the central system: stop sessions, then start again (BootNotification first). */
+  async reset(type: 'Soft' | 'Hard'): Promise<void> {
+    if (this.restarting) return this.restarting;
+    this.restarting = (async () => {
+      this.log.warn('resetting', { type });
+      this.security.record('ResetOrReboot', `${type} reset`);
+      await this.chargePoint?.stopAll(type === 'Hard' ? 'HardReset' : 'SoftReset');
+      // Give the outbox a moment to deliver the StopTransaction before the link drops.
+      await this.drainOutbox(3_000);
+      if (type === 'Hard' && this.opts.exitOnHardReset) {
+        await this.stop();
+        process.exit(75);
+      }
+      await this.stopRuntime();
+      await this.start();
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  private async drainOutbox(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (Date.now() < until && this.link?.online() && (this.outbox?.summary().depth ?? 0) > 0) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** While the store is faulted (disk full, I/O errors), probe it and clear the fault when it takes writes again. */
+  private watchStore(): void {
+    clearInterval(this.storeProbe);
+    this.storeProbe = setInterval(() => {
+      const cp = this.chargePoint;
+      if (!cp || !this.db || !cp.hasFault('store')) return;
+      const probe = probeWritable(this.db, Date.now());
+      if (probe.ok) {
+        this.log.info('store writable again');
+        cp.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
+      }
+    }, 2_000);
+    this.storeProbe.unref();
+  }
+
+  /** The daily retention job (and once at start). */
+  private scheduleRetention(): void {
+    clearInterval(this.retentionTimer);
+    const run = () => {
+      // A clock not yet set could delete the wrong sessions: wait until it is trusted.
+      if (!this.db || !this.clock.trusted()) return;
+      try {
+        const days = this.opts.loaded.config.retention.days;
+        const r = new SessionRecords(this.db).purge(this.clock.now() - days * 86_400_000);
+        if (r.sessions || r.audit) this.log.info('retention applied', { days, ...r });
+      } catch (err) {
+        this.log.error('retention failed', { err });
+      }
+    };
+    this.retentionTimer = setInterval(run, 86_400_000);
+    setTimeout(run, 60_000).unref();
+    this.retentionTimer.unref();
+  }
+
+  private async stopRuntime(): Promise<void> {
+    clearInterval(this.storeProbe);
+    clearInterval(this.retentionTimer);
+    await this.diagnostics?.stop();
+    this.diagnostics = undefined;
+    this.security.detach();
+    // Kept (stopped) until start() composes the next: its store views still read the database.
+    await this.runtime?.stop();
+    await this.hardware?.stop();
+    this.hardware = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopRuntime();
+    this.db?.close();
+    this.db = undefined;
+    this.log.info('agent stopped');
+  }
+}

@@ -1,0 +1,208 @@
+import { ChargePoint, type ChargePointTiming } from '../../core/charge-point.js';
+import type { ConnectorHardware, FaultSource, IdReader } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import type { Pseudonymiser } from '../../lib/pseudonym.js';
+import { OcppConnection, type CallOutcome } from '../../ocpp/connection.js';
+import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
+import { CsmsLink, type ChargePointIdentity, type LinkState, type SettableClock } from '../../ocpp/v16/link.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
+import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
+import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
+import type { Tariff } from '../../core/tariff.js';
+import type { DiagnosticsService, FeatureServices, FirmwareService } from '../../ocpp/v16/features.js';
+
+/** The OCPP 1.6 feature profiles a charge point composed here implements (the agent's and a simulated one's). */
+export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
+
+export interface ChargePointRuntimeDeps {
+  chargePointId: string;
+  db: SqliteDatabase;
+  clock: SettableClock;
+  log: Log;
+  pseudonym: Pseudonymiser;
+  hardware: { connectors: ConnectorHardware[]; readers: IdReader[]; faultSources?: FaultSource[] };
+  identity: ChargePointIdentity;
+  csms: {
+    url: string;
+    callTimeoutMs: number;
+    reconnectInitialDelayMs: number;
+    reconnectMaxDelayMs: number;
+    password?: string;
+  };
+  /**
+   * Transport security read from the stored settings (security profile, AuthorizationKey, TLS):
+   * called once the settings exist, before the connection is made.
+   */
+  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown> };
+  /** Told of every configuration value written (the agent's security watches its keys). */
+  onSettingChanged?: (key: string) => void;
+  /** The tariff in force when a session closes; its cost is stored with the session. */
+  tariff?: (settings: SqliteSettings) => Tariff | undefined;
+  /** The OCPP key definitions (shareable across charge points with the same connectors). */
+  definitions: KeyDefinition[];
+  /** Default value of each key (definition defaults overridden by configuration). */
+  defaults: ReadonlyMap<string, string>;
+  session?: { resumePolicy?: 'resume-or-stop' | 'stop'; freeVendIdTag?: string; stopOnSecondPresentation?: boolean };
+  timing?: Partial<ChargePointTiming>;
+  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number; meterValuesPerMessage?: number };
+  onReset?: (type: 'Soft' | 'Hard') => void;
+  /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
+  onCall?: (outcome: CallOutcome) => void;
+  /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
+  onIncomingCall?: (action: string) => void;
+  /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
+  firmware?: FirmwareFactory;
+}
+
+/** Status notifications a Firmware Management implementation sends (while the link is up). */
+export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => Promise<void>;
+
+/** Builds the Firmware Management services of one charge point, once its core exists. */
+export type FirmwareFactory = (cp: {
+  chargePoint: ChargePoint; clock: SettableClock; settings: SqliteSettings; outbox: SqliteOutbox;
+  /** Sends a status notification now if the link is up; else the latest of each kind once Accepted again. */
+  notify: FirmwareNotify;
+}) => {
+  firmware: FirmwareService;
+  diagnostics: DiagnosticsService;
+  /** Once the link has started (e.g. report the outcome of an install that restarted the charger). */
+  start?(): void;
+  stop(): void;
+};
+
+/**
+ * One charge point composed from injected dependencies: its store views (keyed by its id in a
+ * shared database), the ChargePoint core, the OCPP connection and the CsmsLink. The agent
+ * composes one around real or simulated hardware; the fleet composes thousands, sharing the
+ * database, the clock's scheduler and the key definitions. start() acquires; stop() releases
+ * in reverse.
+ */
+export class ChargePointRuntime {
+  readonly settings: SqliteSettings;
+  readonly authData: SqliteAuthorizationData;
+  readonly ledger: SqliteLedger;
+  readonly outbox: SqliteOutbox;
+  readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
+  readonly chargePoint: ChargePoint;
+  readonly link: CsmsLink;
+  /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
+  readonly features: CoreFeatures;
+  /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
+  readonly services: FeatureServices;
+  private readonly onSessionStopped = (e: { connectorId: number }) => this.features.smartCharging.transactionEnded(e.connectorId);
+  private started = false;
+
+  constructor(private readonly d: ChargePointRuntimeDeps) {
+    const cpId = d.chargePointId;
+    const settings = new SqliteSettings(d.db, cpId, d.defaults, d.onSettingChanged);
+    this.settings = settings;
+    this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
+    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined);
+    this.outbox = new SqliteOutbox(d.db, cpId);
+    const security = d.connectionSecurity?.(settings);
+    this.connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
+      {
+        endpoint: d.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: d.csms.callTimeoutMs,
+        password: security?.password !== undefined ? security.password : d.csms.password,
+        pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
+        backoff: { initialDelayMs: d.csms.reconnectInitialDelayMs, maxDelayMs: d.csms.reconnectMaxDelayMs },
+        ...(security?.wsOpts ? { wsOpts: security.wsOpts } : {}),
+      },
+      d.log.child({ component: 'ocpp' }),
+    );
+    // Counted by the connection (no wrapper per charger or per CALL).
+    if (d.onCall) this.connection.onCallEnded = d.onCall;
+    if (d.onIncomingCall) this.connection.onAnswered = d.onIncomingCall;
+    let link: CsmsLink | undefined;
+    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    this.features = buildCoreFeatures({
+      db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
+    });
+    this.chargePoint = new ChargePoint({
+      chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
+      chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
+      ledger: this.ledger, authData: this.authData, remote, settings: this.settings, clock: d.clock,
+      log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
+      resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
+      stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
+    });
+    this.firmware = d.firmware?.({
+      chargePoint: this.chargePoint, clock: d.clock, settings: this.settings, outbox: this.outbox,
+      notify: (action, request) => this.notifyStatus(action, request),
+    });
+    this.services = {
+      smartCharging: this.features.smartCharging, reservations: this.features.reservations,
+      ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
+    };
+    link = new CsmsLink({
+      connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
+      authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
+      features: this.services,
+    });
+    this.link = link;
+  }
+
+  private readonly firmware?: ReturnType<FirmwareFactory>;
+
+  /**
+   * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
+   * while it is not, the latest of each kind waits and goes once Accepted again.
+   */
+  private async notifyStatus<A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]): Promise<void> {
+    const link = this.link;
+    if (link?.online()) {
+      await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
+      return;
+    }
+    (this.heldStatuses ??= new Map()).set(action, request);
+    // Listened for only once a status has waited (a fleet holds thousands of links).
+    if (link && !this.sendHeldStatuses) {
+      this.sendHeldStatuses = (state: LinkState) => {
+        if (state !== 'accepted' || !this.heldStatuses?.size) return;
+        for (const [a, req] of this.heldStatuses) void link.send(a, req as never).catch(() => undefined);
+        this.heldStatuses.clear();
+      };
+      link.on('state', this.sendHeldStatuses);
+    }
+  }
+
+  private heldStatuses?: Map<'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', unknown>;
+  private sendHeldStatuses?: (state: LinkState) => void;
+
+  get id(): string {
+    return this.d.chargePointId;
+  }
+
+  /** CALLs sent and not yet answered. */
+  get inFlight(): number {
+    return this.connection.inFlight;
+  }
+
+  async start(): Promise<void> {
+    for (const id of [0, ...this.chargePoint.connectorIds]) {
+      if (this.settings.get(`evse-edge.Availability.${id}`) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
+    }
+    this.features.reservations.start();
+    this.chargePoint.on('session-stopped', this.onSessionStopped);
+    await this.chargePoint.start();
+    this.link.start();
+    this.firmware?.start?.();
+    this.started = true;
+  }
+
+  /** Start no CALL from now on (synchronous): a fleet halts every charger, then closes them in batches. */
+  halt(): void {
+    if (this.started) this.link.halt();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.link.stop();
+    this.chargePoint.stop();
+    this.firmware?.stop();
+    this.chargePoint.off('session-stopped', this.onSessionStopped);
+    this.features.reservations.stop();
+  }
+}

@@ -1,0 +1,531 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { CallOutcome } from '../../ocpp/connection.js';
+import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
+import { SimFirmware } from './sim-firmware.js';
+import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
+import type { ConnectorStatus } from '../../core/ports.js';
+import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
+import { pseudonymiser } from '../../lib/pseudonym.js';
+import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
+import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
+import { Prng, seedOf } from '../../sim/prng.js';
+import { SIM_MEASURANDS, SimConnector } from '../../sim/sim-connector.js';
+import { SimIdReader } from '../../sim/sim-id-reader.js';
+import { SimDriver, type DriverEventKind } from './driver.js';
+import { SimFaultSource } from '../../sim/sim-fault-source.js';
+import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
+import type { Scenario } from '../../sim/scenario.js';
+import { Scheduler } from './scheduler.js';
+
+/**
+ * Old-generation growth allowed between full GCs once every charger is up (V8's default is
+ * adaptive, up to 300 %). Measured at 20,000 chargers: 20 % gave 1,287 MB and a full GC every
+ * ~8 s per process (lag p99 85 ms); 40 % gave 1,320 MB, one every ~20 s (65 ms).
+ */
+const HEAP_GROWING_PERCENT = 40;
+/** How often (wall ms) a host drops what the central system has acknowledged from its store. */
+const HOUSEKEEPING_MS = 10_000;
+/** Links closed at a time when a host stops. */
+const STOP_BATCH = 250;
+/** Longest stretch (wall ms) a host builds chargers before it lets the event loop run. */
+const BUILD_SLICE_MS = 20;
+/** How long an interrupted run waits for answers in flight before it drops its links, ms. */
+const FAST_DRAIN_MS = 1_000;
+
+
+/** How simulated chargers authenticate to a central system under test. */
+export interface FleetSecurity {
+  /** HTTP Basic password of every charger (Security Profiles 1 and 2); `{id}` becomes the charger's id. */
+  password?: string;
+  /** PEM certificate(s) of the CA that signed a wss:// central system's certificate (a private CA). */
+  ca?: string;
+  /**
+   * Client certificate and key files (PEM) for Security Profile 3; `{id}` in a path becomes the
+   * charger's id (one certificate per charger, its CN the id, as the profile wants).
+   */
+  clientCert?: { cert: string; key: string };
+}
+
+export interface HostOptions {
+  /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
+  chargers: { id: string; index: number }[];
+  scenario: Scenario;
+  charger: ChargerProfile;
+  seed: number;
+  urls: string[];
+  security?: FleetSecurity;
+  timeScale: number;
+  /** Simulated epoch ms at which the run starts. */
+  startMs: number;
+  /** Simulated duration, ms: drivers' events after startMs + durationMs never happen. */
+  durationMs?: number;
+  /** Chargers started per wall second across the fleet (0: all at once). */
+  rampPerSec: number;
+  /** Epoch ms (wall) at which the whole run started, for time-to-Accepted. */
+  runStartedAt: number;
+  /** Level of the chargers' own logs, written to stderr (default: none). */
+  logLevel?: LogLevel;
+  /** Keep the drivers' event sequence (tests). */
+  recordEvents?: boolean;
+  /** At the end, how long (wall ms) to wait for answers to the CALLs in flight (default 5 s). */
+  drainMs?: number;
+  /** How often (wall ms) the store drops what the central system has acknowledged (default 10 s). */
+  housekeepingMs?: number;
+}
+
+/**
+ * An app start: the central system sends RemoteStartTransaction to the charger (as a driver's
+ * app makes it do). Resolves whether the charger accepted.
+ */
+export type AppStart = (chargePointId: string, idTag: string, connectorId: number) => Promise<boolean>;
+
+export interface HostSnapshot {
+  stats: StatsJson;
+  gauges: Gauges;
+  /** Latency (ms) of the last interval: p50, p95, p99, and calls and errors in it. */
+  interval: { calls: number; errors: number; p50Ms: number; p95Ms: number; p99Ms: number; lagP99Ms: number };
+  lag: { p99Ms: number; maxMs: number };
+  simNowMs: number;
+  inFlight: number;
+  /** The latest failed connection attempt: which charger, and why. */
+  lastConnectFailure?: string;
+}
+
+/** A charger's client certificate and key, read from the files its id names; or why not. */
+function clientCertOf(files: { cert: string; key: string }, id: string): { cert: string; key: string } | { error: string } {
+  const cert = files.cert.replaceAll('{id}', id);
+  const key = files.key.replaceAll('{id}', id);
+  try {
+    return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+  } catch (err) {
+    return { error: `cannot read its client certificate or key (${cert}, ${key}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+}
+
+/** Why a connection attempt failed, in a few words: an HTTP status, a TLS or network error code. */
+function connectFailureText(err: Error & { code?: string | number }): string {
+  const status = /^\d{3}$/.test(String(err.code)) ? String(err.code) : /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+  if (status) return `HTTP ${status} ${err.message}`.trim();
+  const message = err.message.split('\n')[0]!;
+  return err.code !== undefined ? `${err.code}: ${message}` : message;
+}
+
+interface Hosted {
+  runtime: ChargePointRuntime;
+  driver: SimDriver;
+  sims: Map<number, SimConnector>;
+  statuses: Map<number, ConnectorStatus>;
+  connected: boolean;
+  accepted: boolean;
+  offline: boolean;
+  /** Its boot was answered Pending (1) and/or Rejected (2) at least once. */
+  bootRefusals: number;
+}
+
+/**
+ * Many charge points in one thread: one in-memory SQLite database, one Scheduler (the Clock
+ * of every core), one set of OCPP key definitions; each charger is the same ChargePointRuntime
+ * the agent runs, driven by a SimDriver. start() ramps chargers up; stop() freezes simulated
+ * time, lets answers in flight arrive, and closes everything.
+ */
+export class FleetHost {
+  readonly metrics = new FleetMetrics();
+  readonly scheduler: Scheduler;
+  readonly events: string[] = [];
+  private db?: SqliteDatabase;
+  private readonly hosted = new Map<string, Hosted>();
+  private readonly log: Log;
+  private rampTimer?: NodeJS.Timeout;
+  private rampImmediate?: NodeJS.Immediate;
+  private housekeeping?: NodeJS.Timeout;
+  private readonly lag: IntervalHistogram;
+  /** The same, since the last snapshot (the live status shows the last interval). */
+  private readonly intervalLag: IntervalHistogram;
+  private stopping = false;
+
+  /** `appStart`: how the central system is asked to start; without it, the charger's own remote start. */
+  constructor(private readonly o: HostOptions, private readonly appStart?: AppStart) {
+    if (o.security?.ca) this.tlsOptions = { ca: o.security.ca };
+    this.scheduler = new Scheduler({
+      startMs: o.startMs, timeScale: o.timeScale, untilMs: o.durationMs === undefined ? undefined : o.startMs + o.durationMs,
+      onError: (err) => this.log.error('scheduled event failed', { err }) });
+    const level = o.logLevel ?? 'silent';
+    const sink: LogSink = {
+      level: level === 'silent' ? 'warn' : level,
+      write: (line, n, fields) => this.onLog(line, n, fields, level),
+    };
+    this.log = createLog(sink);
+    this.lag = monitorEventLoopDelay({ resolution: 10 });
+    this.intervalLag = monitorEventLoopDelay({ resolution: 10 });
+    this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: [...SIM_MEASURANDS, ...OFFERED_MEASURANDS] });
+  }
+
+  /**
+   * Warnings are counted (and EMFILE detected) even when logs are off, from the level and the
+   * call's fields pino hands over (no line is parsed); lines go to stderr at the chosen level.
+   */
+  private onLog(line: string, n: number, fields: LogFields | undefined, level: LogLevel): void {
+    if (n >= LEVELS.warn) this.metrics.add('warnings');
+    const err = fields?.err as { code?: string; message?: string } | undefined;
+    if (err?.code === 'EMFILE' || (typeof err === 'object' && /EMFILE/.test(String(err.message)))) this.metrics.add('emfile');
+    if (n >= LEVELS[level]) process.stderr.write(line);
+  }
+
+  private rampDone = false;
+  private lastConnectFailure?: string;
+  /** TLS options shared by every charger's connection (a private CA), if any. */
+  private readonly tlsOptions?: { ca: string };
+
+  get chargerCount(): number {
+    return this.hosted.size;
+  }
+
+  start(): void {
+    this.lag.enable();
+    this.intervalLag.enable();
+    // V8 pretenures an allocation site (allocates its objects straight in the old generation)
+    // when many of them once survived a scavenge, as messages do while the ramp keeps the
+    // central system busy; a fleet's messages then die in the old generation and every one of
+    // them costs a full GC's work. Off: measured at 20,000 chargers, lag p99 65 → 54 ms,
+    // latency p99 434 → 209 ms, RSS 1,320 → 1,257 MB. Process-wide.
+    setFlagsFromString('--no-allocation-site-pretenuring');
+    this.db = openDatabase(':memory:', { log: this.log, synchronous: 'NORMAL', secureDelete: false });
+    const records = new SessionRecords(this.db);
+    // Soak runs: what the central system has acknowledged is of no further use to a simulated
+    // charger; without this the in-memory store grows with every session and sample.
+    this.housekeeping = setInterval(() => {
+      try {
+        records.purge(this.scheduler.now());
+        records.dropDeliveredMeterRows();
+      } catch (err) {
+        this.log.warn('fleet store housekeeping failed', { err });
+      }
+    }, this.o.housekeepingMs ?? HOUSEKEEPING_MS);
+    this.housekeeping.unref();
+    this.scheduler.start();
+    const list = [...this.o.chargers].sort((a, b) => a.index - b.index);
+    const perMs = this.o.rampPerSec > 0 ? this.o.rampPerSec / 1000 : Number.POSITIVE_INFINITY;
+    let next = 0;
+    const t0 = Date.now();
+    let lastSliceEnd = t0;
+    const tick = () => {
+      this.rampTimer = undefined;
+      this.rampImmediate = undefined;
+      if (this.stopping) return;
+      const sliceStart = Date.now();
+      const elapsed = sliceStart - t0;
+      // Charger k (in fleet order) starts at k / ramp seconds; without a ramp, as fast as the
+      // thread builds them. Either way a slice of at most BUILD_SLICE_MS, then the event loop
+      // runs (answers, timers) before the next: building 10,000 chargers in one go stalled it
+      // for about 10 s, and no charger connected until every one was built.
+      // A slice may last as long as the rest of the loop's turn did (a fast time scale keeps
+      // the scheduler busy): building then gets at least half the thread, and adds no stall
+      // longer than the loop has anyway.
+      const budgetMs = Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd);
+      let built = 0;
+      while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
+        this.add(list[next]!.id, list[next]!.index);
+        next++;
+        if (++built % 8 === 0 && Date.now() - sliceStart >= budgetMs) break;
+      }
+      lastSliceEnd = Date.now();
+      if (next >= list.length) this.onRamped();
+      else if (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= (Date.now() - t0) * perMs) {
+        // Behind (or no ramp): the next slice once pending I/O has been handled.
+        this.rampImmediate = setImmediate(tick);
+      } else {
+        // Small steps: a few chargers at a time keep the event loop responsive while they connect.
+        const dueIn = Math.max(2, list[next]!.index / perMs - elapsed);
+        this.rampTimer = setTimeout(tick, Math.min(dueIn, 10));
+      }
+    };
+    tick();
+  }
+
+  private onRamped(): void {
+    if (this.rampDone) return;
+    this.rampDone = true;
+    // Once every charger is up, the heap is mostly short-lived messages promoted while their
+    // calls wait: a lower old-generation growing factor (V8's default allows several times the
+    // live size) keeps far less garbage committed. Not during the ramp: the heap grows fast
+    // then, and small steps would mean a full GC every few MB. Process-wide, read at each GC.
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    // The factor applies from the next full GC, and the limit set during the ramp lets the heap
+    // grow to several times its live size first (a run's RSS then creeps up for minutes): one
+    // full GC now, a single pause at the end of the ramp, sets the new limit at once.
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  }
+
+  private readonly definitions;
+  private defaults?: Map<string, string>;
+  private readonly pseudonym = pseudonymiser(randomBytes(32));
+
+  private sharedDefaults(): Map<string, string> {
+    if (this.defaults) return this.defaults;
+    const configured = new Map<string, string>();
+    for (const [k, v] of Object.entries(this.o.scenario.ocpp)) {
+      const def = this.definitions.find((d) => d.key === k);
+      if (def) configured.set(k, normalise(def, String(v)));
+    }
+    this.defaults = new Map(this.definitions.map((d) => [d.key, configured.get(d.key) ?? d.default]));
+    return this.defaults;
+  }
+
+  /** Shared by every charger of the thread (no closure per charger). */
+  private readonly onCall = (o: CallOutcome): void => this.metrics.onCall(o);
+  private readonly onIncomingCall = (): void => {
+    const c = this.metrics.counters;
+    c.callsFromCentral++;
+    c.messagesIn++;
+    c.messagesOut++;
+  };
+
+  private add(id: string, index: number): void {
+    const { scenario: sc, charger, seed, security } = this.o;
+    const clock = this.scheduler.clock();
+    const prng = new Prng(seedOf(id, seed));
+    const sims = new Map<number, SimConnector>();
+    const connectors = charger.connectors.map((c) => {
+      const phases = connectorPhases(c);
+      const sim = new SimConnector({
+        clock, phases, dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+        initialEnergyWh: prng.int(100_000, 5_000_000), seed: seedOf(`${id}/meter/${c.id}`, seed),
+        arrivalDelayMs: 0, departureDelayMs: 0,
+        vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
+      });
+      sims.set(c.id, sim);
+      return { id: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
+    });
+    const reader = new SimIdReader();
+    const faults = new SimFaultSource();
+    const m = this.metrics;
+    const wsOpts = this.tlsFor(id);
+    const runtime = new ChargePointRuntime({
+      chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
+      hardware: { connectors, readers: [reader], faultSources: [faults] },
+      identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
+      csms: {
+        url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
+        ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
+      },
+      ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
+      definitions: this.definitions, defaults: this.sharedDefaults(),
+      timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
+      onCall: this.onCall,
+      onIncomingCall: this.onIncomingCall,
+      // Its own stream, so firmware timings do not shift the scenario's events.
+      firmware: ({ chargePoint, clock: cpClock, notify }) => new SimFirmware({
+        clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
+        notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
+        notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
+      }),
+    });
+    const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false, bootRefusals: 0 };
+    this.hosted.set(id, h);
+    m.add('chargersStarted');
+    m.gauges.chargers++;
+    let everAccepted = false;
+    runtime.connection.on('open', () => {
+      m.add('connectionsOpened');
+      h.connected = true;
+      m.gauges.connected++;
+    });
+    runtime.connection.on('close', () => {
+      m.add('connectionsClosed');
+      if (h.connected) m.gauges.connected--;
+      h.connected = false;
+    });
+    runtime.connection.on('bad-message', () => m.add('badMessages'));
+    runtime.connection.on('connect-failed', ({ error }) => {
+      m.add('connectFailures');
+      this.lastConnectFailure = `${id}: ${connectFailureText(error)}`;
+    });
+    runtime.link.on('state', (s) => {
+      const acc = s === 'accepted';
+      if (acc && !h.accepted) {
+        m.gauges.accepted++;
+        if (!everAccepted) {
+          everAccepted = true;
+          m.add('chargersAccepted');
+          m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
+        } else m.add('reconnects');
+      } else if (!acc && h.accepted) m.gauges.accepted--;
+      const refusal = s === 'pending' ? 1 : s === 'rejected' ? 2 : 0;
+      if (refusal && !(h.bootRefusals & refusal)) {
+        h.bootRefusals |= refusal;
+        m.add(refusal === 1 ? 'bootsPending' : 'bootsRejected');
+      }
+      h.accepted = acc;
+    });
+    runtime.link.on('dead-letter', () => m.add('deadLetters'));
+    const cp = runtime.chargePoint;
+    cp.on('status', (st) => {
+      if (st.connectorId === 0) return;
+      const before = h.statuses.get(st.connectorId);
+      if (before === 'Charging') m.gauges.charging--;
+      if (before === 'Faulted') m.gauges.faulted--;
+      if (st.status === 'Charging') m.gauges.charging++;
+      if (st.status === 'Faulted') m.gauges.faulted++;
+      h.statuses.set(st.connectorId, st.status);
+    });
+    cp.on('session-started', () => m.add('sessionsStarted'));
+    cp.on('session-stopped', (e) => {
+      m.add('sessionsStopped');
+      m.add('energyWh', e.energyWh);
+    });
+    // What the central system said, apart from what a charger decided without its answer.
+    cp.on('auth-refused', (e) => m.add(e.source === 'csms' ? 'authRefused' : 'authRefusedLocally'));
+    const record = this.o.recordEvents
+      ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
+        this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
+      : undefined;
+    h.driver = new SimDriver({
+      id, connectors: sims, reader, faults,
+      remoteStart: async (idTag, connectorId) => {
+        m.add('remoteStarts');
+        let ok: boolean;
+        try {
+          ok = this.appStart ? await this.appStart(id, idTag, connectorId) : await cp.remoteStart(idTag, connectorId);
+        } catch {
+          ok = false;
+        }
+        if (!ok) m.add('remoteStartsRefused');
+        return ok;
+      },
+      goOffline: () => {
+        if (h.offline) return;
+        h.offline = true;
+        m.add('flaps');
+        void runtime.link.stop();
+      },
+      goOnline: () => {
+        if (!h.offline || this.stopping) return;
+        h.offline = false;
+        runtime.link.start();
+      },
+      dropLink: () => {
+        m.add('storms');
+        void runtime.connection.reconnect();
+      },
+    }, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
+      if (kind === 'arrive') m.add('arrivals');
+      else if (kind === 'balk') m.add('balked');
+      else if (kind === 'present') m.add('tokens');
+      else if (kind === 'fault') m.add('faults');
+      record?.(cpId, connectorId, kind, atMs, detail);
+    });
+    runtime.start().then(
+      () => {
+        if (this.stopping) return;
+        h.driver.start(this.o.startMs);
+      },
+      (err) => this.log.error('charge point failed to start', { cp: id, err }),
+    );
+  }
+
+  /**
+   * TLS options of one charger's connection: the private CA, and its own client certificate
+   * (read from the files its id names; files without {id} are read once, for every charger).
+   */
+  private tlsFor(id: string): Record<string, unknown> | undefined {
+    const files = this.o.security?.clientCert;
+    if (!files) return this.tlsOptions;
+    const shared = !files.cert.includes('{id}') && !files.key.includes('{id}');
+    const own = shared ? (this.sharedClientCert ??= clientCertOf(files, id)) : clientCertOf(files, id);
+    if ('error' in own) {
+      // It connects without one: the central system refuses it, and that is counted.
+      this.lastConnectFailure = `${id}: ${own.error}`;
+      return this.tlsOptions;
+    }
+    return { ...this.tlsOptions, ...own };
+  }
+
+  private sharedClientCert?: ReturnType<typeof clientCertOf>;
+
+  /** What the thread's store holds now (rows), to see that housekeeping keeps it bounded. */
+  storeRows(): { sessions: number; acknowledgedStops: number; deliveredMeterRows: number } {
+    const db = this.db;
+    if (!db) return { sessions: 0, acknowledgedStops: 0, deliveredMeterRows: 0 };
+    return db.prepare(`SELECT (SELECT COUNT(*) FROM sessions) AS sessions,
+      (SELECT COUNT(*) FROM sessions WHERE stop_acked_at IS NOT NULL) AS acknowledgedStops,
+      (SELECT COUNT(*) FROM outbox WHERE state = 'acked' AND kind = 'meter') AS deliveredMeterRows`).get() as ReturnType<FleetHost['storeRows']>;
+  }
+
+  snapshot(resetInterval = true): HostSnapshot {
+    const iv = this.metrics.interval;
+    const interval = {
+      calls: iv.count, errors: this.metrics.intervalErrors, p50Ms: iv.percentileMs(50), p95Ms: iv.percentileMs(95), p99Ms: iv.percentileMs(99),
+      lagP99Ms: this.intervalLag.percentile(99) / 1e6,
+    };
+    if (resetInterval) {
+      iv.reset();
+      this.intervalLag.reset();
+      this.metrics.intervalErrors = 0;
+    }
+    let inFlight = 0;
+    for (const h of this.hosted.values()) inFlight += h.runtime.inFlight;
+    return {
+      stats: this.metrics.toJSON(), gauges: { ...this.metrics.gauges }, interval,
+      lag: { p99Ms: this.lag.percentile(99) / 1e6, maxMs: this.lag.max / 1e6 },
+      simNowMs: this.scheduler.now(), inFlight,
+      ...(this.lastConnectFailure ? { lastConnectFailure: this.lastConnectFailure } : {}),
+    };
+  }
+
+  /**
+   * Freeze simulated time and the drivers, wait (up to `drainMs`) for answers to CALLs in
+   * flight so the counts match what the central system received, then close every link.
+   * `fast` (an interrupted run: SIGTERM, Ctrl-C): wait at most FAST_DRAIN_MS, skip the
+   * catching-up of simulated time, and drop the sockets without closing handshakes, so that
+   * thousands of chargers stop within seconds and the report is still written. `catchUp`: the
+   * run's duration ended, so simulated time first catches up with every event due by its end
+   * (not when a condition or stop() ended the run early: nothing is due then).
+   */
+  async stop(drainMs = this.o.drainMs ?? 5_000, fast = false, catchUp = true): Promise<HostSnapshot> {
+    if (fast) drainMs = Math.min(drainMs, FAST_DRAIN_MS);
+    this.stopping = true;
+    clearTimeout(this.rampTimer);
+    clearImmediate(this.rampImmediate);
+    clearInterval(this.housekeeping);
+    const until = Date.now() + drainMs;
+    // A run of fixed duration: let the scheduler catch up with every event due by its end.
+    if (this.o.durationMs !== undefined && !fast && catchUp) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
+    this.scheduler.stop();
+    for (const h of this.hosted.values()) h.driver.stop();
+    const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);
+    while (Date.now() < until && inFlight() > 0) await new Promise((r) => setTimeout(r, 10));
+    // Sessions outlast short runs (a workplace dwell is hours): what they metered counts too.
+    for (const h of this.hosted.values()) {
+      for (const connector of this.o.charger.connectors) {
+        const session = h.runtime.chargePoint.session(connector.id);
+        if (!session) continue;
+        this.metrics.add('sessionsOpenAtEnd');
+        this.metrics.add('energyOpenWh', Math.max(0, Math.round(session.energyWh)));
+      }
+    }
+    const snap = this.snapshot(false);
+    // Every link.stop() marks its link stopped synchronously: no CALL starts after this point.
+    // Marked all at once, then closed a few hundred at a time: ten thousand closes at once
+    // allocate a burst of close frames and promises (the RSS peak of a run) and stall the loop.
+    const all = [...this.hosted.values()];
+    for (const h of all) h.runtime.halt();
+    if (fast) {
+      // Sockets dropped first (no close frames, nothing to wait for); stop() then finds each
+      // link closed and only releases the charger's own resources.
+      for (const h of all) void h.runtime.connection.stop({ force: true }).catch(() => {});
+    }
+    for (let i = 0; i < all.length; i += STOP_BATCH) {
+      await Promise.all(all.slice(i, i + STOP_BATCH).map((h) => h.runtime.stop().catch(() => {})));
+    }
+    this.lag.disable();
+    this.intervalLag.disable();
+    this.db?.close();
+    this.db = undefined;
+    return snap;
+  }
+}

@@ -1,0 +1,110 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
+import { checkThresholds, formatReport, mergeReports, parseFailOn, type FleetReport } from './report.js';
+import { idTagPool, loadScenario } from '../../sim/scenario.js';
+
+export { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
+
+/** Exit codes of `evse-edge sim`. */
+export const SIM_EXIT = { ok: 0, error: 1, usage: 2, thresholdCrossed: 3, interrupted: 130, terminated: 143 } as const;
+
+export interface FleetRunIo {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Register a stop request (Ctrl-C, SIGTERM: the signal's name); returns the unregister function. */
+  onInterrupt?: (stop: (signal?: string) => void) => () => void;
+}
+
+export interface FleetRunRequest extends Omit<FleetOptions, 'onStatus'> {
+  reportPath?: string;
+  failOn?: string;
+  json?: boolean;
+}
+
+export function statusLine(s: FleetStatus): string {
+  const g = s.gauges;
+  return `t=${(s.elapsedMs / 1000).toFixed(0)}s sim=${(s.simulatedMs / 60_000).toFixed(1)}min chargers=${g.chargers} connected=${g.connected} accepted=${g.accepted} charging=${g.charging} faulted=${g.faulted} ` +
+    `msgs/s in=${s.messagesInPerS.toFixed(0)} out=${s.messagesOutPerS.toFixed(0)} calls/s=${s.callsPerS.toFixed(0)} errors=${s.errors} p50=${s.p50Ms.toFixed(1)}ms p95=${s.p95Ms.toFixed(1)}ms p99=${s.p99Ms.toFixed(1)}ms lag=${s.lagP99Ms.toFixed(0)}ms` +
+    (s.emfile ? ` EMFILE=${s.emfile} (open-file limit reached)` : '');
+}
+
+function statusBlock(s: FleetStatus): string[] {
+  const g = s.gauges;
+  return [
+    `evse-edge sim  ${(s.elapsedMs / 1000).toFixed(0)} s wall, ${(s.simulatedMs / 60_000).toFixed(1)} min simulated`,
+    `chargers ${g.chargers}  connected ${g.connected}  accepted ${g.accepted}  charging ${g.charging}  faulted ${g.faulted}`,
+    `messages/s in ${s.messagesInPerS.toFixed(0)}  out ${s.messagesOutPerS.toFixed(0)}  (CALLs sent ${s.callsPerS.toFixed(0)}/s)  errors ${s.errors}`,
+    `latency p50 ${s.p50Ms.toFixed(1)} ms  p95 ${s.p95Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  (last interval)`,
+    `event-loop lag p99 ${s.lagP99Ms.toFixed(0)} ms${s.emfile ? `   EMFILE ${s.emfile}: open-file limit reached` : ''}`,
+  ];
+}
+
+/**
+ * Run a fleet for the command line: a status block (TTY) or line every interval on stderr, the
+ * report on stdout (and as JSON to a file), thresholds checked. Returns the exit code.
+ */
+export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ code: number; report: FleetReport }> {
+  const thresholds = req.failOn ? parseFailOn(req.failOn) : [];
+  let shownLines = 0;
+  const tty = Boolean(io.err.isTTY);
+  const runner = new FleetRunner({
+    ...req,
+    onStatus: (s) => {
+      if (tty) {
+        const block = statusBlock(s);
+        io.err.write((shownLines ? `\x1b[${shownLines}A\x1b[J` : '') + block.join('\n') + '\n');
+        shownLines = block.length;
+      } else io.err.write(statusLine(s) + '\n');
+    },
+    onWarning: (message) => {
+      io.err.write(`warning: ${message}\n`);
+      shownLines = 0;
+    },
+  });
+  let interruptedBy: string | undefined;
+  const off = io.onInterrupt?.((signal = 'SIGINT') => {
+    interruptedBy ??= signal;
+    runner.stop();
+  });
+  let report: FleetReport;
+  try {
+    ({ report } = await runner.run());
+  } finally {
+    off?.();
+  }
+  if (interruptedBy) {
+    report.interrupted = { signal: interruptedBy, requestedDurationMs: req.durationMs ?? null, simulatedMs: report.simulatedMs, wallMs: report.wallMs };
+  }
+  if (req.reportPath) writeFileSync(req.reportPath, JSON.stringify(report, null, 2) + '\n');
+  io.out.write((req.json ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
+  const failed = checkThresholds(report, thresholds);
+  for (const f of failed) io.err.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
+  // Ended by a signal: 128 + its number, as a shell reports it, whatever the thresholds say.
+  if (interruptedBy) return { code: interruptedBy === 'SIGTERM' ? SIM_EXIT.terminated : SIM_EXIT.interrupted, report };
+  return { code: failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok, report };
+}
+
+/** `sim merge`: combine shard reports into one. */
+export function mergeReportFiles(files: string[]): FleetReport {
+  return mergeReports(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as FleetReport));
+}
+
+/**
+ * `sim merge` for the command line: the merged report on stdout (and as JSON to a file), the
+ * thresholds checked. Returns the exit code.
+ */
+export function mergeFleetReports(files: string[], req: { reportPath?: string; json?: boolean; failOn?: string }, io: Pick<FleetRunIo, 'out' | 'err'>): number {
+  const thresholds = req.failOn ? parseFailOn(req.failOn) : [];
+  const merged = mergeReportFiles(files);
+  if (req.reportPath) writeFileSync(req.reportPath, JSON.stringify(merged, null, 2) + '\n');
+  io.out.write((req.json ? JSON.stringify(merged, null, 2) : formatReport(merged)) + '\n');
+  const failed = checkThresholds(merged, thresholds);
+  for (const f of failed) io.err.write(`threshold crossed: ${f.threshold.text} (measured ${Number(f.actual.toFixed(3))})\n`);
+  return failed.length ? SIM_EXIT.thresholdCrossed : SIM_EXIT.ok;
+}
+
+/** `sim idtags`: the idTags a scenario's drivers present, one per line, or as CSV for a central system's import. */
+export function scenarioIdTags(scenario: string, o: { csv?: boolean } = {}): string {
+  const tags = idTagPool(loadScenario(scenario));
+  return (o.csv ? ['idTag,status', ...tags.map((t) => `${t},Accepted`)] : tags).join('\n') + '\n';
+}

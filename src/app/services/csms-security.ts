@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { SystemClock } from '../../core/clock.js';
+import type { Clock } from '../../core/ports.js';
+import type { LoadedAgentConfig } from '../../config/index.js';
+import { decodeAuthorizationKey, securityProfileProblems } from '../../config/csms-security.js';
+import type { Log } from '../../lib/log.js';
+import type { OcppConnection } from '../../ocpp/connection.js';
+import { keyFileTooOpen, tlsClientOptions } from '../../ocpp/tls.js';
+import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
+import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
+import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEventType } from '../../ocpp/v16/security.js';
+import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
+import { SqliteSecurityEvents } from '../../store/security-events.js';
+
+type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
+
+/** The system clock, telling when the central system sets it (a security event). */
+export class ObservedClock extends SystemClock {
+  onSet?: (correctionMs: number) => void;
+  override set(epochMs: number): number {
+    const correction = super.set(epochMs);
+    this.onSet?.(correction);
+    return correction;
+  }
+}
+
+const CONFIGURED_PROFILE = 'evse-edge.SecurityProfile.configured';
+const CONFIGURED_KEY = 'evse-edge.AuthorizationKey.configured';
+/** A clock correction larger than this is reported as SettingSystemTime. */
+const CLOCK_EVENT_THRESHOLD_MS = 2_000;
+
+/**
+ * The charger's OCPP security: the profile in force (the config's, raised over OCPP, never
+ * lowered over OCPP; editing the config by hand wins), the AuthorizationKey (config or
+ * rotated by the central system; never logged), the connection's TLS and Basic auth, and the
+ * security events it observes, queued through the outbox.
+ */
+export class CsmsSecurity {
+  readonly definitions: KeyDefinition[];
+  private settings?: SqliteSettings;
+  private events?: SqliteSecurityEvents;
+  private clock?: Clock;
+  private connection?: Connection;
+  private onQueued?: () => void;
+  private readonly detachers: (() => void)[] = [];
+  private startupRecorded = false;
+  private applying = false;
+  /** The profile and key the connection was last configured with. */
+  private appliedState = '';
+
+  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log) {
+    this.definitions = securityKeyDefinitions({
+      profile: () => this.profile(),
+      cannotUse: (p) => this.cannotUse(p),
+      ready: () => this.settings !== undefined,
+    });
+  }
+
+  private get csms() {
+    return this.loaded.config.csms;
+  }
+
+  /**
+   * Once the store is open: a profile or key edited in the config file since the last start
+   * replaces what the central system set (a local change is the only way down).
+   */
+  open(o: { db: SqliteDatabase; chargePointId: string; settings: SqliteSettings; clock: Clock }): void {
+    this.settings = o.settings;
+    this.clock = o.clock;
+    this.events = new SqliteSecurityEvents(o.db, o.chargePointId);
+    this.applying = true;
+    try {
+      const profile = String(this.csms.securityProfile);
+      if (o.settings.get(CONFIGURED_PROFILE) !== profile) {
+        o.settings.set('SecurityProfile', profile);
+        o.settings.set(CONFIGURED_PROFILE, profile);
+      }
+      const keyMark = fingerprint(this.csms.authorizationKey ?? '');
+      if (o.settings.get(CONFIGURED_KEY) !== keyMark) {
+        o.settings.set('AuthorizationKey', '');
+        o.settings.set(CONFIGURED_KEY, keyMark);
+      }
+    } finally {
+      this.applying = false;
+    }
+    if (this.csms.key && keyFileTooOpen(this.csms.key)) this.log.warn('the client key file is readable by others: chmod 0640 or stricter', { path: this.csms.key });
+    if (keyFileTooOpen(this.loaded.file) && this.csms.authorizationKey) {
+      this.log.warn('the config file holds the AuthorizationKey and is readable by others: chmod 0640 or stricter', { path: this.loaded.file });
+    }
+  }
+
+  /** The profile in force. */
+  profile(): number {
+    const stored = this.settings ? Number.parseInt(this.settings.get('SecurityProfile') ?? '', 10) : Number.NaN;
+    return Number.isInteger(stored) ? Math.max(stored, this.csms.securityProfile) : this.csms.securityProfile;
+  }
+
+  private authorizationKey(): string | undefined {
+    const rotated = this.settings?.get('AuthorizationKey');
+    return rotated ? rotated : this.csms.authorizationKey;
+  }
+
+  /** Why the charger cannot use `profile` with what it has, or undefined. */
+  cannotUse(profile: number): string | undefined {
+    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.authorizationKey() }, profile);
+    return problems.length ? problems.map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
+  }
+
+  /** Basic auth and TLS options for the OCPP connection under the profile in force. */
+  connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown> } {
+    const profile = this.profile();
+    const key = this.authorizationKey();
+    const password = (profile === 1 || profile === 2) && key ? (decodeAuthorizationKey(key) ?? null) : null;
+    const tls = /^wss:\/\//i.test(this.csms.url);
+    const wsOpts = tls
+      ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) }
+      : {};
+    return { password, wsOpts };
+  }
+
+  /** Watch a connection for security events; `onQueued` wakes the outbox delivery. */
+  attach(connection: Connection, onQueued: () => void): void {
+    this.detach();
+    this.appliedState = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    this.connection = connection;
+    this.onQueued = onQueued;
+    const onFailed = ({ error }: { error: Error & { code?: string | number } }) => {
+      const event = securityEventOfConnectError(error);
+      if (event) this.record(event.type, event.techInfo);
+    };
+    const onBad = () => this.record('InvalidMessages', 'a malformed message from the central system');
+    const onInvalid = ({ action }: { action: string }) => this.record('InvalidMessages', `a schema-invalid ${action} from the central system`);
+    connection.on('connect-failed', onFailed);
+    connection.on('bad-message', onBad);
+    connection.on('invalid-message', onInvalid);
+    this.detachers.push(
+      () => connection.off('connect-failed', onFailed), () => connection.off('bad-message', onBad), () => connection.off('invalid-message', onInvalid),
+    );
+  }
+
+  detach(): void {
+    for (const off of this.detachers.splice(0)) off();
+    this.connection = undefined;
+  }
+
+  /** The first start of this process is StartupOfTheDevice; later ones are resets (recorded by reset). */
+  started(): void {
+    if (this.startupRecorded) return;
+    this.startupRecorded = true;
+    this.record('StartupOfTheDevice', `evse-edge security profile ${this.profile()}`);
+  }
+
+  clockSet(correctionMs: number): void {
+    if (Math.abs(correctionMs) > CLOCK_EVENT_THRESHOLD_MS) this.record('SettingSystemTime', `corrected by ${Math.round(correctionMs / 1000)} s`);
+  }
+
+  /** Log a security event and queue it for the central system (never fails the caller). */
+  record(type: SecurityEventType, techInfo?: string): void {
+    // A start is routine (every boot records one); the other events deserve a warning.
+    this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
+    if (!this.events || !this.clock) return;
+    try {
+      const queued = this.events.record({ type, timestamp: this.clock.now(), clockTrusted: this.clock.trusted(), ...(techInfo ? { techInfo } : {}) });
+      if (queued) this.onQueued?.();
+    } catch (err) {
+      this.log.error('security event could not be stored', { securityEvent: type, err });
+    }
+  }
+
+  /** A setting changed: a new key or a higher profile means reconnecting with it. */
+  changed(key: string): void {
+    if (this.applying || (key !== 'AuthorizationKey' && key !== 'SecurityProfile')) return;
+    const state = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    if (state === this.appliedState) return;
+    this.appliedState = state;
+    this.record('ReconfigurationOfSecurityParameters', key === 'SecurityProfile' ? `security profile ${this.profile()}` : 'AuthorizationKey changed');
+    const connection = this.connection;
+    if (!connection) return;
+    // After the answer to ChangeConfiguration has gone out: a graceful close sends it first.
+    setImmediate(() => {
+      try {
+        connection.reconfigure(this.connectionOptions());
+      } catch (err) {
+        this.log.error('cannot apply the new security settings', { err });
+        return;
+      }
+      this.log.info('reconnecting with new security settings', { securityProfile: this.profile() });
+      connection.reconnect({ graceful: true }).catch((err) => this.log.warn('reconnect failed', { err }));
+    });
+  }
+}
+
+/** Enough of a hash to tell that the configured key changed, not enough to recover it. */
+function fingerprint(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 8);
+}

@@ -1,0 +1,106 @@
+/**
+ * GetDiagnostics (OCPP 1.6 §5.9, §4.4): build the bundle, answer with its file name, then upload
+ * it in the background with DiagnosticsStatusNotification Uploading → Uploaded, or UploadFailed
+ * once `retries` more attempts `retryInterval` seconds apart have failed.
+ */
+import type { Clock, Timer } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import type { DiagnosticsService } from '../../ocpp/v16/features.js';
+import type { CentralSystemCalls, DiagnosticsStatus } from '../../ocpp/v16/messages.js';
+import { upload } from './file-transfer.js';
+
+export const DIAGNOSTICS_DEFAULTS = { retries: 2, retryIntervalS: 60 };
+
+export interface DiagnosticsUploaderOptions {
+  build(window: { startMs?: number; stopMs?: number }): { fileName: string; data: Buffer };
+  notify(status: DiagnosticsStatus): Promise<void>;
+  clock: Pick<Clock, 'now' | 'setTimeout'>;
+  log: Log;
+  /** Replaceable for tests. */
+  upload?: typeof upload;
+}
+
+export class DiagnosticsUploader implements DiagnosticsService {
+  private uploading = 0;
+  private stopped = false;
+  private readonly timers = new Set<Timer>();
+
+  constructor(private readonly o: DiagnosticsUploaderOptions) {}
+
+  request(req: CentralSystemCalls['GetDiagnostics'][0]): string | undefined {
+    const window = {
+      ...(req.startTime ? { startMs: Date.parse(req.startTime) } : {}),
+      ...(req.stopTime ? { stopMs: Date.parse(req.stopTime) } : {}),
+    };
+    let bundle: { fileName: string; data: Buffer };
+    try {
+      bundle = this.o.build(window);
+    } catch (err) {
+      this.o.log.error('diagnostics bundle could not be built', { err });
+      return undefined;
+    }
+    this.o.log.info('diagnostics requested', { fileName: bundle.fileName, bytes: bundle.data.length, location: redactUrl(req.location) });
+    void this.run(req, bundle);
+    return bundle.fileName;
+  }
+
+  status(): DiagnosticsStatus {
+    return this.uploading > 0 ? 'Uploading' : 'Idle';
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = this.o.clock.setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  private async run(req: CentralSystemCalls['GetDiagnostics'][0], bundle: { fileName: string; data: Buffer }): Promise<void> {
+    const attempts = 1 + Math.max(0, req.retries ?? DIAGNOSTICS_DEFAULTS.retries);
+    const intervalMs = Math.max(0, req.retryInterval ?? DIAGNOSTICS_DEFAULTS.retryIntervalS) * 1000;
+    this.uploading++;
+    try {
+      await this.o.notify('Uploading');
+      for (let attempt = 1; attempt <= attempts && !this.stopped; attempt++) {
+        try {
+          await (this.o.upload ?? upload)(req.location, bundle.fileName, bundle.data);
+          this.o.log.info('diagnostics uploaded', { fileName: bundle.fileName, attempt });
+          this.uploading--;
+          await this.o.notify('Uploaded');
+          return;
+        } catch (err) {
+          this.o.log.warn('diagnostics upload failed', { fileName: bundle.fileName, attempt, of: attempts, err });
+          if (attempt < attempts) await this.wait(intervalMs);
+        }
+      }
+      this.uploading--;
+      if (!this.stopped) await this.o.notify('UploadFailed');
+    } catch (err) {
+      this.o.log.error('diagnostics upload aborted', { err });
+    }
+  }
+}
+
+/** A location without its credentials, for logs. */
+export function redactUrl(location: string): string {
+  try {
+    const u = new URL(location);
+    if (u.username || u.password) {
+      u.username = '(redacted)';
+      u.password = '';
+    }
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return '(unreadable)';
+  }
+}

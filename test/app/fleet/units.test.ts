@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { listProfiles } from '../../../src/config/profiles.js';
+import { ConfigError } from '../../../src/lib/errors.js';
+import { Histogram, bucketOf, bucketUpperUs } from '../../../src/app/fleet/histogram.js';
+import { FleetMetrics, mergeStats } from '../../../src/app/fleet/metrics.js';
+import { checkThresholds, emptyReport, mergeReports, parseFailOn, type FleetReport } from '../../../src/app/fleet/report.js';
+import { loadScenario, scenarioSchema } from '../../../src/sim/scenario.js';
+import { Scheduler } from '../../../src/app/fleet/scheduler.js';
+import { chargerId, parseShard, shardPositions } from '../../../src/app/fleet/shard.js';
+import { Prng } from '../../../src/sim/prng.js';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+describe('histogram', () => {
+  it('buckets are log-linear with about 3 % precision and percentiles stay within it', () => {
+    for (const v of [0, 1, 31, 32, 33, 63, 64, 1000, 123_456, 5_000_000, 2 ** 33]) {
+      const b = bucketOf(v);
+      expect(bucketUpperUs(b)).toBeGreaterThanOrEqual(v);
+      expect(bucketUpperUs(b) - v).toBeLessThanOrEqual(Math.max(0, v / 32));
+      if (b > 0) expect(bucketUpperUs(b - 1)).toBeLessThan(v);
+    }
+    const h = new Histogram();
+    for (let i = 1; i <= 10_000; i++) h.recordUs(i * 100);
+    expect(h.percentileUs(50) / 500_000).toBeCloseTo(1, 1);
+    expect(h.percentileUs(99) / 990_000).toBeCloseTo(1, 1);
+    expect(h.percentileUs(100)).toBe(1_000_000);
+    expect(h.count).toBe(10_000);
+  });
+
+  it('merging histograms equals recording everything in one', () => {
+    const p = new Prng(7);
+    const whole = new Histogram();
+    const a = new Histogram();
+    const b = new Histogram();
+    for (let i = 0; i < 5000; i++) {
+      const v = p.exponential(20_000);
+      whole.recordUs(v);
+      (i % 3 ? a : b).recordUs(v);
+    }
+    const merged = Histogram.from(a.toJSON()).merge(b.toJSON());
+    expect(merged.toJSON()).toEqual(whole.toJSON());
+    for (const q of [50, 95, 99, 99.9]) expect(merged.percentileUs(q)).toBe(whole.percentileUs(q));
+  });
+
+  it('stats of two halves merge into the stats of the whole', () => {
+    const whole = new FleetMetrics();
+    const halves = [new FleetMetrics(), new FleetMetrics()];
+    const p = new Prng(3);
+    const results = ['ok', 'ok', 'ok', 'callerror', 'timeout', 'disconnected'] as const;
+    for (let i = 0; i < 2000; i++) {
+      const o = { action: p.pick(['Heartbeat', 'MeterValues', 'StatusNotification']), latencyMs: p.exponential(5), result: p.pick(results), errorCode: 'InternalError' };
+      whole.onCall(o);
+      halves[i % 2]!.onCall(o);
+      whole.add('sessionsStarted');
+      halves[i % 2]!.add('sessionsStarted');
+    }
+    expect(mergeStats(halves[0]!.toJSON(), halves[1]!.toJSON())).toEqual(whole.toJSON());
+  });
+});
+
+describe('--fail-on', () => {
+  const report = (): FleetReport => {
+    const m = new FleetMetrics();
+    for (let i = 0; i < 1000; i++) m.onCall({ action: 'Heartbeat', latencyMs: i < 980 ? 10 : 900, result: 'ok' });
+    m.onCall({ action: 'Authorize', latencyMs: 5, result: 'callerror', errorCode: 'InternalError' });
+    return { ...emptyReport(), chargers: 10, stats: { ...m.toJSON(), counters: { ...m.toJSON().counters, chargersAccepted: 10 } } };
+  };
+
+  it('reads thresholds and reports the crossed ones', () => {
+    const t = parseFailOn('p95<500ms, errors<0.1%, p99<1s, accepted>=100%, lag<50ms, p50(Heartbeat)<20ms');
+    expect(t.map((x) => x.metric)).toEqual(['p95', 'errors', 'p99', 'accepted', 'lag', 'p50']);
+    expect(t[2]!.value).toBe(1000);
+    expect(checkThresholds(report(), t)).toEqual([]);
+    const crossed = checkThresholds(report(), parseFailOn('p99<500ms,errors<0.05%,callerrors<1'));
+    expect(crossed.map((c) => c.threshold.metric)).toEqual(['p99', 'errors', 'callerrors']);
+  });
+
+  it('refuses what it cannot read', () => {
+    expect(() => parseFailOn('p95<fast')).toThrow(/cannot read/);
+    expect(() => parseFailOn('errors<5ms')).toThrow(/count/);
+  });
+});
+
+describe('shards', () => {
+  it('slices are disjoint and cover the fleet', () => {
+    for (const [count, total] of [[10, 3], [1000, 7], [5, 5], [3, 4]] as const) {
+      const all = Array.from({ length: total }, (_, i) => shardPositions(count, { index: i, total }));
+      const flat = all.flat();
+      expect(new Set(flat).size).toBe(flat.length);
+      expect(flat.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
+    }
+    expect(chargerId('SIM-', 0)).toBe('SIM-00001');
+    expect(chargerId('SIM-', 123_455, 6)).toBe('SIM-123456');
+  });
+
+  it('defaults from a Kubernetes Indexed Job', () => {
+    expect(parseShard(undefined, {})).toEqual({ index: 0, total: 1 });
+    expect(parseShard('2/4', {})).toEqual({ index: 2, total: 4 });
+    expect(parseShard('/4', { JOB_COMPLETION_INDEX: '3' })).toEqual({ index: 3, total: 4 });
+    expect(parseShard(undefined, { JOB_COMPLETION_INDEX: '1', SIM_SHARD_TOTAL: '2' })).toEqual({ index: 1, total: 2 });
+    expect(() => parseShard(undefined, { JOB_COMPLETION_INDEX: '1' })).toThrow(/shard count/);
+    expect(() => parseShard('4/4', {})).toThrow(/0 ≤ I < N/);
+  });
+
+  it('merge refuses the same shard twice', () => {
+    const a = { ...emptyReport(), shards: [{ index: 0, total: 2 }] };
+    expect(() => mergeReports([a, a])).toThrow(/twice/);
+  });
+});
+
+describe('scenarios', () => {
+  it('every shipped scenario loads and validates', () => {
+    const ids = listProfiles('scenarios');
+    expect(ids).toEqual(expect.arrayContaining(['commuter-day', 'fast-dc', 'reconnect-storm', 'smoke']));
+    for (const id of ids) expect(loadScenario(id).id).toBe(id);
+    expect(scenarioSchema.jsonSchema()).toMatchObject({ type: 'object' });
+  });
+
+  it('reports every problem with its field path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+    const file = join(dir, 'broken.json');
+    const good = JSON.parse(JSON.stringify(loadScenario('smoke')));
+    writeFileSync(file, JSON.stringify({ ...good, id: 'broken', arrivals: { ratePerHour: [1, 2] }, auth: { ...good.auth, invalidShare: 2 }, extra: 1 }));
+    try {
+      loadScenario(file);
+      expect.unreachable();
+    } catch (err) {
+      const paths = (err as ConfigError).problems.map((p) => p.path);
+      expect(paths).toEqual(expect.arrayContaining(['arrivals.ratePerHour', 'auth.invalidShare', 'extra']));
+    }
+  });
+});
+
+describe('scheduler', () => {
+  it('runs events in time order on one timer, at the time scale, and never past its end', async () => {
+    let wall = 0;
+    const s = new Scheduler({ startMs: 1_000_000, timeScale: 1000, wallNow: () => wall, untilMs: 1_000_000 + 50_000 });
+    s.start();
+    const seen: string[] = [];
+    s.at(1_000_000 + 30_000, () => seen.push('c'));
+    s.at(1_000_000 + 10_000, () => seen.push('a'));
+    const t = s.at(1_000_000 + 20_000, () => seen.push('cancelled'));
+    s.setTimeout(() => seen.push('b'), 10_000);
+    s.at(1_000_000 + 60_000, () => seen.push('after-end'));
+    t.cancel();
+    wall = 100; // 100 wall ms = 100 simulated s
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(s.finished()).toBe(true);
+    s.stop();
+  });
+
+  it('runs a burst of due events in slices, letting the event loop turn in between, in their order', async () => {
+    let wall = 0;
+    const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, sliceMs: 5 });
+    s.start();
+    // The event loop's turns, counted by an immediate that re-arms itself (once per turn).
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    const ran: { i: number; turn: number }[] = [];
+    // Each event takes 1 wall ms: a slice of 5 ms ends at the next clock read (every 16 events).
+    for (let i = 0; i < 100; i++) s.at(0, () => { ran.push({ i, turn: turns }); wall += 1; });
+    while (ran.length < 100) await new Promise((r) => setTimeout(r, 1));
+    clearImmediate(timer);
+    expect(ran.map((r) => r.i)).toEqual([...Array(100).keys()]);
+    const perTurn = new Map<number, number>();
+    for (const r of ran) perTurn.set(r.turn, (perTurn.get(r.turn) ?? 0) + 1);
+    expect(perTurn.size).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(16);
+    s.stop();
+  });
+});

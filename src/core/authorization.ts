@@ -1,4 +1,5 @@
-import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from './ports.js';
+import type { AuthorizationPolicy } from './policy.js';
+import type { AuthorizationData, IdTagInfo, RemoteAuthorizer } from './ports.js';
 
 export type AuthorizationSource = 'csms' | 'local-list' | 'cache' | 'offline-unknown' | 'none';
 
@@ -32,12 +33,12 @@ export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, 
   data.cachePut(idTag, merged);
 }
 
-/** A tag's entry in the local list or the cache, as the settings allow (the list first). */
-export function localEntry(idTag: string, deps: { settings: Settings; data: AuthorizationData }): { info: IdTagInfo; source: 'local-list' | 'cache' } | undefined {
-  const { settings, data } = deps;
-  const listed = settings.bool('LocalAuthListEnabled') ? data.localListEntry(idTag) : undefined;
+/** A tag's entry in the local list or the cache, as the policy allows (the list first). */
+export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData }): { info: IdTagInfo; source: 'local-list' | 'cache' } | undefined {
+  const { policy, data } = deps;
+  const listed = policy.localListEnabled ? data.localListEntry(idTag) : undefined;
   if (listed) return { info: listed, source: 'local-list' };
-  const cached = settings.bool('AuthorizationCacheEnabled') ? data.cacheEntry(idTag) : undefined;
+  const cached = policy.cacheEnabled ? data.cacheEntry(idTag) : undefined;
   return cached ? { info: cached, source: 'cache' } : undefined;
 }
 
@@ -51,19 +52,19 @@ export function localEntry(idTag: string, deps: { settings: Settings; data: Auth
  */
 export async function authorizeIdTag(
   idTag: string,
-  deps: { settings: Settings; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
+  deps: { policy: AuthorizationPolicy; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
 ): Promise<AuthorizationDecision> {
-  const { settings, data, remote, now } = deps;
+  const { policy, data, remote, now } = deps;
   const local = localEntry(idTag, deps);
   const localAccepted = local !== undefined && effectiveStatus(local.info, now()) === 'Accepted';
 
   if (remote.online()) {
-    if (localAccepted && settings.bool('LocalPreAuthorize')) {
+    if (localAccepted && policy.localPreAuthorize) {
       return { accepted: true, info: local.info, source: local.source, offline: false };
     }
     const answer = await remote.authorize(idTag);
     if (answer) {
-      if (settings.bool('AuthorizationCacheEnabled')) data.cachePut(idTag, answer);
+      if (policy.cacheEnabled) data.cachePut(idTag, answer);
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };
     }
     // The central system could not be asked after all: decide as offline.
@@ -72,9 +73,9 @@ export async function authorizeIdTag(
   if (local) {
     const status = effectiveStatus(local.info, now());
     if (status !== 'Accepted') return { accepted: false, info: { ...local.info, status }, source: local.source, offline: true };
-    if (settings.bool('LocalAuthorizeOffline')) return { accepted: true, info: local.info, source: local.source, offline: true };
+    if (policy.localAuthorizeOffline) return { accepted: true, info: local.info, source: local.source, offline: true };
   }
-  if (settings.bool('AllowOfflineTxForUnknownId')) {
+  if (policy.offlineTxForUnknownId) {
     return { accepted: true, info: { status: 'Accepted' }, source: 'offline-unknown', offline: true };
   }
   return { accepted: false, info: { status: 'Invalid' }, source: 'none', offline: true };

@@ -2,12 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
 import { authorizeIdTag, cacheTransactionVerdict, localEntry, type AuthorizationDecision, type AuthorizationSource } from './authorization.js';
 import { checkReading, frozenRegister } from './meter-guard.js';
+import type { ChargingPolicy } from './policy.js';
 import type { ReservationPolicy } from './reservations.js';
 import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
 import type {
   AuthMethod, AuthorizationData, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus,
   FaultReport, FaultSource, IdReader, IdTagInfo, MeterReading, PresentedToken, RemoteAuthorizer,
-  Sample, SessionLedger, SessionRecord, SessionStop, Settings, StopReason, Timer, VehicleState,
+  Sample, SessionLedger, SessionRecord, SessionStop, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointOptions {
@@ -18,7 +19,8 @@ export interface ChargePointOptions {
   ledger: SessionLedger;
   authData: AuthorizationData;
   remote: RemoteAuthorizer;
-  settings: Settings;
+  /** What the core decides by, read live (the version binding builds it from its keys). */
+  policy: ChargingPolicy;
   clock: Clock;
   log: Log;
   /** Keyed pseudonym of an idTag, for logs and events. */
@@ -271,7 +273,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       return 'ignored';
     }
     const decision = await authorizeIdTag(token.idTag, {
-      settings: this.opts.settings, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
+      policy: this.opts.policy.authorization, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
     });
     const group = stopByTag ? this.sessionOfGroup(decision.info, token.connectorId) : undefined;
     if (group) {
@@ -307,9 +309,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (!target || target.session || target.pending) return false;
     let info: IdTagInfo = { status: 'Accepted' };
     let offline = false;
-    if (this.opts.settings.bool('AuthorizeRemoteTxRequests')) {
+    if (this.opts.policy.transaction.authorizeRemoteStart) {
       const decision = await authorizeIdTag(idTag, {
-        settings: this.opts.settings, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
+        policy: this.opts.policy.authorization, data: this.opts.authData, remote: this.opts.remote, now: () => this.opts.clock.now(),
       });
       if (!decision.accepted) return false;
       info = decision.info;
@@ -379,10 +381,10 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (info.parentIdTag) c.session.parentIdTag = info.parentIdTag;
     if (info.status === 'Accepted') return;
     this.log.warn('central system refused the tag of a running session', { connectorId: c.id, localId, status: info.status });
-    if (this.opts.settings.bool('StopTransactionOnInvalidId')) {
+    if (this.opts.policy.transaction.stopOnInvalidToken) {
       await this.stopSession(c, 'DeAuthorized');
     } else {
-      const capWh = this.opts.settings.int('MaxEnergyOnInvalidId');
+      const capWh = this.opts.policy.transaction.maxEnergyOnInvalidWh;
       if (capWh >= 0) {
         c.session.maxEnergyWh = capWh;
         this.enforceEnergyCap(c);
@@ -395,7 +397,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
    * StopTransaction.conf): into the authorisation cache, when it is enabled.
    */
   tagVerdict(idTag: string, info: IdTagInfo): void {
-    if (this.opts.settings.bool('AuthorizationCacheEnabled')) cacheTransactionVerdict(this.opts.authData, idTag, info);
+    if (this.opts.policy.authorization.cacheEnabled) cacheTransactionVerdict(this.opts.authData, idTag, info);
   }
 
   /** A fresh sample now (TriggerMessage MeterValues). */
@@ -407,7 +409,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     // with its own time.
     const reading = this.acceptReading(c, fresh) ? fresh : c.lastReading;
     if (!reading) return undefined;
-    const sample = this.makeSample(reading, 'Trigger', this.opts.settings.list('MeterValuesSampledData'), c);
+    const sample = this.makeSample(reading, 'Trigger', this.opts.policy.metering.sampledMeasurands, c);
     // In a session, recorded before it is sent: a session closed after a power cut never ends
     // below a value the central system already has.
     const s = c.session;
@@ -465,7 +467,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   private groupOf(s: ActiveSession): string | undefined {
     if (s.parentIdTag) return s.parentIdTag;
     if (!s.record.idTag) return undefined;
-    return localEntry(s.record.idTag, { settings: this.opts.settings, data: this.opts.authData })?.info.parentIdTag;
+    return localEntry(s.record.idTag, { policy: this.opts.policy.authorization, data: this.opts.authData })?.info.parentIdTag;
   }
 
   private usable(c: ConnectorState): boolean {
@@ -505,7 +507,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   private setPending(c: ConnectorState, p: Omit<PendingAuthorization, 'expires'>): void {
     this.clearPending(c);
-    const timeoutS = this.opts.settings.int('ConnectionTimeOut');
+    const timeoutS = this.opts.policy.transaction.connectionTimeoutS;
     const expires = this.opts.clock.setTimeout(() => {
       if (c.pending?.idTag === p.idTag && !c.session) {
         this.log.info('no vehicle connected in time: authorisation dropped', { connectorId: c.id });
@@ -539,13 +541,13 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (v === 'disconnected') {
       c.finishing = false;
       if (c.session && !c.session.stopping) {
-        if (this.opts.settings.bool('StopTransactionOnEVSideDisconnect')) {
+        if (this.opts.policy.transaction.stopOnEvSideDisconnect) {
           void this.stopSession(c, 'EVDisconnected');
         } else {
           void c.hw.powerPath.offer(0);
         }
       }
-      if (this.opts.settings.bool('UnlockConnectorOnEVSideDisconnect')) void c.hw.powerPath.unlock();
+      if (this.opts.policy.transaction.unlockOnEvSideDisconnect) void c.hw.powerPath.unlock();
     } else if ((before === 'disconnected' || (before === 'error' && !c.finishing)) && !c.session) {
       // A plug-in, or a board well again with a vehicle that had no session: as a plug-in.
       if (!c.pending && this.opts.freeVendIdTag && this.usable(c)) {
@@ -638,7 +640,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     c.lastReading = reading;
     const now = this.opts.clock.now();
-    const begin: Sample = { ...this.makeSample(reading, 'Transaction.Begin', this.opts.settings.list('MeterValuesSampledData')), offered: this.offered(c, true) };
+    const begin: Sample = { ...this.makeSample(reading, 'Transaction.Begin', this.opts.policy.metering.sampledMeasurands), offered: this.offered(c, true) };
     let record: SessionRecord;
     try {
       record = this.opts.ledger.open({
@@ -732,12 +734,12 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private sampleIntervalMs(): number {
-    const s = this.opts.settings.int('MeterValueSampleInterval');
+    const s = this.opts.policy.metering.sampleIntervalS;
     return s > 0 ? s * 1000 : Number.POSITIVE_INFINITY;
   }
 
   private nextAligned(now: number): number {
-    const s = this.opts.settings.int('ClockAlignedDataInterval');
+    const s = this.opts.policy.metering.alignedIntervalS;
     if (s <= 0) return Number.POSITIVE_INFINITY;
     const ms = s * 1000;
     return Math.floor(now / ms) * ms + ms;
@@ -765,11 +767,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
           s.nextCheckpointAt = now + this.timing.checkpointIntervalMs;
         }
         if (now >= s.nextSampleAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.settings.list('MeterValuesSampledData'), c));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Periodic', this.opts.policy.metering.sampledMeasurands, c));
           s.nextSampleAt = now + this.sampleIntervalMs();
         }
         if (now >= s.nextAlignedAt) {
-          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.settings.list('MeterValuesAlignedData'), c));
+          this.recordSample(s, this.makeSample(reading, 'Sample.Clock', this.opts.policy.metering.alignedMeasurands, c));
           s.nextAlignedAt = this.nextAligned(now);
         }
         this.enforceEnergyCap(c);
@@ -909,13 +911,13 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const now = this.opts.clock.now();
     // The End sample: the power path is open by now, nothing is offered any more.
     const end: Sample = {
-      ...this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')),
+      ...this.makeSample({ ...reading, takenAt: Math.max(reading.takenAt, s.lastReading.takenAt) }, 'Transaction.End', this.opts.policy.metering.sampledMeasurands),
       offered: { currentA: 0, powerW: 0 },
     };
     const stop: SessionStop = {
       stoppedAt: now, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
-      reason, idTag, end, transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
-      transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
+      reason, idTag, end, transactionDataMeasurands: this.opts.policy.metering.txEndedMeasurands,
+      transactionDataAlignedMeasurands: this.opts.policy.metering.txEndedAlignedMeasurands,
     };
     try {
       this.opts.ledger.close(s.record.localId, stop);
@@ -997,9 +999,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       try {
         this.opts.ledger.close(record.localId, {
           stoppedAt, clockTrusted: this.opts.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',
-          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.settings.list('MeterValuesSampledData')), takenAt: stoppedAt, offered: { currentA: 0, powerW: 0 } },
-          transactionDataMeasurands: this.opts.settings.list('StopTxnSampledData'),
-          transactionDataAlignedMeasurands: this.opts.settings.list('StopTxnAlignedData'),
+          end: { ...this.makeSample(lastKnown, 'Transaction.End', this.opts.policy.metering.sampledMeasurands), takenAt: stoppedAt, offered: { currentA: 0, powerW: 0 } },
+          transactionDataMeasurands: this.opts.policy.metering.txEndedMeasurands,
+          transactionDataAlignedMeasurands: this.opts.policy.metering.txEndedAlignedMeasurands,
         });
         this.log.warn('session left open by the last run closed (PowerLoss)', { connectorId: record.connectorId, localId: record.localId, meterStopWh: stopWh });
         this.emit('queued');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeIdTag, cacheTransactionVerdict, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
 import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
+import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 
@@ -29,6 +30,11 @@ function fakeSettings(values: Record<string, string | boolean>): Settings {
     bool: (k) => get(k).toLowerCase() === 'true',
     list: (k) => get(k).split(',').filter(Boolean),
   };
+}
+
+/** The 1.6 keys as the core's authorisation policy (through the v16 binding's mapping). */
+function fakePolicy(values: Record<string, string | boolean>) {
+  return policyFromSettings(fakeSettings(values)).authorization;
 }
 
 function fakeData(list: Record<string, IdTagInfo> = {}, cache: Record<string, IdTagInfo> = {}): AuthorizationData & { cache: Record<string, IdTagInfo> } {
@@ -119,7 +125,7 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
   it.each(rows)('$name', async (row) => {
     const data = fakeData(row.list ? { TAG: row.list } : {}, row.cache ? { TAG: row.cache } : {});
     const remote = fakeRemote(row.online, row.answer);
-    const d = await authorizeIdTag('TAG', { settings: fakeSettings(row.settings ?? {}), data, remote, now: () => NOW });
+    const d = await authorizeIdTag('TAG', { policy: fakePolicy(row.settings ?? {}), data, remote, now: () => NOW });
     expect(d.accepted).toBe(row.accepted);
     expect(d.info.status).toBe(row.status);
     expect(d.source).toBe(row.source);
@@ -129,16 +135,16 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
 
   it('an answer from the central system updates the cache (only when the cache is enabled)', async () => {
     const data = fakeData({}, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(true, { status: 'Blocked', parentIdTag: 'P' }), now: () => NOW });
+    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(true, { status: 'Blocked', parentIdTag: 'P' }), now: () => NOW });
     expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'P' });
     const off = fakeData({}, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({ AuthorizationCacheEnabled: false }), data: off, remote: fakeRemote(true, A()), now: () => NOW });
+    await authorizeIdTag('TAG', { policy: fakePolicy({ AuthorizationCacheEnabled: false }), data: off, remote: fakeRemote(true, A()), now: () => NOW });
     expect(off.cache).toEqual({});
   });
 
   it('an offline decision never writes the cache', async () => {
     const data = fakeData({ TAG: A() }, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(false), now: () => NOW });
+    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(false), now: () => NOW });
     expect(data.cache).toEqual({});
   });
 

@@ -18,19 +18,33 @@ export function effectiveStatus(info: IdTagInfo, now: number): IdTagInfo['status
 }
 
 /**
- * The central system's word on a tag that comes with a transaction (StartTransaction.conf,
- * StopTransaction.conf) goes into the cache (OCPP 1.6 §3.5.1). Such an answer often carries only a
- * status: it must not make a validity the central system granted with an end (Authorize.conf's
- * expiryDate) endless, nor forget the tag's group. For the same status, the expiryDate and
- * parentIdTag the cache holds stay unless the answer names new ones. Authorize.conf replaces the
- * entry whole: it is the authorisation itself.
+ * The one writer of the authorisation cache (when the policy enables it). `authorize`: the
+ * central system's Authorize answer replaces the entry whole, it is the authorisation itself.
+ * `transaction`: its word on a tag that comes with a transaction (StartTransaction.conf,
+ * StopTransaction.conf, OCPP 1.6 §3.5.1) often carries only a status: it must not make a validity
+ * the central system granted with an end (Authorize.conf's expiryDate) endless, nor forget the
+ * tag's group. For the same status, the expiryDate and parentIdTag the cache holds stay unless
+ * the answer names new ones.
  */
+export function rememberVerdict(
+  deps: { policy: Pick<AuthorizationPolicy, 'cacheEnabled'>; data: AuthorizationData },
+  idTag: string, info: IdTagInfo, kind: 'authorize' | 'transaction',
+): void {
+  if (!deps.policy.cacheEnabled) return;
+  const { data } = deps;
+  let entry = info;
+  if (kind === 'transaction') {
+    const old = data.cacheEntry(idTag);
+    entry = { ...info };
+    if (old && old.status === info.status && !info.expiryDate && old.expiryDate) entry.expiryDate = old.expiryDate;
+    if (old && !info.parentIdTag && old.parentIdTag) entry.parentIdTag = old.parentIdTag;
+  }
+  data.cachePut(idTag, entry);
+}
+
+/** A transaction answer's verdict into the cache, whatever the policy (see rememberVerdict). */
 export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: IdTagInfo): void {
-  const old = data.cacheEntry(idTag);
-  const merged: IdTagInfo = { ...info };
-  if (old && old.status === info.status && !info.expiryDate && old.expiryDate) merged.expiryDate = old.expiryDate;
-  if (old && !info.parentIdTag && old.parentIdTag) merged.parentIdTag = old.parentIdTag;
-  data.cachePut(idTag, merged);
+  rememberVerdict({ policy: { cacheEnabled: true }, data }, idTag, info, 'transaction');
 }
 
 /** A tag's entry in the local list or the cache, as the policy allows (the list first). */
@@ -64,7 +78,7 @@ export async function authorizeIdTag(
     }
     const answer = await remote.authorize(idTag);
     if (answer) {
-      if (policy.cacheEnabled) data.cachePut(idTag, answer);
+      rememberVerdict(deps, idTag, answer, 'authorize');
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };
     }
     // The central system could not be asked after all: decide as offline.

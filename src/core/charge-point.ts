@@ -125,7 +125,10 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (this.opts.chargingLimits) this.unsubscribers.push(this.opts.chargingLimits.onChange(() => this.limits.applyAll()));
     if (this.opts.reservations) this.unsubscribers.push(this.opts.reservations.onChange(() => this.board.refreshStation()));
     await this.sessions.recover();
-    for (const c of this.connectors.values()) this.board.refresh(c);
+    for (const c of this.connectors.values()) {
+      this.board.refresh(c);
+      if (!c.session) this.metering.schedule(c);
+    }
     this.board.refreshStation();
   }
 

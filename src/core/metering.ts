@@ -1,6 +1,6 @@
 /**
- * Metering: the one loop that reads a connector's meter, the sanity check every reading passes
- * (meter-guard), samples (periodic, clock-aligned, triggered), checkpoints of the energy register
+ * Metering: the one loop that reads a connector's meter (in a session, and idle when the meter
+ * asks to be watched), the one sanity check every reading passes (meter-guard), samples (periodic, clock-aligned, triggered), checkpoints of the energy register
  * and the energy cap after a late rejection.
  */
 import type { ConnectorState, CoreBase } from './core-state.js';
@@ -64,31 +64,67 @@ export class Metering {
     return sample;
   }
 
-  /** Read the meter again at the next deadline of the connector's session. */
+  /**
+   * The connector's one meter loop: read again at the next deadline of its session, or, without
+   * a session, at the meter's idle interval when it asks to be watched (idlePollIntervalMs).
+   */
   schedule(c: ConnectorState): void {
     c.poll?.cancel();
+    c.poll = undefined;
     const s = c.session;
-    if (!s || !this.b.running()) return;
+    if (!this.b.running() || s?.stopping) return;
     const now = this.b.clock.now();
-    const due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
-    c.poll = this.b.clock.setTimeout(() => void this.poll(c), Math.max(0, due - now));
+    let due: number;
+    if (s) {
+      due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
+    } else {
+      const idleMs = c.hw.meter.idlePollIntervalMs;
+      if (!idleMs || idleMs <= 0) return;
+      due = now + idleMs;
+    }
+    c.poll = this.b.clock.setTimeout(() => {
+      c.poll = undefined;
+      void (c.session ? this.poll(c) : this.pollIdle(c));
+    }, Math.max(0, due - now));
   }
 
-  /** After a failed read at start: read again every few seconds and clear the fault once it answers. */
+  /** A reading with no session: the meter's health (its driver reports faults) and live values. */
+  private async pollIdle(c: ConnectorState): Promise<void> {
+    try {
+      const reading = await this.read(c);
+      if (c.session) return;
+      this.accept(c, reading);
+      if (c.faults.has('meter-start')) this.meterAnswers(c);
+    } catch (err) {
+      c.meterErrors++;
+      this.b.log.debug('meter read failed', { connectorId: c.id, err });
+    } finally {
+      if (!c.session && !c.poll) this.schedule(c);
+    }
+  }
+
+  /**
+   * After a failed read at start: read again every few seconds and clear the fault once it answers.
+   * A meter watched while idle needs no probe: its idle reads do that.
+   */
   probeUntilBack(c: ConnectorState, delayMs = 5_000): void {
     c.probe?.cancel();
+    if (c.hw.meter.idlePollIntervalMs) return;
     c.probe = this.b.clock.setTimeout(async () => {
       if (!this.b.running() || !c.faults.has('meter-start')) return;
       try {
-        const reading = await this.read(c);
-        c.lastReading = reading;
-        this.b.log.info('meter answers again', { connectorId: c.id });
-        this.deps.faults.clear(c, 'meter-start');
-        this.deps.meterBack(c);
+        c.lastReading = await this.read(c);
+        this.meterAnswers(c);
       } catch {
         this.probeUntilBack(c, Math.min(delayMs * 2, 60_000));
       }
     }, delayMs);
+  }
+
+  private meterAnswers(c: ConnectorState): void {
+    this.b.log.info('meter answers again', { connectorId: c.id });
+    this.deps.faults.clear(c, 'meter-start');
+    this.deps.meterBack(c);
   }
 
   private async poll(c: ConnectorState): Promise<void> {

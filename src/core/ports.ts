@@ -53,6 +53,12 @@ export interface Meter {
    * A real meter keeps its register and has no such method.
    */
   resume?(registerWh: number): void;
+  /**
+   * A meter whose health must stay known while no session runs (a bus device that may fail or
+   * come back at any time): the core's meter loop reads it at this interval then too. Absent: it
+   * is read only in sessions. The core is the only one to poll a meter, and checks every reading.
+   */
+  readonly idlePollIntervalMs?: number;
 }
 
 /** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */

@@ -129,6 +129,7 @@ export class Sessions {
       c.scheduledAvailability = undefined;
     }
     this.deps.statuses.refresh(c);
+    this.deps.meter.schedule(c);
   }
 
   /** The store takes writes again: record the stops it refused. */

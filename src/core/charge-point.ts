@@ -87,7 +87,6 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     });
     this.limits = new Limits(base, {
       chargingLimits: opts.chargingLimits, statuses: this.board, faults: this.faults,
-      transactionIdOf: (localId) => this.transactionIdOf(localId),
     });
     this.metering = new Metering(base, {
       ledger: opts.ledger, policy: opts.policy.metering, statuses: this.board, faults: this.faults, limits: this.limits,
@@ -181,10 +180,6 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.faults.stationFaults();
   }
 
-  transactionIdOf(localId: string): number | undefined {
-    return this.opts.ledger.get(localId)?.transactionId ?? undefined;
-  }
-
   hasActiveSession(): boolean {
     return [...this.connectors.values()].some((c) => c.session);
   }
@@ -206,11 +201,13 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.admission.remoteStart(idTag, connectorId);
   }
 
-  /** RemoteStopTransaction. */
-  async remoteStop(transactionId: number): Promise<boolean> {
-    const record = this.opts.ledger.byTransactionId(transactionId);
-    const c = record ? this.connectors.get(record.connectorId) : undefined;
-    if (!c?.session || c.session.record.localId !== record!.localId) return false;
+  /**
+   * A remote stop of the session with this local id (the version binding resolves the protocol's
+   * transaction id to it). Whether that session is running here.
+   */
+  async remoteStop(localId: string): Promise<boolean> {
+    const c = [...this.connectors.values()].find((x) => x.session?.record.localId === localId);
+    if (!c?.session) return false;
     void this.sessions.stop(c, 'Remote').catch((err) => this.log.error('remote stop failed', { err }));
     return true;
   }

@@ -4,7 +4,7 @@
  */
 import type { ConnectorState, CoreBase } from './core-state.js';
 import type { Faults } from './faults.js';
-import { MAX_TIMER_MS, type ChargingLimits } from './smart-charging/index.js';
+import { MAX_TIMER_MS, type ChargingLimits, type SessionRef } from './smart-charging/index.js';
 import type { StatusBoard } from './status.js';
 
 export class Limits {
@@ -14,8 +14,6 @@ export class Limits {
       chargingLimits?: ChargingLimits;
       statuses: StatusBoard;
       faults: Faults;
-      /** The protocol's transaction id of a session, when it has one (a TxProfile names it). */
-      transactionIdOf(localId: string): number | undefined;
     },
   ) {}
 
@@ -30,7 +28,7 @@ export class Limits {
     let limitA = c.hw.maxCurrentA;
     if (this.deps.chargingLimits) {
       try {
-        const lim = this.limitNow(c, { transactionId: this.deps.transactionIdOf(s.record.localId), startedAt: s.record.startedAt });
+        const lim = this.limitNow(c, { localId: s.record.localId, startedAt: s.record.startedAt });
         limitA = lim.limitA;
         if (this.b.running()) c.limitTimer = this.b.clock.setTimeout(() => void this.energize(c), Math.min(MAX_TIMER_MS, Math.max(0, lim.nextChangeAt - lim.at)));
       } catch (err) {
@@ -74,7 +72,7 @@ export class Limits {
   private limitBeforeFirstOffer(c: ConnectorState): number {
     if (!this.deps.chargingLimits) return c.hw.maxCurrentA;
     try {
-      return this.limitNow(c, { transactionId: undefined, startedAt: this.b.clock.now() }).limitA;
+      return this.limitNow(c, { startedAt: this.b.clock.now() }).limitA;
     } catch {
       // energize() logs it when it applies the limit.
       return c.hw.maxCurrentA;
@@ -85,7 +83,7 @@ export class Limits {
    * The connector's maximum capped by the smart-charging limit in force for it now, shared with
    * the other running sessions, and when that limit next changes. Throws when it cannot be computed.
    */
-  private limitNow(c: ConnectorState, transaction: { transactionId: number | undefined; startedAt: number }): { limitA: number; at: number; nextChangeAt: number } {
+  private limitNow(c: ConnectorState, transaction: SessionRef): { limitA: number; at: number; nextChangeAt: number } {
     const at = this.b.clock.now();
     const sharedBy = [...this.b.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
     const lim = this.deps.chargingLimits!.limitAt({ connectorId: c.id, at, sharedBy, transaction });

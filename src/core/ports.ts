@@ -206,7 +206,6 @@ export interface SessionLedger {
   highestReading(localId: string): MeterReading | undefined;
   /** The highest energy register recorded for a connector's meter, across every session; 0 if none. */
   highestRegisterWh(connectorId: number): number;
-  byTransactionId(transactionId: number): SessionRecord | undefined;
   get(localId: string): SessionRecord | undefined;
 }
 

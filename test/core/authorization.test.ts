@@ -415,7 +415,7 @@ describe('authorisation with a real central system', () => {
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(csms.callsOf('Authorize')).toHaveLength(0);
     await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
-    await waitFor(() => a.agent.chargePoint!.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
+    await waitFor(() => a.agent.runtime!.link.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
     a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });

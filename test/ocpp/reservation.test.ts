@@ -123,7 +123,7 @@ describe('Reservation', () => {
     expect(t.agent.features!.reservations!.list()).toEqual([]);
     // The charger knows its transactionId once it has read StartTransaction.conf, not when the
     // central system has received the call (a RemoteStop before that is rightly Rejected).
-    const transactionId = await waitFor(() => cp.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
+    const transactionId = await waitFor(() => t.agent.runtime!.link.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
     await waitFor(() => cp.status(2).status === 'Available', 10_000, 'Available again');
     // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).

@@ -19,6 +19,10 @@ export interface LinkForHandlers {
   send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
   /** A configuration value changed: apply what it governs (heartbeat, pings). */
   configurationChanged(key: string): void;
+  /** The 1.6 transactionId of a session, once known (the core knows sessions by local id). */
+  transactionIdOf(localId: string): number | undefined;
+  /** The session a 1.6 transactionId names. */
+  localIdOf(transactionId: number): string | undefined;
 }
 
 export interface IncomingContext {
@@ -71,9 +75,10 @@ export const handlers: Handlers = {
     return { status: (await chargePoint.remoteStart(req.idTag, req.connectorId)) ? 'Accepted' : 'Rejected' };
   },
 
-  RemoteStopTransaction: async (req, { chargePoint }) => ({
-    status: (await chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected',
-  }),
+  RemoteStopTransaction: async (req, { chargePoint, link }) => {
+    const localId = link.localIdOf(req.transactionId);
+    return { status: localId !== undefined && (await chargePoint.remoteStop(localId)) ? 'Accepted' : 'Rejected' };
+  },
 
   Reset: (req, { onReset, log }) => {
     log.warn('reset requested by the central system', { type: req.type });
@@ -156,7 +161,7 @@ export const handlers: Handlers = {
               const sample = await chargePoint.triggerSample(id);
               if (!sample) return;
               const session = chargePoint.session(id);
-              const transactionId = session ? chargePoint.transactionIdOf(session.localId) : undefined;
+              const transactionId = session ? link.transactionIdOf(session.localId) : undefined;
               await link.send('MeterValues', { connectorId: id, ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
             })().catch((err) => ctx.log.warn('triggered MeterValues failed', { connectorId: id, err }));
           }

@@ -156,6 +156,18 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     await this.o.connection.reconnect();
   }
 
+  // ------------------------------------------------------------- transaction ids
+
+  /** The 1.6 transactionId of a session (from StartTransaction.conf), once known. */
+  transactionIdOf(localId: string): number | undefined {
+    return this.o.ledger.transactionIdOf(localId) ?? undefined;
+  }
+
+  /** The session a 1.6 transactionId names, by its local id. */
+  localIdOf(transactionId: number): string | undefined {
+    return this.o.ledger.byTransactionId(transactionId)?.localId;
+  }
+
   // ------------------------------------------------------------- RemoteAuthorizer
 
   online(): boolean {

@@ -1,11 +1,14 @@
 /**
  * The ports the ChargePoint core asks for. Real drivers (src/drivers) and simulated ones
- * (src/sim) implement the same interfaces; the core never knows which it has.
+ * (src/sim) implement the same interfaces; the core never knows which it has. The vocabulary is
+ * the core's: each version binding (src/ocpp/<version>/mapping.ts) maps it to its wire values.
  */
+/** A connector's state as the core derives it (the binding maps it to its protocol's status). */
 export type ConnectorStatus =
   | 'Available' | 'Preparing' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV'
   | 'Finishing' | 'Reserved' | 'Unavailable' | 'Faulted';
 
+/** What a fault is (a binding maps it: 1.6 errorCode; 2.0.1 reports faults apart from status). */
 export type ConnectorErrorCode =
   | 'NoError' | 'ConnectorLockFailure' | 'EVCommunicationError' | 'GroundFailure'
   | 'HighTemperature' | 'InternalError' | 'LocalListConflict' | 'OtherError'
@@ -14,9 +17,18 @@ export type ConnectorErrorCode =
 
 export type AuthMethod = 'rfid' | 'touchscreen' | 'app' | 'free';
 
+/**
+ * Why a session ended: a superset of OCPP 1.6's Reason and 2.0.1's ReasonEnumType. A binding
+ * maps a reason its protocol lacks to its nearest (src/ocpp/v16/mapping.ts).
+ */
 export type StopReason =
-  | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'HardReset' | 'PowerLoss' | 'Reboot'
-  | 'Remote' | 'SoftReset' | 'UnlockCommand' | 'DeAuthorized' | 'Other';
+  // both versions
+  | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'PowerLoss' | 'Reboot' | 'Remote' | 'DeAuthorized' | 'Other'
+  // OCPP 1.6
+  | 'HardReset' | 'SoftReset' | 'UnlockCommand'
+  // OCPP 2.0.1
+  | 'ImmediateReset' | 'MasterPass' | 'EnergyLimitReached' | 'GroundFault' | 'LocalOutOfCredit' | 'OvercurrentFault'
+  | 'PowerQuality' | 'SOCLimitReached' | 'StoppedByEV' | 'TimeLimitReached' | 'Timeout';
 
 export type AuthorizationStatus = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
 

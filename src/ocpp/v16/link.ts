@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
+import { toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
 import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
@@ -311,7 +312,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   async sendStatus(s: StatusChange): Promise<void> {
     try {
       await this.send('StatusNotification', {
-        connectorId: s.connectorId, status: s.status, errorCode: s.errorCode, timestamp: isoMs(s.at),
+        connectorId: s.connectorId, status: toV16Status(s.status), errorCode: toV16ErrorCode(s.errorCode), timestamp: isoMs(s.at),
         ...(s.info ? { info: s.info.slice(0, 50) } : {}),
       });
     } catch (err) {
@@ -459,7 +460,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         const res = await this.send('StopTransaction', {
           transactionId, meterStop: p.meterStopWh, timestamp: isoMs(p.timestamp),
           ...(p.idTag ? { idTag: p.idTag } : {}),
-          ...(p.reason ? { reason: p.reason } : {}),
+          ...(p.reason ? { reason: toV16Reason(p.reason) } : {}),
           ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));

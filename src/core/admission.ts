@@ -30,7 +30,13 @@ export class Admission {
   ) {}
 
   /** An RFID card or a touchscreen code was presented. */
-  async presentToken(token: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
+  async presentToken(presented: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
+    // The core decides by the token's id (a 1.6 idTag); its type is the reader's.
+    const token = { idTag: presented.token.id, method: presented.method, connectorId: presented.connectorId };
+    if (token.idTag.length > this.deps.policy.authorization.maxTokenChars) {
+      this.b.log.warn('token too long for the protocol: ignored', { method: token.method, chars: token.idTag.length, maxChars: this.deps.policy.authorization.maxTokenChars });
+      return 'ignored';
+    }
     const customerRef = this.deps.pseudonym(token.idTag);
     const log = this.b.log.child({ customerRef, method: token.method });
     this.b.emit('token', { connectorId: token.connectorId, customerRef, method: token.method, at: this.b.clock.now() });

@@ -27,6 +27,8 @@ export interface AuthorizationPolicy {
   readonly offlineTxForUnknownId: boolean;
   readonly cacheEnabled: boolean;
   readonly localListEnabled: boolean;
+  /** The longest token id the version's messages carry (1.6 idTag: 20); a longer one is ignored. */
+  readonly maxTokenChars: number;
 }
 
 export interface MeteringPolicy {
@@ -65,6 +67,7 @@ export const DEFAULT_POLICY: ChargingPolicy = Object.freeze({
   }),
   authorization: Object.freeze({
     localPreAuthorize: false, localAuthorizeOffline: true, offlineTxForUnknownId: false, cacheEnabled: true, localListEnabled: true,
+    maxTokenChars: 36,
   }),
   metering: Object.freeze({
     sampledMeasurands: ['Energy.Active.Import.Register'], alignedMeasurands: ['Energy.Active.Import.Register'],

@@ -91,8 +91,23 @@ export interface PowerPath {
   unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'>;
 }
 
+/** How a token identifies its holder (OCPP 2.0.1 IdTokenEnumType; a 1.6 idTag carries no type). */
+export type IdTokenType = 'ISO14443' | 'ISO15693' | 'KeyCode' | 'Central' | 'eMAID' | 'MacAddress' | 'NoAuthorization' | 'Local';
+
+/** A token: its id and type (OCPP 2.0.1: equal when both match). */
+export interface IdToken {
+  id: string;
+  type: IdTokenType;
+}
+
+/**
+ * The longest token id the core and its readers accept (2.0.1 IdToken: 36 characters). A version
+ * binding whose messages carry less says so in its policy (authorization.maxTokenChars).
+ */
+export const MAX_TOKEN_CHARS = 36;
+
 export interface PresentedToken {
-  idTag: string;
+  token: IdToken;
   method: Exclude<AuthMethod, 'app' | 'free'>;
   /** The connector the reader or screen belongs to, when it serves only one. */
   connectorId?: number;

@@ -252,7 +252,7 @@ describe('authorisation with a real central system', () => {
       const onStarted = (e: { connectorId: number }) => e.connectorId === connectorId && done('started');
       cp.on('auth-refused', onRefused);
       cp.on('session-started', onStarted);
-      a.agent.sim.reader.present({ idTag, method: 'rfid', connectorId });
+      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId });
     });
   }
 
@@ -307,13 +307,13 @@ describe('authorisation with a real central system', () => {
     const a = await boot({ simulation: { departureDelayMs: 50 } });
     // Online: Authorize puts the tag in the cache. Start and stop a session with it.
     expect(await present(a, 'CACHED01', 1)).toBe('started');
-    a.agent.sim.reader.present({ idTag: 'CACHED01', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
     await waitFor(() => a.agent.chargePoint!.status(1).status === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('started');
     await goOnline();
-    a.agent.sim.reader.present({ idTag: 'CACHED01', method: 'rfid', connectorId: 2 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 2, 10_000, 'second stop');
     expect(await call('ClearCache', {})).toEqual({ status: 'Accepted' });
     await waitFor(() => a.agent.chargePoint!.status(2).status === 'Available', 5_000, 'available');
@@ -381,7 +381,7 @@ describe('authorisation with a real central system', () => {
   const GROUPS: Record<string, string | undefined> = { DEADBEEF: 'PARENTTAG', CAFEBABE: 'PARENTTAG', OTHERTAG: 'OTHERPAR', NOPARENT: undefined };
   const groupAnswer = (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(GROUPS[p.idTag] ? { parentIdTag: GROUPS[p.idTag] } : {}) } });
   const rfid = (a: TestAgent, idTag: string, connectorId?: number) =>
-    a.agent.chargePoint!.presentToken({ idTag, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+    a.agent.chargePoint!.presentToken({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
 
   it('a second tag with the session\'s parentIdTag is authorised and stops it (Local); another group\'s tag, or one without a group, does not', async () => {
     const a = await boot();
@@ -396,7 +396,7 @@ describe('authorisation with a real central system', () => {
     expect(cp.session(1)).toBeDefined();
     expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
     // A member of the same group, swiped on the same reader.
-    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
     expect(csms.calls.indexOf(csms.callsOf('Authorize').at(-1)!)).toBeLessThan(csms.calls.indexOf(stop));
@@ -416,7 +416,7 @@ describe('authorisation with a real central system', () => {
     expect(csms.callsOf('Authorize')).toHaveLength(0);
     await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
     await waitFor(() => a.agent.runtime!.link.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
-    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });
   });
@@ -536,7 +536,7 @@ describe('authorisation with a real central system', () => {
     // (A sliver may pass between the reading that crossed the cap and the contactor opening.)
     expect(a.agent.chargePoint!.session(1)!.energyWh).toBeLessThanOrEqual(delivered + 0.2);
     // The driver ends it with the card: a normal Local stop with what was delivered.
-    a.agent.sim.reader.present({ idTag: 'LATEBAD2', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'LATEBAD2', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
     expect(stop.params).toMatchObject({ transactionId: 9, reason: 'Local' });
     expect(stop.params.meterStop - start.params.meterStart).toBeLessThanOrEqual(Math.ceil(delivered) + 1);

@@ -1,6 +1,9 @@
 import type { ChargingPolicy } from '../../core/policy.js';
 import type { Settings } from '../../core/ports.js';
 
+/** OCPP 1.6 idTag is CiString20: a longer token cannot be sent, so it is not taken. */
+export const MAX_ID_TAG_CHARS = 20;
+
 /**
  * The core's policy over OCPP 1.6 configuration keys (wire names, verbatim). Every field is a
  * getter: it reads its key at each decision, so ChangeConfiguration takes effect at once.
@@ -21,6 +24,7 @@ export function policyFromSettings(settings: Settings): ChargingPolicy {
       get offlineTxForUnknownId() { return settings.bool('AllowOfflineTxForUnknownId'); },
       get cacheEnabled() { return settings.bool('AuthorizationCacheEnabled'); },
       get localListEnabled() { return settings.bool('LocalAuthListEnabled'); },
+      maxTokenChars: MAX_ID_TAG_CHARS,
     },
     metering: {
       get sampledMeasurands() { return settings.list('MeterValuesSampledData'); },

@@ -8,7 +8,7 @@ import { authorizeIdTag, localEntry, rememberVerdict, type AuthorizationDecision
 import type { ConnectorState, CoreBase, PendingAuthorization, ActiveSession } from './core-state.js';
 import type { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
-import type { AuthorizationData, IdTagInfo, PresentedToken, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, PresentedToken, RemoteAuthorizer } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import type { Sessions } from './sessions.js';
 import type { StatusBoard } from './status.js';
@@ -47,9 +47,9 @@ export class Admission {
       await this.deps.sessions.stop(owner, 'Local', token.idTag);
       return 'stopped';
     }
-    // Another tag may stop a session of its group (the same parentIdTag, OCPP 1.6 §3.5, §4.10),
+    // Another tag may stop a session of its group (the same groupId, OCPP 1.6 §3.5, §4.10),
     // or start one: either way it is authorised first (list, cache or Authorize.req), which is
-    // how its parentIdTag becomes known. Not asked when it could do neither.
+    // how its groupId becomes known. Not asked when it could do neither.
     const groupSessions = stopByTag ? this.sessionsWithGroup(token.connectorId) : [];
     if (groupSessions.length === 0 && !this.pickConnectorFor(token.connectorId, token.idTag)) {
       log.info('tag presented but no connector can take a session');
@@ -62,8 +62,8 @@ export class Admission {
       await this.deps.sessions.stop(group, 'Local', token.idTag);
       return 'stopped';
     }
-    // Chosen again now the tag's parentIdTag is known (a reservation may be its group's).
-    const target = this.pickConnectorFor(token.connectorId, token.idTag, decision.info.parentIdTag);
+    // Chosen again now the tag's groupId is known (a reservation may be its group's).
+    const target = this.pickConnectorFor(token.connectorId, token.idTag, decision.info.groupId);
     if (!decision.accepted) {
       log.info('authorisation refused', { status: decision.info.status, source: decision.source });
       this.b.emit('auth-refused', { connectorId: target?.id ?? token.connectorId, customerRef, status: decision.info.status, source: decision.source });
@@ -73,7 +73,7 @@ export class Admission {
       log.info('tag authorised but no connector can take a session', { source: decision.source });
       return 'ignored';
     }
-    const admitted = this.admit(target, token.idTag, decision.info.parentIdTag);
+    const admitted = this.admit(target, token.idTag, decision.info.groupId);
     if (!admitted.allowed) {
       log.info('connector reserved for another tag', { connectorId: target.id });
       this.b.emit('auth-refused', { connectorId: target.id, customerRef, status: 'Reserved', source: 'reservation' });
@@ -88,18 +88,18 @@ export class Admission {
   async remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
     let target = this.pickConnectorFor(connectorId, idTag);
     if (!target || target.session || target.pending) return false;
-    let info: IdTagInfo = { status: 'Accepted' };
+    let info: AuthorizationInfo = { status: 'Accepted' };
     let offline = false;
     if (this.deps.policy.transaction.authorizeRemoteStart) {
       const decision = await this.authorize(idTag);
       if (!decision.accepted) return false;
       info = decision.info;
       offline = decision.offline;
-      // Chosen again now the tag's parentIdTag is known (a reservation may be its group's).
-      target = this.pickConnectorFor(connectorId, idTag, info.parentIdTag);
+      // Chosen again now the tag's groupId is known (a reservation may be its group's).
+      target = this.pickConnectorFor(connectorId, idTag, info.groupId);
       if (!target || target.session || target.pending) return false;
     }
-    const admitted = this.admit(target, idTag, info.parentIdTag);
+    const admitted = this.admit(target, idTag, info.groupId);
     if (!admitted.allowed) return false;
     this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId });
     return true;
@@ -111,12 +111,12 @@ export class Admission {
   }
 
   /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
-  async transactionConfirmed(localId: string, info: IdTagInfo, idTag: string | null): Promise<void> {
+  async transactionConfirmed(localId: string, info: AuthorizationInfo, idTag: string | null): Promise<void> {
     if (idTag) this.tagVerdict(idTag, info);
     const c = [...this.b.connectors.values()].find((x) => x.session?.record.localId === localId);
     if (!c?.session) return;
-    // An answer without parentIdTag does not say the tag has none: keep the one Authorize gave.
-    if (info.parentIdTag) c.session.parentIdTag = info.parentIdTag;
+    // An answer without groupId does not say the tag has none: keep the one Authorize gave.
+    if (info.groupId) c.session.groupId = info.groupId;
     if (info.status === 'Accepted') return;
     this.b.log.warn('central system refused the tag of a running session', { connectorId: c.id, localId, status: info.status });
     const policy = this.deps.policy.transaction;
@@ -129,7 +129,7 @@ export class Admission {
   }
 
   /** The central system's word on a tag in a transaction answer: into the authorisation cache. */
-  tagVerdict(idTag: string, info: IdTagInfo): void {
+  tagVerdict(idTag: string, info: AuthorizationInfo): void {
     rememberVerdict({ policy: this.deps.policy.authorization, data: this.deps.authData }, idTag, info, 'transaction');
   }
 
@@ -155,23 +155,23 @@ export class Admission {
   }
 
   /** The running session a tag with this authorisation may stop as a member of its group. */
-  private sessionOfGroup(info: IdTagInfo, connectorId?: number): ConnectorState | undefined {
+  private sessionOfGroup(info: AuthorizationInfo, connectorId?: number): ConnectorState | undefined {
     // A valid tag of the group: Accepted, or ConcurrentTx (valid, its group is in a transaction).
-    if (!info.parentIdTag || (info.status !== 'Accepted' && info.status !== 'ConcurrentTx')) return undefined;
-    return this.sessionsWithGroup(connectorId).find((c) => this.groupOf(c.session!) === info.parentIdTag);
+    if (!info.groupId || (info.status !== 'Accepted' && info.status !== 'ConcurrentTx')) return undefined;
+    return this.sessionsWithGroup(connectorId).find((c) => this.groupOf(c.session!) === info.groupId);
   }
 
   /**
-   * The parentIdTag of a session's tag: as its authorisation gave it, or else (a remote start, a
+   * The groupId of a session's tag: as its authorisation gave it, or else (a remote start, a
    * session resumed after a restart) from the local list or the cache.
    */
   private groupOf(s: ActiveSession): string | undefined {
-    if (s.parentIdTag) return s.parentIdTag;
+    if (s.groupId) return s.groupId;
     if (!s.record.idTag) return undefined;
-    return localEntry(s.record.idTag, { policy: this.deps.policy.authorization, data: this.deps.authData })?.info.parentIdTag;
+    return localEntry(s.record.idTag, { policy: this.deps.policy.authorization, data: this.deps.authData })?.info.groupId;
   }
 
-  private pickConnectorFor(connectorId?: number, idTag?: string, parentIdTag?: string): ConnectorState | undefined {
+  private pickConnectorFor(connectorId?: number, idTag?: string, groupId?: string): ConnectorState | undefined {
     const statuses = this.deps.statuses;
     if (connectorId !== undefined && connectorId > 0) {
       const c = this.b.connectors.get(connectorId);
@@ -181,10 +181,10 @@ export class Admission {
     const res = this.deps.reservations;
     if (res && idTag !== undefined) {
       // The tag's own reservation first, then connectors free for anyone; one reserved for
-      // someone else only as a last resort (the tag may still match by its parentIdTag).
+      // someone else only as a last resort (the tag may still match by its groupId).
       const free = statuses.freeConnectorIds();
       const rank = (c: ConnectorState) => {
-        const a = res.admission(c.id, free, idTag, parentIdTag);
+        const a = res.admission(c.id, free, idTag, groupId);
         return a.reservationId !== undefined ? 0 : a.allowed ? 1 : 2;
       };
       const best = Math.min(...candidates.map(rank));
@@ -194,8 +194,8 @@ export class Admission {
     return candidates.find((c) => c.vehicle !== 'disconnected' && !c.pending) ?? candidates.find((c) => !c.pending);
   }
 
-  private admit(c: ConnectorState, idTag: string, parentIdTag?: string): { allowed: boolean; reservationId?: number } {
-    return this.deps.reservations?.admission(c.id, this.deps.statuses.freeConnectorIds(), idTag, parentIdTag) ?? { allowed: true };
+  private admit(c: ConnectorState, idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
+    return this.deps.reservations?.admission(c.id, this.deps.statuses.freeConnectorIds(), idTag, groupId) ?? { allowed: true };
   }
 
   private setPending(c: ConnectorState, p: Omit<PendingAuthorization, 'expires'>): void {

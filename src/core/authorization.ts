@@ -1,18 +1,18 @@
 import type { AuthorizationPolicy } from './policy.js';
-import type { AuthorizationData, IdTagInfo, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer } from './ports.js';
 
 export type AuthorizationSource = 'csms' | 'local-list' | 'cache' | 'offline-unknown' | 'none';
 
 export interface AuthorizationDecision {
   accepted: boolean;
-  info: IdTagInfo;
+  info: AuthorizationInfo;
   source: AuthorizationSource;
   /** Decided without the central system: it must check the tag again (StartTransaction.conf). */
   offline: boolean;
 }
 
 /** An entry's status at `now`: an expired Accepted entry is Expired. */
-export function effectiveStatus(info: IdTagInfo, now: number): IdTagInfo['status'] {
+export function effectiveStatus(info: AuthorizationInfo, now: number): AuthorizationInfo['status'] {
   if (info.status === 'Accepted' && info.expiryDate && Date.parse(info.expiryDate) <= now) return 'Expired';
   return info.status;
 }
@@ -23,12 +23,12 @@ export function effectiveStatus(info: IdTagInfo, now: number): IdTagInfo['status
  * `transaction`: its word on a tag that comes with a transaction (StartTransaction.conf,
  * StopTransaction.conf, OCPP 1.6 §3.5.1) often carries only a status: it must not make a validity
  * the central system granted with an end (Authorize.conf's expiryDate) endless, nor forget the
- * tag's group. For the same status, the expiryDate and parentIdTag the cache holds stay unless
+ * tag's group. For the same status, the expiryDate and groupId the cache holds stay unless
  * the answer names new ones.
  */
 export function rememberVerdict(
   deps: { policy: Pick<AuthorizationPolicy, 'cacheEnabled'>; data: AuthorizationData },
-  idTag: string, info: IdTagInfo, kind: 'authorize' | 'transaction',
+  idTag: string, info: AuthorizationInfo, kind: 'authorize' | 'transaction',
 ): void {
   if (!deps.policy.cacheEnabled) return;
   const { data } = deps;
@@ -37,18 +37,18 @@ export function rememberVerdict(
     const old = data.cacheEntry(idTag);
     entry = { ...info };
     if (old && old.status === info.status && !info.expiryDate && old.expiryDate) entry.expiryDate = old.expiryDate;
-    if (old && !info.parentIdTag && old.parentIdTag) entry.parentIdTag = old.parentIdTag;
+    if (old && !info.groupId && old.groupId) entry.groupId = old.groupId;
   }
   data.cachePut(idTag, entry);
 }
 
 /** A transaction answer's verdict into the cache, whatever the policy (see rememberVerdict). */
-export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: IdTagInfo): void {
+export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: AuthorizationInfo): void {
   rememberVerdict({ policy: { cacheEnabled: true }, data }, idTag, info, 'transaction');
 }
 
 /** A tag's entry in the local list or the cache, as the policy allows (the list first). */
-export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData }): { info: IdTagInfo; source: 'local-list' | 'cache' } | undefined {
+export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData }): { info: AuthorizationInfo; source: 'local-list' | 'cache' } | undefined {
   const { policy, data } = deps;
   const listed = policy.localListEnabled ? data.localListEntry(idTag) : undefined;
   if (listed) return { info: listed, source: 'local-list' };

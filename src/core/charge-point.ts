@@ -11,7 +11,7 @@ import { Limits } from './limits.js';
 import { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
 import type {
-  AuthMethod, AuthorizationData, Clock, ConnectorHardware, FaultReport, FaultSource, IdReader, IdTagInfo,
+  AuthMethod, AuthorizationData, Clock, ConnectorHardware, FaultReport, FaultSource, IdReader, AuthorizationInfo,
   MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StopReason, VehicleState,
 } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
@@ -41,7 +41,7 @@ export interface ChargePointOptions {
   resumePolicy?: 'resume-or-stop' | 'stop';
   /** Start a session on plug-in without authorisation, as this idTag (free vend). */
   freeVendIdTag?: string;
-  /** A second presentation of the tag that started a session, or of a tag of its group (same parentIdTag), stops it. */
+  /** A second presentation of the tag that started a session, or of a tag of its group (same groupId), stops it. */
   stopOnSecondPresentation?: boolean;
   /** Smart charging: the current limit in force per connector. */
   chargingLimits?: ChargingLimits;
@@ -258,7 +258,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
-  transactionConfirmed(localId: string, info: IdTagInfo, idTag: string | null): Promise<void> {
+  transactionConfirmed(localId: string, info: AuthorizationInfo, idTag: string | null): Promise<void> {
     return this.admission.transactionConfirmed(localId, info, idTag);
   }
 
@@ -266,7 +266,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
    * The central system's word on a tag in a transaction answer (StartTransaction.conf,
    * StopTransaction.conf): into the authorisation cache, when it is enabled.
    */
-  tagVerdict(idTag: string, info: IdTagInfo): void {
+  tagVerdict(idTag: string, info: AuthorizationInfo): void {
     this.admission.tagVerdict(idTag, info);
   }
 

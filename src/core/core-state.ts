@@ -5,7 +5,7 @@
 import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
-  AuthMethod, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus, FaultReport, IdTagInfo,
+  AuthMethod, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus, FaultReport, AuthorizationInfo,
   MeterReading, SessionRecord, StopReason, Timer, VehicleState,
 } from './ports.js';
 
@@ -55,7 +55,7 @@ export type Emit = <K extends keyof ChargePointEvents>(event: K, ...args: Charge
 export interface PendingAuthorization {
   idTag: string;
   method: AuthMethod;
-  info: IdTagInfo;
+  info: AuthorizationInfo;
   expires: Timer;
   offline: boolean;
   /** The reservation this start uses (it goes in StartTransaction). */
@@ -72,7 +72,7 @@ export interface ActiveSession {
   maxEnergyWh?: number;
   suspendedByEvse: boolean;
   stopping: boolean;
-  parentIdTag?: string;
+  groupId?: string;
   /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
   offeredA?: number;
 }

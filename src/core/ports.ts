@@ -30,12 +30,18 @@ export type StopReason =
   | 'ImmediateReset' | 'MasterPass' | 'EnergyLimitReached' | 'GroundFault' | 'LocalOutOfCredit' | 'OvercurrentFault'
   | 'PowerQuality' | 'SOCLimitReached' | 'StoppedByEV' | 'TimeLimitReached' | 'Timeout';
 
-export type AuthorizationStatus = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
+/** A token's authorisation: 1.6's AuthorizationStatus and 2.0.1's AuthorizationStatusEnumType. */
+export type AuthorizationStatus =
+  | 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx'
+  | 'Unknown' | 'NoCredit' | 'NotAllowedTypeEVSE' | 'NotAtThisLocation' | 'NotAtThisTime';
 
-export interface IdTagInfo {
+/** What is known of a token's authorisation (the binding maps 1.6 AuthorizationInfo / 2.0.1 IdTokenInfo to it). */
+export interface AuthorizationInfo {
   status: AuthorizationStatus;
+  /** ISO-8601: an Accepted authorisation ends then. */
   expiryDate?: string;
-  parentIdTag?: string;
+  /** The token's group (1.6 parentIdTag, 2.0.1 groupIdToken): a token of the same group may stop its sessions. */
+  groupId?: string;
 }
 
 /** One reading of a connector's energy meter. */
@@ -237,14 +243,14 @@ export interface SessionLedger {
 }
 
 export interface AuthorizationData {
-  localListEntry(idTag: string): IdTagInfo | undefined;
-  cacheEntry(idTag: string): IdTagInfo | undefined;
-  cachePut(idTag: string, info: IdTagInfo): void;
+  localListEntry(idTag: string): AuthorizationInfo | undefined;
+  cacheEntry(idTag: string): AuthorizationInfo | undefined;
+  cachePut(idTag: string, info: AuthorizationInfo): void;
 }
 
 /** The central system as the core sees it: online, and able to authorise a tag. */
 export interface RemoteAuthorizer {
   online(): boolean;
   /** The central system's answer, or undefined when it could not be asked. */
-  authorize(idTag: string): Promise<IdTagInfo | undefined>;
+  authorize(idTag: string): Promise<AuthorizationInfo | undefined>;
 }

@@ -67,7 +67,7 @@ export class Sessions {
     }
     if (p.reservationId !== undefined) this.deps.reservations?.consumed(p.reservationId);
     c.finishing = false;
-    c.session = { record, lastReading: reading, suspendedByEvse: false, stopping: false, parentIdTag: p.info.parentIdTag, ...this.deps.meter.deadlines(now) };
+    c.session = { record, lastReading: reading, suspendedByEvse: false, stopping: false, groupId: p.info.groupId, ...this.deps.meter.deadlines(now) };
     this.b.emit('queued');
     this.b.emit('session-started', { connectorId: c.id, localId: record.localId, customerRef: this.deps.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
     this.b.log.info('session started', { connectorId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });

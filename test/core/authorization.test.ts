@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeIdTag, cacheTransactionVerdict, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
-import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
 import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
@@ -37,7 +37,7 @@ function fakePolicy(values: Record<string, string | boolean>) {
   return policyFromSettings(fakeSettings(values)).authorization;
 }
 
-function fakeData(list: Record<string, IdTagInfo> = {}, cache: Record<string, IdTagInfo> = {}): AuthorizationData & { cache: Record<string, IdTagInfo> } {
+function fakeData(list: Record<string, AuthorizationInfo> = {}, cache: Record<string, AuthorizationInfo> = {}): AuthorizationData & { cache: Record<string, AuthorizationInfo> } {
   return {
     cache,
     localListEntry: (t) => list[t],
@@ -48,7 +48,7 @@ function fakeData(list: Record<string, IdTagInfo> = {}, cache: Record<string, Id
   };
 }
 
-function fakeRemote(online: boolean, answer?: IdTagInfo): RemoteAuthorizer & { asked: string[] } {
+function fakeRemote(online: boolean, answer?: AuthorizationInfo): RemoteAuthorizer & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
@@ -64,19 +64,19 @@ interface Row {
   name: string;
   online: boolean;
   /** The central system's answer; undefined = it could not be asked (timeout, CALLERROR). */
-  answer?: IdTagInfo;
-  list?: IdTagInfo;
-  cache?: IdTagInfo;
+  answer?: AuthorizationInfo;
+  list?: AuthorizationInfo;
+  cache?: AuthorizationInfo;
   settings?: Record<string, string | boolean>;
   accepted: boolean;
-  status: IdTagInfo['status'];
+  status: AuthorizationInfo['status'];
   source: AuthorizationSource;
   offline: boolean;
   asksCsms: boolean;
 }
 
-const A = (expiryDate?: string): IdTagInfo => ({ status: 'Accepted', ...(expiryDate ? { expiryDate } : {}) });
-const S = (status: IdTagInfo['status']): IdTagInfo => ({ status });
+const A = (expiryDate?: string): AuthorizationInfo => ({ status: 'Accepted', ...(expiryDate ? { expiryDate } : {}) });
+const S = (status: AuthorizationInfo['status']): AuthorizationInfo => ({ status });
 
 // DOMAIN.md R8 and OCPP 1.6 §3.5, row by row.
 const rows: Row[] = [
@@ -135,8 +135,8 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
 
   it('an answer from the central system updates the cache (only when the cache is enabled)', async () => {
     const data = fakeData({}, {});
-    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(true, { status: 'Blocked', parentIdTag: 'P' }), now: () => NOW });
-    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'P' });
+    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(true, { status: 'Blocked', groupId: 'P' }), now: () => NOW });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', groupId: 'P' });
     const off = fakeData({}, {});
     await authorizeIdTag('TAG', { policy: fakePolicy({ AuthorizationCacheEnabled: false }), data: off, remote: fakeRemote(true, A()), now: () => NOW });
     expect(off.cache).toEqual({});
@@ -148,15 +148,15 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
     expect(data.cache).toEqual({});
   });
 
-  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or parentIdTag keeps the cached ones; one that does replaces them', () => {
-    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' } });
+  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or group (parentIdTag) keeps the cached ones; one that does replaces them', () => {
+    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, groupId: 'P' } });
     cacheTransactionVerdict(data, 'TAG', { status: 'Accepted' });
-    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' });
-    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
-    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, groupId: 'P' });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, groupId: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, groupId: 'Q' });
     // Another status is a new verdict: the old validity does not carry over.
     cacheTransactionVerdict(data, 'TAG', { status: 'Blocked' });
-    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', groupId: 'Q' });
     cacheTransactionVerdict(data, 'NEW', { status: 'Accepted' });
     expect(data.cache.NEW).toEqual({ status: 'Accepted' });
   });

@@ -1,4 +1,5 @@
 import { createRPCError } from 'ocpp-rpc';
+import { fromV16IdTagInfo } from './mapping.js';
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
@@ -190,7 +191,7 @@ export const handlers: Handlers = {
     if (new Set(entries.map((e) => e.idTag)).size !== entries.length) return { status: 'Failed' };
     if (req.updateType === 'Differential' && req.listVersion <= authData.localListVersion()) return { status: 'VersionMismatch' };
     if (req.updateType === 'Full' && entries.some((e) => !e.idTagInfo)) return { status: 'Failed' };
-    authData.updateLocalList(req.listVersion, req.updateType, entries);
+    authData.updateLocalList(req.listVersion, req.updateType, entries.map((e) => ({ idTag: e.idTag, ...(e.idTagInfo ? { info: fromV16IdTagInfo(e.idTagInfo) } : {}) })));
     if (authData.localListSize() > settings.int('LocalAuthListMaxLength')) {
       log.warn('local authorisation list is over its maximum length', { size: authData.localListSize() });
     }

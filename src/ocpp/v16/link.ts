@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import { toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
-import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
+import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
+import type { AuthorizationInfo, Clock, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
 import type { OutboxEntry } from '../../store/outbox.js';
@@ -175,10 +175,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     return this.linkState === 'accepted' && this.o.connection.open;
   }
 
-  async authorize(idTag: string): Promise<IdTagInfo | undefined> {
+  async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
     try {
       const res = await this.send('Authorize', { idTag }, this.o.timing?.authorizeTimeoutMs ?? 10_000);
-      return res.idTagInfo;
+      return fromV16IdTagInfo(res.idTagInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
       return undefined;
@@ -435,7 +435,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, res.transactionId, now()));
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
-        await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, p.idTag);
+        await this.o.chargePoint.transactionConfirmed(entry.localId, fromV16IdTagInfo(res.idTagInfo), p.idTag);
         return true;
       }
       if (entry.kind === 'security') {
@@ -464,7 +464,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
           ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
-        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, res.idTagInfo);
+        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, fromV16IdTagInfo(res.idTagInfo));
       }
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;

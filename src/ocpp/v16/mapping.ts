@@ -2,7 +2,7 @@
  * The core's vocabulary to and from OCPP 1.6's: connector status, error code and stop reason.
  * One function per concept; every 1.6 message that carries one goes through here.
  */
-import type { ConnectorErrorCode, ConnectorStatus, StopReason } from '../../core/ports.js';
+import type { AuthorizationInfo, ConnectorErrorCode, ConnectorStatus, StopReason } from '../../core/ports.js';
 
 /** ChargePointStatus (OCPP 1.6 §7.7). */
 export type ChargePointStatus =
@@ -20,6 +20,22 @@ export type ChargePointErrorCode =
 export type Reason =
   | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'HardReset' | 'PowerLoss' | 'Reboot'
   | 'Remote' | 'SoftReset' | 'UnlockCommand' | 'DeAuthorized' | 'Other';
+
+/** IdTagInfo (OCPP 1.6 §7.29). */
+export interface IdTagInfo {
+  status: 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
+  expiryDate?: string;
+  parentIdTag?: string;
+}
+
+/** A 1.6 IdTagInfo as the core's authorisation: parentIdTag is the token's group. */
+export function fromV16IdTagInfo(info: IdTagInfo): AuthorizationInfo {
+  return {
+    status: info.status,
+    ...(info.expiryDate !== undefined ? { expiryDate: info.expiryDate } : {}),
+    ...(info.parentIdTag !== undefined ? { groupId: info.parentIdTag } : {}),
+  };
+}
 
 /** The 1.6 connector id of the station as a whole. */
 export const STATION_CONNECTOR_ID = 0;

@@ -2,8 +2,7 @@
  * OCPP 1.6J message types: one map from action to request and response, for both directions.
  * Field names are the wire names. ocpp-rpc validates every message against the OCA schemas.
  */
-import type { IdTagInfo } from '../../core/ports.js';
-import type { ChargePointErrorCode, ChargePointStatus, Reason } from './mapping.js';
+import type { ChargePointErrorCode, ChargePointStatus, IdTagInfo, Reason } from './mapping.js';
 import type { ChargingProfile, ChargingProfilePurpose, ChargingRateUnit, CompositePeriod } from '../../core/smart-charging/index.js';
 
 export type FirmwareStatus = 'Downloaded' | 'DownloadFailed' | 'Downloading' | 'Idle' | 'InstallationFailed' | 'Installing' | 'Installed';

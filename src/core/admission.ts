@@ -110,7 +110,7 @@ export class Admission {
     this.setPending(c, { idTag, method: 'free', info: { status: 'Accepted' }, offline: false });
   }
 
-  /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
+  /** The central system's late verdict on a tag that started a session (1.6 StartTransaction.conf). */
   async transactionConfirmed(localId: string, info: AuthorizationInfo, idTag: string | null): Promise<void> {
     if (idTag) this.tagVerdict(idTag, info);
     const c = [...this.b.connectors.values()].find((x) => x.session?.record.localId === localId);

@@ -196,7 +196,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.admission.presentToken(token);
   }
 
-  /** RemoteStartTransaction. Returns whether it was accepted. */
+  /** A remote start (1.6 RemoteStartTransaction). Returns whether it was accepted. */
   remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
     return this.admission.remoteStart(idTag, connectorId);
   }
@@ -257,7 +257,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return c.hw.powerPath.unlock();
   }
 
-  /** The central system's late verdict on a tag that started a session (StartTransaction.conf). */
+  /** The central system's late verdict on a tag that started a session (1.6 StartTransaction.conf). */
   transactionConfirmed(localId: string, info: AuthorizationInfo, idTag: string | null): Promise<void> {
     return this.admission.transactionConfirmed(localId, info, idTag);
   }

@@ -58,7 +58,7 @@ export interface PendingAuthorization {
   info: AuthorizationInfo;
   expires: Timer;
   offline: boolean;
-  /** The reservation this start uses (it goes in StartTransaction). */
+  /** The reservation this start uses (the transaction's start message names it). */
   reservationId?: number;
 }
 
@@ -68,7 +68,7 @@ export interface ActiveSession {
   nextSampleAt: number;
   nextAlignedAt: number;
   nextCheckpointAt: number;
-  /** Cap from MaxEnergyOnInvalidId after a late rejection. */
+  /** Energy cap after a late rejection (policy.transaction.maxEnergyOnInvalidWh). */
   maxEnergyWh?: number;
   suspendedByEvse: boolean;
   stopping: boolean;

@@ -200,7 +200,7 @@ export class Metering {
     const s = c.session;
     if (!s || s.maxEnergyWh === undefined || s.stopping) return;
     if (s.lastReading.energyWh - s.record.meterStartWh >= s.maxEnergyWh) {
-      // StopTransactionOnInvalidId false (OCPP 1.6, Start Transaction): only energy delivery stops; the
+      // policy.transaction.stopOnInvalidToken false (1.6 StopTransactionOnInvalidId): only energy delivery stops; the
       // transaction goes on (SuspendedEVSE) until the driver ends it.
       this.b.log.info('energy cap after late rejection reached: energy delivery stopped', { connectorId: c.id, capWh: s.maxEnergyWh });
       s.maxEnergyWh = undefined;
@@ -213,7 +213,7 @@ export class Metering {
     }
   }
 
-  /** A late rejection caps the session's energy (MaxEnergyOnInvalidId): enforced now and at every reading. */
+  /** A late rejection caps the session's energy (policy.transaction.maxEnergyOnInvalidWh): enforced now and at every reading. */
   capEnergy(c: ConnectorState, capWh: number): void {
     if (!c.session) return;
     c.session.maxEnergyWh = capWh;

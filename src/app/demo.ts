@@ -82,7 +82,7 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
 
   await until(() => agent.link?.state === 'accepted', 20_000);
   say('demo', `card ${pseudonym('DEMO0001')} presented at connector 1 (RFID)`);
-  agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
+  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
   await until(() => cp.status(1).status === 'Charging', 15_000);
   say('demo', 'the app starts connector 2 (RemoteStartTransaction)');
   await csms.call('CP-DEMO-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
@@ -90,7 +90,7 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   await sleep(o.chargeMs);
 
   say('demo', `card ${pseudonym('DEMO0001')} presented again: stops connector 1`);
-  agent.sim.reader.present({ idTag: 'DEMO0001', method: 'rfid', connectorId: 1 });
+  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
   const tx2 = csms.store.transactions().find((t) => t.connectorId === 2 && !t.stoppedAt);
   if (tx2) {
     say('demo', `the app stops connector 2 (RemoteStopTransaction ${tx2.transactionId})`);

@@ -1,43 +1,58 @@
-import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from './ports.js';
+import type { AuthorizationPolicy } from './policy.js';
+import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer } from './ports.js';
 
 export type AuthorizationSource = 'csms' | 'local-list' | 'cache' | 'offline-unknown' | 'none';
 
 export interface AuthorizationDecision {
   accepted: boolean;
-  info: IdTagInfo;
+  info: AuthorizationInfo;
   source: AuthorizationSource;
   /** Decided without the central system: it must check the tag again (StartTransaction.conf). */
   offline: boolean;
 }
 
 /** An entry's status at `now`: an expired Accepted entry is Expired. */
-export function effectiveStatus(info: IdTagInfo, now: number): IdTagInfo['status'] {
+export function effectiveStatus(info: AuthorizationInfo, now: number): AuthorizationInfo['status'] {
   if (info.status === 'Accepted' && info.expiryDate && Date.parse(info.expiryDate) <= now) return 'Expired';
   return info.status;
 }
 
 /**
- * The central system's word on a tag that comes with a transaction (StartTransaction.conf,
- * StopTransaction.conf) goes into the cache (OCPP 1.6 §3.5.1). Such an answer often carries only a
- * status: it must not make a validity the central system granted with an end (Authorize.conf's
- * expiryDate) endless, nor forget the tag's group. For the same status, the expiryDate and
- * parentIdTag the cache holds stay unless the answer names new ones. Authorize.conf replaces the
- * entry whole: it is the authorisation itself.
+ * The one writer of the authorisation cache (when the policy enables it). `authorize`: the
+ * central system's Authorize answer replaces the entry whole, it is the authorisation itself.
+ * `transaction`: its word on a tag that comes with a transaction (StartTransaction.conf,
+ * StopTransaction.conf, OCPP 1.6 §3.5.1) often carries only a status: it must not make a validity
+ * the central system granted with an end (Authorize.conf's expiryDate) endless, nor forget the
+ * tag's group. For the same status, the expiryDate and groupId the cache holds stay unless
+ * the answer names new ones.
  */
-export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: IdTagInfo): void {
-  const old = data.cacheEntry(idTag);
-  const merged: IdTagInfo = { ...info };
-  if (old && old.status === info.status && !info.expiryDate && old.expiryDate) merged.expiryDate = old.expiryDate;
-  if (old && !info.parentIdTag && old.parentIdTag) merged.parentIdTag = old.parentIdTag;
-  data.cachePut(idTag, merged);
+export function rememberVerdict(
+  deps: { policy: Pick<AuthorizationPolicy, 'cacheEnabled'>; data: AuthorizationData },
+  idTag: string, info: AuthorizationInfo, kind: 'authorize' | 'transaction',
+): void {
+  if (!deps.policy.cacheEnabled) return;
+  const { data } = deps;
+  let entry = info;
+  if (kind === 'transaction') {
+    const old = data.cacheEntry(idTag);
+    entry = { ...info };
+    if (old && old.status === info.status && !info.expiryDate && old.expiryDate) entry.expiryDate = old.expiryDate;
+    if (old && !info.groupId && old.groupId) entry.groupId = old.groupId;
+  }
+  data.cachePut(idTag, entry);
 }
 
-/** A tag's entry in the local list or the cache, as the settings allow (the list first). */
-export function localEntry(idTag: string, deps: { settings: Settings; data: AuthorizationData }): { info: IdTagInfo; source: 'local-list' | 'cache' } | undefined {
-  const { settings, data } = deps;
-  const listed = settings.bool('LocalAuthListEnabled') ? data.localListEntry(idTag) : undefined;
+/** A transaction answer's verdict into the cache, whatever the policy (see rememberVerdict). */
+export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, info: AuthorizationInfo): void {
+  rememberVerdict({ policy: { cacheEnabled: true }, data }, idTag, info, 'transaction');
+}
+
+/** A tag's entry in the local list or the cache, as the policy allows (the list first). */
+export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData }): { info: AuthorizationInfo; source: 'local-list' | 'cache' } | undefined {
+  const { policy, data } = deps;
+  const listed = policy.localListEnabled ? data.localListEntry(idTag) : undefined;
   if (listed) return { info: listed, source: 'local-list' };
-  const cached = settings.bool('AuthorizationCacheEnabled') ? data.cacheEntry(idTag) : undefined;
+  const cached = policy.cacheEnabled ? data.cacheEntry(idTag) : undefined;
   return cached ? { info: cached, source: 'cache' } : undefined;
 }
 
@@ -51,19 +66,19 @@ export function localEntry(idTag: string, deps: { settings: Settings; data: Auth
  */
 export async function authorizeIdTag(
   idTag: string,
-  deps: { settings: Settings; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
+  deps: { policy: AuthorizationPolicy; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
 ): Promise<AuthorizationDecision> {
-  const { settings, data, remote, now } = deps;
+  const { policy, data, remote, now } = deps;
   const local = localEntry(idTag, deps);
   const localAccepted = local !== undefined && effectiveStatus(local.info, now()) === 'Accepted';
 
   if (remote.online()) {
-    if (localAccepted && settings.bool('LocalPreAuthorize')) {
+    if (localAccepted && policy.localPreAuthorize) {
       return { accepted: true, info: local.info, source: local.source, offline: false };
     }
     const answer = await remote.authorize(idTag);
     if (answer) {
-      if (settings.bool('AuthorizationCacheEnabled')) data.cachePut(idTag, answer);
+      rememberVerdict(deps, idTag, answer, 'authorize');
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };
     }
     // The central system could not be asked after all: decide as offline.
@@ -72,9 +87,9 @@ export async function authorizeIdTag(
   if (local) {
     const status = effectiveStatus(local.info, now());
     if (status !== 'Accepted') return { accepted: false, info: { ...local.info, status }, source: local.source, offline: true };
-    if (settings.bool('LocalAuthorizeOffline')) return { accepted: true, info: local.info, source: local.source, offline: true };
+    if (policy.localAuthorizeOffline) return { accepted: true, info: local.info, source: local.source, offline: true };
   }
-  if (settings.bool('AllowOfflineTxForUnknownId')) {
+  if (policy.offlineTxForUnknownId) {
     return { accepted: true, info: { status: 'Accepted' }, source: 'offline-unknown', offline: true };
   }
   return { accepted: false, info: { status: 'Invalid' }, source: 'none', offline: true };

@@ -1,11 +1,14 @@
 /**
  * The ports the ChargePoint core asks for. Real drivers (src/drivers) and simulated ones
- * (src/sim) implement the same interfaces; the core never knows which it has.
+ * (src/sim) implement the same interfaces; the core never knows which it has. The vocabulary is
+ * the core's: each version binding (src/ocpp/<version>/mapping.ts) maps it to its wire values.
  */
+/** A connector's state as the core derives it (the binding maps it to its protocol's status). */
 export type ConnectorStatus =
   | 'Available' | 'Preparing' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV'
   | 'Finishing' | 'Reserved' | 'Unavailable' | 'Faulted';
 
+/** What a fault is (a binding maps it: 1.6 errorCode; 2.0.1 reports faults apart from status). */
 export type ConnectorErrorCode =
   | 'NoError' | 'ConnectorLockFailure' | 'EVCommunicationError' | 'GroundFailure'
   | 'HighTemperature' | 'InternalError' | 'LocalListConflict' | 'OtherError'
@@ -14,16 +17,31 @@ export type ConnectorErrorCode =
 
 export type AuthMethod = 'rfid' | 'touchscreen' | 'app' | 'free';
 
+/**
+ * Why a session ended: a superset of OCPP 1.6's Reason and 2.0.1's ReasonEnumType. A binding
+ * maps a reason its protocol lacks to its nearest (src/ocpp/v16/mapping.ts).
+ */
 export type StopReason =
-  | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'HardReset' | 'PowerLoss' | 'Reboot'
-  | 'Remote' | 'SoftReset' | 'UnlockCommand' | 'DeAuthorized' | 'Other';
+  // both versions
+  | 'Local' | 'EmergencyStop' | 'EVDisconnected' | 'PowerLoss' | 'Reboot' | 'Remote' | 'DeAuthorized' | 'Other'
+  // OCPP 1.6
+  | 'HardReset' | 'SoftReset' | 'UnlockCommand'
+  // OCPP 2.0.1
+  | 'ImmediateReset' | 'MasterPass' | 'EnergyLimitReached' | 'GroundFault' | 'LocalOutOfCredit' | 'OvercurrentFault'
+  | 'PowerQuality' | 'SOCLimitReached' | 'StoppedByEV' | 'TimeLimitReached' | 'Timeout';
 
-export type AuthorizationStatus = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
+/** A token's authorisation: 1.6's AuthorizationStatus and 2.0.1's AuthorizationStatusEnumType. */
+export type AuthorizationStatus =
+  | 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx'
+  | 'Unknown' | 'NoCredit' | 'NotAllowedTypeEVSE' | 'NotAtThisLocation' | 'NotAtThisTime';
 
-export interface IdTagInfo {
+/** What is known of a token's authorisation (the binding maps 1.6 AuthorizationInfo / 2.0.1 IdTokenInfo to it). */
+export interface AuthorizationInfo {
   status: AuthorizationStatus;
+  /** ISO-8601: an Accepted authorisation ends then. */
   expiryDate?: string;
-  parentIdTag?: string;
+  /** The token's group (1.6 parentIdTag, 2.0.1 groupIdToken): a token of the same group may stop its sessions. */
+  groupId?: string;
 }
 
 /** One reading of a connector's energy meter. */
@@ -53,6 +71,12 @@ export interface Meter {
    * A real meter keeps its register and has no such method.
    */
   resume?(registerWh: number): void;
+  /**
+   * A meter whose health must stay known while no session runs (a bus device that may fail or
+   * come back at any time): the core's meter loop reads it at this interval then too. Absent: it
+   * is read only in sessions. The core is the only one to poll a meter, and checks every reading.
+   */
+  readonly idlePollIntervalMs?: number;
 }
 
 /** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */
@@ -73,8 +97,23 @@ export interface PowerPath {
   unlock(): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'>;
 }
 
+/** How a token identifies its holder (OCPP 2.0.1 IdTokenEnumType; a 1.6 idTag carries no type). */
+export type IdTokenType = 'ISO14443' | 'ISO15693' | 'KeyCode' | 'Central' | 'eMAID' | 'MacAddress' | 'NoAuthorization' | 'Local';
+
+/** A token: its id and type (OCPP 2.0.1: equal when both match). */
+export interface IdToken {
+  id: string;
+  type: IdTokenType;
+}
+
+/**
+ * The longest token id the core and its readers accept (2.0.1 IdToken: 36 characters). A version
+ * binding whose messages carry less says so in its policy (authorization.maxTokenChars).
+ */
+export const MAX_TOKEN_CHARS = 36;
+
 export interface PresentedToken {
-  idTag: string;
+  token: IdToken;
   method: Exclude<AuthMethod, 'app' | 'free'>;
   /** The connector the reader or screen belongs to, when it serves only one. */
   connectorId?: number;
@@ -200,19 +239,18 @@ export interface SessionLedger {
   highestReading(localId: string): MeterReading | undefined;
   /** The highest energy register recorded for a connector's meter, across every session; 0 if none. */
   highestRegisterWh(connectorId: number): number;
-  byTransactionId(transactionId: number): SessionRecord | undefined;
   get(localId: string): SessionRecord | undefined;
 }
 
 export interface AuthorizationData {
-  localListEntry(idTag: string): IdTagInfo | undefined;
-  cacheEntry(idTag: string): IdTagInfo | undefined;
-  cachePut(idTag: string, info: IdTagInfo): void;
+  localListEntry(idTag: string): AuthorizationInfo | undefined;
+  cacheEntry(idTag: string): AuthorizationInfo | undefined;
+  cachePut(idTag: string, info: AuthorizationInfo): void;
 }
 
 /** The central system as the core sees it: online, and able to authorise a tag. */
 export interface RemoteAuthorizer {
   online(): boolean;
   /** The central system's answer, or undefined when it could not be asked. */
-  authorize(idTag: string): Promise<IdTagInfo | undefined>;
+  authorize(idTag: string): Promise<AuthorizationInfo | undefined>;
 }

@@ -4,7 +4,7 @@ import type { Clock, ConnectorStatus, Timer } from './ports.js';
 
 /**
  * Reservations (OCPP 1.6 §3.12, §5.13, §5.2). A reservation holds a connector for one idTag
- * (or any tag with its parentIdTag) until it expires or a transaction starts with it. Tags are
+ * (or any tag with its groupId) until it expires or a transaction starts with it. Tags are
  * kept only as keyed pseudonyms: a presented tag is compared by its pseudonym.
  */
 export interface Reservation {
@@ -12,7 +12,7 @@ export interface Reservation {
   /** 0: any connector of the charge point. */
   connectorId: number;
   idTagRef: string;
-  parentIdTagRef?: string;
+  groupIdRef?: string;
   expiresAt: number;
 }
 
@@ -37,9 +37,9 @@ export interface ReservationPolicy {
   holding(connectorId: number, freeConnectorIds: number[]): Reservation | undefined;
   /**
    * May this tag start on this connector? With the reservation it uses, if any.
-   * `parentIdTag` is known after authorisation.
+   * `groupId` is known after authorisation.
    */
-  admission(connectorId: number, freeConnectorIds: number[], idTag: string, parentIdTag?: string): { allowed: boolean; reservationId?: number };
+  admission(connectorId: number, freeConnectorIds: number[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number };
   /** A transaction started with the reservation: it ends. */
   consumed(reservationId: number): void;
   onChange(listener: () => void): () => void;
@@ -99,7 +99,7 @@ export class Reservations implements ReservationPolicy {
    * ReserveNow. `statusOf` gives a connector's status now (0: the charge point's). A reservation
    * with the same id replaces the old one.
    */
-  reserve(req: { connectorId: number; expiryDate: number; idTag: string; parentIdTag?: string; reservationId: number }, statusOf: (connectorId: number) => ConnectorStatus): ReserveStatus {
+  reserve(req: { connectorId: number; expiryDate: number; idTag: string; groupId?: string; reservationId: number }, statusOf: (connectorId: number) => ConnectorStatus): ReserveStatus {
     const { connectorId } = req;
     if (connectorId === 0 && !this.o.connectorZeroSupported()) return 'Rejected';
     if (connectorId !== 0 && !this.o.connectorIds.includes(connectorId)) return 'Rejected';
@@ -114,7 +114,7 @@ export class Reservations implements ReservationPolicy {
     }
     const r: Reservation = {
       reservationId: req.reservationId, connectorId, idTagRef: this.o.pseudonym(req.idTag), expiresAt: req.expiryDate,
-      ...(req.parentIdTag ? { parentIdTagRef: this.o.pseudonym(req.parentIdTag) } : {}),
+      ...(req.groupId ? { groupIdRef: this.o.pseudonym(req.groupId) } : {}),
     };
     this.put(r);
     this.o.log.info('reservation made', { reservationId: r.reservationId, connectorId, customerRef: r.idTagRef, expiresAt: new Date(r.expiresAt).toISOString(), replaced: Boolean(existing) });
@@ -160,10 +160,10 @@ export class Reservations implements ReservationPolicy {
     return undefined;
   }
 
-  admission(connectorId: number, free: number[], idTag: string, parentIdTag?: string): { allowed: boolean; reservationId?: number } {
+  admission(connectorId: number, free: number[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
     const ref = this.o.pseudonym(idTag);
-    const parentRef = parentIdTag ? this.o.pseudonym(parentIdTag) : undefined;
-    const matches = (r: Reservation) => r.idTagRef === ref || (r.parentIdTagRef !== undefined && r.parentIdTagRef === parentRef);
+    const parentRef = groupId ? this.o.pseudonym(groupId) : undefined;
+    const matches = (r: Reservation) => r.idTagRef === ref || (r.groupIdRef !== undefined && r.groupIdRef === parentRef);
     const live = this.list();
     const own = live.find((r) => r.connectorId === connectorId);
     if (own) return matches(own) ? { allowed: true, reservationId: own.reservationId } : { allowed: false };

@@ -1,21 +1,22 @@
-import type { AuthorizationData, IdTagInfo } from '../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo } from '../core/ports.js';
 import { transact, type SqliteDatabase } from './database.js';
 
 export interface LocalListEntry {
   idTag: string;
-  idTagInfo?: IdTagInfo;
+  /** Absent: the entry is removed (a Differential update). */
+  info?: AuthorizationInfo;
 }
 
 interface Row {
-  status: IdTagInfo['status'];
+  status: AuthorizationInfo['status'];
   expiry_date: string | null;
   parent_id_tag: string | null;
 }
 
-const toInfo = (r: Row): IdTagInfo => ({
+const toInfo = (r: Row): AuthorizationInfo => ({
   status: r.status,
   ...(r.expiry_date ? { expiryDate: r.expiry_date } : {}),
-  ...(r.parent_id_tag ? { parentIdTag: r.parent_id_tag } : {}),
+  ...(r.parent_id_tag ? { groupId: r.parent_id_tag } : {}),
 });
 
 /** The Local Authorization List (with its version) and the authorisation cache of one charge point. */
@@ -43,18 +44,18 @@ export class SqliteAuthorizationData implements AuthorizationData {
     };
   }
 
-  localListEntry(idTag: string): IdTagInfo | undefined {
+  localListEntry(idTag: string): AuthorizationInfo | undefined {
     const r = this.q.list.get(this.chargePointId, idTag) as Row | undefined;
     return r && toInfo(r);
   }
 
-  cacheEntry(idTag: string): IdTagInfo | undefined {
+  cacheEntry(idTag: string): AuthorizationInfo | undefined {
     const r = this.q.cache.get(this.chargePointId, idTag) as Row | undefined;
     return r && toInfo(r);
   }
 
-  cachePut(idTag: string, info: IdTagInfo): void {
-    this.q.cachePut.run(this.chargePointId, idTag, info.status, info.expiryDate ?? null, info.parentIdTag ?? null, this.now());
+  cachePut(idTag: string, info: AuthorizationInfo): void {
+    this.q.cachePut.run(this.chargePointId, idTag, info.status, info.expiryDate ?? null, info.groupId ?? null, this.now());
   }
 
   clearCache(): void {
@@ -71,15 +72,15 @@ export class SqliteAuthorizationData implements AuthorizationData {
   }
 
   /**
-   * SendLocalList. Full: replaces the list. Differential: an entry with idTagInfo is added or
+   * SendLocalList. Full: replaces the list. Differential: an entry with info is added or
    * updated, one without is removed. Applied with its version in one transaction.
    */
   updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void {
     transact(this.db, () => {
       if (type === 'Full') this.q.listClear.run(this.chargePointId);
       for (const e of entries) {
-        if (e.idTagInfo) {
-          this.q.listUpsert.run(this.chargePointId, e.idTag, e.idTagInfo.status, e.idTagInfo.expiryDate ?? null, e.idTagInfo.parentIdTag ?? null);
+        if (e.info) {
+          this.q.listUpsert.run(this.chargePointId, e.idTag, e.info.status, e.info.expiryDate ?? null, e.info.groupId ?? null);
         } else {
           this.q.listDelete.run(this.chargePointId, e.idTag);
         }

@@ -26,12 +26,12 @@ export class SqliteReservations implements ReservationStore {
   all(): Reservation[] {
     return (this.q.all.all(this.chargePointId) as Row[]).map((r) => ({
       reservationId: r.reservation_id, connectorId: r.connector_id, idTagRef: r.id_tag_ref, expiresAt: r.expires_at,
-      ...(r.parent_id_tag_ref !== null ? { parentIdTagRef: r.parent_id_tag_ref } : {}),
+      ...(r.parent_id_tag_ref !== null ? { groupIdRef: r.parent_id_tag_ref } : {}),
     }));
   }
 
   put(r: Reservation): void {
-    this.q.put.run(this.chargePointId, r.reservationId, r.connectorId, r.idTagRef, r.parentIdTagRef ?? null, r.expiresAt);
+    this.q.put.run(this.chargePointId, r.reservationId, r.connectorId, r.idTagRef, r.groupIdRef ?? null, r.expiresAt);
   }
 
   remove(reservationId: number): void {

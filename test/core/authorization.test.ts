@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeIdTag, cacheTransactionVerdict, effectiveStatus, type AuthorizationSource } from '../../src/core/authorization.js';
-import type { AuthorizationData, IdTagInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer, Settings } from '../../src/core/ports.js';
+import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 
@@ -31,7 +32,12 @@ function fakeSettings(values: Record<string, string | boolean>): Settings {
   };
 }
 
-function fakeData(list: Record<string, IdTagInfo> = {}, cache: Record<string, IdTagInfo> = {}): AuthorizationData & { cache: Record<string, IdTagInfo> } {
+/** The 1.6 keys as the core's authorisation policy (through the v16 binding's mapping). */
+function fakePolicy(values: Record<string, string | boolean>) {
+  return policyFromSettings(fakeSettings(values)).authorization;
+}
+
+function fakeData(list: Record<string, AuthorizationInfo> = {}, cache: Record<string, AuthorizationInfo> = {}): AuthorizationData & { cache: Record<string, AuthorizationInfo> } {
   return {
     cache,
     localListEntry: (t) => list[t],
@@ -42,7 +48,7 @@ function fakeData(list: Record<string, IdTagInfo> = {}, cache: Record<string, Id
   };
 }
 
-function fakeRemote(online: boolean, answer?: IdTagInfo): RemoteAuthorizer & { asked: string[] } {
+function fakeRemote(online: boolean, answer?: AuthorizationInfo): RemoteAuthorizer & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
@@ -58,19 +64,19 @@ interface Row {
   name: string;
   online: boolean;
   /** The central system's answer; undefined = it could not be asked (timeout, CALLERROR). */
-  answer?: IdTagInfo;
-  list?: IdTagInfo;
-  cache?: IdTagInfo;
+  answer?: AuthorizationInfo;
+  list?: AuthorizationInfo;
+  cache?: AuthorizationInfo;
   settings?: Record<string, string | boolean>;
   accepted: boolean;
-  status: IdTagInfo['status'];
+  status: AuthorizationInfo['status'];
   source: AuthorizationSource;
   offline: boolean;
   asksCsms: boolean;
 }
 
-const A = (expiryDate?: string): IdTagInfo => ({ status: 'Accepted', ...(expiryDate ? { expiryDate } : {}) });
-const S = (status: IdTagInfo['status']): IdTagInfo => ({ status });
+const A = (expiryDate?: string): AuthorizationInfo => ({ status: 'Accepted', ...(expiryDate ? { expiryDate } : {}) });
+const S = (status: AuthorizationInfo['status']): AuthorizationInfo => ({ status });
 
 // DOMAIN.md R8 and OCPP 1.6 §3.5, row by row.
 const rows: Row[] = [
@@ -119,7 +125,7 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
   it.each(rows)('$name', async (row) => {
     const data = fakeData(row.list ? { TAG: row.list } : {}, row.cache ? { TAG: row.cache } : {});
     const remote = fakeRemote(row.online, row.answer);
-    const d = await authorizeIdTag('TAG', { settings: fakeSettings(row.settings ?? {}), data, remote, now: () => NOW });
+    const d = await authorizeIdTag('TAG', { policy: fakePolicy(row.settings ?? {}), data, remote, now: () => NOW });
     expect(d.accepted).toBe(row.accepted);
     expect(d.info.status).toBe(row.status);
     expect(d.source).toBe(row.source);
@@ -129,28 +135,28 @@ describe('authorizeIdTag: DOMAIN.md R8 decision table', () => {
 
   it('an answer from the central system updates the cache (only when the cache is enabled)', async () => {
     const data = fakeData({}, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(true, { status: 'Blocked', parentIdTag: 'P' }), now: () => NOW });
-    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'P' });
+    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(true, { status: 'Blocked', groupId: 'P' }), now: () => NOW });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', groupId: 'P' });
     const off = fakeData({}, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({ AuthorizationCacheEnabled: false }), data: off, remote: fakeRemote(true, A()), now: () => NOW });
+    await authorizeIdTag('TAG', { policy: fakePolicy({ AuthorizationCacheEnabled: false }), data: off, remote: fakeRemote(true, A()), now: () => NOW });
     expect(off.cache).toEqual({});
   });
 
   it('an offline decision never writes the cache', async () => {
     const data = fakeData({ TAG: A() }, {});
-    await authorizeIdTag('TAG', { settings: fakeSettings({}), data, remote: fakeRemote(false), now: () => NOW });
+    await authorizeIdTag('TAG', { policy: fakePolicy({}), data, remote: fakeRemote(false), now: () => NOW });
     expect(data.cache).toEqual({});
   });
 
-  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or parentIdTag keeps the cached ones; one that does replaces them', () => {
-    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' } });
+  it('a transaction answer (Start/StopTransaction.conf) that names no expiryDate or group (parentIdTag) keeps the cached ones; one that does replaces them', () => {
+    const data = fakeData({}, { TAG: { status: 'Accepted', expiryDate: PAST, groupId: 'P' } });
     cacheTransactionVerdict(data, 'TAG', { status: 'Accepted' });
-    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, parentIdTag: 'P' });
-    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
-    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: PAST, groupId: 'P' });
+    cacheTransactionVerdict(data, 'TAG', { status: 'Accepted', expiryDate: FUTURE, groupId: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Accepted', expiryDate: FUTURE, groupId: 'Q' });
     // Another status is a new verdict: the old validity does not carry over.
     cacheTransactionVerdict(data, 'TAG', { status: 'Blocked' });
-    expect(data.cache.TAG).toEqual({ status: 'Blocked', parentIdTag: 'Q' });
+    expect(data.cache.TAG).toEqual({ status: 'Blocked', groupId: 'Q' });
     cacheTransactionVerdict(data, 'NEW', { status: 'Accepted' });
     expect(data.cache.NEW).toEqual({ status: 'Accepted' });
   });
@@ -246,7 +252,7 @@ describe('authorisation with a real central system', () => {
       const onStarted = (e: { connectorId: number }) => e.connectorId === connectorId && done('started');
       cp.on('auth-refused', onRefused);
       cp.on('session-started', onStarted);
-      a.agent.sim.reader.present({ idTag, method: 'rfid', connectorId });
+      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId });
     });
   }
 
@@ -301,13 +307,13 @@ describe('authorisation with a real central system', () => {
     const a = await boot({ simulation: { departureDelayMs: 50 } });
     // Online: Authorize puts the tag in the cache. Start and stop a session with it.
     expect(await present(a, 'CACHED01', 1)).toBe('started');
-    a.agent.sim.reader.present({ idTag: 'CACHED01', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
     await waitFor(() => a.agent.chargePoint!.status(1).status === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('started');
     await goOnline();
-    a.agent.sim.reader.present({ idTag: 'CACHED01', method: 'rfid', connectorId: 2 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 2, 10_000, 'second stop');
     expect(await call('ClearCache', {})).toEqual({ status: 'Accepted' });
     await waitFor(() => a.agent.chargePoint!.status(2).status === 'Available', 5_000, 'available');
@@ -375,7 +381,7 @@ describe('authorisation with a real central system', () => {
   const GROUPS: Record<string, string | undefined> = { DEADBEEF: 'PARENTTAG', CAFEBABE: 'PARENTTAG', OTHERTAG: 'OTHERPAR', NOPARENT: undefined };
   const groupAnswer = (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(GROUPS[p.idTag] ? { parentIdTag: GROUPS[p.idTag] } : {}) } });
   const rfid = (a: TestAgent, idTag: string, connectorId?: number) =>
-    a.agent.chargePoint!.presentToken({ idTag, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+    a.agent.chargePoint!.presentToken({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
 
   it('a second tag with the session\'s parentIdTag is authorised and stops it (Local); another group\'s tag, or one without a group, does not', async () => {
     const a = await boot();
@@ -390,7 +396,7 @@ describe('authorisation with a real central system', () => {
     expect(cp.session(1)).toBeDefined();
     expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
     // A member of the same group, swiped on the same reader.
-    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
     expect(csms.calls.indexOf(csms.callsOf('Authorize').at(-1)!)).toBeLessThan(csms.calls.indexOf(stop));
@@ -409,8 +415,8 @@ describe('authorisation with a real central system', () => {
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(csms.callsOf('Authorize')).toHaveLength(0);
     await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
-    await waitFor(() => a.agent.chargePoint!.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
-    a.agent.sim.reader.present({ idTag: 'CAFEBABE', method: 'rfid', connectorId: 1 });
+    await waitFor(() => a.agent.runtime!.link.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });
   });
@@ -530,7 +536,7 @@ describe('authorisation with a real central system', () => {
     // (A sliver may pass between the reading that crossed the cap and the contactor opening.)
     expect(a.agent.chargePoint!.session(1)!.energyWh).toBeLessThanOrEqual(delivered + 0.2);
     // The driver ends it with the card: a normal Local stop with what was delivered.
-    a.agent.sim.reader.present({ idTag: 'LATEBAD2', method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'LATEBAD2', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
     expect(stop.params).toMatchObject({ transactionId: 9, reason: 'Local' });
     expect(stop.params.meterStop - start.params.meterStart).toBeLessThanOrEqual(Math.ceil(delivered) + 1);

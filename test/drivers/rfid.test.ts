@@ -40,9 +40,9 @@ describe('serial RFID readers over socat pty pairs', () => {
     await writeAll(device, '80\r\n0102030405060708090a\r\nnot-a-uid\r\n');
     await waitFor(() => tokens.length === 3, 'three tokens');
     expect(tokens).toEqual([
-      { idTag: '04A2B3C4', method: 'rfid', connectorId: 1 },
-      { idTag: '04A2B3C4D5E680', method: 'rfid', connectorId: 1 },
-      { idTag: '0102030405060708090A', method: 'rfid', connectorId: 1 },
+      { token: { id: '04A2B3C4', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
+      { token: { id: '04A2B3C4D5E680', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
+      { token: { id: '0102030405060708090A', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
     ]);
     await waitFor(() => reader.stats().malformed === 1, 'malformed line counted');
   });
@@ -52,8 +52,8 @@ describe('serial RFID readers over socat pty pairs', () => {
     await writeAll(device, '04A2B3C4\n04A2B3C4D5E680\n');
     await waitFor(() => tokens.length === 2, 'two tokens');
     expect(tokens).toEqual([
-      { idTag: 'C4B3A204', method: 'rfid' },
-      { idTag: '80E6D5C4B3A204', method: 'rfid' },
+      { token: { id: 'C4B3A204', type: 'ISO14443' }, method: 'rfid' },
+      { token: { id: '80E6D5C4B3A204', type: 'ISO14443' }, method: 'rfid' },
     ]);
   });
 
@@ -62,7 +62,7 @@ describe('serial RFID readers over socat pty pairs', () => {
     await writeAll(device, Buffer.concat([RDM_BAD, RDM_FRAME.subarray(0, 6)]));
     await writeAll(device, RDM_FRAME.subarray(6));
     await waitFor(() => tokens.length === 1, 'token');
-    expect(tokens).toEqual([{ idTag: '0F00A1B2C3', method: 'rfid' }]);
+    expect(tokens).toEqual([{ token: { id: '0F00A1B2C3', type: 'ISO14443' }, method: 'rfid' }]);
     expect(reader.stats()).toMatchObject({ frames: 1, badChecksum: 1, tokens: 1 });
   });
 
@@ -102,7 +102,7 @@ describe('serial RFID readers over socat pty pairs', () => {
     const device = await pair.openDevice();
     await writeAll(device, 'DEADBEEF\r\n');
     await step(() => tokens.length === 1, 'token after replug');
-    expect(tokens[0]).toEqual({ idTag: 'DEADBEEF', method: 'rfid', connectorId: 1 });
+    expect(tokens[0]).toEqual({ token: { id: 'DEADBEEF', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
   });
 
   it('a reader absent at start is reported, also to a listener that subscribes later', async () => {

@@ -15,10 +15,10 @@ describe('time before the clock is set (R9)', () => {
       const cp = t.agent.chargePoint!;
       expect(t.agent.clock.trusted()).toBe(false);
       const startedLocal = Date.now();
-      t.agent.sim.reader.present({ idTag: 'EARLY-CARD', method: 'rfid', connectorId: 1 });
+      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'charging offline');
       await new Promise((r) => setTimeout(r, 1_500));
-      t.agent.sim.reader.present({ idTag: 'EARLY-CARD', method: 'rfid', connectorId: 1 });
+      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       await waitFor(() => !cp.session(1), 10_000, 'stopped');
       const stoppedLocal = Date.now();
 

@@ -245,12 +245,12 @@ describe('offline-first (issue 3)', () => {
       const txBefore = txCalls(csms).length;
 
       const started = new Promise<{ localId: string }>((res) => r.agent.chargePoint!.once('session-started', res));
-      r.agent.sim.reader.present({ idTag: 'UNKNOWN-CARD', method: 'rfid', connectorId: 1 });
+      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       const { localId } = await started;
       // Transaction messages only: a security event (e.g. StartupOfTheDevice) may share the queue.
       await waitFor(() => r.agent.outbox!.head(50).filter((e) => e.kind !== 'security').length >= 4, 15_000, 'three queued MeterValues');
       const stopped = new Promise((res) => r.agent.chargePoint!.once('session-stopped', res));
-      r.agent.sim.reader.present({ idTag: 'UNKNOWN-CARD', method: 'rfid', connectorId: 1 });
+      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       await stopped;
       expect(txCalls(csms).length).toBe(txBefore); // nothing got through
       expect(r.agent.ledger!.get(localId)!.transactionId).toBeNull();

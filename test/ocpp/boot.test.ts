@@ -70,7 +70,7 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     agent = await startAgent(url);
     await waitFor(() => agent!.agent.link!.state === 'rejected', 10_000, 'rejected');
     // A card presented while Rejected must not reach the central system.
-    agent.agent.sim.reader.present({ idTag: 'CARD0001', method: 'rfid', connectorId: 1 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => answers.length >= 2, 10_000, 'retry');
     await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
     const boots = csms.callsOf('BootNotification');

@@ -70,7 +70,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
     expect(await call('RemoteStartTransaction', { connectorId, idTag })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StartTransaction').length > before, 10_000, 'StartTransaction');
     const localId = await waitFor(() => agent!.agent.chargePoint!.session(connectorId)?.localId, 5_000, 'session');
-    return waitFor(() => agent!.agent.chargePoint!.transactionIdOf(localId), 5_000, 'transactionId');
+    return waitFor(() => agent!.agent.runtime!.link.transactionIdOf(localId), 5_000, 'transactionId');
   }
 
   describe('RemoteStartTransaction / RemoteStopTransaction', () => {
@@ -325,7 +325,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
     });
 
     it('ClearCache empties the authorisation cache', async () => {
-      agent!.agent.sim.reader.present({ idTag: 'CARD0001', method: 'rfid', connectorId: 1 });
+      agent!.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       await waitFor(() => csms.callsOf('Authorize')[0], 10_000, 'Authorize');
       const count = () => {
         const db = new Database(join(agent!.dir, 'agent.db'), { readonly: true });

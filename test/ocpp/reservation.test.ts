@@ -41,7 +41,7 @@ describe('Reservation', () => {
     expect(await reserve(csms, 1, 101, 'RESV0001')).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 1) === 'Reserved', 5_000, 'Reserved');
     // Someone else: a card at the connector, and a remote start.
-    t.agent.sim.reader.present({ idTag: 'OTHER001', method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'OTHER001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => refused.includes('Reserved'), 5_000, 'refused');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'OTHER001' })).toEqual({ status: 'Rejected' });
     expect(cp.status(1).status).toBe('Reserved');
@@ -51,7 +51,7 @@ describe('Reservation', () => {
     expect(other.params.connectorId).toBe(2);
     expect(other.params.reservationId).toBeUndefined();
     // The reserving tag, by card.
-    t.agent.sim.reader.present({ idTag: 'RESV0001', method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'RESV0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const start = await waitFor(() => csms.callsOf('StartTransaction').find((c) => c.params.connectorId === 1), 10_000, 'StartTransaction 1');
     expect(start.params).toMatchObject({ idTag: 'RESV0001', reservationId: 101 });
     await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
@@ -103,9 +103,9 @@ describe('Reservation', () => {
     const refused: string[] = [];
     t.agent.chargePoint!.on('auth-refused', (e) => refused.push(e.status));
     expect(await reserve(csms, 1, 21, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
-    t.agent.sim.reader.present({ idTag: 'STRANGER', method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'STRANGER', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => refused.length === 1, 5_000, 'stranger refused');
-    t.agent.sim.reader.present({ idTag: 'MEMBER01', method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'MEMBER01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(start.params).toMatchObject({ connectorId: 1, idTag: 'MEMBER01', reservationId: 21 });
   });
@@ -117,13 +117,13 @@ describe('Reservation', () => {
     expect(await reserve(csms, 2, 51, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved');
     // Connector 1 is free for anyone, but the member's group holds connector 2: the reservation is used.
-    expect(await cp.presentToken({ idTag: 'MEMBER01', method: 'rfid' })).toMatchObject({ accepted: true });
+    expect(await cp.presentToken({ token: { id: 'MEMBER01', type: 'ISO14443' }, method: 'rfid' })).toMatchObject({ accepted: true });
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(start.params).toMatchObject({ connectorId: 2, idTag: 'MEMBER01', reservationId: 51 });
     expect(t.agent.features!.reservations!.list()).toEqual([]);
     // The charger knows its transactionId once it has read StartTransaction.conf, not when the
     // central system has received the call (a RemoteStop before that is rightly Rejected).
-    const transactionId = await waitFor(() => cp.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
+    const transactionId = await waitFor(() => t.agent.runtime!.link.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
     await waitFor(() => cp.status(2).status === 'Available', 10_000, 'Available again');
     // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).

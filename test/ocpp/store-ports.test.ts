@@ -65,7 +65,7 @@ describe('the store behind the OCPP 1.6 ports', () => {
 
     settings.set('HeartbeatInterval', '60');
     expect([settings.get('HeartbeatInterval'), settings.int('HeartbeatInterval')]).toEqual(['60', 60]);
-    authData.updateLocalList(3, 'Full', [{ idTag: 'TAG-2', idTagInfo: { status: 'Accepted' } }]);
+    authData.updateLocalList(3, 'Full', [{ idTag: 'TAG-2', info: { status: 'Accepted' } }]);
     expect([authData.localListVersion(), authData.localListSize(), authData.localListEntry('TAG-2')?.status]).toEqual([3, 1, 'Accepted']);
     db.close();
   });

@@ -69,8 +69,8 @@ function exerciseEveryView(db: SqliteDatabase): void {
     const settings = new SqliteSettings(db, cp, new Map([['HeartbeatInterval', '300']]));
     settings.set('HeartbeatInterval', '60');
     const auth = new SqliteAuthorizationData(db, cp, () => now);
-    auth.updateLocalList(1, 'Full', [{ idTag: 'TAG-1', idTagInfo: { status: 'Accepted' } }]);
-    auth.updateLocalList(2, 'Differential', [{ idTag: 'TAG-1' }, { idTag: 'TAG-2', idTagInfo: { status: 'Blocked' } }]);
+    auth.updateLocalList(1, 'Full', [{ idTag: 'TAG-1', info: { status: 'Accepted' } }]);
+    auth.updateLocalList(2, 'Differential', [{ idTag: 'TAG-1' }, { idTag: 'TAG-2', info: { status: 'Blocked' } }]);
     auth.localListEntry('TAG-2');
     auth.localListVersion();
     auth.localListSize();

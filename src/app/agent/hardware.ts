@@ -123,7 +123,6 @@ export function buildHardware(
       });
       meter = real;
       faultSources.push(real);
-      startables.push(real);
       Object.assign(entry, { meter: real, bus, unitId: m.device.unitId });
     }
     const b = resolved.boards.get(c.id);

@@ -6,6 +6,7 @@ import { OcppConnection, type CallOutcome } from '../../ocpp/connection.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { CsmsLink, type ChargePointIdentity, type LinkState, type SettableClock } from '../../ocpp/v16/link.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
+import { policyFromSettings } from '../../ocpp/v16/policy.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import type { Tariff } from '../../core/tariff.js';
@@ -117,11 +118,12 @@ export class ChargePointRuntime {
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
+      transactionIdOf: (localId) => link?.transactionIdOf(localId),
     });
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
       chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
-      ledger: this.ledger, authData: this.authData, remote, settings: this.settings, clock: d.clock,
+      ledger: this.ledger, authData: this.authData, remote, policy: policyFromSettings(this.settings), clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,

@@ -29,10 +29,12 @@ export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwit
 export function buildCoreFeatures(d: {
   db: SqliteDatabase; chargePointId: string; connectors: readonly ConnectorHardware[]; settings: SqliteSettings;
   clock: Clock; pseudonym: (idTag: string) => string; log: Log;
+  /** The protocol's transaction id of a session (a TxProfile names it), held by the version binding. */
+  transactionIdOf?: (localId: string) => number | undefined;
 }): CoreFeatures {
   const smartCharging = new SmartCharging({
     store: new SqliteChargingProfiles(d.db, d.chargePointId), clock: d.clock,
-    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), log: d.log.child({ component: 'smart-charging' }),
+    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), transactionIdOf: d.transactionIdOf, log: d.log.child({ component: 'smart-charging' }),
   });
   const reservations = new Reservations({
     store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, connectorIds: d.connectors.map((c) => c.id),

@@ -1,3 +1,3 @@
 export * from './types.js';
 export { compositeSchedule, compositeLimitAt, profileLimitAt, limitNow, convert, type CompositeRequest } from './composite.js';
-export { SmartCharging, MemoryChargingProfileStore, MAX_TIMER_MS, type ChargingLimits, type ChargingProfileStore, type ClearCriteria } from './smart-charging.js';
+export { SmartCharging, MemoryChargingProfileStore, MAX_TIMER_MS, type ChargingLimits, type SessionRef, type ChargingProfileStore, type ClearCriteria } from './smart-charging.js';

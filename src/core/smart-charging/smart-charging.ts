@@ -11,9 +11,16 @@ export interface ChargingProfileStore {
   remove(chargingProfileIds: number[]): void;
 }
 
+/** A session as the ChargePoint names it: by its local id (none yet: a session that would start now). */
+export interface SessionRef {
+  localId?: string;
+  /** Epoch ms: the anchor of Relative schedules. */
+  startedAt: number;
+}
+
 /** What the ChargePoint asks of smart charging: the current limit on a connector, and when it changes. */
 export interface ChargingLimits {
-  limitAt(q: { connectorId: number; at: number; transaction?: ActiveTransaction; sharedBy: number }): { limitA: number; nextChangeAt: number };
+  limitAt(q: { connectorId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number };
   /** Profiles changed: the ChargePoint applies the limits again. */
   onChange(listener: () => void): () => void;
 }
@@ -46,6 +53,8 @@ export class SmartCharging implements ChargingLimits {
     clock: Pick<Clock, 'now'>;
     /** Per connector id (0: the charge point as a whole). */
     electrical: Map<number, Electrical>;
+    /** The protocol's transaction id of a session (a TxProfile names it), held by the version binding. */
+    transactionIdOf?: (localId: string) => number | undefined;
     log: Log;
   }) {
     this.electrical = o.electrical;
@@ -113,8 +122,14 @@ export class SmartCharging implements ChargingLimits {
     });
   }
 
-  limitAt(q: { connectorId: number; at: number; transaction?: ActiveTransaction; sharedBy: number }): { limitA: number; nextChangeAt: number } {
-    return limitNow({ profiles: this.o.store.all(), connectorId: q.connectorId, startMs: q.at, electrical: this.electricalOf(q.connectorId), transaction: q.transaction, sharedBy: q.sharedBy });
+  limitAt(q: { connectorId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number } {
+    return limitNow({ profiles: this.o.store.all(), connectorId: q.connectorId, startMs: q.at, electrical: this.electricalOf(q.connectorId), transaction: this.transactionOf(q.transaction), sharedBy: q.sharedBy });
+  }
+
+  private transactionOf(ref: SessionRef | undefined): ActiveTransaction | undefined {
+    if (!ref) return undefined;
+    const transactionId = ref.localId !== undefined ? this.o.transactionIdOf?.(ref.localId) : undefined;
+    return { transactionId, startedAt: ref.startedAt };
   }
 
   onChange(listener: () => void): () => void {

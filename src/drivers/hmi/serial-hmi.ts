@@ -94,8 +94,8 @@ export abstract class SerialHmi implements Hmi {
   protected emitToken(code: string, connectorId?: number): void {
     this.counters.tokens++;
     const token: PresentedToken = connectorId === undefined
-      ? { idTag: code, method: 'touchscreen' }
-      : { idTag: code, method: 'touchscreen', connectorId };
+      ? { token: { id: code, type: 'KeyCode' }, method: 'touchscreen' }
+      : { token: { id: code, type: 'KeyCode' }, method: 'touchscreen', connectorId };
     this.log.debug('code entered', { connectorId });
     for (const l of this.tokenListeners) {
       try {

@@ -5,8 +5,8 @@ import { EvseError } from '../../lib/errors.js';
  * ERR_MODBUS_EXCEPTION (the device refused; `modbusCode` says why), ERR_MODBUS_PORT (the port
  * or connection is closed or cannot be opened), ERR_MODBUS_UNEXPECTED (an answer that is not
  * ours: wrong unit, function or length), ERR_MODBUS_SHORT (fewer registers than asked),
- * ERR_MODBUS_STOPPED (the bus was stopped), ERR_METER_BACKWARDS (energy register decreased),
- * ERR_METER_VALUE (a value that is not a finite number).
+ * ERR_MODBUS_STOPPED (the bus was stopped). The values a meter gives are checked by the core
+ * (core/meter-guard.ts), not here.
  */
 export type ModbusErrorCode =
   | 'ERR_MODBUS_TIMEOUT'
@@ -15,9 +15,7 @@ export type ModbusErrorCode =
   | 'ERR_MODBUS_PORT'
   | 'ERR_MODBUS_UNEXPECTED'
   | 'ERR_MODBUS_SHORT'
-  | 'ERR_MODBUS_STOPPED'
-  | 'ERR_METER_BACKWARDS'
-  | 'ERR_METER_VALUE';
+  | 'ERR_MODBUS_STOPPED';
 
 export class ModbusError extends EvseError {
   declare readonly code: ModbusErrorCode;

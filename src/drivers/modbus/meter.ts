@@ -1,10 +1,12 @@
 /**
  * A connector's energy meter read over Modbus, driven by its profile. Implements Meter (a
  * fresh reading per read()) and FaultSource: after the bus's retries fail it raises
- * PowerMeterFailure for `meter:<connectorId>`, and clears it when the meter answers again
- * (start() keeps polling so recovery is seen even when nobody asks for readings).
+ * PowerMeterFailure for `meter:<connectorId>`, and clears it when the meter answers again. It
+ * asks the core to read it while idle too (idlePollIntervalMs), so recovery is seen even when no
+ * session runs: the core's meter loop is the only one, and the core's meter guard
+ * (core/meter-guard.ts) the only check of the values (a register going backwards, an
+ * unreadable or implausible one); this driver reports what the meter says.
  */
-import { PollLoop } from './poll-loop.js';
 import type { Clock, FaultReport, FaultSource, Meter, MeterReading } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { decodeValues, planReads, RegisterImage, type ReadRequest } from './codec.js';
@@ -22,7 +24,7 @@ export interface ModbusMeterOptions {
   timeoutMs?: number;
   /** Attempts after the first, per request. */
   retries?: number;
-  /** Background poll period after start(); 0 disables polling. */
+  /** How often the core reads the meter while no session runs; 0: only in sessions. */
   pollIntervalMs?: number;
   clock?: Pick<Clock, 'now' | 'setTimeout'>;
   log?: Log;
@@ -44,9 +46,7 @@ export class ModbusMeter implements Meter, FaultSource {
   private readonly listeners = new Set<(f: FaultReport) => void>();
   private readonly clock: Pick<Clock, 'now' | 'setTimeout'>;
   private inflight: Promise<MeterReading> | undefined;
-  private last: MeterReading | undefined;
   private faulted = false;
-  private loop?: PollLoop;
   /** Values of the last reading in base units, keyed "measurand|phase" (diagnostics). */
   lastValues: ReadonlyMap<string, number> = new Map();
 
@@ -73,14 +73,9 @@ export class ModbusMeter implements Meter, FaultSource {
     return () => this.listeners.delete(listener);
   }
 
-  /** Start background polling (keeps the fault state current and detects recovery). */
-  start(): void {
-    this.loop ??= new PollLoop(this.clock, this.opts.pollIntervalMs ?? METER_DEFAULTS.pollIntervalMs, () => this.read());
-    this.loop.start();
-  }
-
-  stop(): void {
-    this.loop?.stop();
+  /** The core reads this meter while idle too: the fault state stays current and recovery is seen. */
+  get idlePollIntervalMs(): number {
+    return this.opts.pollIntervalMs ?? METER_DEFAULTS.pollIntervalMs;
   }
 
   /** A fresh reading; concurrent callers share one bus transaction. */
@@ -103,13 +98,8 @@ export class ModbusMeter implements Meter, FaultSource {
     const takenAt = this.clock.now();
     const values = decodeValues(this.opts.profile, image);
     const reading = toReading(values, takenAt);
-    // The meter answered: communication is fine, whatever we think of the value.
+    // The meter answered: communication is fine, whatever the core's guard thinks of the value.
     this.setFault(false);
-    if (!Number.isFinite(reading.energyWh) || reading.energyWh < 0)
-      throw new ModbusError('ERR_METER_VALUE', `energy register unreadable (${reading.energyWh})`);
-    if (this.last && reading.energyWh < this.last.energyWh)
-      throw new ModbusError('ERR_METER_BACKWARDS', `energy register went backwards (${this.last.energyWh} → ${reading.energyWh} Wh)`);
-    this.last = reading;
     this.lastValues = values;
     return reading;
   }

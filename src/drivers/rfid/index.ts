@@ -6,7 +6,7 @@
  *   → new SerialRfidReader({ port, protocol, connectors, baudRate?, uid?, absentMs?, ... })
  */
 export {
-  SerialRfidReader, RFID_PROTOCOLS, defaultBaudRateOf, defaultReaderTiming, MAX_ID_TAG_CHARS,
+  SerialRfidReader, RFID_PROTOCOLS, defaultBaudRateOf, defaultReaderTiming,
   type RfidProtocol, type SerialRfidReaderOptions, type UidRead, type ReaderStats,
 } from './reader.js';
 export { normaliseUid, Debouncer, defaultUidFormat, UID_LENGTHS, UidError, type UidFormat } from './uid.js';

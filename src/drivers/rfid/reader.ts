@@ -1,4 +1,4 @@
-import type { Clock, FaultReport, FaultSource, IdReader, PresentedToken } from '../../core/ports.js';
+import { MAX_TOKEN_CHARS, type Clock, type FaultReport, type FaultSource, type IdReader, type PresentedToken } from '../../core/ports.js';
 import { silentLog, type Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { FaultState, SerialLink, type LinkEvent, type ReopenBackoff } from '../serial-link.js';
@@ -64,8 +64,6 @@ export interface ReaderStats {
   linkUp: boolean;
 }
 
-/** OCPP 1.6 idToken is CiString20. */
-export const MAX_ID_TAG_CHARS = 20;
 
 const systemTimers: Pick<Clock, 'now' | 'setTimeout'> = {
   now: () => Date.now(),
@@ -203,9 +201,9 @@ export class SerialRfidReader implements IdReader, FaultSource {
       return;
     }
     const idTag = normaliseUid(uid, this.format);
-    if (idTag.length > MAX_ID_TAG_CHARS) {
+    if (idTag.length > MAX_TOKEN_CHARS) {
       this.counters.rejected++;
-      this.log.warn('UID too long for an idTag in this encoding', { encoding: this.format.encoding, uidBytes: uid.length });
+      this.log.warn('UID too long for a token in this encoding', { encoding: this.format.encoding, uidBytes: uid.length });
       return;
     }
     const presented = this.debouncer?.accept(idTag) ?? true;
@@ -216,8 +214,8 @@ export class SerialRfidReader implements IdReader, FaultSource {
       this.log.debug('card presented', { ref: this.opts.pseudonym?.(idTag), uidBytes: uid.length });
     }
     const token: PresentedToken = this.connectorId === undefined
-      ? { idTag, method: 'rfid' }
-      : { idTag, method: 'rfid', connectorId: this.connectorId };
+      ? { token: { id: idTag, type: 'ISO14443' }, method: 'rfid' }
+      : { token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId: this.connectorId };
     for (const l of this.tokenListeners) {
       try {
         l(token);

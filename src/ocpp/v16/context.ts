@@ -17,6 +17,10 @@ export interface LinkForHandlers {
   send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
   /** A configuration value changed: apply what it governs (heartbeat, pings). */
   configurationChanged(key: string): void;
+  /** The 1.6 transactionId of a session, once known (the core knows sessions by local id). */
+  transactionIdOf(localId: string): number | undefined;
+  /** The session a 1.6 transactionId names. */
+  localIdOf(transactionId: number): string | undefined;
 }
 
 export interface IncomingContext {

@@ -1,4 +1,5 @@
 import { createRPCError } from 'ocpp-rpc';
+import { fromV16IdTagInfo } from './mapping.js';
 import type { OcppConnection } from '../connection.js';
 import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';
 import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
@@ -45,9 +46,10 @@ export const handlers: Handlers = {
     return { status: (await chargePoint.remoteStart(req.idTag, req.connectorId)) ? 'Accepted' : 'Rejected' };
   },
 
-  RemoteStopTransaction: async (req, { chargePoint }) => ({
-    status: (await chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected',
-  }),
+  RemoteStopTransaction: async (req, { chargePoint, link }) => {
+    const localId = link.localIdOf(req.transactionId);
+    return { status: localId !== undefined && (await chargePoint.remoteStop(localId)) ? 'Accepted' : 'Rejected' };
+  },
 
   Reset: (req, { onReset, log }) => {
     log.warn('reset requested by the central system', { type: req.type });
@@ -130,7 +132,7 @@ export const handlers: Handlers = {
               const sample = await chargePoint.triggerSample(id);
               if (!sample) return;
               const session = chargePoint.session(id);
-              const transactionId = session ? chargePoint.transactionIdOf(session.localId) : undefined;
+              const transactionId = session ? link.transactionIdOf(session.localId) : undefined;
               await link.send('MeterValues', { connectorId: id, ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
             })().catch((err) => ctx.log.warn('triggered MeterValues failed', { connectorId: id, err }));
           }
@@ -159,7 +161,7 @@ export const handlers: Handlers = {
     if (new Set(entries.map((e) => e.idTag)).size !== entries.length) return { status: 'Failed' };
     if (req.updateType === 'Differential' && req.listVersion <= authData.localListVersion()) return { status: 'VersionMismatch' };
     if (req.updateType === 'Full' && entries.some((e) => !e.idTagInfo)) return { status: 'Failed' };
-    authData.updateLocalList(req.listVersion, req.updateType, entries);
+    authData.updateLocalList(req.listVersion, req.updateType, entries.map((e) => ({ idTag: e.idTag, ...(e.idTagInfo ? { info: fromV16IdTagInfo(e.idTagInfo) } : {}) })));
     if (authData.localListSize() > settings.int('LocalAuthListMaxLength')) {
       log.warn('local authorisation list is over its maximum length', { size: authData.localListSize() });
     }

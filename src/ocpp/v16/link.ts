@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
+import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
+import type { AuthorizationInfo, Clock, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError, type OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
@@ -156,16 +157,28 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     await this.o.connection.reconnect();
   }
 
+  // ------------------------------------------------------------- transaction ids
+
+  /** The 1.6 transactionId of a session (from StartTransaction.conf), once known. */
+  transactionIdOf(localId: string): number | undefined {
+    return this.o.ledger.transactionIdOf(localId) ?? undefined;
+  }
+
+  /** The session a 1.6 transactionId names, by its local id. */
+  localIdOf(transactionId: number): string | undefined {
+    return this.o.ledger.byTransactionId(transactionId)?.localId;
+  }
+
   // ------------------------------------------------------------- RemoteAuthorizer
 
   online(): boolean {
     return this.linkState === 'accepted' && this.o.connection.open;
   }
 
-  async authorize(idTag: string): Promise<IdTagInfo | undefined> {
+  async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
     try {
       const res = await this.send('Authorize', { idTag }, this.o.timing?.authorizeTimeoutMs ?? 10_000);
-      return res.idTagInfo;
+      return fromV16IdTagInfo(res.idTagInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
       return undefined;
@@ -299,7 +312,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
   async sendStatus(s: StatusChange): Promise<void> {
     try {
       await this.send('StatusNotification', {
-        connectorId: s.connectorId, status: s.status, errorCode: s.errorCode, timestamp: isoMs(s.at),
+        connectorId: s.connectorId, status: toV16Status(s.status), errorCode: toV16ErrorCode(s.errorCode), timestamp: isoMs(s.at),
         ...(s.info ? { info: s.info.slice(0, 50) } : {}),
       });
     } catch (err) {
@@ -422,7 +435,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, res.transactionId, now()));
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
-        await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, p.idTag);
+        await this.o.chargePoint.transactionConfirmed(entry.localId, fromV16IdTagInfo(res.idTagInfo), p.idTag);
         return true;
       }
       if (entry.kind === 'security') {
@@ -447,11 +460,11 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
         const res = await this.send('StopTransaction', {
           transactionId, meterStop: p.meterStopWh, timestamp: isoMs(p.timestamp),
           ...(p.idTag ? { idTag: p.idTag } : {}),
-          ...(p.reason ? { reason: p.reason } : {}),
+          ...(p.reason ? { reason: toV16Reason(p.reason) } : {}),
           ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
         });
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
-        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, res.idTagInfo);
+        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, fromV16IdTagInfo(res.idTagInfo));
       }
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;

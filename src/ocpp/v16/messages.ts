@@ -2,7 +2,7 @@
  * OCPP 1.6J message types: one map from action to request and response, for both directions.
  * Field names are the wire names. ocpp-rpc validates every message against the OCA schemas.
  */
-import type { ConnectorErrorCode, ConnectorStatus, IdTagInfo, StopReason } from '../../core/ports.js';
+import type { ChargePointErrorCode, ChargePointStatus, IdTagInfo, Reason } from './mapping.js';
 import type { ChargingProfile, ChargingProfilePurpose, ChargingRateUnit, CompositePeriod } from '../../core/smart-charging/index.js';
 
 export type FirmwareStatus = 'Downloaded' | 'DownloadFailed' | 'Downloading' | 'Idle' | 'InstallationFailed' | 'Installing' | 'Installed';
@@ -41,12 +41,12 @@ export interface ChargePointCalls {
     { transactionId: number; idTagInfo: IdTagInfo },
   ];
   StopTransaction: [
-    { transactionId: number; idTag?: string; meterStop: number; timestamp: string; reason?: StopReason; transactionData?: MeterValue[] },
+    { transactionId: number; idTag?: string; meterStop: number; timestamp: string; reason?: Reason; transactionData?: MeterValue[] },
     { idTagInfo?: IdTagInfo },
   ];
   MeterValues: [{ connectorId: number; transactionId?: number; meterValue: MeterValue[] }, Record<string, never>];
   StatusNotification: [
-    { connectorId: number; errorCode: ConnectorErrorCode; status: ConnectorStatus; info?: string; timestamp?: string; vendorId?: string; vendorErrorCode?: string },
+    { connectorId: number; errorCode: ChargePointErrorCode; status: ChargePointStatus; info?: string; timestamp?: string; vendorId?: string; vendorErrorCode?: string },
     Record<string, never>,
   ];
   DataTransfer: [{ vendorId: string; messageId?: string; data?: string }, { status: 'Accepted' | 'Rejected' | 'UnknownMessageId' | 'UnknownVendorId'; data?: string }];

@@ -16,7 +16,7 @@ export const reservationHandlers: { ReserveNow: Handler<'ReserveNow'>; CancelRes
     const expiryDate = Date.parse(req.expiryDate);
     if (!Number.isFinite(expiryDate)) return { status: 'Rejected' };
     const status = reservations(ctx).reserve(
-      { connectorId: req.connectorId, expiryDate, idTag: req.idTag, reservationId: req.reservationId, ...(req.parentIdTag ? { parentIdTag: req.parentIdTag } : {}) },
+      { connectorId: req.connectorId, expiryDate, idTag: req.idTag, reservationId: req.reservationId, ...(req.parentIdTag ? { groupId: req.parentIdTag } : {}) },
       (id) => ctx.chargePoint.status(id).status,
     );
     if (status !== 'Accepted') ctx.log.info('reservation refused', { connectorId: req.connectorId, reservationId: req.reservationId, status });

@@ -23,7 +23,7 @@ function smartCharging(ctx: IncomingContext) {
 export function activeTransaction(ctx: IncomingContext, connectorId: number): { transactionId?: number; startedAt: number } | undefined {
   const s = connectorId > 0 ? ctx.chargePoint.session(connectorId) : undefined;
   if (!s) return undefined;
-  const transactionId = ctx.chargePoint.transactionIdOf(s.localId);
+  const transactionId = ctx.link.transactionIdOf(s.localId);
   return { startedAt: s.startedAt, ...(transactionId !== undefined ? { transactionId } : {}) };
 }
 

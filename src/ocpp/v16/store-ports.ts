@@ -6,7 +6,7 @@
  * The outbox payloads below are what the store queues today and the link reads back (JSON): the
  * same shapes as src/store's, checked by test/ocpp/store-ports.test.ts against a real store.
  */
-import type { AuthorizationData, IdTagInfo, Sample, SessionRecord, Settings } from '../../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, Sample, SessionRecord, Settings } from '../../core/ports.js';
 
 /** The configuration keys' values (GetConfiguration, ChangeConfiguration, the link's intervals). */
 export interface ConfigurationStore extends Settings {
@@ -16,7 +16,8 @@ export interface ConfigurationStore extends Settings {
 
 export interface LocalListEntry {
   idTag: string;
-  idTagInfo?: IdTagInfo;
+  /** Absent: the entry is removed (a Differential update). */
+  info?: AuthorizationInfo;
 }
 
 /** The Local Authorization List (SendLocalList, GetLocalListVersion) and the cache (ClearCache). */
@@ -32,6 +33,8 @@ export interface TransactionLedger {
   get(localId: string): SessionRecord | undefined;
   /** The central system's transactionId of a session: null before StartTransaction.conf, undefined if unknown. */
   transactionIdOf(localId: string): number | null | undefined;
+  /** The session a transactionId names (the latest, should the central system reuse one). */
+  byTransactionId(transactionId: number): SessionRecord | undefined;
   confirmStart(localId: string, transactionId: number, at: number): void;
   confirmStop(localId: string, at: number): void;
 }

@@ -1,0 +1,139 @@
+/**
+ * The state the parts of the ChargePoint share (status, faults, metering, limits, sessions,
+ * admission): a connector's and the station's, the events the ChargePoint emits, its timing.
+ */
+import type { Log } from '../lib/log.js';
+import type { AuthorizationSource } from './authorization.js';
+import type {
+  AuthMethod, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus, FaultReport, AuthorizationInfo,
+  MeterReading, SessionRecord, StopReason, Timer, VehicleState,
+} from './ports.js';
+
+export interface ChargePointTiming {
+  /** How often the meter is read while a session runs (for live values and checks). */
+  meterPollIntervalMs: number;
+  /** How often the energy register is written to the ledger while charging. */
+  checkpointIntervalMs: number;
+  /** How long a Finishing connector waits before it is Available again once unplugged. */
+  unplugGraceMs: number;
+}
+
+export const defaultTiming: ChargePointTiming = {
+  meterPollIntervalMs: 1_000,
+  checkpointIntervalMs: 10_000,
+  unplugGraceMs: 0,
+};
+
+export interface StatusChange {
+  connectorId: number;
+  status: ConnectorStatus;
+  errorCode: ConnectorErrorCode;
+  info?: string;
+  at: number;
+}
+
+export interface ChargePointEvents {
+  status: [StatusChange];
+  'session-started': [{ connectorId: number; localId: string; customerRef: string; authMethod: AuthMethod; meterStartWh: number }];
+  'session-stopped': [{ connectorId: number; localId: string; reason: StopReason; energyWh: number }];
+  reading: [{ connectorId: number; reading: MeterReading; sessionEnergyWh?: number }];
+  /** New transaction messages are in the outbox. */
+  queued: [];
+  /**
+   * `source`: who decided. 'csms' is the central system's answer; any other is a local decision
+   * (the local list, the cache, or no answer in time: offline rules), or 'reservation'.
+   */
+  'auth-refused': [{ connectorId?: number; customerRef: string; status: string; source: AuthorizationSource | 'reservation' }];
+  fault: [{ connectorId: number; fault: FaultReport }];
+  /** A card or code was presented (pseudonymised). */
+  token: [{ connectorId?: number; customerRef: string; method: string; at: number }];
+}
+
+/** The ChargePoint's emit, as the parts call it. */
+export type Emit = <K extends keyof ChargePointEvents>(event: K, ...args: ChargePointEvents[K]) => void;
+
+export interface PendingAuthorization {
+  idTag: string;
+  method: AuthMethod;
+  info: AuthorizationInfo;
+  expires: Timer;
+  offline: boolean;
+  /** The reservation this start uses (the transaction's start message names it). */
+  reservationId?: number;
+}
+
+export interface ActiveSession {
+  record: SessionRecord;
+  lastReading: MeterReading;
+  nextSampleAt: number;
+  nextAlignedAt: number;
+  nextCheckpointAt: number;
+  /** Energy cap after a late rejection (policy.transaction.maxEnergyOnInvalidWh). */
+  maxEnergyWh?: number;
+  suspendedByEvse: boolean;
+  stopping: boolean;
+  groupId?: string;
+  /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
+  offeredA?: number;
+}
+
+export class ConnectorState {
+  availability: 'Operative' | 'Inoperative' = 'Operative';
+  scheduledAvailability?: 'Operative' | 'Inoperative';
+  vehicle: VehicleState = 'disconnected';
+  pending?: PendingAuthorization;
+  session?: ActiveSession;
+  /** A session ended while the cable is still plugged. */
+  finishing = false;
+  faults = new Map<string, FaultReport>();
+  lastStatus?: ConnectorStatus;
+  lastErrorCode: ConnectorErrorCode = 'NoError';
+  poll?: Timer;
+  probe?: Timer;
+  lastReading?: MeterReading;
+  meterErrors = 0;
+  /** When the energy register last moved (or nothing was drawn). */
+  energyChangedAt?: number;
+  /** Wakes at the next change of the smart-charging limit. */
+  limitTimer?: Timer;
+  constructor(readonly hw: ConnectorHardware) {}
+  get id() { return this.hw.id; }
+  /** Forget the authorisation waiting for a vehicle, and its timer. */
+  dropPending(): void {
+    this.pending?.expires.cancel();
+    this.pending = undefined;
+  }
+}
+
+/** The station as a whole (OCPP 1.6: connector 0): its own faults and availability. */
+export class StationState {
+  readonly faults = new Map<string, FaultReport>();
+  availability: 'Operative' | 'Inoperative' = 'Operative';
+  /** The last status/errorCode emitted for the station. */
+  lastStatusKey?: string;
+}
+
+/** What every part of the ChargePoint is given. */
+export interface CoreBase {
+  readonly connectors: ReadonlyMap<number, ConnectorState>;
+  readonly station: StationState;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly timing: ChargePointTiming;
+  readonly emit: Emit;
+  /** Between start() and stop(). */
+  running(): boolean;
+}
+
+/**
+ * A connector whose EVSE board reports the error state. OtherError, not EVCommunicationError: OCPP
+ * 1.6 says the latter needs no Faulted state (SuspendedEVSE instead), and state E/F is a failure that
+ * stops charging. The info names it for the operator.
+ */
+export const PILOT_FAULT = { source: 'control-pilot', errorCode: 'OtherError', info: 'EVSE board error (control pilot state E/F)' } as const;
+
+export class RefusedError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Metering: the one loop that reads a connector's meter (in a session, and idle when the meter
+ * asks to be watched), the one sanity check every reading passes (meter-guard), samples (periodic, clock-aligned, triggered), checkpoints of the energy register
+ * and the energy cap after a late rejection.
+ */
+import type { ConnectorState, CoreBase } from './core-state.js';
+import type { Faults } from './faults.js';
+import type { Limits } from './limits.js';
+import { checkReading, frozenRegister } from './meter-guard.js';
+import type { MeteringPolicy } from './policy.js';
+import type { MeterReading, Sample, SessionLedger } from './ports.js';
+import type { StatusBoard } from './status.js';
+
+export class Metering {
+  constructor(
+    private readonly b: CoreBase,
+    private readonly deps: {
+      ledger: SessionLedger;
+      policy: MeteringPolicy;
+      statuses: StatusBoard;
+      faults: Faults;
+      limits: Limits;
+      /** A meter that failed at a session's start answers again. */
+      meterBack(c: ConnectorState): void;
+    },
+  ) {}
+
+  /** A reading stamped with the station's clock (the one the central system set). */
+  async read(c: ConnectorState): Promise<MeterReading> {
+    const reading = await c.hw.meter.read();
+    return { ...reading, takenAt: this.b.clock.now() };
+  }
+
+  sample(reading: MeterReading, context: Sample['context'], measurands: string[], c?: ConnectorState): Sample {
+    const sample: Sample = { takenAt: reading.takenAt, clockTrusted: this.b.clock.trusted(), context, reading, measurands };
+    if (c) sample.offered = this.deps.limits.offered(c);
+    return sample;
+  }
+
+  /** The first deadlines of a session starting (or resumed) now. */
+  deadlines(now: number): { nextSampleAt: number; nextAlignedAt: number; nextCheckpointAt: number } {
+    return { nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.b.timing.checkpointIntervalMs };
+  }
+
+  /** A fresh sample now (TriggerMessage MeterValues). */
+  async trigger(c: ConnectorState): Promise<Sample | undefined> {
+    const fresh = await this.read(c);
+    // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
+    // with its own time.
+    const reading = this.accept(c, fresh) ? fresh : c.lastReading;
+    if (!reading) return undefined;
+    const sample = this.sample(reading, 'Trigger', this.deps.policy.sampledMeasurands, c);
+    // In a session, recorded before it is sent: a session closed after a power cut never ends
+    // below a value the central system already has.
+    const s = c.session;
+    if (s && !s.stopping) {
+      try {
+        this.deps.ledger.sample(s.record.localId, sample, false);
+      } catch (err) {
+        this.b.log.error('triggered meter sample could not be recorded: not sent', { connectorId: c.id, err });
+        return undefined;
+      }
+    }
+    return sample;
+  }
+
+  /**
+   * The connector's one meter loop: read again at the next deadline of its session, or, without
+   * a session, at the meter's idle interval when it asks to be watched (idlePollIntervalMs).
+   */
+  schedule(c: ConnectorState): void {
+    c.poll?.cancel();
+    c.poll = undefined;
+    const s = c.session;
+    if (!this.b.running() || s?.stopping) return;
+    const now = this.b.clock.now();
+    let due: number;
+    if (s) {
+      due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
+    } else {
+      const idleMs = c.hw.meter.idlePollIntervalMs;
+      if (!idleMs || idleMs <= 0) return;
+      due = now + idleMs;
+    }
+    c.poll = this.b.clock.setTimeout(() => {
+      c.poll = undefined;
+      void (c.session ? this.poll(c) : this.pollIdle(c));
+    }, Math.max(0, due - now));
+  }
+
+  /** A reading with no session: the meter's health (its driver reports faults) and live values. */
+  private async pollIdle(c: ConnectorState): Promise<void> {
+    try {
+      const reading = await this.read(c);
+      if (c.session) return;
+      this.accept(c, reading);
+      if (c.faults.has('meter-start')) this.meterAnswers(c);
+    } catch (err) {
+      c.meterErrors++;
+      this.b.log.debug('meter read failed', { connectorId: c.id, err });
+    } finally {
+      if (!c.session && !c.poll) this.schedule(c);
+    }
+  }
+
+  /**
+   * After a failed read at start: read again every few seconds and clear the fault once it answers.
+   * A meter watched while idle needs no probe: its idle reads do that.
+   */
+  probeUntilBack(c: ConnectorState, delayMs = 5_000): void {
+    c.probe?.cancel();
+    if (c.hw.meter.idlePollIntervalMs) return;
+    c.probe = this.b.clock.setTimeout(async () => {
+      if (!this.b.running() || !c.faults.has('meter-start')) return;
+      try {
+        c.lastReading = await this.read(c);
+        this.meterAnswers(c);
+      } catch {
+        this.probeUntilBack(c, Math.min(delayMs * 2, 60_000));
+      }
+    }, delayMs);
+  }
+
+  private meterAnswers(c: ConnectorState): void {
+    this.b.log.info('meter answers again', { connectorId: c.id });
+    this.deps.faults.clear(c, 'meter-start');
+    this.deps.meterBack(c);
+  }
+
+  private async poll(c: ConnectorState): Promise<void> {
+    const s = c.session;
+    if (!s || s.stopping) return;
+    try {
+      const reading = await this.read(c);
+      if (c.session !== s || s.stopping) return;
+      if (this.accept(c, reading)) {
+        const now = this.b.clock.now();
+        if (now >= s.nextCheckpointAt) {
+          this.deps.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
+          s.nextCheckpointAt = now + this.b.timing.checkpointIntervalMs;
+        }
+        if (now >= s.nextSampleAt) {
+          this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c));
+          s.nextSampleAt = now + this.sampleIntervalMs();
+        }
+        if (now >= s.nextAlignedAt) {
+          this.record(c, this.sample(reading, 'Sample.Clock', this.deps.policy.alignedMeasurands, c));
+          s.nextAlignedAt = this.nextAligned(now);
+        }
+        this.enforceEnergyCap(c);
+      }
+    } catch (err) {
+      c.meterErrors++;
+      this.b.log.warn('meter read failed', { connectorId: c.id, err });
+    } finally {
+      if (c.session === s) this.schedule(c);
+    }
+  }
+
+  private record(c: ConnectorState, sample: Sample): void {
+    const localId = c.session!.record.localId;
+    try {
+      this.deps.ledger.sample(localId, sample, sample.measurands.length > 0);
+      this.b.emit('queued');
+    } catch (err) {
+      this.b.log.error('meter sample could not be recorded', { localId, err });
+    }
+  }
+
+  /** Check a reading; a plausible one becomes the connector's last reading. */
+  accept(c: ConnectorState, reading: MeterReading): boolean {
+    const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, Boolean(c.session && !c.session.suspendedByEvse));
+    if (problem) {
+      this.b.log.warn('implausible meter reading refused', { connectorId: c.id, problem });
+      this.deps.faults.set(c, 'meter-plausibility', 'PowerMeterFailure', problem);
+      return false;
+    }
+    this.deps.faults.clear(c, 'meter-plausibility');
+    // A register that stops moving while power flows is a stale meter: never bill it, never
+    // republish its value with a fresh timestamp.
+    const prev = c.lastReading;
+    if (c.energyChangedAt === undefined || !prev || reading.energyWh !== prev.energyWh || !(reading.powerW && reading.powerW > 0)) c.energyChangedAt = reading.takenAt;
+    if (c.session && !c.session.suspendedByEvse && !c.session.stopping) {
+      const frozen = frozenRegister(c.energyChangedAt ?? reading.takenAt, reading);
+      if (frozen) {
+        this.b.log.warn('stale meter reading refused', { connectorId: c.id, problem: frozen });
+        this.deps.faults.set(c, 'meter-stale', 'PowerMeterFailure', frozen);
+        return false;
+      }
+    }
+    this.deps.faults.clear(c, 'meter-stale');
+    c.lastReading = reading;
+    if (c.session) c.session.lastReading = reading;
+    this.b.emit('reading', { connectorId: c.id, reading, sessionEnergyWh: c.session ? reading.energyWh - c.session.record.meterStartWh : undefined });
+    this.deps.statuses.refresh(c);
+    return true;
+  }
+
+  private enforceEnergyCap(c: ConnectorState): void {
+    const s = c.session;
+    if (!s || s.maxEnergyWh === undefined || s.stopping) return;
+    if (s.lastReading.energyWh - s.record.meterStartWh >= s.maxEnergyWh) {
+      // policy.transaction.stopOnInvalidToken false (1.6 StopTransactionOnInvalidId): only energy delivery stops; the
+      // transaction goes on (SuspendedEVSE) until the driver ends it.
+      this.b.log.info('energy cap after late rejection reached: energy delivery stopped', { connectorId: c.id, capWh: s.maxEnergyWh });
+      s.maxEnergyWh = undefined;
+      s.suspendedByEvse = true;
+      c.hw.powerPath.offer(0).catch((err) => {
+        this.b.log.error('power path refused to open', { connectorId: c.id, err });
+        this.deps.faults.set(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
+      });
+      this.deps.statuses.refresh(c);
+    }
+  }
+
+  /** A late rejection caps the session's energy (policy.transaction.maxEnergyOnInvalidWh): enforced now and at every reading. */
+  capEnergy(c: ConnectorState, capWh: number): void {
+    if (!c.session) return;
+    c.session.maxEnergyWh = capWh;
+    this.enforceEnergyCap(c);
+  }
+
+  private sampleIntervalMs(): number {
+    const s = this.deps.policy.sampleIntervalS;
+    return s > 0 ? s * 1000 : Number.POSITIVE_INFINITY;
+  }
+
+  private nextAligned(now: number): number {
+    const s = this.deps.policy.alignedIntervalS;
+    if (s <= 0) return Number.POSITIVE_INFINITY;
+    const ms = s * 1000;
+    return Math.floor(now / ms) * ms + ms;
+  }
+}

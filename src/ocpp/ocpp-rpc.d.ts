@@ -73,6 +73,12 @@ declare module 'ocpp-rpc' {
     details?: unknown;
   }
   export class TimeoutError extends Error {}
+  /** Validates one subprotocol's messages against its JSON schemas (ids `urn:<Action>.req` / `.conf`); throws an RPCError. */
+  export interface Validator {
+    readonly subprotocol: string;
+    validate(schemaId: string, params: unknown): boolean;
+  }
+  export function createValidator(subprotocol: string, schemas: unknown): Validator;
   export function createRPCError(type: string, message?: string, details?: unknown): RPCError;
   /** A handler's result that makes ocpp-rpc send no CALLRESULT (and no CALLERROR). */
   export const NOREPLY: unique symbol;

@@ -56,9 +56,11 @@ export function csmsCommand(): Command {
       const parent = command.parent;
       const db = parent?.getOptionValueSource('db') === 'cli' ? (parent.opts() as { db: string }).db : opts.db;
       const store = new CsmsStore(db);
-      const rows = store.transactions();
+      // JSON: each version's own records (1.6 first, as before 2.0.1); the table: one row per session of either.
+      const json = opts.json ? [...store.transactions(), ...store.transactionsV201()] : undefined;
+      const rows = store.sessions();
       store.close();
-      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      if (json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
       else process.stdout.write(sessionsTable(rows) + '\n');
     });
   return cmd;

@@ -6,6 +6,7 @@ import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CsAction } from '../ocpp/v16/messages.js';
+import { v201StrictValidator } from '../ocpp/v201/errors.js';
 import type { CsmsAction, CsmsCalls } from '../ocpp/v201/messages.js';
 import { CsmsStore } from './csms-store.js';
 import { v201Handlers } from './v201.js';
@@ -62,7 +63,11 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     this.store = new CsmsStore(o.dbPath ?? ':memory:');
     for (const tag of o.idTags ?? []) this.store.upsertIdTag(tag, 'Accepted');
     // A ping only after a minute without a message from the charger (a busy link needs none).
-    this.server = new RPCServer({ protocols: o.protocols ?? ['ocpp1.6', 'ocpp2.0.1'], strictMode: true, callTimeoutMs: 30_000, pingIntervalMs: 60_000, deferPingsOnActivity: true });
+    // 2.0.1 calls that fail their schema are answered with 2.0.1's error codes (see ocpp/v201/errors.ts).
+    this.server = new RPCServer({
+      protocols: o.protocols ?? ['ocpp1.6', 'ocpp2.0.1'], strictMode: true, strictModeValidators: [v201StrictValidator()],
+      callTimeoutMs: 30_000, pingIntervalMs: 60_000, deferPingsOnActivity: true,
+    });
     this.server.auth((accept, reject, handshake) => {
       // Only /ocpp/<id> (or /<id>) is served.
       accept({ identity: handshake.identity });

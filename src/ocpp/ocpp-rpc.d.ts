@@ -18,6 +18,8 @@ declare module 'ocpp-rpc' {
     headers?: Record<string, string>;
     wsOpts?: Record<string, unknown>;
     backoff?: { initialDelay?: number; maxDelay?: number; factor?: number; randomisationFactor?: number };
+    /** Validators that replace ocpp-rpc's own for their subprotocol in strict mode. */
+    strictModeValidators?: Validator[];
   }
   export interface HandlerContext<P = unknown> {
     method: string;
@@ -53,6 +55,8 @@ declare module 'ocpp-rpc' {
     callConcurrency?: number;
     maxBadMessages?: number;
     wssOptions?: Record<string, unknown>;
+    /** Validators that replace ocpp-rpc's own for their subprotocol in strict mode. */
+    strictModeValidators?: Validator[];
   }
   export interface ServerClient extends RPCClient {
     readonly session: Record<string, unknown>;

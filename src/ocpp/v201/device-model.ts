@@ -13,7 +13,7 @@
  * reads them from the charger.
  */
 import type {
-  AttributeEnumType, ComponentType, DataEnumType, GetVariableDataType, GetVariableResultType, MutabilityEnumType, NotifyReportRequest,
+  AttributeEnumType, ComponentCriterionEnumType, ComponentType, ComponentVariableType, DataEnumType, GetVariableDataType, GetVariableResultType, MutabilityEnumType, NotifyReportRequest,
   ReportBaseEnumType, ReportDataType, SetVariableDataType, SetVariableResultType, VariableType,
 } from './messages.js';
 
@@ -538,6 +538,48 @@ export function baseReport(
   model: DeviceModel, store: VariableStore, request: { requestId: number; reportBase: ReportBaseEnumType }, generatedAt: string, split?: Partial<ReportSplit>,
 ): { status: 'Accepted' | 'EmptyResultSet'; reports: NotifyReportRequest[] } {
   const data = baseReportVariables(model, request.reportBase).map((dv) => reportData(model, store, dv));
+  if (!data.length) return { status: 'EmptyResultSet', reports: [] };
+  return {
+    status: 'Accepted',
+    reports: notifyReports(data, request.requestId, generatedAt, {
+      itemsPerMessage: split?.itemsPerMessage ?? intValue(model, store, 'DeviceDataCtrlr', 'ItemsPerMessage', 'GetReport', DEVICE_MODEL_DEFAULTS.itemsPerMessage),
+      bytesPerMessage: split?.bytesPerMessage ?? intValue(model, store, 'DeviceDataCtrlr', 'BytesPerMessage', 'GetReport', DEVICE_MODEL_DEFAULTS.bytesPerMessage),
+    }),
+  };
+}
+
+const sameComponent = (dv: DeviceVariable, c: ComponentType) =>
+  dv.component.toLowerCase() === c.name.toLowerCase()
+  && (c.instance === undefined || (dv.componentInstance ?? '').toLowerCase() === c.instance.toLowerCase())
+  && (c.evse === undefined || (dv.evseId === c.evse.id && (c.evse.connectorId === undefined || dv.connectorId === c.evse.connectorId)));
+
+/**
+ * The variables a custom report holds (B08): those named by componentVariable (no variable: all
+ * of the component; no evse: every instance of it), of components meeting any of the criteria
+ * (its Active/Available/Enabled variable true, or Problem true); both given: both must hold;
+ * neither: every variable.
+ */
+export function customReportVariables(model: DeviceModel, store: VariableStore, request: { componentVariable?: ComponentVariableType[]; componentCriteria?: ComponentCriterionEnumType[] }): DeviceVariable[] {
+  const named = request.componentVariable;
+  const criteria = request.componentCriteria;
+  const inComponent = (a: DeviceVariable, b: DeviceVariable) =>
+    a.component === b.component && a.componentInstance === b.componentInstance && a.evseId === b.evseId && a.connectorId === b.connectorId;
+  const meets = (dv: DeviceVariable) =>
+    !criteria?.length
+    || criteria.some((c) => model.variables.some((x) => inComponent(x, dv) && x.variable.toLowerCase() === c.toLowerCase() && valueOf(store, x) === 'true'));
+  const asked = (dv: DeviceVariable) =>
+    !named?.length
+    || named.some((cv) => sameComponent(dv, cv.component)
+      && (!cv.variable || (dv.variable.toLowerCase() === cv.variable.name.toLowerCase() && (cv.variable.instance === undefined || (dv.variableInstance ?? '').toLowerCase() === cv.variable.instance.toLowerCase()))));
+  return model.variables.filter((dv) => asked(dv) && meets(dv));
+}
+
+/** GetReport (B08): the answer's status and the NotifyReport requests to send after it, split as baseReport does. */
+export function customReport(
+  model: DeviceModel, store: VariableStore, request: { requestId: number; componentVariable?: ComponentVariableType[]; componentCriteria?: ComponentCriterionEnumType[] },
+  generatedAt: string, split?: Partial<ReportSplit>,
+): { status: 'Accepted' | 'EmptyResultSet'; reports: NotifyReportRequest[] } {
+  const data = customReportVariables(model, store, request).map((dv) => reportData(model, store, dv));
   if (!data.length) return { status: 'EmptyResultSet', reports: [] };
   return {
     status: 'Accepted',

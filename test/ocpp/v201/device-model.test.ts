@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLog, MemorySink } from '../../../src/lib/log.js';
 import { keyDefinitions } from '../../../src/ocpp/v16/configuration.js';
 import {
-  baseReport, buildDeviceModel, checkValue, getVariables, MemoryVariableStore, requestLimitError, setVariables, type DeviceModel, type Topology,
+  baseReport, buildDeviceModel, checkValue, customReport, getVariables, MemoryVariableStore, requestLimitError, setVariables, type DeviceModel, type Topology,
 } from '../../../src/ocpp/v201/device-model.js';
 import type { ComponentType, NotifyReportRequest, ReportDataType } from '../../../src/ocpp/v201/messages.js';
 import { sharedSettingsStore, V16_EQUIVALENTS } from '../../../src/ocpp/v201/v16-equivalents.js';
@@ -159,6 +159,36 @@ describe('OCPP 2.0.1 device model: GetBaseReport (B07)', () => {
     // Defaults: ItemsPerMessage[GetReport] 50.
     const byDefault = baseReport(model, store, { requestId: 8, reportBase: 'FullInventory' }, GENERATED_AT).reports;
     expect(byDefault.map((r) => r.reportData!.length)).toEqual(byDefault.map((_, i) => (i < byDefault.length - 1 ? 50 : all.length - 50 * (byDefault.length - 1))));
+  });
+});
+
+describe('OCPP 2.0.1 device model: GetReport (B08)', () => {
+  it('componentVariable: a named variable; a component without a variable gives all of it; without an EVSE every instance; unknown ones nothing', () => {
+    const { model, store } = fresh();
+    const ids = (r: ReturnType<typeof customReport>) => parts(r.reports).map(id);
+    expect(ids(customReport(model, store, { requestId: 1, componentVariable: [{ component: station('TxCtrlr'), variable: { name: 'TxStopPoint' } }] }, GENERATED_AT)))
+      .toEqual(['TxCtrlr|||TxStopPoint|']);
+    expect(ids(customReport(model, store, { requestId: 2, componentVariable: [{ component: station('ClockCtrlr') }] }, GENERATED_AT))).toEqual(['ClockCtrlr|||DateTime|', 'ClockCtrlr|||TimeSource|']);
+    expect(ids(customReport(model, store, { requestId: 3, componentVariable: [{ component: { name: 'Connector' }, variable: { name: 'ConnectorType' } }] }, GENERATED_AT)))
+      .toEqual(['Connector|1|1|ConnectorType|', 'Connector|2|1|ConnectorType|', 'Connector|2|2|ConnectorType|']);
+    expect(ids(customReport(model, store, { requestId: 4, componentVariable: [{ component: { name: 'Connector', evse: { id: 2, connectorId: 2 } }, variable: { name: 'ConnectorType' } }] }, GENERATED_AT)))
+      .toEqual(['Connector|2|2|ConnectorType|']);
+    expect(customReport(model, store, { requestId: 5, componentVariable: [{ component: station('WaterCtrlr') }] }, GENERATED_AT)).toEqual({ status: 'EmptyResultSet', reports: [] });
+  });
+
+  it('componentCriteria: components whose Available/Enabled is true; with componentVariable, both must hold', () => {
+    const { model, store } = fresh();
+    // EVSE 2 unavailable (a live value the charger's store answers).
+    store.set({ component: 'EVSE', evseId: 2, variable: 'Available', attribute: 'Actual' }, 'false');
+    setVariables(model, store, [{ component: station('AuthCacheCtrlr'), variable: { name: 'Enabled' }, attributeValue: 'false' }]);
+    const available = parts(customReport(model, store, { requestId: 6, componentCriteria: ['Available'] }, GENERATED_AT).reports);
+    const components = [...new Set(available.map((d) => `${d.component.name}${d.component.evse ? ` ${d.component.evse.id}/${d.component.evse.connectorId ?? ''}` : ''}`))];
+    expect(components).toEqual(['ChargingStation', 'EVSE 1/', 'Connector 1/1', 'Connector 2/1', 'Connector 2/2', 'ReservationCtrlr']);
+    const enabled = new Set(parts(customReport(model, store, { requestId: 7, componentCriteria: ['Enabled'] }, GENERATED_AT).reports).map((d) => d.component.name));
+    expect([...enabled]).toEqual(['AuthCtrlr', 'LocalAuthListCtrlr', 'SmartChargingCtrlr', 'ReservationCtrlr']);
+    const both = customReport(model, store, { requestId: 8, componentCriteria: ['Available'], componentVariable: [{ component: { name: 'EVSE' }, variable: { name: 'Power' } }] }, GENERATED_AT);
+    expect(parts(both.reports).map(id)).toEqual(['EVSE|1||Power|']);
+    for (const r of both.reports) expect(validator.validate('urn:NotifyReport.req', r)).toBe(true);
   });
 });
 

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { RPCClient } from 'ocpp-rpc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CentralSystem, type CentralSystemOptions } from '../../src/csms/central-system.js';
+import { ControlEndpoint } from '../../src/csms/control.js';
 import { createLog, MemorySink } from '../../src/lib/log.js';
-import { baseReport, buildDeviceModel, MemoryVariableStore } from '../../src/ocpp/v201/device-model.js';
+import { baseReport, buildDeviceModel, getVariables, MemoryVariableStore } from '../../src/ocpp/v201/device-model.js';
 import type { MeterValueType, StationRequest } from '../../src/ocpp/v201/messages.js';
 import { TestPki } from '../helpers/pki.js';
 import { waitFor } from '../helpers/ocpp-server.js';
@@ -208,6 +209,29 @@ describe('the embedded central system on OCPP 2.0.1, driven by a raw strict ocpp
       expect(execFileSync('openssl', ['verify', '-CAfile', ca.cert, leaf], { encoding: 'utf8' })).toContain('OK');
     } finally {
       pki.cleanup();
+    }
+  });
+
+  it('the control endpoint (csms call) calls a 2.0.1 station with 2.0.1 actions, schema-checked, and refuses a 1.6 action for it', async () => {
+    await startCsms();
+    const c = await station();
+    const model = buildDeviceModel({ evses: [{ id: 1, maxPowerW: 11_000, supplyPhases: 3, connectors: [{ id: 1, connectorType: 'cType2' }] }] });
+    const store = new MemoryVariableStore();
+    c.handle('GetVariables', async ({ params }: { params: { getVariableData: Parameters<typeof getVariables>[2] } }) => ({ getVariableResult: getVariables(model, store, params.getVariableData) }));
+    const control = new ControlEndpoint({ csms: csms!, port: 0, log: createLog(new MemorySink('error')) });
+    const base = await control.listen();
+    try {
+      const post = async (cp: string, action: string, body: unknown) => {
+        const res = await fetch(`${base}/call/${cp}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const ok = await post(CS, 'GetVariables', { getVariableData: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'MessageAttempts', instance: 'TransactionEvent' } }] });
+      expect(ok).toEqual({ status: 200, body: { result: { getVariableResult: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'MessageAttempts', instance: 'TransactionEvent' }, attributeStatus: 'Accepted', attributeValue: '3' }] } } });
+      expect(await post(CS, 'RemoteStartTransaction', { idTag: 'DEMO0001' })).toMatchObject({ status: 400, body: { error: { code: 'ERR_UNKNOWN_ACTION', message: expect.stringContaining('OCPP 2.0.1') } } });
+      expect(await post(CS, 'GetVariables', { getVariableData: [] })).toMatchObject({ status: 400, body: { error: { code: 'ERR_INVALID_CALL', message: expect.stringContaining('OCPP 2.0.1 schema') } } });
+      expect(await post('CS-NOBODY', 'GetVariables', { getVariableData: [] })).toMatchObject({ status: 404, body: { error: { code: 'ERR_NOT_CONNECTED' } } });
+    } finally {
+      await control.close();
     }
   });
 

@@ -93,17 +93,18 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
 
   /** Call a connected OCPP 1.6 charge point. */
   async call<A extends CsAction>(chargePointId: string, action: A, params: CentralSystemCalls[A][0]): Promise<CentralSystemCalls[A][1]> {
-    return this.callAny(chargePointId, action, params) as Promise<CentralSystemCalls[A][1]>;
+    return this.callAny(chargePointId, 'ocpp1.6', action, params) as Promise<CentralSystemCalls[A][1]>;
   }
 
   /** Call a connected OCPP 2.0.1 charging station. */
   async callV201<A extends CsmsAction>(chargePointId: string, action: A, params: CsmsCalls[A][0]): Promise<CsmsCalls[A][1]> {
-    return this.callAny(chargePointId, action, params) as Promise<CsmsCalls[A][1]>;
+    return this.callAny(chargePointId, 'ocpp2.0.1', action, params) as Promise<CsmsCalls[A][1]>;
   }
 
-  private async callAny(chargePointId: string, action: string, params: unknown): Promise<unknown> {
+  private async callAny(chargePointId: string, protocol: CsmsProtocol, action: string, params: unknown): Promise<unknown> {
     const client = this.clients.get(chargePointId);
     if (!client) throw new CsmsCallError('ERR_NOT_CONNECTED', `charge point ${chargePointId} is not connected`);
+    if (client.protocol !== protocol) throw new CsmsCallError('ERR_INVALID_CALL', `${action}: ${chargePointId} speaks ${client.protocol}, not ${protocol}`);
     // Strict mode checks the payload before sending: that failure is ours, not the charger's.
     let invalid: Error | undefined;
     const onInvalid = (f: { outbound: boolean; isCall: boolean; method: string; error: Error }) => {

@@ -58,6 +58,9 @@ describe('the embedded central system on OCPP 2.0.1, driven by a raw strict ocpp
     expect((await station('CS-C', ['ocpp2.0.1', 'ocpp1.6'])).protocol).toBe('ocpp1.6');
     await waitFor(() => csms!.connectedIds().length === 3, 5_000, 'three connected');
     expect(csms!.protocolOf('CS-A')).toBe('ocpp2.0.1');
+    // A call in the other version's vocabulary is refused before anything is sent.
+    await expect(csms!.call('CS-A', 'ClearCache', {})).rejects.toMatchObject({ code: 'ERR_INVALID_CALL', message: expect.stringContaining('speaks ocpp2.0.1') });
+    await expect(csms!.callV201('CS-B', 'ClearCache', {})).rejects.toMatchObject({ code: 'ERR_INVALID_CALL', message: expect.stringContaining('speaks ocpp1.6') });
     await csms!.close();
     await startCsms({ protocols: ['ocpp2.0.1', 'ocpp1.6'] });
     expect((await station('CS-D', ['ocpp1.6', 'ocpp2.0.1'])).protocol).toBe('ocpp2.0.1');

@@ -90,6 +90,35 @@ export interface Topology {
   }[];
 }
 
+/** A charger's connectors as its profile describes them (config's ChargerProfile connectors). */
+export interface ProfileConnector {
+  id: number;
+  type: string;
+  phases: '1' | '3' | 'DC';
+  maxPowerW: number;
+}
+
+/** Profile connector types to 2.0.1's ConnectorEnumType: AC Type 2 a socket, the others fixed cables. */
+const CONNECTOR_TYPE_OF: Readonly<Record<string, (typeof CONNECTOR_TYPES)[number]>> = {
+  Type2: 'sType2', Type1: 'cType1', CCS2: 'cCCS2', CCS1: 'cCCS1', CHAdeMO: 'cG105', Schuko: 'sCEE-7-7',
+};
+
+/**
+ * The topology of a charger whose profile lists connectors: each connector its own EVSE with one
+ * connector, as OCPP 1.6 connector n is 2.0.1's (EVSE n, connector 1) (OCPP201.md §8).
+ * SupplyPhases 0 for DC.
+ */
+export function topologyFromConnectors(connectors: readonly ProfileConnector[]): Topology {
+  return {
+    evses: connectors.map((c) => ({
+      id: c.id,
+      maxPowerW: c.maxPowerW,
+      supplyPhases: c.phases === 'DC' ? 0 : Number(c.phases),
+      connectors: [{ id: 1, connectorType: CONNECTOR_TYPE_OF[c.type] ?? 'Unknown' }],
+    })),
+  };
+}
+
 export interface DeviceModelOptions {
   /** Measurands this station can produce (default every one of MEASURANDS). */
   measurands?: readonly string[];

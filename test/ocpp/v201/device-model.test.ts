@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { createValidator } from 'ocpp-rpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLog, MemorySink } from '../../../src/lib/log.js';
+import { chargerProfileSchema, loadProfile } from '../../../src/config/profiles.js';
 import { keyDefinitions } from '../../../src/ocpp/v16/configuration.js';
 import {
-  baseReport, buildDeviceModel, checkValue, customReport, getVariables, MemoryVariableStore, requestLimitError, setVariables, type DeviceModel, type Topology,
+  baseReport, buildDeviceModel, checkValue, customReport, getVariables, MemoryVariableStore, requestLimitError, setVariables, topologyFromConnectors,
+  type DeviceModel, type Topology,
 } from '../../../src/ocpp/v201/device-model.js';
 import type { ComponentType, NotifyReportRequest, ReportDataType } from '../../../src/ocpp/v201/messages.js';
 import { sharedSettingsStore, V16_EQUIVALENTS } from '../../../src/ocpp/v201/v16-equivalents.js';
@@ -159,6 +161,19 @@ describe('OCPP 2.0.1 device model: GetBaseReport (B07)', () => {
     // Defaults: ItemsPerMessage[GetReport] 50.
     const byDefault = baseReport(model, store, { requestId: 8, reportBase: 'FullInventory' }, GENERATED_AT).reports;
     expect(byDefault.map((r) => r.reportData!.length)).toEqual(byDefault.map((_, i) => (i < byDefault.length - 1 ? 50 : all.length - 50 * (byDefault.length - 1))));
+  });
+});
+
+describe('OCPP 2.0.1 device model: the topology of a shipped charger profile', () => {
+  it('each profile connector is an EVSE with connector 1, its power, phases (0 for DC) and 2.0.1 connector type', () => {
+    const read = (ref: string, model = buildDeviceModel(topologyFromConnectors(loadProfile('chargers', ref, chargerProfileSchema).connectors))) =>
+      getVariables(model, new MemoryVariableStore(), [1, 2].flatMap((evse) => [
+        { component: { name: 'EVSE', evse: { id: evse } }, variable: { name: 'Power' }, attributeType: 'MaxSet' as const },
+        { component: { name: 'EVSE', evse: { id: evse } }, variable: { name: 'SupplyPhases' } },
+        { component: { name: 'Connector', evse: { id: evse, connectorId: 1 } }, variable: { name: 'ConnectorType' } },
+      ])).map((r) => r.attributeValue ?? r.attributeStatus);
+    expect(read('sim-ac-2x22kw')).toEqual(['22080', '3', 'sType2', '22080', '3', 'sType2']);
+    expect(read('sim-dc-150kw')).toEqual(['150000', '0', 'cCCS2', 'UnknownComponent', 'UnknownComponent', 'UnknownComponent']);
   });
 });
 

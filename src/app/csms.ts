@@ -36,11 +36,17 @@ export async function startDevCsms(o: DevCsmsOptions): Promise<{ csms: CentralSy
   };
 }
 
-/** The transactions a development central system recorded in its database. */
-export function csmsTransactions(dbPath: string): ReturnType<CsmsStore['transactions']> {
+/**
+ * The transactions a development central system recorded in its database: each version's own
+ * records (1.6 first, as before 2.0.1), and one session row per transaction of either version.
+ */
+export function csmsRecords(dbPath: string): {
+  records: (ReturnType<CsmsStore['transactions']>[number] | ReturnType<CsmsStore['transactionsV201']>[number])[];
+  sessions: ReturnType<CsmsStore['sessions']>;
+} {
   const store = new CsmsStore(dbPath);
   try {
-    return store.transactions();
+    return { records: [...store.transactions(), ...store.transactionsV201()], sessions: store.sessions() };
   } finally {
     store.close();
   }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
-import { CALLABLE_ACTIONS, isCallableAction, type ControlAnswer } from '../csms/control.js';
+import { CALLABLE_ACTIONS, CALLABLE_ACTIONS_V201, isCallableInAnyVersion, type ControlAnswer } from '../csms/control.js';
 
 /** Where `evse-edge csms` serves its control endpoint unless told otherwise (--port 9220 + 1). */
 export const DEFAULT_CONTROL_PORT = 9221;
@@ -8,14 +8,14 @@ export const DEFAULT_CONTROL_PORT = 9221;
 /** `evse-edge csms call <chargePointId> <action> [json]`: one call to a charger through a running csms. */
 export function csmsCallCommand(): Command {
   return new Command('call')
-    .description(`call a charger connected to a running \`evse-edge csms\` (through its loopback control endpoint) and print its answer as JSON; actions: ${CALLABLE_ACTIONS.join(', ')}`)
+    .description(`call a charger connected to a running \`evse-edge csms\` (through its loopback control endpoint) and print its answer as JSON; actions: OCPP 1.6 ${CALLABLE_ACTIONS.join(', ')}; OCPP 2.0.1 ${CALLABLE_ACTIONS_V201.join(', ')}`)
     .argument('<chargePointId>', 'the charger, e.g. CP-0001')
     .argument('<action>', 'the OCPP action, e.g. RemoteStartTransaction')
     .argument('[json]', 'the payload as a JSON object, e.g. \'{"idTag":"DEMO0001","connectorId":1}\'', '{}')
     .option('--control <url>', 'the control endpoint the csms printed at start', `http://127.0.0.1:${DEFAULT_CONTROL_PORT}`)
     .option('--timeout <ms>', 'how long to wait for the answer', (v) => Number(v), 65_000)
     .action(async (chargePointId: string, action: string, json: string, o: { control: string; timeout: number }) => {
-      if (!isCallableAction(action)) throw new UsageError(`no action ${action}; one of ${CALLABLE_ACTIONS.join(', ')}`);
+      if (!isCallableInAnyVersion(action)) throw new UsageError(`no action ${action}; one of OCPP 1.6 ${CALLABLE_ACTIONS.join(', ')}; OCPP 2.0.1 ${CALLABLE_ACTIONS_V201.join(', ')}`);
       let params: unknown;
       try {
         params = JSON.parse(json);

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { csmsTransactions, startDevCsms } from '../app/csms.js';
+import { csmsRecords, startDevCsms } from '../app/csms.js';
 import { createLog, streamSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
 import { sessionsTable } from '../csms/report.js';
@@ -40,9 +40,9 @@ export function csmsCommand(): Command {
       // `csms sessions --db F`: commander hands --db to the parent `csms`, which has the same option.
       const parent = command.parent;
       const db = parent?.getOptionValueSource('db') === 'cli' ? (parent.opts() as { db: string }).db : opts.db;
-      const rows = csmsTransactions(db);
-      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-      else process.stdout.write(sessionsTable(rows) + '\n');
+      const { records, sessions } = csmsRecords(db);
+      if (opts.json) process.stdout.write(JSON.stringify(records, null, 2) + '\n');
+      else process.stdout.write(sessionsTable(sessions) + '\n');
     });
   return cmd;
 }

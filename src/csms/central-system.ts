@@ -6,7 +6,13 @@ import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 import { pseudonymiser, type Pseudonymiser } from '../lib/pseudonym.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CsAction } from '../ocpp/v16/messages.js';
+import { v201StrictValidator } from '../ocpp/v201/errors.js';
+import type { CsmsAction, CsmsCalls } from '../ocpp/v201/messages.js';
 import { CsmsStore } from './csms-store.js';
+import { v201Handlers } from './v201.js';
+
+/** The OCPP versions the development central system speaks, as WebSocket subprotocols. */
+export type CsmsProtocol = 'ocpp1.6' | 'ocpp2.0.1';
 
 export interface CentralSystemOptions {
   port?: number;
@@ -20,6 +26,10 @@ export interface CentralSystemOptions {
   acceptUnknownIdTags?: boolean;
   /** idTags to accept, added to the list at start. */
   idTags?: string[];
+  /** Subprotocols served, in the central system's order of preference (default 1.6, then 2.0.1). */
+  protocols?: CsmsProtocol[];
+  /** Signs a 2.0.1 station's CSR (SignCertificate) into a PEM chain; absent: SignCertificate is Rejected. */
+  certificateSigner?: (csr: string, certificateType: string) => Promise<string>;
 }
 
 export interface CsmsEvents {
@@ -34,9 +44,10 @@ export interface CsmsEvents {
 export class CsmsCallError extends EvseError {}
 
 /**
- * The embedded development central system: accepts OCPP 1.6J charge points on
- * ws://HOST:PORT/ocpp/<chargePointId>, answers every Core request, and records transactions in
- * its own SQLite file. A tool for demos, tests and bringing up a charger; not a CSMS product.
+ * The embedded development central system: accepts OCPP 1.6J and OCPP 2.0.1 charging stations
+ * on ws://HOST:PORT/ocpp/<chargePointId> (the subprotocol decides the version, never the URL),
+ * answers every Core request, and records transactions in its own SQLite file. A tool for
+ * demos, tests and bringing up a charger; not a CSMS product.
  */
 export class CentralSystem extends EventEmitter<CsmsEvents> {
   readonly store: CsmsStore;
@@ -52,7 +63,11 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     this.store = new CsmsStore(o.dbPath ?? ':memory:');
     for (const tag of o.idTags ?? []) this.store.upsertIdTag(tag, 'Accepted');
     // A ping only after a minute without a message from the charger (a busy link needs none).
-    this.server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, callTimeoutMs: 30_000, pingIntervalMs: 60_000, deferPingsOnActivity: true });
+    // 2.0.1 calls that fail their schema are answered with 2.0.1's error codes (see ocpp/v201/errors.ts).
+    this.server = new RPCServer({
+      protocols: o.protocols ?? ['ocpp1.6', 'ocpp2.0.1'], strictMode: true, strictModeValidators: [v201StrictValidator()],
+      callTimeoutMs: 30_000, pingIntervalMs: 60_000, deferPingsOnActivity: true,
+    });
     this.server.auth((accept, reject, handshake) => {
       // Only /ocpp/<id> (or /<id>) is served.
       accept({ identity: handshake.identity });
@@ -71,10 +86,25 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     return [...this.clients.keys()];
   }
 
-  /** Call a connected charge point. */
+  /** The subprotocol a connected charger runs. */
+  protocolOf(chargePointId: string): CsmsProtocol | undefined {
+    return this.clients.get(chargePointId)?.protocol as CsmsProtocol | undefined;
+  }
+
+  /** Call a connected OCPP 1.6 charge point. */
   async call<A extends CsAction>(chargePointId: string, action: A, params: CentralSystemCalls[A][0]): Promise<CentralSystemCalls[A][1]> {
+    return this.callAny(chargePointId, 'ocpp1.6', action, params) as Promise<CentralSystemCalls[A][1]>;
+  }
+
+  /** Call a connected OCPP 2.0.1 charging station. */
+  async callV201<A extends CsmsAction>(chargePointId: string, action: A, params: CsmsCalls[A][0]): Promise<CsmsCalls[A][1]> {
+    return this.callAny(chargePointId, 'ocpp2.0.1', action, params) as Promise<CsmsCalls[A][1]>;
+  }
+
+  private async callAny(chargePointId: string, protocol: CsmsProtocol, action: string, params: unknown): Promise<unknown> {
     const client = this.clients.get(chargePointId);
     if (!client) throw new CsmsCallError('ERR_NOT_CONNECTED', `charge point ${chargePointId} is not connected`);
+    if (client.protocol !== protocol) throw new CsmsCallError('ERR_INVALID_CALL', `${action}: ${chargePointId} speaks ${client.protocol}, not ${protocol}`);
     // Strict mode checks the payload before sending: that failure is ours, not the charger's.
     let invalid: Error | undefined;
     const onInvalid = (f: { outbound: boolean; isCall: boolean; method: string; error: Error }) => {
@@ -88,7 +118,7 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
       log.info('call answered', { action, result });
       return result;
     } catch (err) {
-      if (invalid) throw new CsmsCallError('ERR_INVALID_CALL', `${action}: the OCPP 1.6 schema refuses this payload: ${invalid.message}`, { cause: invalid });
+      if (invalid) throw new CsmsCallError('ERR_INVALID_CALL', `${action}: the ${client.protocol === 'ocpp2.0.1' ? 'OCPP 2.0.1' : 'OCPP 1.6'} schema refuses this payload: ${invalid.message}`, { cause: invalid });
       log.warn('call failed', { action, err });
       throw err;
     } finally {
@@ -112,6 +142,10 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
       if (this.clients.get(cpId) === client) this.clients.delete(cpId);
       this.emit('disconnected', cpId);
     });
+    if (client.protocol === 'ocpp2.0.1') {
+      this.serveV201(client, cpId, log);
+      return;
+    }
     const handle = <A extends CpAction>(action: A, fn: (p: ChargePointCalls[A][0]) => ChargePointCalls[A][1]) =>
       client.handle(action, async ({ params }) => {
         this.emit('call', { chargePointId: cpId, action, params });
@@ -166,6 +200,36 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     handle('DiagnosticsStatusNotification', () => ({}));
     handle('FirmwareStatusNotification', () => ({}));
     handle('SecurityEventNotification', () => ({}));
+  }
+
+  private serveV201(client: ServerClient, cpId: string, log: Log): void {
+    const handlers = v201Handlers({
+      chargePointId: cpId,
+      store: this.store,
+      log,
+      pseudonym: this.pseudonym,
+      countBoot: () => {
+        const n = (this.bootCounts.get(cpId) ?? 0) + 1;
+        this.bootCounts.set(cpId, n);
+        return n;
+      },
+      pendingBoots: this.o.pendingBoots ?? 0,
+      heartbeatIntervalS: this.o.heartbeatIntervalS ?? 300,
+      acceptUnknownIdTags: this.o.acceptUnknownIdTags ?? false,
+      ...(this.o.certificateSigner ? { certificateSigner: this.o.certificateSigner } : {}),
+      callLater: (action, params) => {
+        setImmediate(() => {
+          this.callV201(cpId, action, params).catch((err: unknown) => log.warn('call failed', { action, err }));
+        });
+      },
+      now: () => new Date().toISOString(),
+    });
+    for (const [action, fn] of Object.entries(handlers) as [string, (p: unknown) => unknown][]) {
+      client.handle(action, async ({ params }) => {
+        this.emit('call', { chargePointId: cpId, action, params });
+        return fn(params);
+      });
+    }
   }
 
   private idTagInfo(idTag: string): { status: 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' } {

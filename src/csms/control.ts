@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../lib/log.js';
 import type { CsAction } from '../ocpp/v16/messages.js';
+import { CSMS_ACTIONS } from '../ocpp/v201/messages.js';
 import { CsmsCallError, type CentralSystem } from './central-system.js';
 
 /** Every call a central system may make to an OCPP 1.6 charge point. */
@@ -13,6 +14,13 @@ export const CALLABLE_ACTIONS = [
 
 export const isCallableAction = (a: string): a is (typeof CALLABLE_ACTIONS)[number] => (CALLABLE_ACTIONS as readonly string[]).includes(a);
 
+/** Every call a CSMS may make to an OCPP 2.0.1 charging station. */
+export const CALLABLE_ACTIONS_V201 = CSMS_ACTIONS;
+export const isCallableActionV201 = (a: string): a is (typeof CSMS_ACTIONS)[number] => (CSMS_ACTIONS as readonly string[]).includes(a);
+
+/** An action some connected charger might take: 1.6 or 2.0.1. */
+export const isCallableInAnyVersion = (a: string): boolean => isCallableAction(a) || isCallableActionV201(a);
+
 /** The control endpoint's answers: `{result}`, or `{error: {code, message}}` with an HTTP status saying whose fault it is. */
 export type ControlAnswer = { result: unknown } | { error: { code: string; message: string } };
 
@@ -20,7 +28,7 @@ const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * A small HTTP endpoint of a running development central system, on loopback only, that lets
- * another terminal call a connected charger (`evse-edge csms call`):
+ * another terminal call a connected charger, 1.6 or 2.0.1 (`evse-edge csms call`):
  * `POST /call/<chargePointId>/<action>` with the JSON payload, and `GET /chargers`.
  * 200 the charger's answer; 400 a bad request (not JSON, unknown action, a payload the OCPP
  * schema refuses); 404 the charger is not connected; 502 the charger answered a CALLERROR;
@@ -65,7 +73,14 @@ export class ControlEndpoint {
       if (req.method !== 'POST') return fail(405, 'ERR_METHOD', 'POST a JSON payload');
       const chargePointId = decodeURIComponent(m[1]!);
       const action = decodeURIComponent(m[2]!);
-      if (!isCallableAction(action)) return fail(400, 'ERR_UNKNOWN_ACTION', `no OCPP 1.6 action ${action} from a central system; one of ${CALLABLE_ACTIONS.join(', ')}`);
+      // The charger's version decides which actions it takes (one not connected: 404 below, whatever the action).
+      const protocol = this.o.csms.protocolOf(chargePointId);
+      const v201 = protocol === 'ocpp2.0.1';
+      const known = protocol === undefined ? isCallableInAnyVersion(action) : v201 ? isCallableActionV201(action) : isCallableAction(action);
+      if (!known) {
+        const [version, list] = v201 ? ['OCPP 2.0.1', CALLABLE_ACTIONS_V201] : ['OCPP 1.6', CALLABLE_ACTIONS];
+        return fail(400, 'ERR_UNKNOWN_ACTION', `no ${version} action ${action} from a central system; one of ${list.join(', ')}`);
+      }
       let text = '';
       for await (const chunk of req) {
         text += chunk;
@@ -78,7 +93,7 @@ export class ControlEndpoint {
         return fail(400, 'ERR_BAD_JSON', 'the payload is not JSON');
       }
       if (!params || typeof params !== 'object' || Array.isArray(params)) return fail(400, 'ERR_BAD_JSON', 'the payload must be a JSON object');
-      const result = await this.o.csms.call(chargePointId, action, params as never);
+      const result = v201 ? await this.o.csms.callV201(chargePointId, action as (typeof CSMS_ACTIONS)[number], params as never) : await this.o.csms.call(chargePointId, action as CsAction, params as never);
       send(200, { result });
     } catch (err) {
       const e = err as Error & { code?: string; rpcErrorCode?: string };

@@ -18,6 +18,8 @@ declare module 'ocpp-rpc' {
     headers?: Record<string, string>;
     wsOpts?: Record<string, unknown>;
     backoff?: { initialDelay?: number; maxDelay?: number; factor?: number; randomisationFactor?: number };
+    /** Validators that replace ocpp-rpc's own for their subprotocol in strict mode. */
+    strictModeValidators?: Validator[];
   }
   export interface HandlerContext<P = unknown> {
     method: string;
@@ -53,6 +55,8 @@ declare module 'ocpp-rpc' {
     callConcurrency?: number;
     maxBadMessages?: number;
     wssOptions?: Record<string, unknown>;
+    /** Validators that replace ocpp-rpc's own for their subprotocol in strict mode. */
+    strictModeValidators?: Validator[];
   }
   export interface ServerClient extends RPCClient {
     readonly session: Record<string, unknown>;
@@ -73,6 +77,12 @@ declare module 'ocpp-rpc' {
     details?: unknown;
   }
   export class TimeoutError extends Error {}
+  /** Validates one subprotocol's messages against its JSON schemas (ids `urn:<Action>.req` / `.conf`); throws an RPCError. */
+  export interface Validator {
+    readonly subprotocol: string;
+    validate(schemaId: string, params: unknown): boolean;
+  }
+  export function createValidator(subprotocol: string, schemas: unknown): Validator;
   export function createRPCError(type: string, message?: string, details?: unknown): RPCError;
   /** A handler's result that makes ocpp-rpc send no CALLRESULT (and no CALLERROR). */
   export const NOREPLY: unique symbol;

@@ -10,13 +10,52 @@ export interface RecordedCall {
 
 type Handler = (params: any, client: ServerClient) => unknown;
 
+export type TestProtocol = 'ocpp1.6' | 'ocpp2.0.1';
+
+/** Default answers to the calls a charging station makes, per protocol: each accepts. */
+function defaultAnswers(protocol: TestProtocol, nextTx: () => number): Record<string, Handler> {
+  const now = () => new Date().toISOString();
+  if (protocol === 'ocpp2.0.1') {
+    return {
+      BootNotification: () => ({ status: 'Accepted', currentTime: now(), interval: 300 }),
+      Heartbeat: () => ({ currentTime: now() }),
+      Authorize: () => ({ idTokenInfo: { status: 'Accepted' } }),
+      TransactionEvent: (p: { idToken?: unknown }) => (p.idToken ? { idTokenInfo: { status: 'Accepted' } } : {}),
+      MeterValues: () => ({}),
+      StatusNotification: () => ({}),
+      NotifyReport: () => ({}),
+      NotifyEvent: () => ({}),
+      SecurityEventNotification: () => ({}),
+      FirmwareStatusNotification: () => ({}),
+      LogStatusNotification: () => ({}),
+      SignCertificate: () => ({ status: 'Accepted' }),
+      DataTransfer: () => ({ status: 'UnknownVendorId' }),
+    };
+  }
+  return {
+    BootNotification: () => ({ status: 'Accepted', currentTime: now(), interval: 300 }),
+    Heartbeat: () => ({ currentTime: now() }),
+    Authorize: () => ({ idTagInfo: { status: 'Accepted' } }),
+    StartTransaction: () => ({ transactionId: nextTx(), idTagInfo: { status: 'Accepted' } }),
+    StopTransaction: () => ({}),
+    MeterValues: () => ({}),
+    StatusNotification: () => ({}),
+    DataTransfer: () => ({ status: 'UnknownVendorId' }),
+    DiagnosticsStatusNotification: () => ({}),
+    FirmwareStatusNotification: () => ({}),
+    SecurityEventNotification: () => ({}),
+  };
+}
+
 /**
- * A real OCPP 1.6J central system for tests: ocpp-rpc's RPCServer in strict mode on port 0.
+ * A real OCPP central system for tests: ocpp-rpc's RPCServer in strict mode on port 0, speaking
+ * OCPP 1.6J (the default) or, with `{protocol: 'ocpp2.0.1'}`, OCPP 2.0.1.
  * Default answers accept everything; a test overrides any action with `on(action, fn)`.
  * Every call received is recorded in order.
  */
 export class TestCsms {
-  readonly server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, pingIntervalMs: 0 } as any);
+  readonly protocol: TestProtocol;
+  readonly server: RPCServer;
   readonly calls: RecordedCall[] = [];
   readonly clients = new Map<string, ServerClient>();
   readonly validationFailures: unknown[] = [];
@@ -29,19 +68,13 @@ export class TestCsms {
   readonly maxOutstanding = new Map<string, number>();
   private readonly outstanding = new Map<string, number>();
   private readonly overrides = new Map<string, Handler>();
-  private readonly defaults: Record<string, Handler> = {
-    BootNotification: () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }),
-    Heartbeat: () => ({ currentTime: new Date().toISOString() }),
-    Authorize: () => ({ idTagInfo: { status: 'Accepted' } }),
-    StartTransaction: () => ({ transactionId: this.nextTx++, idTagInfo: { status: 'Accepted' } }),
-    StopTransaction: () => ({}),
-    MeterValues: () => ({}),
-    StatusNotification: () => ({}),
-    DataTransfer: () => ({ status: 'UnknownVendorId' }),
-    DiagnosticsStatusNotification: () => ({}),
-    FirmwareStatusNotification: () => ({}),
-    SecurityEventNotification: () => ({}),
-  };
+  private readonly defaults: Record<string, Handler>;
+
+  constructor(opts: { protocol?: TestProtocol } = {}) {
+    this.protocol = opts.protocol ?? 'ocpp1.6';
+    this.server = new RPCServer({ protocols: [this.protocol], strictMode: true, pingIntervalMs: 0 } as any);
+    this.defaults = defaultAnswers(this.protocol, () => this.nextTx++);
+  }
 
   on(action: string, handler: Handler): this {
     this.overrides.set(action, handler);

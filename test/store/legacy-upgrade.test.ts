@@ -64,7 +64,7 @@ describe('a database written by the 1.6-only release', () => {
     expect(open.map((s) => [s.connectorId, s.transactionId, s.meterStartWh, s.lastEnergyWh])).toEqual([[1, null, 4_900, 5_600], [2, 103, 2_800, 3_350]]);
     expect(ledger.byTransactionId(102)).toMatchObject({ connectorId: 2, meterStartWh: 500, meterStopWh: 2_800, stopReason: 'EVDisconnected' });
     expect(ledger.byTransactionId(101)).toMatchObject({ connectorId: 1, meterStopWh: 3_400, stopReason: 'Local' });
-    expect(ledger.transactionIdOf(open[1]!.localId)).toBe(103);
+    expect(ledger.transactionRefOf(open[1]!.localId)).toEqual({ version: 'ocpp1.6', id: '103' });
     expect(ledger.highestRegisterWh(2)).toBe(3_350);
 
     const outbox = new SqliteOutbox(db, CP);

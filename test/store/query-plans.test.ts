@@ -85,7 +85,7 @@ function exerciseEveryView(db: SqliteDatabase): void {
       ledger.sample(s.localId, sample(t + 30_000, 1_000 * i + 200), true);
       ledger.sample(s.localId, sample(t + 40_000, 1_000 * i + 300), false);
       ledger.checkpoint(s.localId, 1_000 * i + 300, t + 40_000);
-      ledger.transactionIdOf(s.localId);
+      ledger.transactionRefOf(s.localId);
       ledger.close(s.localId, {
         stoppedAt: t + 50_000, clockTrusted: true, meterStopWh: 1_000 * i + 400, reason: 'Local', idTag: `TAG-${i}`,
         end: sample(t + 50_000, 1_000 * i + 400, 'Transaction.End'), transactionDataMeasurands: ['Energy.Active.Import.Register'],
@@ -94,13 +94,14 @@ function exerciseEveryView(db: SqliteDatabase): void {
       const [start, second] = outbox.head(2);
       outbox.head(5);
       if (i % 2 === 0) {
-        outbox.ack(start!.seq, t + 1, () => ledger.confirmStart(s.localId, 1_000 + i, t + 1));
+        outbox.ack(start!.seq, t + 1, () => ledger.confirmStart(s.localId, { version: 'ocpp1.6', id: String(1_000 + i) }, t + 1));
         outbox.ackDelivered([second!.seq], t + 2);
       } else {
         outbox.fail(start!.seq, 'timeout', t + 10_000);
         outbox.deadLetter(second!.seq, 'refused', t + 3);
       }
       ledger.byTransactionId(1_000 + i);
+      ledger.byTransactionRef({ version: 'ocpp1.6', id: String(1_000 + i) });
       ledger.get(s.localId);
       if (i % 2 === 0) ledger.confirmStop(s.localId, t + 60_000);
     }

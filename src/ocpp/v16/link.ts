@@ -3,15 +3,16 @@ import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import type { Clock, IdTagInfo, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
-import type { MeterPayload, SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, StartPayload, StopPayload } from '../../store/index.js';
-import type { OutboxEntry } from '../../store/outbox.js';
-import type { SecurityEventPayload } from '../../store/security-events.js';
 import { CallFailedError, type OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
 import type { FeatureServices } from './features.js';
-import { registerIncoming } from './incoming.js';
+import { registerIncoming, type IncomingContext } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CpRequest, CpResponse } from './messages.js';
-import { toMeterValue } from './render.js';
+import type { EventQueue, QueuedEvent as OutboxEntry, TransactionRefs } from './ports.js';
+import {
+  closed, meterValues, OCPP16, opened, sampled, security, securityEventNotification, startTransaction, stopTransaction,
+  transactionIdOf, UnknownEventFormatError,
+} from './transaction-messages.js';
 
 export interface SettableClock extends Clock {
   /** Set from the central system's currentTime; returns the correction, ms. */
@@ -31,10 +32,12 @@ export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accept
 export interface CsmsLinkOptions {
   connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   chargePoint: ChargePoint;
-  ledger: SqliteLedger;
-  outbox: SqliteOutbox;
-  settings: SqliteSettings;
-  authData: SqliteAuthorizationData;
+  /** The session ledger: the transactionIds the central system gives, acknowledgements. */
+  ledger: TransactionRefs;
+  /** The queue of events to deliver (the store's outbox). */
+  outbox: EventQueue;
+  settings: IncomingContext['settings'];
+  authData: IncomingContext['authData'];
   definitions: KeyDefinition[];
   clock: SettableClock;
   identity: ChargePointIdentity;
@@ -364,7 +367,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     const now = this.o.clock.now();
     const out: OutboxEntry[] = [];
     for (const e of this.o.outbox.head(max)) {
-      if (e.kind !== 'meter' || e.localId !== first.localId || e.attempts > 0 || e.notBefore > now) break;
+      if (e.kind !== 'meter' || e.localId !== first.localId || e.attempts > 0 || e.notBefore > now || e.format !== first.format) break;
       out.push(e);
     }
     return out;
@@ -372,11 +375,16 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   private async deliverMeterBatch(entries: OutboxEntry[]): Promise<boolean> {
     const first = entries[0]!;
-    const transactionId = this.o.ledger.transactionIdOf(first.localId);
-    if (transactionId === null || transactionId === undefined) return this.deliver(first);
-    const payloads = entries.map((e) => JSON.parse(e.payload) as MeterPayload);
+    const transactionId = transactionIdOf(this.o.ledger.transactionRefOf(first.localId));
+    if (transactionId === undefined) return this.deliver(first);
+    let request;
     try {
-      await this.send('MeterValues', { connectorId: payloads[0]!.connectorId, transactionId, meterValue: payloads.map((p) => toMeterValue(p.sample)) });
+      request = meterValues(transactionId, entries.map(sampled));
+    } catch {
+      return this.deliver(first);
+    }
+    try {
+      await this.send('MeterValues', request);
     } catch (err) {
       const failure = err instanceof CallFailedError ? err : undefined;
       if (failure?.failure === 'callerror' || failure?.failure === 'invalid-request') {
@@ -415,47 +423,42 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     const now = () => this.o.clock.now();
     try {
       if (entry.kind === 'start') {
-        const p = JSON.parse(entry.payload) as StartPayload;
-        const res = await this.send('StartTransaction', {
-          connectorId: p.connectorId, idTag: p.idTag, meterStart: p.meterStartWh, timestamp: isoMs(p.timestamp),
-          ...(p.reservationId !== undefined ? { reservationId: p.reservationId } : {}),
-        });
-        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, res.transactionId, now()));
+        const b = opened(entry);
+        const res = await this.send('StartTransaction', startTransaction(b));
+        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, { version: OCPP16, id: String(res.transactionId) }, now()));
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
-        await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, p.idTag);
+        await this.o.chargePoint.transactionConfirmed(entry.localId, res.idTagInfo, b.idTag);
         return true;
       }
       if (entry.kind === 'security') {
-        const p = JSON.parse(entry.payload) as SecurityEventPayload;
-        await this.send('SecurityEventNotification', { type: p.type, timestamp: isoMs(p.timestamp), ...(p.techInfo ? { techInfo: p.techInfo.slice(0, 255) } : {}) });
+        await this.send('SecurityEventNotification', securityEventNotification(security(entry)));
         this.o.outbox.ack(entry.seq, now());
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
         return true;
       }
-      const transactionId = this.o.ledger.transactionIdOf(entry.localId);
-      if (transactionId === null || transactionId === undefined) {
+      const transactionId = transactionIdOf(this.o.ledger.transactionRefOf(entry.localId));
+      if (transactionId === undefined) {
         // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
         this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
         return true;
       }
       if (entry.kind === 'meter') {
-        const p = JSON.parse(entry.payload) as MeterPayload;
-        await this.send('MeterValues', { connectorId: p.connectorId, transactionId, meterValue: [toMeterValue(p.sample)] });
+        await this.send('MeterValues', meterValues(transactionId, [sampled(entry)]));
         this.o.outbox.ackDelivered([entry.seq], now());
       } else {
-        const p = JSON.parse(entry.payload) as StopPayload;
-        const res = await this.send('StopTransaction', {
-          transactionId, meterStop: p.meterStopWh, timestamp: isoMs(p.timestamp),
-          ...(p.idTag ? { idTag: p.idTag } : {}),
-          ...(p.reason ? { reason: p.reason } : {}),
-          ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
-        });
+        const b = closed(entry);
+        const res = await this.send('StopTransaction', stopTransaction(transactionId, b));
         this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
-        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, res.idTagInfo);
+        if (res.idTagInfo && b.idTag) this.o.chargePoint.tagVerdict(b.idTag, res.idTagInfo);
       }
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;
     } catch (err) {
+      if (err instanceof UnknownEventFormatError) {
+        // Written by a newer program: nothing to retry; kept for the program that knows it.
+        this.toDeadLetter(entry, err.message, false);
+        return true;
+      }
       const failure = err instanceof CallFailedError ? err : undefined;
       if (failure?.failure === 'disconnected') return false;
       if (failure?.failure === 'timeout' && !(await this.answersHeartbeat())) {
@@ -536,7 +539,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     if (!r) return;
     const event: SessionUnsynced = {
       localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: r.transactionId === null, error: reason,
+      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
+      noTransactionId: transactionIdOf(this.o.ledger.transactionRefOf(localId)) === undefined, error: reason,
     };
     this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
     this.emit('session-unsynced', event);

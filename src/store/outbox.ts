@@ -76,7 +76,8 @@ export class SqliteOutbox {
    * wrong (e.g. 1970) time. Returns how many messages changed.
    */
   retimeUntrusted(deltaMs: number, sinceMs: number): number {
-    const rows = this.db.prepare(`SELECT seq, kind, payload FROM outbox WHERE charge_point_id = ? AND state = 'queued' AND created_at >= ?`)
+    // Only bodies in the format this program writes (event/1): one it does not know is left as it is.
+    const rows = this.db.prepare(`SELECT seq, kind, payload FROM outbox WHERE charge_point_id = ? AND state = 'queued' AND created_at >= ? AND format = 'event/1'`)
       .all(this.chargePointId, sinceMs) as { seq: number; kind: OutboxKind; payload: string }[];
     const update = this.db.prepare(`UPDATE outbox SET payload = ?, created_at = created_at + ? WHERE seq = ?`);
     type Sampled = { takenAt: number; clockTrusted: boolean };

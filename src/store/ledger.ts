@@ -104,6 +104,13 @@ export interface SessionClosedEvent {
  */
 export class SqliteLedger implements SessionLedger {
   private readonly q;
+  /**
+   * The next event number of each session this ledger queued an event for (tx_seq, 2.0.1's
+   * seqNo): kept here rather than written to the session's row with every sample. A number is
+   * remembered once its row is inserted; a transaction that rolls back forgets the session's
+   * number (write()), so the database's answer is read again and no number is skipped.
+   */
+  private readonly eventSeqs = new Map<string, number>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -120,8 +127,11 @@ export class SqliteLedger implements SessionLedger {
         VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
       insertSample: db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading)
         VALUES (?, ?, ?, ?, ?, ?)`),
-      // The session's next event number (tx_seq) is taken and advanced with every event queued.
-      nextEvent: preparePlucked(db, `UPDATE sessions SET event_count = event_count + 1 WHERE local_id = ? RETURNING event_count - 1`),
+      // A session's next event number: one past the highest queued, and no less than
+      // event_count, which housekeeping raises before it deletes delivered rows (outbox_session
+      // is (local_id, tx_seq): one index search). Read once per session and run, then counted here.
+      nextEvent: preparePlucked(db, `SELECT MAX(event_count, COALESCE((SELECT MAX(tx_seq) + 1 FROM outbox WHERE local_id = @localId), 0))
+        FROM sessions WHERE local_id = @localId`),
       enqueue: db.prepare(`INSERT INTO outbox (charge_point_id, kind, local_id, created_at, payload, tx_seq, offline, format) VALUES (?, ?, ?, ?, ?, ?, ?, '${EVENT_FORMAT}')`),
       checkpoint: db.prepare(`UPDATE sessions SET last_energy_wh = ?, last_checkpoint_at = ? WHERE local_id = ? AND stopped_at IS NULL AND last_energy_wh <= ?`),
       close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
@@ -160,14 +170,14 @@ export class SqliteLedger implements SessionLedger {
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
     };
-    transact(this.db, () => {
+    this.write(localId, () => {
       this.q.insertSession.run({
         localId, cp: this.chargePointId, connectorId: input.connectorId, idTag: input.idTag,
         customerRef: this.pseudonym(input.idTag), authMethod: input.authMethod, startedAt: input.startedAt,
         trusted: input.clockTrusted ? 1 : 0, meterStartWh: input.meterStartWh, reservationId: input.reservationId ?? null,
       });
       this.insertSample(localId, input.begin);
-      this.enqueue('start', localId, input.startedAt, payload);
+      this.enqueue('start', localId, input.startedAt, payload, 0);
     });
     return this.get(localId)!;
   }
@@ -175,11 +185,11 @@ export class SqliteLedger implements SessionLedger {
   sample(localId: string, sample: Sample, queue: boolean): void {
     const connectorId = this.q.connectorOf.get(localId) as number | undefined;
     if (connectorId === undefined) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
-    transact(this.db, () => {
+    this.write(localId, () => {
       this.insertSample(localId, sample);
       if (queue) {
         const payload: SessionSampledEvent = { connectorId, sample };
-        this.enqueue('meter', localId, sample.takenAt, payload);
+        this.enqueue('meter', localId, sample.takenAt, payload, this.nextEventSeq(localId));
       }
     });
   }
@@ -207,16 +217,18 @@ export class SqliteLedger implements SessionLedger {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
       meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
     };
-    transact(this.db, () => {
+    this.write(localId, () => {
       const changed = this.q.close.run(stop.stoppedAt, stop.clockTrusted ? 1 : 0, stop.meterStopWh, stop.reason, stop.meterStopWh, stop.stoppedAt, localId).changes;
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
-      this.enqueue('stop', localId, stop.stoppedAt, payload);
-      // The register outlives the session's record (retention): a volatile meter resumes from it.
+      this.enqueue('stop', localId, stop.stoppedAt, payload, this.nextEventSeq(localId));
       const connectorId = this.q.connectorOf.get(localId) as number;
+      // The register outlives the session's record (retention): a volatile meter resumes from it.
       this.q.saveRegister.run(this.chargePointId, connectorId, Math.max(stop.meterStopWh, stop.end.reading.energyWh), stop.stoppedAt);
       this.recordCost(localId, stop);
     });
+    // Closed: no event follows.
+    this.eventSeqs.delete(localId);
   }
 
   highestReading(localId: string): MeterReading | undefined {
@@ -295,10 +307,25 @@ export class SqliteLedger implements SessionLedger {
     this.q.confirmStop.run(at, localId);
   }
 
-  private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent): void {
-    const seq = this.q.nextEvent.get(localId) as number;
+  /** Run `fn` in one transaction; if it fails, the session's event number is read from the database again. */
+  private write(localId: string, fn: () => void): void {
+    try {
+      transact(this.db, fn);
+    } catch (err) {
+      this.eventSeqs.delete(localId);
+      throw err;
+    }
+  }
+
+  /** The session's next event number (tx_seq); taken by enqueue() once the row is inserted. */
+  private nextEventSeq(localId: string): number {
+    return this.eventSeqs.get(localId) ?? (this.q.nextEvent.get({ localId }) as number);
+  }
+
+  private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent, seq: number): void {
     const online = this.online?.();
     this.q.enqueue.run(this.chargePointId, kind, localId, at, JSON.stringify(event), seq, online === undefined ? null : online ? 0 : 1);
+    this.eventSeqs.set(localId, seq + 1);
   }
 
   private insertSample(localId: string, s: Sample): void {

@@ -143,7 +143,13 @@ export class SessionRecords {
    * nothing refers to them). A fleet's store does so with purge() to stay bounded in long runs.
    */
   dropDeliveredMeterRows(): number {
-    return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
+    return transact(this.db, () => {
+      // An open session's next event number (tx_seq) is one past its highest row: kept in
+      // event_count before the rows that may hold it go, so that no number is used twice.
+      this.db.prepare(`UPDATE sessions SET event_count = MAX(event_count, COALESCE((SELECT MAX(o.tx_seq) + 1 FROM outbox o WHERE o.local_id = sessions.local_id), 0))
+        WHERE stopped_at IS NULL`).run();
+      return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
+    });
   }
 
   /**

@@ -61,7 +61,15 @@ describe('the ledger as one event log per transaction', () => {
     expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(3);
     ledger.sample(s.localId, sample(T + 240_000, 400), true);
     expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 4]);
-    expect(outbox.head(10).map((e) => e.offline)).toEqual([null, null]); // no probe given: not known
+    // A restarted program (a new ledger on the same file) reads where the session's log stands,
+    // also when the rows holding the highest numbers were deleted.
+    outbox.ackDelivered(outbox.head(10).filter((e) => e.kind === 'meter').map((e) => e.seq), T + 2);
+    expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(1);
+    const restarted = new SqliteLedger(db, CP, (t) => t);
+    restarted.sample(s.localId, sample(T + 300_000, 500), true);
+    restarted.close(s.localId, { stoppedAt: T + 360_000, clockTrusted: true, meterStopWh: 600, reason: 'Local', end: sample(T + 360_000, 600, 'Transaction.End'), transactionDataMeasurands: [] });
+    expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 5, 6]);
+    expect(outbox.head(10).map((e) => e.offline)).toEqual([null, null, null]); // no probe given: not known
     db.close();
   });
 

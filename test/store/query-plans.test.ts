@@ -26,6 +26,8 @@ import { SqliteSecurityEvents } from '../../src/store/security-events.js';
 const ALLOWED_SCANS: { sql: string; table: string; why: string }[] = [
   { sql: "DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'", table: 'outbox',
     why: 'a fleet store\'s housekeeping sweep (every 10 s, one statement for all delivered rows), never per message' },
+  { sql: "UPDATE sessions SET event_count = MAX(event_count, COALESCE((SELECT MAX(o.tx_seq) + 1 FROM outbox o WHERE o.local_id = sessions.local_id), 0)) WHERE stopped_at IS NULL", table: 'sessions',
+    why: 'the same housekeeping sweep, before it deletes delivered rows: the open sessions only (the sessions_open partial index), one index search each' },
   { sql: 'SELECT local_id FROM sessions WHERE stop_acked_at IS NOT NULL AND stopped_at < ?', table: 'sessions',
     why: 'retention sweep (daily on a charger, every 10 s in a fleet): one scan finds every session to delete' },
   { sql: 'SELECT COUNT(*) AS n FROM sessions WHERE stop_acked_at IS NULL AND started_at < ?', table: 'sessions',

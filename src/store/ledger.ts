@@ -3,12 +3,13 @@ import { StoreError } from '../lib/errors.js';
 import type { MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
-import { preparePlucked } from './statement-cache.js';
+import { preparePlucked, prepareRaw } from './statement-cache.js';
 
 interface SessionRow {
   local_id: string;
   connector_id: number;
-  transaction_id: number | null;
+  transaction_ref: string | null;
+  transaction_ref_version: string | null;
   id_tag: string | null;
   customer_ref: string | null;
   auth_method: SessionRecord['authMethod'];
@@ -23,11 +24,26 @@ interface SessionRow {
   reservation_id: number | null;
 }
 
+/**
+ * The protocol's transaction id as the core reads it today (a number: OCPP 1.6's), until the
+ * core knows a transaction by its local id only; an id that is not an integer (2.0.1's) is null.
+ */
+function numericRef(ref: string | null): number | null {
+  return ref !== null && /^-?\d{1,15}$/.test(ref) ? Number(ref) : null;
+}
+
+/** The protocol's id of a transaction, as text, with the protocol version that assigned it. */
+export interface TransactionRef {
+  /** The OCPP version that assigned it: 'ocpp1.6' (the central system's integer), 'ocpp2.0.1' (the station's string). */
+  version: string;
+  id: string;
+}
+
 function toRecord(r: SessionRow): SessionRecord {
   return {
     localId: r.local_id,
     connectorId: r.connector_id,
-    transactionId: r.transaction_id,
+    transactionId: numericRef(r.transaction_ref),
     idTag: r.id_tag,
     customerRef: r.customer_ref,
     authMethod: r.auth_method,
@@ -49,8 +65,17 @@ function parseStored(json: string): { reading: MeterReading; offered?: Sample['o
   return offered ? { reading, offered } : { reading };
 }
 
-/** What a queued StartTransaction holds until it is delivered. */
-export interface StartPayload {
+/**
+ * The events of a session's log, as the outbox holds them (format 'event/1'): the core's facts,
+ * in epoch ms, without any protocol's transaction id or wire shape. The version binding renders
+ * them when it delivers them (OCPP 1.6: StartTransaction, MeterValues, StopTransaction; 2.0.1:
+ * TransactionEvent Started, Updated, Ended with the row's tx_seq as seqNo). Never rename a field:
+ * rows queued by an earlier release are delivered as they are. A new shape is a new format.
+ */
+export const EVENT_FORMAT = 'event/1';
+
+/** The session opened (outbox kind 'start'). */
+export interface SessionOpenedEvent {
   connectorId: number;
   idTag: string;
   meterStartWh: number;
@@ -58,11 +83,13 @@ export interface StartPayload {
   clockTrusted: boolean;
   reservationId?: number;
 }
-export interface MeterPayload {
+/** A sample the session reports (outbox kind 'meter'). */
+export interface SessionSampledEvent {
   connectorId: number;
   sample: Sample;
 }
-export interface StopPayload {
+/** The session closed (outbox kind 'stop'); `transactionData`: the samples the close reports with it. */
+export interface SessionClosedEvent {
   idTag?: string;
   meterStopWh: number;
   timestamp: number;
@@ -77,6 +104,13 @@ export interface StopPayload {
  */
 export class SqliteLedger implements SessionLedger {
   private readonly q;
+  /**
+   * The next event number of each session this ledger queued an event for (tx_seq, 2.0.1's
+   * seqNo): kept here rather than written to the session's row with every sample. A number is
+   * remembered once its row is inserted; a transaction that rolls back forgets the session's
+   * number (write()), so the database's answer is read again and no number is skipped.
+   */
+  private readonly eventSeqs = new Map<string, number>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -84,6 +118,8 @@ export class SqliteLedger implements SessionLedger {
     private readonly pseudonym: (idTag: string) => string,
     /** The tariff in force when a session closes; its cost is stored with it. */
     private readonly tariff: () => Tariff | undefined = () => undefined,
+    /** Whether the central system is reachable now: each event records whether it happened offline. */
+    private readonly online?: () => boolean,
   ) {
     this.q = {
       insertSession: db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, id_tag, customer_ref, auth_method,
@@ -91,17 +127,23 @@ export class SqliteLedger implements SessionLedger {
         VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
       insertSample: db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading)
         VALUES (?, ?, ?, ?, ?, ?)`),
-      enqueue: db.prepare(`INSERT INTO outbox (charge_point_id, kind, local_id, created_at, payload) VALUES (?, ?, ?, ?, ?)`),
+      // A session's next event number: one past the highest queued, and no less than
+      // event_count, which housekeeping raises before it deletes delivered rows (outbox_session
+      // is (local_id, tx_seq): one index search). Read once per session and run, then counted here.
+      nextEvent: preparePlucked(db, `SELECT MAX(event_count, COALESCE((SELECT MAX(tx_seq) + 1 FROM outbox WHERE local_id = @localId), 0))
+        FROM sessions WHERE local_id = @localId`),
+      enqueue: db.prepare(`INSERT INTO outbox (charge_point_id, kind, local_id, created_at, payload, tx_seq, offline, format) VALUES (?, ?, ?, ?, ?, ?, ?, '${EVENT_FORMAT}')`),
       checkpoint: db.prepare(`UPDATE sessions SET last_energy_wh = ?, last_checkpoint_at = ? WHERE local_id = ? AND stopped_at IS NULL AND last_energy_wh <= ?`),
       close: db.prepare(`UPDATE sessions SET stopped_at = ?, stop_clock_trusted = ?, meter_stop_wh = ?, stop_reason = ?,
         last_energy_wh = MAX(last_energy_wh, ?), last_checkpoint_at = MAX(last_checkpoint_at, ?) WHERE local_id = ? AND stopped_at IS NULL`),
       active: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND stopped_at IS NULL ORDER BY started_at`),
       // One value, not a row object: these run for every sample and every delivery.
       connectorOf: preparePlucked(db, `SELECT connector_id FROM sessions WHERE local_id = ?`),
-      transactionIdOf: preparePlucked(db, `SELECT transaction_id FROM sessions WHERE local_id = ?`),
-      byTx: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_id = ? ORDER BY started_at DESC LIMIT 1`),
+      refOf: prepareRaw(db, `SELECT transaction_ref, transaction_ref_version FROM sessions WHERE local_id = ?`),
+      byRef: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_ref = ? AND transaction_ref_version = ? ORDER BY started_at DESC LIMIT 1`),
+      byNumericRef: db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? AND transaction_ref = ? ORDER BY started_at DESC LIMIT 1`),
       get: db.prepare(`SELECT * FROM sessions WHERE local_id = ?`),
-      confirmStart: db.prepare(`UPDATE sessions SET transaction_id = ?, start_acked_at = ? WHERE local_id = ?`),
+      confirmStart: db.prepare(`UPDATE sessions SET transaction_ref = ?, transaction_ref_version = ?, start_acked_at = ? WHERE local_id = ?`),
       // Once the central system has the StopTransaction, the idTag in clear has no purpose left here.
       confirmStop: db.prepare(`UPDATE sessions SET stop_acked_at = ?, id_tag = NULL,
         customer_ref = CASE WHEN customer_ref IN (SELECT customer_ref FROM erasure_requests) THEN NULL ELSE customer_ref END
@@ -123,19 +165,19 @@ export class SqliteLedger implements SessionLedger {
 
   open(input: NewSession): SessionRecord {
     const localId = randomUUID();
-    const payload: StartPayload = {
+    const payload: SessionOpenedEvent = {
       connectorId: input.connectorId, idTag: input.idTag, meterStartWh: input.meterStartWh,
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
     };
-    transact(this.db, () => {
+    this.write(localId, () => {
       this.q.insertSession.run({
         localId, cp: this.chargePointId, connectorId: input.connectorId, idTag: input.idTag,
         customerRef: this.pseudonym(input.idTag), authMethod: input.authMethod, startedAt: input.startedAt,
         trusted: input.clockTrusted ? 1 : 0, meterStartWh: input.meterStartWh, reservationId: input.reservationId ?? null,
       });
       this.insertSample(localId, input.begin);
-      this.q.enqueue.run(this.chargePointId, 'start', localId, input.startedAt, JSON.stringify(payload));
+      this.enqueue('start', localId, input.startedAt, payload, 0);
     });
     return this.get(localId)!;
   }
@@ -143,11 +185,11 @@ export class SqliteLedger implements SessionLedger {
   sample(localId: string, sample: Sample, queue: boolean): void {
     const connectorId = this.q.connectorOf.get(localId) as number | undefined;
     if (connectorId === undefined) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
-    transact(this.db, () => {
+    this.write(localId, () => {
       this.insertSample(localId, sample);
       if (queue) {
-        const payload: MeterPayload = { connectorId, sample };
-        this.q.enqueue.run(this.chargePointId, 'meter', localId, sample.takenAt, JSON.stringify(payload));
+        const payload: SessionSampledEvent = { connectorId, sample };
+        this.enqueue('meter', localId, sample.takenAt, payload, this.nextEventSeq(localId));
       }
     });
   }
@@ -171,20 +213,22 @@ export class SqliteLedger implements SessionLedger {
     if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
     if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
     transactionData.sort((a, b) => a.takenAt - b.takenAt);
-    const payload: StopPayload = {
+    const payload: SessionClosedEvent = {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
       meterStopWh: stop.meterStopWh, timestamp: stop.stoppedAt, clockTrusted: stop.clockTrusted, reason: stop.reason, transactionData,
     };
-    transact(this.db, () => {
+    this.write(localId, () => {
       const changed = this.q.close.run(stop.stoppedAt, stop.clockTrusted ? 1 : 0, stop.meterStopWh, stop.reason, stop.meterStopWh, stop.stoppedAt, localId).changes;
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
-      this.q.enqueue.run(this.chargePointId, 'stop', localId, stop.stoppedAt, JSON.stringify(payload));
-      // The register outlives the session's record (retention): a volatile meter resumes from it.
+      this.enqueue('stop', localId, stop.stoppedAt, payload, this.nextEventSeq(localId));
       const connectorId = this.q.connectorOf.get(localId) as number;
+      // The register outlives the session's record (retention): a volatile meter resumes from it.
       this.q.saveRegister.run(this.chargePointId, connectorId, Math.max(stop.meterStopWh, stop.end.reading.energyWh), stop.stoppedAt);
       this.recordCost(localId, stop);
     });
+    // Closed: no event follows.
+    this.eventSeqs.delete(localId);
   }
 
   highestReading(localId: string): MeterReading | undefined {
@@ -206,14 +250,23 @@ export class SqliteLedger implements SessionLedger {
     return (this.q.active.all(this.chargePointId) as SessionRow[]).map(toRecord);
   }
 
+  /** The core's lookup by a numeric transaction id (OCPP 1.6's, whatever version assigned it). */
   byTransactionId(transactionId: number): SessionRecord | undefined {
-    const r = this.q.byTx.get(this.chargePointId, transactionId) as SessionRow | undefined;
+    const r = this.q.byNumericRef.get(this.chargePointId, String(transactionId)) as SessionRow | undefined;
     return r && toRecord(r);
   }
 
-  /** The session's transactionId (null until its StartTransaction is confirmed; undefined: no such session). */
-  transactionIdOf(localId: string): number | null | undefined {
-    return this.q.transactionIdOf.get(localId) as number | null | undefined;
+  /** The most recent session the protocol `ref.version` knows as `ref.id`. */
+  byTransactionRef(ref: TransactionRef): SessionRecord | undefined {
+    const r = this.q.byRef.get(this.chargePointId, ref.id, ref.version) as SessionRow | undefined;
+    return r && toRecord(r);
+  }
+
+  /** The session's protocol transaction id (null until one is assigned; undefined: no such session). */
+  transactionRefOf(localId: string): TransactionRef | null | undefined {
+    const r = this.q.refOf.get(localId) as [string | null, string | null] | undefined;
+    if (!r) return undefined;
+    return r[0] === null ? null : { id: r[0], version: r[1]! };
   }
 
   get(localId: string): SessionRecord | undefined {
@@ -242,13 +295,37 @@ export class SqliteLedger implements SessionLedger {
     return (this.db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? ORDER BY started_at DESC LIMIT ?`).all(this.chargePointId, limit) as SessionRow[]).map(toRecord);
   }
 
-  /** The central system's transactionId for a session (StartTransaction.conf). */
-  confirmStart(localId: string, transactionId: number, at: number): void {
-    this.q.confirmStart.run(transactionId, at, localId);
+  /**
+   * The session's opening was acknowledged, and the protocol's id of its transaction is known
+   * (OCPP 1.6: StartTransaction.conf's transactionId).
+   */
+  confirmStart(localId: string, ref: TransactionRef, at: number): void {
+    this.q.confirmStart.run(ref.id, ref.version, at, localId);
   }
 
   confirmStop(localId: string, at: number): void {
     this.q.confirmStop.run(at, localId);
+  }
+
+  /** Run `fn` in one transaction; if it fails, the session's event number is read from the database again. */
+  private write(localId: string, fn: () => void): void {
+    try {
+      transact(this.db, fn);
+    } catch (err) {
+      this.eventSeqs.delete(localId);
+      throw err;
+    }
+  }
+
+  /** The session's next event number (tx_seq); taken by enqueue() once the row is inserted. */
+  private nextEventSeq(localId: string): number {
+    return this.eventSeqs.get(localId) ?? (this.q.nextEvent.get({ localId }) as number);
+  }
+
+  private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent, seq: number): void {
+    const online = this.online?.();
+    this.q.enqueue.run(this.chargePointId, kind, localId, at, JSON.stringify(event), seq, online === undefined ? null : online ? 0 : 1);
+    this.eventSeqs.set(localId, seq + 1);
   }
 
   private insertSample(localId: string, s: Sample): void {

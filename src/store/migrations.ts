@@ -196,4 +196,34 @@ export const migrations: readonly string[] = [
   CREATE INDEX outbox_session ON outbox (local_id);
   CREATE INDEX outbox_dead ON outbox (charge_point_id, seq) WHERE state = 'dead';
   `,
+  // A protocol-neutral ledger (OCPP201.md §8). The protocol's transaction id is held as text with
+  // the version that assigned it (1.6: the central system's integer; 2.0.1: the station's
+  // string), no longer as an INTEGER column. The outbox holds each session's event log: tx_seq
+  // numbers a session's events from 0 (persisted: 2.0.1's seqNo); the next is one past the
+  // session's highest row, and no less than sessions.event_count, which housekeeping raises
+  // before it deletes delivered MeterValues rows (so a number is never used twice), `offline` says whether the link was down when the event was recorded (NULL:
+  // recorded before this version), `format` names the body's schema (event/1: the body this
+  // program has always written: the core's facts in epoch ms, no protocol's transaction id).
+  // The version binding renders an event when it delivers it. Rows written before keep their
+  // bodies byte for byte: a charger upgraded in the field sends them unchanged.
+  `
+  ALTER TABLE sessions ADD COLUMN transaction_ref TEXT;
+  ALTER TABLE sessions ADD COLUMN transaction_ref_version TEXT;
+  ALTER TABLE sessions ADD COLUMN event_count INTEGER NOT NULL DEFAULT 0;
+  UPDATE sessions SET transaction_ref = CAST(transaction_id AS TEXT), transaction_ref_version = 'ocpp1.6' WHERE transaction_id IS NOT NULL;
+  DROP INDEX sessions_transaction;
+  ALTER TABLE sessions DROP COLUMN transaction_id;
+  CREATE INDEX sessions_transaction_ref ON sessions (charge_point_id, transaction_ref) WHERE transaction_ref IS NOT NULL;
+
+  ALTER TABLE outbox ADD COLUMN tx_seq INTEGER;
+  ALTER TABLE outbox ADD COLUMN offline INTEGER;
+  ALTER TABLE outbox ADD COLUMN format TEXT NOT NULL DEFAULT 'event/1';
+  -- A session's highest event number is one index search (the ledger's next tx_seq); the
+  -- deletion of a session's rows by local_id still searches it.
+  DROP INDEX outbox_session;
+  CREATE INDEX outbox_session ON outbox (local_id, tx_seq);
+  UPDATE outbox SET tx_seq = (SELECT COUNT(*) FROM outbox o WHERE o.local_id = outbox.local_id AND o.seq < outbox.seq AND o.kind != 'security')
+    WHERE kind != 'security';
+  UPDATE sessions SET event_count = (SELECT COALESCE(MAX(o.tx_seq) + 1, 0) FROM outbox o WHERE o.local_id = sessions.local_id AND o.kind != 'security');
+  `,
 ];

@@ -1,7 +1,10 @@
 import { transact, type SqliteDatabase } from './database.js';
 import { prepareRaw } from './statement-cache.js';
 
-/** Transaction messages, and security events (SecurityEventNotification). */
+/**
+ * What a row holds: an event of a session's log (the session opened, reported a sample,
+ * closed), or a security event. Which protocol messages they become is the version binding's.
+ */
 export type OutboxKind = 'start' | 'meter' | 'stop' | 'security';
 
 export interface OutboxEntry {
@@ -9,11 +12,20 @@ export interface OutboxEntry {
   kind: OutboxKind;
   localId: string;
   createdAt: number;
+  /** The event, as JSON in `format` (see ledger.ts, security-events.ts): opaque to the queue. */
   payload: string;
+  /** The body's schema, e.g. 'event/1'; a binding refuses a format it does not know. */
+  format: string;
+  /** The event's number in its session's log, from 0 (null: a security event). */
+  txSeq: number | null;
+  /** Whether the link was down when the event was recorded (null: not known, recorded by an earlier release). */
+  offline: boolean | null;
   attempts: number;
   notBefore: number;
   lastError: string | null;
 }
+
+export type DeadLetter = Pick<OutboxEntry, 'seq' | 'kind' | 'localId' | 'createdAt' | 'attempts' | 'lastError'>;
 
 export interface OutboxSummary {
   depth: number;
@@ -21,9 +33,11 @@ export interface OutboxSummary {
   deadLetters: number;
 }
 
-type HeadRow = [number, OutboxKind, string, number, string, number, number, string | null];
-const toEntry = (r: HeadRow): OutboxEntry =>
-  ({ seq: r[0], kind: r[1], localId: r[2], createdAt: r[3], payload: r[4], attempts: r[5], notBefore: r[6], lastError: r[7] });
+type HeadRow = [number, OutboxKind, string, number, string, number, number, string | null, string, number | null, number | null];
+const toEntry = (r: HeadRow): OutboxEntry => ({
+  seq: r[0], kind: r[1], localId: r[2], createdAt: r[3], payload: r[4], attempts: r[5], notBefore: r[6], lastError: r[7],
+  format: r[8], txSeq: r[9], offline: r[10] === null ? null : r[10] === 1,
+});
 
 /** The synchronous pragma each database was opened with (set once, by openDatabase): read once. */
 const synchronousMode = new WeakMap<SqliteDatabase, number>();
@@ -38,11 +52,11 @@ export class SqliteOutbox {
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
     this.q = {
       // Rows as arrays (toEntry): better-sqlite3 builds a row object property by property.
-      head: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+      head: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error, format, tx_seq, offline
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
       // A bound LIMIT makes SQLite's plan about 15 times slower than a literal one: the
       // delivery loop asks for the head and the entry after it, on every message.
-      head2: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error
+      head2: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error, format, tx_seq, offline
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT 2`),
       ack: db.prepare(`UPDATE outbox SET state = 'acked', payload = NULL, done_at = ?, last_error = NULL WHERE seq = ? AND state = 'queued'`),
       fail: db.prepare(`UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE seq = ?`),
@@ -62,7 +76,8 @@ export class SqliteOutbox {
    * wrong (e.g. 1970) time. Returns how many messages changed.
    */
   retimeUntrusted(deltaMs: number, sinceMs: number): number {
-    const rows = this.db.prepare(`SELECT seq, kind, payload FROM outbox WHERE charge_point_id = ? AND state = 'queued' AND created_at >= ?`)
+    // Only bodies in the format this program writes (event/1): one it does not know is left as it is.
+    const rows = this.db.prepare(`SELECT seq, kind, payload FROM outbox WHERE charge_point_id = ? AND state = 'queued' AND created_at >= ? AND format = 'event/1'`)
       .all(this.chargePointId, sinceMs) as { seq: number; kind: OutboxKind; payload: string }[];
     const update = this.db.prepare(`UPDATE outbox SET payload = ?, created_at = created_at + ? WHERE seq = ?`);
     type Sampled = { takenAt: number; clockTrusted: boolean };
@@ -154,8 +169,8 @@ export class SqliteOutbox {
     return this.q.retryDead.run(this.chargePointId).changes;
   }
 
-  deadLetters(): Omit<OutboxEntry, 'payload' | 'notBefore'>[] {
-    return this.q.dead_list.all(this.chargePointId) as Omit<OutboxEntry, 'payload' | 'notBefore'>[];
+  deadLetters(): DeadLetter[] {
+    return this.q.dead_list.all(this.chargePointId) as DeadLetter[];
   }
 
   summary(): OutboxSummary {

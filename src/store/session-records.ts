@@ -5,7 +5,8 @@ export interface SessionReportRow {
   chargePointId: string;
   connectorId: number;
   localId: string;
-  transactionId: number | null;
+  /** The protocol's transaction id: a number as OCPP 1.6 assigns it, text as 2.0.1 does; null until assigned. */
+  transactionId: number | string | null;
   startedAt: string;
   stoppedAt: string | null;
   energyWh: number;
@@ -33,7 +34,8 @@ interface Row {
   charge_point_id: string;
   connector_id: number;
   local_id: string;
-  transaction_id: number | null;
+  transaction_ref: string | null;
+  transaction_ref_version: string | null;
   started_at: number;
   stopped_at: number | null;
   meter_start_wh: number;
@@ -63,7 +65,7 @@ function money(minor: number | null, tariffJson: string | null): string | null {
 
 function toRow(r: Row): SessionReportRow {
   return {
-    chargePointId: r.charge_point_id, connectorId: r.connector_id, localId: r.local_id, transactionId: r.transaction_id,
+    chargePointId: r.charge_point_id, connectorId: r.connector_id, localId: r.local_id, transactionId: r.transaction_ref === null ? null : r.transaction_ref_version === 'ocpp1.6' ? Number(r.transaction_ref) : r.transaction_ref,
     startedAt: iso(r.started_at), stoppedAt: r.stopped_at === null ? null : iso(r.stopped_at),
     energyWh: Math.round((r.meter_stop_wh ?? r.last_energy_wh) - r.meter_start_wh),
     cost: money(r.cost_minor, r.tariff), currency: r.currency, authMethod: r.auth_method, stopReason: r.stop_reason,
@@ -141,7 +143,13 @@ export class SessionRecords {
    * nothing refers to them). A fleet's store does so with purge() to stay bounded in long runs.
    */
   dropDeliveredMeterRows(): number {
-    return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
+    return transact(this.db, () => {
+      // An open session's next event number (tx_seq) is one past its highest row: kept in
+      // event_count before the rows that may hold it go, so that no number is used twice.
+      this.db.prepare(`UPDATE sessions SET event_count = MAX(event_count, COALESCE((SELECT MAX(o.tx_seq) + 1 FROM outbox o WHERE o.local_id = sessions.local_id), 0))
+        WHERE stopped_at IS NULL`).run();
+      return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
+    });
   }
 
   /**

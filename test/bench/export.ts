@@ -13,9 +13,9 @@ export async function benchExport(sessions = Number(process.env.BENCH_EXPORT_SES
   const file = join(dir, 'agent.db');
   const db = openDatabase(file, { log: silentLog, synchronous: 'NORMAL' });
   const t0 = Date.UTC(2026, 0, 1);
-  const insSession = db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, transaction_id, customer_ref, auth_method, started_at, start_clock_trusted,
+  const insSession = db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, transaction_ref, transaction_ref_version, customer_ref, auth_method, started_at, start_clock_trusted,
     meter_start_wh, last_energy_wh, last_checkpoint_at, stopped_at, stop_clock_trusted, meter_stop_wh, stop_reason, stop_acked_at, cost_minor, currency)
-    VALUES (?, 'CP-BENCH', ?, ?, ?, 'rfid', ?, 1, ?, ?, ?, ?, 1, ?, 'Local', ?, ?, 'EUR')`);
+    VALUES (?, 'CP-BENCH', ?, ?, 'ocpp1.6', ?, 'rfid', ?, 1, ?, ?, ?, ?, 1, ?, 'Local', ?, ?, 'EUR')`);
   const insSample = db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading) VALUES (?, ?, 1, 'Sample.Periodic', ?, ?)`);
   const setupStart = Date.now();
   db.transaction(() => {
@@ -23,7 +23,7 @@ export async function benchExport(sessions = Number(process.env.BENCH_EXPORT_SES
       const id = `s-${String(i).padStart(8, '0')}`;
       const at = t0 + i * 600_000;
       const startWh = i * 10_000;
-      insSession.run(id, 1 + (i % 2), i + 1, `c-${(i % 5000).toString(16).padStart(16, '0')}`, at, startWh, startWh + 10_000, at + 3_600_000, at + 3_600_000, startWh + 10_000, at + 3_600_000, 390);
+      insSession.run(id, 1 + (i % 2), String(i + 1), `c-${(i % 5000).toString(16).padStart(16, '0')}`, at, startWh, startWh + 10_000, at + 3_600_000, at + 3_600_000, startWh + 10_000, at + 3_600_000, 390);
       for (let k = 0; k < samplesPerSession; k++) {
         const wh = startWh + (k * 10_000) / samplesPerSession;
         insSample.run(id, at + k * 180_000, wh, JSON.stringify({ takenAt: at + k * 180_000, energyWh: wh, powerW: 11000 }));

@@ -144,7 +144,15 @@ describe('offline-first (issue 3)', () => {
     // ledger (an identical redelivery after a cut is tolerated: at-least-once).
     const db = readOnly(r.agent.storePath);
     const ledgerTimes = (db.prepare(`SELECT taken_at FROM meter_samples WHERE context = 'Sample.Periodic' ORDER BY taken_at`).all() as { taken_at: number }[]).map((x) => x.taken_at);
+    // The session's event log: numbered from 0 without a gap (2.0.1's seqNo), and the events the
+    // charger recorded while it knew the link was down say so (2.0.1's `offline`).
+    const events = db.prepare(`SELECT kind, tx_seq AS txSeq, offline, created_at AS at FROM outbox WHERE kind != 'security' ORDER BY seq`).all() as { kind: string; txSeq: number; offline: number; at: number }[];
     db.close();
+    expect(events.map((e) => e.txSeq)).toEqual(events.map((_, i) => i));
+    expect([events[0]!.kind, events[0]!.offline, events.at(-1)!.kind, events.at(-1)!.offline]).toEqual(['start', 0, 'stop', 0]);
+    const offline = events.filter((e) => e.offline === 1);
+    expect(offline.length).toBeGreaterThanOrEqual(1);
+    for (const e of offline) expect(e.kind === 'meter' && e.at >= cutAt && e.at <= healAt).toBe(true);
     expect([...new Set(times)]).toEqual(ledgerTimes);
     expect(r.csms.callsOf('BootNotification', CP)).toHaveLength(1); // a reconnect, not a reboot
   });

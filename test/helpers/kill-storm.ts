@@ -215,7 +215,7 @@ function stuck(child: ChildAgent): string {
   const db = new Database(child.storePath, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare(`SELECT seq, kind, local_id, state, attempts, last_error FROM outbox WHERE state != 'acked' ORDER BY seq LIMIT 10`).all();
-    const sessions = db.prepare(`SELECT local_id, transaction_id, stopped_at, stop_reason, start_acked_at, stop_acked_at FROM sessions WHERE stopped_at IS NULL OR transaction_id IS NULL OR stop_acked_at IS NULL LIMIT 10`).all();
+    const sessions = db.prepare(`SELECT local_id, transaction_ref, stopped_at, stop_reason, start_acked_at, stop_acked_at FROM sessions WHERE stopped_at IS NULL OR transaction_ref IS NULL OR stop_acked_at IS NULL LIMIT 10`).all();
     const tail = child.currentLogs().filter((l) => l.level !== LEVELS.info).slice(-15);
     return JSON.stringify({ running: child.running, outbox: rows, sessions, logs: tail, stderr: child.stderr.slice(-1000) }, null, 1);
   } finally {
@@ -226,7 +226,7 @@ function stuck(child: ChildAgent): string {
 function openSessions(storePath: string): number {
   const db = new Database(storePath, { readonly: true, fileMustExist: true });
   try {
-    return (db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE stopped_at IS NULL OR transaction_id IS NULL OR stop_acked_at IS NULL`).get() as { n: number }).n;
+    return (db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE stopped_at IS NULL OR transaction_ref IS NULL OR stop_acked_at IS NULL`).get() as { n: number }).n;
   } finally {
     db.close();
   }
@@ -237,7 +237,7 @@ function analyse(
   base: Pick<KillStormResult, 'cycles' | 'elapsedMs' | 'killsDuringSession' | 'integrityFailures' | 'runs'>,
 ): KillStormResult {
   const db = new Database(child.storePath, { readonly: true, fileMustExist: true });
-  const sessions = db.prepare(`SELECT local_id, connector_id, transaction_id, meter_start_wh, meter_stop_wh, stop_reason, started_at, stopped_at FROM sessions ORDER BY started_at`).all() as LedgerSession[];
+  const sessions = db.prepare(`SELECT local_id, connector_id, CAST(transaction_ref AS INTEGER) AS transaction_id, meter_start_wh, meter_stop_wh, stop_reason, started_at, stopped_at FROM sessions ORDER BY started_at`).all() as LedgerSession[];
   const deadLetters = (db.prepare(`SELECT COUNT(*) AS n FROM dead_letters`).get() as { n: number }).n;
   const queuedLeft = (db.prepare(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued'`).get() as { n: number }).n;
   db.close();

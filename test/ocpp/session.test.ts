@@ -14,7 +14,9 @@ const energyOf = (mv: MeterValue): number => Number(mv.sampledValue.find((v) => 
 function ledgerRows(a: TestAgent): any[] {
   const db = new Database(join(a.dir, 'agent.db'), { readonly: true, fileMustExist: true });
   try {
-    return db.prepare(`SELECT * FROM sessions ORDER BY started_at`).all();
+    // The ledger holds the central system's transactionId as text with the version that assigned it.
+    return db.prepare(`SELECT *, CASE transaction_ref_version WHEN 'ocpp1.6' THEN CAST(transaction_ref AS INTEGER) END AS transaction_id
+      FROM sessions ORDER BY started_at`).all();
   } finally {
     db.close();
   }

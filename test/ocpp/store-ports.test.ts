@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Sample } from '../../src/core/ports.js';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 import type * as v16 from '../../src/ocpp/v16/store-ports.js';
+import * as render from '../../src/ocpp/v16/transaction-messages.js';
 import * as store from '../../src/store/index.js';
 import { SqliteSecurityEvents, type SecurityEventPayload } from '../../src/store/security-events.js';
 
@@ -13,8 +14,8 @@ import { SqliteSecurityEvents, type SecurityEventPayload } from '../../src/store
 // reads back, and the test below that a real store's rows parse as the link expects them.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const shapesAgree: [
-  Same<store.StartPayload, v16.StartPayload>, Same<store.MeterPayload, v16.MeterPayload>, Same<store.StopPayload, v16.StopPayload>,
-  Same<SecurityEventPayload, v16.SecurityEventPayload>, Same<store.OutboxEntry, v16.OutboxEntry>, Same<store.LocalListEntry, v16.LocalListEntry>,
+  Same<store.SessionOpenedEvent, render.OpenedBody>, Same<store.SessionSampledEvent, render.SampledBody>, Same<store.SessionClosedEvent, render.ClosedBody>,
+  Same<SecurityEventPayload, render.SecurityBody>, Same<store.LocalListEntry, v16.LocalListEntry>, Same<store.TransactionRef, v16.TransactionRef>,
 ] = [true, true, true, true, true, true];
 
 const dirs: string[] = [];
@@ -32,8 +33,8 @@ describe('the store behind the OCPP 1.6 ports', () => {
     const cp = 'CP-PORTS';
     // The store's views, as the link is given them (src/app/charger composes the same way).
     const sqliteLedger = new store.SqliteLedger(db, cp, (t) => `ref-${t}`);
-    const ledger: v16.TransactionLedger = sqliteLedger;
-    const outbox: v16.MessageOutbox = new store.SqliteOutbox(db, cp);
+    const ledger: v16.TransactionRefs = sqliteLedger;
+    const outbox: v16.EventQueue = new store.SqliteOutbox(db, cp);
     const settings: v16.ConfigurationStore = new store.SqliteSettings(db, cp, new Map([['HeartbeatInterval', '300']]));
     const authData: v16.AuthorizationStore = new store.SqliteAuthorizationData(db, cp, () => 1_000);
 
@@ -48,19 +49,22 @@ describe('the store behind the OCPP 1.6 ports', () => {
 
     const [start, meter, stop, security] = outbox.head(10);
     expect([start?.kind, meter?.kind, stop?.kind, security?.kind]).toEqual(['start', 'meter', 'stop', 'security']);
-    expect(JSON.parse(start!.payload) as v16.StartPayload).toEqual({ connectorId: 2, idTag: 'TAG-1', meterStartWh: 1_000, timestamp: t0, clockTrusted: true, reservationId: 7 });
-    const m = JSON.parse(meter!.payload) as v16.MeterPayload;
+    expect([start, meter, stop, security].map((e) => e?.format)).toEqual([render.KNOWN_FORMAT, render.KNOWN_FORMAT, render.KNOWN_FORMAT, render.KNOWN_FORMAT]);
+    expect(render.opened(start!)).toEqual({ connectorId: 2, idTag: 'TAG-1', meterStartWh: 1_000, timestamp: t0, clockTrusted: true, reservationId: 7 });
+    const m = render.sampled(meter!);
     expect(m).toMatchObject({ connectorId: 2, sample: { takenAt: t0 + 60_000, context: 'Sample.Periodic', reading: { energyWh: 1_100 } } });
-    const p = JSON.parse(stop!.payload) as v16.StopPayload;
+    const p = render.closed(stop!);
     expect(p).toMatchObject({ idTag: 'TAG-1', meterStopWh: 1_250, timestamp: t0 + 120_000, clockTrusted: true, reason: 'Local' });
     expect(p.transactionData.map((x) => [x.context, x.reading.energyWh])).toEqual([['Transaction.Begin', 1_000], ['Transaction.End', 1_250]]);
-    expect(JSON.parse(security!.payload) as v16.SecurityEventPayload).toEqual({ type: 'SettingSystemTime', timestamp: t0 + 130_000, clockTrusted: true, techInfo: 'set' });
+    expect(render.security(security!)).toEqual({ type: 'SettingSystemTime', timestamp: t0 + 130_000, clockTrusted: true, techInfo: 'set' });
 
     // What the link records once the central system answered.
-    expect(ledger.transactionIdOf(s.localId)).toBeNull();
-    outbox.ack(start!.seq, t0 + 200_000, () => ledger.confirmStart(s.localId, 4711, t0 + 200_000));
-    expect(ledger.transactionIdOf(s.localId)).toBe(4711);
-    expect(ledger.get(s.localId)?.transactionId).toBe(4711);
+    expect(ledger.transactionRefOf(s.localId)).toBeNull();
+    const ref = { version: render.OCPP16, id: '4711' };
+    outbox.ack(start!.seq, t0 + 200_000, () => ledger.confirmStart(s.localId, ref, t0 + 200_000));
+    expect(ledger.transactionRefOf(s.localId)).toEqual(ref);
+    expect(render.transactionIdOf(ledger.transactionRefOf(s.localId))).toBe(4711);
+    expect(ledger.byTransactionRef(ref)?.localId).toBe(s.localId);
     expect(outbox.head(1)[0]?.seq).toBe(meter!.seq);
 
     settings.set('HeartbeatInterval', '60');

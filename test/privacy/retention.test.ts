@@ -30,7 +30,7 @@ function session(s: ReturnType<typeof store>, day: number, idTag: string, delive
   if (delivered) {
     for (const e of s.outbox.head(10)) {
       if (e.localId !== r.localId) continue;
-      s.outbox.ack(e.seq, at, () => (e.kind === 'start' ? s.ledger.confirmStart(r.localId, day + 1, at) : e.kind === 'stop' ? s.ledger.confirmStop(r.localId, at) : undefined));
+      s.outbox.ack(e.seq, at, () => (e.kind === 'start' ? s.ledger.confirmStart(r.localId, { version: 'ocpp1.6', id: String(day + 1) }, at) : e.kind === 'stop' ? s.ledger.confirmStop(r.localId, at) : undefined));
     }
   }
   return r.localId;
@@ -79,7 +79,7 @@ describe('retention and erasure across a simulated clock', () => {
     expect(r.kept).toEqual([{ localId: pending, why: expect.stringMatching(/not yet acknowledged/) }]);
     expect(s.records.get(synced)!.customerRef).toBeNull();
     expect(s.records.get(pending)!.customerRef).toBe('c-tag-x');
-    for (const e of s.outbox.head(10)) s.outbox.ack(e.seq, T0, () => (e.kind === 'start' ? s.ledger.confirmStart(pending, 7, T0) : e.kind === 'stop' ? s.ledger.confirmStop(pending, T0) : undefined));
+    for (const e of s.outbox.head(10)) s.outbox.ack(e.seq, T0, () => (e.kind === 'start' ? s.ledger.confirmStart(pending, { version: 'ocpp1.6', id: '7' }, T0) : e.kind === 'stop' ? s.ledger.confirmStop(pending, T0) : undefined));
     expect(s.records.get(pending)!.customerRef).toBeNull();
     expect(s.ledger.get(pending)!.idTag).toBeNull();
   });

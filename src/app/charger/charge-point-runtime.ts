@@ -98,7 +98,9 @@ export class ChargePointRuntime {
     const settings = new SqliteSettings(d.db, cpId, d.defaults, d.onSettingChanged);
     this.settings = settings;
     this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
-    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined);
+    let link: CsmsLink | undefined;
+    // Each event in the ledger records whether the central system was reachable (2.0.1's `offline`).
+    this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined, () => link?.online() ?? false);
     this.outbox = new SqliteOutbox(d.db, cpId);
     const security = d.connectionSecurity?.(settings);
     this.connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
@@ -114,7 +116,6 @@ export class ChargePointRuntime {
     // Counted by the connection (no wrapper per charger or per CALL).
     if (d.onCall) this.connection.onCallEnded = d.onCall;
     if (d.onIncomingCall) this.connection.onAnswered = d.onIncomingCall;
-    let link: CsmsLink | undefined;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,

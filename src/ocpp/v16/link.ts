@@ -4,15 +4,17 @@ import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
 import type { AuthorizationInfo, Clock, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
-import { CallFailedError, type OcppConnection } from '../connection.js';
+import type { OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
+import { TransactionDelivery, type DeliveryEvents, type SessionUnsynced } from './delivery.js';
 import type { FeatureServices } from './features.js';
+import type { IncomingContext } from './context.js';
 import { registerIncoming } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpAction, CpRequest, CpResponse } from './messages.js';
-import { toMeterValue } from './render.js';
-import type {
-  AuthorizationStore, ConfigurationStore, MessageOutbox, MeterPayload, OutboxEntry, SecurityEventPayload, StartPayload, StopPayload, TransactionLedger,
-} from './store-ports.js';
+import type { EventQueue, TransactionRefs } from './store-ports.js';
+import { OCPP16, transactionIdOf } from './transaction-messages.js';
+
+export type { SessionUnsynced } from './delivery.js';
 
 export interface SettableClock extends Clock {
   /** Set from the central system's currentTime; returns the correction, ms. */
@@ -32,10 +34,12 @@ export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accept
 export interface CsmsLinkOptions {
   connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
   chargePoint: ChargePoint;
-  ledger: TransactionLedger;
-  outbox: MessageOutbox;
-  settings: ConfigurationStore;
-  authData: AuthorizationStore;
+  /** The session ledger: the transactionIds the central system gives, acknowledgements. */
+  ledger: TransactionRefs;
+  /** The queue of events to deliver (the store's outbox). */
+  outbox: EventQueue;
+  settings: IncomingContext['settings'];
+  authData: IncomingContext['authData'];
   definitions: KeyDefinition[];
   clock: SettableClock;
   identity: ChargePointIdentity;
@@ -48,53 +52,28 @@ export interface CsmsLinkOptions {
   features?: FeatureServices;
 }
 
-export interface CsmsLinkEvents {
+export interface CsmsLinkEvents extends DeliveryEvents {
   state: [LinkState];
-  /** A transaction message moved to the dead-letter table. */
-  'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
-  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number }];
-  /**
-   * A session's StopTransaction went to the dead-letter table (its StartTransaction never got a
-   * transactionId, or the central system refused the Stop): the energy it delivered is not billed.
-   */
-  'session-unsynced': [SessionUnsynced];
-}
-
-export interface SessionUnsynced {
-  localId: string;
-  connectorId: number;
-  meterStartWh: number;
-  meterStopWh: number | null;
-  energyWh: number | null;
-  /** Whether its StartTransaction never got a transactionId (then no valid StopTransaction can exist). */
-  noTransactionId: boolean;
-  error: string;
 }
 
 /**
- * The bridge between the ChargePoint core and OCPP 1.6J: the boot sequence, heartbeats,
- * status notifications, authorisation requests, and ordered delivery of the transaction
- * outbox (one CALL outstanding, retries, dead letters). Incoming calls are in incoming.ts.
+ * The OCPP 1.6J session between the ChargePoint core and the central system: the boot
+ * sequence, the clock, heartbeats, status notifications and authorisation requests. The
+ * transaction messages go through delivery.ts (the outbox pump); incoming calls through
+ * incoming.ts.
  */
 export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuthorizer {
   private linkState: LinkState = 'offline';
   private acceptedOnce = false;
   private heartbeatTimer?: Timer;
   private bootTimer?: Timer;
-  private pumpTimer?: Timer;
-  private pumping = false;
-  private pumpRequested = false;
   private lastSentAt = 0;
   private stopped = true;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly log: Log;
   private readonly statusHolds = new Map<number, Timer>();
   private lastAckAt: number | null = null;
-  /** Entries up to this seq go one per message (a batch of them was refused). */
-  private singleUntilSeq = 0;
-  /** Batches that failed in a row by a dropped link or no answer; past two, batching stops. */
-  private batchFailures = 0;
-  private batchingOff = false;
+  private readonly delivery: TransactionDelivery;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
 
@@ -103,6 +82,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     this.log = o.log;
     this.startedAtLocalMs = o.clock.now();
     this.stateSince = o.clock.now();
+    this.delivery = new TransactionDelivery({
+      link: this, queue: o.outbox, refs: o.ledger, chargePoint: o.chargePoint, settings: o.settings, clock: o.clock, log: o.log,
+      meterValuesPerMessage: o.timing?.meterValuesPerMessage,
+    });
     registerIncoming(o.connection, {
       chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
       clock: o.clock, log: o.log, link: this, onReset: o.onReset, features: o.features,
@@ -119,6 +102,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   start(): void {
     this.stopped = false;
+    this.delivery.start();
     const c = this.o.connection;
     const onOpen = () => this.onOpen();
     const onClose = () => this.onClose();
@@ -147,7 +131,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     for (const off of this.unsubscribers.splice(0)) off();
     this.heartbeatTimer?.cancel();
     this.bootTimer?.cancel();
-    this.pumpTimer?.cancel();
+    this.delivery.halt();
     for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
   }
@@ -161,12 +145,12 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   /** The 1.6 transactionId of a session (from StartTransaction.conf), once known. */
   transactionIdOf(localId: string): number | undefined {
-    return this.o.ledger.transactionIdOf(localId) ?? undefined;
+    return transactionIdOf(this.o.ledger.transactionRefOf(localId));
   }
 
   /** The session a 1.6 transactionId names, by its local id. */
   localIdOf(transactionId: number): string | undefined {
-    return this.o.ledger.byTransactionId(transactionId)?.localId;
+    return this.o.ledger.byTransactionRef({ version: OCPP16, id: String(transactionId) })?.localId;
   }
 
   // ------------------------------------------------------------- RemoteAuthorizer
@@ -328,195 +312,19 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     return res;
   }
 
-  // ------------------------------------------------------------- the outbox
+  // ------------------------------------------------------------- transaction delivery
 
-  /** Wake the delivery loop (new messages queued, reconnected, retry due). */
+  /** Wake the delivery of queued transaction messages (new messages queued, reconnected, retry due). */
   kick(): void {
     if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpRequested = true;
-      return;
-    }
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    this.pumpTimer?.cancel();
-    try {
-      do {
-        this.pumpRequested = false;
-        while (this.online() && !this.stopped) {
-          // The entry after the head tells whether a MeterValues backlog can go as a batch.
-          const [entry, next] = this.o.outbox.head(2);
-          if (!entry) break;
-          const waitMs = entry.notBefore - this.o.clock.now();
-          if (waitMs > 0) {
-            this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
-            break;
-          }
-          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry, next) : [];
-          if (!(await (batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry)))) break;
-        }
-      } while (this.pumpRequested && this.online() && !this.stopped);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  /**
-   * A backlog of MeterValues for one transaction (after an outage) goes as several meterValue
-   * entries in one MeterValues request, in order, up to `meterValuesPerMessage`; live operation,
-   * with one sample queued at a time, is unchanged.
-   */
-  private meterBatch(first: OutboxEntry, next: OutboxEntry | undefined): OutboxEntry[] {
-    const max = this.o.timing?.meterValuesPerMessage ?? 50;
-    if (max <= 1 || this.batchingOff || first.seq <= this.singleUntilSeq) return [];
-    // Live operation has one sample queued at a time: a batch only when the next entry is one.
-    if (!next || next.kind !== 'meter' || next.localId !== first.localId) return [];
-    const now = this.o.clock.now();
-    const out: OutboxEntry[] = [];
-    for (const e of this.o.outbox.head(max)) {
-      if (e.kind !== 'meter' || e.localId !== first.localId || e.attempts > 0 || e.notBefore > now) break;
-      out.push(e);
-    }
-    return out;
-  }
-
-  private async deliverMeterBatch(entries: OutboxEntry[]): Promise<boolean> {
-    const first = entries[0]!;
-    const transactionId = this.o.ledger.transactionIdOf(first.localId);
-    if (transactionId === null || transactionId === undefined) return this.deliver(first);
-    const payloads = entries.map((e) => JSON.parse(e.payload) as MeterPayload);
-    try {
-      await this.send('MeterValues', { connectorId: payloads[0]!.connectorId, transactionId, meterValue: payloads.map((p) => toMeterValue(p.sample)) });
-    } catch (err) {
-      const failure = err instanceof CallFailedError ? err : undefined;
-      if (failure?.failure === 'callerror' || failure?.failure === 'invalid-request') {
-        // Refused as a batch: send these one by one, where attempts and dead letters apply.
-        this.singleUntilSeq = entries.at(-1)!.seq;
-        return true;
-      }
-      if (failure?.failure === 'timeout') {
-        if (await this.answersHeartbeat()) {
-          // The central system is there but did not answer this batch: one by one from here,
-          // where each unanswered sample counts as an attempt.
-          this.log.warn('MeterValues batch not answered while Heartbeat is: sending one sample per message', { seq: first.seq, localId: first.localId });
-          this.singleUntilSeq = entries.at(-1)!.seq;
-          return true;
-        }
-        this.log.warn('MeterValues not answered: reconnecting', { seq: first.seq, localId: first.localId });
-        void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-      }
-      // A central system that drops the link on a large message (a frame size limit) would
-      // otherwise get the same batch for ever: after two such failures, one sample per message.
-      if (++this.batchFailures >= 2) {
-        this.batchingOff = true;
-        this.log.warn('several MeterValues per message keep failing: sending one per message from now on (csms.meterValuesPerMessage: 1 makes it permanent)', {});
-      }
-      // Disconnected or unanswered: pause; the same entries go again once reconnected.
-      return false;
-    }
-    this.batchFailures = 0;
-    this.o.outbox.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
-    for (const e of entries) this.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
-    return true;
-  }
-
-  /** Deliver one entry. Returns false when delivery must pause (link down). */
-  private async deliver(entry: OutboxEntry): Promise<boolean> {
-    const now = () => this.o.clock.now();
-    try {
-      if (entry.kind === 'start') {
-        const p = JSON.parse(entry.payload) as StartPayload;
-        const res = await this.send('StartTransaction', {
-          connectorId: p.connectorId, idTag: p.idTag, meterStart: p.meterStartWh, timestamp: isoMs(p.timestamp),
-          ...(p.reservationId !== undefined ? { reservationId: p.reservationId } : {}),
-        });
-        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStart(entry.localId, res.transactionId, now()));
-        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
-        await this.o.chargePoint.transactionConfirmed(entry.localId, fromV16IdTagInfo(res.idTagInfo), p.idTag);
-        return true;
-      }
-      if (entry.kind === 'security') {
-        const p = JSON.parse(entry.payload) as SecurityEventPayload;
-        await this.send('SecurityEventNotification', { type: p.type, timestamp: isoMs(p.timestamp), ...(p.techInfo ? { techInfo: p.techInfo.slice(0, 255) } : {}) });
-        this.o.outbox.ack(entry.seq, now());
-        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-        return true;
-      }
-      const transactionId = this.o.ledger.transactionIdOf(entry.localId);
-      if (transactionId === null || transactionId === undefined) {
-        // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
-        this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
-        return true;
-      }
-      if (entry.kind === 'meter') {
-        const p = JSON.parse(entry.payload) as MeterPayload;
-        await this.send('MeterValues', { connectorId: p.connectorId, transactionId, meterValue: [toMeterValue(p.sample)] });
-        this.o.outbox.ackDelivered([entry.seq], now());
-      } else {
-        const p = JSON.parse(entry.payload) as StopPayload;
-        const res = await this.send('StopTransaction', {
-          transactionId, meterStop: p.meterStopWh, timestamp: isoMs(p.timestamp),
-          ...(p.idTag ? { idTag: p.idTag } : {}),
-          ...(p.reason ? { reason: toV16Reason(p.reason) } : {}),
-          ...(p.transactionData.length ? { transactionData: p.transactionData.map(toMeterValue) } : {}),
-        });
-        this.o.outbox.ack(entry.seq, now(), () => this.o.ledger.confirmStop(entry.localId, now()));
-        if (res.idTagInfo && p.idTag) this.o.chargePoint.tagVerdict(p.idTag, fromV16IdTagInfo(res.idTagInfo));
-      }
-      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
-      return true;
-    } catch (err) {
-      const failure = err instanceof CallFailedError ? err : undefined;
-      if (failure?.failure === 'disconnected') return false;
-      if (failure?.failure === 'timeout' && !(await this.answersHeartbeat())) {
-        // No answer, and none to a Heartbeat either: a silent partition, not a refusal (R3). It
-        // must not use up the attempts and dead-letter billing data. The link is suspect: drop
-        // it; the entry goes again, first, once reconnected.
-        this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-        void this.o.connection.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-        return false;
-      }
-      // A timeout while the central system answers a Heartbeat is this message going unprocessed:
-      // an attempt, like a CALLERROR. A message it never answers is dead-lettered after
-      // TransactionMessageAttempts instead of holding every later one back for ever.
-      if (!failure && /^SQLITE_/.test(String((err as { code?: unknown }).code))) {
-        // The store could not record the outcome (disk full, I/O error): not the central
-        // system's fault, and nothing can be written now. The entry stays queued (it goes
-        // again, at least once); delivery pauses and tries again later.
-        this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
-        this.pumpTimer?.cancel();
-        this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
-        return false;
-      }
-      const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
-      if (entry.kind === 'security' && failure?.failure === 'callerror') {
-        // A central system without the security extension answers NotImplemented: never let
-        // that hold billing data back. The event stays in the dead-letter table.
-        this.o.outbox.deadLetter(entry.seq, reason, this.o.clock.now());
-        this.log.warn('security event refused by the central system', { seq: entry.seq, reason });
-        return true;
-      }
-      const attempts = entry.attempts + 1;
-      const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));
-      if (attempts >= maxAttempts) {
-        this.toDeadLetter(entry, reason, true);
-      } else {
-        const waitMs = this.o.settings.int('TransactionMessageRetryInterval') * 1000 * attempts;
-        this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: attempts, retryInMs: waitMs, reason });
-        this.o.outbox.fail(entry.seq, reason, this.o.clock.now() + waitMs);
-      }
-      return true;
-    }
+    this.delivery.kick();
   }
 
   /**
    * After a transaction message went unanswered: does the central system answer a Heartbeat?
    * Yes means the link is alive and that message was not processed; no means a partition.
    */
-  private async answersHeartbeat(): Promise<boolean> {
+  async answersHeartbeat(): Promise<boolean> {
     if (!this.online()) return false;
     try {
       const res = await this.send('Heartbeat', {});
@@ -526,32 +334,5 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       this.log.debug('Heartbeat after an unanswered transaction message failed', { err });
       return false;
     }
-  }
-
-  private toDeadLetter(entry: OutboxEntry, reason: string, countAttempt: boolean): void {
-    this.o.outbox.deadLetter(entry.seq, reason, this.o.clock.now(), countAttempt);
-    // An alarm: billing data the central system would not take. Kept, never deleted silently.
-    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
-    this.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
-    if (entry.kind === 'stop') this.sessionUnsynced(entry.localId, reason);
-  }
-
-  /**
-   * OCPP 1.6 has no way to report a session without its transactionId: no valid StopTransaction,
-   * and a MeterValues without one is not a transaction's. The session stays in the ledger,
-   * unsynced (never deleted by retention), with its energy and meter curve; this alarm, the
-   * diagnostics event and `evse-edge sessions` say so. Once the central system's cause is fixed,
-   * a technician requeues the dead letters (outbox/retry): Start, MeterValues and Stop go again,
-   * in order, with the transactionId the Start then gets.
-   */
-  private sessionUnsynced(localId: string, reason: string): void {
-    const r = this.o.ledger.get(localId);
-    if (!r) return;
-    const event: SessionUnsynced = {
-      localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: r.transactionId === null, error: reason,
-    };
-    this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
-    this.emit('session-unsynced', event);
   }
 }

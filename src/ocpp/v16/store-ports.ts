@@ -1,12 +1,10 @@
 /**
- * What the OCPP 1.6 side needs of a charge point's store, as ports: src/store implements them
- * (SqliteSettings, SqliteAuthorizationData, SqliteLedger, SqliteOutbox) without knowing OCPP,
- * and the app (src/app/charger) hands its store views to the link. OCPP never imports the store.
- *
- * The outbox payloads below are what the store queues today and the link reads back (JSON): the
- * same shapes as src/store's, checked by test/ocpp/store-ports.test.ts against a real store.
+ * What the OCPP 1.6 binding needs of a charge point's store, in its own terms: src/ocpp never
+ * imports src/store. src/store implements these ports (SqliteSettings, SqliteAuthorizationData,
+ * SqliteLedger, SqliteOutbox) without knowing OCPP, and the app (src/app/charger) hands its store
+ * views to the link; test/ocpp/store-ports.test.ts checks a real store against them.
  */
-import type { AuthorizationData, AuthorizationInfo, Sample, SessionRecord, Settings } from '../../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, SessionRecord, Settings } from '../../core/ports.js';
 
 /** The configuration keys' values (GetConfiguration, ChangeConfiguration, the link's intervals). */
 export interface ConfigurationStore extends Settings {
@@ -28,69 +26,47 @@ export interface AuthorizationStore extends AuthorizationData {
   updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void;
 }
 
-/** What the link reads and records of the session ledger while it delivers transaction messages. */
-export interface TransactionLedger {
-  get(localId: string): SessionRecord | undefined;
-  /** The central system's transactionId of a session: null before StartTransaction.conf, undefined if unknown. */
-  transactionIdOf(localId: string): number | null | undefined;
-  /** The session a transactionId names (the latest, should the central system reuse one). */
-  byTransactionId(transactionId: number): SessionRecord | undefined;
-  confirmStart(localId: string, transactionId: number, at: number): void;
-  confirmStop(localId: string, at: number): void;
-}
-
-/** Transaction messages, and security events (SecurityEventNotification). */
-export type OutboxKind = 'start' | 'meter' | 'stop' | 'security';
-
-export interface OutboxEntry {
+/** One queued event, as the queue hands it out: the body is JSON in `format`. */
+export interface QueuedEvent {
   seq: number;
-  kind: OutboxKind;
+  /** start / meter / stop: a session's opening, sample, closing; security: a security event. */
+  kind: string;
   localId: string;
   createdAt: number;
   payload: string;
+  format: string;
   attempts: number;
   notBefore: number;
-  lastError: string | null;
 }
 
-/** The transaction-message queue, strictly ordered by seq, as the link delivers it. */
-export interface MessageOutbox {
-  head(limit?: number): OutboxEntry[];
+/** The ordered queue of events to deliver (the outbox). */
+export interface EventQueue {
+  /** The first `limit` queued events, oldest first. */
+  head(limit?: number): QueuedEvent[];
+  /** Delivered; `alsoDo` runs in the same store transaction. */
   ack(seq: number, at: number, alsoDo?: () => void): void;
+  /** Delivered MeterValues rows (acknowledged without an fsync of their own). */
   ackDelivered(seqs: readonly number[], at: number): void;
+  /** Not delivered: try again from `notBefore`. */
   fail(seq: number, error: string, notBefore: number): void;
+  /** Refused too often: kept aside, never dropped. */
   deadLetter(seq: number, error: string, at: number, countAttempt?: boolean): void;
-  /** Re-times the entries stamped on an untrusted clock since sinceMs; returns how many. */
+  /** Shift the untrusted timestamps of events queued since `sinceMs` by `deltaMs`; returns how many changed. */
   retimeUntrusted(deltaMs: number, sinceMs: number): number;
 }
 
-/** What a queued StartTransaction holds until it is delivered. */
-export interface StartPayload {
-  connectorId: number;
-  idTag: string;
-  meterStartWh: number;
-  timestamp: number;
-  clockTrusted: boolean;
-  reservationId?: number;
-}
-export interface MeterPayload {
-  connectorId: number;
-  sample: Sample;
-}
-export interface StopPayload {
-  idTag?: string;
-  meterStopWh: number;
-  timestamp: number;
-  clockTrusted: boolean;
-  reason: SessionRecord['stopReason'];
-  transactionData: Sample[];
+/** The protocol's id of a transaction, as text, and the version that assigned it. */
+export interface TransactionRef {
+  version: string;
+  id: string;
 }
 
-/** The outbox payload of a security event (kind 'security'). */
-export interface SecurityEventPayload {
-  type: string;
-  /** Epoch ms on the charger's clock; re-timed with the rest of the outbox when the clock is set. */
-  timestamp: number;
-  clockTrusted: boolean;
-  techInfo?: string;
+/** The session ledger as the binding sees it: the protocol's ids it assigns, and acknowledgements. */
+export interface TransactionRefs {
+  transactionRefOf(localId: string): TransactionRef | null | undefined;
+  /** The session a protocol's transaction id names (the latest, should a central system reuse one). */
+  byTransactionRef(ref: TransactionRef): SessionRecord | undefined;
+  confirmStart(localId: string, ref: TransactionRef, at: number): void;
+  confirmStop(localId: string, at: number): void;
+  get(localId: string): SessionRecord | undefined;
 }

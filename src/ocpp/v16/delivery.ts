@@ -1,0 +1,302 @@
+import type { ChargePoint } from '../../core/charge-point.js';
+import type { Clock, Settings, Timer } from '../../core/ports.js';
+import type { Log } from '../../lib/log.js';
+import { CallFailedError } from '../connection.js';
+import type { CpAction, CpRequest, CpResponse } from './messages.js';
+import { fromV16IdTagInfo } from './mapping.js';
+import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
+import {
+  closed, meterValues, OCPP16, opened, sampled, security, securityEventNotification, startTransaction, stopTransaction,
+  transactionIdOf, UnknownEventFormatError,
+} from './transaction-messages.js';
+
+export interface SessionUnsynced {
+  localId: string;
+  connectorId: number;
+  meterStartWh: number;
+  meterStopWh: number | null;
+  energyWh: number | null;
+  /** Whether its StartTransaction never got a transactionId (then no valid StopTransaction can exist). */
+  noTransactionId: boolean;
+  error: string;
+}
+
+export interface DeliveryEvents {
+  /** A transaction message moved to the dead-letter table. */
+  'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
+  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number }];
+  /**
+   * A session's StopTransaction went to the dead-letter table (its StartTransaction never got a
+   * transactionId, or the central system refused the Stop): the energy it delivered is not billed.
+   */
+  'session-unsynced': [SessionUnsynced];
+}
+
+/** What delivery needs of the OCPP session (link.ts): the CALLs, and whether the link is up. */
+export interface DeliveryLink {
+  online(): boolean;
+  send<A extends CpAction>(action: A, request: CpRequest<A>, timeoutMs?: number): Promise<CpResponse<A>>;
+  /** Whether the central system answers a Heartbeat now (it sets the clock from the answer). */
+  answersHeartbeat(): Promise<boolean>;
+  /** Drop the connection and reconnect (a silent partition). */
+  reconnect(): Promise<void>;
+  emit<K extends keyof DeliveryEvents>(event: K, ...args: DeliveryEvents[K]): boolean;
+}
+
+export interface TransactionDeliveryOptions {
+  link: DeliveryLink;
+  queue: EventQueue;
+  refs: TransactionRefs;
+  chargePoint: Pick<ChargePoint, 'transactionConfirmed' | 'tagVerdict'>;
+  settings: Settings;
+  clock: Clock;
+  log: Log;
+  /** Most samples of one transaction's backlog in one MeterValues (default 50; 1: one per message). */
+  meterValuesPerMessage?: number;
+}
+
+/**
+ * Ordered delivery of the event queue as OCPP 1.6 transaction messages (R1, R3, R5): one CALL
+ * outstanding, the queued events rendered to StartTransaction, MeterValues and StopTransaction
+ * at delivery with the transactionId the central system gave, a backlog of MeterValues batched,
+ * retries after TransactionMessageRetryInterval, dead letters after TransactionMessageAttempts,
+ * and the alarm for a session left unsynced. The OCPP session around it is link.ts.
+ */
+export class TransactionDelivery {
+  private pumpTimer?: Timer;
+  private pumping = false;
+  private pumpRequested = false;
+  private stopped = true;
+  /** Entries up to this seq go one per message (a batch of them was refused). */
+  private singleUntilSeq = 0;
+  /** Batches that failed in a row by a dropped link or no answer; past two, batching stops. */
+  private batchFailures = 0;
+  private batchingOff = false;
+  private readonly log: Log;
+
+  constructor(private readonly o: TransactionDeliveryOptions) {
+    this.log = o.log;
+  }
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Start no CALL from now on; cancel the retry timer. */
+  halt(): void {
+    this.stopped = true;
+    this.pumpTimer?.cancel();
+  }
+
+  /** Wake the delivery loop (new messages queued, reconnected, retry due). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpRequested = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    this.pumpTimer?.cancel();
+    const link = this.o.link;
+    try {
+      do {
+        this.pumpRequested = false;
+        while (link.online() && !this.stopped) {
+          // The entry after the head tells whether a MeterValues backlog can go as a batch.
+          const [entry, next] = this.o.queue.head(2);
+          if (!entry) break;
+          const waitMs = entry.notBefore - this.o.clock.now();
+          if (waitMs > 0) {
+            this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
+            break;
+          }
+          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry, next) : [];
+          if (!(await (batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry)))) break;
+        }
+      } while (this.pumpRequested && link.online() && !this.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * A backlog of MeterValues for one transaction (after an outage) goes as several meterValue
+   * entries in one MeterValues request, in order, up to `meterValuesPerMessage`; live operation,
+   * with one sample queued at a time, is unchanged.
+   */
+  private meterBatch(first: QueuedEvent, next: QueuedEvent | undefined): QueuedEvent[] {
+    const max = this.o.meterValuesPerMessage ?? 50;
+    if (max <= 1 || this.batchingOff || first.seq <= this.singleUntilSeq) return [];
+    // Live operation has one sample queued at a time: a batch only when the next entry is one.
+    if (!next || next.kind !== 'meter' || next.localId !== first.localId) return [];
+    const now = this.o.clock.now();
+    const out: QueuedEvent[] = [];
+    for (const e of this.o.queue.head(max)) {
+      if (e.kind !== 'meter' || e.localId !== first.localId || e.attempts > 0 || e.notBefore > now || e.format !== first.format) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  private async deliverMeterBatch(entries: QueuedEvent[]): Promise<boolean> {
+    const first = entries[0]!;
+    const transactionId = transactionIdOf(this.o.refs.transactionRefOf(first.localId));
+    if (transactionId === undefined) return this.deliver(first);
+    let request;
+    try {
+      request = meterValues(transactionId, entries.map(sampled));
+    } catch {
+      return this.deliver(first);
+    }
+    try {
+      await this.o.link.send('MeterValues', request);
+    } catch (err) {
+      const failure = err instanceof CallFailedError ? err : undefined;
+      if (failure?.failure === 'callerror' || failure?.failure === 'invalid-request') {
+        // Refused as a batch: send these one by one, where attempts and dead letters apply.
+        this.singleUntilSeq = entries.at(-1)!.seq;
+        return true;
+      }
+      if (failure?.failure === 'timeout') {
+        if (await this.o.link.answersHeartbeat()) {
+          // The central system is there but did not answer this batch: one by one from here,
+          // where each unanswered sample counts as an attempt.
+          this.log.warn('MeterValues batch not answered while Heartbeat is: sending one sample per message', { seq: first.seq, localId: first.localId });
+          this.singleUntilSeq = entries.at(-1)!.seq;
+          return true;
+        }
+        this.log.warn('MeterValues not answered: reconnecting', { seq: first.seq, localId: first.localId });
+        void this.o.link.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+      }
+      // A central system that drops the link on a large message (a frame size limit) would
+      // otherwise get the same batch for ever: after two such failures, one sample per message.
+      if (++this.batchFailures >= 2) {
+        this.batchingOff = true;
+        this.log.warn('several MeterValues per message keep failing: sending one per message from now on (csms.meterValuesPerMessage: 1 makes it permanent)', {});
+      }
+      // Disconnected or unanswered: pause; the same entries go again once reconnected.
+      return false;
+    }
+    this.batchFailures = 0;
+    this.o.queue.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
+    for (const e of entries) this.o.link.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
+    return true;
+  }
+
+  /** Deliver one entry. Returns false when delivery must pause (link down). */
+  private async deliver(entry: QueuedEvent): Promise<boolean> {
+    const now = () => this.o.clock.now();
+    const { link, queue, refs } = this.o;
+    try {
+      if (entry.kind === 'start') {
+        const b = opened(entry);
+        const res = await link.send('StartTransaction', startTransaction(b));
+        queue.ack(entry.seq, now(), () => refs.confirmStart(entry.localId, { version: OCPP16, id: String(res.transactionId) }, now()));
+        link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: res.transactionId });
+        await this.o.chargePoint.transactionConfirmed(entry.localId, fromV16IdTagInfo(res.idTagInfo), b.idTag);
+        return true;
+      }
+      if (entry.kind === 'security') {
+        await link.send('SecurityEventNotification', securityEventNotification(security(entry)));
+        queue.ack(entry.seq, now());
+        link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+        return true;
+      }
+      const transactionId = transactionIdOf(refs.transactionRefOf(entry.localId));
+      if (transactionId === undefined) {
+        // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
+        this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
+        return true;
+      }
+      if (entry.kind === 'meter') {
+        await link.send('MeterValues', meterValues(transactionId, [sampled(entry)]));
+        queue.ackDelivered([entry.seq], now());
+      } else {
+        const b = closed(entry);
+        const res = await link.send('StopTransaction', stopTransaction(transactionId, b));
+        queue.ack(entry.seq, now(), () => refs.confirmStop(entry.localId, now()));
+        if (res.idTagInfo && b.idTag) this.o.chargePoint.tagVerdict(b.idTag, fromV16IdTagInfo(res.idTagInfo));
+      }
+      link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
+      return true;
+    } catch (err) {
+      if (err instanceof UnknownEventFormatError) {
+        // Written by a newer program: nothing to retry; kept for the program that knows it.
+        this.toDeadLetter(entry, err.message, false);
+        return true;
+      }
+      const failure = err instanceof CallFailedError ? err : undefined;
+      if (failure?.failure === 'disconnected') return false;
+      if (failure?.failure === 'timeout' && !(await link.answersHeartbeat())) {
+        // No answer, and none to a Heartbeat either: a silent partition, not a refusal (R3). It
+        // must not use up the attempts and dead-letter billing data. The link is suspect: drop
+        // it; the entry goes again, first, once reconnected.
+        this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+        void link.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+        return false;
+      }
+      // A timeout while the central system answers a Heartbeat is this message going unprocessed:
+      // an attempt, like a CALLERROR. A message it never answers is dead-lettered after
+      // TransactionMessageAttempts instead of holding every later one back for ever.
+      if (!failure && /^SQLITE_/.test(String((err as { code?: unknown }).code))) {
+        // The store could not record the outcome (disk full, I/O error): not the central
+        // system's fault, and nothing can be written now. The entry stays queued (it goes
+        // again, at least once); delivery pauses and tries again later.
+        this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
+        this.pumpTimer?.cancel();
+        this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
+        return false;
+      }
+      const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
+      if (entry.kind === 'security' && failure?.failure === 'callerror') {
+        // A central system without the security extension answers NotImplemented: never let
+        // that hold billing data back. The event stays in the dead-letter table.
+        queue.deadLetter(entry.seq, reason, this.o.clock.now());
+        this.log.warn('security event refused by the central system', { seq: entry.seq, reason });
+        return true;
+      }
+      const attempts = entry.attempts + 1;
+      const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));
+      if (attempts >= maxAttempts) {
+        this.toDeadLetter(entry, reason, true);
+      } else {
+        const waitMs = this.o.settings.int('TransactionMessageRetryInterval') * 1000 * attempts;
+        this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: attempts, retryInMs: waitMs, reason });
+        queue.fail(entry.seq, reason, this.o.clock.now() + waitMs);
+      }
+      return true;
+    }
+  }
+
+  private toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void {
+    this.o.queue.deadLetter(entry.seq, reason, this.o.clock.now(), countAttempt);
+    // An alarm: billing data the central system would not take. Kept, never deleted silently.
+    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
+    this.o.link.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
+    if (entry.kind === 'stop') this.sessionUnsynced(entry.localId, reason);
+  }
+
+  /**
+   * OCPP 1.6 has no way to report a session without its transactionId: no valid StopTransaction,
+   * and a MeterValues without one is not a transaction's. The session stays in the ledger,
+   * unsynced (never deleted by retention), with its energy and meter curve; this alarm, the
+   * diagnostics event and `evse-edge sessions` say so. Once the central system's cause is fixed,
+   * a technician requeues the dead letters (outbox/retry): Start, MeterValues and Stop go again,
+   * in order, with the transactionId the Start then gets.
+   */
+  private sessionUnsynced(localId: string, reason: string): void {
+    const r = this.o.refs.get(localId);
+    if (!r) return;
+    const event: SessionUnsynced = {
+      localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
+      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
+      noTransactionId: transactionIdOf(this.o.refs.transactionRefOf(localId)) === undefined, error: reason,
+    };
+    this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
+    this.o.link.emit('session-unsynced', event);
+  }
+}

@@ -1,0 +1,93 @@
+import { isoMs } from '../../core/clock.js';
+import type { Sample, StopReason } from '../../core/ports.js';
+import type { CpRequest } from './messages.js';
+import type { QueuedEvent, TransactionRef } from './store-ports.js';
+import { toMeterValue } from './render.js';
+import { toV16Reason } from './mapping.js';
+
+/** The protocol version that assigns the transaction ids this binding knows. */
+export const OCPP16 = 'ocpp1.6';
+
+/**
+ * The queued events' bodies this binding renders (format 'event/1', written by the store's
+ * ledger and security events, and by every release before: the fields never change). The
+ * transactionId is not in them: it is the central system's, known once StartTransaction.conf
+ * came (R5), and put in at delivery.
+ */
+export const KNOWN_FORMAT = 'event/1';
+
+export interface OpenedBody {
+  connectorId: number;
+  idTag: string;
+  meterStartWh: number;
+  timestamp: number;
+  clockTrusted: boolean;
+  reservationId?: number;
+}
+export interface SampledBody {
+  connectorId: number;
+  sample: Sample;
+}
+export interface ClosedBody {
+  idTag?: string;
+  meterStopWh: number;
+  timestamp: number;
+  clockTrusted: boolean;
+  reason: StopReason | null;
+  transactionData: Sample[];
+}
+export interface SecurityBody {
+  type: string;
+  timestamp: number;
+  clockTrusted: boolean;
+  techInfo?: string;
+}
+
+/** An event this binding cannot render (a format from a newer program): set aside, never guessed at. */
+export class UnknownEventFormatError extends Error {
+  readonly code = 'ERR_OCPP_EVENT_FORMAT';
+  constructor(e: QueuedEvent) {
+    super(`event ${e.seq} (${e.kind}) is in format ${e.format}, which OCPP 1.6 delivery does not know`);
+  }
+}
+
+function body<T>(e: QueuedEvent): T {
+  if (e.format !== KNOWN_FORMAT) throw new UnknownEventFormatError(e);
+  return JSON.parse(e.payload) as T;
+}
+
+export const opened = (e: QueuedEvent) => body<OpenedBody>(e);
+export const sampled = (e: QueuedEvent) => body<SampledBody>(e);
+export const closed = (e: QueuedEvent) => body<ClosedBody>(e);
+export const security = (e: QueuedEvent) => body<SecurityBody>(e);
+
+/** 1.6 knows a transaction by the central system's integer; an id another version assigned is none. */
+export function transactionIdOf(ref: TransactionRef | null | undefined): number | undefined {
+  if (!ref || ref.version !== OCPP16) return undefined;
+  const n = Number(ref.id);
+  return Number.isInteger(n) ? n : undefined;
+}
+
+export function startTransaction(b: OpenedBody): CpRequest<'StartTransaction'> {
+  return {
+    connectorId: b.connectorId, idTag: b.idTag, meterStart: b.meterStartWh, timestamp: isoMs(b.timestamp),
+    ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
+  };
+}
+
+export function meterValues(transactionId: number, bodies: SampledBody[]): CpRequest<'MeterValues'> {
+  return { connectorId: bodies[0]!.connectorId, transactionId, meterValue: bodies.map((b) => toMeterValue(b.sample)) };
+}
+
+export function stopTransaction(transactionId: number, b: ClosedBody): CpRequest<'StopTransaction'> {
+  return {
+    transactionId, meterStop: b.meterStopWh, timestamp: isoMs(b.timestamp),
+    ...(b.idTag ? { idTag: b.idTag } : {}),
+    ...(b.reason ? { reason: toV16Reason(b.reason) } : {}),
+    ...(b.transactionData.length ? { transactionData: b.transactionData.map(toMeterValue) } : {}),
+  };
+}
+
+export function securityEventNotification(b: SecurityBody): CpRequest<'SecurityEventNotification'> {
+  return { type: b.type, timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) };
+}

@@ -50,7 +50,7 @@ describe('a database written by the 1.6-only release', () => {
     const auth = new SqliteAuthorizationData(db, CP, () => Date.parse('2026-12-01T00:00:00Z'));
     expect(auth.localListVersion()).toBe(3);
     expect(auth.localListSize()).toBe(2);
-    expect(auth.localListEntry('LIST-ACCEPTED')).toEqual({ status: 'Accepted', expiryDate: '2099-01-01T00:00:00.000Z', parentIdTag: 'FLEET-A' });
+    expect(auth.localListEntry('LIST-ACCEPTED')).toEqual({ status: 'Accepted', expiryDate: '2099-01-01T00:00:00.000Z', groupId: 'FLEET-A' }); // the core's AuthorizationInfo: 1.6's parentIdTag is its groupId
     expect(auth.localListEntry('LIST-BLOCKED')).toEqual({ status: 'Blocked' });
     expect(auth.cacheEntry('CACHED-1')).toEqual({ status: 'Accepted', expiryDate: '2099-06-01T00:00:00.000Z' });
     expect(auth.cacheEntry('CACHED-2')).toEqual({ status: 'Expired' });

@@ -152,7 +152,13 @@ export function simCommand(): Command {
     .option('--report <file>', 'write the merged report as JSON')
     .option('--json', 'print JSON instead of a table')
     .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
-    .action((files: string[], o: { report?: string; json?: boolean; failOn?: string }) => {
+    .action((files: string[], own: { report?: string; json?: boolean; failOn?: string }, command: Command) => {
+      // `sim merge … --fail-on X --report F`: commander hands both to the parent `sim`, which has
+      // the same options; read them there when they were given (else a CI gate never fails).
+      const parent = command.parent;
+      const fromParent = (name: 'report' | 'failOn') =>
+        parent?.getOptionValueSource(name) === 'cli' ? (parent.opts() as { report?: string; failOn?: string })[name] : undefined;
+      const o = { ...own, report: own.report ?? fromParent('report'), failOn: own.failOn ?? fromParent('failOn') };
       if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
       process.exitCode = mergeFleetReports(files, { reportPath: o.report, json: o.json, failOn: o.failOn }, { out: process.stdout, err: process.stderr });
     });

@@ -6,6 +6,10 @@ import { FleetRunner, type FleetStatus } from '../../../src/app/fleet/runner.js'
 import { formatReport, mergeReports, type FleetReport } from '../../../src/app/fleet/report.js';
 import { loadScenario } from '../../../src/sim/scenario.js';
 import { TestCsms } from '../../helpers/ocpp-server.js';
+import { runCli } from '../../helpers/cli.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const START = Date.UTC(2026, 0, 5, 8, 0, 0);
 const smoke = loadScenario('smoke');
@@ -175,7 +179,26 @@ describe('fleet simulator', () => {
     expect(merged.shards).toEqual([{ index: 0, total: 2 }, { index: 1, total: 2 }]);
     expect(reportCounts(merged)).toEqual(countByAction(csms.calls.map((c) => c.action)));
     expect(merged.stats.counters.chargersAccepted).toBe(30);
-  });
+
+    // The same from the command line, as a CI job gates on shard reports: --fail-on and --report
+    // given after `merge` are the merge's (commander parses them on the parent `sim` too).
+    const dir = mkdtempSync(join(tmpdir(), 'evse-edge-merge-'));
+    try {
+      const files = [r0, r1].map((r, i) => {
+        const f = join(dir, `shard-${i}.json`);
+        writeFileSync(f, JSON.stringify(r));
+        return f;
+      });
+      const out = join(dir, 'merged.json');
+      const gate = await runCli(['sim', 'merge', ...files, '--fail-on', 'p95<0.001ms', '--report', out], { timeoutMs: 60_000 });
+      expect(gate.code, gate.err).toBe(3);
+      expect((JSON.parse(readFileSync(out, 'utf8')) as FleetReport).chargers).toBe(30);
+      const pass = await runCli(['sim', 'merge', ...files, '--fail-on', 'p95<60s'], { timeoutMs: 60_000 });
+      expect(pass.code, pass.err).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('counts boots answered Pending or Rejected, which retry after the interval and are never Accepted here', async () => {
     const { csms, url } = await strictServer();

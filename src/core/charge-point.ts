@@ -749,7 +749,10 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (!s || !this.running) return;
     const now = this.opts.clock.now();
     const due = Math.min(now + this.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
-    c.poll = this.opts.clock.setTimeout(() => void this.poll(c), Math.max(0, due - now));
+    // Due already: the reading for a sample or checkpoint failed or was refused. Read again at the
+    // poll interval, not at once (that would read the meter back to back until it answers well).
+    const delayMs = due > now ? due - now : this.timing.meterPollIntervalMs;
+    c.poll = this.opts.clock.setTimeout(() => void this.poll(c), delayMs);
   }
 
   private async poll(c: ConnectorState): Promise<void> {

@@ -32,6 +32,7 @@ export function settle(): Promise<void> {
 
 /** The Clock port with a queue of timers that run only when the test advances time. */
 export class ManualClock implements Clock {
+  static readonly MAX_TIMERS_PER_INSTANT = 1_000;
   private timers: { at: number; fn: () => void; seq: number }[] = [];
   private seq = 0;
   constructor(private t = T0, private isTrusted = true) {}
@@ -60,11 +61,17 @@ export class ManualClock implements Clock {
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
     await settle();
+    let sameInstant = 0;
     for (;;) {
       this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = this.timers[0];
       if (!next || next.at > end) break;
       this.timers.shift();
+      sameInstant = next.at === this.t ? sameInstant + 1 : 0;
+      // Code that keeps setting 0 ms timers would spin here forever (and busy-loop on a real clock).
+      if (sameInstant > ManualClock.MAX_TIMERS_PER_INSTANT) {
+        throw new Error(`timer loop: more than ${ManualClock.MAX_TIMERS_PER_INSTANT} timers ran at ${new Date(this.t).toISOString()} without time passing`);
+      }
       this.t = next.at;
       next.fn();
       await settle();

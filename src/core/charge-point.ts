@@ -109,6 +109,8 @@ class ConnectorState {
   session?: ActiveSession;
   /** A session ended while the cable is still plugged. */
   finishing = false;
+  /** A session is being started (its meter read is on its way). */
+  starting = false;
   faults = new Map<string, FaultReport>();
   lastStatus?: ConnectorStatus;
   lastErrorCode: ConnectorErrorCode = 'NoError';
@@ -469,7 +471,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   private usable(c: ConnectorState): boolean {
-    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingChargePointFault() && !c.finishing;
+    return !c.session && !c.starting && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingChargePointFault() && !c.finishing;
   }
 
   private pickConnectorFor(connectorId?: number, idTag?: string, parentIdTag?: string): ConnectorState | undefined {
@@ -625,6 +627,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const p = c.pending;
     if (!p || c.session || c.vehicle === 'disconnected' || !this.usable(c) || !this.running) return;
     this.clearPending(c);
+    // From here to the session's creation the only wait is the meter read: while it lasts the
+    // connector takes no other authorisation (a card read twice, a RemoteStart), or two sessions open.
+    c.starting = true;
     let reading: MeterReading;
     try {
       reading = await this.readMeter(c);
@@ -635,6 +640,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       this.setFault(c, 'meter-start', 'PowerMeterFailure', (err as Error).message);
       this.probeMeterUntilBack(c);
       return;
+    } finally {
+      c.starting = false;
     }
     c.lastReading = reading;
     const now = this.opts.clock.now();

@@ -186,13 +186,9 @@ describe('tags that stop a session', () => {
     expect(await h.presentFor('TAG-A', 1)).toBe('stopped');
   });
 
-  // A card held at the reader is read twice while the first Authorize is on its way. Both
-  // decisions come back Accepted; the first setPending's maybeStart clears the authorisation and
-  // awaits the meter, the second setPending finds the connector without session or pending and
-  // starts a second maybeStart: two sessions are opened on one connector, the first left open in
-  // the ledger (two StartTransactions; the orphan closed as PowerLoss at the next boot). The same
-  // window lets a RemoteStart in during a local start's meter read.
-  it.fails('DEFECT: a card read twice while its authorisation is on its way opens one session only', async () => {
+  // A card held at the reader read twice while the first Authorize is on its way: both
+  // decisions come back Accepted while the first start reads the meter.
+  it('a card read twice while its authorisation is on its way opens one session only', async () => {
     h = await harness({ csms: { 'TAG-A': ACCEPTED } });
     h.remote.hold();
     await h.plug();
@@ -202,5 +198,19 @@ describe('tags that stop a session', () => {
     await h.advance(0);
     expect(h.ledger.records()).toHaveLength(1);
     expect(h.ledger.queued('start')).toHaveLength(1);
+    expect(h.statuses()).toEqual(['Available', 'Preparing', 'Charging']);
+  });
+
+  it('a RemoteStart while a local start reads the meter is refused', async () => {
+    h = await harness({ csms: { 'TAG-A': ACCEPTED } });
+    await h.plug();
+    h.connector().meter.hold();
+    await h.present('TAG-A');
+    expect(h.connector().meter.reads).toBe(1);
+    expect(await h.remoteStart('TAG-R', 1)).toBe(false);
+    h.connector().meter.release();
+    await h.advance(0);
+    expect(h.ledger.records().map((r) => r.idTag)).toEqual(['TAG-A']);
+    expect(h.status()).toBe('Charging');
   });
 });

@@ -372,8 +372,20 @@ export class MemoryMeter implements Meter {
     this.lastAt = now;
   }
 
+  private held: (() => void)[] | undefined;
+  /** Reads wait until `release()`: a reading still on its way (a slow bus). */
+  hold(): void {
+    this.held ??= [];
+  }
+  release(): void {
+    const h = this.held ?? [];
+    this.held = undefined;
+    for (const r of h) r();
+  }
+
   async read(): Promise<MeterReading> {
     this.reads++;
+    if (this.held) await new Promise<void>((resolve) => this.held!.push(resolve));
     if (this.failing > 0) {
       this.failing--;
       throw new EvseError('ERR_METER_TIMEOUT', 'meter did not answer (injected)');

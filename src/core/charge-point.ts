@@ -555,6 +555,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         return;
       }
       void this.maybeStart(c);
+    } else if (before === 'disconnected' && c.session && !c.session.stopping) {
+      // Plugged back into a session kept when the cable was pulled at the car
+      // (StopTransactionOnEVSideDisconnect false): the power path was opened then, offer again.
+      c.session.offeredA = undefined;
+      void this.energize(c);
     }
     this.refresh(c);
   }

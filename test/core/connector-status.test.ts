@@ -186,16 +186,16 @@ describe('stops', () => {
     expect(h.status()).toBe('SuspendedEV');
   });
 
-  // OCPP 1.6 §4.10 (StopTransactionOnEVSideDisconnect false): "If the EV is reconnected, energy
-  // transfer is allowed again." onVehicle opens the power path with offer(0) without recording it
-  // in the session (offeredA stays at the old limit), and nothing offers again when the vehicle
-  // comes back: the session stays SuspendedEV with the contactor open until it is stopped.
-  it.fails('DEFECT: a vehicle plugged back in after an EV-side disconnect (session kept) gets energy again', async () => {
+  // The session kept when the cable was pulled at the car goes on when it is plugged back (OCPP
+  // 2.0.1 test case TC_E_26_CS, E10: the station restarts the energy transfer after reconnection).
+  it('a vehicle plugged back in after an EV-side disconnect (session kept) gets energy again', async () => {
     h = await charging({ settings: { StopTransactionOnEVSideDisconnect: false } });
     await h.unplug();
     await h.plug();
-    expect(h.connector().powerPath.offered).toBe(32);
-    expect(h.status()).toBe('Charging');
+    expect(h.offers()).toEqual([[32, false], [0, false], [32, false]]);
+    expect(h.statuses()).toEqual(['Available', 'Preparing', 'Charging', 'SuspendedEV', 'Charging']);
+    expect(h.ledger.records()).toHaveLength(1);
+    expect(h.session().stopReason).toBeNull();
   });
 
   it('UnlockConnectorOnEVSideDisconnect false: the plug stays locked when the car leaves', async () => {

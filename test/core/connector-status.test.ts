@@ -64,6 +64,11 @@ const rows: Row[] = [
     statuses: ['Available', 'Preparing', 'Charging', 'Faulted', 'Finishing', 'Available'], session: { stopReason: 'Other' },
   },
   {
+    name: 'a board error while Preparing drops the authorisation; the board well again, Available',
+    steps: async (h) => { await h.present('TAG-A'); await h.vehicle('error'); await h.vehicle('disconnected'); await h.plug(); },
+    statuses: ['Available', 'Preparing', 'Faulted', 'Available', 'Preparing'], session: 'none',
+  },
+  {
     name: 'ChangeAvailability Inoperative then Operative while idle',
     steps: async (h) => {
       expect(await h.changeAvailability(1, 'Inoperative')).toBe('Accepted');

@@ -14,6 +14,11 @@ afterEach(() => {
 });
 
 const MINUTE = 60_000;
+/**
+ * For runs of many simulated minutes: the meter read once a minute for live values and a
+ * checkpoint every 5 min (samples are scheduled at their own instants whatever the poll interval).
+ */
+const SLOW_POLL = { meterPollIntervalMs: MINUTE, checkpointIntervalMs: 5 * MINUTE };
 const samplesOf = (h: Harness, context?: Sample['context']) =>
   h.ledger.samples(h.session().localId).filter((s) => context === undefined || s.context === context);
 
@@ -31,7 +36,7 @@ describe('periodic samples (MeterValueSampleInterval)', () => {
   });
 
   it('MeterValueSampleInterval 0: no periodic samples', async () => {
-    h = await charging({ settings: { MeterValueSampleInterval: 0 } });
+    h = await charging({ settings: { MeterValueSampleInterval: 0 }, timing: SLOW_POLL });
     await h.advance(30 * MINUTE);
     expect(samplesOf(h, 'Sample.Periodic')).toEqual([]);
     expect(h.ledger.queued('meter')).toEqual([]);
@@ -58,7 +63,7 @@ describe('periodic samples (MeterValueSampleInterval)', () => {
 
 describe('clock-aligned samples (ClockAlignedDataInterval)', () => {
   it('on the quarter hours from midnight, whatever the start, with the aligned measurands', async () => {
-    h = await charging({ now: T0 + 7.5 * MINUTE, settings: { ClockAlignedDataInterval: 900, MeterValueSampleInterval: 0 } });
+    h = await charging({ now: T0 + 7.5 * MINUTE, settings: { ClockAlignedDataInterval: 900, MeterValueSampleInterval: 0 }, timing: SLOW_POLL });
     await h.advance(37.5 * MINUTE);
     const aligned = samplesOf(h, 'Sample.Clock');
     expect(aligned.map((s) => new Date(s.takenAt).toISOString())).toEqual(['2026-06-01T12:15:00.000Z', '2026-06-01T12:30:00.000Z', '2026-06-01T12:45:00.000Z']);
@@ -75,7 +80,7 @@ describe('clock-aligned samples (ClockAlignedDataInterval)', () => {
   });
 
   it('the aligned samples go in StopTransaction data when StopTxnAlignedData names measurands', async () => {
-    h = await charging({ settings: { ClockAlignedDataInterval: 900, MeterValueSampleInterval: 0, StopTxnAlignedData: 'Energy.Active.Import.Register' } });
+    h = await charging({ settings: { ClockAlignedDataInterval: 900, MeterValueSampleInterval: 0, StopTxnAlignedData: 'Energy.Active.Import.Register' }, timing: SLOW_POLL });
     await h.advance(20 * MINUTE);
     await h.present('TAG-A');
     const stop = h.ledger.queued('stop')[0]!.body as SessionStop;
@@ -149,6 +154,19 @@ describe('the session\'s energy', () => {
     await h.advance(500);
     await h.present('TAG-A');
     expect(h.session()).toMatchObject({ meterStopWh: 10_060, stopReason: 'Local' });
+  });
+});
+
+describe('time the charger is not sure of', () => {
+  it('a session started before the clock is set says so, and so does each sample until it is set', async () => {
+    h = await charging({ clockTrusted: false });
+    await h.advance(MINUTE);
+    h.clock.setTrusted(true);
+    await h.advance(MINUTE);
+    expect(h.session().startClockTrusted).toBe(false);
+    expect(samplesOf(h).map((s) => [s.context, s.clockTrusted])).toEqual([
+      ['Transaction.Begin', false], ['Sample.Periodic', false], ['Sample.Periodic', true],
+    ]);
   });
 });
 

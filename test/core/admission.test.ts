@@ -116,7 +116,7 @@ describe('a late rejection (StartTransaction.conf not Accepted)', () => {
     expect(h.status()).toBe('SuspendedEVSE');
     expect(h.offers()).toEqual([[32, false], [0, false]]);
     expect(h.session().stopReason).toBeNull();
-    expect(h.cp.session(1)!.energyWh).toBeCloseTo(501.1, 1);
+    expect(h.liveSession(1)!.energyWh).toBeCloseTo(501.1, 1);
     // It stays suspended: later limits do not offer again.
     await h.advance(600_000);
     expect(h.offers()).toEqual([[32, false], [0, false]]);

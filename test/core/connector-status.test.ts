@@ -157,7 +157,7 @@ describe('stops', () => {
 
   it('UnlockConnector stops the session (UnlockCommand) and unlocks', async () => {
     h = await charging();
-    expect(await h.cp.unlock(1)).toBe('Unlocked');
+    expect(await h.unlock(1)).toBe('Unlocked');
     expect(h.session().stopReason).toBe('UnlockCommand');
     expect(h.connector().powerPath.unlocks).toBe(1);
   });
@@ -165,7 +165,7 @@ describe('stops', () => {
   it('UnlockConnector without a lock is NotSupported and the session goes on', async () => {
     h = await charging();
     h.connector().powerPath.lock = false;
-    expect(await h.cp.unlock(1)).toBe('NotSupported');
+    expect(await h.unlock(1)).toBe('NotSupported');
     expect(h.session().stopReason).toBeNull();
     expect(h.status()).toBe('Charging');
   });
@@ -176,7 +176,7 @@ describe('stops', () => {
     await h.present('TAG-A', { connectorId: 1 });
     await h.plug(2);
     await h.present('TAG-B', { connectorId: 2 });
-    await h.cp.stopAll('Reboot');
+    await h.stopAll('Reboot');
     await h.advance(0);
     expect(h.ledger.records().map((r) => [r.connectorId, r.idTag, r.stopReason])).toEqual([[1, 'TAG-A', 'Reboot'], [2, 'TAG-B', 'Reboot']]);
     expect([h.status(1), h.status(2)]).toEqual(['Finishing', 'Finishing']);
@@ -215,7 +215,7 @@ describe('faults', () => {
   it('a connector fault raised and cleared during a session: Faulted with its code, then Charging; the session goes on', async () => {
     h = await charging();
     await h.fault('board:1', 'HighTemperature', true, 'inlet 92 °C');
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'HighTemperature', info: 'inlet 92 °C' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'HighTemperature', info: 'inlet 92 °C' });
     await h.fault('board:1', 'HighTemperature', false);
     expect(h.statusesWithErrors()).toEqual(['Available/NoError', 'Preparing/NoError', 'Charging/NoError', 'Faulted/HighTemperature', 'Charging/NoError']);
     expect(h.session().stopReason).toBeNull();
@@ -244,7 +244,7 @@ describe('faults', () => {
   it('a dead reader shows on connector 0 (ReaderFailure) but blocks nothing: a remote start still charges', async () => {
     h = await harness();
     await h.fault('reader', 'ReaderFailure', true);
-    expect(h.cp.status(0)).toMatchObject({ status: 'Available', errorCode: 'ReaderFailure' });
+    expect(h.condition(0)).toMatchObject({ status: 'Available', errorCode: 'ReaderFailure' });
     expect(h.status(1)).toBe('Available');
     expect(await h.remoteStart('TAG-R', 1)).toBe(true);
     await h.plug();
@@ -257,7 +257,7 @@ describe('faults', () => {
     h.connector().meter.failing = 1;
     await h.plug();
     await h.present('TAG-A');
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
     expect(h.ledger.records()).toEqual([]);
     await h.advance(4_999);
     expect(h.status()).toBe('Faulted');
@@ -287,10 +287,10 @@ describe('faults', () => {
     await h.present('TAG-A');
     expect(h.ledger.records()).toEqual([]);
     expect(h.offers()).toEqual([]);
-    expect(h.cp.status(0)).toMatchObject({ status: 'Faulted', errorCode: 'InternalError' });
+    expect(h.condition(0)).toMatchObject({ status: 'Faulted', errorCode: 'InternalError' });
     expect(h.status(1)).toBe('Faulted');
     h.ledger.failWrites = false;
-    h.cp.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
+    await h.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
     await h.advance(0);
     expect(h.status(0)).toBe('Available');
   });
@@ -302,7 +302,7 @@ describe('faults', () => {
     expect(h.session().stopReason).toBeNull();
     expect(h.status(0)).toBe('Faulted');
     h.ledger.failWrites = false;
-    h.cp.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
+    await h.reportFault({ source: 'store', errorCode: 'InternalError', active: false });
     await h.advance(0);
     expect(h.session().stopReason).toBe('Local');
     expect(h.ledger.queued('stop')).toHaveLength(1);
@@ -313,7 +313,7 @@ describe('faults', () => {
     h.connector().powerPath.failOffers = true;
     await h.plug();
     await h.present('TAG-A');
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerSwitchFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerSwitchFailure' });
   });
 });
 

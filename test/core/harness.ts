@@ -745,7 +745,53 @@ export class Harness {
     await settle();
   }
 
+  async unlock(connectorId = 1): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
+    const answer = await this.cp.unlock(connectorId);
+    await settle();
+    return answer;
+  }
+
+  async stopAll(reason: StopReason): Promise<void> {
+    await this.cp.stopAll(reason);
+    await settle();
+  }
+
+  /** A fresh sample now (TriggerMessage MeterValues). */
+  async triggerSample(connectorId = 1): Promise<Sample | undefined> {
+    const sample = await this.cp.triggerSample(connectorId);
+    await settle();
+    return sample;
+  }
+
+  /** A fault raised or cleared by the application (the store writable again). */
+  async reportFault(f: FaultReport): Promise<void> {
+    this.cp.reportFault(f);
+    await settle();
+  }
+
   // ---- what was observed
+
+  /** A connector's status now with its error code and info (0: the charge point). */
+  condition(connectorId = 1): { status: ConnectorStatus; errorCode: ConnectorErrorCode; info?: string } {
+    const s = this.cp.status(connectorId);
+    return { status: s.status, errorCode: s.errorCode, ...(s.info !== undefined ? { info: s.info } : {}) };
+  }
+
+  /** The session running on a connector as the core holds it (energy so far, since its start). */
+  liveSession(connectorId = 1): { localId: string; energyWh: number; startedAt: number } | undefined {
+    const s = this.cp.session(connectorId);
+    return s && { localId: s.localId, energyWh: s.energyWh, startedAt: s.startedAt };
+  }
+
+  /** The connector's last accepted meter reading. */
+  lastReading(connectorId = 1): MeterReading | undefined {
+    return this.cp.lastReading(connectorId);
+  }
+
+  /** Meter reads that failed during sessions on a connector. */
+  meterErrors(connectorId = 1): number {
+    return this.cp.hardwareHealth().find((x) => x.connectorId === connectorId)?.meterErrors ?? 0;
+  }
 
   /** The statuses a connector (0: the charge point) went through, in order. */
   statuses(connectorId = 1): ConnectorStatus[] {

@@ -56,7 +56,7 @@ describe('periodic samples (MeterValueSampleInterval)', () => {
     h.connector().meter.failing = 1;
     await h.advance(61_001);
     expect(samplesOf(h, 'Sample.Periodic').map((s) => s.takenAt - T0)).toEqual([61_000, 121_000]);
-    expect(h.cp.hardwareHealth()[0]!.meterErrors).toBe(1);
+    expect(h.meterErrors(1)).toBe(1);
     expect(h.status()).toBe('Charging');
   });
 });
@@ -140,7 +140,7 @@ describe('the session\'s energy', () => {
     h = await charging();
     h.connector().meter.draw(3_600);
     await h.advance(10_000);
-    const sample = await h.cp.triggerSample(1);
+    const sample = await h.triggerSample(1);
     expect(sample).toMatchObject({ context: 'Trigger', takenAt: T0 + 10_000, reading: { energyWh: 10_010 } });
     expect(samplesOf(h, 'Trigger')).toHaveLength(1);
     expect(h.ledger.queued('meter')).toEqual([]);
@@ -178,9 +178,9 @@ describe('the meter guard', () => {
     await h.advance(59_000);
     meter.set(10_000);
     await h.advance(1_000);
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
     expect(samplesOf(h, 'Sample.Periodic')).toEqual([]);
-    expect(h.cp.lastReading(1)!.energyWh).toBe(10_059);
+    expect(h.lastReading(1)!.energyWh).toBe(10_059);
     meter.set(10_061);
     await h.advance(1_000);
     expect(h.statusesWithErrors()).toEqual(['Available/NoError', 'Preparing/NoError', 'Charging/NoError', 'Faulted/PowerMeterFailure', 'Charging/NoError']);
@@ -206,7 +206,7 @@ describe('the meter guard', () => {
     await h.advance(30_000);
     meter.set(60_000);
     await h.advance(30_000);
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
     expect(samplesOf(h, 'Sample.Periodic')).toEqual([]);
     await h.present('TAG-A');
     expect(h.session()).toMatchObject({ meterStopWh: 10_030, stopReason: 'Local' });
@@ -234,7 +234,7 @@ describe('the meter guard', () => {
     await h.advance(81_000);
     expect(h.status()).toBe('Charging');
     await h.advance(1_000);
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
     meter.frozen = false;
     await h.advance(1_000);
     expect(h.status()).toBe('Charging');

@@ -62,7 +62,7 @@ describe('a session left open by the last run', () => {
     if (row.expect === 'resumed') {
       expect(record.stoppedAt).toBeNull();
       expect(h.ledger.queued('stop')).toEqual([]);
-      expect(h.cp.session(1)).toMatchObject({ localId, startedAt: STARTED_AT });
+      expect(h.liveSession(1)).toMatchObject({ localId, startedAt: STARTED_AT });
       expect(h.offers()).toEqual([[32, false]]);
       expect(h.stopped).toEqual([]);
       return;
@@ -82,7 +82,7 @@ describe('restarts of a running charger', () => {
     await h.advance(90_000);
     const { localId } = h.session();
     await h.restart();
-    expect(h.cp.session(1)!.localId).toBe(localId);
+    expect(h.liveSession(1)!.localId).toBe(localId);
     await h.advance(60_000);
     await h.present('TAG-A');
     expect(h.ledger.queued().map((m) => m.kind)).toEqual(['start', 'meter', 'meter', 'stop']);
@@ -135,6 +135,6 @@ describe('restarts of a running charger', () => {
     await h.plug();
     await h.present('TAG-A');
     expect(h.ledger.records()).toHaveLength(1);
-    expect(h.cp.status(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
+    expect(h.condition(1)).toMatchObject({ status: 'Faulted', errorCode: 'PowerMeterFailure' });
   });
 });

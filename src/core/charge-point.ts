@@ -771,10 +771,19 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     const s = c.session;
     if (!s || s.stopping) return;
     try {
+      const previousAt = s.lastReading.takenAt;
       const reading = await this.readMeter(c);
       if (c.session !== s || s.stopping) return;
       if (this.acceptReading(c, reading)) {
         const now = this.opts.clock.now();
+        // The clock was set back (by the central system) since the last reading: the schedule
+        // moves back with it, or samples and checkpoints would pause for as long as the correction.
+        const setBackMs = previousAt - reading.takenAt;
+        if (setBackMs > 0) {
+          s.nextSampleAt -= setBackMs;
+          s.nextCheckpointAt -= setBackMs;
+          s.nextAlignedAt = this.nextAligned(now);
+        }
         if (now >= s.nextCheckpointAt) {
           this.opts.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
           s.nextCheckpointAt = now + this.timing.checkpointIntervalMs;

@@ -50,6 +50,16 @@ export class ManualClock implements Clock {
     this.timers.push({ at: this.t + Math.max(0, ms), fn, seq });
     return { cancel: () => { this.timers = this.timers.filter((x) => x.seq !== seq); } };
   }
+  /**
+   * The clock set (from the central system's currentTime), as SystemClock.set does: now() jumps,
+   * timers keep the delay they had left (they run on the machine's monotonic time).
+   */
+  set(epochMs: number): void {
+    const delta = epochMs - this.t;
+    this.t = epochMs;
+    for (const x of this.timers) x.at += delta;
+    this.isTrusted = true;
+  }
   /** Timers waiting. */
   get pending(): number {
     return this.timers.length;

@@ -14,6 +14,7 @@ afterEach(() => {
 });
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 /**
  * For runs of many simulated minutes: the meter read once a minute for live values and a
  * checkpoint every 5 min (samples are scheduled at their own instants whatever the poll interval).
@@ -167,6 +168,27 @@ describe('time the charger is not sure of', () => {
     expect(samplesOf(h).map((s) => [s.context, s.clockTrusted])).toEqual([
       ['Transaction.Begin', false], ['Sample.Periodic', false], ['Sample.Periodic', true],
     ]);
+  });
+});
+
+describe('a clock set by the central system during a session', () => {
+  it('set forward (it was late): the sample due is taken at once, then every 60 s', async () => {
+    h = await charging({ now: T0 - HOUR, clockTrusted: false });
+    await h.advance(30_000);
+    h.clock.set(T0 + 30_000);
+    await h.advance(4 * MINUTE);
+    expect(samplesOf(h, 'Sample.Periodic').map((s) => [(s.takenAt - T0) / 1000, s.clockTrusted])).toEqual([[31, true], [91, true], [151, true], [211, true]]);
+  });
+
+  it('set back (it was fast): samples and checkpoints go on at their intervals, not an hour later', async () => {
+    h = await charging({ now: T0 + HOUR, clockTrusted: false, settings: { ClockAlignedDataInterval: 120 } });
+    await h.advance(30_000);
+    h.clock.set(T0 + 30_000);
+    await h.advance(5 * MINUTE);
+    expect(samplesOf(h, 'Sample.Clock').map((s) => (s.takenAt - T0) / 1000)).toEqual([120, 240]);
+    // The schedule moved back with the clock (by the 59 min 59 s between the two readings around the correction).
+    expect(samplesOf(h, 'Sample.Periodic').map((s) => (s.takenAt - T0) / 1000)).toEqual([61, 121, 181, 241, 301]);
+    expect(h.session().lastCheckpointAt).toBe(T0 + 321_000);
   });
 });
 

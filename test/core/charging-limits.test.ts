@@ -81,6 +81,22 @@ describe('limits that change', () => {
   });
 });
 
+describe('a clock set by the central system', () => {
+  // The limit is computed for the clock's time and re-computed only when the next boundary's timer
+  // fires (or profiles or sessions change). The Clock port does not say when it is set, so a
+  // correction leaves the limit of the old time in force: here a charger an hour fast applied an
+  // absolute schedule that starts at 12:00 at 11:00 true time, and set back to 11:30 it keeps that
+  // limit instead of offering 32 A until 12:00. The fix needs the port to announce a set clock.
+  it.fails('GAP: a clock set back re-applies the limit in force at the corrected time', async () => {
+    h = await charging({ now: T0 + 3_600_000, clockTrusted: false });
+    await h.installProfile(1, profile({ id: 1, startSchedule: T0, periods: [[0, 10]] }));
+    expect(h.connector().powerPath.offered).toBe(10);
+    h.clock.set(T0 - 1_800_000);
+    await h.advance(1_000);
+    expect(h.connector().powerPath.offered).toBe(32);
+  });
+});
+
 describe('suspended by the charger (SuspendedEVSE)', () => {
   it('a limit of 0 suspends the session without ending it; a limit again resumes it', async () => {
     h = await charging();

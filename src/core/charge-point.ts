@@ -318,6 +318,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         return;
       }
       void this.sessions.maybeStart(c);
+    } else if (before === 'disconnected' && c.session && !c.session.stopping) {
+      // Plugged back into a session kept when the cable was pulled at the car
+      // (policy.transaction.stopOnEvSideDisconnect false): the power path was opened then, offer again.
+      c.session.offeredA = undefined;
+      void this.limits.energize(c);
     }
     this.board.refresh(c);
   }

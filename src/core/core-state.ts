@@ -85,6 +85,8 @@ export class ConnectorState {
   session?: ActiveSession;
   /** A session ended while the cable is still plugged. */
   finishing = false;
+  /** A session is being started (its meter read is on its way). */
+  starting = false;
   faults = new Map<string, FaultReport>();
   lastStatus?: ConnectorStatus;
   lastErrorCode: ConnectorErrorCode = 'NoError';

@@ -23,7 +23,7 @@ export class StatusBoard {
 
   /** Whether a new session may start on the connector (free, operative, not faulted). */
   usable(c: ConnectorState): boolean {
-    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingStationFault() && !c.finishing;
+    return !c.session && !c.starting && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingStationFault() && !c.finishing;
   }
 
   /** Connectors anyone may use now (for reservations of connector 0). */

@@ -3,7 +3,7 @@
  * exact statuses in order, the ledger's records and what the power path was told.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorStatus } from '../../src/core/ports.js';
+import type { ChargePointStatus as ConnectorStatus } from '../../src/ocpp/v16/mapping.js';
 import { charging, harness, type Harness, type HarnessOptions } from './harness.js';
 
 let h: Harness | undefined;

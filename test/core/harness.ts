@@ -9,9 +9,9 @@
  * empty", which one turn of the event loop (setImmediate) guarantees. Time moves only in
  * `advance()`.
  */
-import { ChargePoint, type ChargePointTiming, type StatusChange } from '../../src/core/charge-point.js';
+import { ChargePoint, type ChargePointTiming } from '../../src/core/charge-point.js';
 import type {
-  AuthMethod, AuthorizationData, AuthorizationInfo, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus, FaultReport, FaultSource,
+  AuthMethod, AuthorizationData, AuthorizationInfo, Clock, ConnectorErrorCode, ConnectorHardware, FaultReport, FaultSource,
   IdReader, Meter, MeterReading, NewSession, PowerPath, PresentedToken, RemoteAuthorizer, Sample, SessionLedger,
   SessionRecord, SessionStop, Settings, StopReason, Timer, VehicleState,
 } from '../../src/core/ports.js';
@@ -19,13 +19,17 @@ import { MemoryReservationStore, Reservations, type ReserveStatus } from '../../
 import { MemoryChargingProfileStore, SmartCharging, type ChargingProfile, type Electrical } from '../../src/core/smart-charging/index.js';
 import { EvseError } from '../../src/lib/errors.js';
 import { silentLog } from '../../src/lib/log.js';
-import { fromV16IdTagInfo, type IdTagInfo } from '../../src/ocpp/v16/mapping.js';
+import {
+  fromV16IdTagInfo, toV16Status, V16StatusChanges, v16StatusOf, type ChargePointErrorCode, type ChargePointStatus, type IdTagInfo, type V16Status,
+} from '../../src/ocpp/v16/mapping.js';
 import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 
 /**
  * The tests speak OCPP 1.6's values where the central system or the configuration does (key
  * names, IdTagInfo with parentIdTag): the harness turns them into the core's vocabulary with the
- * 1.6 binding's own functions (policyFromSettings, fromV16IdTagInfo), as the runtime does.
+ * 1.6 binding's own functions (policyFromSettings, fromV16IdTagInfo), as the runtime does. The
+ * statuses observed are 1.6's, derived from the core's conditions as the link derives them
+ * (v16StatusOf, and a status event counts when its 1.6 status or errorCode changed).
  */
 export type { IdTagInfo };
 
@@ -582,8 +586,8 @@ export class Harness {
   readonly smartCharging?: SmartCharging;
   readonly reservations?: Reservations;
   cp!: ChargePoint;
-  /** Every status the charge point emitted, in order. */
-  readonly statusLog: StatusChange[] = [];
+  /** Every 1.6 status the charge point's events gave (as StatusNotification would report them), in order. */
+  readonly statusLog: V16Status[] = [];
   readonly started: { connectorId: number; localId: string; authMethod: AuthMethod; meterStartWh: number }[] = [];
   readonly stopped: { connectorId: number; localId: string; reason: StopReason; energyWh: number }[] = [];
   readonly refused: { connectorId?: number; customerRef: string; status: string; source: string }[] = [];
@@ -636,7 +640,8 @@ export class Harness {
       pseudonym: refOf, timing: o.timing, resumePolicy: o.resumePolicy, freeVendIdTag: o.freeVendIdTag,
       stopOnSecondPresentation: o.stopOnSecondPresentation, chargingLimits: this.smartCharging, reservations: this.reservations,
     });
-    this.cp.on('status', (s) => this.statusLog.push(s));
+    const changes = new V16StatusChanges();
+    this.cp.on('status', (s) => changes.changed(s) && this.statusLog.push(v16StatusOf(s)));
     this.cp.on('session-started', (e) => this.started.push({ connectorId: e.connectorId, localId: e.localId, authMethod: e.authMethod, meterStartWh: e.meterStartWh }));
     this.cp.on('session-stopped', (e) => this.stopped.push(e));
     this.cp.on('auth-refused', (e) => this.refused.push(e));
@@ -756,7 +761,7 @@ export class Harness {
   async reserve(r: { reservationId: number; connectorId: number; idTag: string; parentIdTag?: string; expiresInMs: number }): Promise<ReserveStatus> {
     const answer = this.reservations!.reserve(
       { reservationId: r.reservationId, connectorId: r.connectorId, idTag: r.idTag, expiryDate: this.clock.now() + r.expiresInMs, ...(r.parentIdTag ? { groupId: r.parentIdTag } : {}) },
-      (id) => this.cp.status(id).status,
+      (id) => this.cp.status(id),
     );
     await settle();
     return answer;
@@ -806,8 +811,8 @@ export class Harness {
   // ---- what was observed
 
   /** A connector's status now with its error code and info (0: the charge point). */
-  condition(connectorId = 1): { status: ConnectorStatus; errorCode: ConnectorErrorCode; info?: string } {
-    const s = this.cp.status(connectorId);
+  condition(connectorId = 1): { status: ChargePointStatus; errorCode: ChargePointErrorCode; info?: string } {
+    const s = v16StatusOf(this.cp.status(connectorId));
     return { status: s.status, errorCode: s.errorCode, ...(s.info !== undefined ? { info: s.info } : {}) };
   }
 
@@ -828,7 +833,7 @@ export class Harness {
   }
 
   /** The statuses a connector (0: the charge point) went through, in order. */
-  statuses(connectorId = 1): ConnectorStatus[] {
+  statuses(connectorId = 1): ChargePointStatus[] {
     return this.statusLog.filter((s) => s.connectorId === connectorId).map((s) => s.status);
   }
 
@@ -838,8 +843,8 @@ export class Harness {
   }
 
   /** The status now (derived, not the last emitted). */
-  status(connectorId = 1): ConnectorStatus {
-    return this.cp.status(connectorId).status;
+  status(connectorId = 1): ChargePointStatus {
+    return toV16Status(this.cp.status(connectorId));
   }
 
   /** Forget what was observed so far (statuses, events), to assert only what follows. */

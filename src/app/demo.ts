@@ -5,6 +5,7 @@ import { parseAgentConfig } from '../config/index.js';
 import { CentralSystem } from '../csms/central-system.js';
 import { sessionsTable } from '../csms/report.js';
 import { createLog, levelName, type LogRecord, type LogSink } from '../lib/log.js';
+import { toV16Status, V16StatusChanges, v16StatusOf } from '../ocpp/v16/mapping.js';
 import { Agent } from './agent/controller.js';
 
 export interface DemoOptions {
@@ -68,7 +69,13 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   await agent.start();
   pseudonym = agent.pseudonym!;
   const cp = agent.chargePoint!;
-  cp.on('status', (s) => say('status', `connector ${s.connectorId}: ${s.status}${s.errorCode !== 'NoError' ? ` (${s.errorCode})` : ''}`));
+  const changes = new V16StatusChanges();
+  for (const s of cp.announcedStatuses()) changes.changed(s);
+  cp.on('status', (condition) => {
+    if (!changes.changed(condition)) return;
+    const s = v16StatusOf(condition);
+    say('status', `connector ${s.connectorId}: ${s.status}${s.errorCode !== 'NoError' ? ` (${s.errorCode})` : ''}`);
+  });
   let lastShown = 0;
   cp.on('reading', (r) => {
     if (Date.now() - lastShown < 2_000 || r.sessionEnergyWh === undefined) return;
@@ -83,10 +90,10 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   await until(() => agent.link?.state === 'accepted', 20_000);
   say('demo', `card ${pseudonym('DEMO0001')} presented at connector 1 (RFID)`);
   agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
-  await until(() => cp.status(1).status === 'Charging', 15_000);
+  await until(() => toV16Status(cp.status(1)) === 'Charging', 15_000);
   say('demo', 'the app starts connector 2 (RemoteStartTransaction)');
   await csms.call('CP-DEMO-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
-  await until(() => cp.status(2).status === 'Charging', 15_000);
+  await until(() => toV16Status(cp.status(2)) === 'Charging', 15_000);
   await sleep(o.chargeMs);
 
   say('demo', `card ${pseudonym('DEMO0001')} presented again: stops connector 1`);
@@ -97,7 +104,7 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
     await csms.call('CP-DEMO-1', 'RemoteStopTransaction', { transactionId: tx2.transactionId });
   }
   await until(() => csms.store.transactions().every((t) => t.stoppedAt) && (agent.outbox?.summary().depth ?? 1) === 0, 15_000);
-  await until(() => cp.status(1).status === 'Available' && cp.status(2).status === 'Available', 10_000).catch(() => undefined);
+  await until(() => toV16Status(cp.status(1)) === 'Available' && toV16Status(cp.status(2)) === 'Available', 10_000).catch(() => undefined);
 
   const rows = csms.store.transactions();
   running.agent = undefined;

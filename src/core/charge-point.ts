@@ -153,6 +153,14 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return [0, ...this.connectors.keys()].map((id) => this.status(id));
   }
 
+  /**
+   * The conditions last announced by status events (a connector's also while the core was not
+   * running), for a listener that subscribes after start: what it would have seen last.
+   */
+  announcedStatuses(): StatusChange[] {
+    return this.board.announced();
+  }
+
   session(connectorId: number): { localId: string; energyWh: number; powerW?: number; startedAt: number; authMethod: AuthMethod } | undefined {
     const s = this.connectors.get(connectorId)?.session;
     if (!s) return undefined;
@@ -318,6 +326,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         return;
       }
       void this.sessions.maybeStart(c);
+    } else if (before === 'disconnected' && c.session && !c.session.stopping) {
+      // Plugged back into a session kept when the cable was pulled at the car
+      // (policy.transaction.stopOnEvSideDisconnect false): the power path was opened then, offer again.
+      c.session.offeredA = undefined;
+      void this.limits.energize(c);
     }
     this.board.refresh(c);
   }

@@ -5,7 +5,7 @@
 import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
-  AuthMethod, Clock, ConnectorErrorCode, ConnectorHardware, ConnectorStatus, FaultReport, AuthorizationInfo,
+  AuthMethod, Availability, Clock, ConnectorCondition, ConnectorHardware, FaultReport, AuthorizationInfo,
   MeterReading, SessionRecord, StopReason, Timer, VehicleState,
 } from './ports.js';
 
@@ -24,13 +24,8 @@ export const defaultTiming: ChargePointTiming = {
   unplugGraceMs: 0,
 };
 
-export interface StatusChange {
-  connectorId: number;
-  status: ConnectorStatus;
-  errorCode: ConnectorErrorCode;
-  info?: string;
-  at: number;
-}
+/** The status event: a connector's (or the station's, 0) condition, when it changed. */
+export type StatusChange = ConnectorCondition;
 
 export interface ChargePointEvents {
   status: [StatusChange];
@@ -78,16 +73,19 @@ export interface ActiveSession {
 }
 
 export class ConnectorState {
-  availability: 'Operative' | 'Inoperative' = 'Operative';
-  scheduledAvailability?: 'Operative' | 'Inoperative';
+  availability: Availability = 'Operative';
+  scheduledAvailability?: Availability;
   vehicle: VehicleState = 'disconnected';
   pending?: PendingAuthorization;
   session?: ActiveSession;
   /** A session ended while the cable is still plugged. */
   finishing = false;
+  /** A session is being started (its meter read is on its way). */
+  starting = false;
   faults = new Map<string, FaultReport>();
-  lastStatus?: ConnectorStatus;
-  lastErrorCode: ConnectorErrorCode = 'NoError';
+  /** The condition last derived (held while a session is being stopped), and its key. */
+  lastCondition?: ConnectorCondition;
+  lastConditionKey?: string;
   poll?: Timer;
   probe?: Timer;
   lastReading?: MeterReading;
@@ -108,9 +106,10 @@ export class ConnectorState {
 /** The station as a whole (OCPP 1.6: connector 0): its own faults and availability. */
 export class StationState {
   readonly faults = new Map<string, FaultReport>();
-  availability: 'Operative' | 'Inoperative' = 'Operative';
-  /** The last status/errorCode emitted for the station. */
-  lastStatusKey?: string;
+  availability: Availability = 'Operative';
+  /** The station's condition last emitted, and its key. */
+  lastCondition?: ConnectorCondition;
+  lastConditionKey?: string;
 }
 
 /** What every part of the ChargePoint is given. */

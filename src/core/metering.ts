@@ -82,10 +82,13 @@ export class Metering {
       if (!idleMs || idleMs <= 0) return;
       due = now + idleMs;
     }
+    // Due already: the reading for a sample or checkpoint failed or was refused. Read again at the
+    // poll interval, not at once (that would read the meter back to back until it answers well).
+    const delayMs = due > now ? due - now : this.b.timing.meterPollIntervalMs;
     c.poll = this.b.clock.setTimeout(() => {
       c.poll = undefined;
       void (c.session ? this.poll(c) : this.pollIdle(c));
-    }, Math.max(0, due - now));
+    }, delayMs);
   }
 
   /** A reading with no session: the meter's health (its driver reports faults) and live values. */
@@ -131,10 +134,19 @@ export class Metering {
     const s = c.session;
     if (!s || s.stopping) return;
     try {
+      const previousAt = s.lastReading.takenAt;
       const reading = await this.read(c);
       if (c.session !== s || s.stopping) return;
       if (this.accept(c, reading)) {
         const now = this.b.clock.now();
+        // The clock was set back (by the central system) since the last reading: the schedule
+        // moves back with it, or samples and checkpoints would pause for as long as the correction.
+        const setBackMs = previousAt - reading.takenAt;
+        if (setBackMs > 0) {
+          s.nextSampleAt -= setBackMs;
+          s.nextCheckpointAt -= setBackMs;
+          s.nextAlignedAt = this.nextAligned(now);
+        }
         if (now >= s.nextCheckpointAt) {
           this.deps.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
           s.nextCheckpointAt = now + this.b.timing.checkpointIntervalMs;

@@ -3,10 +3,37 @@
  * (src/sim) implement the same interfaces; the core never knows which it has. The vocabulary is
  * the core's: each version binding (src/ocpp/<version>/mapping.ts) maps it to its wire values.
  */
-/** A connector's state as the core derives it (the binding maps it to its protocol's status). */
-export type ConnectorStatus =
-  | 'Available' | 'Preparing' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV'
-  | 'Finishing' | 'Reserved' | 'Unavailable' | 'Faulted';
+/** Whether a connector or the station may be used (set by the central system or a technician). */
+export type Availability = 'Operative' | 'Inoperative';
+
+/**
+ * What happens at a connector, apart from its availability, faults and reservations (2.0.1's
+ * ChargingStateEnumType, with the phases around a session that 1.6 reports as statuses):
+ * Idle, nothing; Authorized, a token waits for a vehicle; EVConnected, a vehicle is plugged with
+ * no session (yet); Charging, SuspendedEV, SuspendedEVSE, in a session; Finishing, the session
+ * ended and the vehicle is still plugged.
+ */
+export type ChargingState = 'Idle' | 'Authorized' | 'EVConnected' | 'Charging' | 'SuspendedEV' | 'SuspendedEVSE' | 'Finishing';
+
+/**
+ * A connector's condition as the core knows it (connectorId 0: the station, whose chargingState
+ * is Idle and which is never reserved). Each version binding derives its protocol's status from
+ * it (src/ocpp/<version>/mapping.ts: 1.6's nine-value ChargePointStatus).
+ */
+export interface ConnectorCondition {
+  connectorId: number;
+  availability: Availability;
+  /** An availability that takes effect when the running session ends. */
+  scheduledAvailability?: Availability;
+  chargingState: ChargingState;
+  /** A fault stops the connector (its own, or the station's that stops charging). */
+  faulted: boolean;
+  /** The fault reported with the condition (one that does not stop charging, e.g. a dead reader, too). */
+  fault?: { errorCode: ConnectorErrorCode; info?: string };
+  /** A reservation holds the connector. */
+  reserved: boolean;
+  at: number;
+}
 
 /** What a fault is (a binding maps it: 1.6 errorCode; 2.0.1 reports faults apart from status). */
 export type ConnectorErrorCode =

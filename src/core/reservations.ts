@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
-import type { Clock, ConnectorStatus, Timer } from './ports.js';
+import type { Clock, ConnectorCondition, Timer } from './ports.js';
 
 /**
  * Reservations (OCPP 1.6 §3.12, §5.13, §5.2). A reservation holds a connector for one idTag
@@ -96,10 +96,10 @@ export class Reservations implements ReservationPolicy {
   }
 
   /**
-   * ReserveNow. `statusOf` gives a connector's status now (0: the charge point's). A reservation
+   * ReserveNow. `conditionOf` gives a connector's condition now (0: the station's). A reservation
    * with the same id replaces the old one.
    */
-  reserve(req: { connectorId: number; expiryDate: number; idTag: string; groupId?: string; reservationId: number }, statusOf: (connectorId: number) => ConnectorStatus): ReserveStatus {
+  reserve(req: { connectorId: number; expiryDate: number; idTag: string; groupId?: string; reservationId: number }, conditionOf: (connectorId: number) => ConnectorCondition): ReserveStatus {
     const { connectorId } = req;
     if (connectorId === 0 && !this.o.connectorZeroSupported()) return 'Rejected';
     if (connectorId !== 0 && !this.o.connectorIds.includes(connectorId)) return 'Rejected';
@@ -107,7 +107,7 @@ export class Reservations implements ReservationPolicy {
     const existing = this.all().find((r) => r.reservationId === req.reservationId);
     // Judge the connector as it would be without the reservation being replaced.
     if (existing) this.remove(existing.reservationId);
-    const answer = this.judge(connectorId, statusOf);
+    const answer = this.judge(connectorId, (id) => standing(conditionOf(id)));
     if (answer !== 'Accepted') {
       if (existing) this.put(existing);
       return answer;
@@ -122,7 +122,7 @@ export class Reservations implements ReservationPolicy {
     return 'Accepted';
   }
 
-  private judge(connectorId: number, statusOf: (connectorId: number) => ConnectorStatus): ReserveStatus {
+  private judge(connectorId: number, statusOf: (connectorId: number) => Standing): ReserveStatus {
     if (connectorId === 0) {
       const cp = statusOf(0);
       if (cp === 'Faulted') return 'Faulted';
@@ -206,4 +206,15 @@ export class Reservations implements ReservationPolicy {
     if (!Number.isFinite(next)) return;
     this.timer = this.o.clock.setTimeout(() => this.expire(), Math.min(MAX_WAIT_MS, Math.max(0, next - this.o.clock.now())));
   }
+}
+
+/** How a connector stands for a reservation: free, faulted, unavailable, or otherwise occupied. */
+type Standing = 'Available' | 'Faulted' | 'Unavailable' | 'Occupied';
+
+/** A fault first; then a session (even on a connector made inoperative); then availability; a reservation or anything at the connector occupies it. */
+function standing(c: ConnectorCondition): Standing {
+  if (c.faulted) return 'Faulted';
+  if (c.chargingState === 'Charging' || c.chargingState === 'SuspendedEV' || c.chargingState === 'SuspendedEVSE') return 'Occupied';
+  if (c.availability === 'Inoperative') return 'Unavailable';
+  return !c.reserved && c.chargingState === 'Idle' ? 'Available' : 'Occupied';
 }

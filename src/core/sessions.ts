@@ -38,6 +38,9 @@ export class Sessions {
     const p = c.pending;
     if (!p || c.session || c.vehicle === 'disconnected' || !this.deps.statuses.usable(c) || !this.b.running()) return;
     c.dropPending();
+    // From here to the session's creation the only wait is the meter read: while it lasts the
+    // connector takes no other authorisation (a card read twice, a remote start), or two sessions open.
+    c.starting = true;
     let reading: MeterReading;
     try {
       reading = await this.deps.meter.read(c);
@@ -48,6 +51,8 @@ export class Sessions {
       this.deps.faults.set(c, 'meter-start', 'PowerMeterFailure', (err as Error).message);
       this.deps.meter.probeUntilBack(c);
       return;
+    } finally {
+      c.starting = false;
     }
     c.lastReading = reading;
     const now = this.b.clock.now();

@@ -1,29 +1,30 @@
 /**
- * Connector status derivation: from availability, vehicle, authorisation, session, faults and
- * reservations to a status and error code, and the status events when they change.
+ * Connector condition: from availability, vehicle, authorisation, session, faults and
+ * reservations to the core's own condition of each connector and of the station (availability,
+ * charging state, fault, reservation), and the status events when it changes. A version binding
+ * derives its protocol's status from it (src/ocpp/v16/mapping.ts).
  */
 import type { ConnectorState, CoreBase, StatusChange } from './core-state.js';
-import type { ConnectorStatus, FaultReport } from './ports.js';
+import type { ChargingState, ConnectorCondition, FaultReport } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 
 export class StatusBoard {
   constructor(private readonly b: CoreBase, private readonly reservations?: ReservationPolicy) {}
 
-  /** A connector's status now; 0 the station's. */
+  /**
+   * A connector's condition now; 0 the station's. The fault it names is the connector's own (a
+   * station fault that stops charging makes it faulted, and is named in the status events).
+   */
   status(connectorId: number, connector: ConnectorState | undefined): StatusChange {
-    const at = this.b.clock.now();
-    if (connectorId === 0) {
-      const fault = [...this.b.station.faults.values()][0];
-      return { connectorId: 0, status: this.stationStatus(), errorCode: fault?.errorCode ?? 'NoError', info: fault?.info, at };
-    }
+    if (connectorId === 0) return this.stationCondition();
     const c = connector!;
-    const fault = [...c.faults.values()][0];
-    return { connectorId, status: this.derive(c), errorCode: fault?.errorCode ?? 'NoError', info: fault?.info, at };
+    const own = [...c.faults.values()][0];
+    return this.derive(c, own);
   }
 
   /** Whether a new session may start on the connector (free, operative, not faulted). */
   usable(c: ConnectorState): boolean {
-    return !c.session && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingStationFault() && !c.finishing;
+    return !c.session && !c.starting && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingStationFault() && !c.finishing;
   }
 
   /** Connectors anyone may use now (for reservations of connector 0). */
@@ -33,56 +34,85 @@ export class StatusBoard {
 
   /**
    * A station fault that stops charging (the store). A dead reader or screen does not:
-   * remote starts still work; it shows as connector 0's errorCode (ReaderFailure) while Available.
+   * remote starts still work; it shows as the station's fault while it is not faulted.
    */
   blockingStationFault(): FaultReport | undefined {
     for (const f of this.b.station.faults.values()) if (f.errorCode !== 'ReaderFailure') return f;
     return undefined;
   }
 
-  /** Emit the connector's status if it changed. */
+  /** Emit the connector's condition if it changed. */
   refresh(c: ConnectorState): void {
-    const status = this.derive(c);
     const fault = [...c.faults.values()][0] ?? this.blockingStationFault();
-    const errorCode = fault?.errorCode ?? 'NoError';
-    if (status === c.lastStatus && errorCode === c.lastErrorCode) return;
-    c.lastStatus = status;
-    c.lastErrorCode = errorCode;
-    if (this.b.running()) this.b.emit('status', { connectorId: c.id, status, errorCode, info: fault?.info, at: this.b.clock.now() });
+    const condition = this.derive(c, fault);
+    const key = conditionKey(condition);
+    c.lastCondition = condition;
+    if (key === c.lastConditionKey) return;
+    c.lastConditionKey = key;
+    if (this.b.running()) this.b.emit('status', condition);
     // A connector-0 reservation holds whichever connectors are left free: the others may change too.
     if (this.reservations) for (const o of this.b.connectors.values()) if (o !== c) this.refresh(o);
   }
 
-  /** Emit the station's status if it changed, then every connector's. */
+  /** Emit the station's condition if it changed, then every connector's. */
   refreshStation(): void {
-    const now = this.status(0, undefined);
-    const key = `${now.status}/${now.errorCode}`;
-    if (key !== this.b.station.lastStatusKey && this.b.running()) {
-      this.b.station.lastStatusKey = key;
+    const now = this.stationCondition();
+    const key = conditionKey(now);
+    if (key !== this.b.station.lastConditionKey && this.b.running()) {
+      this.b.station.lastConditionKey = key;
+      this.b.station.lastCondition = now;
       this.b.emit('status', now);
     }
     for (const c of this.b.connectors.values()) this.refresh(c);
   }
 
-  private stationStatus(): ConnectorStatus {
-    if (this.blockingStationFault()) return 'Faulted';
-    return this.b.station.availability === 'Inoperative' ? 'Unavailable' : 'Available';
+  /** The conditions last announced (the station's, then each connector's), for a listener that joins late. */
+  announced(): ConnectorCondition[] {
+    const station = this.b.station.lastCondition;
+    const connectors = [...this.b.connectors.values()].flatMap((c) => (c.lastCondition ? [c.lastCondition] : []));
+    return station ? [station, ...connectors] : connectors;
   }
 
-  private derive(c: ConnectorState): ConnectorStatus {
-    if (c.faults.size > 0 || this.blockingStationFault()) return 'Faulted';
+  private stationCondition(): ConnectorCondition {
+    const fault = [...this.b.station.faults.values()][0];
+    return {
+      connectorId: 0, availability: this.b.station.availability, chargingState: 'Idle', faulted: Boolean(this.blockingStationFault()),
+      ...(fault ? { fault: faultOf(fault) } : {}), reserved: false, at: this.b.clock.now(),
+    };
+  }
+
+  private derive(c: ConnectorState, fault: FaultReport | undefined): ConnectorCondition {
+    const s = c.session;
+    const faulted = c.faults.size > 0 || Boolean(this.blockingStationFault());
+    const base = {
+      connectorId: c.id, availability: c.availability, ...(c.scheduledAvailability ? { scheduledAvailability: c.scheduledAvailability } : {}),
+      ...(fault ? { fault: faultOf(fault) } : {}), at: this.b.clock.now(),
+    };
+    // While a session is being stopped its condition holds until Finishing/Idle (a fault shows at once).
+    const held = s?.stopping ? c.lastCondition : undefined;
+    if (held) return { ...base, availability: held.availability, chargingState: held.chargingState, faulted: faulted || held.faulted, reserved: held.reserved };
+    const reserved = !s && !c.pending && !c.finishing && Boolean(this.reservations?.holding(c.id, this.freeConnectorIds()));
+    return { ...base, chargingState: this.chargingState(c), faulted, reserved };
+  }
+
+  private chargingState(c: ConnectorState): ChargingState {
     const s = c.session;
     if (s) {
-      // While a session is being stopped its status holds until Finishing/Available.
-      if (s.stopping && c.lastStatus) return c.lastStatus;
       if (s.suspendedByEvse || s.offeredA === 0) return 'SuspendedEVSE';
       if (c.vehicle === 'charging') return 'Charging';
       return 'SuspendedEV';
     }
-    if (c.availability === 'Inoperative') return 'Unavailable';
-    if (!c.pending && !c.finishing && this.reservations?.holding(c.id, this.freeConnectorIds())) return 'Reserved';
-    if (c.vehicle !== 'disconnected') return c.finishing ? 'Finishing' : 'Preparing';
-    if (c.pending) return 'Preparing';
-    return 'Available';
+    if (c.vehicle !== 'disconnected') return c.finishing ? 'Finishing' : c.pending ? 'Authorized' : 'EVConnected';
+    if (c.pending) return 'Authorized';
+    return 'Idle';
   }
+}
+
+function faultOf(f: FaultReport): { errorCode: FaultReport['errorCode']; info?: string } {
+  return { errorCode: f.errorCode, ...(f.info !== undefined ? { info: f.info } : {}) };
+}
+
+/** What a status event is about (not its time). */
+function conditionKey(c: ConnectorCondition): string {
+  return JSON.stringify([c.availability, c.scheduledAvailability ?? null, c.chargingState, c.faulted, c.fault?.errorCode ?? null, c.fault?.info ?? null, c.reserved]);
 }

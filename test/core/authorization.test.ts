@@ -8,6 +8,7 @@ import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer, Settings }
 import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const NOW = Date.UTC(2026, 5, 1, 12);
 const PAST = new Date(NOW - 60_000).toISOString();
@@ -309,14 +310,14 @@ describe('authorisation with a real central system', () => {
     expect(await present(a, 'CACHED01', 1)).toBe('started');
     a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
-    await waitFor(() => a.agent.chargePoint!.status(1).status === 'Available', 5_000, 'available');
+    await waitFor(() => toV16Status(a.agent.chargePoint!.status(1)) === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('started');
     await goOnline();
     a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 2, 10_000, 'second stop');
     expect(await call('ClearCache', {})).toEqual({ status: 'Accepted' });
-    await waitFor(() => a.agent.chargePoint!.status(2).status === 'Available', 5_000, 'available');
+    await waitFor(() => toV16Status(a.agent.chargePoint!.status(2)) === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('Invalid');
   });
@@ -388,7 +389,7 @@ describe('authorisation with a real central system', () => {
     const cp = a.agent.chargePoint!;
     csms.on('Authorize', groupAnswer);
     expect(await present(a, 'DEADBEEF', 1)).toBe('started');
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     // The reader of connector 1: other tags are authorised (their group is not known otherwise) and leave it running.
     expect(await rfid(a, 'OTHERTAG', 1)).toBe('ignored');
@@ -414,7 +415,7 @@ describe('authorisation with a real central system', () => {
     expect(await call('RemoteStartTransaction', { connectorId: 1, idTag: 'DEADBEEF' })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(csms.callsOf('Authorize')).toHaveLength(0);
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     await waitFor(() => a.agent.runtime!.link.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
     a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
@@ -426,9 +427,9 @@ describe('authorisation with a real central system', () => {
     const cp = a.agent.chargePoint!;
     csms.on('Authorize', groupAnswer);
     expect((await rfid(a, 'DEADBEEF')) as { accepted: boolean }).toMatchObject({ accepted: true });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging on 1');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging on 1');
     expect((await rfid(a, 'OTHERTAG')) as { accepted: boolean }).toMatchObject({ accepted: true });
-    await waitFor(() => cp.status(2).status === 'Charging', 10_000, 'Charging on 2');
+    await waitFor(() => toV16Status(cp.status(2)) === 'Charging', 10_000, 'Charging on 2');
     expect(await rfid(a, 'CAFEBABE')).toBe('stopped');
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
@@ -489,7 +490,7 @@ describe('authorisation with a real central system', () => {
     expect(csms.callsOf('Authorize')).toHaveLength(2);
     await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
     expect(await rfid(a, 'EXPIRING', 2)).toBe('stopped');
-    await waitFor(() => cp.status(1).status === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
     // Offline, it is expired: refused (R8), not taken from the cache.
     await goOffline();
     expect(await present(a, 'EXPIRING', 1)).toBe('Expired');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startAgent } from '../helpers/agent.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const TWO_HOURS = 2 * 3_600_000;
 
@@ -16,7 +17,7 @@ describe('time before the clock is set (R9)', () => {
       expect(t.agent.clock.trusted()).toBe(false);
       const startedLocal = Date.now();
       t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
-      await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'charging offline');
+      await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'charging offline');
       await new Promise((r) => setTimeout(r, 1_500));
       t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
       await waitFor(() => !cp.session(1), 10_000, 'stopped');

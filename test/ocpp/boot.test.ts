@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const CP = 'CP-TEST-1';
 
@@ -106,7 +107,7 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     expect(['rejected', 'booting']).toContain(agent.agent.link!.state);
     expect([...answers.keys()]).toEqual([]);
     expect(agent.agent.chargePoint!.session(1)).toBeUndefined();
-    expect(agent.agent.chargePoint!.status(1).status).toBe('Available');
+    expect(toV16Status(agent.agent.chargePoint!.status(1))).toBe('Available');
 
     accept = true;
     await waitFor(() => agent!.agent.link!.state === 'accepted', 10_000, 'accepted');

@@ -6,6 +6,7 @@
  * Unavailable meanwhile; a scheduled update surviving a restart.
  */
 import { spawn, execFileSync } from 'node:child_process';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -197,12 +198,12 @@ describe('UpdateFirmware', () => {
     const { csms, t } = await setup({ firmware: { requireChecksum: true, installCommand: ['/bin/sh', '-c', `cp "$1" "${marker}"`, 'install'] } });
     const cp = t.agent.chargePoint!;
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'FWDRIVER' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     const location = `${http.base}/fw.bin#sha256=${sha256(good)}`;
     expect(await csms.call(CP, 'UpdateFirmware', { location, retrieveDate: new Date().toISOString() })).toEqual({});
     await waitFor(() => statuses(csms, 'FirmwareStatusNotification').includes('Downloaded'), 10_000, 'Downloaded');
-    await waitFor(() => cp.status(2).status === 'Unavailable', 5_000, 'idle connector Unavailable');
-    expect(cp.status(1).status).toBe('Charging');
+    await waitFor(() => toV16Status(cp.status(2)) === 'Unavailable', 5_000, 'idle connector Unavailable');
+    expect(toV16Status(cp.status(1))).toBe('Charging');
     expect(await csms.call(CP, 'TriggerMessage', { requestedMessage: 'FirmwareStatusNotification' })).toEqual({ status: 'Accepted' });
     await waitFor(() => statuses(csms, 'FirmwareStatusNotification').length === 3, 5_000, 'triggered status');
     expect(statuses(csms, 'FirmwareStatusNotification')).toEqual(['Downloading', 'Downloaded', 'Downloaded']);
@@ -221,7 +222,7 @@ describe('UpdateFirmware', () => {
     expect(stop.params.transactionId).toBe(transactionId);
     expect(Date.parse(stop.params.timestamp)).toBeLessThanOrEqual(installing.at);
     // Availability is back afterwards.
-    await waitFor(() => cp.status(2).status === 'Available', 5_000, 'Available again');
+    await waitFor(() => toV16Status(cp.status(2)) === 'Available', 5_000, 'Available again');
     expect(csms.validationFailures).toEqual([]);
   });
 

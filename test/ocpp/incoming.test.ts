@@ -7,6 +7,7 @@ import { PROFILES_DIR } from '../../src/config/index.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { startTcpSlave, tempDir, type PyPeer } from '../helpers/modbus-slave.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const CP = 'CP-TEST-1';
 
@@ -370,10 +371,10 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       await ready();
       const cp = agent.agent.chargePoint!;
       await slave.command('set 3 3 1002 2'); // vehicle connected (state B)
-      await waitFor(() => cp.status(1).status === 'Preparing', 10_000, 'Preparing');
+      await waitFor(() => toV16Status(cp.status(1)) === 'Preparing', 10_000, 'Preparing');
       const tx = await startSession(1, 'BOARD001');
       await slave.command('set 3 3 1002 3'); // charging (state C)
-      await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+      await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
 
       const mark = csms.calls.length;
       expect(await call('UnlockConnector', { connectorId: 1 })).toEqual({ status: 'NotSupported' });
@@ -382,7 +383,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       await waitFor(() => csms.calls.slice(mark).find((c) => c.action === 'StopTransaction' || (c.action === 'MeterValues' && c.params.transactionId === tx)), 10_000, 'MeterValues of the running transaction');
       expect(csms.callsOf('StopTransaction').map((c) => c.params.reason)).toEqual([]);
       expect(cp.session(1)).toBeDefined();
-      expect(cp.status(1).status).toBe('Charging');
+      expect(toV16Status(cp.status(1))).toBe('Charging');
       // It ends when asked to, with its own reason.
       expect(await call('RemoteStopTransaction', { transactionId: tx })).toEqual({ status: 'Accepted' });
       const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');

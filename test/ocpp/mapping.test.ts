@@ -3,8 +3,8 @@
  * the mapping of stop reasons, statuses, error codes and IdTagInfo (pure logic, no sockets).
  */
 import { describe, expect, it } from 'vitest';
-import type { Settings, StopReason } from '../../src/core/ports.js';
-import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status } from '../../src/ocpp/v16/mapping.js';
+import type { ConnectorCondition, Settings, StopReason } from '../../src/core/ports.js';
+import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status, V16StatusChanges, v16StatusOf } from '../../src/ocpp/v16/mapping.js';
 import { MAX_ID_TAG_CHARS, policyFromSettings } from '../../src/ocpp/v16/policy.js';
 
 function settingsOf(values: Record<string, string>): Settings {
@@ -62,9 +62,50 @@ describe('1.6 mapping of the core vocabulary', () => {
     }
   });
 
-  it('keeps status and error code values', () => {
-    expect(toV16Status('SuspendedEVSE')).toBe('SuspendedEVSE');
+  it('keeps error code values', () => {
     expect(toV16ErrorCode('PowerMeterFailure')).toBe('PowerMeterFailure');
+  });
+
+  // The core keeps availability, charging state, faults and reservations apart; 1.6's nine statuses
+  // are derived in 1.6's order of precedence (§4.9).
+  const cond = (o: Partial<ConnectorCondition>): ConnectorCondition => ({ connectorId: 1, availability: 'Operative', chargingState: 'Idle', faulted: false, reserved: false, at: 0, ...o });
+  it.each<[string, Partial<ConnectorCondition>, string]>([
+    ['nothing at the connector', {}, 'Available'],
+    ['a token waiting for a vehicle', { chargingState: 'Authorized' }, 'Preparing'],
+    ['a vehicle plugged, no session', { chargingState: 'EVConnected' }, 'Preparing'],
+    ['charging', { chargingState: 'Charging' }, 'Charging'],
+    ['paused by the vehicle', { chargingState: 'SuspendedEV' }, 'SuspendedEV'],
+    ['paused by the charger', { chargingState: 'SuspendedEVSE' }, 'SuspendedEVSE'],
+    ['the session ended, still plugged', { chargingState: 'Finishing' }, 'Finishing'],
+    ['reserved', { reserved: true }, 'Reserved'],
+    ['reserved, a vehicle plugged', { reserved: true, chargingState: 'EVConnected' }, 'Reserved'],
+    ['inoperative', { availability: 'Inoperative' }, 'Unavailable'],
+    ['inoperative and reserved', { availability: 'Inoperative', reserved: true }, 'Unavailable'],
+    ['inoperative scheduled during a session', { chargingState: 'Charging', scheduledAvailability: 'Inoperative' }, 'Charging'],
+    ['a session on a connector made inoperative', { availability: 'Inoperative', chargingState: 'SuspendedEV' }, 'SuspendedEV'],
+    ['faulted while charging', { faulted: true, chargingState: 'Charging', fault: { errorCode: 'PowerMeterFailure' } }, 'Faulted'],
+    ['faulted and inoperative', { faulted: true, availability: 'Inoperative' }, 'Faulted'],
+    ['a fault that does not stop it (the station\'s reader)', { connectorId: 0, fault: { errorCode: 'ReaderFailure' } }, 'Available'],
+  ])('derives the 1.6 status: %s', (_name, o, status) => {
+    expect(toV16Status(cond(o))).toBe(status);
+  });
+
+  it('says the fault as errorCode and info, NoError without one', () => {
+    expect(v16StatusOf(cond({ faulted: true, fault: { errorCode: 'OtherError', info: 'EVSE board error' }, at: 5 })))
+      .toEqual({ connectorId: 1, status: 'Faulted', errorCode: 'OtherError', info: 'EVSE board error', at: 5 });
+    expect(v16StatusOf(cond({})).errorCode).toBe('NoError');
+  });
+
+  it('counts a status event when its 1.6 status or errorCode changed, per connector', () => {
+    const changes = new V16StatusChanges();
+    expect(changes.changed(cond({}))).toBe(true);
+    expect(changes.changed(cond({ scheduledAvailability: 'Inoperative' }))).toBe(false);
+    expect(changes.changed(cond({ connectorId: 2 }))).toBe(true);
+    expect(changes.changed(cond({ chargingState: 'Authorized' }))).toBe(true);
+    expect(changes.changed(cond({ chargingState: 'EVConnected' }))).toBe(false);
+    expect(changes.changed(cond({ chargingState: 'EVConnected', faulted: true, fault: { errorCode: 'PowerMeterFailure' } }))).toBe(true);
+    expect(changes.changed(cond({ chargingState: 'Charging', faulted: true, fault: { errorCode: 'PowerMeterFailure', info: 'other words' } }))).toBe(false);
+    expect(changes.changed(cond({ chargingState: 'Charging', faulted: true, fault: { errorCode: 'OtherError' } }))).toBe(true);
   });
 
   it('reads parentIdTag as the token group, and adds nothing 1.6 did not say', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const CP = 'CP-TEST-1';
 const cleanups: (() => unknown)[] = [];
@@ -44,7 +45,7 @@ describe('Reservation', () => {
     t.agent.sim.reader.present({ token: { id: 'OTHER001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => refused.includes('Reserved'), 5_000, 'refused');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'OTHER001' })).toEqual({ status: 'Rejected' });
-    expect(cp.status(1).status).toBe('Reserved');
+    expect(toV16Status(cp.status(1))).toBe('Reserved');
     // Connector 2 is free for anyone.
     expect(await csms.call(CP, 'RemoteStartTransaction', { idTag: 'OTHER001' })).toEqual({ status: 'Accepted' });
     const other = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
@@ -54,7 +55,7 @@ describe('Reservation', () => {
     t.agent.sim.reader.present({ token: { id: 'RESV0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     const start = await waitFor(() => csms.callsOf('StartTransaction').find((c) => c.params.connectorId === 1), 10_000, 'StartTransaction 1');
     expect(start.params).toMatchObject({ idTag: 'RESV0001', reservationId: 101 });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     // Used up: nothing left to cancel.
     expect(await csms.call(CP, 'CancelReservation', { reservationId: 101 })).toEqual({ status: 'Rejected' });
     expect(csms.validationFailures).toEqual([]);
@@ -72,7 +73,7 @@ describe('Reservation', () => {
     await waitFor(() => lastStatus(csms, 1) === 'Available', 5_000, 'Available after cancel');
     // Charging: Occupied.
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'DRIVER01' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     expect(await reserve(csms, 1, 5, 'RESV0002')).toEqual({ status: 'Occupied' });
     // Unavailable.
     expect(await csms.call(CP, 'ChangeAvailability', { connectorId: 2, type: 'Inoperative' })).toEqual({ status: 'Accepted' });
@@ -125,7 +126,7 @@ describe('Reservation', () => {
     // central system has received the call (a RemoteStop before that is rightly Rejected).
     const transactionId = await waitFor(() => t.agent.runtime!.link.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
-    await waitFor(() => cp.status(2).status === 'Available', 10_000, 'Available again');
+    await waitFor(() => toV16Status(cp.status(2)) === 'Available', 10_000, 'Available again');
     // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).
     expect(await reserve(csms, 2, 52, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved again');
@@ -140,9 +141,9 @@ describe('Reservation', () => {
     const cp = t.agent.chargePoint!;
     expect(await reserve(csms, 0, 31, 'RESV0006')).toEqual({ status: 'Accepted' });
     // Two free connectors, one reservation: both stay Available.
-    expect([cp.status(1).status, cp.status(2).status]).toEqual(['Available', 'Available']);
+    expect([toV16Status(cp.status(1)), toV16Status(cp.status(2))]).toEqual(['Available', 'Available']);
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'OTHER003' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'connector 2 Reserved');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 2, idTag: 'OTHER004' })).toEqual({ status: 'Rejected' });
     expect(await csms.call(CP, 'RemoteStartTransaction', { idTag: 'RESV0006' })).toEqual({ status: 'Accepted' });

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 const run = promisify(execFile);
@@ -42,14 +43,14 @@ describe('privacy by construction', () => {
     const cp = t.agent.chargePoint!;
     await waitFor(() => t.agent.link?.state === 'accepted', 10_000, 'accepted');
     t.agent.sim.reader.present({ token: { id: TAGS[0]!, type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
-    await waitFor(() => cp.status(1).status === 'Charging', 10_000, 'charging 1');
+    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'charging 1');
     await new Promise((r) => setTimeout(r, 1_200));
     t.agent.sim.reader.present({ token: { id: TAGS[0]!, type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 1, 10_000, 'stop 1');
     await csms.stop();
     await waitFor(() => t.agent.link?.state === 'offline', 10_000, 'offline');
     t.agent.sim.reader.present({ token: { id: TAGS[1]!, type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
-    await waitFor(() => cp.status(2).status === 'Charging', 10_000, 'charging offline');
+    await waitFor(() => toV16Status(cp.status(2)) === 'Charging', 10_000, 'charging offline');
     await new Promise((r) => setTimeout(r, 1_200));
     t.agent.sim.reader.present({ token: { id: TAGS[1]!, type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
     await waitFor(() => !cp.session(2), 10_000, 'stopped offline');

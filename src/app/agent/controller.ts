@@ -9,6 +9,7 @@ import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../../lib
 import type { OcppConnection } from '../../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
 import type { CsmsLink } from '../../ocpp/v16/link.js';
+import { V16StatusChanges, v16StatusOf } from '../../ocpp/v16/mapping.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../../sim/index.js';
 import {
@@ -187,7 +188,7 @@ export class Agent {
   /** Keep the touchscreen showing each connector's state, energy and power. */
   private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
     const show = (connectorId: number) => {
-      const st = cp.status(connectorId);
+      const st = v16StatusOf(cp.status(connectorId));
       const s = cp.session(connectorId);
       const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
       const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
@@ -197,7 +198,10 @@ export class Agent {
         ...(cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
       });
     };
-    cp.on('status', (e) => e.connectorId > 0 && show(e.connectorId));
+    // Shown again when its 1.6 status or errorCode changes, as the screen's words are 1.6's.
+    const changes = new V16StatusChanges();
+    for (const s of cp.announcedStatuses()) changes.changed(s);
+    cp.on('status', (e) => changes.changed(e) && e.connectorId > 0 && show(e.connectorId));
     let last = 0;
     cp.on('reading', (e) => {
       if (Date.now() - last < 1_000) return;

@@ -8,6 +8,7 @@ import type { Log, LogLevel, LogRecord } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { changeConfiguration } from '../../ocpp/v16/incoming.js';
+import { v16StatusOf } from '../../ocpp/v16/mapping.js';
 import type { CsmsLink, SessionUnsynced } from '../../ocpp/v16/link.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 import type { Hardware } from './hardware.js';
@@ -73,7 +74,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   const cp = d.chargePoint;
 
   const connectorState = (id: number): ConnectorState => {
-    const st = cp.status(id);
+    const st = v16StatusOf(cp.status(id));
     const s = cp.session(id);
     return {
       connectorId: id, status: st.status, errorCode: st.errorCode,
@@ -96,7 +97,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     };
   };
   const ctx: DiagnosticsContext = {
-    status: () => ({ connectors: [0, ...cp.connectorIds].map((id) => (id === 0 ? cp.status(0) : connectorState(id))), health: health() }),
+    status: () => ({ connectors: [0, ...cp.connectorIds].map((id) => (id === 0 ? v16StatusOf(cp.status(0)) : connectorState(id))), health: health() }),
     configSummary: () => redactedConfig(d.loaded),
     ocppConfig: () => Object.fromEntries(d.definitions.filter((k) => !k.writeOnly).map((k) => [k.key, d.settings.get(k.key) ?? ''])),
     // The same path as the central system's ChangeConfiguration, side effects included.

@@ -4,10 +4,10 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CallOutcome } from '../../ocpp/connection.js';
+import { v16StatusOf, type ChargePointStatus } from '../../ocpp/v16/mapping.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
 import { SimFirmware } from './sim-firmware.js';
 import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
-import type { ConnectorStatus } from '../../core/ports.js';
 import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
 import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
@@ -118,7 +118,7 @@ interface Hosted {
   runtime: ChargePointRuntime;
   driver: SimDriver;
   sims: Map<number, SimConnector>;
-  statuses: Map<number, ConnectorStatus>;
+  statuses: Map<number, ChargePointStatus>;
   connected: boolean;
   accepted: boolean;
   offline: boolean;
@@ -364,8 +364,9 @@ export class FleetHost {
     });
     runtime.link.on('dead-letter', () => m.add('deadLetters'));
     const cp = runtime.chargePoint;
-    cp.on('status', (st) => {
-      if (st.connectorId === 0) return;
+    cp.on('status', (condition) => {
+      if (condition.connectorId === 0) return;
+      const st = v16StatusOf(condition);
       const before = h.statuses.get(st.connectorId);
       if (before === 'Charging') m.gauges.charging--;
       if (before === 'Faulted') m.gauges.faulted--;

@@ -1,6 +1,7 @@
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock, Timer } from '../../core/ports.js';
 import type { DiagnosticsService, FirmwareService } from '../../ocpp/v16/features.js';
+import { toV16Status } from '../../ocpp/v16/mapping.js';
 import type { CentralSystemCalls, DiagnosticsStatus, FirmwareStatus } from '../../ocpp/v16/messages.js';
 import type { Prng } from '../../sim/prng.js';
 
@@ -79,7 +80,7 @@ export class SimFirmware {
 
   private makeUnavailable(id: number): void {
     const cp = this.o.chargePoint;
-    if (this.madeUnavailable.has(id) || cp.status(id).status === 'Unavailable') return;
+    if (this.madeUnavailable.has(id) || toV16Status(cp.status(id)) === 'Unavailable') return;
     this.madeUnavailable.add(id);
     cp.changeAvailability(id, 'Inoperative');
   }

@@ -9,6 +9,7 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { LogRecord } from '../../lib/log.js';
 import { tarGz } from '../../lib/tar.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
+import { v16StatusOf } from '../../ocpp/v16/mapping.js';
 import { checkHealth, type SqliteDatabase, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 
 export interface BundleSources {
@@ -125,7 +126,7 @@ export function buildDiagnosticsBundle(src: BundleSources, nowMs: number, window
       deadLetters: src.outbox.deadLetters().map((e) => ({ ...e, createdAt: new Date(e.createdAt).toISOString() })),
     },
     'hardware.json': {
-      statuses: cp.statuses(),
+      statuses: cp.statuses().map(v16StatusOf),
       connectors: cp.hardwareHealth(),
       chargePointFaults: cp.chargePointFaultList(),
     },

@@ -1,9 +1,14 @@
-import type { ConnectorStatus, FaultSource, IdReader } from '../../core/ports.js';
+import type { FaultSource, IdReader } from '../../core/ports.js';
+
+/** The status words a screen shows (the application gives OCPP 1.6's, which drivers and operators know). */
+export type DisplayStatus =
+  | 'Available' | 'Preparing' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV'
+  | 'Finishing' | 'Reserved' | 'Unavailable' | 'Faulted';
 
 /** What a screen shows of one connector. */
 export interface ConnectorDisplay {
   connectorId: number;
-  status: ConnectorStatus;
+  status: DisplayStatus;
   /** Energy of the current session (or the register), Wh. */
   energyWh: number;
   powerW: number;

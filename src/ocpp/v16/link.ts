@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status } from './mapping.js';
+import { fromV16IdTagInfo, toV16Reason, V16StatusChanges, v16StatusOf } from './mapping.js';
 import type { AuthorizationInfo, Clock, RemoteAuthorizer, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { OcppConnection } from '../connection.js';
@@ -106,7 +106,12 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
     const c = this.o.connection;
     const onOpen = () => this.onOpen();
     const onClose = () => this.onClose();
-    const onStatus = (s: StatusChange) => this.onStatus(s);
+    // 1.6 reports a change of status or errorCode, not every change of the core's condition.
+    const changes = new V16StatusChanges();
+    for (const s of this.o.chargePoint.announcedStatuses()) changes.changed(s);
+    const onStatus = (s: StatusChange) => {
+      if (changes.changed(s)) this.onStatus(s);
+    };
     const onQueued = () => this.kick();
     c.on('open', onOpen);
     c.on('close', onClose);
@@ -295,9 +300,10 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
 
   async sendStatus(s: StatusChange): Promise<void> {
     try {
+      const v16 = v16StatusOf(s);
       await this.send('StatusNotification', {
-        connectorId: s.connectorId, status: toV16Status(s.status), errorCode: toV16ErrorCode(s.errorCode), timestamp: isoMs(s.at),
-        ...(s.info ? { info: s.info.slice(0, 50) } : {}),
+        connectorId: v16.connectorId, status: v16.status, errorCode: v16.errorCode, timestamp: isoMs(v16.at),
+        ...(v16.info ? { info: v16.info.slice(0, 50) } : {}),
       });
     } catch (err) {
       this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });

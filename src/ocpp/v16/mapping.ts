@@ -2,7 +2,7 @@
  * The core's vocabulary to and from OCPP 1.6's: connector status, error code and stop reason.
  * One function per concept; every 1.6 message that carries one goes through here.
  */
-import type { AuthorizationInfo, ConnectorErrorCode, ConnectorStatus, StopReason } from '../../core/ports.js';
+import type { AuthorizationInfo, ConnectorCondition, ConnectorErrorCode, StopReason } from '../../core/ports.js';
 
 /** ChargePointStatus (OCPP 1.6 §7.7). */
 export type ChargePointStatus =
@@ -40,13 +40,52 @@ export function fromV16IdTagInfo(info: IdTagInfo): AuthorizationInfo {
 /** The 1.6 connector id of the station as a whole. */
 export const STATION_CONNECTOR_ID = 0;
 
-const STATUS: Record<ConnectorStatus, ChargePointStatus> = {
-  Available: 'Available', Preparing: 'Preparing', Charging: 'Charging', SuspendedEVSE: 'SuspendedEVSE', SuspendedEV: 'SuspendedEV',
-  Finishing: 'Finishing', Reserved: 'Reserved', Unavailable: 'Unavailable', Faulted: 'Faulted',
-};
+/**
+ * The 1.6 status of a connector's (or the station's) condition, in 1.6's order of precedence
+ * (§4.9): a fault first; a session's own state (even on a connector made inoperative, whose
+ * change waits for the session's end); Unavailable; Reserved; then what happens at the connector.
+ */
+export function toV16Status(c: ConnectorCondition): ChargePointStatus {
+  if (c.faulted) return 'Faulted';
+  switch (c.chargingState) {
+    case 'Charging': case 'SuspendedEV': case 'SuspendedEVSE': return c.chargingState;
+    default: break;
+  }
+  if (c.availability === 'Inoperative') return 'Unavailable';
+  if (c.reserved) return 'Reserved';
+  switch (c.chargingState) {
+    case 'Finishing': return 'Finishing';
+    case 'Authorized': case 'EVConnected': return 'Preparing';
+    default: return 'Available';
+  }
+}
 
-export function toV16Status(status: ConnectorStatus): ChargePointStatus {
-  return STATUS[status];
+/** A condition as a 1.6 StatusNotification says it (status, errorCode, info), with its connector and time. */
+export interface V16Status {
+  connectorId: number;
+  status: ChargePointStatus;
+  errorCode: ChargePointErrorCode;
+  info?: string;
+  at: number;
+}
+
+export function v16StatusOf(c: ConnectorCondition): V16Status {
+  return { connectorId: c.connectorId, status: toV16Status(c), errorCode: toV16ErrorCode(c.fault?.errorCode ?? 'NoError'), info: c.fault?.info, at: c.at };
+}
+
+/**
+ * The core emits a status event whenever a connector's condition changes; 1.6 reports a change
+ * of status or errorCode only. `changed` says whether an event is one (per connector, 0 included).
+ */
+export class V16StatusChanges {
+  private readonly last = new Map<number, string>();
+  changed(c: ConnectorCondition): boolean {
+    const s = v16StatusOf(c);
+    const key = `${s.status}/${s.errorCode}`;
+    if (this.last.get(c.connectorId) === key) return false;
+    this.last.set(c.connectorId, key);
+    return true;
+  }
 }
 
 const ERROR_CODE: Record<ConnectorErrorCode, ChargePointErrorCode> = {

@@ -17,7 +17,7 @@ export const reservationHandlers: { ReserveNow: Handler<'ReserveNow'>; CancelRes
     if (!Number.isFinite(expiryDate)) return { status: 'Rejected' };
     const status = reservations(ctx).reserve(
       { connectorId: req.connectorId, expiryDate, idTag: req.idTag, reservationId: req.reservationId, ...(req.parentIdTag ? { groupId: req.parentIdTag } : {}) },
-      (id) => ctx.chargePoint.status(id).status,
+      (id) => ctx.chargePoint.status(id),
     );
     if (status !== 'Accepted') ctx.log.info('reservation refused', { connectorId: req.connectorId, reservationId: req.reservationId, status });
     return { status };

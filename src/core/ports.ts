@@ -186,13 +186,6 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): Timer;
 }
 
-/** OCPP configuration values, read live by name (wire names, verbatim). */
-export interface Settings {
-  int(key: string): number;
-  bool(key: string): boolean;
-  list(key: string): string[];
-}
-
 export interface Sample {
   takenAt: number;
   clockTrusted: boolean;

@@ -1,11 +1,12 @@
-import type { Settings } from '../core/ports.js';
 import type { SqliteDatabase } from './database.js';
 
 /**
  * Persisted configuration values of one charge point, with defaults for keys never set.
  * Values are kept as the strings OCPP carries; typed reads parse them. Reads come from memory.
+ * It fits the 1.6 binding's Settings and ConfigurationStore ports by shape (the store never
+ * imports OCPP; test/ocpp/store-ports.test.ts checks the fit).
  */
-export class SqliteSettings implements Settings {
+export class SqliteSettings {
   private readonly values = new Map<string, string>();
   private readonly upsert;
 

@@ -13,8 +13,9 @@ import { ChargePoint, type ChargePointTiming } from '../../src/core/charge-point
 import type {
   AuthMethod, AuthorizationData, AuthorizationInfo, Clock, ConnectorErrorCode, ConnectorHardware, FaultReport, FaultSource,
   IdReader, Meter, MeterReading, NewSession, PowerPath, PresentedToken, RemoteAuthorizer, Sample, SessionLedger,
-  SessionRecord, SessionStop, Settings, StopReason, Timer, VehicleState,
+  SessionRecord, SessionStop, StopReason, Timer, VehicleState,
 } from '../../src/core/ports.js';
+import type { Settings } from '../../src/ocpp/v16/store-ports.js';
 import { MemoryReservationStore, Reservations, type ReserveStatus } from '../../src/core/reservations.js';
 import { MemoryChargingProfileStore, SmartCharging, type ChargingProfile, type Electrical } from '../../src/core/smart-charging/index.js';
 import { EvseError } from '../../src/lib/errors.js';

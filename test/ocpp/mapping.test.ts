@@ -3,7 +3,8 @@
  * the mapping of stop reasons, statuses, error codes and IdTagInfo (pure logic, no sockets).
  */
 import { describe, expect, it } from 'vitest';
-import type { ConnectorCondition, Settings, StopReason } from '../../src/core/ports.js';
+import type { ConnectorCondition, StopReason } from '../../src/core/ports.js';
+import type { Settings } from '../../src/ocpp/v16/store-ports.js';
 import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status, V16StatusChanges, v16StatusOf } from '../../src/ocpp/v16/mapping.js';
 import { MAX_ID_TAG_CHARS, policyFromSettings } from '../../src/ocpp/v16/policy.js';
 

@@ -1,5 +1,6 @@
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock, Settings, Timer } from '../../core/ports.js';
+import type { Clock, Timer } from '../../core/ports.js';
+import type { Settings } from './store-ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';

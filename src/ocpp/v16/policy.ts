@@ -1,5 +1,5 @@
 import type { ChargingPolicy } from '../../core/policy.js';
-import type { Settings } from '../../core/ports.js';
+import type { Settings } from './store-ports.js';
 
 /** OCPP 1.6 idTag is CiString20: a longer token cannot be sent, so it is not taken. */
 export const MAX_ID_TAG_CHARS = 20;

@@ -4,7 +4,14 @@
  * SqliteLedger, SqliteOutbox) without knowing OCPP, and the app (src/app/charger) hands its store
  * views to the link; test/ocpp/store-ports.test.ts checks a real store against them.
  */
-import type { AuthorizationData, AuthorizationInfo, SessionRecord, Settings } from '../../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, SessionRecord } from '../../core/ports.js';
+
+/** OCPP 1.6 configuration values, read live by key (wire names, verbatim). */
+export interface Settings {
+  int(key: string): number;
+  bool(key: string): boolean;
+  list(key: string): string[];
+}
 
 /** The configuration keys' values (GetConfiguration, ChangeConfiguration, the link's intervals). */
 export interface ConfigurationStore extends Settings {

@@ -40,6 +40,8 @@ export interface ReservationPolicy {
    * `groupId` is known after authorisation.
    */
   admission(connectorId: number, freeConnectorIds: number[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number };
+  /** Whether a reservation still holds (neither expired, cancelled nor used). */
+  live(reservationId: number): boolean;
   /** A transaction started with the reservation: it ends. */
   consumed(reservationId: number): void;
   onChange(listener: () => void): () => void;
@@ -93,6 +95,10 @@ export class Reservations implements ReservationPolicy {
   list(): Reservation[] {
     const now = this.o.clock.now();
     return this.all().filter((r) => r.expiresAt > now);
+  }
+
+  live(reservationId: number): boolean {
+    return this.list().some((r) => r.reservationId === reservationId);
   }
 
   /**

@@ -37,9 +37,11 @@ export class Sessions {
   async maybeStart(c: ConnectorState): Promise<void> {
     const p = c.pending;
     if (!p || c.session || c.vehicle === 'disconnected' || !this.deps.statuses.usable(c) || !this.b.running()) return;
-    c.dropPending();
     // From here to the session's creation the only wait is the meter read: while it lasts the
-    // connector takes no other authorisation (a card read twice, a remote start), or two sessions open.
+    // connector takes no other authorisation (a card read twice, a remote start), or two sessions
+    // open. The authorisation stays pending until the read succeeds: a meter that fails keeps it
+    // (Faulted, probed), and the session starts once the meter answers again, unless
+    // ConnectionTimeOut has ended it meanwhile.
     c.starting = true;
     let reading: MeterReading;
     try {
@@ -54,14 +56,18 @@ export class Sessions {
     } finally {
       c.starting = false;
     }
+    if (c.pending === p) c.dropPending();
     c.lastReading = reading;
     const now = this.b.clock.now();
+    // The reservation the authorisation was admitted under, if it still holds: one that expired
+    // while the driver plugged in is not the one this transaction ends (1.6 §6.45).
+    const reservationId = p.reservationId !== undefined && this.deps.reservations?.live(p.reservationId) ? p.reservationId : undefined;
     const begin: Sample = { ...this.deps.meter.sample(reading, 'Transaction.Begin', this.deps.metering.sampledMeasurands), offered: this.deps.limits.offered(c, true) };
     let record: SessionRecord;
     try {
       record = this.deps.ledger.open({
         connectorId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
-        meterStartWh: Math.round(reading.energyWh), begin, ...(p.reservationId !== undefined ? { reservationId: p.reservationId } : {}),
+        meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The
@@ -70,7 +76,7 @@ export class Sessions {
       this.deps.faults.report({ ...STORE_FAULT });
       return;
     }
-    if (p.reservationId !== undefined) this.deps.reservations?.consumed(p.reservationId);
+    if (reservationId !== undefined) this.deps.reservations?.consumed(reservationId);
     c.finishing = false;
     c.session = { record, lastReading: reading, suspendedByEvse: false, stopping: false, groupId: p.info.groupId, ...this.deps.meter.deadlines(now) };
     this.b.emit('queued');

@@ -284,15 +284,24 @@ describe('faults', () => {
     await h.advance(4_999);
     expect(h.status()).toBe('Faulted');
     await h.advance(1);
+    // The authorisation outlived the failed read: the session starts once the meter answers.
+    expect(h.statuses()).toEqual(['Available', 'Preparing', 'Faulted', 'Preparing', 'Charging']);
+  });
+
+  it('an authorisation that a failing meter outlasts ends at ConnectionTimeOut: no session when the meter is back', async () => {
+    h = await harness({ settings: { ConnectionTimeOut: 8 }, csms: { 'TAG-A': { status: 'Accepted' } } });
+    // The read at start and the first probe 5 s later fail; a later probe answers, after the 8 s timeout.
+    h.connector().meter.failing = 2;
+    await h.plug();
+    await h.present('TAG-A');
+    await h.advance(60_000);
+    expect(h.ledger.records()).toEqual([]);
     expect(h.statuses()).toEqual(['Available', 'Preparing', 'Faulted', 'Preparing']);
   });
 
-  // The probe calls maybeStart() once the meter answers, but maybeStart cleared the pending
-  // authorisation before its failed read, so that call can never start anything: the driver's
-  // accepted card is forgotten without a word (Preparing, no session, no refusal) and must be
-  // presented again. Either the authorisation should survive the failed read until
-  // ConnectionTimeOut, or the probe's maybeStart is dead code.
-  it.fails('DEFECT: the authorised session starts once the meter answers again', async () => {
+  // The authorisation stays pending through a failed read at start (it used to be dropped before
+  // the read, so the probe's maybeStart could never start anything and the card was forgotten).
+  it('the authorised session starts once the meter answers again', async () => {
     h = await harness({ csms: { 'TAG-A': { status: 'Accepted' } } });
     h.connector().meter.failing = 1;
     await h.plug();
@@ -413,10 +422,9 @@ describe('reservations', () => {
   });
 
   // StartTransaction's reservationId is "the reservation that terminates as a result of this
-  // transaction" (OCPP 1.6 §6.45). A driver authorised while the reservation held, who plugs in
-  // after it expired, starts a session that still names it: the pending authorisation keeps the
-  // reservationId and maybeStart does not ask whether the reservation is still live.
-  it.fails('DEFECT: a session started after its reservation expired does not name the reservation', async () => {
+  // transaction" (OCPP 1.6 §6.45): a driver authorised while the reservation held, who plugs in
+  // after it expired, starts a session that names none.
+  it('a session started after its reservation expired does not name the reservation', async () => {
     h = await harness({ settings: { ConnectionTimeOut: 120 }, csms: { 'TAG-A': { status: 'Accepted' } } });
     await h.reserve({ reservationId: 7, connectorId: 1, idTag: 'TAG-A', expiresInMs: 60_000 });
     await h.present('TAG-A');

@@ -8,7 +8,7 @@ import type { Log } from '../../lib/log.js';
 import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../../lib/pseudonym.js';
 import type { OcppConnection } from '../../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
-import type { CsmsLink } from '../../ocpp/v16/link.js';
+import type { VersionLink } from '../../ocpp/version.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../../sim/index.js';
 import {
@@ -164,7 +164,7 @@ export class Agent {
     return this.runtime?.chargePoint;
   }
 
-  get link(): CsmsLink | undefined {
+  get link(): VersionLink | undefined {
     return this.runtime?.link;
   }
 

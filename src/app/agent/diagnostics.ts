@@ -8,7 +8,7 @@ import type { Log, LogLevel, LogRecord } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { changeConfiguration } from '../../ocpp/v16/incoming.js';
-import type { CsmsLink, SessionUnsynced } from '../../ocpp/v16/link.js';
+import type { SessionUnsynced, VersionLink } from '../../ocpp/version.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 import type { Hardware } from './hardware.js';
 import { VERSION } from '../version.js';
@@ -22,7 +22,7 @@ export interface DiagnosticsDeps {
   loaded: LoadedAgentConfig;
   db: SqliteDatabase;
   chargePoint: ChargePoint;
-  link: CsmsLink;
+  link: VersionLink;
   outbox: SqliteOutbox;
   ledger: SqliteLedger;
   settings: SqliteSettings;

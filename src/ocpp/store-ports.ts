@@ -37,6 +37,10 @@ export interface QueuedEvent {
   format: string;
   attempts: number;
   notBefore: number;
+  /** The event's number within its session, from 0 (2.0.1's seqNo); null for security events and old rows. */
+  txSeq?: number | null;
+  /** Whether the central system was unreachable when it happened (2.0.1's `offline`); null when unknown. */
+  offline?: boolean | null;
 }
 
 /** The ordered queue of events to deliver (the outbox). */

@@ -105,6 +105,8 @@ export interface LinkDeps<Definitions = unknown, Features = unknown> {
   authData: AuthorizationStore;
   /** The stored settings' definitions (the charger's configuration keys). */
   definitions: Definitions;
+  /** The charger's connectors (1.6 connector n is 2.0.1's EVSE n, connector 1). */
+  connectors: readonly { id: number; phases: number; maxPowerW: number; dc?: boolean }[];
   clock: SettableClock;
   identity: ChargePointIdentity;
   log: Log;

@@ -127,7 +127,7 @@ export class Agent {
       },
       onSettingChanged: (key) => this.security.changed(key),
       tariff: (settings) => tariffInForce(settings.get('Tariff'), config.tariff),
-      definitions: this.definitions, defaults,
+      definitions: this.definitions, defaults, ocppVersions: config.csms.ocppVersions,
       session: { resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag, stopOnSecondPresentation: config.session.stopOnSecondPresentation },
       timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
       linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },

@@ -5,6 +5,8 @@ import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
 import type { ChargePointIdentity, LinkState, LinkTiming, OcppSubprotocol, OcppVersion, SettableClock, VersionLink } from '../../ocpp/version.js';
 import { v16, type FeatureServices, type KeyDefinition } from '../../ocpp/v16/index.js';
+import { v201 } from '../../ocpp/v201/index.js';
+import { NegotiatedLink, switchingPolicy } from '../../ocpp/negotiated-link.js';
 import type { DiagnosticsService, FirmwareNotify, FirmwareService } from '../../ocpp/v16/features.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
@@ -13,7 +15,7 @@ import type { Tariff } from '../../core/tariff.js';
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
 
 /** The version bindings a charger can run, by subprotocol (the choice of version is the only version-specific thing here). */
-const VERSIONS: Partial<Record<OcppSubprotocol, OcppVersion<KeyDefinition[], FeatureServices>>> = { 'ocpp1.6': v16 };
+const VERSIONS: Record<OcppSubprotocol, OcppVersion<KeyDefinition[], FeatureServices>> = { 'ocpp1.6': v16, 'ocpp2.0.1': v201 };
 
 /** The OCPP 1.6 feature profiles a charge point composed here implements (the agent's and a simulated one's). */
 export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
@@ -89,8 +91,9 @@ export class ChargePointRuntime {
   readonly connection: AnyConnection;
   readonly chargePoint: ChargePoint;
   readonly link: VersionLink;
-  /** The version this charger speaks. */
-  readonly version: OcppVersion<KeyDefinition[], FeatureServices>;
+  /** The versions offered, in preference order. */
+  readonly versions: readonly OcppVersion<KeyDefinition[], FeatureServices>[];
+  private negotiated?: OcppVersion<KeyDefinition[], FeatureServices>;
   /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
   readonly features: CoreFeatures;
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
@@ -109,7 +112,8 @@ export class ChargePointRuntime {
       if (!v) throw new Error(`OCPP version ${p} is not implemented`);
       return v;
     });
-    this.version = versions[0]!;
+    this.versions = versions;
+    if (versions.length === 1) this.negotiated = versions[0];
     let link: VersionLink | undefined;
     // Each event in the ledger records whether the central system was reachable (2.0.1's `offline`).
     this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined, () => link?.online() ?? false);
@@ -142,7 +146,7 @@ export class ChargePointRuntime {
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
       chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
-      ledger: this.ledger, authData: this.authData, remote, policy: this.version.policy(this.settings), clock: d.clock,
+      ledger: this.ledger, authData: this.authData, remote, policy: versions.length === 1 ? versions[0]!.policy(settings) : this.policyOfVersionInForce(), clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
@@ -155,16 +159,36 @@ export class ChargePointRuntime {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
     };
-    link = this.version.createLink({
+    const linkOf = (version: OcppVersion<KeyDefinition[], FeatureServices>) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
-      authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      authData: this.authData, definitions: d.definitions,
+      connectors: d.hardware.connectors.map((c) => ({ id: c.id, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,
     });
+    link = versions.length === 1
+      ? linkOf(versions[0]!)
+      : new NegotiatedLink(this.connection, (protocol) => {
+        const version = versions.find((v) => v.subprotocol === protocol);
+        if (!version) return undefined;
+        this.negotiated = version;
+        return linkOf(version);
+      }, d.log.child({ component: 'ocpp' }));
     this.link = link;
   }
 
   private readonly firmware?: ReturnType<FirmwareFactory>;
+
+  /** The version the charger speaks: the only one offered, or the one the central system selected (undefined until then). */
+  get version(): OcppVersion<KeyDefinition[], FeatureServices> | undefined {
+    return this.negotiated;
+  }
+
+  /** Several versions offered: the core decides by the policy of the version in force (the preferred one until negotiated). */
+  private policyOfVersionInForce() {
+    const policies = new Map(this.versions.map((v) => [v, v.policy(this.settings)]));
+    return switchingPolicy(() => policies.get(this.negotiated ?? this.versions[0]!)!);
+  }
 
   /**
    * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;

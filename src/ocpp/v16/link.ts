@@ -103,6 +103,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLin
       () => this.o.chargePoint.off('status', onStatus), () => this.o.chargePoint.off('queued', onQueued),
     );
     c.start();
+    // Started once the version was negotiated (several offered): the connection is already open.
+    if (c.open) this.onOpen();
   }
 
   async stop(): Promise<void> {

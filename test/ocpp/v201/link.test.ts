@@ -1,3 +1,4 @@
+import { createRPCError } from 'ocpp-rpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildDeviceModel } from '../../../src/ocpp/v201/device-model.js';
 import { startAgent, type TestAgent } from '../../helpers/agent.js';
@@ -153,6 +154,32 @@ describe('OCPP 2.0.1 link against a strict 2.0.1 central system', () => {
     }
     expect(events[0].offline).toBeUndefined();
     expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('retries a TransactionEvent refused with a CALLERROR after MessageAttemptInterval x attempts, the same event each time (E13)', async () => {
+    const { csms, url } = await server('ocpp2.0.1');
+    let refusals = 0;
+    csms.on('TransactionEvent', (p: { eventType: string; idToken?: unknown }) => {
+      if (p.eventType === 'Started' && refusals < 2) {
+        refusals++;
+        throw createRPCError('InternalError', 'not now');
+      }
+      return p.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
+    });
+    const t = await agentOn(url, ['ocpp2.0.1'], { TransactionMessageAttempts: 3, TransactionMessageRetryInterval: 1 });
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'Accepted');
+    present(t, 'CARD-RETRY');
+    await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started').length === 3 && txEvents(csms).some((c) => c.params.eventType === 'Updated'), 15_000, 'Started three times, then Updated');
+    const started = txEvents(csms).filter((c) => c.params.eventType === 'Started');
+    // The same event each time: one transactionId, seqNo 0.
+    expect(new Set(started.map((c) => c.params.transactionInfo.transactionId)).size).toBe(1);
+    expect(started.every((c) => c.params.seqNo === 0)).toBe(true);
+    // Waits of 1 s after the first transmission, 2 s after the second.
+    expect(started[1]!.at - started[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(started[2]!.at - started[1]!.at).toBeGreaterThanOrEqual(1_900);
+    const updated = txEvents(csms).find((c) => c.params.eventType === 'Updated')!;
+    expect(updated.params.seqNo).toBe(1);
+    expect(t.agent.outbox!.summary().deadLetters).toBe(0);
   });
 
   it('answers GetVariables and SetVariables from the device model over the stored settings (ReadOnly → Rejected) (B05, B06)', async () => {

@@ -182,6 +182,33 @@ describe('OCPP 2.0.1 link against a strict 2.0.1 central system', () => {
     expect(t.agent.outbox!.summary().deadLetters).toBe(0);
   });
 
+  it('a restart mid-transaction: the session closed at start (PowerLoss) goes as Ended with the same transactionId and the next seqNo; the next session gets a new id', async () => {
+    const { csms, url } = await server('ocpp2.0.1');
+    const t = await agentOn(url, ['ocpp2.0.1']);
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'Accepted');
+    present(t, 'CARD-RESTART');
+    await waitFor(() => txEvents(csms).length >= 2 && t.agent.outbox!.summary().depth === 0, 10_000, 'Started and an Updated');
+    await t.agent.stop();
+    const before = txEvents(csms).length;
+    const txId = txEvents(csms)[0]!.params.transactionInfo.transactionId;
+    // The same store, a new process state (the simulated vehicle is not plugged in any more).
+    const again = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] }, ocpp: { MeterValueSampleInterval: 1 } }, { dir: t.dir });
+    cleanups.push(() => again.agent.stop());
+    await waitFor(() => txEvents(csms).some((c) => c.params.eventType === 'Ended'), 10_000, 'Ended after the restart');
+    const events = txEvents(csms).map((c) => c.params);
+    const ended = events.find((e) => e.eventType === 'Ended')!;
+    expect(ended.transactionInfo).toMatchObject({ transactionId: txId, stoppedReason: 'PowerLoss' });
+    expect(ended.seqNo).toBe(before);
+    expect(events.map((e) => e.seqNo)).toEqual(events.map((_e, i) => i));
+    expect(csms.callsOf('BootNotification', CP)).toHaveLength(2);
+    present(again, 'CARD-NEXT');
+    await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started').length === 2, 10_000, 'a new Started');
+    const next = txEvents(csms).filter((c) => c.params.eventType === 'Started')[1]!.params;
+    expect(next.transactionInfo.transactionId).not.toBe(txId);
+    expect(next.seqNo).toBe(0);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('answers GetVariables and SetVariables from the device model over the stored settings (ReadOnly → Rejected) (B05, B06)', async () => {
     const { csms, url } = await server('ocpp2.0.1');
     const t = await agentOn(url, ['ocpp2.0.1']);

@@ -62,6 +62,8 @@ export const agentConfigSchema = s.object({
     reconnectInitialDelayMs: s.withDefault(s.int({ min: 100, max: 600_000 }), 1_000),
     reconnectMaxDelayMs: s.withDefault(s.int({ min: 100, max: 3_600_000 }), 60_000),
     meterValuesPerMessage: s.withDefault(s.int({ min: 1, max: 100 }).describe('after an outage, queued MeterValues of one transaction go up to this many per message (1: one each)'), 50),
+    ocppVersions: s.withDefault(s.array(s.enum(['ocpp1.6', 'ocpp2.0.1']), { minItems: 1 }), ['ocpp1.6'])
+      .describe('the OCPP versions the WebSocket offers, in preference order; the charger speaks the one the central system selects'),
     securityProfile: s.withDefault(s.int({ min: 0, max: 3 }), 0)
       .describe('OCPP security profile: 0 none (labs only), 1 HTTP Basic auth, 2 TLS 1.2+ and Basic auth, 3 mutual TLS'),
     authorizationKey: s.optional(s.string({ pattern: AUTHORIZATION_KEY_PATTERN, patternHint: '16-20 characters, or 32-40 hex digits' })
@@ -151,6 +153,9 @@ function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile):
   config.readers?.forEach((r, i) => r.connectors?.forEach((id, j) => {
     if (!ids.has(id)) problems.push({ file, path: `readers[${i}].connectors[${j}]`, message: `no connector ${id}: ${known}` });
   }));
+  config.csms.ocppVersions.forEach((v, i) => {
+    if (config.csms.ocppVersions.indexOf(v) !== i) problems.push({ file, path: `csms.ocppVersions[${i}]`, message: `${v} is listed twice` });
+  });
   problems.push(...securityProfileProblems(config.csms).map((p) => ({ file, ...p })));
   const store = storePathProblem(config.store.path);
   if (store) problems.push({ file, path: 'store.path', message: store });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import ocppRpc, { RPCClient, type RPCClientOptions } from 'ocpp-rpc';
+import ocppRpc, { RPCClient, type RPCClientOptions, type Validator } from 'ocpp-rpc';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 
@@ -8,7 +8,15 @@ import type { Log } from '../lib/log.js';
 export interface ConnectionOptions {
   endpoint: string;
   identity: string;
-  protocol: 'ocpp1.6';
+  /** The one subprotocol to offer (kept for callers that speak one version). */
+  protocol?: string;
+  /**
+   * The subprotocols to offer, in preference order: the central system selects one, and
+   * ocpp-rpc keeps offering only that one on every reconnect (`protocol` tells which).
+   */
+  protocols?: readonly string[];
+  /** Strict-mode validators replacing ocpp-rpc's own for their subprotocol (2.0.1's error-code remap). */
+  strictModeValidators?: Validator[];
   /** HTTP Basic auth password (security profiles 1 and 2): the AuthorizationKey's bytes. */
   password?: string | Buffer | null;
   wsOpts?: Record<string, unknown>;
@@ -91,6 +99,10 @@ export interface ConnectionEvents {
   'connect-failed': [{ error: Error & { code?: string | number } }];
 }
 
+/** A connection whatever its version's message map (what version-neutral code holds). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyConnection = OcppConnection<any, any>;
+
 /**
  * The OCPP-J link to the central system: a typed facade over ocpp-rpc's RPCClient.
  * It connects with exponential back-off and full jitter until it succeeds, and reconnects the
@@ -110,8 +122,9 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     const rpcOpts: RPCClientOptions = {
       endpoint: opts.endpoint.replace(/\/+$/, ''),
       identity: opts.identity,
-      protocols: [opts.protocol],
+      protocols: [...(opts.protocols ?? (opts.protocol ? [opts.protocol] : []))],
       strictMode: true,
+      ...(opts.strictModeValidators?.length ? { strictModeValidators: opts.strictModeValidators } : {}),
       password: opts.password ?? null,
       callTimeoutMs: opts.callTimeoutMs,
       pingIntervalMs: opts.pingIntervalMs,
@@ -130,6 +143,13 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     this.client = new QuietableClient(rpcOpts);
     this.pendingCalls = pendingCallsOf(this.client);
     this.client.on('open', () => {
+      // ocpp-rpc's connect() offers every protocol again: offer only the one selected from now on
+      // (the charger runs that version's binding until it restarts).
+      const selected = this.client.protocol;
+      if (selected && (this.opts.protocols?.length ?? 0) > 1) {
+        this.opts.protocols = [selected];
+        this.client.reconfigure({ protocols: [selected] });
+      }
       this.isOpen = true;
       this.attempt = 0;
       this.emit('open');
@@ -156,6 +176,11 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     return this.isOpen;
   }
 
+  /** The subprotocol the central system selected, once connected (then the only one offered). */
+  get protocol(): string | undefined {
+    return this.client.protocol;
+  }
+
   /**
    * While true, calls from the peer get no answer at all: no handler runs, and no CALLRESULT or
    * CALLERROR is sent (OCPP 1.6 §4.2: a charge point whose boot was Rejected does not respond to
@@ -173,6 +198,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   /** Start connecting; resolves at once. Listen for 'open'. */
   start(): void {
     this.stopped = false;
+    // Already connected (a binding started once its version was negotiated): connecting again would make ocpp-rpc forget the protocol.
+    if (this.isOpen) return;
     void this.connectOnce();
   }
 

@@ -188,6 +188,22 @@ describe('the CLI', () => {
     expect(ok.stdout).toContain('valid');
   });
 
+  it('csms.ocppVersions: default ["ocpp1.6"]; an unknown or repeated version exits 2 naming the file and field', async () => {
+    expect(loadAgentConfig(write('versions-default.json', minimal)).config.csms.ocppVersions).toEqual(['ocpp1.6']);
+    expect(loadAgentConfig(write('versions-both.json', { ...minimal, csms: { ...minimal.csms, ocppVersions: ['ocpp2.0.1', 'ocpp1.6'] } })).config.csms.ocppVersions)
+      .toEqual(['ocpp2.0.1', 'ocpp1.6']);
+    const bad = write('versions-bad.json', { ...minimal, csms: { ...minimal.csms, ocppVersions: ['ocpp2.1'] } });
+    const r = await run(['agent', '--config', bad, '--check']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${bad}: csms.ocppVersions[0]:`);
+    const twice = write('versions-twice.json', { ...minimal, csms: { ...minimal.csms, ocppVersions: ['ocpp1.6', 'ocpp1.6'] } });
+    const r2 = await run(['agent', '--config', twice, '--check']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(`${twice}: csms.ocppVersions[1]: ocpp1.6 is listed twice`);
+    const empty = write('versions-empty.json', { ...minimal, csms: { ...minimal.csms, ocppVersions: [] } });
+    expect(problemsOf(() => loadAgentConfig(empty)).map((p) => p.path)).toEqual(['csms.ocppVersions']);
+  });
+
   it('a missing config file exits 2 and names it', async () => {
     const r = await run(['agent', '--config', join(dir, 'absent.json')]);
     expect(r.code).toBe(2);

@@ -71,7 +71,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
     expect(await call('RemoteStartTransaction', { connectorId, idTag })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StartTransaction').length > before, 10_000, 'StartTransaction');
     const localId = await waitFor(() => agent!.agent.chargePoint!.session(connectorId)?.localId, 5_000, 'session');
-    return waitFor(() => agent!.agent.runtime!.link.transactionIdOf(localId), 5_000, 'transactionId');
+    return waitFor(() => agent!.agent.runtime!.link.transactionIdOf(localId), 5_000, 'transactionId') as Promise<number>;
   }
 
   describe('RemoteStartTransaction / RemoteStopTransaction', () => {

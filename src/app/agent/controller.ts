@@ -8,8 +8,8 @@ import type { Log } from '../../lib/log.js';
 import { loadOrCreateSecret, pseudonymiser, type Pseudonymiser } from '../../lib/pseudonym.js';
 import type { OcppConnection } from '../../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
-import type { CsmsLink } from '../../ocpp/v16/link.js';
 import { V16StatusChanges, v16StatusOf } from '../../ocpp/v16/mapping.js';
+import type { VersionLink } from '../../ocpp/version.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../../sim/index.js';
 import {
@@ -128,7 +128,7 @@ export class Agent {
       },
       onSettingChanged: (key) => this.security.changed(key),
       tariff: (settings) => tariffInForce(settings.get('Tariff'), config.tariff),
-      definitions: this.definitions, defaults,
+      definitions: this.definitions, defaults, ocppVersions: config.csms.ocppVersions,
       session: { resumePolicy: config.session.resumePolicy, freeVendIdTag: config.session.freeVendIdTag, stopOnSecondPresentation: config.session.stopOnSecondPresentation },
       timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
       linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
@@ -165,7 +165,7 @@ export class Agent {
     return this.runtime?.chargePoint;
   }
 
-  get link(): CsmsLink | undefined {
+  get link(): VersionLink | undefined {
     return this.runtime?.link;
   }
 

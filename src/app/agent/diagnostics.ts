@@ -9,7 +9,7 @@ import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { changeConfiguration } from '../../ocpp/v16/incoming.js';
 import { v16StatusOf } from '../../ocpp/v16/mapping.js';
-import type { CsmsLink, SessionUnsynced } from '../../ocpp/v16/link.js';
+import type { SessionUnsynced, VersionLink } from '../../ocpp/version.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 import type { Hardware } from './hardware.js';
 import { VERSION } from '../version.js';
@@ -23,7 +23,7 @@ export interface DiagnosticsDeps {
   loaded: LoadedAgentConfig;
   db: SqliteDatabase;
   chargePoint: ChargePoint;
-  link: CsmsLink;
+  link: VersionLink;
   outbox: SqliteOutbox;
   ledger: SqliteLedger;
   settings: SqliteSettings;

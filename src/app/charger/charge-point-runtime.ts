@@ -2,15 +2,20 @@ import { ChargePoint, type ChargePointTiming } from '../../core/charge-point.js'
 import type { ConnectorHardware, FaultSource, IdReader } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
-import { OcppConnection, type CallOutcome } from '../../ocpp/connection.js';
-import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
-import { CsmsLink, type ChargePointIdentity, type LinkState, type SettableClock } from '../../ocpp/v16/link.js';
-import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
-import { policyFromSettings } from '../../ocpp/v16/policy.js';
+import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
+import type { ChargePointIdentity, LinkState, LinkTiming, OcppSubprotocol, OcppVersion, SettableClock, VersionLink } from '../../ocpp/version.js';
+import { v16, type FeatureServices, type KeyDefinition } from '../../ocpp/v16/index.js';
+import { v201 } from '../../ocpp/v201/index.js';
+import { NegotiatedLink, switchingPolicy } from '../../ocpp/negotiated-link.js';
+import type { DiagnosticsService, FirmwareNotify, FirmwareService } from '../../ocpp/v16/features.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import type { Tariff } from '../../core/tariff.js';
-import type { DiagnosticsService, FeatureServices, FirmwareService } from '../../ocpp/v16/features.js';
+
+export type { FirmwareNotify } from '../../ocpp/v16/features.js';
+
+/** The version bindings a charger can run, by subprotocol (the choice of version is the only version-specific thing here). */
+const VERSIONS: Record<OcppSubprotocol, OcppVersion<KeyDefinition[], FeatureServices>> = { 'ocpp1.6': v16, 'ocpp2.0.1': v201 };
 
 /** The OCPP 1.6 feature profiles a charge point composed here implements (the agent's and a simulated one's). */
 export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
@@ -39,13 +44,15 @@ export interface ChargePointRuntimeDeps {
   onSettingChanged?: (key: string) => void;
   /** The tariff in force when a session closes; its cost is stored with the session. */
   tariff?: (settings: SqliteSettings) => Tariff | undefined;
-  /** The OCPP key definitions (shareable across charge points with the same connectors). */
+  /** The stored settings' definitions, the configuration keys (shareable across charge points with the same connectors). */
   definitions: KeyDefinition[];
+  /** The OCPP versions to offer, in preference order (default ['ocpp1.6']): the charger runs the one the central system selects. */
+  ocppVersions?: readonly OcppSubprotocol[];
   /** Default value of each key (definition defaults overridden by configuration). */
   defaults: ReadonlyMap<string, string>;
   session?: { resumePolicy?: 'resume-or-stop' | 'stop'; freeVendIdTag?: string; stopOnSecondPresentation?: boolean };
   timing?: Partial<ChargePointTiming>;
-  linkTiming?: { bootRetryMs?: number; authorizeTimeoutMs?: number; meterValuesPerMessage?: number };
+  linkTiming?: LinkTiming;
   onReset?: (type: 'Soft' | 'Hard') => void;
   /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
   onCall?: (outcome: CallOutcome) => void;
@@ -54,9 +61,6 @@ export interface ChargePointRuntimeDeps {
   /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
   firmware?: FirmwareFactory;
 }
-
-/** Status notifications a Firmware Management implementation sends (while the link is up). */
-export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => Promise<void>;
 
 /** Builds the Firmware Management services of one charge point, once its core exists. */
 export type FirmwareFactory = (cp: {
@@ -73,7 +77,8 @@ export type FirmwareFactory = (cp: {
 
 /**
  * One charge point composed from injected dependencies: its store views (keyed by its id in a
- * shared database), the ChargePoint core, the OCPP connection and the CsmsLink. The agent
+ * shared database), the ChargePoint core, the OCPP connection and the link of the OCPP version
+ * it speaks, built through the version seam (src/ocpp/version.ts). The agent
  * composes one around real or simulated hardware; the fleet composes thousands, sharing the
  * database, the clock's scheduler and the key definitions. start() acquires; stop() releases
  * in reverse.
@@ -83,9 +88,12 @@ export class ChargePointRuntime {
   readonly authData: SqliteAuthorizationData;
   readonly ledger: SqliteLedger;
   readonly outbox: SqliteOutbox;
-  readonly connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
+  readonly connection: AnyConnection;
   readonly chargePoint: ChargePoint;
-  readonly link: CsmsLink;
+  readonly link: VersionLink;
+  /** The versions offered, in preference order. */
+  readonly versions: readonly OcppVersion<KeyDefinition[], FeatureServices>[];
+  private negotiated?: OcppVersion<KeyDefinition[], FeatureServices>;
   /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
   readonly features: CoreFeatures;
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
@@ -98,14 +106,24 @@ export class ChargePointRuntime {
     const settings = new SqliteSettings(d.db, cpId, d.defaults, d.onSettingChanged);
     this.settings = settings;
     this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
-    let link: CsmsLink | undefined;
+    const offered = d.ocppVersions?.length ? d.ocppVersions : (['ocpp1.6'] as const);
+    const versions = offered.map((p) => {
+      const v = VERSIONS[p];
+      if (!v) throw new Error(`OCPP version ${p} is not implemented`);
+      return v;
+    });
+    this.versions = versions;
+    if (versions.length === 1) this.negotiated = versions[0];
+    let link: VersionLink | undefined;
     // Each event in the ledger records whether the central system was reachable (2.0.1's `offline`).
     this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined, () => link?.online() ?? false);
     this.outbox = new SqliteOutbox(d.db, cpId);
     const security = d.connectionSecurity?.(settings);
-    this.connection = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
+    const validators = versions.flatMap((v) => (v.strictValidator ? [v.strictValidator] : []));
+    this.connection = new OcppConnection(
       {
-        endpoint: d.csms.url, identity: cpId, protocol: 'ocpp1.6', callTimeoutMs: d.csms.callTimeoutMs,
+        endpoint: d.csms.url, identity: cpId, protocols: versions.map((v) => v.subprotocol), callTimeoutMs: d.csms.callTimeoutMs,
+        ...(validators.length ? { strictModeValidators: validators } : {}),
         password: security?.password !== undefined ? security.password : d.csms.password,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
         backoff: { initialDelayMs: d.csms.reconnectInitialDelayMs, maxDelayMs: d.csms.reconnectMaxDelayMs },
@@ -119,12 +137,16 @@ export class ChargePointRuntime {
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
-      transactionIdOf: (localId) => link?.transactionIdOf(localId),
+      // The core's smart charging knows integer transaction ids (a 1.6 TxProfile names one).
+      transactionIdOf: (localId) => {
+        const id = link?.transactionIdOf(localId);
+        return typeof id === 'number' ? id : undefined;
+      },
     });
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
       chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
-      ledger: this.ledger, authData: this.authData, remote, policy: policyFromSettings(this.settings), clock: d.clock,
+      ledger: this.ledger, authData: this.authData, remote, policy: versions.length === 1 ? versions[0]!.policy(settings) : this.policyOfVersionInForce(), clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
@@ -137,22 +159,42 @@ export class ChargePointRuntime {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
     };
-    link = new CsmsLink({
+    const linkOf = (version: OcppVersion<KeyDefinition[], FeatureServices>) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
-      authData: this.authData, definitions: d.definitions, clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      authData: this.authData, definitions: d.definitions,
+      connectors: d.hardware.connectors.map((c) => ({ id: c.id, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,
     });
+    link = versions.length === 1
+      ? linkOf(versions[0]!)
+      : new NegotiatedLink(this.connection, (protocol) => {
+        const version = versions.find((v) => v.subprotocol === protocol);
+        if (!version) return undefined;
+        this.negotiated = version;
+        return linkOf(version);
+      }, d.log.child({ component: 'ocpp' }));
     this.link = link;
   }
 
   private readonly firmware?: ReturnType<FirmwareFactory>;
 
+  /** The version the charger speaks: the only one offered, or the one the central system selected (undefined until then). */
+  get version(): OcppVersion<KeyDefinition[], FeatureServices> | undefined {
+    return this.negotiated;
+  }
+
+  /** Several versions offered: the core decides by the policy of the version in force (the preferred one until negotiated). */
+  private policyOfVersionInForce() {
+    const policies = new Map(this.versions.map((v) => [v, v.policy(this.settings)]));
+    return switchingPolicy(() => policies.get(this.negotiated ?? this.versions[0]!)!);
+  }
+
   /**
    * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
    * while it is not, the latest of each kind waits and goes once Accepted again.
    */
-  private async notifyStatus<A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]): Promise<void> {
+  private async notifyStatus(action: 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', request: unknown): Promise<void> {
     const link = this.link;
     if (link?.online()) {
       await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
@@ -163,7 +205,7 @@ export class ChargePointRuntime {
     if (link && !this.sendHeldStatuses) {
       this.sendHeldStatuses = (state: LinkState) => {
         if (state !== 'accepted' || !this.heldStatuses?.size) return;
-        for (const [a, req] of this.heldStatuses) void link.send(a, req as never).catch(() => undefined);
+        for (const [a, req] of this.heldStatuses) void link.send(a, req).catch(() => undefined);
         this.heldStatuses.clear();
       };
       link.on('state', this.sendHeldStatuses);

@@ -11,27 +11,11 @@ import {
   transactionIdOf, UnknownEventFormatError,
 } from './transaction-messages.js';
 
-export interface SessionUnsynced {
-  localId: string;
-  connectorId: number;
-  meterStartWh: number;
-  meterStopWh: number | null;
-  energyWh: number | null;
-  /** Whether its StartTransaction never got a transactionId (then no valid StopTransaction can exist). */
-  noTransactionId: boolean;
-  error: string;
-}
+import type { LinkEvents, SessionUnsynced } from '../version.js';
+export type { SessionUnsynced } from '../version.js';
 
-export interface DeliveryEvents {
-  /** A transaction message moved to the dead-letter table. */
-  'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
-  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number }];
-  /**
-   * A session's StopTransaction went to the dead-letter table (its StartTransaction never got a
-   * transactionId, or the central system refused the Stop): the energy it delivered is not billed.
-   */
-  'session-unsynced': [SessionUnsynced];
-}
+/** What delivery tells the application (the link's events but its state). */
+export type DeliveryEvents = Omit<LinkEvents, 'state'>;
 
 /** What delivery needs of the OCPP session (link.ts): the CALLs, and whether the link is up. */
 export interface DeliveryLink {

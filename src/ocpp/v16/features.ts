@@ -5,7 +5,7 @@
  */
 import type { Reservations } from '../../core/reservations.js';
 import type { SmartCharging } from '../../core/smart-charging/index.js';
-import type { CentralSystemCalls, DiagnosticsStatus, FirmwareStatus } from './messages.js';
+import type { CentralSystemCalls, ChargePointCalls, DiagnosticsStatus, FirmwareStatus } from './messages.js';
 
 export interface FirmwareService {
   /** UpdateFirmware: schedule the download at retrieveDate. */
@@ -26,3 +26,6 @@ export interface FeatureServices {
   firmware?: FirmwareService;
   diagnostics?: DiagnosticsService;
 }
+
+/** Status notifications a Firmware Management implementation sends (while the link is up). */
+export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => Promise<void>;

@@ -21,7 +21,7 @@ const after = (fn: () => void) => setImmediate(fn);
  * NotSupported, read-only and invalid values Rejected; a stored change is applied by the link.
  */
 export function changeConfiguration(
-  ctx: Pick<IncomingContext, 'definitions' | 'settings' | 'log' | 'link'>, key: string, value: string,
+  ctx: Pick<IncomingContext, 'definitions' | 'settings' | 'log'> & { link: Pick<IncomingContext['link'], 'configurationChanged'> }, key: string, value: string,
 ): 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported' {
   const def = findKey(ctx.definitions, key);
   if (!def) return 'NotSupported';
@@ -192,6 +192,9 @@ const table: ReadonlyMap<string, (request: unknown, r: Registered) => Promise<un
     }
   }]),
 );
+
+/** The actions of the central system this binding answers. */
+export const INCOMING_ACTIONS: readonly string[] = [...table.keys()];
 
 export function registerIncoming(connection: OcppConnection<ChargePointCalls, CentralSystemCalls>, ctx: IncomingContext): void {
   connection.handleTable(table, { ctx });

@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import { fromV16IdTagInfo, toV16Reason, V16StatusChanges, v16StatusOf } from './mapping.js';
-import type { AuthorizationInfo, Clock, RemoteAuthorizer, Timer } from '../../core/ports.js';
+import type { AuthorizationInfo, Timer } from '../../core/ports.js';
+import type { ChargePointIdentity, LinkEvents, LinkState, SettableClock, VersionLink } from '../version.js';
 import type { Log } from '../../lib/log.js';
 import type { OcppConnection } from '../connection.js';
 import type { KeyDefinition } from './configuration.js';
-import { TransactionDelivery, type DeliveryEvents, type SessionUnsynced } from './delivery.js';
+import { TransactionDelivery } from './delivery.js';
 import type { FeatureServices } from './features.js';
 import type { IncomingContext } from './context.js';
 import { registerIncoming } from './incoming.js';
@@ -16,20 +17,7 @@ import { OCPP16, transactionIdOf } from './transaction-messages.js';
 
 export type { SessionUnsynced } from './delivery.js';
 
-export interface SettableClock extends Clock {
-  /** Set from the central system's currentTime; returns the correction, ms. */
-  set(epochMs: number): number;
-}
-
-export interface ChargePointIdentity {
-  vendor: string;
-  model: string;
-  serialNumber?: string;
-  firmwareVersion: string;
-  meterType?: string;
-}
-
-export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accepted';
+export type { ChargePointIdentity, LinkState, SettableClock } from '../version.js';
 
 export interface CsmsLinkOptions {
   connection: OcppConnection<ChargePointCalls, CentralSystemCalls>;
@@ -52,9 +40,7 @@ export interface CsmsLinkOptions {
   features?: FeatureServices;
 }
 
-export interface CsmsLinkEvents extends DeliveryEvents {
-  state: [LinkState];
-}
+export type CsmsLinkEvents = LinkEvents;
 
 /**
  * The OCPP 1.6J session between the ChargePoint core and the central system: the boot
@@ -62,7 +48,7 @@ export interface CsmsLinkEvents extends DeliveryEvents {
  * transaction messages go through delivery.ts (the outbox pump); incoming calls through
  * incoming.ts.
  */
-export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuthorizer {
+export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLink {
   private linkState: LinkState = 'offline';
   private acceptedOnce = false;
   private heartbeatTimer?: Timer;
@@ -122,6 +108,8 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements RemoteAuth
       () => this.o.chargePoint.off('status', onStatus), () => this.o.chargePoint.off('queued', onQueued),
     );
     c.start();
+    // Started once the version was negotiated (several offered): the connection is already open.
+    if (c.open) this.onOpen();
   }
 
   async stop(): Promise<void> {

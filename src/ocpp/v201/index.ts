@@ -1,0 +1,55 @@
+/**
+ * OCPP 2.0.1 behind the version seam (../version.ts): subprotocol ocpp2.0.1 with the error-code
+ * remapping validator, the core's policy over the same stored settings as 1.6 (the device
+ * model's variables with a 1.6 equivalent are views of those keys, v16-equivalents.ts), the
+ * link (link.ts), the incoming table (incoming.ts) and the mapping (mapping.ts).
+ */
+import type { ChargingPolicy } from '../../core/policy.js';
+import type { Settings } from '../store-ports.js';
+import type { ConfigurationStore } from '../store-ports.js';
+import { policyFromSettings } from '../v16/policy.js';
+import type { OcppVersion } from '../version.js';
+import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
+import { v201StrictValidator } from './errors.js';
+import { INCOMING_ACTIONS } from './incoming.js';
+import { V201Link } from './link.js';
+import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
+import type { IdTokenInfoType } from './messages.js';
+import { sharedSettingsStore } from './v16-equivalents.js';
+
+/** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
+export const MAX_ID_TOKEN_CHARS = 36;
+
+/** The 2.0.1 variables without a 1.6 key, persisted among the charger's settings under a prefixed key. */
+export function settingsVariableStore(settings: ConfigurationStore): VariableStore {
+  const keyOf = (k: VariableKey) => `ocpp2.0.1:${MemoryVariableStore.key(k)}`;
+  return {
+    get: (k) => settings.get(keyOf(k)),
+    set: (k, value) => settings.set(keyOf(k), value),
+  };
+}
+
+/** The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's token length. */
+function policy(settings: Settings): ChargingPolicy {
+  const p = policyFromSettings(settings);
+  return { ...p, authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }) };
+}
+
+let validator: ReturnType<typeof v201StrictValidator> | undefined;
+
+export const v201: OcppVersion = {
+  subprotocol: 'ocpp2.0.1',
+  get strictValidator() {
+    return (validator ??= v201StrictValidator());
+  },
+  policy,
+  createLink: (d) => {
+    const model = buildDeviceModel({
+      evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
+    });
+    const store = sharedSettingsStore(d.settings, settingsVariableStore(d.settings));
+    return new V201Link(d, { model, store, clock: d.clock, log: d.log });
+  },
+  incomingActions: INCOMING_ACTIONS,
+  mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },
+};

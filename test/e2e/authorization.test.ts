@@ -317,6 +317,9 @@ describe('authorisation with a real central system', () => {
     await goOnline();
     a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 2, 10_000, 'second stop');
+    // Until the charger has the answer (its idTagInfo goes into the cache, R7): a ClearCache before
+    // that would be undone by it.
+    await waitFor(() => a.agent.outbox?.summary().depth === 0, 10_000, 'StopTransaction.conf handled');
     expect(await call('ClearCache', {})).toEqual({ status: 'Accepted' });
     await waitFor(() => toV16Status(a.agent.chargePoint!.status(2)) === 'Available', 5_000, 'available');
     await goOffline();

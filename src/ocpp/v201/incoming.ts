@@ -5,6 +5,7 @@
  */
 import { createRPCError } from 'ocpp-rpc';
 import { isoMs } from '../../core/clock.js';
+import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
@@ -16,8 +17,17 @@ export interface V201Context {
   store: VariableStore;
   clock: Clock;
   log: Log;
-  link: { send(action: string, request: unknown): Promise<unknown>; configurationChanged(key: string): void };
+  chargePoint: ChargePoint;
+  link: {
+    send(action: string, request: unknown): Promise<unknown>;
+    configurationChanged(key: string): void;
+    /** A remote start was accepted: the Started event of this token's session carries RemoteStart and the id. */
+    remoteStartAccepted(idToken: string, remoteStartId: number): void;
+  };
 }
+
+/** 2.0.1's EVSE n is the core's connector n (one connector each). */
+const knownEvse = (ctx: V201Context, evseId: number | undefined): boolean => evseId === undefined || ctx.chargePoint.connectorIds.includes(evseId);
 
 type Handlers = { [A in keyof CsmsCalls]?: (req: CsmsCalls[A][0], ctx: V201Context) => Promise<CsmsCalls[A][1]> | CsmsCalls[A][1] };
 
@@ -27,6 +37,18 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
+  RequestStartTransaction: async (req, ctx) => {
+    if (!knownEvse(ctx, req.evseId) || req.evseId === 0) return { status: 'Rejected' };
+    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId);
+    if (accepted) ctx.link.remoteStartAccepted(req.idToken.idToken, req.remoteStartId);
+    ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
+    return { status: accepted ? 'Accepted' : 'Rejected' };
+  },
+
+  // F03: the station's transactionId is the session's local id (link.ts transactionIdFor).
+  RequestStopTransaction: async (req, ctx) => ({ status: (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected' }),
+
   GetVariables: (req, ctx) => {
     limit(ctx, 'GetVariables', req.getVariableData);
     return { getVariableResult: getVariables(ctx.model, ctx.store, req.getVariableData) as CsmsCalls['GetVariables'][1]['getVariableResult'] };

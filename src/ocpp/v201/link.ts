@@ -178,7 +178,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     this.setState('offline');
   }
 
-  async boot(): Promise<void> {
+  async boot(reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
     this.bootTimer?.cancel();
     if (this.stopped || !this.connection.open) return;
     if (!this.acceptedOnce) this.setState('booting');
@@ -187,7 +187,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     let res: Res<'BootNotification'>;
     try {
       res = await this.call('BootNotification', {
-        reason: 'PowerUp',
+        reason,
         chargingStation: {
           model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
           ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
@@ -242,6 +242,11 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
 
   private onStatus(s: StatusChange): void {
     if (this.linkState === 'accepted') void this.sendStatus(s);
+  }
+
+  async triggerStatus(connectorId: number): Promise<void> {
+    this.sentStatus.delete(connectorId);
+    await this.sendStatus(this.d.chargePoint.status(connectorId));
   }
 
   /** StatusNotification of a connector (not of the station: 2.0.1 reports EVSE connectors only), when its 2.0.1 status changed. */

@@ -62,4 +62,114 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     expect(await call('RequestStopTransaction', { transactionId })).toEqual({ status: 'Rejected' });
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('UnlockConnector: UnknownConnector for an unknown EVSE or connector, OngoingAuthorizedTransaction while one runs (not stopped), Unlocked once it is over (F05)', async () => {
+    const { csms, call } = await ready();
+    expect(await call('UnlockConnector', { evseId: 9, connectorId: 1 })).toEqual({ status: 'UnknownConnector' });
+    expect(await call('UnlockConnector', { evseId: 1, connectorId: 2 })).toEqual({ status: 'UnknownConnector' });
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 1 })).toEqual({ status: 'Accepted' });
+    const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
+    expect(await call('UnlockConnector', { evseId: 1, connectorId: 1 })).toEqual({ status: 'OngoingAuthorizedTransaction' });
+    expect(txEvents(csms).some((c) => c.params.eventType === 'Ended')).toBe(false);
+    expect(await call('RequestStopTransaction', { transactionId: started.params.transactionInfo.transactionId })).toEqual({ status: 'Accepted' });
+    await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Ended'), 10_000, 'Ended');
+    expect(await call('UnlockConnector', { evseId: 1, connectorId: 1 })).toEqual({ status: 'Unlocked' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('TriggerMessage: answered first, then BootNotification (Triggered), Heartbeat, StatusNotification, MeterValues sent; TransactionEvent and others NotImplemented, an unknown EVSE Rejected (F06)', async () => {
+    const { csms, call } = await ready();
+    // The answer goes first by construction (the message is sent from setImmediate after the handler returned);
+    // the test server's own bookkeeping cannot order an answer against the next CALL on the socket, so this asserts what follows.
+    const trigger = (params: Record<string, unknown>) => call('TriggerMessage', params);
+    const boots = csms.callsOf('BootNotification', CP).length;
+    expect(await trigger({ requestedMessage: 'BootNotification' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('BootNotification', CP).length > boots, 10_000, 'triggered boot');
+    expect(csms.callsOf('BootNotification', CP).at(-1)!.params).toMatchObject({ reason: 'Triggered' });
+    expect(await trigger({ requestedMessage: 'Heartbeat' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('Heartbeat', CP).length >= 1, 10_000, 'Heartbeat');
+    const statuses = csms.callsOf('StatusNotification', CP).length;
+    expect(await trigger({ requestedMessage: 'StatusNotification', evse: { id: 2, connectorId: 1 } })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('StatusNotification', CP).length > statuses, 10_000, 'StatusNotification');
+    expect(csms.callsOf('StatusNotification', CP).at(-1)!.params).toMatchObject({ evseId: 2, connectorId: 1, connectorStatus: 'Available' });
+    expect(await trigger({ requestedMessage: 'MeterValues', evse: { id: 1 } })).toEqual({ status: 'Accepted' });
+    const mv = await waitFor(() => csms.callsOf('MeterValues', CP)[0], 10_000, 'MeterValues');
+    expect(mv.params).toMatchObject({ evseId: 1, meterValue: [{ sampledValue: expect.arrayContaining([expect.objectContaining({ context: 'Trigger' })]) }] });
+    expect(await trigger({ requestedMessage: 'TransactionEvent' })).toEqual({ status: 'NotImplemented' });
+    expect(await trigger({ requestedMessage: 'LogStatusNotification' })).toEqual({ status: 'NotImplemented' });
+    expect(await trigger({ requestedMessage: 'Heartbeat', evse: { id: 9 } })).toEqual({ status: 'Rejected' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('ChangeAvailability: an idle EVSE Unavailable at once, a busy one Scheduled until its transaction ends, the station Inoperative, an unknown EVSE Rejected; persisted (G03, G04)', async () => {
+    const { csms, t, call } = await ready();
+    const lastStatus = (evseId: number) => csms.callsOf('StatusNotification', CP).filter((c) => c.params.evseId === evseId).at(-1)?.params.connectorStatus;
+    expect(await call('ChangeAvailability', { operationalStatus: 'Inoperative', evse: { id: 9 } })).toEqual({ status: 'Rejected' });
+    expect(await call('ChangeAvailability', { operationalStatus: 'Inoperative', evse: { id: 2 } })).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(2) === 'Unavailable', 10_000, 'EVSE 2 Unavailable');
+    expect(t.agent.settings!.get('evse-edge.Availability.2')).toBe('Inoperative');
+    expect(await call('ChangeAvailability', { operationalStatus: 'Operative', evse: { id: 2, connectorId: 1 } })).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(2) === 'Available', 10_000, 'EVSE 2 Available');
+
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 3 })).toEqual({ status: 'Accepted' });
+    const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
+    expect(await call('ChangeAvailability', { operationalStatus: 'Inoperative', evse: { id: 1 } })).toEqual({ status: 'Scheduled' });
+    expect(lastStatus(1)).toBe('Occupied');
+    expect(await call('RequestStopTransaction', { transactionId: started.params.transactionInfo.transactionId })).toEqual({ status: 'Accepted' });
+    t.agent.sim.connectors.get(1)!.unplug();
+    await waitFor(() => lastStatus(1) === 'Unavailable', 10_000, 'EVSE 1 Unavailable after its transaction');
+
+    expect(await call('ChangeAvailability', { operationalStatus: 'Inoperative' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(2) === 'Unavailable', 10_000, 'station Inoperative');
+    expect(t.agent.settings!.get('evse-edge.Availability.0')).toBe('Inoperative');
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('GetTransactionStatus: ongoingIndicator and messagesInQueue for a transaction, messagesInQueue without one (E14)', async () => {
+    const { csms, t, call } = await ready();
+    expect(await call('GetTransactionStatus', {})).toEqual({ messagesInQueue: false });
+    expect(await call('GetTransactionStatus', { transactionId: 'unknown' })).toEqual({ ongoingIndicator: false, messagesInQueue: false });
+    // The central system does not answer the Started event for a while: it stays queued.
+    let hold = true;
+    csms.on('TransactionEvent', async () => {
+      while (hold) await new Promise((r) => setTimeout(r, 20));
+      return {};
+    });
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 5 })).toEqual({ status: 'Accepted' });
+    const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started sent');
+    const transactionId = started.params.transactionInfo.transactionId as string;
+    expect(await call('GetTransactionStatus', { transactionId })).toEqual({ ongoingIndicator: true, messagesInQueue: true });
+    expect(await call('GetTransactionStatus', {})).toEqual({ messagesInQueue: true });
+    hold = false;
+    expect(await call('RequestStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
+    // Until the Ended event is delivered the answer says the transaction has messages queued.
+    await waitFor(() => txEvents(csms).some((c) => c.params.eventType === 'Ended'), 10_000, 'Ended sent');
+    await waitFor(() => t.agent.outbox!.summary().depth === 0, 10_000, 'queue empty');
+    expect(await call('GetTransactionStatus', { transactionId })).toEqual({ ongoingIndicator: false, messagesInQueue: false });
+    expect(txEvents(csms).some((c) => c.params.eventType === 'Ended')).toBe(true);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('Reset: an unknown EVSE Rejected; OnIdle during a transaction Scheduled; Immediate ends it with ResetCommand / ImmediateReset and the station restarts (boots again) (B11, B12)', async () => {
+    const { csms, call } = await ready();
+    expect(await call('Reset', { type: 'Immediate', evseId: 9 })).toEqual({ status: 'Rejected' });
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 6 })).toEqual({ status: 'Accepted' });
+    const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
+    const transactionId = started.params.transactionInfo.transactionId as string;
+    expect(await call('Reset', { type: 'OnIdle', evseId: 1 })).toEqual({ status: 'Scheduled' });
+    expect(txEvents(csms).some((c) => c.params.eventType === 'Ended')).toBe(false);
+    const boots = csms.callsOf('BootNotification', CP).length;
+    expect(await call('Reset', { type: 'Immediate' })).toEqual({ status: 'Accepted' });
+    const ended = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Ended'), 15_000, 'Ended');
+    expect(ended.params).toMatchObject({ triggerReason: 'ResetCommand', transactionInfo: { transactionId, stoppedReason: 'ImmediateReset' } });
+    await waitFor(() => csms.callsOf('BootNotification', CP).length > boots, 15_000, 'boot after the reset');
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('DataTransfer: another vendor UnknownVendorId, ours with an unknown message UnknownMessageId', async () => {
+    const { csms, call } = await ready();
+    expect(await call('DataTransfer', { vendorId: 'com.example', messageId: 'Hello', data: 'x' })).toEqual({ status: 'UnknownVendorId' });
+    expect(await call('DataTransfer', { vendorId: 'org.evse-edge', messageId: 'Nope' })).toEqual({ status: 'UnknownMessageId' });
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

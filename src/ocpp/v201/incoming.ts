@@ -27,6 +27,8 @@ export interface V201Context {
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
   link: {
+    /** The link's state: 'pending' while the central system has not accepted the boot. */
+    readonly state: string;
     /** BootNotification now (TriggerMessage: reason Triggered). */
     boot(reason?: 'Triggered'): Promise<void>;
     /** StatusNotification of a connector whether or not it changed (TriggerMessage). */
@@ -59,6 +61,7 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 export const handlers: Handlers = {
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
+    if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
     if (!knownEvse(ctx, req.evseId) || req.evseId === 0) return { status: 'Rejected' };
     const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId);
     if (accepted) ctx.link.remoteStartAccepted(req.idToken.idToken, req.remoteStartId);
@@ -165,7 +168,9 @@ export const handlers: Handlers = {
 
   DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
 
-  RequestStopTransaction: async (req, ctx) => ({ status: (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected' }),
+  RequestStopTransaction: async (req, ctx) => ({
+    status: ctx.link.state !== 'pending' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
+  }),
 
   GetVariables: (req, ctx) => {
     limit(ctx, 'GetVariables', req.getVariableData);

@@ -47,6 +47,21 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
+  it('RequestStartTransaction and RequestStopTransaction while the boot is Pending: Rejected, and no transaction (B02.FR.05)', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    csms.on('BootNotification', () => ({ status: 'Pending', currentTime: new Date().toISOString(), interval: 300 }));
+    const t = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] }, ocpp: { HeartbeatInterval: 300 } });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'pending', 10_000, 'Pending');
+    expect(await csms.call(CP, 'RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 1 })).toEqual({ status: 'Rejected' });
+    expect(await csms.call(CP, 'RequestStopTransaction', { transactionId: 'any' })).toEqual({ status: 'Rejected' });
+    expect(t.agent.chargePoint!.session(1)).toBeUndefined();
+    expect(csms.calls.filter((c) => c.action !== 'BootNotification')).toEqual([]);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('RequestStopTransaction: an unknown transactionId Rejected, a running one Accepted and Ended with RemoteStop / Remote (F03)', async () => {
     const { csms, call } = await ready();
     expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 7 })).toEqual({ status: 'Accepted' });

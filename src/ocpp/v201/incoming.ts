@@ -5,9 +5,12 @@
  */
 import { createRPCError } from 'ocpp-rpc';
 import { isoMs } from '../../core/clock.js';
+import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
+import type { ConfigurationStore, EventQueue } from '../store-ports.js';
+import { toV201MeterValue } from './mapping.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls } from './messages.js';
 
@@ -16,8 +19,37 @@ export interface V201Context {
   store: VariableStore;
   clock: Clock;
   log: Log;
-  link: { send(action: string, request: unknown): Promise<unknown>; configurationChanged(key: string): void };
+  chargePoint: ChargePoint;
+  /** The charger's stored settings (availability survives a reboot, as on 1.6). */
+  settings: ConfigurationStore;
+  /** The queue of transaction messages not yet delivered (GetTransactionStatus). */
+  outbox: Pick<EventQueue, 'head'>;
+  /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
+  onReset: (type: 'Soft' | 'Hard') => void;
+  link: {
+    /** The link's state: 'pending' while the central system has not accepted the boot. */
+    readonly state: string;
+    /** BootNotification now (TriggerMessage: reason Triggered). */
+    boot(reason?: 'Triggered'): Promise<void>;
+    /** StatusNotification of a connector whether or not it changed (TriggerMessage). */
+    triggerStatus(connectorId: number): Promise<void>;
+    send(action: string, request: unknown): Promise<unknown>;
+    configurationChanged(key: string): void;
+    /** A remote start was accepted: the Started event of this token's session carries RemoteStart and the id. */
+    remoteStartAccepted(idToken: string, remoteStartId: number): void;
+  };
 }
+
+/** Our vendor id for DataTransfer; anything else is UnknownVendorId (as on 1.6). */
+export const VENDOR_ID = 'org.evse-edge';
+
+const after = (fn: () => void) => setImmediate(fn);
+
+/** How many queued rows GetTransactionStatus looks through (the queue is read oldest first). */
+const QUEUE_SCAN_ROWS = 100_000;
+
+/** 2.0.1's EVSE n is the core's connector n (one connector each). */
+const knownEvse = (ctx: V201Context, evseId: number | undefined): boolean => evseId === undefined || ctx.chargePoint.connectorIds.includes(evseId);
 
 type Handlers = { [A in keyof CsmsCalls]?: (req: CsmsCalls[A][0], ctx: V201Context) => Promise<CsmsCalls[A][1]> | CsmsCalls[A][1] };
 
@@ -27,6 +59,119 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
+  RequestStartTransaction: async (req, ctx) => {
+    if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
+    if (!knownEvse(ctx, req.evseId) || req.evseId === 0) return { status: 'Rejected' };
+    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId);
+    if (accepted) ctx.link.remoteStartAccepted(req.idToken.idToken, req.remoteStartId);
+    ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
+    return { status: accepted ? 'Accepted' : 'Rejected' };
+  },
+
+  // F03: the station's transactionId is the session's local id (link.ts transactionIdFor).
+  // F05: a running transaction on the EVSE is not stopped by an unlock; an EVSE without a lock cannot be unlocked.
+  UnlockConnector: async (req, ctx) => {
+    if (!ctx.chargePoint.connectorIds.includes(req.evseId) || req.connectorId !== 1) return { status: 'UnknownConnector' };
+    if (ctx.chargePoint.session(req.evseId)) return { status: 'OngoingAuthorizedTransaction' };
+    const result = await ctx.chargePoint.unlock(req.evseId);
+    return { status: result === 'Unlocked' ? 'Unlocked' : 'UnlockFailed' };
+  },
+
+  // G03/G04: station (no evse), EVSE, or its one connector; Scheduled while a transaction runs; persisted like 1.6's.
+  ChangeAvailability: (req, ctx) => {
+    const { chargePoint, settings } = ctx;
+    const evseId = req.evse?.id ?? 0;
+    if (evseId !== 0 && !chargePoint.connectorIds.includes(evseId)) return { status: 'Rejected' };
+    if (req.evse?.connectorId !== undefined && req.evse.connectorId !== 1) return { status: 'Rejected' };
+    const type = req.operationalStatus;
+    const status = chargePoint.changeAvailability(evseId, type);
+    const ids = evseId === 0 ? [0, ...chargePoint.connectorIds] : [evseId];
+    for (const id of ids) settings.set(`evse-edge.Availability.${id}`, type);
+    ctx.log.info('availability changed by the central system', { evseId, type, status });
+    return { status };
+  },
+
+  // E14: messagesInQueue over the transaction's queued messages (all transaction messages without an id).
+  GetTransactionStatus: (req, ctx) => {
+    const queued = ctx.outbox.head(QUEUE_SCAN_ROWS).filter((e) => e.kind !== 'security');
+    if (req.transactionId === undefined) return { messagesInQueue: queued.length > 0 };
+    const ongoing = ctx.chargePoint.connectorIds.some((id) => ctx.chargePoint.session(id)?.localId === req.transactionId);
+    return { ongoingIndicator: ongoing, messagesInQueue: queued.some((e) => e.localId === req.transactionId) };
+  },
+
+  // B11/B12: Immediate ends transactions (ImmediateReset) then resets; OnIdle waits for them (Scheduled).
+  Reset: async (req, ctx) => {
+    const { chargePoint, log } = ctx;
+    if (req.evseId !== undefined && !chargePoint.connectorIds.includes(req.evseId)) return { status: 'Rejected' };
+    const ids = req.evseId !== undefined ? [req.evseId] : chargePoint.connectorIds;
+    const busy = ids.filter((id) => chargePoint.session(id));
+    log.warn('reset requested by the central system', { type: req.type, evseId: req.evseId, busy });
+    // An EVSE has nothing to restart but its transaction; the station restarts through the application's hook.
+    const restart = () => {
+      if (req.evseId === undefined) ctx.onReset('Soft');
+    };
+    if (req.type === 'Immediate') {
+      after(() => void Promise.all(busy.map((id) => chargePoint.stopConnector(id, 'ImmediateReset')))
+        .catch((err) => log.error('immediate reset: stopping transactions failed', { err }))
+        .finally(restart));
+      return { status: 'Accepted' };
+    }
+    if (busy.length === 0) {
+      after(restart);
+      return { status: 'Accepted' };
+    }
+    const onStatus = () => {
+      if (ids.some((id) => chargePoint.session(id))) return;
+      chargePoint.off('status', onStatus);
+      log.info('scheduled reset: idle now', { evseId: req.evseId });
+      after(restart);
+    };
+    chargePoint.on('status', onStatus);
+    return { status: 'Scheduled' };
+  },
+
+  // F06: answer first, then send.
+  TriggerMessage: (req, ctx) => {
+    const { chargePoint, link } = ctx;
+    const evseId = req.evse?.id;
+    if (evseId !== undefined && !chargePoint.connectorIds.includes(evseId)) return { status: 'Rejected' };
+    if (req.evse?.connectorId !== undefined && req.evse.connectorId !== 1) return { status: 'Rejected' };
+    const ids = evseId !== undefined ? [evseId] : chargePoint.connectorIds;
+    switch (req.requestedMessage) {
+      case 'BootNotification':
+        after(() => void link.boot('Triggered'));
+        return { status: 'Accepted' };
+      case 'Heartbeat':
+        after(() => void link.send('Heartbeat', {}).catch((err) => ctx.log.debug('triggered Heartbeat failed', { err })));
+        return { status: 'Accepted' };
+      case 'StatusNotification':
+        after(() => ids.forEach((id) => void link.triggerStatus(id)));
+        return { status: 'Accepted' };
+      case 'MeterValues':
+        after(() => {
+          for (const id of ids) {
+            void (async () => {
+              const sample = await chargePoint.triggerSample(id);
+              if (!sample) return;
+              const value = toV201MeterValue(sample);
+              await link.send('MeterValues', { evseId: id, meterValue: [{ ...value, sampledValue: value.sampledValue.map((v) => ({ ...v, context: 'Trigger' as const })) }] });
+            })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
+          }
+        });
+        return { status: 'Accepted' };
+      default:
+        // TransactionEvent needs an Updated event in the session's seqNo sequence, which only the core's event queue assigns.
+        return { status: 'NotImplemented' };
+    }
+  },
+
+  DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
+
+  RequestStopTransaction: async (req, ctx) => ({
+    status: ctx.link.state !== 'pending' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
+  }),
+
   GetVariables: (req, ctx) => {
     limit(ctx, 'GetVariables', req.getVariableData);
     return { getVariableResult: getVariables(ctx.model, ctx.store, req.getVariableData) as CsmsCalls['GetVariables'][1]['getVariableResult'] };

@@ -48,7 +48,7 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const store = sharedSettingsStore(d.settings, settingsVariableStore(d.settings));
-    return new V201Link(d, { model, store, clock: d.clock, log: d.log });
+    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset });
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

@@ -52,6 +52,12 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
   private readonly unsubscribers: (() => void)[] = [];
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
   private readonly sentStatus = new Map<number, ConnectorStatusEnumType>();
+  /**
+   * Remote starts accepted and not yet delivered as Started, by token: that event carries
+   * triggerReason RemoteStart and the remoteStartId. Held in memory only (the event log has no
+   * field for it): a restart before the Started event is delivered sends it as Authorized.
+   */
+  private readonly remoteStarts = new Map<string, number>();
   private readonly log: Log;
   private readonly connection: AnyConnection;
   stateSince: number;
@@ -117,6 +123,10 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     return ref && ref.version === OCPP201 ? ref.id : undefined;
   }
 
+  remoteStartAccepted(idToken: string, remoteStartId: number): void {
+    this.remoteStarts.set(idToken, remoteStartId);
+  }
+
   configurationChanged(key: string): void {
     if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
     if (key === 'WebSocketPingInterval') this.connection.reconfigure({ pingIntervalMs: this.d.settings.int('WebSocketPingInterval') * 1000 });
@@ -168,7 +178,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     this.setState('offline');
   }
 
-  async boot(): Promise<void> {
+  async boot(reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
     this.bootTimer?.cancel();
     if (this.stopped || !this.connection.open) return;
     if (!this.acceptedOnce) this.setState('booting');
@@ -177,7 +187,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     let res: Res<'BootNotification'>;
     try {
       res = await this.call('BootNotification', {
-        reason: 'PowerUp',
+        reason,
         chargingStation: {
           model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
           ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
@@ -232,6 +242,11 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
 
   private onStatus(s: StatusChange): void {
     if (this.linkState === 'accepted') void this.sendStatus(s);
+  }
+
+  async triggerStatus(connectorId: number): Promise<void> {
+    this.sentStatus.delete(connectorId);
+    await this.sendStatus(this.d.chargePoint.status(connectorId));
   }
 
   /** StatusNotification of a connector (not of the station: 2.0.1 reports EVSE connectors only), when its 2.0.1 status changed. */
@@ -291,11 +306,12 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     const transactionId = transactionIdFor(e.localId);
     if (e.kind === 'start') {
       const b = opened(e);
+      const remoteStartId = this.remoteStarts.get(b.idTag);
       return {
         action: 'TransactionEvent',
         request: {
-          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: 'Authorized', ...common,
-          transactionInfo: { transactionId, chargingState: 'Charging' },
+          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
+          transactionInfo: { transactionId, chargingState: 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
           evse: { id: b.connectorId, connectorId: 1 }, idToken: idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
@@ -336,6 +352,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
+        this.remoteStarts.delete(b.idTag);
         await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
         return true;
       }

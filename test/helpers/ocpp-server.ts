@@ -132,10 +132,14 @@ export class TestCsms {
   }
 }
 
-export async function waitFor<T>(fn: () => T | undefined | false | null, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+/**
+ * Polls `fn` until it gives a truthy value (returned), or throws after `timeoutMs`. An async
+ * condition is awaited: a pending promise is not a truthy answer.
+ */
+export async function waitFor<T>(fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -100,6 +100,21 @@ describe('a fleet on OCPP 2.0.1', () => {
     expect(report.stats.versions!['ocpp2.0.1']!.calls).toEqual(received);
   }, 180_000); // the wait above (90 s at most) and the drain (30 s at most) on a loaded machine
 
+  it('runs 2.0.1 chargers in several processes; the merged report splits by version what the server received', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    servers.push(csms);
+    const { report } = await new FleetRunner({
+      count: 60, scenario: smoke, ocpp: '2.0.1', processes: 2, urls: [url], timeScale: 600, durationMs: 600 * 60_000, startMs: START, seed: 3,
+      // Until every charger is Accepted (two child processes start slowly on a busy machine), not for a fixed time.
+      stopWhen: (st) => st.counters.chargersAccepted >= 60, drainMs: DRAIN_MS,
+    }).run();
+    expect(report.threads).toBe(2);
+    expect(csms.validationFailures).toEqual([]);
+    expect(new Set(csms.calls.map((c) => c.chargePointId)).size).toBe(60);
+    expect(report.stats.versions).toEqual({ 'ocpp2.0.1': { chargersStarted: 60, chargersAccepted: 60, calls: countByAction(csms.calls.map((c) => c.action)) } });
+  }, 180_000);
+
   it('runs a mix of 1.6 and 2.0.1 chargers against the embedded central system; the report splits by version what it received', async () => {
     const received: { action: string; protocol: string }[] = [];
     let embedded: CentralSystem | undefined;

@@ -6,6 +6,7 @@ import { mergeFleetReports, runFleet, scenarioIdTags } from '../app/fleet/run.js
 import { parseFailOn } from '../app/fleet/report.js';
 import { defaultRampPerSec } from '../app/fleet/runner.js';
 import { parseShard } from '../app/fleet/shard.js';
+import { parseOcppMix } from '../app/fleet/ocpp-mix.js';
 import type { FleetSecurity } from '../app/fleet/host.js';
 
 const positiveInt = (v: string) => {
@@ -50,7 +51,7 @@ interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
   timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
-  password?: string; ca?: string; cert?: string; key?: string;
+  password?: string; ca?: string; cert?: string; key?: string; ocpp: string;
 }
 
 function readCa(file: string): string {
@@ -81,6 +82,7 @@ export function simCommand(): Command {
     .option('-n, --count <n>', 'chargers in the whole fleet (all shards)', positiveInt, 10)
     .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm) or a path', 'smoke')
     .option('--charger <id>', 'charger profile (default: the scenario\'s)')
+    .option('--ocpp <versions>', 'OCPP version of the chargers: 1.6, 2.0.1, or a mix by share of the chargers, e.g. 1.6=70,2.0.1=30 (each charger\'s drawn by its id and the seed)', '1.6')
     .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])
     .option('--password <text>', 'HTTP Basic password of every charger (Security Profile 1 and 2); {id} becomes the charger id, e.g. "load-{id}"; default: SIM_CSMS_PASSWORD')
     .option('--ca <file>', 'PEM file of the CA that signed a wss:// central system\'s certificate (a private CA); default: the system\'s CAs')
@@ -104,6 +106,7 @@ export function simCommand(): Command {
     .action(async (o: SimOpts) => {
       if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
       const shard = asUsage(() => parseShard(o.shard), '--shard');
+      const ocpp = asUsage(() => parseOcppMix(o.ocpp), '--ocpp');
       const startMs = o.start ? Date.parse(o.start) : undefined;
       if (startMs !== undefined && !Number.isFinite(startMs)) throw new UsageError(`--start: not a time: ${o.start}`);
       if (o.ramp === undefined) {
@@ -112,7 +115,7 @@ export function simCommand(): Command {
       }
       const { code } = await runFleet(
         {
-          count: o.count, scenario: o.scenario, charger: o.charger, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
+          count: o.count, scenario: o.scenario, charger: o.charger, ocpp, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
           timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard, prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },

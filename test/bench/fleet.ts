@@ -121,6 +121,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
   const ramp = opts.rampPerSec ?? (process.env.BENCH_FLEET_RAMP ? Number(process.env.BENCH_FLEET_RAMP) : defaultRampPerSec());
   /** Seconds after the last charger's Accepted before the steady window opens. */
   const settleS = Number(process.env.BENCH_FLEET_SETTLE_SECONDS ?? 10);
+  /** The chargers' OCPP versions, as `evse-edge sim --ocpp` takes them (2.0.1, or a mix such as 1.6=50,2.0.1=50). */
+  const ocpp = process.env.BENCH_FLEET_OCPP ?? '1.6';
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
   const exclude = new Set(csmss.map((c) => c.child.pid!));
   try {
@@ -147,7 +149,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     const runner = new FleetRunner({
       count, scenario, urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
       startMs: Date.UTC(2026, 0, 5, 7, 0, 0), ...(ramp !== undefined ? { rampPerSec: ramp } : {}), seed: 1,
-      processes, workers,
+      processes, workers, ocpp,
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
       // A status every 2 s: the steady window opens settleS after every charger is Accepted;
       // with BENCH_FLEET_VERBOSE=1 a line with the RSS and the fleet's and central systems' CPU.
@@ -186,6 +188,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     return {
       'scenario; chargers (connectors)': `${scenario}; ${count} (${count * runner.charger.connectors.length})`,
       'chargers accepted': c.chargersAccepted,
+      'OCPP (BENCH_FLEET_OCPP): chargers accepted / started; CALLs sent, per version': Object.entries(report.stats.versions ?? {})
+        .map(([v, x]) => `${v} ${x.chargersAccepted}/${x.chargersStarted}; ${Object.values(x.calls).reduce((n, k) => n + k, 0)}`).join(', '),
       'ramp (chargers started per second); time to all Accepted, s': `${ramp ?? 'none (default)'}; ${(report.stats.lastAcceptedAtMs / 1000).toFixed(1)}`,
       'RSS before / peak, whole tree (central systems apart), MB': `${(u0.fleet.rssKb / 1024).toFixed(0)} / ${(peakRssKb / 1024).toFixed(0)} (${peakPids} processes)`,
       'RSS per charger (peak / count), KB': (peakRssKb / count).toFixed(1),

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CallOutcome } from '../../ocpp/connection.js';
 import { v16StatusOf, type ChargePointStatus } from '../../ocpp/v16/mapping.js';
-import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
+import { ChargePointRuntime, FEATURE_PROFILES, type FirmwareFactory } from '../charger/charge-point-runtime.js';
 import { SimFirmware } from './sim-firmware.js';
 import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
@@ -20,6 +20,8 @@ import { SimFaultSource } from '../../sim/sim-fault-source.js';
 import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
 import type { Scenario } from '../../sim/scenario.js';
 import { Scheduler } from './scheduler.js';
+import { versionOf, type OcppMix } from './ocpp-mix.js';
+import type { OcppSubprotocol } from '../../ocpp/version.js';
 
 /**
  * Old-generation growth allowed between full GCs once every charger is up (V8's default is
@@ -57,6 +59,8 @@ export interface HostOptions {
   charger: ChargerProfile;
   seed: number;
   urls: string[];
+  /** The OCPP versions the chargers speak, by share (default: every one 1.6). */
+  ocpp?: OcppMix;
   security?: FleetSecurity;
   timeScale: number;
   /** Simulated epoch ms at which the run starts. */
@@ -278,6 +282,13 @@ export class FleetHost {
 
   /** Shared by every charger of the thread (no closure per charger). */
   private readonly onCall = (o: CallOutcome): void => this.metrics.onCall(o);
+  /** The same per OCPP version (one function per version, the report splits its figures by version). */
+  private readonly onCallByVersion = new Map<OcppSubprotocol, (o: CallOutcome) => void>();
+  private onCallOf(version: OcppSubprotocol): (o: CallOutcome) => void {
+    let f = this.onCallByVersion.get(version);
+    if (!f) this.onCallByVersion.set(version, (f = this.metrics.onCallOf(version)));
+    return f;
+  }
   private readonly onIncomingCall = (): void => {
     const c = this.metrics.counters;
     c.callsFromCentral++;
@@ -305,6 +316,8 @@ export class FleetHost {
     const faults = new SimFaultSource();
     const m = this.metrics;
     const wsOpts = this.tlsFor(id);
+    // Each charger speaks one version, composed through the version seam (drawn from the mix by its id and the seed).
+    const version = versionOf(this.o.ocpp, id, seed);
     const runtime = new ChargePointRuntime({
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
       hardware: { connectors, readers: [reader], faultSources: [faults] },
@@ -314,20 +327,24 @@ export class FleetHost {
         ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
       },
       ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
-      definitions: this.definitions, defaults: this.sharedDefaults(),
+      definitions: this.definitions, defaults: this.sharedDefaults(), ocppVersions: [version],
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
-      onCall: this.onCall,
+      onCall: this.o.ocpp ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
-      // Its own stream, so firmware timings do not shift the scenario's events.
-      firmware: ({ chargePoint, clock: cpClock, notify }) => new SimFirmware({
-        clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
-        notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
-        notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
-      }),
+      // Its own stream, so firmware timings do not shift the scenario's events. The simulated
+      // firmware speaks 1.6's Firmware Management (2.0.1's UpdateFirmware/GetLog is not simulated yet).
+      ...(version === 'ocpp1.6' ? {
+        firmware: (({ chargePoint, clock: cpClock, notify }) => new SimFirmware({
+          clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
+          notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
+          notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
+        })) satisfies FirmwareFactory,
+      } : {}),
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false, bootRefusals: 0 };
     this.hosted.set(id, h);
     m.add('chargersStarted');
+    if (this.o.ocpp) m.addCharger(version, 'chargersStarted');
     m.gauges.chargers++;
     let everAccepted = false;
     runtime.connection.on('open', () => {
@@ -352,6 +369,7 @@ export class FleetHost {
         if (!everAccepted) {
           everAccepted = true;
           m.add('chargersAccepted');
+          if (this.o.ocpp) m.addCharger(version, 'chargersAccepted');
           m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
         } else m.add('reconnects');
       } else if (!acc && h.accepted) m.gauges.accepted--;

@@ -40,8 +40,18 @@ export const COUNTER_NAMES = [
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
+/** One OCPP version's share of the figures (chargers speaking it, the CALLs they sent by action). */
+export interface VersionStatsJson {
+  chargersStarted: number;
+  chargersAccepted: number;
+  /** CALLs sent, per action. */
+  calls: Record<string, number>;
+}
+
 export interface StatsJson {
   actions: Record<string, ActionStatsJson>;
+  /** The same split by OCPP version (subprotocol); absent in reports written before 2.0.1. */
+  versions?: Record<string, VersionStatsJson>;
   counters: Record<CounterName, number>;
   /** Wall ms from the run's start until the last charger's first Accepted boot. */
   lastAcceptedAtMs: number;
@@ -72,6 +82,27 @@ export class FleetMetrics {
   intervalErrors = 0;
   lastAcceptedAtMs = 0;
   readonly gauges = emptyGauges();
+  private readonly versions = new Map<string, { chargersStarted: number; chargersAccepted: number; calls: Map<string, number> }>();
+
+  private version(v: string) {
+    let x = this.versions.get(v);
+    if (!x) this.versions.set(v, (x = { chargersStarted: 0, chargersAccepted: 0, calls: new Map() }));
+    return x;
+  }
+
+  /** A charger speaking version `v` started (`accepted`: its first boot was Accepted). */
+  addCharger(v: string, what: 'chargersStarted' | 'chargersAccepted'): void {
+    this.version(v)[what]++;
+  }
+
+  /** What counts the CALLs of the chargers of version `v` (one function per version, shared by its chargers). */
+  onCallOf(v: string): (o: CallOutcome) => void {
+    const calls = this.version(v).calls;
+    return (o) => {
+      calls.set(o.action, (calls.get(o.action) ?? 0) + 1);
+      this.onCall(o);
+    };
+  }
 
   onCall(o: CallOutcome): void {
     let a = this.actions.get(o.action);
@@ -118,7 +149,12 @@ export class FleetMetrics {
       const a = this.actions.get(k)!;
       actions[k] = { count: a.count, ok: a.ok, errors: { ...a.errors }, timeouts: a.timeouts, lost: a.lost, invalid: a.invalid, latency: a.latency.toJSON() };
     }
-    return { actions, counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs };
+    const versions: Record<string, VersionStatsJson> = {};
+    for (const v of [...this.versions.keys()].sort()) {
+      const x = this.versions.get(v)!;
+      versions[v] = { chargersStarted: x.chargersStarted, chargersAccepted: x.chargersAccepted, calls: Object.fromEntries([...x.calls].sort(([a], [b]) => (a < b ? -1 : 1))) };
+    }
+    return { actions, ...(this.versions.size ? { versions } : {}), counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs };
   }
 }
 
@@ -143,9 +179,27 @@ export function mergeStats(a: StatsJson, b: StatsJson): StatsJson {
       invalid: x.invalid + y.invalid, latency: Histogram.from(x.latency).merge(y.latency).toJSON(),
     };
   }
+  const versions = mergeVersions(a.versions, b.versions);
   const counters = { ...a.counters };
   for (const n of COUNTER_NAMES) counters[n] = (a.counters[n] ?? 0) + (b.counters[n] ?? 0);
-  return { actions, counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+  return { actions, ...(versions ? { versions } : {}), counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+}
+
+function mergeVersions(a?: Record<string, VersionStatsJson>, b?: Record<string, VersionStatsJson>): Record<string, VersionStatsJson> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, VersionStatsJson> = {};
+  for (const v of [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort()) {
+    const x = a?.[v];
+    const y = b?.[v];
+    const calls: Record<string, number> = { ...x?.calls };
+    for (const [k, n] of Object.entries(y?.calls ?? {})) calls[k] = (calls[k] ?? 0) + n;
+    out[v] = {
+      chargersStarted: (x?.chargersStarted ?? 0) + (y?.chargersStarted ?? 0),
+      chargersAccepted: (x?.chargersAccepted ?? 0) + (y?.chargersAccepted ?? 0),
+      calls: Object.fromEntries(Object.entries(calls).sort(([p], [q]) => (p < q ? -1 : 1))),
+    };
+  }
+  return out;
 }
 
 export function addGauges(a: Gauges, b: Gauges): Gauges {

@@ -4,6 +4,7 @@ import type { AppStart, FleetSecurity } from './host.js';
 import type { CounterName, Gauges } from './metrics.js';
 import type { Scenario } from '../../sim/scenario.js';
 import type { Shard } from './shard.js';
+import type { OcppMix } from './ocpp-mix.js';
 
 /** What a fleet run is asked to do, and what it reports while it runs (runner.ts, processes.ts). */
 export interface FleetOptions {
@@ -22,6 +23,11 @@ export interface FleetOptions {
   rampPerSec?: number;
   /** At the end, how long (wall ms) to wait for answers to CALLs in flight (default 5 s). */
   drainMs?: number;
+  /**
+   * The OCPP versions the chargers speak: one ("2.0.1") or a mix by share of the chargers
+   * ("1.6=70,2.0.1=30", see parseOcppMix), each charger's drawn by its id and the seed. Default: 1.6.
+   */
+  ocpp?: string | OcppMix;
   /** Central systems, round-robin; none: the embedded one, started in this process. */
   urls?: string[];
   /** How the chargers authenticate to the central system (Security Profiles 1 to 3). */

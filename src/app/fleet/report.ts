@@ -119,6 +119,7 @@ export function formatReport(r: FleetReport): string {
   const lines = [
     formatTable(['action', 'count', 'CALLERROR', 'timeouts', 'lost', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows),
     '',
+    ...versionLines(r),
     `chargers ${r.chargers} (accepted ${c.chargersAccepted}, ${c.chargersAccepted >= r.chargers ? 'all by' : 'the last at'} ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s${c.bootsPending || c.bootsRejected ? `; boot answered Pending to ${c.bootsPending ?? 0}, Rejected to ${c.bootsRejected ?? 0}` : ''})  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}, failed attempts ${c.connectFailures ?? 0}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
     `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped} (${(c.energyWh / 1000).toFixed(1)} kWh), open at the end ${c.sessionsOpenAtEnd ?? 0} (${((c.energyOpenWh ?? 0) / 1000).toFixed(1)} kWh so far); arrivals ${c.arrivals} (balked ${c.balked}), auth refused by the central system ${c.authRefused}, refused without its answer (timeout, failure, offline rules) ${c.authRefusedLocally ?? 0}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}`,
     `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
@@ -126,6 +127,23 @@ export function formatReport(r: FleetReport): string {
     `simulator event-loop lag p99 ${ms(r.lag.p99Ms)} ms, max ${ms(r.lag.maxMs)} ms${r.overloaded ? `  OVERLOADED: latency figures are not valid (lag p99 above ${OVERLOAD_LAG_P99_MS} ms)` : ''}`,
   ];
   return lines.join('\n');
+}
+
+/** "OCPP 2.0.1" for "ocpp2.0.1". */
+const versionName = (subprotocol: string) => `OCPP ${subprotocol.replace(/^ocpp/, '')}`;
+
+/** The figures split by OCPP version: CALLs per action per version, and chargers (accepted) per version. */
+function versionLines(r: FleetReport): string[] {
+  const versions = Object.entries(r.stats.versions ?? {});
+  if (versions.length === 0) return [];
+  const actions = [...new Set(versions.flatMap(([, v]) => Object.keys(v.calls)))].sort();
+  const rows = actions.map((a) => [a, ...versions.map(([, v]) => v.calls[a] ?? 0)]);
+  rows.push(['(all)', ...versions.map(([, v]) => Object.values(v.calls).reduce((n, x) => n + x, 0))]);
+  return [
+    formatTable(['calls by version', ...versions.map(([name]) => versionName(name))], rows),
+    `chargers by version: ${versions.map(([name, v]) => `${versionName(name)} ${v.chargersStarted} (accepted ${v.chargersAccepted})`).join(', ')}`,
+    '',
+  ];
 }
 
 // ------------------------------------------------------------------ --fail-on

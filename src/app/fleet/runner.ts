@@ -13,6 +13,7 @@ import { chargerId, shardPositions } from './shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
 import { startWorker } from './entry.js';
+import { DEFAULT_OCPP_MIX, parseOcppMix, type OcppMix } from './ocpp-mix.js';
 
 export const fleetDefaults = {
   prefix: 'SIM-',
@@ -121,11 +122,14 @@ export class FleetRunner {
   private readonly stopSignal = new Promise<void>((r) => (this.stopRequested = r));
   readonly scenario: Scenario;
   readonly charger: ChargerProfile;
+  /** The OCPP versions the chargers speak, by share. */
+  readonly ocpp: OcppMix;
   csms?: CentralSystem;
 
   constructor(private readonly o: FleetOptions) {
     this.scenario = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
     this.charger = loadProfile('chargers', o.charger ?? this.scenario.charger, chargerProfileSchema);
+    this.ocpp = typeof o.ocpp === 'string' ? parseOcppMix(o.ocpp) : o.ocpp ?? DEFAULT_OCPP_MIX;
     if (!Number.isInteger(o.count) || o.count < 1) throw new FleetError('ERR_FLEET_COUNT', `--count must be a positive integer, got ${o.count}`);
   }
 
@@ -166,7 +170,7 @@ export class FleetRunner {
         o.onStatus?.(s);
         if (stopWhen(s)) fleet.finish();
       } : o.onStatus;
-      const fleet = runInProcesses({ ...o, scenario: this.scenario }, shard, processes, { onStatus, onWarning: o.onWarning, runStartedAt, startMs });
+      const fleet = runInProcesses({ ...o, scenario: this.scenario, ocpp: this.ocpp }, shard, processes, { onStatus, onWarning: o.onWarning, runStartedAt, startMs });
       void this.stopSignal.then(() => (this.interrupted ? fleet.stop() : fleet.finish()));
       const out = await fleet.done;
       out.report.startedAt = startedAt.toISOString();
@@ -191,8 +195,12 @@ export class FleetRunner {
     }
     // App starts: the central system sends RemoteStartTransaction, as a driver's app makes it do.
     const csms = this.csms;
+    // A 2.0.1 charger is asked with RequestStartTransaction (the token the central system's, its own remoteStartId).
+    let remoteStartId = 0;
     const appStart: AppStart | undefined = o.appStart ?? (csms
-      ? async (cpId, idTag, connectorId) => (await csms.call(cpId, 'RemoteStartTransaction', { connectorId, idTag })).status === 'Accepted'
+      ? async (cpId, idTag, connectorId) => (csms.protocolOf(cpId) === 'ocpp2.0.1'
+        ? await csms.callV201(cpId, 'RequestStartTransaction', { idToken: { idToken: idTag, type: 'Central' }, remoteStartId: ++remoteStartId, evseId: connectorId })
+        : await csms.call(cpId, 'RemoteStartTransaction', { connectorId, idTag })).status === 'Accepted'
       : undefined);
     const workers = Math.max(0, o.workers ?? Math.min(availableParallelism(), Math.ceil(positions.length / fleetDefaults.minChargersPerWorker)));
     const threads = Math.max(1, workers);
@@ -201,7 +209,7 @@ export class FleetRunner {
     let failure: Error | undefined;
     const hosts: HostHandle[] = slices.map((chargers) => {
       const hostOpts: HostOptions = {
-        chargers, scenario: this.scenario, charger: this.charger, seed, urls, security: o.security, timeScale, startMs, durationMs: o.durationMs,
+        chargers, scenario: this.scenario, charger: this.charger, seed, urls, ocpp: this.ocpp, security: o.security, timeScale, startMs, durationMs: o.durationMs,
         rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents, drainMs: o.drainMs,
       };
       return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {

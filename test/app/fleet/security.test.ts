@@ -52,11 +52,11 @@ describe('fleet against a secured central system: TLS, Basic auth, client certif
    * for a fixed time: the chargers are built in slices, and on a slow machine the last ones
    * connect late.
    */
-  const run = (security: { password?: string; ca?: string }, workers: number, until: (st: FleetStatus) => boolean) => {
+  const run = (security: { password?: string; ca?: string }, workers: number, until: (st: FleetStatus) => boolean, processes?: number) => {
     const warnings: string[] = [];
     const deadline = Date.now() + 45_000;
     return new FleetRunner({
-      count: COUNT, scenario: smoke, workers, urls: [url], security, timeScale: 600, startMs: START, seed: 3,
+      count: COUNT, scenario: smoke, workers, processes, urls: [url], security, timeScale: 600, startMs: START, seed: 3,
       statusIntervalMs: 200, onWarning: (w) => warnings.push(w),
       stopWhen: (st) => until(st) || Date.now() > deadline,
     }).run().then(({ report }) => ({ report, warnings }));
@@ -78,6 +78,16 @@ describe('fleet against a secured central system: TLS, Basic auth, client certif
     // The password is a credential: not in the report.
     expect(JSON.stringify(report)).not.toMatch(/load-SIM/);
   });
+
+  it('connects with the same credentials from several processes', async () => {
+    handshakes.length = 0;
+    const { report } = await run({ password: 'load-{id}', ca: caPem }, 0, everyAccepted, 2);
+    expect(report.stats.counters.chargersAccepted).toBe(COUNT);
+    expect(report.stats.counters.connectFailures).toBe(0);
+    expect(handshakes).toHaveLength(COUNT);
+    for (const h of handshakes) expect(h.password).toBe(`load-${h.identity}`);
+    expect(csms.tlsErrors).toEqual([]);
+  }, 90_000);
 
   it('from the command line: --ca and the password from SIM_CSMS_PASSWORD; --cert without --key is a usage error', async () => {
     const caFile = join(pki.dir, 'operator-ca.pem');

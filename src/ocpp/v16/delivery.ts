@@ -3,6 +3,7 @@ import type { Clock, Timer } from '../../core/ports.js';
 import type { Settings } from './store-ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
+import { judgeDeliveryFailure } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
@@ -209,51 +210,42 @@ export class TransactionDelivery {
       link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;
     } catch (err) {
-      if (err instanceof UnknownEventFormatError) {
-        // Written by a newer program: nothing to retry; kept for the program that knows it.
-        this.toDeadLetter(entry, err.message, false);
-        return true;
+      const verdict = await judgeDeliveryFailure(err, entry, {
+        answersHeartbeat: () => link.answersHeartbeat(), isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
+        maxAttempts: this.o.settings.int('TransactionMessageAttempts'), retryIntervalS: this.o.settings.int('TransactionMessageRetryInterval'),
+      });
+      switch (verdict.kind) {
+        case 'set-aside':
+          // Written by a newer program: nothing to retry; kept for the program that knows it.
+          this.toDeadLetter(entry, verdict.reason, false);
+          return true;
+        case 'paused':
+          return false;
+        case 'partition':
+          // The link is suspect: drop it; the entry goes again, first, once reconnected. It must
+          // not use up the attempts and dead-letter billing data.
+          this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+          void link.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+          return false;
+        case 'store':
+          this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
+          this.pumpTimer?.cancel();
+          this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
+          return false;
+        case 'refused-security':
+          // A central system without the security extension answers NotImplemented: never let
+          // that hold billing data back. The event stays in the dead-letter table.
+          queue.deadLetter(entry.seq, verdict.reason, this.o.clock.now());
+          this.log.warn('security event refused by the central system', { seq: entry.seq, reason: verdict.reason });
+          return true;
+        case 'attempt':
+          if (verdict.deadLetter) this.toDeadLetter(entry, verdict.reason, true);
+          else {
+            this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
+            queue.fail(entry.seq, verdict.reason, this.o.clock.now() + verdict.retryInMs);
+          }
+          return true;
       }
-      const failure = err instanceof CallFailedError ? err : undefined;
-      if (failure?.failure === 'disconnected') return false;
-      if (failure?.failure === 'timeout' && !(await link.answersHeartbeat())) {
-        // No answer, and none to a Heartbeat either: a silent partition, not a refusal (R3). It
-        // must not use up the attempts and dead-letter billing data. The link is suspect: drop
-        // it; the entry goes again, first, once reconnected.
-        this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-        void link.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-        return false;
-      }
-      // A timeout while the central system answers a Heartbeat is this message going unprocessed:
-      // an attempt, like a CALLERROR. A message it never answers is dead-lettered after
-      // TransactionMessageAttempts instead of holding every later one back for ever.
-      if (!failure && /^SQLITE_/.test(String((err as { code?: unknown }).code))) {
-        // The store could not record the outcome (disk full, I/O error): not the central
-        // system's fault, and nothing can be written now. The entry stays queued (it goes
-        // again, at least once); delivery pauses and tries again later.
-        this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
-        this.pumpTimer?.cancel();
-        this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
-        return false;
-      }
-      const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
-      if (entry.kind === 'security' && failure?.failure === 'callerror') {
-        // A central system without the security extension answers NotImplemented: never let
-        // that hold billing data back. The event stays in the dead-letter table.
-        queue.deadLetter(entry.seq, reason, this.o.clock.now());
-        this.log.warn('security event refused by the central system', { seq: entry.seq, reason });
-        return true;
-      }
-      const attempts = entry.attempts + 1;
-      const maxAttempts = Math.max(1, this.o.settings.int('TransactionMessageAttempts'));
-      if (attempts >= maxAttempts) {
-        this.toDeadLetter(entry, reason, true);
-      } else {
-        const waitMs = this.o.settings.int('TransactionMessageRetryInterval') * 1000 * attempts;
-        this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: attempts, retryInMs: waitMs, reason });
-        queue.fail(entry.seq, reason, this.o.clock.now() + waitMs);
-      }
-      return true;
     }
   }
 

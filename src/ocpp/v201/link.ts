@@ -4,6 +4,7 @@ import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import type { AuthorizationInfo, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError, type AnyConnection } from '../connection.js';
+import { judgeDeliveryFailure } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import type { LinkDeps, LinkEvents, LinkState, VersionLink } from '../version.js';
@@ -362,32 +363,39 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id }) });
       return true;
     } catch (err) {
-      if (err instanceof UnknownEventFormatError) {
-        this.toDeadLetter(entry, err.message, false);
-        return true;
+      const verdict = await judgeDeliveryFailure(err, entry, {
+        answersHeartbeat: () => this.answersHeartbeat(), isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
+        // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
+        maxAttempts: this.d.settings.int('TransactionMessageAttempts'), retryIntervalS: this.d.settings.int('TransactionMessageRetryInterval'),
+      });
+      switch (verdict.kind) {
+        case 'set-aside':
+          this.toDeadLetter(entry, verdict.reason, false);
+          return true;
+        case 'paused':
+          return false;
+        case 'partition':
+          // A partition, not a refusal; reconnect, and the event goes again first.
+          this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+          void this.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
+          return false;
+        case 'store':
+          // The store could not record the outcome: the event stays queued; delivery pauses.
+          this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
+          this.pumpTimer?.cancel();
+          this.pumpTimer = this.d.clock.setTimeout(() => this.kick(), Math.max(1, this.d.settings.int('TransactionMessageRetryInterval')) * 1000);
+          return false;
+        case 'refused-security':
+          outbox.deadLetter(entry.seq, verdict.reason, now());
+          return true;
+        case 'attempt':
+          if (verdict.deadLetter) this.toDeadLetter(entry, verdict.reason, true);
+          else {
+            this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
+            outbox.fail(entry.seq, verdict.reason, now() + verdict.retryInMs);
+          }
+          return true;
       }
-      const failure = err instanceof CallFailedError ? err : undefined;
-      if (failure?.failure === 'disconnected') return false;
-      if (failure?.failure === 'timeout' && !(await this.answersHeartbeat())) {
-        // No answer, and none to a Heartbeat either: a partition, not a refusal; reconnect, and the event goes again first.
-        this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-        void this.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-        return false;
-      }
-      const reason = failure ? `${failure.rpcErrorCode ?? failure.failure}: ${failure.message}` : `local error: ${(err as Error).message}`;
-      if (entry.kind === 'security' && failure?.failure === 'callerror') {
-        outbox.deadLetter(entry.seq, reason, now());
-        return true;
-      }
-      // E13: retried on CALLERROR or timeout, after MessageAttemptInterval × the transmissions so far, discarded after MessageAttempts.
-      const attempts = entry.attempts + 1;
-      if (attempts >= Math.max(1, this.d.settings.int('TransactionMessageAttempts'))) this.toDeadLetter(entry, reason, true);
-      else {
-        const waitMs = this.d.settings.int('TransactionMessageRetryInterval') * 1000 * attempts;
-        this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: attempts, retryInMs: waitMs, reason });
-        outbox.fail(entry.seq, reason, now() + waitMs);
-      }
-      return true;
     }
   }
 

@@ -34,6 +34,8 @@ const HOUSEKEEPING_MS = 10_000;
 const STOP_BATCH = 250;
 /** Longest stretch (wall ms) a host builds chargers before it lets the event loop run. */
 const BUILD_SLICE_MS = 20;
+/** The longest a slice of charger building may take, whatever the rest of the turn takes. */
+const MAX_BUILD_SLICE_MS = 50;
 /** How long an interrupted run waits for answers in flight before it drops its links, ms. */
 const FAST_DRAIN_MS = 1_000;
 
@@ -226,9 +228,11 @@ export class FleetHost {
       // runs (answers, timers) before the next: building 10,000 chargers in one go stalled it
       // for about 10 s, and no charger connected until every one was built.
       // A slice may last as long as the rest of the loop's turn did (a fast time scale keeps
-      // the scheduler busy): building then gets at least half the thread, and adds no stall
-      // longer than the loop has anyway.
-      const budgetMs = Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd);
+      // the scheduler busy): building then gets at least half the thread. Never longer than
+      // MAX_BUILD_SLICE_MS: the chargers a slice builds make the next turns longer (their
+      // connections open, their boots are answered), and a budget that followed the turn's
+      // length grew with it, slice after slice, into stalls of seconds on a loaded machine.
+      const budgetMs = Math.min(MAX_BUILD_SLICE_MS, Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd));
       let built = 0;
       while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
         this.add(list[next]!.id, list[next]!.index);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
-import { RPCServer, createRPCError, type ServerClient } from 'ocpp-rpc';
+import { RPCServer, createRPCError, type ServerClient } from '../ocpp/rpc.js';
 import { randomBytes } from 'node:crypto';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import ocppRpc, { RPCClient, type RPCClientOptions, type Validator } from 'ocpp-rpc';
+import { NOREPLY, RPCClient, type RPCClientOptions, type Validator } from './rpc.js';
 import { EvseError } from '../lib/errors.js';
 import type { Log } from '../lib/log.js';
 
@@ -51,8 +51,6 @@ export function classifyCallError(err: unknown, rejectedLocally = false): CallFa
   return new CallFailedError('disconnected', undefined, e?.message ?? String(err));
 }
 
-// ocpp-rpc spreads its symbols into module.exports, which Node's ESM named imports cannot see.
-const { NOREPLY } = ocppRpc;
 
 /**
  * RPCClient that can keep quiet: while `silent`, no CALLRESULT or CALLERROR leaves, including

@@ -9,7 +9,7 @@ import type { ChargingPolicy } from '../core/policy.js';
 import type { AuthorizationInfo, Clock, ConnectorCondition, RemoteAuthorizer, StopReason } from '../core/ports.js';
 import type { Settings } from './store-ports.js';
 import type { Log } from '../lib/log.js';
-import type { Validator } from 'ocpp-rpc';
+import type { Validator } from './rpc.js';
 import type { OcppConnection } from './connection.js';
 import type { AuthorizationStore, ConfigurationStore, EventQueue, TransactionRefs } from './store-ports.js';
 

@@ -1,5 +1,5 @@
 /** Firmware Management handlers (OCPP 1.6 §5.9 GetDiagnostics, §5.19 UpdateFirmware). */
-import { createRPCError } from 'ocpp-rpc';
+import { createRPCError } from '../rpc.js';
 import type { IncomingContext } from './context.js';
 import type { CsAction, CsRequest, CsResponse } from './messages.js';
 

@@ -1,4 +1,4 @@
-import { createRPCError } from 'ocpp-rpc';
+import { createRPCError } from '../rpc.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { OcppConnection } from '../connection.js';
 import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';

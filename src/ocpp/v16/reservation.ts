@@ -1,5 +1,5 @@
 /** Reservation handlers (OCPP 1.6 §5.13 ReserveNow, §5.2 CancelReservation). */
-import { createRPCError } from 'ocpp-rpc';
+import { createRPCError } from '../rpc.js';
 import type { IncomingContext } from './context.js';
 import type { CsAction, CsRequest, CsResponse } from './messages.js';
 

@@ -3,7 +3,7 @@
  * what a central system may install is checked here against the configuration keys; the
  * profiles and the limits they give are the core's (src/core/smart-charging).
  */
-import { createRPCError } from 'ocpp-rpc';
+import { createRPCError } from '../rpc.js';
 import { isoMs } from '../../core/clock.js';
 import type { ChargingProfile } from '../../core/smart-charging/index.js';
 import type { IncomingContext } from './context.js';

@@ -5,8 +5,7 @@
  * only on ocpp1.6 connections (lib/client.js, _onCall): on ocpp2.0.1 a call missing a
  * required field would be answered with a code 2.0.1 does not have.
  */
-import { createRequire } from 'node:module';
-import { createRPCError, type Validator } from 'ocpp-rpc';
+import { createRPCError, standardValidator, type Validator } from '../rpc.js';
 
 export const V201_ERROR_CODES = [
   'FormatViolation', 'GenericError', 'InternalError', 'MessageTypeNotSupported', 'NotImplemented', 'NotSupported', 'OccurrenceConstraintViolation',
@@ -26,11 +25,11 @@ export function v201ErrorCode(code: string): string {
 }
 
 /**
- * ocpp-rpc's own ocpp2.0.1 validator (the schemas it bundles, compiled once by ocpp-rpc), whose
+ * ocpp-rpc's own ocpp2.0.1 validator (the schemas it bundles, built once on first use), whose
  * errors carry the 2.0.1 codes. Pass it in `strictModeValidators` of an RPCClient or RPCServer.
  */
 export function v201StrictValidator(): Validator {
-  const standard = (createRequire(import.meta.url)('ocpp-rpc/lib/standard-validators.js') as Validator[]).find((v) => v.subprotocol === 'ocpp2.0.1');
+  const standard = standardValidator('ocpp2.0.1');
   if (!standard) throw new Error('ocpp-rpc has no ocpp2.0.1 validator');
   return {
     subprotocol: 'ocpp2.0.1',

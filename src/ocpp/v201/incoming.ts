@@ -3,7 +3,7 @@
  * every connection of a process (a fleet holds thousands). Actions not in it are answered
  * NotImplemented by the connection.
  */
-import { createRPCError } from 'ocpp-rpc';
+import { createRPCError } from '../rpc.js';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock } from '../../core/ports.js';

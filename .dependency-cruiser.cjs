@@ -18,6 +18,13 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'ocpp-rpc-through-src-ocpp-rpc',
+      severity: 'error',
+      comment: 'ocpp-rpc is imported through src/ocpp/rpc.ts only, which builds its standard validators on first use; a direct import loaded first builds all three versions at import.',
+      from: { path: '^src/', pathNot: '^src/ocpp/rpc\\.ts$' },
+      to: { path: 'node_modules/ocpp-rpc/' },
+    },
+    {
       name: 'core-imports-core-and-lib',
       severity: 'error',
       comment: 'The core knows its own files and lib only: never hardware, OCPP, SQLite, MQTT or the simulator.',

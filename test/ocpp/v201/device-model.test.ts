@@ -362,3 +362,25 @@ describe('the 1.6 keys and the 2.0.1 variables: two views of one set of settings
     db.close();
   });
 });
+
+describe('device models shared by topology', () => {
+  const topology = (phases: number) => ({ evses: [1, 2].map((id) => ({ id, maxPowerW: 22_000, supplyPhases: phases, connectors: [{ id: 1, connectorType: 'sType2' }] })) });
+
+  it('gives stations of one topology the same read-only model, and another topology its own', () => {
+    const a = buildDeviceModel(topology(3));
+    expect(buildDeviceModel(JSON.parse(JSON.stringify(topology(3))))).toBe(a);
+    const b = buildDeviceModel(topology(1));
+    expect(b).not.toBe(a);
+    // Each answers from its own placed defaults (EVSE SupplyPhases), and values stay per station (their stores).
+    const key = { component: { name: 'EVSE', evse: { id: 1 } }, variable: { name: 'SupplyPhases' } };
+    expect(getVariables(a, new MemoryVariableStore(), [key])[0]).toMatchObject({ attributeStatus: 'Accepted', attributeValue: '3' });
+    expect(getVariables(b, new MemoryVariableStore(), [key])[0]).toMatchObject({ attributeStatus: 'Accepted', attributeValue: '1' });
+    const s1 = new MemoryVariableStore();
+    const s2 = new MemoryVariableStore();
+    const set = { component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' }, attributeValue: '77' };
+    expect(setVariables(a, s1, [set])[0]).toMatchObject({ attributeStatus: 'Accepted' });
+    const hb = { component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' } };
+    expect(getVariables(a, s1, [hb])[0]!.attributeValue).toBe('77');
+    expect(getVariables(a, s2, [hb])[0]!.attributeValue).not.toBe('77');
+  });
+});

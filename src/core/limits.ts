@@ -86,7 +86,7 @@ export class Limits {
   private limitNow(c: ConnectorState, transaction: SessionRef): { limitA: number; at: number; nextChangeAt: number } {
     const at = this.b.clock.now();
     const sharedBy = [...this.b.connectors.values()].filter((x) => x !== c && x.session && !x.session.stopping).length + 1;
-    const lim = this.deps.chargingLimits!.limitAt({ connectorId: c.id, at, sharedBy, transaction });
+    const lim = this.deps.chargingLimits!.limitAt({ evseId: c.id, at, sharedBy, transaction });
     return { limitA: Math.min(c.hw.maxCurrentA, lim.limitA), at, nextChangeAt: lim.nextChangeAt };
   }
 }

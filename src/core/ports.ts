@@ -200,10 +200,10 @@ export interface Sample {
   measurands: string[];
 }
 
+/** A session as the core knows it: by its local id (the protocol's transaction id is the version binding's). */
 export interface SessionRecord {
   localId: string;
   connectorId: number;
-  transactionId: number | null;
   idTag: string | null;
   customerRef: string | null;
   authMethod: AuthMethod;

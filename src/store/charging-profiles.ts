@@ -1,27 +1,31 @@
-import type { ChargingProfileStore, InstalledProfile } from '../core/smart-charging/index.js';
+import type { ChargingProfileStore, InstalledLimit, LimitTarget } from '../core/smart-charging/index.js';
 import { transact, type SqliteDatabase } from './database.js';
 
-/** Installed charging profiles of one charge point; they survive restarts. */
+/**
+ * Installed charging profiles of one charge point, in the core's words (migration 9 converted
+ * the 1.6-shaped rows of earlier releases); they survive restarts. evse_id NULL: the station.
+ */
 export class SqliteChargingProfiles implements ChargingProfileStore {
   private readonly q;
 
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
     this.q = {
-      all: db.prepare(`SELECT connector_id, profile, installed_at FROM charging_profiles WHERE charge_point_id = ? ORDER BY charging_profile_id`),
-      put: db.prepare(`INSERT INTO charging_profiles (charge_point_id, charging_profile_id, connector_id, purpose, stack_level, profile, installed_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, charging_profile_id) DO UPDATE SET connector_id = excluded.connector_id,
+      all: db.prepare(`SELECT evse_id, profile, installed_at FROM charging_profiles WHERE charge_point_id = ? ORDER BY profile_id`),
+      put: db.prepare(`INSERT INTO charging_profiles (charge_point_id, profile_id, evse_id, purpose, stack_level, profile, installed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, profile_id) DO UPDATE SET evse_id = excluded.evse_id,
         purpose = excluded.purpose, stack_level = excluded.stack_level, profile = excluded.profile, installed_at = excluded.installed_at`),
-      remove: db.prepare(`DELETE FROM charging_profiles WHERE charge_point_id = ? AND charging_profile_id = ?`),
+      remove: db.prepare(`DELETE FROM charging_profiles WHERE charge_point_id = ? AND profile_id = ?`),
     };
   }
 
-  all(): InstalledProfile[] {
-    return (this.q.all.all(this.chargePointId) as { connector_id: number; profile: string; installed_at: number }[])
-      .map((r) => ({ connectorId: r.connector_id, profile: JSON.parse(r.profile), installedAt: r.installed_at }));
+  all(): InstalledLimit[] {
+    return (this.q.all.all(this.chargePointId) as { evse_id: number | null; profile: string; installed_at: number }[])
+      .map((r) => ({ target: targetOf(r.evse_id), profile: JSON.parse(r.profile), installedAt: r.installed_at }));
   }
 
-  put(p: InstalledProfile): void {
-    this.q.put.run(this.chargePointId, p.profile.chargingProfileId, p.connectorId, p.profile.chargingProfilePurpose, p.profile.stackLevel, JSON.stringify(p.profile), p.installedAt);
+  put(p: InstalledLimit): void {
+    const evseId = p.target.kind === 'station' ? null : p.target.evseId;
+    this.q.put.run(this.chargePointId, p.profile.id, evseId, p.profile.purpose, p.profile.stackLevel, JSON.stringify(p.profile), p.installedAt);
   }
 
   remove(ids: number[]): void {
@@ -30,3 +34,5 @@ export class SqliteChargingProfiles implements ChargingProfileStore {
     });
   }
 }
+
+const targetOf = (evseId: number | null): LimitTarget => (evseId === null ? { kind: 'station' } : { kind: 'evse', evseId });

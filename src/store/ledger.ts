@@ -25,11 +25,20 @@ interface SessionRow {
 }
 
 /**
- * The protocol's transaction id as the core reads it today (a number: OCPP 1.6's), until the
- * core knows a transaction by its local id only; an id that is not an integer (2.0.1's) is null.
+ * The protocol's transaction id when it is an integer (OCPP 1.6's), for the views that show it
+ * as one (diagnostics' session list, tests); an id that is not an integer (2.0.1's) is null.
  */
 function numericRef(ref: string | null): number | null {
   return ref !== null && /^-?\d{1,15}$/.test(ref) ? Number(ref) : null;
+}
+
+/**
+ * A session as the store holds it: the core's SessionRecord, and the protocol's transaction id
+ * as a number where it is one (the core never reads it; a version binding asks
+ * transactionRefOf for the id with the version that assigned it).
+ */
+export interface LedgerRecord extends SessionRecord {
+  transactionId: number | null;
 }
 
 /** The protocol's id of a transaction, as text, with the protocol version that assigned it. */
@@ -39,7 +48,7 @@ export interface TransactionRef {
   id: string;
 }
 
-function toRecord(r: SessionRow): SessionRecord {
+function toRecord(r: SessionRow): LedgerRecord {
   return {
     localId: r.local_id,
     connectorId: r.connector_id,
@@ -163,7 +172,7 @@ export class SqliteLedger implements SessionLedger {
     };
   }
 
-  open(input: NewSession): SessionRecord {
+  open(input: NewSession): LedgerRecord {
     const localId = randomUUID();
     const payload: SessionOpenedEvent = {
       connectorId: input.connectorId, idTag: input.idTag, meterStartWh: input.meterStartWh,
@@ -246,18 +255,18 @@ export class SqliteLedger implements SessionLedger {
     return (this.q.highestRegister.get({ cp: this.chargePointId, connectorId }) as number | null) ?? 0;
   }
 
-  active(): SessionRecord[] {
+  active(): LedgerRecord[] {
     return (this.q.active.all(this.chargePointId) as SessionRow[]).map(toRecord);
   }
 
-  /** The core's lookup by a numeric transaction id (OCPP 1.6's, whatever version assigned it). */
-  byTransactionId(transactionId: number): SessionRecord | undefined {
+  /** The most recent session known by a numeric transaction id (OCPP 1.6's, whatever version assigned it). */
+  byTransactionId(transactionId: number): LedgerRecord | undefined {
     const r = this.q.byNumericRef.get(this.chargePointId, String(transactionId)) as SessionRow | undefined;
     return r && toRecord(r);
   }
 
   /** The most recent session the protocol `ref.version` knows as `ref.id`. */
-  byTransactionRef(ref: TransactionRef): SessionRecord | undefined {
+  byTransactionRef(ref: TransactionRef): LedgerRecord | undefined {
     const r = this.q.byRef.get(this.chargePointId, ref.id, ref.version) as SessionRow | undefined;
     return r && toRecord(r);
   }
@@ -269,7 +278,7 @@ export class SqliteLedger implements SessionLedger {
     return r[0] === null ? null : { id: r[0], version: r[1]! };
   }
 
-  get(localId: string): SessionRecord | undefined {
+  get(localId: string): LedgerRecord | undefined {
     const r = this.q.get.get(localId) as SessionRow | undefined;
     return r && toRecord(r);
   }
@@ -291,7 +300,7 @@ export class SqliteLedger implements SessionLedger {
   }
 
   /** The most recent sessions, newest first. */
-  recent(limit: number): SessionRecord[] {
+  recent(limit: number): LedgerRecord[] {
     return (this.db.prepare(`SELECT * FROM sessions WHERE charge_point_id = ? ORDER BY started_at DESC LIMIT ?`).all(this.chargePointId, limit) as SessionRow[]).map(toRecord);
   }
 

@@ -226,4 +226,63 @@ export const migrations: readonly string[] = [
     WHERE kind != 'security';
   UPDATE sessions SET event_count = (SELECT COALESCE(MAX(o.tx_seq) + 1, 0) FROM outbox o WHERE o.local_id = sessions.local_id AND o.kind != 'security');
   `,
+  // 9: charging profiles in the core's words (src/core/smart-charging/types.ts), no longer as
+  // OCPP 1.6 wrote them: the station (evse_id NULL) instead of connector 0; the purposes
+  // StationMaximum, TransactionDefault, Transaction; the profile's JSON as a LimitProfile (id,
+  // stackLevel, purpose, kind, recurrence, validFrom/To verbatim, schedules[0] with durationS,
+  // unit, periods, minRate; numbers copied as written). A TxProfile's transactionId becomes the
+  // local id of the session it names (sessionId): the latest session the central system knows by
+  // it, else the running session on its connector whose StartTransaction was not confirmed (1.6
+  // accepted and applied the profile to that one). A TxProfile naming neither is dropped: its
+  // transaction is not one this station holds, so it limits no session the core knows.
+  // test/store/charging-profiles-upgrade.test.ts compares the limits before and after.
+  `
+  CREATE TABLE charging_profiles_new (
+    charge_point_id TEXT NOT NULL,
+    profile_id      INTEGER NOT NULL,
+    evse_id         INTEGER,
+    purpose         TEXT NOT NULL CHECK (purpose IN ('StationMaximum', 'TransactionDefault', 'Transaction')),
+    stack_level     INTEGER NOT NULL,
+    profile         TEXT NOT NULL,
+    installed_at    INTEGER NOT NULL,
+    PRIMARY KEY (charge_point_id, profile_id)
+  );
+  WITH old AS (
+    SELECT p.charge_point_id, p.charging_profile_id, p.connector_id, p.stack_level, p.installed_at, p.profile AS j,
+      p.profile -> '$.chargingSchedule' AS s,
+      CAST(p.profile ->> '$.transactionId' AS TEXT) AS tx,
+      CASE p.purpose WHEN 'ChargePointMaxProfile' THEN 'StationMaximum' WHEN 'TxDefaultProfile' THEN 'TransactionDefault' ELSE 'Transaction' END AS purpose
+    FROM charging_profiles p
+  ), resolved AS (
+    SELECT old.*, CASE WHEN tx IS NULL THEN NULL ELSE COALESCE(
+      (SELECT x.local_id FROM sessions x WHERE x.charge_point_id = old.charge_point_id AND x.transaction_ref = old.tx AND x.transaction_ref_version = 'ocpp1.6'
+        ORDER BY x.started_at DESC LIMIT 1),
+      (SELECT x.local_id FROM sessions x WHERE x.charge_point_id = old.charge_point_id AND x.connector_id = old.connector_id AND x.stopped_at IS NULL
+        AND x.transaction_ref IS NULL ORDER BY x.started_at DESC LIMIT 1)) END AS session_id
+    FROM old
+  )
+  INSERT INTO charging_profiles_new (charge_point_id, profile_id, evse_id, purpose, stack_level, profile, installed_at)
+  SELECT charge_point_id, charging_profile_id, NULLIF(connector_id, 0), purpose, stack_level,
+    json_patch('{}', json_object(
+      'id', json(j -> '$.chargingProfileId'),
+      'stackLevel', json(j -> '$.stackLevel'),
+      'purpose', purpose,
+      'kind', j ->> '$.chargingProfileKind',
+      'recurrence', j ->> '$.recurrencyKind',
+      'validFrom', j ->> '$.validFrom',
+      'validTo', j ->> '$.validTo',
+      'schedules', json_array(json_patch('{}', json_object(
+        'startSchedule', s ->> '$.startSchedule',
+        'durationS', json(s -> '$.duration'),
+        'unit', s ->> '$.chargingRateUnit',
+        'periods', json((SELECT json_group_array(json_patch('{}', json_object(
+            'startPeriod', json(e.value -> '$.startPeriod'), 'limit', json(e.value -> '$.limit'), 'numberPhases', json(e.value -> '$.numberPhases'))))
+          FROM (SELECT value FROM json_each(s, '$.chargingSchedulePeriod') ORDER BY key) e)),
+        'minRate', json(s -> '$.minChargingRate')))),
+      'sessionId', session_id)),
+    installed_at
+  FROM resolved WHERE tx IS NULL OR session_id IS NOT NULL;
+  DROP TABLE charging_profiles;
+  ALTER TABLE charging_profiles_new RENAME TO charging_profiles;
+  `,
 ];

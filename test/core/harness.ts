@@ -17,13 +17,14 @@ import type {
 } from '../../src/core/ports.js';
 import type { Settings } from '../../src/ocpp/v16/store-ports.js';
 import { MemoryReservationStore, Reservations, type ReserveStatus } from '../../src/core/reservations.js';
-import { MemoryChargingProfileStore, SmartCharging, type ChargingProfile, type Electrical } from '../../src/core/smart-charging/index.js';
+import { MemoryChargingProfileStore, SmartCharging, type Electrical } from '../../src/core/smart-charging/index.js';
 import { EvseError } from '../../src/lib/errors.js';
 import { silentLog } from '../../src/lib/log.js';
 import {
   fromV16IdTagInfo, toV16Status, V16StatusChanges, v16StatusOf, type ChargePointErrorCode, type ChargePointStatus, type IdTagInfo, type V16Status,
 } from '../../src/ocpp/v16/mapping.js';
 import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
+import { fromV16Profile, targetOfConnector, type ChargingProfile } from '../../src/ocpp/v16/charging-profiles.js';
 
 /**
  * The tests speak OCPP 1.6's values where the central system or the configuration does (key
@@ -171,8 +172,11 @@ export interface QueuedMessage {
   body: NewSession | Sample | SessionStop;
 }
 
+/** A session as the store keeps it: the core's record and the central system's transactionId (SqliteLedger's LedgerRecord). */
+export type LedgerRecord = SessionRecord & { transactionId: number | null };
+
 interface StoredSession {
-  record: SessionRecord;
+  record: LedgerRecord;
   samples: Sample[];
 }
 
@@ -197,7 +201,7 @@ export class MemoryLedger implements SessionLedger {
   open(input: NewSession): SessionRecord {
     this.writable();
     const localId = `s${this.nextId++}`;
-    const record: SessionRecord = {
+    const record: LedgerRecord = {
       localId, connectorId: input.connectorId, transactionId: null, idTag: input.idTag, customerRef: this.pseudonym(input.idTag),
       authMethod: input.authMethod, startedAt: input.startedAt, startClockTrusted: input.clockTrusted, meterStartWh: input.meterStartWh,
       lastEnergyWh: input.meterStartWh, lastCheckpointAt: input.startedAt, stoppedAt: null, meterStopWh: null, stopReason: null,
@@ -263,12 +267,12 @@ export class MemoryLedger implements SessionLedger {
     return max;
   }
 
-  byTransactionId(transactionId: number): SessionRecord | undefined {
+  byTransactionId(transactionId: number): LedgerRecord | undefined {
     const all = [...this.sessions.values()].filter((s) => s.record.transactionId === transactionId).sort((a, b) => b.record.startedAt - a.record.startedAt);
     return all[0] && { ...all[0].record };
   }
 
-  get(localId: string): SessionRecord | undefined {
+  get(localId: string): LedgerRecord | undefined {
     const s = this.sessions.get(localId);
     return s && { ...s.record };
   }
@@ -281,7 +285,7 @@ export class MemoryLedger implements SessionLedger {
   }
 
   /** Every session, oldest first. */
-  records(): SessionRecord[] {
+  records(): LedgerRecord[] {
     return [...this.sessions.values()].map((s) => ({ ...s.record }));
   }
 
@@ -612,16 +616,12 @@ export class Harness {
       return { id: i + 1, meter, powerPath, hw };
     });
     if (o.smartCharging ?? true) {
-      const electrical = new Map<number, Electrical>();
-      for (const c of this.connectors) electrical.set(c.id, { nominalVoltageV: c.hw.nominalVoltageV, phases: c.hw.phases, maxCurrentA: c.hw.maxCurrentA, phaseSwitching: false });
-      electrical.set(0, {
+      const evses = new Map<number, Electrical>();
+      for (const c of this.connectors) evses.set(c.id, { nominalVoltageV: c.hw.nominalVoltageV, phases: c.hw.phases, maxCurrentA: c.hw.maxCurrentA, phaseSwitching: false });
+      const station: Electrical = {
         nominalVoltageV: 230, phases: 3, maxCurrentA: this.connectors.reduce((s, c) => s + c.hw.maxCurrentA, 0), phaseSwitching: false,
-      });
-      // A TxProfile names the 1.6 transactionId: resolved from the ledger, as the runtime does through the link.
-      this.smartCharging = new SmartCharging({
-        store: new MemoryChargingProfileStore(), clock: this.clock, electrical, log: silentLog,
-        transactionIdOf: (localId) => this.ledger.get(localId)?.transactionId ?? undefined,
-      });
+      };
+      this.smartCharging = new SmartCharging({ store: new MemoryChargingProfileStore(), clock: this.clock, electrical: { station, evses }, log: silentLog });
     }
     if (o.reservations ?? true) {
       this.reservations = new Reservations({
@@ -774,10 +774,26 @@ export class Harness {
     return ok;
   }
 
-  /** SetChargingProfile (the profile installed as the OCPP side installs it). */
-  async installProfile(connectorId: number, profile: ChargingProfile): Promise<void> {
-    this.smartCharging!.install(connectorId, profile);
+  /**
+   * SetChargingProfile: the 1.6 profile converted as the 1.6 binding converts it, a TxProfile's
+   * transactionId naming the session running on the connector (known by that id, or not confirmed
+   * yet); one naming another transaction is Rejected there and not installed.
+   */
+  async installProfile(connectorId: number, profile: ChargingProfile): Promise<'Accepted' | 'Rejected'> {
+    const sessionOf = (transactionId: number) => {
+      const s = this.cp.session(connectorId);
+      const known = s && this.ledger.get(s.localId)?.transactionId;
+      return s && (known === null || known === transactionId) ? s.localId : undefined;
+    };
+    let status: 'Accepted' | 'Rejected' = 'Accepted';
+    try {
+      this.smartCharging!.install(targetOfConnector(connectorId), fromV16Profile(profile, sessionOf));
+    } catch (err) {
+      if ((err as EvseError).code !== 'ERR_UNKNOWN_TRANSACTION') throw err;
+      status = 'Rejected';
+    }
     await settle();
+    return status;
   }
 
   async clearProfiles(): Promise<void> {
@@ -857,7 +873,7 @@ export class Harness {
   }
 
   /** The only session of the ledger, or the one on a connector. */
-  session(connectorId?: number): SessionRecord {
+  session(connectorId?: number): LedgerRecord {
     const all = this.ledger.records().filter((r) => connectorId === undefined || r.connectorId === connectorId);
     if (all.length !== 1) throw new Error(`expected one session${connectorId ? ` on connector ${connectorId}` : ''}, found ${all.length}`);
     return all[0]!;

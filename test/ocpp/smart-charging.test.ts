@@ -13,6 +13,7 @@ import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { startTcpSlave, tempDir } from '../helpers/modbus-slave.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 import { toV16Status } from '../../src/ocpp/v16/mapping.js';
+import { toV16Installed } from '../../src/ocpp/v16/charging-profiles.js';
 
 const CP = 'CP-TEST-1';
 const cleanups: (() => unknown)[] = [];
@@ -38,6 +39,10 @@ const powerOf = (params: { meterValue: { sampledValue: SampledValue[] }[] }) =>
 function powersAfter(csms: TestCsms, from: number): number[] {
   return csms.calls.slice(from).filter((c) => c.action === 'MeterValues' && c.params.transactionId).map((c) => powerOf(c.params));
 }
+
+/** The installed profiles as 1.6 says them (the core keeps them in its own words). */
+const v16Profiles = (t: TestAgent) =>
+  t.agent.features!.smartCharging!.profiles().map((ip) => toV16Installed(ip, (localId) => t.agent.ledger!.get(localId)?.transactionId ?? undefined));
 
 const txDefault = (id: number, limit: number, extra: Record<string, unknown> = {}) => ({
   chargingProfileId: id, stackLevel: 0, chargingProfilePurpose: 'TxDefaultProfile', chargingProfileKind: 'Absolute',
@@ -114,8 +119,8 @@ describe('Smart Charging', () => {
     // The transaction ends: its TxProfile is removed; the TxDefaultProfile stays.
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StopTransaction').length === 1, 10_000, 'StopTransaction');
-    await waitFor(() => !t.agent.features!.smartCharging!.profiles().some((p) => p.profile.chargingProfileId === 20), 5_000, 'TxProfile removed');
-    expect(t.agent.features!.smartCharging!.profiles().map((p) => p.profile.chargingProfileId)).toEqual([1]);
+    await waitFor(() => !v16Profiles(t).some((p) => p.profile.chargingProfileId === 20), 5_000, 'TxProfile removed');
+    expect(v16Profiles(t).map((p) => p.profile.chargingProfileId)).toEqual([1]);
     expect(csms.validationFailures).toEqual([]);
   });
 
@@ -132,7 +137,7 @@ describe('Smart Charging', () => {
     const mark = csms.calls.length;
     await waitFor(() => powersAfter(csms, mark).length >= 2, 10_000, 'MeterValues');
     expect(powersAfter(csms, mark).at(-1)).toBe(10 * 230 * 3);
-    expect(t.agent.features!.smartCharging!.profiles()).toMatchObject([{ connectorId: 2, profile: { chargingProfileId: 30, chargingProfilePurpose: 'TxProfile' } }]);
+    expect(v16Profiles(t)).toMatchObject([{ connectorId: 2, profile: { chargingProfileId: 30, chargingProfilePurpose: 'TxProfile' } }]);
   });
 
   it('profiles survive a restart on the same store', async () => {
@@ -148,7 +153,7 @@ describe('Smart Charging', () => {
     await first.t.agent.stop();
     await first.csms.stop();
     const second = await setup({}, dir);
-    expect(second.t.agent.features!.smartCharging!.profiles().map((p) => [p.connectorId, p.profile.chargingProfileId]).sort()).toEqual([[0, 41], [1, 40]]);
+    expect(v16Profiles(second.t).map((p) => [p.connectorId, p.profile.chargingProfileId]).sort()).toEqual([[0, 41], [1, 40]]);
     const composite = await second.csms.call(CP, 'GetCompositeSchedule', { connectorId: 1, duration: 60, chargingRateUnit: 'A' });
     expect(composite.chargingSchedule.chargingSchedulePeriod).toEqual([{ startPeriod: 0, limit: 7 }]);
   });

@@ -54,9 +54,10 @@ describe('a database written by the 1.6-only release', () => {
     expect(auth.localListEntry('LIST-BLOCKED')).toEqual({ status: 'Blocked' });
     expect(auth.cacheEntry('CACHED-1')).toEqual({ status: 'Accepted', expiryDate: '2099-06-01T00:00:00.000Z' });
     expect(auth.cacheEntry('CACHED-2')).toEqual({ status: 'Expired' });
+    // In the core's words since schema 9 (the station, not connector 0; test/store/charging-profiles-upgrade.test.ts checks they limit as before).
     const profiles = new SqliteChargingProfiles(db, CP).all();
-    expect(profiles.map((p) => [p.connectorId, p.profile.chargingProfileId, p.profile.chargingProfilePurpose])).toEqual([[0, 11, 'ChargePointMaxProfile'], [1, 12, 'TxDefaultProfile']]);
-    expect(profiles[1]!.profile.chargingSchedule.chargingSchedulePeriod).toEqual([{ startPeriod: 0, limit: 22_000 }, { startPeriod: 3_600, limit: 11_000 }]);
+    expect(profiles.map((p) => [p.target, p.profile.id, p.profile.purpose])).toEqual([[{ kind: 'station' }, 11, 'StationMaximum'], [{ kind: 'evse', evseId: 1 }, 12, 'TransactionDefault']]);
+    expect(profiles[1]!.profile.schedules[0].periods).toEqual([{ startPeriod: 0, limit: 22_000 }, { startPeriod: 3_600, limit: 11_000 }]);
     expect(new SqliteReservations(db, CP).all()).toEqual([expect.objectContaining({ reservationId: 77, connectorId: 2, expiresAt: Date.parse('2099-01-01T00:00:00.000Z') })]);
 
     const ledger = new SqliteLedger(db, CP, (t) => t);

@@ -116,7 +116,7 @@ function exerciseEveryView(db: SqliteDatabase): void {
     new SqliteAuditLog(db, cp).record({ at: now, username: 'tech', role: 'technician', command: 'status', status: 'ok', correlation: null });
     new SqliteAuditLog(db, cp).recent(5);
     const profiles = new SqliteChargingProfiles(db, cp);
-    profiles.put({ connectorId: 0, installedAt: now, profile: { chargingProfileId: 1, stackLevel: 0, chargingProfilePurpose: 'TxDefaultProfile', chargingProfileKind: 'Absolute', chargingSchedule: { chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 16 }] } } } as never);
+    profiles.put({ target: { kind: 'station' }, installedAt: now, profile: { id: 1, stackLevel: 0, purpose: 'TransactionDefault', kind: 'Absolute', schedules: [{ unit: 'A', periods: [{ startPeriod: 0, limit: 16 }] }] } });
     profiles.all();
     profiles.remove([1]);
     const reservations = new SqliteReservations(db, cp);

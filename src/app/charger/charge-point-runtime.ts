@@ -137,11 +137,6 @@ export class ChargePointRuntime {
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
-      // The core's smart charging knows integer transaction ids (a 1.6 TxProfile names one).
-      transactionIdOf: (localId) => {
-        const id = link?.transactionIdOf(localId);
-        return typeof id === 'number' ? id : undefined;
-      },
     });
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,

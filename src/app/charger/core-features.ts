@@ -1,6 +1,6 @@
 import type { Clock, ConnectorHardware } from '../../core/ports.js';
 import { Reservations } from '../../core/reservations.js';
-import { SmartCharging, type Electrical } from '../../core/smart-charging/index.js';
+import { SmartCharging, type StationElectrical } from '../../core/smart-charging/index.js';
 import type { Log } from '../../lib/log.js';
 import { SqliteChargingProfiles, SqliteReservations, type SqliteDatabase, type SqliteSettings } from '../../store/index.js';
 
@@ -13,28 +13,26 @@ export interface CoreFeatures {
   reservations: Reservations;
 }
 
-/** Per connector (0: the charge point as a whole) what a limit means electrically. */
-export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwitching: boolean): Map<number, Electrical> {
-  const m = new Map<number, Electrical>();
-  for (const c of connectors) m.set(c.id, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching });
-  m.set(0, {
-    nominalVoltageV: connectors[0]?.nominalVoltageV ?? 230,
-    phases: connectors.some((c) => c.phases === 3) ? 3 : 1,
-    maxCurrentA: connectors.reduce((sum, c) => sum + c.maxCurrentA, 0),
-    phaseSwitching,
-  });
-  return m;
+/** What a limit means electrically on each EVSE (one connector each) and on the station as a whole. */
+export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwitching: boolean): StationElectrical {
+  return {
+    evses: new Map(connectors.map((c) => [c.id, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching }])),
+    station: {
+      nominalVoltageV: connectors[0]?.nominalVoltageV ?? 230,
+      phases: connectors.some((c) => c.phases === 3) ? 3 : 1,
+      maxCurrentA: connectors.reduce((sum, c) => sum + c.maxCurrentA, 0),
+      phaseSwitching,
+    },
+  };
 }
 
 export function buildCoreFeatures(d: {
   db: SqliteDatabase; chargePointId: string; connectors: readonly ConnectorHardware[]; settings: SqliteSettings;
   clock: Clock; pseudonym: (idTag: string) => string; log: Log;
-  /** The protocol's transaction id of a session (a TxProfile names it), held by the version binding. */
-  transactionIdOf?: (localId: string) => number | undefined;
 }): CoreFeatures {
   const smartCharging = new SmartCharging({
     store: new SqliteChargingProfiles(d.db, d.chargePointId), clock: d.clock,
-    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), transactionIdOf: d.transactionIdOf, log: d.log.child({ component: 'smart-charging' }),
+    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), log: d.log.child({ component: 'smart-charging' }),
   });
   const reservations = new Reservations({
     store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, connectorIds: d.connectors.map((c) => c.id),

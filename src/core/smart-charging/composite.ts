@@ -1,5 +1,6 @@
 /**
- * The composite charging schedule (OCPP 1.6 §3.13): a pure function of the installed profiles.
+ * The composite charging schedule (OCPP 1.6 §3.13, 2.0.1 K08): a pure function of the installed
+ * limit profiles, in the core's words (types.ts); each version binding converts its profiles.
  *
  * All times are UTC epoch milliseconds, as OCPP's are: a Daily schedule recurs every 86 400 s
  * and a Weekly one every 604 800 s from its startSchedule, whatever the local time zone does.
@@ -11,53 +12,56 @@
  *   (a schedule ends after `duration`; a Recurring one also at its next recurrence);
  * - within a purpose the highest stackLevel in force wins; a lower level shows through where
  *   the higher one has no period (its validity or duration ended, or it has not started);
- *   at the same level a connector's own TxDefaultProfile beats the charge point's (connector 0);
- * - TxProfile (only while a transaction runs, and only the transaction it names) overrides
- *   TxDefaultProfile;
- * - the result is the minimum of that, ChargePointMaxProfile (shared by `sharedBy` connectors)
- *   and the hardware limit;
+ *   at the same level an EVSE's own TransactionDefault beats the station's;
+ * - a Transaction profile (only while a session runs, and only the session it names) overrides
+ *   TransactionDefault;
+ * - the result is the minimum of that, StationMaximum (shared by `sharedBy` EVSEs) and the
+ *   hardware limit;
  * - Relative schedules start at the transaction's start; without a transaction, at `startMs`
  *   (the schedule a transaction starting now would get). Absolute ones without startSchedule
  *   start when they were installed.
  * Limits convert between A (per phase) and W with the nominal voltage and the phases in use:
- * numberPhases (default 3) lowers them only when the connector can switch phases; otherwise the
+ * numberPhases (default 3) lowers them only when the EVSE can switch phases; otherwise the
  * wired phases are used, which is what the vehicle will draw on.
  */
 import type {
-  ActiveTransaction, ChargingProfile, ChargingRateUnit, CompositePeriod, CompositeSchedule, Electrical, InstalledProfile,
+  ActiveTransaction, CompositePeriod, CompositeSchedule, Electrical, InstalledLimit, LimitProfile, LimitPurpose, LimitSchedule, LimitTarget, RateUnit,
 } from './types.js';
 
 const DAY_MS = 86_400_000;
 const RECURRENCE_MS = { Daily: DAY_MS, Weekly: 7 * DAY_MS } as const;
 
 export interface CompositeRequest {
-  profiles: readonly InstalledProfile[];
-  /** 0: the charge point as a whole (ChargePointMaxProfile and the hardware limit only). */
-  connectorId: number;
+  profiles: readonly InstalledLimit[];
+  /** One EVSE, or the station as a whole (its StationMaximum and the hardware limit only). */
+  target: LimitTarget;
   startMs: number;
   durationS: number;
-  unit: ChargingRateUnit;
+  unit: RateUnit;
   electrical: Electrical;
   transaction?: ActiveTransaction;
-  /** How many connectors share the ChargePointMaxProfile limit (default 1). */
+  /** How many EVSEs share the StationMaximum limit (default 1). */
   sharedBy?: number;
 }
 
 interface Found {
   limit: number;
-  unit: ChargingRateUnit;
+  unit: RateUnit;
   numberPhases?: number;
 }
 
+/** The schedule in force of a profile (the first; 2.0.1's others are alternatives for the vehicle). */
+const scheduleOf = (p: LimitProfile): LimitSchedule => p.schedules[0];
+
 /** Where a profile's schedule instance covering t starts and ends, or undefined. */
-function instanceAt(ip: InstalledProfile, t: number, relativeAnchor: number): { start: number; end: number } | undefined {
+function instanceAt(ip: InstalledLimit, t: number, relativeAnchor: number): { start: number; end: number } | undefined {
   const p = ip.profile;
-  const s = p.chargingSchedule;
-  const durationMs = s.duration !== undefined ? s.duration * 1000 : Number.POSITIVE_INFINITY;
+  const s = scheduleOf(p);
+  const durationMs = s.durationS !== undefined ? s.durationS * 1000 : Number.POSITIVE_INFINITY;
   const scheduled = s.startSchedule !== undefined ? Date.parse(s.startSchedule) : ip.installedAt;
-  if (p.chargingProfileKind === 'Relative') return { start: relativeAnchor, end: relativeAnchor + durationMs };
-  if (p.chargingProfileKind === 'Recurring') {
-    const every = RECURRENCE_MS[p.recurrencyKind ?? 'Daily'];
+  if (p.kind === 'Relative') return { start: relativeAnchor, end: relativeAnchor + durationMs };
+  if (p.kind === 'Recurring') {
+    const every = RECURRENCE_MS[p.recurrence ?? 'Daily'];
     if (t < scheduled) return undefined;
     const start = scheduled + Math.floor((t - scheduled) / every) * every;
     return { start, end: start + Math.min(durationMs, every) };
@@ -65,39 +69,40 @@ function instanceAt(ip: InstalledProfile, t: number, relativeAnchor: number): { 
   return { start: scheduled, end: scheduled + durationMs };
 }
 
-function valid(p: ChargingProfile, t: number): boolean {
+function valid(p: LimitProfile, t: number): boolean {
   if (p.validFrom !== undefined && t < Date.parse(p.validFrom)) return false;
   if (p.validTo !== undefined && t >= Date.parse(p.validTo)) return false;
   return true;
 }
 
 /** The period of one profile in force at t, or undefined. */
-export function profileLimitAt(ip: InstalledProfile, t: number, relativeAnchor: number): Found | undefined {
+export function profileLimitAt(ip: InstalledLimit, t: number, relativeAnchor: number): Found | undefined {
   const p = ip.profile;
   if (!valid(p, t)) return undefined;
   const inst = instanceAt(ip, t, relativeAnchor);
   if (!inst || t < inst.start || t >= inst.end) return undefined;
   const offsetS = (t - inst.start) / 1000;
   let found: Found | undefined;
-  for (const period of p.chargingSchedule.chargingSchedulePeriod) {
+  const s = scheduleOf(p);
+  for (const period of s.periods) {
     if (period.startPeriod > offsetS) break;
-    found = { limit: period.limit, unit: p.chargingSchedule.chargingRateUnit, ...(period.numberPhases !== undefined ? { numberPhases: period.numberPhases } : {}) };
+    found = { limit: period.limit, unit: s.unit, ...(period.numberPhases !== undefined ? { numberPhases: period.numberPhases } : {}) };
   }
   return found;
 }
 
 /** Instants in [from, to) where a profile may change what it says. */
-function boundaries(ip: InstalledProfile, from: number, to: number, relativeAnchor: number, out: Set<number>): void {
+function boundaries(ip: InstalledLimit, from: number, to: number, relativeAnchor: number, out: Set<number>): void {
   const p = ip.profile;
   const add = (x: number) => {
     if (x > from && x < to) out.add(x);
   };
   if (p.validFrom !== undefined) add(Date.parse(p.validFrom));
   if (p.validTo !== undefined) add(Date.parse(p.validTo));
-  const s = p.chargingSchedule;
+  const s = scheduleOf(p);
   const instanceStarts: number[] = [];
-  if (p.chargingProfileKind === 'Recurring') {
-    const every = RECURRENCE_MS[p.recurrencyKind ?? 'Daily'];
+  if (p.kind === 'Recurring') {
+    const every = RECURRENCE_MS[p.recurrence ?? 'Daily'];
     const scheduled = s.startSchedule !== undefined ? Date.parse(s.startSchedule) : ip.installedAt;
     const first = Math.max(0, Math.floor((from - scheduled) / every));
     for (let k = first; scheduled + k * every < to; k++) instanceStarts.push(scheduled + k * every);
@@ -106,26 +111,26 @@ function boundaries(ip: InstalledProfile, from: number, to: number, relativeAnch
     if (inst) instanceStarts.push(inst.start);
   }
   for (const start of instanceStarts) {
-    for (const period of s.chargingSchedulePeriod) add(start + period.startPeriod * 1000);
+    for (const period of s.periods) add(start + period.startPeriod * 1000);
     const inst = instanceAt(ip, start, relativeAnchor);
     if (inst) add(inst.end);
   }
 }
 
-/** Phases a limit applies to on this connector. */
+/** Phases a limit applies to on this EVSE. */
 function phasesInUse(e: Electrical, numberPhases: number | undefined): number {
   if (!e.phaseSwitching) return e.phases;
   return Math.max(1, Math.min(numberPhases ?? 3, e.phases));
 }
 
-export function convert(limit: number, from: ChargingRateUnit, to: ChargingRateUnit, e: Electrical, numberPhases?: number): number {
+export function convert(limit: number, from: RateUnit, to: RateUnit, e: Electrical, numberPhases?: number): number {
   if (from === to) return limit;
   const perAmp = e.nominalVoltageV * phasesInUse(e, numberPhases);
   return from === 'A' ? limit * perAmp : limit / perAmp;
 }
 
 /** The highest stack level in force at t among `candidates` (already ordered by precedence). */
-function stacked(candidates: InstalledProfile[], t: number, relativeAnchor: number): Found | undefined {
+function stacked(candidates: InstalledLimit[], t: number, relativeAnchor: number): Found | undefined {
   for (const ip of candidates) {
     const f = profileLimitAt(ip, t, relativeAnchor);
     if (f) return f;
@@ -133,20 +138,25 @@ function stacked(candidates: InstalledProfile[], t: number, relativeAnchor: numb
   return undefined;
 }
 
-function byPrecedence(a: InstalledProfile, b: InstalledProfile): number {
-  return b.profile.stackLevel - a.profile.stackLevel || b.connectorId - a.connectorId || b.installedAt - a.installedAt;
+/** At the same stack level an EVSE's own profile comes before the station's. */
+const specificity = (t: LimitTarget): number => (t.kind === 'evse' ? 1 : 0);
+
+function byPrecedence(a: InstalledLimit, b: InstalledLimit): number {
+  return b.profile.stackLevel - a.profile.stackLevel || specificity(b.target) - specificity(a.target) || b.installedAt - a.installedAt;
 }
 
-/** The profiles that can bear on a connector, sorted by precedence, per purpose. */
+/** The profiles that can bear on an EVSE (or the station), sorted by precedence, per purpose. */
 function relevant(req: CompositeRequest) {
-  const of = (purpose: ChargingProfile['chargingProfilePurpose'], ok: (ip: InstalledProfile) => boolean) =>
-    req.profiles.filter((ip) => ip.profile.chargingProfilePurpose === purpose && ok(ip)).sort(byPrecedence);
+  const of = (purpose: LimitPurpose, ok: (ip: InstalledLimit) => boolean) =>
+    req.profiles.filter((ip) => ip.profile.purpose === purpose && ok(ip)).sort(byPrecedence);
   const tx = req.transaction;
+  const evse = req.target.kind === 'evse' ? req.target.evseId : undefined;
+  const onEvse = (ip: InstalledLimit) => ip.target.kind === 'evse' && ip.target.evseId === evse;
   return {
-    max: of('ChargePointMaxProfile', (ip) => ip.connectorId === 0),
-    txDefault: req.connectorId === 0 ? [] : of('TxDefaultProfile', (ip) => ip.connectorId === 0 || ip.connectorId === req.connectorId),
-    tx: req.connectorId === 0 || !tx ? [] : of('TxProfile', (ip) => ip.connectorId === req.connectorId
-      && (ip.profile.transactionId === undefined || tx.transactionId === undefined || ip.profile.transactionId === tx.transactionId)),
+    max: of('StationMaximum', (ip) => ip.target.kind === 'station'),
+    txDefault: evse === undefined ? [] : of('TransactionDefault', (ip) => ip.target.kind === 'station' || onEvse(ip)),
+    tx: evse === undefined || !tx ? [] : of('Transaction', (ip) => onEvse(ip)
+      && (ip.profile.sessionId === undefined || tx.sessionId === undefined || ip.profile.sessionId === tx.sessionId)),
   };
 }
 
@@ -193,7 +203,7 @@ export function compositeSchedule(req: CompositeRequest): CompositeSchedule {
 }
 
 /**
- * The current limit in force now on a connector, in A, and when it next changes (within a
+ * The current limit in force now on an EVSE, in A, and when it next changes (within a
  * week's horizon; beyond that the caller re-evaluates at the horizon).
  */
 export function limitNow(req: Omit<CompositeRequest, 'durationS' | 'unit'>, horizonS = 8 * 86_400): { limitA: number; nextChangeAt: number } {

@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Log } from '../../lib/log.js';
 import type { Clock } from '../ports.js';
 import { compositeSchedule, limitNow } from './composite.js';
-import type { ActiveTransaction, ChargingProfile, ChargingProfilePurpose, ChargingRateUnit, CompositeSchedule, Electrical, InstalledProfile } from './types.js';
+import { sameTarget, type ActiveTransaction, type CompositeSchedule, type Electrical, type InstalledLimit, type LimitProfile, type LimitPurpose, type LimitTarget, type RateUnit } from './types.js';
 
 /** Where installed profiles are kept (SQLite in the agent, memory in tests and the fleet). */
 export interface ChargingProfileStore {
-  all(): InstalledProfile[];
-  put(p: InstalledProfile): void;
-  remove(chargingProfileIds: number[]): void;
+  all(): InstalledLimit[];
+  put(p: InstalledLimit): void;
+  remove(profileIds: number[]): void;
 }
 
 /** A session as the ChargePoint names it: by its local id (none yet: a session that would start now). */
@@ -18,84 +18,88 @@ export interface SessionRef {
   startedAt: number;
 }
 
-/** What the ChargePoint asks of smart charging: the current limit on a connector, and when it changes. */
+/** What the ChargePoint asks of smart charging: the current limit on an EVSE, and when it changes. */
 export interface ChargingLimits {
-  limitAt(q: { connectorId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number };
+  limitAt(q: { evseId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number };
   /** Profiles changed: the ChargePoint applies the limits again. */
   onChange(listener: () => void): () => void;
 }
 
+/** Which profiles to clear: by id, or by every criterion given. */
 export interface ClearCriteria {
   id?: number;
-  connectorId?: number;
-  chargingProfilePurpose?: ChargingProfilePurpose;
+  target?: LimitTarget;
+  purpose?: LimitPurpose;
   stackLevel?: number;
 }
 
+/** What a limit means electrically on each EVSE and on the station as a whole. */
+export interface StationElectrical {
+  station: Electrical;
+  evses: ReadonlyMap<number, Electrical>;
+}
+
 export class MemoryChargingProfileStore implements ChargingProfileStore {
-  private readonly items = new Map<number, InstalledProfile>();
+  private readonly items = new Map<number, InstalledLimit>();
   all() { return [...this.items.values()]; }
-  put(p: InstalledProfile) { this.items.set(p.profile.chargingProfileId, p); }
+  put(p: InstalledLimit) { this.items.set(p.profile.id, p); }
   remove(ids: number[]) { for (const id of ids) this.items.delete(id); }
 }
 
+const targetField = (t: LimitTarget): number | 'station' => (t.kind === 'station' ? 'station' : t.evseId);
+
 /**
  * The installed charging profiles of one charge point and the limits they give. Policy about
- * what a central system may install (stack levels, period counts, units) is the OCPP side's;
- * this keeps the profiles, applies the replacement rule and answers limits.
+ * what a central system may install (stack levels, period counts, units) is the version
+ * binding's; this keeps the profiles, applies the replacement rule and answers limits.
  */
 export class SmartCharging implements ChargingLimits {
   private readonly events = new EventEmitter<{ change: [] }>();
-  private readonly electrical: Map<number, Electrical>;
 
   constructor(private readonly o: {
     store: ChargingProfileStore;
     clock: Pick<Clock, 'now'>;
-    /** Per connector id (0: the charge point as a whole). */
-    electrical: Map<number, Electrical>;
-    /** The protocol's transaction id of a session (a TxProfile names it), held by the version binding. */
-    transactionIdOf?: (localId: string) => number | undefined;
+    electrical: StationElectrical;
     log: Log;
-  }) {
-    this.electrical = o.electrical;
-  }
+  }) {}
 
-  profiles(): InstalledProfile[] {
+  profiles(): InstalledLimit[] {
     return this.o.store.all();
   }
 
-  /**
-   * Install a profile. It replaces one with the same chargingProfileId, or with the same
-   * purpose and stackLevel on the same connector (§5.16). Returns the ids it replaced.
-   */
-  install(connectorId: number, profile: ChargingProfile): number[] {
-    const replaced = this.o.store.all()
-      .filter((ip) => ip.profile.chargingProfileId === profile.chargingProfileId
-        || (ip.connectorId === connectorId && ip.profile.chargingProfilePurpose === profile.chargingProfilePurpose && ip.profile.stackLevel === profile.stackLevel))
-      .map((ip) => ip.profile.chargingProfileId);
+  /** The profiles `profile` would replace on `target`: the same id, or the same purpose and stack level there (1.6 §5.16, 2.0.1 K01.FR.05). */
+  private replacedBy(target: LimitTarget, profile: Pick<LimitProfile, 'id' | 'purpose' | 'stackLevel'>): number[] {
+    return this.o.store.all()
+      .filter((ip) => ip.profile.id === profile.id
+        || (sameTarget(ip.target, target) && ip.profile.purpose === profile.purpose && ip.profile.stackLevel === profile.stackLevel))
+      .map((ip) => ip.profile.id);
+  }
+
+  /** Install a profile where it applies. Returns the ids it replaced. */
+  install(target: LimitTarget, profile: LimitProfile): number[] {
+    const replaced = this.replacedBy(target, profile);
     if (replaced.length) this.o.store.remove(replaced);
-    this.o.store.put({ connectorId, profile, installedAt: this.o.clock.now() });
+    this.o.store.put({ target, profile, installedAt: this.o.clock.now() });
     this.o.log.info('charging profile installed', {
-      connectorId, chargingProfileId: profile.chargingProfileId, purpose: profile.chargingProfilePurpose, stackLevel: profile.stackLevel, replaced,
+      target: targetField(target), profileId: profile.id, purpose: profile.purpose, stackLevel: profile.stackLevel, replaced,
     });
     this.events.emit('change');
     return replaced;
   }
 
   /** Whether installing `profile` would replace an existing one (so it does not add to the count). */
-  wouldReplace(connectorId: number, profile: ChargingProfile): boolean {
-    return this.o.store.all().some((ip) => ip.profile.chargingProfileId === profile.chargingProfileId
-      || (ip.connectorId === connectorId && ip.profile.chargingProfilePurpose === profile.chargingProfilePurpose && ip.profile.stackLevel === profile.stackLevel));
+  wouldReplace(target: LimitTarget, profile: Pick<LimitProfile, 'id' | 'purpose' | 'stackLevel'>): boolean {
+    return this.replacedBy(target, profile).length > 0;
   }
 
-  /** ClearChargingProfile: by id, or by every criterion given. Returns the ids removed. */
+  /** Clear profiles: by id, or by every criterion given. Returns the ids removed. */
   clear(c: ClearCriteria): number[] {
     const hit = this.o.store.all().filter((ip) => {
-      if (c.id !== undefined) return ip.profile.chargingProfileId === c.id;
-      return (c.connectorId === undefined || ip.connectorId === c.connectorId)
-        && (c.chargingProfilePurpose === undefined || ip.profile.chargingProfilePurpose === c.chargingProfilePurpose)
+      if (c.id !== undefined) return ip.profile.id === c.id;
+      return (c.target === undefined || sameTarget(ip.target, c.target))
+        && (c.purpose === undefined || ip.profile.purpose === c.purpose)
         && (c.stackLevel === undefined || ip.profile.stackLevel === c.stackLevel);
-    }).map((ip) => ip.profile.chargingProfileId);
+    }).map((ip) => ip.profile.id);
     if (hit.length) {
       this.o.store.remove(hit);
       this.o.log.info('charging profiles cleared', { ids: hit });
@@ -104,32 +108,28 @@ export class SmartCharging implements ChargingLimits {
     return hit;
   }
 
-  /** A transaction ended: its TxProfiles go (§3.13.2). */
-  transactionEnded(connectorId: number): void {
-    const ids = this.o.store.all().filter((ip) => ip.connectorId === connectorId && ip.profile.chargingProfilePurpose === 'TxProfile')
-      .map((ip) => ip.profile.chargingProfileId);
+  /** A session on an EVSE ended: the Transaction profiles there go (1.6 §3.13.2, 2.0.1 K01.FR.05). */
+  transactionEnded(evseId: number): void {
+    const ids = this.o.store.all().filter((ip) => ip.target.kind === 'evse' && ip.target.evseId === evseId && ip.profile.purpose === 'Transaction')
+      .map((ip) => ip.profile.id);
     if (ids.length) {
       this.o.store.remove(ids);
-      this.o.log.info('TxProfiles of an ended transaction removed', { connectorId, ids });
+      this.o.log.info('TxProfiles of an ended transaction removed', { evseId, ids });
       this.events.emit('change');
     }
   }
 
-  composite(q: { connectorId: number; durationS: number; unit: ChargingRateUnit; transaction?: ActiveTransaction; sharedBy?: number; startMs?: number }): CompositeSchedule {
+  composite(q: { target: LimitTarget; durationS: number; unit: RateUnit; transaction?: ActiveTransaction; sharedBy?: number; startMs?: number }): CompositeSchedule {
     return compositeSchedule({
-      profiles: this.o.store.all(), connectorId: q.connectorId, startMs: q.startMs ?? this.o.clock.now(), durationS: q.durationS, unit: q.unit,
-      electrical: this.electricalOf(q.connectorId), transaction: q.transaction, sharedBy: q.sharedBy,
+      profiles: this.o.store.all(), target: q.target, startMs: q.startMs ?? this.o.clock.now(), durationS: q.durationS, unit: q.unit,
+      electrical: this.electricalOf(q.target), transaction: q.transaction, sharedBy: q.sharedBy,
     });
   }
 
-  limitAt(q: { connectorId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number } {
-    return limitNow({ profiles: this.o.store.all(), connectorId: q.connectorId, startMs: q.at, electrical: this.electricalOf(q.connectorId), transaction: this.transactionOf(q.transaction), sharedBy: q.sharedBy });
-  }
-
-  private transactionOf(ref: SessionRef | undefined): ActiveTransaction | undefined {
-    if (!ref) return undefined;
-    const transactionId = ref.localId !== undefined ? this.o.transactionIdOf?.(ref.localId) : undefined;
-    return { transactionId, startedAt: ref.startedAt };
+  limitAt(q: { evseId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number } {
+    const target: LimitTarget = { kind: 'evse', evseId: q.evseId };
+    const transaction = q.transaction && { startedAt: q.transaction.startedAt, ...(q.transaction.localId !== undefined ? { sessionId: q.transaction.localId } : {}) };
+    return limitNow({ profiles: this.o.store.all(), target, startMs: q.at, electrical: this.electricalOf(target), transaction, sharedBy: q.sharedBy });
   }
 
   onChange(listener: () => void): () => void {
@@ -137,9 +137,10 @@ export class SmartCharging implements ChargingLimits {
     return () => this.events.off('change', listener);
   }
 
-  private electricalOf(connectorId: number): Electrical {
-    const e = this.electrical.get(connectorId);
-    if (!e) throw new Error(`no connector ${connectorId}`);
+  private electricalOf(target: LimitTarget): Electrical {
+    if (target.kind === 'station') return this.o.electrical.station;
+    const e = this.o.electrical.evses.get(target.evseId);
+    if (!e) throw new Error(`no EVSE ${target.evseId}`);
     return e;
   }
 }

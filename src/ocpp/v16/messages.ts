@@ -3,7 +3,8 @@
  * Field names are the wire names. ocpp-rpc validates every message against the OCA schemas.
  */
 import type { ChargePointErrorCode, ChargePointStatus, IdTagInfo, Reason } from './mapping.js';
-import type { ChargingProfile, ChargingProfilePurpose, ChargingRateUnit, CompositePeriod } from '../../core/smart-charging/index.js';
+import type { CompositePeriod } from '../../core/smart-charging/index.js';
+import type { ChargingProfile, ChargingProfilePurpose, ChargingRateUnit } from './charging-profiles.js';
 
 export type FirmwareStatus = 'Downloaded' | 'DownloadFailed' | 'Downloading' | 'Idle' | 'InstallationFailed' | 'Installing' | 'Installed';
 export type DiagnosticsStatus = 'Idle' | 'Uploaded' | 'UploadFailed' | 'Uploading';

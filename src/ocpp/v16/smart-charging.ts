@@ -1,11 +1,13 @@
 /**
  * Smart Charging handlers (OCPP 1.6 §5.5, §5.16, §5.7 and RemoteStartTransaction's profile):
- * what a central system may install is checked here against the configuration keys; the
- * profiles and the limits they give are the core's (src/core/smart-charging).
+ * what a central system may install is checked here against the configuration keys, in 1.6's
+ * terms; the profiles, converted to the core's words (charging-profiles.ts), and the limits they
+ * give are the core's (src/core/smart-charging).
  */
 import { createRPCError } from '../rpc.js';
 import { isoMs } from '../../core/clock.js';
-import type { ChargingProfile } from '../../core/smart-charging/index.js';
+import type { ActiveTransaction } from '../../core/smart-charging/index.js';
+import { fromV16ClearCriteria, fromV16Profile, fromV16Purpose, targetOfConnector, type ChargingProfile } from './charging-profiles.js';
 import type { IncomingContext } from './context.js';
 import type { CsAction, CsRequest, CsResponse } from './messages.js';
 
@@ -19,12 +21,27 @@ function smartCharging(ctx: IncomingContext) {
   return sc;
 }
 
-/** The transaction on a connector, as profiles see it. */
-export function activeTransaction(ctx: IncomingContext, connectorId: number): { transactionId?: number; startedAt: number } | undefined {
+/** The session on a connector and its 1.6 transactionId (none until StartTransaction.conf). */
+function runningTransaction(ctx: IncomingContext, connectorId: number): { localId: string; startedAt: number; transactionId?: number } | undefined {
   const s = connectorId > 0 ? ctx.chargePoint.session(connectorId) : undefined;
   if (!s) return undefined;
   const transactionId = ctx.link.transactionIdOf(s.localId);
-  return { startedAt: s.startedAt, ...(transactionId !== undefined ? { transactionId } : {}) };
+  return { localId: s.localId, startedAt: s.startedAt, ...(transactionId !== undefined ? { transactionId } : {}) };
+}
+
+/** The session on a connector, as profiles see it (by its local id). */
+export function activeTransaction(ctx: IncomingContext, connectorId: number): ActiveTransaction | undefined {
+  const tx = runningTransaction(ctx, connectorId);
+  return tx && { sessionId: tx.localId, startedAt: tx.startedAt };
+}
+
+/**
+ * The session a TxProfile's transactionId names on its connector: the running one, if it is
+ * known by that id or not confirmed yet (its id unknown, so profileProblem let it through).
+ */
+export function sessionNamed(ctx: IncomingContext, connectorId: number, transactionId: number): string | undefined {
+  const tx = runningTransaction(ctx, connectorId);
+  return tx && (tx.transactionId === undefined || tx.transactionId === transactionId) ? tx.localId : undefined;
 }
 
 /** Why the charge point refuses this profile on this connector, or undefined. */
@@ -35,7 +52,7 @@ export function profileProblem(connectorId: number, p: ChargingProfile, ctx: Inc
   if (p.transactionId !== undefined && p.chargingProfilePurpose !== 'TxProfile') return 'transactionId is for TxProfile only';
   if (p.chargingProfilePurpose === 'TxProfile') {
     if (connectorId === 0) return 'TxProfile needs a connector';
-    const tx = activeTransaction(ctx, connectorId);
+    const tx = runningTransaction(ctx, connectorId);
     if (!tx) return 'no transaction on the connector';
     if (p.transactionId !== undefined && tx.transactionId !== undefined && p.transactionId !== tx.transactionId) return 'transactionId is not the running transaction';
   }
@@ -57,7 +74,8 @@ export function profileProblem(connectorId: number, p: ChargingProfile, ctx: Inc
   if (!validDate(p.validFrom) || !validDate(p.validTo) || !validDate(s.startSchedule)) return 'unreadable date';
   if (p.validFrom && p.validTo && Date.parse(p.validFrom) >= Date.parse(p.validTo)) return 'validFrom is not before validTo';
   const sc = smartCharging(ctx);
-  if (!sc.wouldReplace(connectorId, p) && sc.profiles().length >= settings.int('MaxChargingProfilesInstalled')) return 'MaxChargingProfilesInstalled reached';
+  const key = { id: p.chargingProfileId, purpose: fromV16Purpose(p.chargingProfilePurpose), stackLevel: p.stackLevel };
+  if (!sc.wouldReplace(targetOfConnector(connectorId), key) && sc.profiles().length >= settings.int('MaxChargingProfilesInstalled')) return 'MaxChargingProfilesInstalled reached';
   return undefined;
 }
 
@@ -74,12 +92,12 @@ export const smartChargingHandlers: {
       ctx.log.info('charging profile rejected', { connectorId: req.connectorId, chargingProfileId: p.chargingProfileId, problem });
       return { status: 'Rejected' };
     }
-    smartCharging(ctx).install(req.connectorId, p);
+    smartCharging(ctx).install(targetOfConnector(req.connectorId), fromV16Profile(p, (id) => sessionNamed(ctx, req.connectorId, id)));
     return { status: 'Accepted' };
   },
 
   ClearChargingProfile: (req, ctx) => {
-    const removed = smartCharging(ctx).clear(req);
+    const removed = smartCharging(ctx).clear(fromV16ClearCriteria(req));
     return { status: removed.length > 0 ? 'Accepted' : 'Unknown' };
   },
 
@@ -91,7 +109,7 @@ export const smartChargingHandlers: {
     const transaction = activeTransaction(ctx, req.connectorId);
     const running = chargePoint.connectorIds.filter((id) => chargePoint.session(id)).length;
     const sharedBy = req.connectorId === 0 ? 1 : Math.max(1, running + (transaction ? 0 : 1));
-    const s = sc.composite({ connectorId: req.connectorId, durationS: req.duration, unit, transaction, sharedBy });
+    const s = sc.composite({ target: targetOfConnector(req.connectorId), durationS: req.duration, unit, transaction, sharedBy });
     const start = isoMs(s.startMs);
     return {
       status: 'Accepted', connectorId: req.connectorId, scheduleStart: start,
@@ -113,12 +131,13 @@ export async function remoteStartWithProfile(req: CsRequest<'RemoteStartTransact
     ctx.log.info('RemoteStartTransaction with an unusable charging profile rejected', { connectorId: req.connectorId });
     return { status: 'Rejected' };
   }
-  const replaced = sc.profiles().filter((ip) => ip.profile.chargingProfileId === p.chargingProfileId);
-  sc.install(connectorId, p);
+  const replaced = sc.profiles().filter((ip) => ip.profile.id === p.chargingProfileId);
+  // No transactionId (checked above): the profile is for whichever session starts on the connector.
+  sc.install(targetOfConnector(connectorId), fromV16Profile(p, () => undefined));
   const ok = await chargePoint.remoteStart(req.idTag, connectorId);
   if (!ok) {
     sc.clear({ id: p.chargingProfileId });
-    for (const ip of replaced) sc.install(ip.connectorId, ip.profile);
+    for (const ip of replaced) sc.install(ip.target, ip.profile);
   }
   return { status: ok ? 'Accepted' : 'Rejected' };
 }

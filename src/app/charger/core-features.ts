@@ -1,4 +1,4 @@
-import type { Clock, ConnectorHardware } from '../../core/ports.js';
+import type { Clock, EvseHardware } from '../../core/ports.js';
 import { Reservations } from '../../core/reservations.js';
 import { SmartCharging, type Electrical } from '../../core/smart-charging/index.js';
 import type { Log } from '../../lib/log.js';
@@ -13,10 +13,10 @@ export interface CoreFeatures {
   reservations: Reservations;
 }
 
-/** Per connector (0: the charge point as a whole) what a limit means electrically. */
-export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwitching: boolean): Map<number, Electrical> {
+/** Per connector (smart charging's 1.6 numbering: n EVSE n, 0 the charge point as a whole) what a limit means electrically. */
+export function electricalOf(connectors: readonly EvseHardware[], phaseSwitching: boolean): Map<number, Electrical> {
   const m = new Map<number, Electrical>();
-  for (const c of connectors) m.set(c.id, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching });
+  for (const c of connectors) m.set(c.evseId, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching });
   m.set(0, {
     nominalVoltageV: connectors[0]?.nominalVoltageV ?? 230,
     phases: connectors.some((c) => c.phases === 3) ? 3 : 1,
@@ -27,18 +27,18 @@ export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwit
 }
 
 export function buildCoreFeatures(d: {
-  db: SqliteDatabase; chargePointId: string; connectors: readonly ConnectorHardware[]; settings: SqliteSettings;
+  db: SqliteDatabase; chargePointId: string; evses: readonly EvseHardware[]; settings: SqliteSettings;
   clock: Clock; pseudonym: (idTag: string) => string; log: Log;
   /** The protocol's transaction id of a session (a TxProfile names it), held by the version binding. */
   transactionIdOf?: (localId: string) => number | undefined;
 }): CoreFeatures {
   const smartCharging = new SmartCharging({
     store: new SqliteChargingProfiles(d.db, d.chargePointId), clock: d.clock,
-    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), transactionIdOf: d.transactionIdOf, log: d.log.child({ component: 'smart-charging' }),
+    electrical: electricalOf(d.evses, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), transactionIdOf: d.transactionIdOf, log: d.log.child({ component: 'smart-charging' }),
   });
   const reservations = new Reservations({
-    store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, connectorIds: d.connectors.map((c) => c.id),
-    connectorZeroSupported: () => d.settings.bool('ReserveConnectorZeroSupported'), log: d.log.child({ component: 'reservations' }),
+    store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, evseIds: d.evses.map((c) => c.evseId),
+    anyEvseSupported: () => d.settings.bool('ReserveConnectorZeroSupported'), log: d.log.child({ component: 'reservations' }),
   });
   return { smartCharging, reservations };
 }

@@ -70,7 +70,7 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   pseudonym = agent.pseudonym!;
   const cp = agent.chargePoint!;
   const changes = new V16StatusChanges();
-  for (const s of cp.announcedStatuses()) changes.changed(s);
+  for (const s of cp.announcedConditions().evses) changes.changed(s);
   cp.on('status', (condition) => {
     if (!changes.changed(condition)) return;
     const s = v16StatusOf(condition);
@@ -80,7 +80,7 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   cp.on('reading', (r) => {
     if (Date.now() - lastShown < 2_000 || r.sessionEnergyWh === undefined) return;
     lastShown = Date.now();
-    const lines = cp.connectorIds.map((id) => {
+    const lines = cp.evseIds.map((id) => {
       const s = cp.session(id);
       return s ? `c${id} ${(s.energyWh / 1000).toFixed(3)} kWh ${((s.powerW ?? 0) / 1000).toFixed(1)} kW` : `c${id} idle`;
     });
@@ -89,22 +89,22 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
 
   await until(() => agent.link?.state === 'accepted', 20_000);
   say('demo', `card ${pseudonym('DEMO0001')} presented at connector 1 (RFID)`);
-  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
-  await until(() => toV16Status(cp.status(1)) === 'Charging', 15_000);
+  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
+  await until(() => toV16Status(cp.evseCondition(1)) === 'Charging', 15_000);
   say('demo', 'the app starts connector 2 (RemoteStartTransaction)');
   await csms.call('CP-DEMO-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
-  await until(() => toV16Status(cp.status(2)) === 'Charging', 15_000);
+  await until(() => toV16Status(cp.evseCondition(2)) === 'Charging', 15_000);
   await sleep(o.chargeMs);
 
   say('demo', `card ${pseudonym('DEMO0001')} presented again: stops connector 1`);
-  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+  agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
   const tx2 = csms.store.transactions().find((t) => t.connectorId === 2 && !t.stoppedAt);
   if (tx2) {
     say('demo', `the app stops connector 2 (RemoteStopTransaction ${tx2.transactionId})`);
     await csms.call('CP-DEMO-1', 'RemoteStopTransaction', { transactionId: tx2.transactionId });
   }
   await until(() => csms.store.transactions().every((t) => t.stoppedAt) && (agent.outbox?.summary().depth ?? 1) === 0, 15_000);
-  await until(() => toV16Status(cp.status(1)) === 'Available' && toV16Status(cp.status(2)) === 'Available', 10_000).catch(() => undefined);
+  await until(() => toV16Status(cp.evseCondition(1)) === 'Available' && toV16Status(cp.evseCondition(2)) === 'Available', 10_000).catch(() => undefined);
 
   const rows = csms.store.transactions();
   running.agent = undefined;

@@ -5,10 +5,10 @@
  * group, stops it. The central system's later verdicts on a token arrive here too.
  */
 import { authorizeIdTag, localEntry, rememberVerdict, type AuthorizationDecision } from './authorization.js';
-import type { ConnectorState, CoreBase, PendingAuthorization, ActiveSession } from './core-state.js';
+import type { EvseState, CoreBase, PendingAuthorization, ActiveSession } from './core-state.js';
 import type { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
-import type { AuthorizationData, AuthorizationInfo, PresentedToken, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, EvseId, PresentedToken, RemoteAuthorizer } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import type { Sessions } from './sessions.js';
 import type { StatusBoard } from './status.js';
@@ -32,41 +32,41 @@ export class Admission {
   /** An RFID card or a touchscreen code was presented. */
   async presentToken(presented: PresentedToken): Promise<AuthorizationDecision | 'stopped' | 'ignored'> {
     // The core decides by the token's id (a 1.6 idTag); its type is the reader's.
-    const token = { idTag: presented.token.id, method: presented.method, connectorId: presented.connectorId };
+    const token = { idTag: presented.token.id, method: presented.method, evseId: presented.evseId };
     if (token.idTag.length > this.deps.policy.authorization.maxTokenChars) {
       this.b.log.warn('token too long for the protocol: ignored', { method: token.method, chars: token.idTag.length, maxChars: this.deps.policy.authorization.maxTokenChars });
       return 'ignored';
     }
     const customerRef = this.deps.pseudonym(token.idTag);
     const log = this.b.log.child({ customerRef, method: token.method });
-    this.b.emit('token', { connectorId: token.connectorId, customerRef, method: token.method, at: this.b.clock.now() });
+    this.b.emit('token', { evseId: token.evseId, customerRef, method: token.method, at: this.b.clock.now() });
     const stopByTag = this.deps.stopOnSecondPresentation;
-    const owner = this.findSessionOf(token.idTag, token.connectorId);
+    const owner = this.findSessionOf(token.idTag, token.evseId);
     if (owner && stopByTag) {
-      log.info('tag presented again: stopping its session', { connectorId: owner.id });
+      log.info('tag presented again: stopping its session', { evseId: owner.id });
       await this.deps.sessions.stop(owner, 'Local', token.idTag);
       return 'stopped';
     }
     // Another tag may stop a session of its group (the same groupId, OCPP 1.6 §3.5, §4.10),
     // or start one: either way it is authorised first (list, cache or Authorize.req), which is
     // how its groupId becomes known. Not asked when it could do neither.
-    const groupSessions = stopByTag ? this.sessionsWithGroup(token.connectorId) : [];
-    if (groupSessions.length === 0 && !this.pickConnectorFor(token.connectorId, token.idTag)) {
+    const groupSessions = stopByTag ? this.sessionsWithGroup(token.evseId) : [];
+    if (groupSessions.length === 0 && !this.pickEvseFor(token.evseId, token.idTag)) {
       log.info('tag presented but no connector can take a session');
       return 'ignored';
     }
     const decision = await this.authorize(token.idTag);
-    const group = stopByTag ? this.sessionOfGroup(decision.info, token.connectorId) : undefined;
+    const group = stopByTag ? this.sessionOfGroup(decision.info, token.evseId) : undefined;
     if (group) {
-      log.info('tag of the same group presented: stopping its session', { connectorId: group.id, source: decision.source });
+      log.info('tag of the same group presented: stopping its session', { evseId: group.id, source: decision.source });
       await this.deps.sessions.stop(group, 'Local', token.idTag);
       return 'stopped';
     }
     // Chosen again now the tag's groupId is known (a reservation may be its group's).
-    const target = this.pickConnectorFor(token.connectorId, token.idTag, decision.info.groupId);
+    const target = this.pickEvseFor(token.evseId, token.idTag, decision.info.groupId);
     if (!decision.accepted) {
       log.info('authorisation refused', { status: decision.info.status, source: decision.source });
-      this.b.emit('auth-refused', { connectorId: target?.id ?? token.connectorId, customerRef, status: decision.info.status, source: decision.source });
+      this.b.emit('auth-refused', { evseId: target?.id ?? token.evseId, customerRef, status: decision.info.status, source: decision.source });
       return decision;
     }
     if (!target) {
@@ -75,18 +75,18 @@ export class Admission {
     }
     const admitted = this.admit(target, token.idTag, decision.info.groupId);
     if (!admitted.allowed) {
-      log.info('connector reserved for another tag', { connectorId: target.id });
-      this.b.emit('auth-refused', { connectorId: target.id, customerRef, status: 'Reserved', source: 'reservation' });
+      log.info('connector reserved for another tag', { evseId: target.id });
+      this.b.emit('auth-refused', { evseId: target.id, customerRef, status: 'Reserved', source: 'reservation' });
       return { ...decision, accepted: false };
     }
-    log.info('authorised', { connectorId: target.id, source: decision.source });
+    log.info('authorised', { evseId: target.id, source: decision.source });
     this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId });
     return decision;
   }
 
   /** A remote start. Returns whether it was accepted. */
-  async remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
-    let target = this.pickConnectorFor(connectorId, idTag);
+  async remoteStart(idTag: string, evseId?: EvseId): Promise<boolean> {
+    let target = this.pickEvseFor(evseId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: AuthorizationInfo = { status: 'Accepted' };
     let offline = false;
@@ -96,7 +96,7 @@ export class Admission {
       info = decision.info;
       offline = decision.offline;
       // Chosen again now the tag's groupId is known (a reservation may be its group's).
-      target = this.pickConnectorFor(connectorId, idTag, info.groupId);
+      target = this.pickEvseFor(evseId, idTag, info.groupId);
       if (!target || target.session || target.pending) return false;
     }
     const admitted = this.admit(target, idTag, info.groupId);
@@ -106,19 +106,19 @@ export class Admission {
   }
 
   /** A vehicle plugged into a free-vend connector: authorised as the free-vend tag. */
-  freeVend(c: ConnectorState, idTag: string): void {
+  freeVend(c: EvseState, idTag: string): void {
     this.setPending(c, { idTag, method: 'free', info: { status: 'Accepted' }, offline: false });
   }
 
   /** The central system's late verdict on a tag that started a session (1.6 StartTransaction.conf). */
   async transactionConfirmed(localId: string, info: AuthorizationInfo, idTag: string | null): Promise<void> {
     if (idTag) this.tagVerdict(idTag, info);
-    const c = [...this.b.connectors.values()].find((x) => x.session?.record.localId === localId);
+    const c = [...this.b.evses.values()].find((x) => x.session?.record.localId === localId);
     if (!c?.session) return;
     // An answer without groupId does not say the tag has none: keep the one Authorize gave.
     if (info.groupId) c.session.groupId = info.groupId;
     if (info.status === 'Accepted') return;
-    this.b.log.warn('central system refused the tag of a running session', { connectorId: c.id, localId, status: info.status });
+    this.b.log.warn('central system refused the tag of a running session', { evseId: c.id, localId, status: info.status });
     const policy = this.deps.policy.transaction;
     if (policy.stopOnInvalidToken) {
       await this.deps.sessions.stop(c, 'DeAuthorized');
@@ -139,26 +139,26 @@ export class Admission {
     });
   }
 
-  private findSessionOf(idTag: string, connectorId?: number): ConnectorState | undefined {
-    for (const c of this.b.connectors.values()) {
+  private findSessionOf(idTag: string, evseId?: EvseId): EvseState | undefined {
+    for (const c of this.b.evses.values()) {
       if (!c.session || c.session.stopping) continue;
-      if (connectorId !== undefined && c.id !== connectorId) continue;
+      if (evseId !== undefined && c.id !== evseId) continue;
       if (c.session.record.idTag === idTag) return c;
     }
     return undefined;
   }
 
-  /** Running sessions (on `connectorId`, if given) whose tag belongs to a group. */
-  private sessionsWithGroup(connectorId?: number): ConnectorState[] {
-    return [...this.b.connectors.values()].filter((c) => c.session && !c.session.stopping
-      && (connectorId === undefined || c.id === connectorId) && this.groupOf(c.session) !== undefined);
+  /** Running sessions (on `evseId`, if given) whose tag belongs to a group. */
+  private sessionsWithGroup(evseId?: EvseId): EvseState[] {
+    return [...this.b.evses.values()].filter((c) => c.session && !c.session.stopping
+      && (evseId === undefined || c.id === evseId) && this.groupOf(c.session) !== undefined);
   }
 
   /** The running session a tag with this authorisation may stop as a member of its group. */
-  private sessionOfGroup(info: AuthorizationInfo, connectorId?: number): ConnectorState | undefined {
+  private sessionOfGroup(info: AuthorizationInfo, evseId?: EvseId): EvseState | undefined {
     // A valid tag of the group: Accepted, or ConcurrentTx (valid, its group is in a transaction).
     if (!info.groupId || (info.status !== 'Accepted' && info.status !== 'ConcurrentTx')) return undefined;
-    return this.sessionsWithGroup(connectorId).find((c) => this.groupOf(c.session!) === info.groupId);
+    return this.sessionsWithGroup(evseId).find((c) => this.groupOf(c.session!) === info.groupId);
   }
 
   /**
@@ -171,19 +171,19 @@ export class Admission {
     return localEntry(s.record.idTag, { policy: this.deps.policy.authorization, data: this.deps.authData })?.info.groupId;
   }
 
-  private pickConnectorFor(connectorId?: number, idTag?: string, groupId?: string): ConnectorState | undefined {
+  private pickEvseFor(evseId?: EvseId, idTag?: string, groupId?: string): EvseState | undefined {
     const statuses = this.deps.statuses;
-    if (connectorId !== undefined && connectorId > 0) {
-      const c = this.b.connectors.get(connectorId);
+    if (evseId !== undefined) {
+      const c = this.b.evses.get(evseId);
       return c && statuses.usable(c) ? c : undefined;
     }
-    let candidates = [...this.b.connectors.values()].filter((c) => statuses.usable(c));
+    let candidates = [...this.b.evses.values()].filter((c) => statuses.usable(c));
     const res = this.deps.reservations;
     if (res && idTag !== undefined) {
       // The tag's own reservation first, then connectors free for anyone; one reserved for
       // someone else only as a last resort (the tag may still match by its groupId).
-      const free = statuses.freeConnectorIds();
-      const rank = (c: ConnectorState) => {
+      const free = statuses.freeEvseIds();
+      const rank = (c: EvseState) => {
         const a = res.admission(c.id, free, idTag, groupId);
         return a.reservationId !== undefined ? 0 : a.allowed ? 1 : 2;
       };
@@ -194,16 +194,16 @@ export class Admission {
     return candidates.find((c) => c.vehicle !== 'disconnected' && !c.pending) ?? candidates.find((c) => !c.pending);
   }
 
-  private admit(c: ConnectorState, idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
-    return this.deps.reservations?.admission(c.id, this.deps.statuses.freeConnectorIds(), idTag, groupId) ?? { allowed: true };
+  private admit(c: EvseState, idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
+    return this.deps.reservations?.admission(c.id, this.deps.statuses.freeEvseIds(), idTag, groupId) ?? { allowed: true };
   }
 
-  private setPending(c: ConnectorState, p: Omit<PendingAuthorization, 'expires'>): void {
+  private setPending(c: EvseState, p: Omit<PendingAuthorization, 'expires'>): void {
     c.dropPending();
     const timeoutS = this.deps.policy.transaction.connectionTimeoutS;
     const expires = this.b.clock.setTimeout(() => {
       if (c.pending?.idTag === p.idTag && !c.session) {
-        this.b.log.info('no vehicle connected in time: authorisation dropped', { connectorId: c.id });
+        this.b.log.info('no vehicle connected in time: authorisation dropped', { evseId: c.id });
         c.pending = undefined;
         this.deps.statuses.refresh(c);
       }

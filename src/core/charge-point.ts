@@ -3,7 +3,7 @@ import type { Log } from '../lib/log.js';
 import { Admission } from './admission.js';
 import type { AuthorizationDecision } from './authorization.js';
 import {
-  ConnectorState, defaultTiming, PILOT_FAULT, RefusedError, StationState,
+  EvseState, defaultTiming, PILOT_FAULT, RefusedError, StationState,
   type ChargePointEvents, type ChargePointTiming, type CoreBase, type StatusChange,
 } from './core-state.js';
 import { Faults } from './faults.js';
@@ -11,9 +11,11 @@ import { Limits } from './limits.js';
 import { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
 import type {
-  AuthMethod, AuthorizationData, Clock, ConnectorHardware, FaultReport, FaultSource, IdReader, AuthorizationInfo,
-  MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StopReason, VehicleState,
+  AuthMethod, AuthorizationData, Availability, Clock, ConnectorRef, EvseCondition, EvseHardware, EvseId, FaultReport, FaultSource,
+  IdReader, AuthorizationInfo, MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StationCondition, StopReason,
+  VehicleState,
 } from './ports.js';
+import { ONLY_CONNECTOR_ID } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import { Sessions } from './sessions.js';
 import type { ChargingLimits } from './smart-charging/index.js';
@@ -24,7 +26,8 @@ export type { ChargePointEvents, ChargePointTiming, StatusChange };
 
 export interface ChargePointOptions {
   chargePointId: string;
-  connectors: ConnectorHardware[];
+  /** The station's EVSEs (one connector each). */
+  evses: EvseHardware[];
   idReaders: IdReader[];
   faultSources?: FaultSource[];
   ledger: SessionLedger;
@@ -43,21 +46,21 @@ export interface ChargePointOptions {
   freeVendIdTag?: string;
   /** A second presentation of the tag that started a session, or of a tag of its group (same groupId), stops it. */
   stopOnSecondPresentation?: boolean;
-  /** Smart charging: the current limit in force per connector. */
+  /** Smart charging: the current limit in force per EVSE. */
   chargingLimits?: ChargingLimits;
   /** Reservations: who may start where. */
   reservations?: ReservationPolicy;
 }
 
 /**
- * One charge point: its connectors, their sessions and the authorisation decisions. It knows
+ * One charge point: the station and its EVSEs, their sessions and the authorisation decisions. It knows
  * the ports only: no OCPP, no Modbus, no MQTT, and nothing of simulation. This class composes
  * the parts (status, faults, limits, metering, sessions, admission), routes the hardware's events
  * to them and is the core's one public face.
  */
 export class ChargePoint extends EventEmitter<ChargePointEvents> {
   readonly id: string;
-  private readonly connectors = new Map<number, ConnectorState>();
+  private readonly evses = new Map<EvseId, EvseState>();
   private readonly log: Log;
   private readonly board: StatusBoard;
   private readonly faults: Faults;
@@ -73,9 +76,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     super();
     this.id = opts.chargePointId;
     this.log = opts.log;
-    for (const hw of opts.connectors) this.connectors.set(hw.id, new ConnectorState(hw));
+    for (const hw of opts.evses) this.evses.set(hw.evseId, new EvseState(hw));
     const base: CoreBase = {
-      connectors: this.connectors, station: this.station, clock: opts.clock, log: opts.log,
+      evses: this.evses, station: this.station, clock: opts.clock, log: opts.log,
       timing: { ...defaultTiming, ...opts.timing },
       emit: (event, ...args) => void (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
       running: () => this.running,
@@ -103,14 +106,20 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     });
   }
 
-  get connectorIds(): number[] {
-    return [...this.connectors.keys()];
+  /** The EVSEs' ids (1..n). */
+  get evseIds(): EvseId[] {
+    return [...this.evses.keys()];
+  }
+
+  /** Whether the station has this connector (today: connector 1 of each EVSE). */
+  hasConnector(ref: ConnectorRef): boolean {
+    return this.evses.has(ref.evseId) && ref.connectorId === ONLY_CONNECTOR_ID;
   }
 
   /** Subscribe to the hardware, and resume or close the sessions left open by the last run. */
   async start(): Promise<void> {
     this.running = true;
-    for (const c of this.connectors.values()) {
+    for (const c of this.evses.values()) {
       c.vehicle = c.hw.powerPath.vehicle();
       if (c.vehicle === 'error') this.faults.set(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
       this.unsubscribers.push(c.hw.powerPath.onVehicleChange((v) => this.onVehicle(c, v)));
@@ -124,7 +133,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (this.opts.chargingLimits) this.unsubscribers.push(this.opts.chargingLimits.onChange(() => this.limits.applyAll()));
     if (this.opts.reservations) this.unsubscribers.push(this.opts.reservations.onChange(() => this.board.refreshStation()));
     await this.sessions.recover();
-    for (const c of this.connectors.values()) {
+    for (const c of this.evses.values()) {
       this.board.refresh(c);
       if (!c.session) this.metering.schedule(c);
     }
@@ -135,7 +144,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   stop(): void {
     this.running = false;
     for (const u of this.unsubscribers.splice(0)) u();
-    for (const c of this.connectors.values()) {
+    for (const c of this.evses.values()) {
       c.poll?.cancel();
       c.probe?.cancel();
       c.pending?.expires.cancel();
@@ -145,24 +154,31 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   // ---------------------------------------------------------------- queries
 
-  status(connectorId: number): StatusChange {
-    return this.board.status(connectorId, connectorId === 0 ? undefined : this.connector(connectorId));
+  /** An EVSE's condition now (its one connector's); an unknown EVSE is refused (ERR_NO_SUCH_EVSE). */
+  evseCondition(evseId: EvseId): EvseCondition {
+    return this.board.evseCondition(this.evse(evseId));
   }
 
-  statuses(): StatusChange[] {
-    return [0, ...this.connectors.keys()].map((id) => this.status(id));
+  /** Every EVSE's condition now. */
+  evseConditions(): EvseCondition[] {
+    return [...this.evses.values()].map((c) => this.board.evseCondition(c));
+  }
+
+  /** The station's own condition now (its availability and faults). */
+  stationCondition(): StationCondition {
+    return this.board.stationCondition();
   }
 
   /**
-   * The conditions last announced by status events (a connector's also while the core was not
+   * The conditions last announced by status events (an EVSE's also while the core was not
    * running), for a listener that subscribes after start: what it would have seen last.
    */
-  announcedStatuses(): StatusChange[] {
+  announcedConditions(): { station?: StationCondition; evses: EvseCondition[] } {
     return this.board.announced();
   }
 
-  session(connectorId: number): { localId: string; energyWh: number; powerW?: number; startedAt: number; authMethod: AuthMethod } | undefined {
-    const s = this.connectors.get(connectorId)?.session;
+  session(evseId: EvseId): { localId: string; energyWh: number; powerW?: number; startedAt: number; authMethod: AuthMethod } | undefined {
+    const s = this.evses.get(evseId)?.session;
     if (!s) return undefined;
     return {
       localId: s.record.localId,
@@ -173,26 +189,27 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     };
   }
 
-  lastReading(connectorId: number): MeterReading | undefined {
-    return this.connectors.get(connectorId)?.lastReading;
+  lastReading(evseId: EvseId): MeterReading | undefined {
+    return this.evses.get(evseId)?.lastReading;
   }
 
-  /** Faults and error counters per connector, for diagnostics. */
-  hardwareHealth(): { connectorId: number; faults: FaultReport[]; meterErrors: number; lastReadingAt: number | null }[] {
-    return [...this.connectors.values()].map((c) => ({
-      connectorId: c.id, faults: [...c.faults.values()], meterErrors: c.meterErrors, lastReadingAt: c.lastReading?.takenAt ?? null,
+  /** Faults and error counters per EVSE, for diagnostics. */
+  hardwareHealth(): { evseId: EvseId; faults: FaultReport[]; meterErrors: number; lastReadingAt: number | null }[] {
+    return [...this.evses.values()].map((c) => ({
+      evseId: c.id, faults: [...c.faults.values()], meterErrors: c.meterErrors, lastReadingAt: c.lastReading?.takenAt ?? null,
     }));
   }
 
-  chargePointFaultList(): FaultReport[] {
+  /** The faults of the station as a whole (a reader, the store). */
+  stationFaults(): FaultReport[] {
     return this.faults.stationFaults();
   }
 
   hasActiveSession(): boolean {
-    return [...this.connectors.values()].some((c) => c.session);
+    return [...this.evses.values()].some((c) => c.session);
   }
 
-  /** Whether a fault from `source` is active (on the charge point or any connector). */
+  /** Whether a fault from `source` is active (on the station or any EVSE). */
   hasFault(source: string): boolean {
     return this.faults.has(source);
   }
@@ -204,9 +221,9 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.admission.presentToken(token);
   }
 
-  /** A remote start (1.6 RemoteStartTransaction). Returns whether it was accepted. */
-  remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
-    return this.admission.remoteStart(idTag, connectorId);
+  /** A remote start on an EVSE, or on any. Returns whether it was accepted. */
+  remoteStart(idTag: string, evseId?: EvseId): Promise<boolean> {
+    return this.admission.remoteStart(idTag, evseId);
   }
 
   /**
@@ -214,7 +231,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
    * transaction id to it). Whether that session is running here.
    */
   async remoteStop(localId: string): Promise<boolean> {
-    const c = [...this.connectors.values()].find((x) => x.session?.record.localId === localId);
+    const c = [...this.evses.values()].find((x) => x.session?.record.localId === localId);
     if (!c?.session) return false;
     void this.sessions.stop(c, 'Remote').catch((err) => this.log.error('remote stop failed', { err }));
     return true;
@@ -222,24 +239,33 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /** Stop every session (reset, shutdown). */
   async stopAll(reason: StopReason): Promise<void> {
-    await Promise.all([...this.connectors.values()].filter((c) => c.session).map((c) => this.sessions.stop(c, reason)));
+    await Promise.all([...this.evses.values()].filter((c) => c.session).map((c) => this.sessions.stop(c, reason)));
   }
 
-  /** Stop the session on a connector (local stop button, technician). */
-  async stopConnector(connectorId: number, reason: StopReason): Promise<boolean> {
-    const c = this.connectors.get(connectorId);
+  /** Stop the session on an EVSE (local stop button, technician, a reset of the EVSE). */
+  async stopEvse(evseId: EvseId, reason: StopReason): Promise<boolean> {
+    const c = this.evses.get(evseId);
     if (!c?.session) return false;
     await this.sessions.stop(c, reason);
     return true;
   }
 
-  /** ChangeAvailability. Connector 0 means the whole charge point. */
-  changeAvailability(connectorId: number, type: 'Operative' | 'Inoperative'): 'Accepted' | 'Rejected' | 'Scheduled' {
-    const targets = connectorId === 0 ? [...this.connectors.values()] : [this.connectors.get(connectorId)];
-    if (targets.some((c) => !c)) return 'Rejected';
-    if (connectorId === 0) this.station.availability = type;
+  /** An EVSE's availability (an unknown EVSE: Rejected; Scheduled while its session runs). */
+  changeAvailability(evseId: EvseId, type: Availability): 'Accepted' | 'Rejected' | 'Scheduled' {
+    const c = this.evses.get(evseId);
+    if (!c) return 'Rejected';
+    return this.setAvailability([c], type);
+  }
+
+  /** The station's availability, and every EVSE's with it (Scheduled where a session runs). */
+  changeStationAvailability(type: Availability): 'Accepted' | 'Scheduled' {
+    this.station.availability = type;
+    return this.setAvailability([...this.evses.values()], type) === 'Scheduled' ? 'Scheduled' : 'Accepted';
+  }
+
+  private setAvailability(targets: EvseState[], type: Availability): 'Accepted' | 'Scheduled' {
     let scheduled = false;
-    for (const c of targets as ConnectorState[]) {
+    for (const c of targets) {
       if (c.session && type === 'Inoperative') {
         c.scheduledAvailability = type;
         scheduled = true;
@@ -255,11 +281,12 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   /**
-   * UnlockConnector: stops the session on it first (reason UnlockCommand). A connector without a
-   * lock has nothing to unlock: NotSupported, and its session goes on (OCPP 1.6 §5.18).
+   * UnlockConnector: stops the session on its EVSE first (reason UnlockCommand). A connector
+   * without a lock, or unknown, has nothing to unlock: NotSupported, and its session goes on
+   * (OCPP 1.6 §5.18).
    */
-  async unlock(connectorId: number): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
-    const c = this.connectors.get(connectorId);
+  async unlock(ref: ConnectorRef): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
+    const c = this.hasConnector(ref) ? this.evses.get(ref.evseId) : undefined;
     if (!c || !c.hw.powerPath.hasLock()) return 'NotSupported';
     if (c.session) await this.sessions.stop(c, 'UnlockCommand');
     return c.hw.powerPath.unlock();
@@ -279,8 +306,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   }
 
   /** A fresh sample now (TriggerMessage MeterValues). */
-  async triggerSample(connectorId: number): Promise<Sample | undefined> {
-    const c = this.connectors.get(connectorId);
+  async triggerSample(evseId: EvseId): Promise<Sample | undefined> {
+    const c = this.evses.get(evseId);
     return c ? this.metering.trigger(c) : undefined;
   }
 
@@ -291,23 +318,23 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   // ---------------------------------------------------------------- hardware events
 
-  private connector(id: number): ConnectorState {
-    const c = this.connectors.get(id);
-    if (!c) throw new RefusedError('ERR_NO_SUCH_CONNECTOR', `no connector ${id}`);
+  private evse(id: EvseId): EvseState {
+    const c = this.evses.get(id);
+    if (!c) throw new RefusedError('ERR_NO_SUCH_EVSE', `no EVSE ${id}`);
     return c;
   }
 
-  private onVehicle(c: ConnectorState, v: VehicleState): void {
+  private onVehicle(c: EvseState, v: VehicleState): void {
     const before = c.vehicle;
     c.vehicle = v;
-    this.log.debug('vehicle state', { connectorId: c.id, from: before, to: v });
+    this.log.debug('vehicle state', { evseId: c.id, from: before, to: v });
     if (v === 'error') {
       this.onPilotError(c);
       return;
     }
     if (before === 'error') {
-      this.log.info('EVSE board out of its error state', { connectorId: c.id, vehicle: v });
-      if (c.faults.delete(PILOT_FAULT.source)) this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: false } });
+      this.log.info('EVSE board out of its error state', { evseId: c.id, vehicle: v });
+      if (c.faults.delete(PILOT_FAULT.source)) this.emit('fault', { evseId: c.id, fault: { ...PILOT_FAULT, active: false } });
     }
     if (v === 'disconnected') {
       c.finishing = false;
@@ -342,14 +369,14 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
    * (reason Other: 1.6 has no fault reason) rather than left open on a connector that cannot
    * charge, and a session may start again once the board is well.
    */
-  private onPilotError(c: ConnectorState): void {
-    this.log.warn('EVSE board reports an error: connector faulted', { connectorId: c.id });
+  private onPilotError(c: EvseState): void {
+    this.log.warn('EVSE board reports an error: connector faulted', { evseId: c.id });
     this.faults.set(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
-    this.emit('fault', { connectorId: c.id, fault: { ...PILOT_FAULT, active: true } });
+    this.emit('fault', { evseId: c.id, fault: { ...PILOT_FAULT, active: true } });
     if (c.pending) {
       c.dropPending();
       this.board.refresh(c);
     }
-    if (c.session && !c.session.stopping) void this.sessions.stop(c, 'Other').catch((err) => this.log.error('stop after a board error failed', { connectorId: c.id, err }));
+    if (c.session && !c.session.stopping) void this.sessions.stop(c, 'Other').catch((err) => this.log.error('stop after a board error failed', { evseId: c.id, err }));
   }
 }

@@ -5,8 +5,8 @@
 import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
-  AuthMethod, Availability, Clock, ConnectorCondition, ConnectorHardware, FaultReport, AuthorizationInfo,
-  MeterReading, SessionRecord, StopReason, Timer, VehicleState,
+  AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo,
+  MeterReading, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointTiming {
@@ -24,24 +24,29 @@ export const defaultTiming: ChargePointTiming = {
   unplugGraceMs: 0,
 };
 
-/** The status event: a connector's (or the station's, 0) condition, when it changed. */
-export type StatusChange = ConnectorCondition;
+/** The status event: an EVSE connector's condition, when it changed (the station's is 'station-status'). */
+export type StatusChange = EvseCondition;
 
 export interface ChargePointEvents {
   status: [StatusChange];
-  'session-started': [{ connectorId: number; localId: string; customerRef: string; authMethod: AuthMethod; meterStartWh: number }];
-  'session-stopped': [{ connectorId: number; localId: string; reason: StopReason; energyWh: number }];
-  reading: [{ connectorId: number; reading: MeterReading; sessionEnergyWh?: number }];
+  /** The station's own condition, when it changed. */
+  'station-status': [StationCondition];
+  'session-started': [{ evseId: EvseId; localId: string; customerRef: string; authMethod: AuthMethod; meterStartWh: number }];
+  'session-stopped': [{ evseId: EvseId; localId: string; reason: StopReason; energyWh: number }];
+  reading: [{ evseId: EvseId; reading: MeterReading; sessionEnergyWh?: number }];
   /** New transaction messages are in the outbox. */
   queued: [];
   /**
    * `source`: who decided. 'csms' is the central system's answer; any other is a local decision
    * (the local list, the cache, or no answer in time: offline rules), or 'reservation'.
    */
-  'auth-refused': [{ connectorId?: number; customerRef: string; status: string; source: AuthorizationSource | 'reservation' }];
-  fault: [{ connectorId: number; fault: FaultReport }];
+  'auth-refused': [{ evseId?: EvseId; customerRef: string; status: string; source: AuthorizationSource | 'reservation' }];
+  /** A fault of an EVSE raised or cleared. */
+  fault: [{ evseId: EvseId; fault: FaultReport }];
+  /** A fault of the station as a whole (a reader, the store) raised or cleared. */
+  'station-fault': [{ fault: FaultReport }];
   /** A card or code was presented (pseudonymised). */
-  token: [{ connectorId?: number; customerRef: string; method: string; at: number }];
+  token: [{ evseId?: EvseId; customerRef: string; method: string; at: number }];
 }
 
 /** The ChargePoint's emit, as the parts call it. */
@@ -72,7 +77,8 @@ export interface ActiveSession {
   offeredA?: number;
 }
 
-export class ConnectorState {
+/** One EVSE (with its one connector): what the core holds of it. */
+export class EvseState {
   availability: Availability = 'Operative';
   scheduledAvailability?: Availability;
   vehicle: VehicleState = 'disconnected';
@@ -84,7 +90,7 @@ export class ConnectorState {
   starting = false;
   faults = new Map<string, FaultReport>();
   /** The condition last derived (held while a session is being stopped), and its key. */
-  lastCondition?: ConnectorCondition;
+  lastCondition?: EvseCondition;
   lastConditionKey?: string;
   poll?: Timer;
   probe?: Timer;
@@ -94,8 +100,9 @@ export class ConnectorState {
   energyChangedAt?: number;
   /** Wakes at the next change of the smart-charging limit. */
   limitTimer?: Timer;
-  constructor(readonly hw: ConnectorHardware) {}
-  get id() { return this.hw.id; }
+  constructor(readonly hw: EvseHardware) {}
+  /** The EVSE's id. */
+  get id(): EvseId { return this.hw.evseId; }
   /** Forget the authorisation waiting for a vehicle, and its timer. */
   dropPending(): void {
     this.pending?.expires.cancel();
@@ -103,18 +110,18 @@ export class ConnectorState {
   }
 }
 
-/** The station as a whole (OCPP 1.6: connector 0): its own faults and availability. */
+/** The station as a whole: its own faults and availability. */
 export class StationState {
   readonly faults = new Map<string, FaultReport>();
   availability: Availability = 'Operative';
   /** The station's condition last emitted, and its key. */
-  lastCondition?: ConnectorCondition;
+  lastCondition?: StationCondition;
   lastConditionKey?: string;
 }
 
 /** What every part of the ChargePoint is given. */
 export interface CoreBase {
-  readonly connectors: ReadonlyMap<number, ConnectorState>;
+  readonly evses: ReadonlyMap<EvseId, EvseState>;
   readonly station: StationState;
   readonly clock: Clock;
   readonly log: Log;

@@ -3,7 +3,7 @@
  * asks to be watched), the one sanity check every reading passes (meter-guard), samples (periodic, clock-aligned, triggered), checkpoints of the energy register
  * and the energy cap after a late rejection.
  */
-import type { ConnectorState, CoreBase } from './core-state.js';
+import type { EvseState, CoreBase } from './core-state.js';
 import type { Faults } from './faults.js';
 import type { Limits } from './limits.js';
 import { checkReading, frozenRegister } from './meter-guard.js';
@@ -21,17 +21,17 @@ export class Metering {
       faults: Faults;
       limits: Limits;
       /** A meter that failed at a session's start answers again. */
-      meterBack(c: ConnectorState): void;
+      meterBack(c: EvseState): void;
     },
   ) {}
 
   /** A reading stamped with the station's clock (the one the central system set). */
-  async read(c: ConnectorState): Promise<MeterReading> {
+  async read(c: EvseState): Promise<MeterReading> {
     const reading = await c.hw.meter.read();
     return { ...reading, takenAt: this.b.clock.now() };
   }
 
-  sample(reading: MeterReading, context: Sample['context'], measurands: string[], c?: ConnectorState): Sample {
+  sample(reading: MeterReading, context: Sample['context'], measurands: string[], c?: EvseState): Sample {
     const sample: Sample = { takenAt: reading.takenAt, clockTrusted: this.b.clock.trusted(), context, reading, measurands };
     if (c) sample.offered = this.deps.limits.offered(c);
     return sample;
@@ -43,7 +43,7 @@ export class Metering {
   }
 
   /** A fresh sample now (TriggerMessage MeterValues). */
-  async trigger(c: ConnectorState): Promise<Sample | undefined> {
+  async trigger(c: EvseState): Promise<Sample | undefined> {
     const fresh = await this.read(c);
     // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
     // with its own time.
@@ -57,7 +57,7 @@ export class Metering {
       try {
         this.deps.ledger.sample(s.record.localId, sample, false);
       } catch (err) {
-        this.b.log.error('triggered meter sample could not be recorded: not sent', { connectorId: c.id, err });
+        this.b.log.error('triggered meter sample could not be recorded: not sent', { evseId: c.id, err });
         return undefined;
       }
     }
@@ -68,7 +68,7 @@ export class Metering {
    * The connector's one meter loop: read again at the next deadline of its session, or, without
    * a session, at the meter's idle interval when it asks to be watched (idlePollIntervalMs).
    */
-  schedule(c: ConnectorState): void {
+  schedule(c: EvseState): void {
     c.poll?.cancel();
     c.poll = undefined;
     const s = c.session;
@@ -92,7 +92,7 @@ export class Metering {
   }
 
   /** A reading with no session: the meter's health (its driver reports faults) and live values. */
-  private async pollIdle(c: ConnectorState): Promise<void> {
+  private async pollIdle(c: EvseState): Promise<void> {
     try {
       const reading = await this.read(c);
       if (c.session) return;
@@ -100,7 +100,7 @@ export class Metering {
       if (c.faults.has('meter-start')) this.meterAnswers(c);
     } catch (err) {
       c.meterErrors++;
-      this.b.log.debug('meter read failed', { connectorId: c.id, err });
+      this.b.log.debug('meter read failed', { evseId: c.id, err });
     } finally {
       if (!c.session && !c.poll) this.schedule(c);
     }
@@ -110,7 +110,7 @@ export class Metering {
    * After a failed read at start: read again every few seconds and clear the fault once it answers.
    * A meter watched while idle needs no probe: its idle reads do that.
    */
-  probeUntilBack(c: ConnectorState, delayMs = 5_000): void {
+  probeUntilBack(c: EvseState, delayMs = 5_000): void {
     c.probe?.cancel();
     if (c.hw.meter.idlePollIntervalMs) return;
     c.probe = this.b.clock.setTimeout(async () => {
@@ -124,13 +124,13 @@ export class Metering {
     }, delayMs);
   }
 
-  private meterAnswers(c: ConnectorState): void {
-    this.b.log.info('meter answers again', { connectorId: c.id });
+  private meterAnswers(c: EvseState): void {
+    this.b.log.info('meter answers again', { evseId: c.id });
     this.deps.faults.clear(c, 'meter-start');
     this.deps.meterBack(c);
   }
 
-  private async poll(c: ConnectorState): Promise<void> {
+  private async poll(c: EvseState): Promise<void> {
     const s = c.session;
     if (!s || s.stopping) return;
     try {
@@ -163,13 +163,13 @@ export class Metering {
       }
     } catch (err) {
       c.meterErrors++;
-      this.b.log.warn('meter read failed', { connectorId: c.id, err });
+      this.b.log.warn('meter read failed', { evseId: c.id, err });
     } finally {
       if (c.session === s) this.schedule(c);
     }
   }
 
-  private record(c: ConnectorState, sample: Sample): void {
+  private record(c: EvseState, sample: Sample): void {
     const localId = c.session!.record.localId;
     try {
       this.deps.ledger.sample(localId, sample, sample.measurands.length > 0);
@@ -180,10 +180,10 @@ export class Metering {
   }
 
   /** Check a reading; a plausible one becomes the connector's last reading. */
-  accept(c: ConnectorState, reading: MeterReading): boolean {
+  accept(c: EvseState, reading: MeterReading): boolean {
     const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, Boolean(c.session && !c.session.suspendedByEvse));
     if (problem) {
-      this.b.log.warn('implausible meter reading refused', { connectorId: c.id, problem });
+      this.b.log.warn('implausible meter reading refused', { evseId: c.id, problem });
       this.deps.faults.set(c, 'meter-plausibility', 'PowerMeterFailure', problem);
       return false;
     }
@@ -195,7 +195,7 @@ export class Metering {
     if (c.session && !c.session.suspendedByEvse && !c.session.stopping) {
       const frozen = frozenRegister(c.energyChangedAt ?? reading.takenAt, reading);
       if (frozen) {
-        this.b.log.warn('stale meter reading refused', { connectorId: c.id, problem: frozen });
+        this.b.log.warn('stale meter reading refused', { evseId: c.id, problem: frozen });
         this.deps.faults.set(c, 'meter-stale', 'PowerMeterFailure', frozen);
         return false;
       }
@@ -203,22 +203,22 @@ export class Metering {
     this.deps.faults.clear(c, 'meter-stale');
     c.lastReading = reading;
     if (c.session) c.session.lastReading = reading;
-    this.b.emit('reading', { connectorId: c.id, reading, sessionEnergyWh: c.session ? reading.energyWh - c.session.record.meterStartWh : undefined });
+    this.b.emit('reading', { evseId: c.id, reading, sessionEnergyWh: c.session ? reading.energyWh - c.session.record.meterStartWh : undefined });
     this.deps.statuses.refresh(c);
     return true;
   }
 
-  private enforceEnergyCap(c: ConnectorState): void {
+  private enforceEnergyCap(c: EvseState): void {
     const s = c.session;
     if (!s || s.maxEnergyWh === undefined || s.stopping) return;
     if (s.lastReading.energyWh - s.record.meterStartWh >= s.maxEnergyWh) {
       // policy.transaction.stopOnInvalidToken false (1.6 StopTransactionOnInvalidId): only energy delivery stops; the
       // transaction goes on (SuspendedEVSE) until the driver ends it.
-      this.b.log.info('energy cap after late rejection reached: energy delivery stopped', { connectorId: c.id, capWh: s.maxEnergyWh });
+      this.b.log.info('energy cap after late rejection reached: energy delivery stopped', { evseId: c.id, capWh: s.maxEnergyWh });
       s.maxEnergyWh = undefined;
       s.suspendedByEvse = true;
       c.hw.powerPath.offer(0).catch((err) => {
-        this.b.log.error('power path refused to open', { connectorId: c.id, err });
+        this.b.log.error('power path refused to open', { evseId: c.id, err });
         this.deps.faults.set(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
       });
       this.deps.statuses.refresh(c);
@@ -226,7 +226,7 @@ export class Metering {
   }
 
   /** A late rejection caps the session's energy (policy.transaction.maxEnergyOnInvalidWh): enforced now and at every reading. */
-  capEnergy(c: ConnectorState, capWh: number): void {
+  capEnergy(c: EvseState, capWh: number): void {
     if (!c.session) return;
     c.session.maxEnergyWh = capWh;
     this.enforceEnergyCap(c);

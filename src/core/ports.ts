@@ -16,12 +16,25 @@ export type Availability = 'Operative' | 'Inoperative';
 export type ChargingState = 'Idle' | 'Authorized' | 'EVConnected' | 'Charging' | 'SuspendedEV' | 'SuspendedEVSE' | 'Finishing';
 
 /**
- * A connector's condition as the core knows it (connectorId 0: the station, whose chargingState
- * is Idle and which is never reserved). Each version binding derives its protocol's status from
- * it (src/ocpp/<version>/mapping.ts: 1.6's nine-value ChargePointStatus).
+ * The station's topology as the core knows it (OCPP 2.0.1's, which 1.6 maps onto: see
+ * src/ocpp/<version>/topology.ts). The station holds EVSEs, numbered 1..n; each EVSE holds
+ * connectors, numbered from 1 within it (today every EVSE has one connector, id 1). The station
+ * itself is no EVSE and has no id: the core names it by its own methods and events.
  */
-export interface ConnectorCondition {
+export type EvseId = number;
+
+/** A connector of an EVSE: where both the EVSE and the connector matter (a plug lock, a status). */
+export interface ConnectorRef {
+  evseId: EvseId;
+  /** 1-based within the EVSE. */
   connectorId: number;
+}
+
+/** The one connector every EVSE has today. */
+export const ONLY_CONNECTOR_ID = 1;
+
+/** What the core knows of a place's condition (an EVSE's connector, or the station). */
+export interface Condition {
   availability: Availability;
   /** An availability that takes effect when the running session ends. */
   scheduledAvailability?: Availability;
@@ -33,6 +46,17 @@ export interface ConnectorCondition {
   /** A reservation holds the connector. */
   reserved: boolean;
   at: number;
+}
+
+/**
+ * A connector's condition (its EVSE's: one connector each). Each version binding derives its
+ * protocol's status from it (src/ocpp/<version>/mapping.ts: 1.6's nine-value ChargePointStatus).
+ */
+export interface EvseCondition extends Condition, ConnectorRef {}
+
+/** The station's condition: its own availability and faults; its chargingState is Idle and it is never reserved. */
+export interface StationCondition extends Condition {
+  readonly station: true;
 }
 
 /** What a fault is (a binding maps it: 1.6 errorCode; 2.0.1 reports faults apart from status). */
@@ -142,8 +166,8 @@ export const MAX_TOKEN_CHARS = 36;
 export interface PresentedToken {
   token: IdToken;
   method: Exclude<AuthMethod, 'app' | 'free'>;
-  /** The connector the reader or screen belongs to, when it serves only one. */
-  connectorId?: number;
+  /** The EVSE the reader or screen belongs to, when it serves only one. */
+  evseId?: EvseId;
 }
 
 export interface IdReader {
@@ -162,14 +186,15 @@ export interface FaultSource {
   onFault(listener: (fault: FaultReport) => void): () => void;
 }
 
-export interface ConnectorHardware {
-  id: number;
+/** An EVSE's hardware (its one connector's meter and power path). */
+export interface EvseHardware {
+  evseId: EvseId;
   meter: Meter;
   powerPath: PowerPath;
   maxCurrentA: number;
   phases: 1 | 3;
   nominalVoltageV: number;
-  /** Power the connector can deliver; a meter jump beyond it is implausible. */
+  /** Power the EVSE can deliver; a meter jump beyond it is implausible. */
   maxPowerW: number;
 }
 
@@ -203,7 +228,8 @@ export interface Sample {
 /** A session as the core knows it: by its local id (the protocol's transaction id is the version binding's). */
 export interface SessionRecord {
   localId: string;
-  connectorId: number;
+  /** The EVSE of the session (on its one connector). */
+  evseId: EvseId;
   idTag: string | null;
   customerRef: string | null;
   authMethod: AuthMethod;
@@ -219,7 +245,7 @@ export interface SessionRecord {
 }
 
 export interface NewSession {
-  connectorId: number;
+  evseId: EvseId;
   idTag: string;
   authMethod: AuthMethod;
   startedAt: number;
@@ -257,8 +283,8 @@ export interface SessionLedger {
    * whichever is higher (a sample may be newer than the last checkpoint).
    */
   highestReading(localId: string): MeterReading | undefined;
-  /** The highest energy register recorded for a connector's meter, across every session; 0 if none. */
-  highestRegisterWh(connectorId: number): number;
+  /** The highest energy register recorded for an EVSE's meter, across every session; 0 if none. */
+  highestRegisterWh(evseId: EvseId): number;
   get(localId: string): SessionRecord | undefined;
 }
 

@@ -1,16 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { Log } from '../lib/log.js';
-import type { Clock, ConnectorCondition, Timer } from './ports.js';
+import type { Clock, Condition, EvseCondition, EvseId, StationCondition, Timer } from './ports.js';
+
+/** What a reservation holds: one EVSE, or any EVSE of the station (as many left free as there are such reservations). */
+export type ReservationTarget = { kind: 'evse'; evseId: EvseId } | { kind: 'any-evse' };
+
+export const ANY_EVSE: ReservationTarget = { kind: 'any-evse' };
 
 /**
- * Reservations (OCPP 1.6 §3.12, §5.13, §5.2). A reservation holds a connector for one idTag
- * (or any tag with its groupId) until it expires or a transaction starts with it. Tags are
- * kept only as keyed pseudonyms: a presented tag is compared by its pseudonym.
+ * Reservations (OCPP 1.6 §3.12, §5.13, §5.2; 2.0.1 H01). A reservation holds an EVSE, or any
+ * EVSE of the station, for one idTag (or any tag with its groupId) until it expires or a
+ * transaction starts with it. Tags are kept only as keyed pseudonyms: a presented tag is
+ * compared by its pseudonym.
  */
 export interface Reservation {
   reservationId: number;
-  /** 0: any connector of the charge point. */
-  connectorId: number;
+  target: ReservationTarget;
   idTagRef: string;
   groupIdRef?: string;
   expiresAt: number;
@@ -33,13 +38,13 @@ export type ReserveStatus = 'Accepted' | 'Faulted' | 'Occupied' | 'Rejected' | '
 
 /** What the ChargePoint asks of reservations. */
 export interface ReservationPolicy {
-  /** The reservation holding a connector now, given the connectors free for anyone. */
-  holding(connectorId: number, freeConnectorIds: number[]): Reservation | undefined;
+  /** The reservation holding an EVSE now, given the EVSEs free for anyone. */
+  holding(evseId: EvseId, freeEvseIds: EvseId[]): Reservation | undefined;
   /**
-   * May this tag start on this connector? With the reservation it uses, if any.
+   * May this tag start on this EVSE? With the reservation it uses, if any.
    * `groupId` is known after authorisation.
    */
-  admission(connectorId: number, freeConnectorIds: number[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number };
+  admission(evseId: EvseId, freeEvseIds: EvseId[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number };
   /** Whether a reservation still holds (neither expired, cancelled nor used). */
   live(reservationId: number): boolean;
   /** A transaction started with the reservation: it ends. */
@@ -60,9 +65,9 @@ export class Reservations implements ReservationPolicy {
     store: ReservationStore;
     clock: Pick<Clock, 'now' | 'setTimeout'>;
     pseudonym: (idTag: string) => string;
-    connectorIds: number[];
-    /** ReserveConnectorZeroSupported. */
-    connectorZeroSupported: () => boolean;
+    evseIds: EvseId[];
+    /** Whether a reservation may hold any EVSE (1.6 ReserveConnectorZeroSupported). */
+    anyEvseSupported: () => boolean;
     log: Log;
   }) {
     for (const r of o.store.all()) this.items.set(r.reservationId, r);
@@ -102,43 +107,46 @@ export class Reservations implements ReservationPolicy {
   }
 
   /**
-   * ReserveNow. `conditionOf` gives a connector's condition now (0: the station's). A reservation
-   * with the same id replaces the old one.
+   * ReserveNow. `conditions` gives the station's and an EVSE's condition now. A reservation with
+   * the same id replaces the old one.
    */
-  reserve(req: { connectorId: number; expiryDate: number; idTag: string; groupId?: string; reservationId: number }, conditionOf: (connectorId: number) => ConnectorCondition): ReserveStatus {
-    const { connectorId } = req;
-    if (connectorId === 0 && !this.o.connectorZeroSupported()) return 'Rejected';
-    if (connectorId !== 0 && !this.o.connectorIds.includes(connectorId)) return 'Rejected';
+  reserve(
+    req: { target: ReservationTarget; expiryDate: number; idTag: string; groupId?: string; reservationId: number },
+    conditions: { station(): StationCondition; evse(evseId: EvseId): EvseCondition },
+  ): ReserveStatus {
+    const { target } = req;
+    if (target.kind === 'any-evse' && !this.o.anyEvseSupported()) return 'Rejected';
+    if (target.kind === 'evse' && !this.o.evseIds.includes(target.evseId)) return 'Rejected';
     if (req.expiryDate <= this.o.clock.now()) return 'Rejected';
     const existing = this.all().find((r) => r.reservationId === req.reservationId);
-    // Judge the connector as it would be without the reservation being replaced.
+    // Judge the EVSE as it would be without the reservation being replaced.
     if (existing) this.remove(existing.reservationId);
-    const answer = this.judge(connectorId, (id) => standing(conditionOf(id)));
+    const answer = this.judge(target, { station: () => standing(conditions.station()), evse: (id) => standing(conditions.evse(id)) });
     if (answer !== 'Accepted') {
       if (existing) this.put(existing);
       return answer;
     }
     const r: Reservation = {
-      reservationId: req.reservationId, connectorId, idTagRef: this.o.pseudonym(req.idTag), expiresAt: req.expiryDate,
+      reservationId: req.reservationId, target, idTagRef: this.o.pseudonym(req.idTag), expiresAt: req.expiryDate,
       ...(req.groupId ? { groupIdRef: this.o.pseudonym(req.groupId) } : {}),
     };
     this.put(r);
-    this.o.log.info('reservation made', { reservationId: r.reservationId, connectorId, customerRef: r.idTagRef, expiresAt: new Date(r.expiresAt).toISOString(), replaced: Boolean(existing) });
+    this.o.log.info('reservation made', { reservationId: r.reservationId, ...targetLog(target), customerRef: r.idTagRef, expiresAt: new Date(r.expiresAt).toISOString(), replaced: Boolean(existing) });
     this.changed();
     return 'Accepted';
   }
 
-  private judge(connectorId: number, statusOf: (connectorId: number) => Standing): ReserveStatus {
-    if (connectorId === 0) {
-      const cp = statusOf(0);
-      if (cp === 'Faulted') return 'Faulted';
-      if (cp === 'Unavailable') return 'Unavailable';
-      const available = this.o.connectorIds.filter((id) => statusOf(id) === 'Available').length;
-      const zero = this.list().filter((r) => r.connectorId === 0).length;
-      return available > zero ? 'Accepted' : 'Occupied';
+  private judge(target: ReservationTarget, standingOf: { station(): Standing; evse(evseId: EvseId): Standing }): ReserveStatus {
+    if (target.kind === 'any-evse') {
+      const station = standingOf.station();
+      if (station === 'Faulted') return 'Faulted';
+      if (station === 'Unavailable') return 'Unavailable';
+      const available = this.o.evseIds.filter((id) => standingOf.evse(id) === 'Available').length;
+      const anyEvse = this.list().filter((r) => r.target.kind === 'any-evse').length;
+      return available > anyEvse ? 'Accepted' : 'Occupied';
     }
-    if (this.list().some((r) => r.connectorId === connectorId)) return 'Occupied';
-    switch (statusOf(connectorId)) {
+    if (this.list().some((r) => holds(r, target.evseId))) return 'Occupied';
+    switch (standingOf.evse(target.evseId)) {
       case 'Available': return 'Accepted';
       case 'Faulted': return 'Faulted';
       case 'Unavailable': return 'Unavailable';
@@ -151,31 +159,31 @@ export class Reservations implements ReservationPolicy {
     const r = this.all().find((x) => x.reservationId === reservationId);
     if (!r) return false;
     this.remove(reservationId);
-    this.o.log.info('reservation cancelled', { reservationId, connectorId: r.connectorId });
+    this.o.log.info('reservation cancelled', { reservationId, ...targetLog(r.target) });
     this.changed();
     return true;
   }
 
-  holding(connectorId: number, free: number[]): Reservation | undefined {
+  holding(evseId: EvseId, free: EvseId[]): Reservation | undefined {
     const live = this.list();
-    const own = live.find((r) => r.connectorId === connectorId);
+    const own = live.find((r) => holds(r, evseId));
     if (own) return own;
-    const zero = live.filter((r) => r.connectorId === 0).sort((a, b) => a.expiresAt - b.expiresAt);
-    // Connector 0: keep as many connectors free as there are such reservations.
-    if (zero.length > 0 && free.includes(connectorId) && free.length <= zero.length) return zero[0];
+    const anyEvse = live.filter((r) => r.target.kind === 'any-evse').sort((a, b) => a.expiresAt - b.expiresAt);
+    // Any EVSE: keep as many EVSEs free as there are such reservations.
+    if (anyEvse.length > 0 && free.includes(evseId) && free.length <= anyEvse.length) return anyEvse[0];
     return undefined;
   }
 
-  admission(connectorId: number, free: number[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
+  admission(evseId: EvseId, free: EvseId[], idTag: string, groupId?: string): { allowed: boolean; reservationId?: number } {
     const ref = this.o.pseudonym(idTag);
     const parentRef = groupId ? this.o.pseudonym(groupId) : undefined;
     const matches = (r: Reservation) => r.idTagRef === ref || (r.groupIdRef !== undefined && r.groupIdRef === parentRef);
     const live = this.list();
-    const own = live.find((r) => r.connectorId === connectorId);
+    const own = live.find((r) => holds(r, evseId));
     if (own) return matches(own) ? { allowed: true, reservationId: own.reservationId } : { allowed: false };
-    const zero = live.find((r) => r.connectorId === 0 && matches(r));
-    if (zero) return { allowed: true, reservationId: zero.reservationId };
-    return { allowed: this.holding(connectorId, free) === undefined };
+    const anyEvse = live.find((r) => r.target.kind === 'any-evse' && matches(r));
+    if (anyEvse) return { allowed: true, reservationId: anyEvse.reservationId };
+    return { allowed: this.holding(evseId, free) === undefined };
   }
 
   consumed(reservationId: number): void {
@@ -200,7 +208,7 @@ export class Reservations implements ReservationPolicy {
     const gone = this.all().filter((r) => r.expiresAt <= now);
     for (const r of gone) {
       this.remove(r.reservationId);
-      this.o.log.info('reservation expired', { reservationId: r.reservationId, connectorId: r.connectorId });
+      this.o.log.info('reservation expired', { reservationId: r.reservationId, ...targetLog(r.target) });
     }
     this.schedule();
     if (gone.length) this.events.emit('change');
@@ -214,11 +222,21 @@ export class Reservations implements ReservationPolicy {
   }
 }
 
-/** How a connector stands for a reservation: free, faulted, unavailable, or otherwise occupied. */
+/** Whether a reservation holds this EVSE itself (not any EVSE). */
+function holds(r: Reservation, evseId: EvseId): boolean {
+  return r.target.kind === 'evse' && r.target.evseId === evseId;
+}
+
+/** A reservation's target in a log line. */
+function targetLog(t: ReservationTarget): { evseId: EvseId } | { anyEvse: true } {
+  return t.kind === 'evse' ? { evseId: t.evseId } : { anyEvse: true };
+}
+
+/** How an EVSE (or the station) stands for a reservation: free, faulted, unavailable, or otherwise occupied. */
 type Standing = 'Available' | 'Faulted' | 'Unavailable' | 'Occupied';
 
-/** A fault first; then a session (even on a connector made inoperative); then availability; a reservation or anything at the connector occupies it. */
-function standing(c: ConnectorCondition): Standing {
+/** A fault first; then a session (even on an EVSE made inoperative); then availability; a reservation or anything at the EVSE occupies it. */
+function standing(c: Condition): Standing {
   if (c.faulted) return 'Faulted';
   if (c.chargingState === 'Charging' || c.chargingState === 'SuspendedEV' || c.chargingState === 'SuspendedEVSE') return 'Occupied';
   if (c.availability === 'Inoperative') return 'Unavailable';

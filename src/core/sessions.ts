@@ -3,7 +3,7 @@
  * any reason), and a session left open by the last run is resumed or closed at start (recovery).
  * Each change is recorded in the ledger before it is announced.
  */
-import type { ConnectorState, CoreBase } from './core-state.js';
+import type { EvseState, CoreBase } from './core-state.js';
 import { RefusedError } from './core-state.js';
 import { STORE_FAULT, type Faults } from './faults.js';
 import type { Limits } from './limits.js';
@@ -34,7 +34,7 @@ export class Sessions {
   ) {}
 
   /** Start the session an authorised connector waits for, once a vehicle is there. */
-  async maybeStart(c: ConnectorState): Promise<void> {
+  async maybeStart(c: EvseState): Promise<void> {
     const p = c.pending;
     if (!p || c.session || c.vehicle === 'disconnected' || !this.deps.statuses.usable(c) || !this.b.running()) return;
     // From here to the session's creation the only wait is the meter read: while it lasts the
@@ -49,7 +49,7 @@ export class Sessions {
       const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, false);
       if (problem) throw new RefusedError('ERR_METER_IMPLAUSIBLE', problem);
     } catch (err) {
-      this.b.log.error('cannot start: meter unreadable', { connectorId: c.id, err });
+      this.b.log.error('cannot start: meter unreadable', { evseId: c.id, err });
       this.deps.faults.set(c, 'meter-start', 'PowerMeterFailure', (err as Error).message);
       this.deps.meter.probeUntilBack(c);
       return;
@@ -66,13 +66,13 @@ export class Sessions {
     let record: SessionRecord;
     try {
       record = this.deps.ledger.open({
-        connectorId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
+        evseId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
         meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The
       // station is Faulted until the application reports the store writable again.
-      this.b.log.error('cannot start: the session could not be recorded', { connectorId: c.id, err });
+      this.b.log.error('cannot start: the session could not be recorded', { evseId: c.id, err });
       this.deps.faults.report({ ...STORE_FAULT });
       return;
     }
@@ -80,15 +80,15 @@ export class Sessions {
     c.finishing = false;
     c.session = { record, lastReading: reading, suspendedByEvse: false, stopping: false, groupId: p.info.groupId, ...this.deps.meter.deadlines(now) };
     this.b.emit('queued');
-    this.b.emit('session-started', { connectorId: c.id, localId: record.localId, customerRef: this.deps.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
-    this.b.log.info('session started', { connectorId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });
+    this.b.emit('session-started', { evseId: c.id, localId: record.localId, customerRef: this.deps.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
+    this.b.log.info('session started', { evseId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });
     await this.deps.limits.energize(c);
     this.deps.limits.applyAll();
     this.deps.statuses.refresh(c);
     this.deps.meter.schedule(c);
   }
 
-  async stop(c: ConnectorState, reason: StopReason, idTag?: string): Promise<void> {
+  async stop(c: EvseState, reason: StopReason, idTag?: string): Promise<void> {
     const s = c.session;
     if (!s || s.stopping) return;
     s.stopping = true;
@@ -97,7 +97,7 @@ export class Sessions {
     try {
       await c.hw.powerPath.offer(0);
     } catch (err) {
-      this.b.log.error('power path refused to open', { connectorId: c.id, err });
+      this.b.log.error('power path refused to open', { evseId: c.id, err });
       this.deps.faults.set(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
     }
     let reading = s.lastReading;
@@ -105,7 +105,7 @@ export class Sessions {
       const fresh = await this.deps.meter.read(c);
       if (!checkReading(s.lastReading, fresh, c.hw.maxPowerW, false)) reading = fresh;
     } catch (err) {
-      this.b.log.warn('final meter read failed: stopping with the last reading', { connectorId: c.id, err });
+      this.b.log.warn('final meter read failed: stopping with the last reading', { evseId: c.id, err });
     }
     const now = this.b.clock.now();
     // The End sample: the power path is open by now, nothing is offered any more.
@@ -123,7 +123,7 @@ export class Sessions {
     } catch (err) {
       // Disk full or failing: the stop is kept in memory and recorded as soon as the store takes
       // writes again (or, after a restart, the session is closed from its last checkpoint).
-      this.b.log.error('session stop could not be recorded: will retry', { connectorId: c.id, localId: s.record.localId, err });
+      this.b.log.error('session stop could not be recorded: will retry', { evseId: c.id, localId: s.record.localId, err });
       this.unrecordedStops.set(s.record.localId, stop);
       this.deps.faults.report({ ...STORE_FAULT });
     }
@@ -131,9 +131,9 @@ export class Sessions {
     c.lastReading = reading;
     c.finishing = c.vehicle !== 'disconnected';
     const energyWh = Math.max(0, Math.round(reading.energyWh) - s.record.meterStartWh);
-    this.b.log.info('session stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
+    this.b.log.info('session stopped', { evseId: c.id, localId: s.record.localId, reason, energyWh });
     this.b.emit('queued');
-    this.b.emit('session-stopped', { connectorId: c.id, localId: s.record.localId, reason, energyWh });
+    this.b.emit('session-stopped', { evseId: c.id, localId: s.record.localId, reason, energyWh });
     this.deps.limits.applyAll();
     if (c.scheduledAvailability) {
       c.availability = c.scheduledAvailability;
@@ -164,22 +164,22 @@ export class Sessions {
     const { ledger } = this.deps;
     // A meter without non-volatile memory resumes at the highest register the store knows, so a
     // connector's energy register never goes backwards across restarts.
-    for (const c of this.b.connectors.values()) {
+    for (const c of this.b.evses.values()) {
       if (!c.hw.meter.resume) continue;
       try {
         c.hw.meter.resume(ledger.highestRegisterWh(c.id));
       } catch (err) {
-        this.b.log.error('meter register could not be resumed from the store', { connectorId: c.id, err });
+        this.b.log.error('meter register could not be resumed from the store', { evseId: c.id, err });
       }
     }
     for (const record of ledger.active()) {
-      const c = this.b.connectors.get(record.connectorId);
+      const c = this.b.evses.get(record.evseId);
       let reading: MeterReading | undefined;
       if (c) {
         try {
           reading = await this.deps.meter.read(c);
         } catch (err) {
-          this.b.log.warn('meter unreadable while recovering a session', { connectorId: record.connectorId, err });
+          this.b.log.warn('meter unreadable while recovering a session', { evseId: record.evseId, err });
         }
       }
       // The highest durable reading: the last checkpoint or any sample recorded since (sent, or
@@ -192,7 +192,7 @@ export class Sessions {
         && (c === undefined || !checkReading(durable, reading, c.hw.maxPowerW, false));
       if (reading !== undefined && !continuous) {
         this.b.log.warn('meter reading at restart does not continue the session: closing at its highest durable reading', {
-          connectorId: record.connectorId, localId: record.localId, readingWh: reading.energyWh, durableWh: durable.energyWh,
+          evseId: record.evseId, localId: record.localId, readingWh: reading.energyWh, durableWh: durable.energyWh,
         });
       }
       const vehicle = c?.hw.powerPath.vehicle();
@@ -201,7 +201,7 @@ export class Sessions {
         const now = this.b.clock.now();
         c.lastReading = reading;
         c.session = { record, lastReading: reading!, suspendedByEvse: false, stopping: false, ...this.deps.meter.deadlines(now) };
-        this.b.log.info('session resumed after restart', { connectorId: c.id, localId: record.localId });
+        this.b.log.info('session resumed after restart', { evseId: c.id, localId: record.localId });
         await this.deps.limits.energize(c);
         this.deps.meter.schedule(c);
         continue;
@@ -218,9 +218,9 @@ export class Sessions {
           transactionDataMeasurands: this.deps.metering.txEndedMeasurands,
           transactionDataAlignedMeasurands: this.deps.metering.txEndedAlignedMeasurands,
         });
-        this.b.log.warn('session left open by the last run closed (PowerLoss)', { connectorId: record.connectorId, localId: record.localId, meterStopWh: stopWh });
+        this.b.log.warn('session left open by the last run closed (PowerLoss)', { evseId: record.evseId, localId: record.localId, meterStopWh: stopWh });
         this.b.emit('queued');
-        this.b.emit('session-stopped', { connectorId: record.connectorId, localId: record.localId, reason: 'PowerLoss', energyWh: Math.max(0, stopWh - record.meterStartWh) });
+        this.b.emit('session-stopped', { evseId: record.evseId, localId: record.localId, reason: 'PowerLoss', energyWh: Math.max(0, stopWh - record.meterStartWh) });
       } catch (err) {
         this.b.log.error('could not close a session left open', { localId: record.localId, err });
       }

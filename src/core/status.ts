@@ -4,32 +4,31 @@
  * charging state, fault, reservation), and the status events when it changes. A version binding
  * derives its protocol's status from it (src/ocpp/v16/mapping.ts).
  */
-import type { ConnectorState, CoreBase, StatusChange } from './core-state.js';
-import type { ChargingState, ConnectorCondition, FaultReport } from './ports.js';
+import type { EvseState, CoreBase, StatusChange } from './core-state.js';
+import type { ChargingState, Condition, EvseCondition, EvseId, FaultReport, StationCondition } from './ports.js';
+import { ONLY_CONNECTOR_ID } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 
 export class StatusBoard {
   constructor(private readonly b: CoreBase, private readonly reservations?: ReservationPolicy) {}
 
   /**
-   * A connector's condition now; 0 the station's. The fault it names is the connector's own (a
-   * station fault that stops charging makes it faulted, and is named in the status events).
+   * An EVSE's condition now. The fault it names is the EVSE's own (a station fault that stops
+   * charging makes it faulted, and is named in the status events).
    */
-  status(connectorId: number, connector: ConnectorState | undefined): StatusChange {
-    if (connectorId === 0) return this.stationCondition();
-    const c = connector!;
+  evseCondition(c: EvseState): StatusChange {
     const own = [...c.faults.values()][0];
     return this.derive(c, own);
   }
 
   /** Whether a new session may start on the connector (free, operative, not faulted). */
-  usable(c: ConnectorState): boolean {
+  usable(c: EvseState): boolean {
     return !c.session && !c.starting && c.availability === 'Operative' && c.faults.size === 0 && !this.blockingStationFault() && !c.finishing;
   }
 
-  /** Connectors anyone may use now (for reservations of connector 0). */
-  freeConnectorIds(): number[] {
-    return [...this.b.connectors.values()].filter((c) => this.usable(c) && !c.pending).map((c) => c.id);
+  /** EVSEs anyone may use now (for reservations of any EVSE). */
+  freeEvseIds(): EvseId[] {
+    return [...this.b.evses.values()].filter((c) => this.usable(c) && !c.pending).map((c) => c.id);
   }
 
   /**
@@ -42,7 +41,7 @@ export class StatusBoard {
   }
 
   /** Emit the connector's condition if it changed. */
-  refresh(c: ConnectorState): void {
+  refresh(c: EvseState): void {
     const fault = [...c.faults.values()][0] ?? this.blockingStationFault();
     const condition = this.derive(c, fault);
     const key = conditionKey(condition);
@@ -50,8 +49,8 @@ export class StatusBoard {
     if (key === c.lastConditionKey) return;
     c.lastConditionKey = key;
     if (this.b.running()) this.b.emit('status', condition);
-    // A connector-0 reservation holds whichever connectors are left free: the others may change too.
-    if (this.reservations) for (const o of this.b.connectors.values()) if (o !== c) this.refresh(o);
+    // A reservation of any EVSE holds whichever connectors are left free: the others may change too.
+    if (this.reservations) for (const o of this.b.evses.values()) if (o !== c) this.refresh(o);
   }
 
   /** Emit the station's condition if it changed, then every connector's. */
@@ -61,41 +60,42 @@ export class StatusBoard {
     if (key !== this.b.station.lastConditionKey && this.b.running()) {
       this.b.station.lastConditionKey = key;
       this.b.station.lastCondition = now;
-      this.b.emit('status', now);
+      this.b.emit('station-status', now);
     }
-    for (const c of this.b.connectors.values()) this.refresh(c);
+    for (const c of this.b.evses.values()) this.refresh(c);
   }
 
-  /** The conditions last announced (the station's, then each connector's), for a listener that joins late. */
-  announced(): ConnectorCondition[] {
+  /** The conditions last announced (the station's, and each EVSE's), for a listener that joins late. */
+  announced(): { station?: StationCondition; evses: EvseCondition[] } {
     const station = this.b.station.lastCondition;
-    const connectors = [...this.b.connectors.values()].flatMap((c) => (c.lastCondition ? [c.lastCondition] : []));
-    return station ? [station, ...connectors] : connectors;
+    const evses = [...this.b.evses.values()].flatMap((c) => (c.lastCondition ? [c.lastCondition] : []));
+    return { ...(station ? { station } : {}), evses };
   }
 
-  private stationCondition(): ConnectorCondition {
+  /** The station's condition now: its own availability and faults. */
+  stationCondition(): StationCondition {
     const fault = [...this.b.station.faults.values()][0];
     return {
-      connectorId: 0, availability: this.b.station.availability, chargingState: 'Idle', faulted: Boolean(this.blockingStationFault()),
+      station: true, availability: this.b.station.availability, chargingState: 'Idle', faulted: Boolean(this.blockingStationFault()),
       ...(fault ? { fault: faultOf(fault) } : {}), reserved: false, at: this.b.clock.now(),
     };
   }
 
-  private derive(c: ConnectorState, fault: FaultReport | undefined): ConnectorCondition {
+  private derive(c: EvseState, fault: FaultReport | undefined): EvseCondition {
     const s = c.session;
     const faulted = c.faults.size > 0 || Boolean(this.blockingStationFault());
     const base = {
-      connectorId: c.id, availability: c.availability, ...(c.scheduledAvailability ? { scheduledAvailability: c.scheduledAvailability } : {}),
+      evseId: c.id, connectorId: ONLY_CONNECTOR_ID, availability: c.availability, ...(c.scheduledAvailability ? { scheduledAvailability: c.scheduledAvailability } : {}),
       ...(fault ? { fault: faultOf(fault) } : {}), at: this.b.clock.now(),
     };
     // While a session is being stopped its condition holds until Finishing/Idle (a fault shows at once).
     const held = s?.stopping ? c.lastCondition : undefined;
     if (held) return { ...base, availability: held.availability, chargingState: held.chargingState, faulted: faulted || held.faulted, reserved: held.reserved };
-    const reserved = !s && !c.pending && !c.finishing && Boolean(this.reservations?.holding(c.id, this.freeConnectorIds()));
+    const reserved = !s && !c.pending && !c.finishing && Boolean(this.reservations?.holding(c.id, this.freeEvseIds()));
     return { ...base, chargingState: this.chargingState(c), faulted, reserved };
   }
 
-  private chargingState(c: ConnectorState): ChargingState {
+  private chargingState(c: EvseState): ChargingState {
     const s = c.session;
     if (s) {
       if (s.suspendedByEvse || s.offeredA === 0) return 'SuspendedEVSE';
@@ -113,6 +113,6 @@ function faultOf(f: FaultReport): { errorCode: FaultReport['errorCode']; info?: 
 }
 
 /** What a status event is about (not its time). */
-function conditionKey(c: ConnectorCondition): string {
+function conditionKey(c: Condition): string {
   return JSON.stringify([c.availability, c.scheduledAvailability ?? null, c.chargingState, c.faulted, c.fault?.errorCode ?? null, c.fault?.info ?? null, c.reserved]);
 }

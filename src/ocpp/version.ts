@@ -6,7 +6,7 @@
  */
 import type { ChargePoint } from '../core/charge-point.js';
 import type { ChargingPolicy } from '../core/policy.js';
-import type { AuthorizationInfo, Clock, ConnectorCondition, RemoteAuthorizer, StopReason } from '../core/ports.js';
+import type { AuthorizationInfo, Clock, EvseCondition, EvseId, RemoteAuthorizer, StationCondition, StopReason } from '../core/ports.js';
 import type { Settings } from './store-ports.js';
 import type { Log } from '../lib/log.js';
 import type { Validator } from './rpc.js';
@@ -35,7 +35,7 @@ export type LinkState = 'offline' | 'booting' | 'pending' | 'rejected' | 'accept
 
 export interface SessionUnsynced {
   localId: string;
-  connectorId: number;
+  evseId: EvseId;
   meterStartWh: number;
   meterStopWh: number | null;
   energyWh: number | null;
@@ -124,7 +124,7 @@ export type IncomingHandler<C = unknown> = (request: unknown, context: C) => unk
 /** The core's vocabulary to and from the version's (one function per concept). */
 export interface VersionMapping {
   /** A connector's condition as the version's StatusNotification says it. */
-  status(condition: ConnectorCondition): string;
+  status(condition: StationCondition | EvseCondition): string;
   /** A stop reason as the version's closing message says it. */
   stopReason(reason: StopReason): string;
   /** The central system's verdict on a token (1.6 IdTagInfo, 2.0.1 IdTokenInfo) as the core's. */

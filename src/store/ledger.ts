@@ -51,7 +51,8 @@ export interface TransactionRef {
 function toRecord(r: SessionRow): LedgerRecord {
   return {
     localId: r.local_id,
-    connectorId: r.connector_id,
+    // The column keeps its name from 1.6 (connector n is EVSE n): it holds the EVSE's id.
+    evseId: r.connector_id,
     transactionId: numericRef(r.transaction_ref),
     idTag: r.id_tag,
     customerRef: r.customer_ref,
@@ -175,13 +176,13 @@ export class SqliteLedger implements SessionLedger {
   open(input: NewSession): LedgerRecord {
     const localId = randomUUID();
     const payload: SessionOpenedEvent = {
-      connectorId: input.connectorId, idTag: input.idTag, meterStartWh: input.meterStartWh,
+      connectorId: input.evseId, idTag: input.idTag, meterStartWh: input.meterStartWh,
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({
-        localId, cp: this.chargePointId, connectorId: input.connectorId, idTag: input.idTag,
+        localId, cp: this.chargePointId, connectorId: input.evseId, idTag: input.idTag,
         customerRef: this.pseudonym(input.idTag), authMethod: input.authMethod, startedAt: input.startedAt,
         trusted: input.clockTrusted ? 1 : 0, meterStartWh: input.meterStartWh, reservationId: input.reservationId ?? null,
       });
@@ -251,8 +252,8 @@ export class SqliteLedger implements SessionLedger {
     return sample.energyWh === checkpoint.energyWh ? { ...sample, takenAt: Math.max(sample.takenAt, checkpoint.takenAt) } : checkpoint;
   }
 
-  highestRegisterWh(connectorId: number): number {
-    return (this.q.highestRegister.get({ cp: this.chargePointId, connectorId }) as number | null) ?? 0;
+  highestRegisterWh(evseId: number): number {
+    return (this.q.highestRegister.get({ cp: this.chargePointId, connectorId: evseId }) as number | null) ?? 0;
   }
 
   active(): LedgerRecord[] {

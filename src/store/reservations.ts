@@ -1,4 +1,4 @@
-import type { Reservation, ReservationStore } from '../core/reservations.js';
+import type { Reservation, ReservationStore, ReservationTarget } from '../core/reservations.js';
 import type { SqliteDatabase } from './database.js';
 
 interface Row {
@@ -7,6 +7,20 @@ interface Row {
   id_tag_ref: string;
   parent_id_tag_ref: string | null;
   expires_at: number;
+}
+
+/**
+ * The connector_id column keeps its name and values from 1.6, which every release has written:
+ * 0 a reservation of any EVSE, n one of EVSE n.
+ */
+const ANY_EVSE_ROW = 0;
+
+function targetOf(connectorId: number): ReservationTarget {
+  return connectorId === ANY_EVSE_ROW ? { kind: 'any-evse' } : { kind: 'evse', evseId: connectorId };
+}
+
+function connectorIdOf(t: ReservationTarget): number {
+  return t.kind === 'any-evse' ? ANY_EVSE_ROW : t.evseId;
 }
 
 /** Reservations of one charge point (tags as keyed pseudonyms); they survive restarts. */
@@ -25,13 +39,13 @@ export class SqliteReservations implements ReservationStore {
 
   all(): Reservation[] {
     return (this.q.all.all(this.chargePointId) as Row[]).map((r) => ({
-      reservationId: r.reservation_id, connectorId: r.connector_id, idTagRef: r.id_tag_ref, expiresAt: r.expires_at,
+      reservationId: r.reservation_id, target: targetOf(r.connector_id), idTagRef: r.id_tag_ref, expiresAt: r.expires_at,
       ...(r.parent_id_tag_ref !== null ? { groupIdRef: r.parent_id_tag_ref } : {}),
     }));
   }
 
   put(r: Reservation): void {
-    this.q.put.run(this.chargePointId, r.reservationId, r.connectorId, r.idTagRef, r.groupIdRef ?? null, r.expiresAt);
+    this.q.put.run(this.chargePointId, r.reservationId, connectorIdOf(r.target), r.idTagRef, r.groupIdRef ?? null, r.expiresAt);
   }
 
   remove(reservationId: number): void {

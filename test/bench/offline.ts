@@ -50,7 +50,7 @@ function seedQueue(path: string, n: number): number {
   let energyWh = 1_000_000;
   for (let s = 0; queued < n; s++) {
     const samples = Math.max(0, Math.min(perSession, n - queued) - 2);
-    const rec = ledger.open({ connectorId: 1 + (s % 2), idTag: `CARD${s}`, authMethod: 'rfid', startedAt: t, clockTrusted: true, meterStartWh: energyWh, begin: sample(t, energyWh, 'Transaction.Begin') });
+    const rec = ledger.open({ evseId: 1 + (s % 2), idTag: `CARD${s}`, authMethod: 'rfid', startedAt: t, clockTrusted: true, meterStartWh: energyWh, begin: sample(t, energyWh, 'Transaction.Begin') });
     db.transaction(() => {
       for (let i = 0; i < samples; i++) {
         t += 1_000;
@@ -125,7 +125,7 @@ function durableWrites(n: number): Record<string, number> {
     const db = openDatabase(join(dir, 'agent.db'), { log: silentLog, synchronous: 'FULL' });
     const ledger = new SqliteLedger(db, CP, () => 'ref');
     const now = Date.now();
-    const rec = ledger.open({ connectorId: 1, idTag: 'CARD', authMethod: 'rfid', startedAt: now, clockTrusted: true, meterStartWh: 1_000, begin: sample(now, 1_000, 'Transaction.Begin') });
+    const rec = ledger.open({ evseId: 1, idTag: 'CARD', authMethod: 'rfid', startedAt: now, clockTrusted: true, meterStartWh: 1_000, begin: sample(now, 1_000, 'Transaction.Begin') });
     let t0 = performance.now();
     for (let i = 1; i <= n; i++) ledger.checkpoint(rec.localId, 1_000 + i, now + i);
     const checkpoints = (n * 1000) / (performance.now() - t0);

@@ -69,7 +69,7 @@ describe('authorisation of a presented tag (plugged in first)', () => {
       expect(h.refused).toEqual([]);
     } else {
       expect(h.ledger.records()).toEqual([]);
-      expect(h.refused).toEqual([{ connectorId: 1, customerRef: refOf('TAG-A'), ...row.outcome }]);
+      expect(h.refused).toEqual([{ evseId: 1, customerRef: refOf('TAG-A'), ...row.outcome }]);
       expect(h.statuses()).toEqual(['Available', 'Preparing']);
     }
   });

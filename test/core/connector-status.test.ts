@@ -157,10 +157,10 @@ describe('stops', () => {
   it('a session started records the start and offers the connector maximum', async () => {
     h = await charging();
     const s = h.session();
-    expect(s).toMatchObject({ connectorId: 1, idTag: 'TAG-A', authMethod: 'rfid', meterStartWh: 10_000, stoppedAt: null, startedAt: h.clock.now() });
+    expect(s).toMatchObject({ evseId: 1, idTag: 'TAG-A', authMethod: 'rfid', meterStartWh: 10_000, stoppedAt: null, startedAt: h.clock.now() });
     expect(h.ledger.queued().map((m) => m.kind)).toEqual(['start']);
     expect(h.offers()).toEqual([[32, false]]);
-    expect(h.started).toEqual([{ connectorId: 1, localId: s.localId, authMethod: 'rfid', meterStartWh: 10_000 }]);
+    expect(h.started).toEqual([{ evseId: 1, localId: s.localId, authMethod: 'rfid', meterStartWh: 10_000 }]);
   });
 
   it('RemoteStop by the transactionId stops with Remote; an unknown transactionId is refused', async () => {
@@ -200,7 +200,7 @@ describe('stops', () => {
     await h.present('TAG-B', { connectorId: 2 });
     await h.stopAll('Reboot');
     await h.advance(0);
-    expect(h.ledger.records().map((r) => [r.connectorId, r.idTag, r.stopReason])).toEqual([[1, 'TAG-A', 'Reboot'], [2, 'TAG-B', 'Reboot']]);
+    expect(h.ledger.records().map((r) => [r.evseId, r.idTag, r.stopReason])).toEqual([[1, 'TAG-A', 'Reboot'], [2, 'TAG-B', 'Reboot']]);
     expect([h.status(1), h.status(2)]).toEqual(['Finishing', 'Finishing']);
   });
 
@@ -380,7 +380,7 @@ describe('reservations', () => {
     expect(await h.reserve({ reservationId: 7, connectorId: 1, idTag: 'TAG-A', expiresInMs: 600_000 })).toBe('Accepted');
     await h.plug();
     await h.present('TAG-B');
-    expect(h.refused).toEqual([{ connectorId: 1, customerRef: expect.stringMatching(/^ref:/), status: 'Reserved', source: 'reservation' }]);
+    expect(h.refused).toEqual([{ evseId: 1, customerRef: expect.stringMatching(/^ref:/), status: 'Reserved', source: 'reservation' }]);
     expect(h.status()).toBe('Reserved');
     await h.present('TAG-A');
     expect(h.statuses()).toEqual(['Available', 'Reserved', 'Preparing', 'Charging']);
@@ -449,7 +449,7 @@ describe('which connector a tag takes', () => {
     h = await harness({ connectors: 2, csms: { 'TAG-A': { status: 'Accepted' } } });
     await h.plug(2);
     await h.present('TAG-A');
-    expect(h.session().connectorId).toBe(2);
+    expect(h.session().evseId).toBe(2);
     expect([h.status(1), h.status(2)]).toEqual(['Available', 'Charging']);
   });
 });

@@ -11,12 +11,12 @@
  */
 import { ChargePoint, type ChargePointTiming } from '../../src/core/charge-point.js';
 import type {
-  AuthMethod, AuthorizationData, AuthorizationInfo, Clock, ConnectorErrorCode, ConnectorHardware, FaultReport, FaultSource,
+  AuthMethod, AuthorizationData, AuthorizationInfo, Clock, ConnectorErrorCode, EvseHardware, FaultReport, FaultSource,
   IdReader, Meter, MeterReading, NewSession, PowerPath, PresentedToken, RemoteAuthorizer, Sample, SessionLedger,
   SessionRecord, SessionStop, StopReason, Timer, VehicleState,
 } from '../../src/core/ports.js';
 import type { Settings } from '../../src/ocpp/v16/store-ports.js';
-import { MemoryReservationStore, Reservations, type ReserveStatus } from '../../src/core/reservations.js';
+import { ANY_EVSE, MemoryReservationStore, Reservations, type ReserveStatus } from '../../src/core/reservations.js';
 import { MemoryChargingProfileStore, SmartCharging, type Electrical } from '../../src/core/smart-charging/index.js';
 import { EvseError } from '../../src/lib/errors.js';
 import { silentLog } from '../../src/lib/log.js';
@@ -25,6 +25,7 @@ import {
 } from '../../src/ocpp/v16/mapping.js';
 import { policyFromSettings } from '../../src/ocpp/v16/policy.js';
 import { fromV16Profile, targetOfConnector, type ChargingProfile } from '../../src/ocpp/v16/charging-profiles.js';
+import { changeV16Availability, fromV16ConnectorId, v16ConditionOf, type V16Condition } from '../../src/ocpp/v16/topology.js';
 
 /**
  * The tests speak OCPP 1.6's values where the central system or the configuration does (key
@@ -202,7 +203,7 @@ export class MemoryLedger implements SessionLedger {
     this.writable();
     const localId = `s${this.nextId++}`;
     const record: LedgerRecord = {
-      localId, connectorId: input.connectorId, transactionId: null, idTag: input.idTag, customerRef: this.pseudonym(input.idTag),
+      localId, evseId: input.evseId, transactionId: null, idTag: input.idTag, customerRef: this.pseudonym(input.idTag),
       authMethod: input.authMethod, startedAt: input.startedAt, startClockTrusted: input.clockTrusted, meterStartWh: input.meterStartWh,
       lastEnergyWh: input.meterStartWh, lastCheckpointAt: input.startedAt, stoppedAt: null, meterStopWh: null, stopReason: null,
       reservationId: input.reservationId ?? null,
@@ -238,7 +239,7 @@ export class MemoryLedger implements SessionLedger {
     s.samples.push(stop.end);
     this.outbox.push({ kind: 'stop', localId, at: stop.stoppedAt, body: stop });
     const reg = Math.max(stop.meterStopWh, stop.end.reading.energyWh);
-    this.registers.set(s.record.connectorId, Math.max(this.registers.get(s.record.connectorId) ?? 0, reg));
+    this.registers.set(s.record.evseId, Math.max(this.registers.get(s.record.evseId) ?? 0, reg));
   }
 
   active(): SessionRecord[] {
@@ -258,10 +259,10 @@ export class MemoryLedger implements SessionLedger {
     return sample.energyWh === checkpoint.energyWh ? { ...sample, takenAt: Math.max(sample.takenAt, checkpoint.takenAt) } : checkpoint;
   }
 
-  highestRegisterWh(connectorId: number): number {
-    let max = this.registers.get(connectorId) ?? 0;
+  highestRegisterWh(evseId: number): number {
+    let max = this.registers.get(evseId) ?? 0;
     for (const s of this.sessions.values()) {
-      if (s.record.connectorId !== connectorId) continue;
+      if (s.record.evseId !== evseId) continue;
       max = Math.max(max, s.record.lastEnergyWh, s.record.meterStopWh ?? 0, ...s.samples.map((x) => x.reading.energyWh));
     }
     return max;
@@ -575,7 +576,7 @@ export interface HarnessConnector {
   id: number;
   meter: MemoryMeter;
   powerPath: MemoryPowerPath;
-  hw: ConnectorHardware;
+  hw: EvseHardware;
 }
 
 /** Where one test's charge point lives, with the few verbs the tests use. */
@@ -593,9 +594,9 @@ export class Harness {
   cp!: ChargePoint;
   /** Every 1.6 status the charge point's events gave (as StatusNotification would report them), in order. */
   readonly statusLog: V16Status[] = [];
-  readonly started: { connectorId: number; localId: string; authMethod: AuthMethod; meterStartWh: number }[] = [];
-  readonly stopped: { connectorId: number; localId: string; reason: StopReason; energyWh: number }[] = [];
-  readonly refused: { connectorId?: number; customerRef: string; status: string; source: string }[] = [];
+  readonly started: { evseId: number; localId: string; authMethod: AuthMethod; meterStartWh: number }[] = [];
+  readonly stopped: { evseId: number; localId: string; reason: StopReason; energyWh: number }[] = [];
+  readonly refused: { evseId?: number; customerRef: string; status: string; source: string }[] = [];
 
   constructor(private readonly o: HarnessOptions = {}) {
     this.clock = new ManualClock(o.now ?? T0, o.clockTrusted ?? true);
@@ -610,8 +611,8 @@ export class Harness {
       const spec = { ...DEFAULT_CONNECTOR, ...partial };
       const meter = new MemoryMeter(this.clock, spec.registerWh, spec.volatileMeter);
       const powerPath = new MemoryPowerPath(this.clock, spec.vehicle);
-      const hw: ConnectorHardware = {
-        id: i + 1, meter, powerPath, maxCurrentA: spec.maxCurrentA, phases: spec.phases, nominalVoltageV: spec.nominalVoltageV, maxPowerW: spec.maxPowerW,
+      const hw: EvseHardware = {
+        evseId: i + 1, meter, powerPath, maxCurrentA: spec.maxCurrentA, phases: spec.phases, nominalVoltageV: spec.nominalVoltageV, maxPowerW: spec.maxPowerW,
       };
       return { id: i + 1, meter, powerPath, hw };
     });
@@ -625,8 +626,8 @@ export class Harness {
     }
     if (o.reservations ?? true) {
       this.reservations = new Reservations({
-        store: new MemoryReservationStore(), clock: this.clock, pseudonym: refOf, connectorIds: this.connectors.map((c) => c.id),
-        connectorZeroSupported: () => this.settings.bool('ReserveConnectorZeroSupported'), log: silentLog,
+        store: new MemoryReservationStore(), clock: this.clock, pseudonym: refOf, evseIds: this.connectors.map((c) => c.id),
+        anyEvseSupported: () => this.settings.bool('ReserveConnectorZeroSupported'), log: silentLog,
       });
     }
     this.build();
@@ -636,14 +637,17 @@ export class Harness {
   private build(): void {
     const o = this.o;
     this.cp = new ChargePoint({
-      chargePointId: 'CP-UNIT', connectors: this.connectors.map((c) => c.hw), idReaders: [this.reader], faultSources: [this.faults],
+      chargePointId: 'CP-UNIT', evses: this.connectors.map((c) => c.hw), idReaders: [this.reader], faultSources: [this.faults],
       ledger: this.ledger, authData: this.authData, remote: this.remote, policy: policyFromSettings(this.settings), clock: this.clock, log: silentLog,
       pseudonym: refOf, timing: o.timing, resumePolicy: o.resumePolicy, freeVendIdTag: o.freeVendIdTag,
       stopOnSecondPresentation: o.stopOnSecondPresentation, chargingLimits: this.smartCharging, reservations: this.reservations,
     });
     const changes = new V16StatusChanges();
-    this.cp.on('status', (s) => changes.changed(s) && this.statusLog.push(v16StatusOf(s)));
-    this.cp.on('session-started', (e) => this.started.push({ connectorId: e.connectorId, localId: e.localId, authMethod: e.authMethod, meterStartWh: e.meterStartWh }));
+    // As 1.6 reports them: the station's (connector 0) and each EVSE's, in the order the core emits them.
+    const onCondition = (s: V16Condition) => changes.changed(s) && this.statusLog.push(v16StatusOf(s));
+    this.cp.on('status', onCondition);
+    this.cp.on('station-status', onCondition);
+    this.cp.on('session-started', (e) => this.started.push({ evseId: e.evseId, localId: e.localId, authMethod: e.authMethod, meterStartWh: e.meterStartWh }));
     this.cp.on('session-stopped', (e) => this.stopped.push(e));
     this.cp.on('auth-refused', (e) => this.refused.push(e));
   }
@@ -697,13 +701,13 @@ export class Harness {
   /** A card at the reader (through the IdReader port, as a driver delivers it). */
   async present(idTag: string, o: { connectorId?: number; method?: 'rfid' | 'touchscreen' } = {}): Promise<void> {
     const method = o.method ?? 'rfid';
-    this.reader.present({ token: tokenOf(idTag, method), method, ...(o.connectorId !== undefined ? { connectorId: o.connectorId } : {}) });
+    this.reader.present({ token: tokenOf(idTag, method), method, ...(o.connectorId !== undefined ? { evseId: o.connectorId } : {}) });
     await settle();
   }
 
   /** A card at the reader, with the core's answer. */
   async presentFor(idTag: string, connectorId?: number): Promise<Awaited<ReturnType<ChargePoint['presentToken']>>> {
-    const answer = await this.cp.presentToken({ token: tokenOf(idTag, 'rfid'), method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+    const answer = await this.cp.presentToken({ token: tokenOf(idTag, 'rfid'), method: 'rfid', ...(connectorId !== undefined ? { evseId: connectorId } : {}) });
     await settle();
     return answer;
   }
@@ -753,16 +757,22 @@ export class Harness {
     await settle();
   }
 
+  /** ChangeAvailability of a 1.6 connector (0: the station), as the 1.6 binding maps it. */
   async changeAvailability(connectorId: number, type: 'Operative' | 'Inoperative'): Promise<'Accepted' | 'Rejected' | 'Scheduled'> {
-    const answer = this.cp.changeAvailability(connectorId, type);
+    const answer = changeV16Availability(this.cp, connectorId, type);
     await settle();
     return answer;
   }
 
+  /** ReserveNow of a 1.6 connector (0: any EVSE), as the 1.6 binding maps it. */
   async reserve(r: { reservationId: number; connectorId: number; idTag: string; parentIdTag?: string; expiresInMs: number }): Promise<ReserveStatus> {
+    const place = fromV16ConnectorId(r.connectorId);
     const answer = this.reservations!.reserve(
-      { reservationId: r.reservationId, connectorId: r.connectorId, idTag: r.idTag, expiryDate: this.clock.now() + r.expiresInMs, ...(r.parentIdTag ? { groupId: r.parentIdTag } : {}) },
-      (id) => this.cp.status(id),
+      {
+        reservationId: r.reservationId, target: place === 'station' ? ANY_EVSE : { kind: 'evse', evseId: place.evseId }, idTag: r.idTag,
+        expiryDate: this.clock.now() + r.expiresInMs, ...(r.parentIdTag ? { groupId: r.parentIdTag } : {}),
+      },
+      { station: () => this.cp.stationCondition(), evse: (id) => this.cp.evseCondition(id) },
     );
     await settle();
     return answer;
@@ -802,7 +812,7 @@ export class Harness {
   }
 
   async unlock(connectorId = 1): Promise<'Unlocked' | 'UnlockFailed' | 'NotSupported'> {
-    const answer = await this.cp.unlock(connectorId);
+    const answer = await this.cp.unlock({ evseId: connectorId, connectorId: 1 });
     await settle();
     return answer;
   }
@@ -829,7 +839,7 @@ export class Harness {
 
   /** A connector's status now with its error code and info (0: the charge point). */
   condition(connectorId = 1): { status: ChargePointStatus; errorCode: ChargePointErrorCode; info?: string } {
-    const s = v16StatusOf(this.cp.status(connectorId));
+    const s = v16StatusOf(v16ConditionOf(this.cp, connectorId));
     return { status: s.status, errorCode: s.errorCode, ...(s.info !== undefined ? { info: s.info } : {}) };
   }
 
@@ -846,7 +856,7 @@ export class Harness {
 
   /** Meter reads that failed during sessions on a connector. */
   meterErrors(connectorId = 1): number {
-    return this.cp.hardwareHealth().find((x) => x.connectorId === connectorId)?.meterErrors ?? 0;
+    return this.cp.hardwareHealth().find((x) => x.evseId === connectorId)?.meterErrors ?? 0;
   }
 
   /** The statuses a connector (0: the charge point) went through, in order. */
@@ -861,7 +871,7 @@ export class Harness {
 
   /** The status now (derived, not the last emitted). */
   status(connectorId = 1): ChargePointStatus {
-    return toV16Status(this.cp.status(connectorId));
+    return toV16Status(v16ConditionOf(this.cp, connectorId));
   }
 
   /** Forget what was observed so far (statuses, events), to assert only what follows. */
@@ -874,7 +884,7 @@ export class Harness {
 
   /** The only session of the ledger, or the one on a connector. */
   session(connectorId?: number): LedgerRecord {
-    const all = this.ledger.records().filter((r) => connectorId === undefined || r.connectorId === connectorId);
+    const all = this.ledger.records().filter((r) => connectorId === undefined || r.evseId === connectorId);
     if (all.length !== 1) throw new Error(`expected one session${connectorId ? ` on connector ${connectorId}` : ''}, found ${all.length}`);
     return all[0]!;
   }
@@ -918,7 +928,7 @@ export function ledgerWithOpenSession(o: {
   const ledger = new MemoryLedger();
   const begin: Sample = { takenAt: o.startedAt, clockTrusted: true, context: 'Transaction.Begin', reading: { takenAt: o.startedAt, energyWh: o.meterStartWh }, measurands: ['Energy.Active.Import.Register'] };
   const rec = ledger.open({
-    connectorId: o.connectorId ?? 1, idTag: o.idTag ?? 'TAG-A', authMethod: 'rfid', startedAt: o.startedAt, clockTrusted: true, meterStartWh: o.meterStartWh, begin,
+    evseId: o.connectorId ?? 1, idTag: o.idTag ?? 'TAG-A', authMethod: 'rfid', startedAt: o.startedAt, clockTrusted: true, meterStartWh: o.meterStartWh, begin,
   });
   if (o.checkpoint) ledger.checkpoint(rec.localId, o.checkpoint.energyWh, o.checkpoint.at);
   for (const s of o.samples ?? []) {

@@ -125,7 +125,7 @@ describe('the session\'s energy', () => {
     const [end] = samplesOf(h, 'Transaction.End');
     expect(begin).toMatchObject({ takenAt: T0, reading: { energyWh: 10_000 }, offered: { currentA: 32, powerW: 22_080 } });
     expect(end).toMatchObject({ takenAt: T0 + 10 * MINUTE, reading: { energyWh: 11_226.667 }, offered: { currentA: 0, powerW: 0 } });
-    expect(h.stopped).toEqual([{ connectorId: 1, localId: s.localId, reason: 'Local', energyWh: 1_227 }]);
+    expect(h.stopped).toEqual([{ evseId: 1, localId: s.localId, reason: 'Local', energyWh: 1_227 }]);
     const stop = h.ledger.queued('stop')[0]!.body as SessionStop;
     expect(stop.transactionDataMeasurands).toEqual(['Energy.Active.Import.Register']);
   });

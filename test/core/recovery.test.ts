@@ -69,7 +69,7 @@ describe('a session left open by the last run', () => {
     }
     expect(record).toMatchObject({ stopReason: 'PowerLoss', meterStopWh: row.expect.meterStopWh, stoppedAt: row.expect.stoppedAt });
     expect(h.ledger.queued('stop')).toHaveLength(1);
-    expect(h.stopped).toEqual([{ connectorId: row.connectorId ?? 1, localId, reason: 'PowerLoss', energyWh: row.expect.meterStopWh - 1_000 }]);
+    expect(h.stopped).toEqual([{ evseId: row.connectorId ?? 1, localId, reason: 'PowerLoss', energyWh: row.expect.meterStopWh - 1_000 }]);
     expect(h.offers()).toEqual([]);
     expect(h.status(1)).toBe(row.expect.status);
   });

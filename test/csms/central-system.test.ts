@@ -65,11 +65,11 @@ describe('the embedded central system with a real agent', () => {
         cp.off('session-started', onStarted);
         resolvePromise(v);
       };
-      const onRefused = (e: { connectorId?: number; status: string }) => e.connectorId === connectorId && done(e.status);
-      const onStarted = (e: { connectorId: number }) => e.connectorId === connectorId && done('started');
+      const onRefused = (e: { evseId?: number; status: string }) => e.evseId === connectorId && done(e.status);
+      const onStarted = (e: { evseId: number }) => e.evseId === connectorId && done('started');
       cp.on('auth-refused', onRefused);
       cp.on('session-started', onStarted);
-      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId });
+      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', evseId: connectorId });
     });
   }
 
@@ -120,10 +120,10 @@ describe('the embedded central system with a real agent', () => {
 
     // Let them charge long enough for periodic MeterValues, then stop: card, remote, card.
     await waitFor(() => csms!.store.transactions().every((t) => t.meterValueCount >= 2), 15_000, 'meter values');
-    a.agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const appTx = csms!.store.transactions('CP-TEST-1').find((t) => t.connectorId === 2)!.transactionId;
     expect(await csms!.call('CP-TEST-1', 'RemoteStopTransaction', { transactionId: appTx })).toEqual({ status: 'Accepted' });
-    b.agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    b.agent.sim.reader.present({ token: { id: 'DEMO0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => csms!.store.transactions().every((t) => t.stoppedAt), 10_000, 'all stopped');
 
     const rows = csms!.store.transactions();

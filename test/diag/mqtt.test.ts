@@ -206,7 +206,7 @@ describe('MQTT diagnostics against mosquitto', () => {
     const boss = await connect(broker.url, 'boss', 'boss-pw');
     const start = await request(boss, 'boss', 'session/start', { connectorId: 1, idTag: ID_TAG });
     expect(start).toMatchObject({ status: 'ok', data: { accepted: true } });
-    await waitFor(() => toV16Status(t.agent.chargePoint!.status(1)) === 'Charging', 10_000, 'charging');
+    await waitFor(() => toV16Status(t.agent.chargePoint!.evseCondition(1)) === 'Charging', 10_000, 'charging');
     expect(await request(boss, 'boss', 'agent/reset', { type: 'Soft' })).toMatchObject({ status: 'error', error: { code: 'ERR_SESSION_ACTIVE' } });
     const sessions = await request(tech, 'tech', 'sessions/list');
     expect(sessions.data[0]).toMatchObject({ connectorId: 1, authMethod: 'app', customerRef: expect.stringMatching(/^c-[0-9a-f]{16}$/) });

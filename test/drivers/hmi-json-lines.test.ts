@@ -53,8 +53,8 @@ describe('JsonLinesHmi over a socat pty pair', () => {
     await writeAll(screen, '{"type":"code","code":"2468"}\n{"type":"code","code":"1357","connectorId":3}\n');
     await waitFor(() => tokens.length === 2, 'tokens');
     expect(tokens).toEqual([
-      { token: { id: '2468', type: 'KeyCode' }, method: 'touchscreen', connectorId: 1 },
-      { token: { id: '1357', type: 'KeyCode' }, method: 'touchscreen', connectorId: 3 },
+      { token: { id: '2468', type: 'KeyCode' }, method: 'touchscreen', evseId: 1 },
+      { token: { id: '1357', type: 'KeyCode' }, method: 'touchscreen', evseId: 3 },
     ]);
 
     hmi.show({ connectorId: 1, status: 'Charging', energyWh: 1500, powerW: 11000, cost: 0.42 });

@@ -93,7 +93,7 @@ describe('NextionHmi over a socat pty pair', () => {
     await waitFor(() => rx.list.includes('get pin.t0.txt'), 'get instruction');
     await writeAll(screen, Buffer.concat([hex('70'), Buffer.from('4711'), hex('ffffff')]));
     await waitFor(() => tokens.length === 1, 'token');
-    expect(tokens).toEqual([{ token: { id: '4711', type: 'KeyCode' }, method: 'touchscreen', connectorId: 1 }]);
+    expect(tokens).toEqual([{ token: { id: '4711', type: 'KeyCode' }, method: 'touchscreen', evseId: 1 }]);
     await waitFor(() => rx.list.includes('pin.t0.txt=""'), 'field cleared');
     expect(rx.list.filter((i) => i.startsWith('get '))).toHaveLength(1);
   });
@@ -106,8 +106,8 @@ describe('NextionHmi over a socat pty pair', () => {
     await waitFor(() => tokens.length === 3, 'tokens');
     expect(tokens).toEqual([
       { token: { id: '9999', type: 'KeyCode' }, method: 'touchscreen' },
-      { token: { id: '1234', type: 'KeyCode' }, method: 'touchscreen', connectorId: 2 },
-      { token: { id: '55', type: 'KeyCode' }, method: 'touchscreen', connectorId: 1 },
+      { token: { id: '1234', type: 'KeyCode' }, method: 'touchscreen', evseId: 2 },
+      { token: { id: '55', type: 'KeyCode' }, method: 'touchscreen', evseId: 1 },
     ]);
   });
 

@@ -69,7 +69,7 @@ describe('PN532 over UART through a socat pty pair', () => {
     pn532.card = Buffer.from('04a2b3c4d5e680', 'hex');
     const from = pn532.polls();
     await waitFor(() => pn532.polls() >= from + 10, 'ten polls with the card held');
-    expect(tokens).toEqual([{ token: { id: '04A2B3C4D5E680', type: 'ISO14443' }, method: 'rfid', connectorId: 2 }]);
+    expect(tokens).toEqual([{ token: { id: '04A2B3C4D5E680', type: 'ISO14443' }, method: 'rfid', evseId: 2 }]);
 
     pn532.card = undefined;
     const lifted = pn532.polls();
@@ -81,7 +81,7 @@ describe('PN532 over UART through a socat pty pair', () => {
     await waitFor(() => tokens.length === 2, 'presented again');
     pn532.card = Buffer.from('11223344', 'hex');
     await waitFor(() => tokens.length === 3, 'a 4-byte card');
-    expect(tokens[2]).toEqual({ token: { id: '11223344', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
+    expect(tokens[2]).toEqual({ token: { id: '11223344', type: 'ISO14443' }, method: 'rfid', evseId: 2 });
   });
 
   it('a PN532 that stops answering is a ReaderFailure until it answers again; unplug too', async () => {

@@ -40,9 +40,9 @@ describe('serial RFID readers over socat pty pairs', () => {
     await writeAll(device, '80\r\n0102030405060708090a\r\nnot-a-uid\r\n');
     await waitFor(() => tokens.length === 3, 'three tokens');
     expect(tokens).toEqual([
-      { token: { id: '04A2B3C4', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
-      { token: { id: '04A2B3C4D5E680', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
-      { token: { id: '0102030405060708090A', type: 'ISO14443' }, method: 'rfid', connectorId: 1 },
+      { token: { id: '04A2B3C4', type: 'ISO14443' }, method: 'rfid', evseId: 1 },
+      { token: { id: '04A2B3C4D5E680', type: 'ISO14443' }, method: 'rfid', evseId: 1 },
+      { token: { id: '0102030405060708090A', type: 'ISO14443' }, method: 'rfid', evseId: 1 },
     ]);
     await waitFor(() => reader.stats().malformed === 1, 'malformed line counted');
   });
@@ -102,7 +102,7 @@ describe('serial RFID readers over socat pty pairs', () => {
     const device = await pair.openDevice();
     await writeAll(device, 'DEADBEEF\r\n');
     await step(() => tokens.length === 1, 'token after replug');
-    expect(tokens[0]).toEqual({ token: { id: 'DEADBEEF', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    expect(tokens[0]).toEqual({ token: { id: 'DEADBEEF', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
   });
 
   it('a reader absent at start is reported, also to a listener that subscribes later', async () => {

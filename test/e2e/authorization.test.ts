@@ -250,11 +250,11 @@ describe('authorisation with a real central system', () => {
         cp.off('session-started', onStarted);
         resolve(v);
       };
-      const onRefused = (e: { connectorId?: number; status: string }) => e.connectorId === connectorId && done(e.status);
-      const onStarted = (e: { connectorId: number }) => e.connectorId === connectorId && done('started');
+      const onRefused = (e: { evseId?: number; status: string }) => e.evseId === connectorId && done(e.status);
+      const onStarted = (e: { evseId: number }) => e.evseId === connectorId && done('started');
       cp.on('auth-refused', onRefused);
       cp.on('session-started', onStarted);
-      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId });
+      a.agent.sim.reader.present({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', evseId: connectorId });
     });
   }
 
@@ -309,19 +309,19 @@ describe('authorisation with a real central system', () => {
     const a = await boot({ simulation: { departureDelayMs: 50 } });
     // Online: Authorize puts the tag in the cache. Start and stop a session with it.
     expect(await present(a, 'CACHED01', 1)).toBe('started');
-    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
-    await waitFor(() => toV16Status(a.agent.chargePoint!.status(1)) === 'Available', 5_000, 'available');
+    await waitFor(() => toV16Status(a.agent.chargePoint!.evseCondition(1)) === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('started');
     await goOnline();
-    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
+    a.agent.sim.reader.present({ token: { id: 'CACHED01', type: 'ISO14443' }, method: 'rfid', evseId: 2 });
     await waitFor(() => csms.callsOf('StopTransaction').length === 2, 10_000, 'second stop');
     // Until the charger has the answer (its idTagInfo goes into the cache, R7): a ClearCache before
     // that would be undone by it.
     await waitFor(() => a.agent.outbox?.summary().depth === 0, 10_000, 'StopTransaction.conf handled');
     expect(await call('ClearCache', {})).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(a.agent.chargePoint!.status(2)) === 'Available', 5_000, 'available');
+    await waitFor(() => toV16Status(a.agent.chargePoint!.evseCondition(2)) === 'Available', 5_000, 'available');
     await goOffline();
     expect(await present(a, 'CACHED01', 2)).toBe('Invalid');
   });
@@ -393,7 +393,7 @@ describe('authorisation with a real central system', () => {
     const cp = a.agent.chargePoint!;
     csms.on('Authorize', groupAnswer);
     expect(await present(a, 'DEADBEEF', 1)).toBe('started');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     // The reader of connector 1: other tags are authorised (their group is not known otherwise) and leave it running.
     expect(await rfid(a, 'OTHERTAG', 1)).toBe('ignored');
@@ -401,7 +401,7 @@ describe('authorisation with a real central system', () => {
     expect(cp.session(1)).toBeDefined();
     expect(csms.callsOf('Authorize').map((c) => c.params.idTag)).toEqual(['DEADBEEF', 'OTHERTAG', 'NOPARENT']);
     // A member of the same group, swiped on the same reader.
-    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(csms.callsOf('Authorize').at(-1)!.params.idTag).toBe('CAFEBABE');
     expect(csms.calls.indexOf(csms.callsOf('Authorize').at(-1)!)).toBeLessThan(csms.calls.indexOf(stop));
@@ -419,9 +419,9 @@ describe('authorisation with a real central system', () => {
     expect(await call('RemoteStartTransaction', { connectorId: 1, idTag: 'DEADBEEF' })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(csms.callsOf('Authorize')).toHaveLength(0);
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     await waitFor(() => a.agent.runtime!.link.transactionIdOf(cp.session(1)!.localId) === 21, 10_000, 'confirmed');
-    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'CAFEBABE', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 21, idTag: 'CAFEBABE', reason: 'Local' });
   });
@@ -431,9 +431,9 @@ describe('authorisation with a real central system', () => {
     const cp = a.agent.chargePoint!;
     csms.on('Authorize', groupAnswer);
     expect((await rfid(a, 'DEADBEEF')) as { accepted: boolean }).toMatchObject({ accepted: true });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging on 1');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging on 1');
     expect((await rfid(a, 'OTHERTAG')) as { accepted: boolean }).toMatchObject({ accepted: true });
-    await waitFor(() => toV16Status(cp.status(2)) === 'Charging', 10_000, 'Charging on 2');
+    await waitFor(() => toV16Status(cp.evseCondition(2)) === 'Charging', 10_000, 'Charging on 2');
     expect(await rfid(a, 'CAFEBABE')).toBe('stopped');
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 1, idTag: 'CAFEBABE', reason: 'Local' });
@@ -494,7 +494,7 @@ describe('authorisation with a real central system', () => {
     expect(csms.callsOf('Authorize')).toHaveLength(2);
     await waitFor(() => csms.callsOf('StartTransaction').length === 2, 10_000, 'second StartTransaction');
     expect(await rfid(a, 'EXPIRING', 2)).toBe('stopped');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Available' && csms.callsOf('StopTransaction').length === 2, 10_000, 'Available, stopped');
     // Offline, it is expired: refused (R8), not taken from the cache.
     await goOffline();
     expect(await present(a, 'EXPIRING', 1)).toBe('Expired');
@@ -541,7 +541,7 @@ describe('authorisation with a real central system', () => {
     // (A sliver may pass between the reading that crossed the cap and the contactor opening.)
     expect(a.agent.chargePoint!.session(1)!.energyWh).toBeLessThanOrEqual(delivered + 0.2);
     // The driver ends it with the card: a normal Local stop with what was delivered.
-    a.agent.sim.reader.present({ token: { id: 'LATEBAD2', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    a.agent.sim.reader.present({ token: { id: 'LATEBAD2', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');
     expect(stop.params).toMatchObject({ transactionId: 9, reason: 'Local' });
     expect(stop.params.meterStop - start.params.meterStart).toBeLessThanOrEqual(Math.ceil(delivered) + 1);

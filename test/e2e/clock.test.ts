@@ -16,10 +16,10 @@ describe('time before the clock is set (R9)', () => {
       const cp = t.agent.chargePoint!;
       expect(t.agent.clock.trusted()).toBe(false);
       const startedLocal = Date.now();
-      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
-      await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'charging offline');
+      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
+      await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'charging offline');
       await new Promise((r) => setTimeout(r, 1_500));
-      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      t.agent.sim.reader.present({ token: { id: 'EARLY-CARD', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       await waitFor(() => !cp.session(1), 10_000, 'stopped');
       const stoppedLocal = Date.now();
 

@@ -44,7 +44,7 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     const cp = t.agent.chargePoint!;
     await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Available'), 10_000, 'Available');
     await slave.command('set 3 3 1002 2'); // car connected (state B)
-    await waitFor(() => toV16Status(cp.status(1)) === 'Preparing', 10_000, 'Preparing');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Preparing', 10_000, 'Preparing');
     expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG01' })).status).toBe('Accepted');
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(start.params.meterStart).toBe(12_345_670);
@@ -55,7 +55,7 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     }
     expect(offered).toBe('= 32');
     await slave.command('set 3 3 1002 3'); // charging (state C)
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     let kWh = 12_345.67;
     for (let i = 0; i < 6; i++) {
       kWh += 0.004;
@@ -100,11 +100,11 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     const { csms, slave, t } = await setup();
     const cp = t.agent.chargePoint!;
     await slave.command('set 3 3 1002 2');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Preparing', 10_000, 'Preparing');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Preparing', 10_000, 'Preparing');
     expect((await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG05' })).status).toBe('Accepted');
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     await slave.command('set 3 3 1002 3');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     await slave.command('set 3 3 1002 5');
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params.reason).toBe('Other');
@@ -113,7 +113,7 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     expect(cp.session(1)).toBeUndefined();
     // The board recovers with the car still plugged: Finishing; unplugged: Available.
     await slave.command('set 3 3 1002 2');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Finishing', 10_000, 'Finishing');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Finishing', 10_000, 'Finishing');
     await slave.command('set 3 3 1002 1');
     await waitFor(() => csms.callsOf('StatusNotification').filter((c) => c.params.connectorId === 1).at(-1)?.params.status === 'Available', 10_000, 'Available');
     expect(csms.callsOf('StartTransaction')).toHaveLength(1);
@@ -124,7 +124,7 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     const { csms, slave, t } = await setup({ session: { freeVendIdTag: 'FREEVEND' } });
     const cp = t.agent.chargePoint!;
     await slave.command('set 3 3 1002 5');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Faulted', 10_000, 'Faulted');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Faulted', 10_000, 'Faulted');
     expect(csms.callsOf('StartTransaction')).toHaveLength(0);
     await slave.command('set 3 3 1002 2');
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
@@ -138,11 +138,11 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG03' });
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     await slave.command('set 3 3 1002 3');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     // The meter reports 300 kW but its energy register does not move: after a few seconds that
     // is more energy "owed" than any meter's resolution.
     await slave.command('val 1 Power.Active.Import| 300000');
-    await waitFor(() => v16StatusOf(cp.status(1)).errorCode === 'PowerMeterFailure', 15_000, 'PowerMeterFailure (frozen register)');
+    await waitFor(() => v16StatusOf(cp.evseCondition(1)).errorCode === 'PowerMeterFailure', 15_000, 'PowerMeterFailure (frozen register)');
     const faultedAt = Date.now();
     await sleep(1_500);
     const after = csms.callsOf('MeterValues').filter((c) => c.at > faultedAt);
@@ -150,7 +150,7 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     // The register moves again: the fault clears by itself.
     await slave.command('val 1 Power.Active.Import| 11000');
     await slave.command('val 1 Energy.Active.Import.Register| 12345.68');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 15_000, 'Charging again');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 15_000, 'Charging again');
   });
 
   it('refuses an implausible meter jump: PowerMeterFailure, never billed', async () => {
@@ -160,9 +160,9 @@ describe('a charger with a Modbus meter and EVSE board (pymodbus over TCP)', () 
     await csms.call('CP-TEST-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'HWTAG02' });
     await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     await slave.command('set 3 3 1002 3');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     await slave.command('val 1 Energy.Active.Import.Register| 12400.0'); // +54 kWh in a second
-    await waitFor(() => v16StatusOf(cp.status(1)).errorCode === 'PowerMeterFailure', 10_000, 'PowerMeterFailure');
+    await waitFor(() => v16StatusOf(cp.evseCondition(1)).errorCode === 'PowerMeterFailure', 10_000, 'PowerMeterFailure');
     // The charge point knows first; its StatusNotification may wait behind a MeterValues call.
     await waitFor(() => csms.callsOf('StatusNotification').some((c) => c.params.connectorId === 1 && c.params.status === 'Faulted' && c.params.errorCode === 'PowerMeterFailure'), 10_000, 'Faulted PowerMeterFailure at the central system');
     await csms.call('CP-TEST-1', 'RemoteStopTransaction', { transactionId: 1 });

@@ -253,12 +253,12 @@ describe('offline-first (issue 3)', () => {
       const txBefore = txCalls(csms).length;
 
       const started = new Promise<{ localId: string }>((res) => r.agent.chargePoint!.once('session-started', res));
-      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       const { localId } = await started;
       // Transaction messages only: a security event (e.g. StartupOfTheDevice) may share the queue.
       await waitFor(() => r.agent.outbox!.head(50).filter((e) => e.kind !== 'security').length >= 4, 15_000, 'three queued MeterValues');
       const stopped = new Promise((res) => r.agent.chargePoint!.once('session-stopped', res));
-      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      r.agent.sim.reader.present({ token: { id: 'UNKNOWN-CARD', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       await stopped;
       expect(txCalls(csms).length).toBe(txBefore); // nothing got through
       expect(r.agent.ledger!.get(localId)!.transactionId).toBeNull();
@@ -364,9 +364,9 @@ describe('offline-first (issue 3)', () => {
     const cp = r.agent.chargePoint!;
     await waitFor(() => (cp.session(1)?.energyWh ?? 0) > 0, 15_000, 'energy drawn');
     // No transactionId: the central system cannot stop it; the driver does.
-    expect(await cp.stopConnector(1, 'Local')).toBe(true);
+    expect(await cp.stopEvse(1, 'Local')).toBe(true);
     await waitFor(() => unsynced.length === 1, 15_000, 'the session reported unsynced');
-    expect(unsynced[0]).toMatchObject({ connectorId: 1, noTransactionId: true });
+    expect(unsynced[0]).toMatchObject({ evseId: 1, noTransactionId: true });
     expect(unsynced[0]!.energyWh).toBeGreaterThan(0);
     expect(unsynced[0]!.meterStopWh! - unsynced[0]!.meterStartWh).toBe(unsynced[0]!.energyWh);
     expect(r.t.logs.records.some((l) => l.level === LEVELS.error && l.alarm === 'session-unsynced' && l.energyWh === unsynced[0]!.energyWh)).toBe(true);

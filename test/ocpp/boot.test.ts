@@ -71,7 +71,7 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     agent = await startAgent(url);
     await waitFor(() => agent!.agent.link!.state === 'rejected', 10_000, 'rejected');
     // A card presented while Rejected must not reach the central system.
-    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => answers.length >= 2, 10_000, 'retry');
     await waitFor(() => csms.callsOf('StatusNotification').length >= 3, 10_000, 'statuses');
     const boots = csms.callsOf('BootNotification');
@@ -107,7 +107,7 @@ describe('boot sequence (R4, R9) against a real central system', () => {
     expect(['rejected', 'booting']).toContain(agent.agent.link!.state);
     expect([...answers.keys()]).toEqual([]);
     expect(agent.agent.chargePoint!.session(1)).toBeUndefined();
-    expect(toV16Status(agent.agent.chargePoint!.status(1))).toBe('Available');
+    expect(toV16Status(agent.agent.chargePoint!.evseCondition(1))).toBe('Available');
 
     accept = true;
     await waitFor(() => agent!.agent.link!.state === 'accepted', 10_000, 'accepted');

@@ -198,12 +198,12 @@ describe('UpdateFirmware', () => {
     const { csms, t } = await setup({ firmware: { requireChecksum: true, installCommand: ['/bin/sh', '-c', `cp "$1" "${marker}"`, 'install'] } });
     const cp = t.agent.chargePoint!;
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'FWDRIVER' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     const location = `${http.base}/fw.bin#sha256=${sha256(good)}`;
     expect(await csms.call(CP, 'UpdateFirmware', { location, retrieveDate: new Date().toISOString() })).toEqual({});
     await waitFor(() => statuses(csms, 'FirmwareStatusNotification').includes('Downloaded'), 10_000, 'Downloaded');
-    await waitFor(() => toV16Status(cp.status(2)) === 'Unavailable', 5_000, 'idle connector Unavailable');
-    expect(toV16Status(cp.status(1))).toBe('Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(2)) === 'Unavailable', 5_000, 'idle connector Unavailable');
+    expect(toV16Status(cp.evseCondition(1))).toBe('Charging');
     expect(await csms.call(CP, 'TriggerMessage', { requestedMessage: 'FirmwareStatusNotification' })).toEqual({ status: 'Accepted' });
     await waitFor(() => statuses(csms, 'FirmwareStatusNotification').length === 3, 5_000, 'triggered status');
     expect(statuses(csms, 'FirmwareStatusNotification')).toEqual(['Downloading', 'Downloaded', 'Downloaded']);
@@ -222,7 +222,7 @@ describe('UpdateFirmware', () => {
     expect(stop.params.transactionId).toBe(transactionId);
     expect(Date.parse(stop.params.timestamp)).toBeLessThanOrEqual(installing.at);
     // Availability is back afterwards.
-    await waitFor(() => toV16Status(cp.status(2)) === 'Available', 5_000, 'Available again');
+    await waitFor(() => toV16Status(cp.evseCondition(2)) === 'Available', 5_000, 'Available again');
     expect(csms.validationFailures).toEqual([]);
   });
 

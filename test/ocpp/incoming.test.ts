@@ -326,7 +326,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
     });
 
     it('ClearCache empties the authorisation cache', async () => {
-      agent!.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      agent!.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       await waitFor(() => csms.callsOf('Authorize')[0], 10_000, 'Authorize');
       const count = () => {
         const db = new Database(join(agent!.dir, 'agent.db'), { readonly: true });
@@ -371,10 +371,10 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       await ready();
       const cp = agent.agent.chargePoint!;
       await slave.command('set 3 3 1002 2'); // vehicle connected (state B)
-      await waitFor(() => toV16Status(cp.status(1)) === 'Preparing', 10_000, 'Preparing');
+      await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Preparing', 10_000, 'Preparing');
       const tx = await startSession(1, 'BOARD001');
       await slave.command('set 3 3 1002 3'); // charging (state C)
-      await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+      await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
 
       const mark = csms.calls.length;
       expect(await call('UnlockConnector', { connectorId: 1 })).toEqual({ status: 'NotSupported' });
@@ -383,7 +383,7 @@ describe('calls from the central system (Core, Local Auth List, Remote Trigger)'
       await waitFor(() => csms.calls.slice(mark).find((c) => c.action === 'StopTransaction' || (c.action === 'MeterValues' && c.params.transactionId === tx)), 10_000, 'MeterValues of the running transaction');
       expect(csms.callsOf('StopTransaction').map((c) => c.params.reason)).toEqual([]);
       expect(cp.session(1)).toBeDefined();
-      expect(toV16Status(cp.status(1))).toBe('Charging');
+      expect(toV16Status(cp.evseCondition(1))).toBe('Charging');
       // It ends when asked to, with its own reason.
       expect(await call('RemoteStopTransaction', { transactionId: tx })).toEqual({ status: 'Accepted' });
       const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'stop');

@@ -3,7 +3,7 @@
  * the mapping of stop reasons, statuses, error codes and IdTagInfo (pure logic, no sockets).
  */
 import { describe, expect, it } from 'vitest';
-import type { ConnectorCondition, StopReason } from '../../src/core/ports.js';
+import type { EvseCondition, StationCondition, StopReason } from '../../src/core/ports.js';
 import type { Settings } from '../../src/ocpp/v16/store-ports.js';
 import { fromV16IdTagInfo, toV16ErrorCode, toV16Reason, toV16Status, V16StatusChanges, v16StatusOf } from '../../src/ocpp/v16/mapping.js';
 import { MAX_ID_TAG_CHARS, policyFromSettings } from '../../src/ocpp/v16/policy.js';
@@ -69,8 +69,12 @@ describe('1.6 mapping of the core vocabulary', () => {
 
   // The core keeps availability, charging state, faults and reservations apart; 1.6's nine statuses
   // are derived in 1.6's order of precedence (§4.9).
-  const cond = (o: Partial<ConnectorCondition>): ConnectorCondition => ({ connectorId: 1, availability: 'Operative', chargingState: 'Idle', faulted: false, reserved: false, at: 0, ...o });
-  it.each<[string, Partial<ConnectorCondition>, string]>([
+  type Partial16 = Partial<EvseCondition> & { station?: true };
+  const cond = ({ station, ...o }: Partial16): EvseCondition | StationCondition => {
+    const base = { availability: 'Operative', chargingState: 'Idle', faulted: false, reserved: false, at: 0 } as const;
+    return station ? { station, ...base, ...o } : { evseId: 1, connectorId: 1, ...base, ...o };
+  };
+  it.each<[string, Partial16, string]>([
     ['nothing at the connector', {}, 'Available'],
     ['a token waiting for a vehicle', { chargingState: 'Authorized' }, 'Preparing'],
     ['a vehicle plugged, no session', { chargingState: 'EVConnected' }, 'Preparing'],
@@ -86,7 +90,7 @@ describe('1.6 mapping of the core vocabulary', () => {
     ['a session on a connector made inoperative', { availability: 'Inoperative', chargingState: 'SuspendedEV' }, 'SuspendedEV'],
     ['faulted while charging', { faulted: true, chargingState: 'Charging', fault: { errorCode: 'PowerMeterFailure' } }, 'Faulted'],
     ['faulted and inoperative', { faulted: true, availability: 'Inoperative' }, 'Faulted'],
-    ['a fault that does not stop it (the station\'s reader)', { connectorId: 0, fault: { errorCode: 'ReaderFailure' } }, 'Available'],
+    ['a fault that does not stop it (the station\'s reader)', { station: true, fault: { errorCode: 'ReaderFailure' } }, 'Available'],
   ])('derives the 1.6 status: %s', (_name, o, status) => {
     expect(toV16Status(cond(o))).toBe(status);
   });
@@ -101,7 +105,7 @@ describe('1.6 mapping of the core vocabulary', () => {
     const changes = new V16StatusChanges();
     expect(changes.changed(cond({}))).toBe(true);
     expect(changes.changed(cond({ scheduledAvailability: 'Inoperative' }))).toBe(false);
-    expect(changes.changed(cond({ connectorId: 2 }))).toBe(true);
+    expect(changes.changed(cond({ evseId: 2 }))).toBe(true);
     expect(changes.changed(cond({ chargingState: 'Authorized' }))).toBe(true);
     expect(changes.changed(cond({ chargingState: 'EVConnected' }))).toBe(false);
     expect(changes.changed(cond({ chargingState: 'EVConnected', faulted: true, fault: { errorCode: 'PowerMeterFailure' } }))).toBe(true);

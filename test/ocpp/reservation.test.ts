@@ -42,20 +42,20 @@ describe('Reservation', () => {
     expect(await reserve(csms, 1, 101, 'RESV0001')).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 1) === 'Reserved', 5_000, 'Reserved');
     // Someone else: a card at the connector, and a remote start.
-    t.agent.sim.reader.present({ token: { id: 'OTHER001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'OTHER001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => refused.includes('Reserved'), 5_000, 'refused');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'OTHER001' })).toEqual({ status: 'Rejected' });
-    expect(toV16Status(cp.status(1))).toBe('Reserved');
+    expect(toV16Status(cp.evseCondition(1))).toBe('Reserved');
     // Connector 2 is free for anyone.
     expect(await csms.call(CP, 'RemoteStartTransaction', { idTag: 'OTHER001' })).toEqual({ status: 'Accepted' });
     const other = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(other.params.connectorId).toBe(2);
     expect(other.params.reservationId).toBeUndefined();
     // The reserving tag, by card.
-    t.agent.sim.reader.present({ token: { id: 'RESV0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'RESV0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const start = await waitFor(() => csms.callsOf('StartTransaction').find((c) => c.params.connectorId === 1), 10_000, 'StartTransaction 1');
     expect(start.params).toMatchObject({ idTag: 'RESV0001', reservationId: 101 });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     // Used up: nothing left to cancel.
     expect(await csms.call(CP, 'CancelReservation', { reservationId: 101 })).toEqual({ status: 'Rejected' });
     expect(csms.validationFailures).toEqual([]);
@@ -73,7 +73,7 @@ describe('Reservation', () => {
     await waitFor(() => lastStatus(csms, 1) === 'Available', 5_000, 'Available after cancel');
     // Charging: Occupied.
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'DRIVER01' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     expect(await reserve(csms, 1, 5, 'RESV0002')).toEqual({ status: 'Occupied' });
     // Unavailable.
     expect(await csms.call(CP, 'ChangeAvailability', { connectorId: 2, type: 'Inoperative' })).toEqual({ status: 'Accepted' });
@@ -104,9 +104,9 @@ describe('Reservation', () => {
     const refused: string[] = [];
     t.agent.chargePoint!.on('auth-refused', (e) => refused.push(e.status));
     expect(await reserve(csms, 1, 21, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
-    t.agent.sim.reader.present({ token: { id: 'STRANGER', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'STRANGER', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => refused.length === 1, 5_000, 'stranger refused');
-    t.agent.sim.reader.present({ token: { id: 'MEMBER01', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    t.agent.sim.reader.present({ token: { id: 'MEMBER01', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     expect(start.params).toMatchObject({ connectorId: 1, idTag: 'MEMBER01', reservationId: 21 });
   });
@@ -126,7 +126,7 @@ describe('Reservation', () => {
     // central system has received the call (a RemoteStop before that is rightly Rejected).
     const transactionId = await waitFor(() => t.agent.runtime!.link.transactionIdOf(cp.session(2)!.localId), 10_000, 'transactionId known');
     expect(await csms.call(CP, 'RemoteStopTransaction', { transactionId })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(2)) === 'Available', 10_000, 'Available again');
+    await waitFor(() => toV16Status(cp.evseCondition(2)) === 'Available', 10_000, 'Available again');
     // The same by remote start without a connector (AuthorizeRemoteTxRequests: the group is learnt from Authorize).
     expect(await reserve(csms, 2, 52, 'DISPATCH', 60_000, 'FLEET001')).toEqual({ status: 'Accepted' });
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'Reserved again');
@@ -141,9 +141,9 @@ describe('Reservation', () => {
     const cp = t.agent.chargePoint!;
     expect(await reserve(csms, 0, 31, 'RESV0006')).toEqual({ status: 'Accepted' });
     // Two free connectors, one reservation: both stay Available.
-    expect([toV16Status(cp.status(1)), toV16Status(cp.status(2))]).toEqual(['Available', 'Available']);
+    expect([toV16Status(cp.evseCondition(1)), toV16Status(cp.evseCondition(2))]).toEqual(['Available', 'Available']);
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'OTHER003' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     await waitFor(() => lastStatus(csms, 2) === 'Reserved', 5_000, 'connector 2 Reserved');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 2, idTag: 'OTHER004' })).toEqual({ status: 'Rejected' });
     expect(await csms.call(CP, 'RemoteStartTransaction', { idTag: 'RESV0006' })).toEqual({ status: 'Accepted' });

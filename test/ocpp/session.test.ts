@@ -127,7 +127,7 @@ describe('charging sessions end to end against a real central system', () => {
   it('local session: a card authorises (Authorize, StartTransaction) and the same card stops it (Local)', async () => {
     agent = await startAgent(url, { simulation: { departureDelayMs: 100 } });
     await ready();
-    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 2 });
     const start = await waitFor(() => csms.callsOf('StartTransaction')[0], 10_000, 'StartTransaction');
     const authorize = csms.callsOf('Authorize');
     expect(authorize.map((c) => c.params)).toEqual([{ idTag: 'CARD0001' }]);
@@ -138,11 +138,11 @@ describe('charging sessions end to end against a real central system', () => {
     await waitFor(() => agent!.agent.chargePoint!.session(2)!.energyWh > 0, 5_000, 'energy delivered');
 
     // A different card does not stop it.
-    agent.agent.sim.reader.present({ token: { id: 'CARD0002', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0002', type: 'ISO14443' }, method: 'rfid', evseId: 2 });
     await new Promise((r) => setTimeout(r, 200));
     expect(csms.callsOf('StopTransaction')).toHaveLength(0);
 
-    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 2 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 2 });
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
     expect(stop.params).toMatchObject({ transactionId: 1, reason: 'Local', idTag: 'CARD0001' });
     expect(stop.params.meterStop).toBeGreaterThan(start.params.meterStart);
@@ -165,7 +165,7 @@ describe('charging sessions end to end against a real central system', () => {
   it('the EV is unplugged mid-session: StopTransaction with EVDisconnected (StopTransactionOnEVSideDisconnect)', async () => {
     agent = await startAgent(url);
     await ready();
-    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => csms.callsOf('MeterValues').length >= 1, 10_000, 'charging');
     agent.agent.sim.connectors.get(1)!.unplug();
     const stop = await waitFor(() => csms.callsOf('StopTransaction')[0], 10_000, 'StopTransaction');
@@ -179,7 +179,7 @@ describe('charging sessions end to end against a real central system', () => {
     // arrivalDelayMs 0: the simulated driver never plugs in.
     agent = await startAgent(url, { ocpp: { ConnectionTimeOut: 1 }, simulation: { arrivalDelayMs: 0 } });
     await ready();
-    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+    agent.agent.sim.reader.present({ token: { id: 'CARD0001', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => statusesOf(1).length >= 3, 10_000, 'Preparing, then Available');
     expect(statusesOf(1)).toEqual(['Available', 'Preparing', 'Available']);
     expect(csms.callsOf('Authorize')).toHaveLength(1);
@@ -209,10 +209,10 @@ describe('charging sessions end to end against a real central system', () => {
     await ready();
     for (const tag of ['CARDAAAA', 'CARDBBBB']) {
       const n = csms.callsOf('StopTransaction').length;
-      agent.agent.sim.reader.present({ token: { id: tag, type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      agent.agent.sim.reader.present({ token: { id: tag, type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       await waitFor(() => csms.callsOf('StartTransaction').length === n + 1, 10_000, 'start');
       await waitFor(() => csms.callsOf('MeterValues').filter((c) => c.params.transactionId === n + 1).length >= 1, 10_000, 'meter values');
-      agent.agent.sim.reader.present({ token: { id: tag, type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+      agent.agent.sim.reader.present({ token: { id: tag, type: 'ISO14443' }, method: 'rfid', evseId: 1 });
       await waitFor(() => csms.callsOf('StopTransaction').length === n + 1, 10_000, 'stop');
       await waitFor(() => statusesOf(1).at(-1) === 'Available', 10_000, 'available');
     }

@@ -94,7 +94,7 @@ describe('Smart Charging', () => {
     // 8 A on three phases: 5520 W (the car could take 11 kW).
     expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 0, csChargingProfiles: txDefault(1, 8) })).toEqual({ status: 'Accepted' });
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'SMART001' })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging');
     let mark = csms.calls.length;
     await waitFor(() => powersAfter(csms, mark).length >= 2, 10_000, 'MeterValues');
     expect(powersAfter(csms, mark).at(-1)).toBe(5_520);
@@ -109,7 +109,7 @@ describe('Smart Charging', () => {
     expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 1, csChargingProfiles: txProfile })).toEqual({ status: 'Accepted' });
     await waitFor(() => csms.calls.slice(mark).some((c) => c.action === 'StatusNotification' && c.params.connectorId === 1 && c.params.status === 'SuspendedEVSE'), 10_000, 'SuspendedEVSE');
     await waitFor(() => powersAfter(csms, mark).includes(0), 10_000, 'zero power');
-    await waitFor(() => toV16Status(cp.status(1)) === 'Charging', 10_000, 'Charging again at the next period');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Charging', 10_000, 'Charging again at the next period');
     const resumed = csms.calls.length;
     await waitFor(() => powersAfter(csms, resumed).length >= 2, 10_000, 'MeterValues');
     expect(powersAfter(csms, resumed).at(-1)).toBe(4_140);
@@ -133,7 +133,7 @@ describe('Smart Charging', () => {
     };
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 2, idTag: 'SMART002', chargingProfile: { ...profile, chargingProfilePurpose: 'TxDefaultProfile' } })).toEqual({ status: 'Rejected' });
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 2, idTag: 'SMART002', chargingProfile: profile })).toEqual({ status: 'Accepted' });
-    await waitFor(() => toV16Status(cp.status(2)) === 'Charging', 10_000, 'Charging');
+    await waitFor(() => toV16Status(cp.evseCondition(2)) === 'Charging', 10_000, 'Charging');
     const mark = csms.calls.length;
     await waitFor(() => powersAfter(csms, mark).length >= 2, 10_000, 'MeterValues');
     expect(powersAfter(csms, mark).at(-1)).toBe(10 * 230 * 3);
@@ -179,7 +179,7 @@ describe('Smart Charging', () => {
     // A grid cap of 10 A for the charge point.
     expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 0, csChargingProfiles: { ...txDefault(1, 10), chargingProfilePurpose: 'ChargePointMaxProfile' } })).toEqual({ status: 'Accepted' });
     await slave.command('set 3 3 1002 2'); // vehicle connected (state B)
-    await waitFor(() => toV16Status(cp.status(1)) === 'Preparing', 10_000, 'Preparing');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Preparing', 10_000, 'Preparing');
     expect(await csms.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'BOARD001' })).toEqual({ status: 'Accepted' });
     expect(await register('= 10')).toBe('= 10');
     // Cleared: the connector's maximum (32 A).
@@ -190,7 +190,7 @@ describe('Smart Charging', () => {
     const zero = { ...txDefault(2, 0), chargingProfilePurpose: 'TxProfile', transactionId };
     expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 1, csChargingProfiles: zero })).toEqual({ status: 'Accepted' });
     expect(await register('= 0')).toBe('= 0');
-    await waitFor(() => toV16Status(cp.status(1)) === 'SuspendedEVSE', 10_000, 'SuspendedEVSE');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'SuspendedEVSE', 10_000, 'SuspendedEVSE');
     expect(await csms.call(CP, 'SetChargingProfile', { connectorId: 1, csChargingProfiles: { ...zero, chargingSchedule: { ...zero.chargingSchedule, chargingSchedulePeriod: [{ startPeriod: 0, limit: 13 }] } } })).toEqual({ status: 'Accepted' });
     expect(await register('= 13')).toBe('= 13');
   });

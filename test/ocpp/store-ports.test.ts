@@ -39,7 +39,7 @@ describe('the store behind the OCPP 1.6 ports', () => {
     const authData: v16.AuthorizationStore = new store.SqliteAuthorizationData(db, cp, () => 1_000);
 
     const t0 = Date.UTC(2026, 0, 5, 8);
-    const s = sqliteLedger.open({ connectorId: 2, idTag: 'TAG-1', authMethod: 'rfid', startedAt: t0, clockTrusted: true, meterStartWh: 1_000, reservationId: 7, begin: sample(t0, 1_000, 'Transaction.Begin') });
+    const s = sqliteLedger.open({ evseId: 2, idTag: 'TAG-1', authMethod: 'rfid', startedAt: t0, clockTrusted: true, meterStartWh: 1_000, reservationId: 7, begin: sample(t0, 1_000, 'Transaction.Begin') });
     sqliteLedger.sample(s.localId, sample(t0 + 60_000, 1_100, 'Sample.Periodic'), true);
     sqliteLedger.close(s.localId, {
       stoppedAt: t0 + 120_000, clockTrusted: true, meterStopWh: 1_250, reason: 'Local', idTag: 'TAG-1',

@@ -24,7 +24,7 @@ const sample = (at: number, wh: number, context: Sample['context']): Sample => (
 /** A session on day `day`, with a meter curve; delivered (acknowledged) or not. */
 function session(s: ReturnType<typeof store>, day: number, idTag: string, delivered: boolean): string {
   const at = T0 + day * DAY;
-  const r = s.ledger.open({ connectorId: 1, idTag, authMethod: 'rfid', startedAt: at, clockTrusted: true, meterStartWh: 1000, begin: sample(at, 1000, 'Transaction.Begin') });
+  const r = s.ledger.open({ evseId: 1, idTag, authMethod: 'rfid', startedAt: at, clockTrusted: true, meterStartWh: 1000, begin: sample(at, 1000, 'Transaction.Begin') });
   s.ledger.sample(r.localId, sample(at + 60_000, 1500, 'Sample.Periodic'), true);
   s.ledger.close(r.localId, { stoppedAt: at + 120_000, clockTrusted: true, meterStopWh: 2000, reason: 'Local', end: sample(at + 120_000, 2000, 'Transaction.End'), transactionDataMeasurands: [] });
   if (delivered) {

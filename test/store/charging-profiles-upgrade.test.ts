@@ -82,7 +82,7 @@ describe('charging profiles of the 1.6-shaped release', () => {
     const ledger = new SqliteLedger(db, CP, (t) => t);
     for (const [i, r] of ROWS.slice(0, 7).entries()) {
       const sessionOf = (id: number) => ledger.byTransactionRef({ version: 'ocpp1.6', id: String(id) })?.localId
-        ?? ledger.active().find((s) => s.connectorId === r.connectorId && ledger.transactionRefOf(s.localId) === null)?.localId;
+        ?? ledger.active().find((s) => s.evseId === r.connectorId && ledger.transactionRefOf(s.localId) === null)?.localId;
       expect(rows[i]).toEqual({ target: targetOfConnector(r.connectorId), profile: fromV16Profile(r.profile as unknown as ChargingProfile, sessionOf), installedAt: r.installedAt });
       // And back: the profile as received (a transaction not confirmed yet has no id to give).
       const transactionIdOf = (localId: string) => {
@@ -114,7 +114,7 @@ describe('charging profiles of the 1.6-shaped release', () => {
     const db = openDatabase(file, { log: createLog(new MemorySink()) });
     const e = { nominalVoltageV: 230, phases: 3 as const, maxCurrentA: 32, phaseSwitching: false };
     const sc = smartCharging(db, LEGACY_CP, { station: { ...e, maxCurrentA: 64 }, evses: new Map([[1, e], [2, e]]) });
-    const open = new SqliteLedger(db, LEGACY_CP, (t) => t).active().find((s) => s.connectorId === 2)!;
+    const open = new SqliteLedger(db, LEGACY_CP, (t) => t).active().find((s) => s.evseId === 2)!;
     const T = Date.parse('2026-11-28T08:00:00.000Z');
     expect({
       'connector 1, a transaction since 07:30Z': sc.composite({ target: evseTarget(1), startMs: T, durationS: 7_200, unit: 'A', transaction: { sessionId: open.localId, startedAt: T - 1_800_000 } }),

@@ -29,8 +29,8 @@ describe('the ledger as one event log per transaction', () => {
     let online = true;
     const ledger = new SqliteLedger(db, CP, (t) => `ref-${t}`, undefined, () => online);
     const outbox = new SqliteOutbox(db, CP);
-    const a = ledger.open({ connectorId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
-    const b = ledger.open({ connectorId: 2, idTag: 'B', authMethod: 'rfid', startedAt: T + 1, clockTrusted: true, meterStartWh: 0, begin: sample(T + 1, 0, 'Transaction.Begin') });
+    const a = ledger.open({ evseId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
+    const b = ledger.open({ evseId: 2, idTag: 'B', authMethod: 'rfid', startedAt: T + 1, clockTrusted: true, meterStartWh: 0, begin: sample(T + 1, 0, 'Transaction.Begin') });
     online = false;
     ledger.sample(a.localId, sample(T + 60_000, 100), true);
     ledger.sample(a.localId, sample(T + 90_000, 150), false); // kept in the ledger, not queued: no event number used
@@ -55,7 +55,7 @@ describe('the ledger as one event log per transaction', () => {
     const db = store();
     const ledger = new SqliteLedger(db, CP, (t) => t);
     const outbox = new SqliteOutbox(db, CP);
-    const s = ledger.open({ connectorId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
+    const s = ledger.open({ evseId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
     for (let i = 1; i <= 3; i++) ledger.sample(s.localId, sample(T + i * 60_000, i * 100), true);
     outbox.ackDelivered(outbox.head(10).filter((e) => e.kind === 'meter').map((e) => e.seq), T + 1);
     expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(3);
@@ -76,7 +76,7 @@ describe('the ledger as one event log per transaction', () => {
   it('holds the protocol\'s transaction id as text with the version that assigned it', () => {
     const db = store();
     const ledger = new SqliteLedger(db, CP, (t) => t);
-    const open = (connectorId: number) => ledger.open({ connectorId, idTag: 'A', authMethod: 'app', startedAt: T + connectorId, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
+    const open = (connectorId: number) => ledger.open({ evseId: connectorId, idTag: 'A', authMethod: 'app', startedAt: T + connectorId, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
     const v16 = open(1);
     const v201 = open(2);
     ledger.confirmStart(v16.localId, { version: 'ocpp1.6', id: '4711' }, T + 10);

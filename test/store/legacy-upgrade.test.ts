@@ -58,13 +58,13 @@ describe('a database written by the 1.6-only release', () => {
     const profiles = new SqliteChargingProfiles(db, CP).all();
     expect(profiles.map((p) => [p.target, p.profile.id, p.profile.purpose])).toEqual([[{ kind: 'station' }, 11, 'StationMaximum'], [{ kind: 'evse', evseId: 1 }, 12, 'TransactionDefault']]);
     expect(profiles[1]!.profile.schedules[0].periods).toEqual([{ startPeriod: 0, limit: 22_000 }, { startPeriod: 3_600, limit: 11_000 }]);
-    expect(new SqliteReservations(db, CP).all()).toEqual([expect.objectContaining({ reservationId: 77, connectorId: 2, expiresAt: Date.parse('2099-01-01T00:00:00.000Z') })]);
+    expect(new SqliteReservations(db, CP).all()).toEqual([expect.objectContaining({ reservationId: 77, target: { kind: 'evse', evseId: 2 }, expiresAt: Date.parse('2099-01-01T00:00:00.000Z') })]);
 
     const ledger = new SqliteLedger(db, CP, (t) => t);
     const open = ledger.active();
-    expect(open.map((s) => [s.connectorId, s.transactionId, s.meterStartWh, s.lastEnergyWh])).toEqual([[1, null, 4_900, 5_600], [2, 103, 2_800, 3_350]]);
-    expect(ledger.byTransactionId(102)).toMatchObject({ connectorId: 2, meterStartWh: 500, meterStopWh: 2_800, stopReason: 'EVDisconnected' });
-    expect(ledger.byTransactionId(101)).toMatchObject({ connectorId: 1, meterStopWh: 3_400, stopReason: 'Local' });
+    expect(open.map((s) => [s.evseId, s.transactionId, s.meterStartWh, s.lastEnergyWh])).toEqual([[1, null, 4_900, 5_600], [2, 103, 2_800, 3_350]]);
+    expect(ledger.byTransactionId(102)).toMatchObject({ evseId: 2, meterStartWh: 500, meterStopWh: 2_800, stopReason: 'EVDisconnected' });
+    expect(ledger.byTransactionId(101)).toMatchObject({ evseId: 1, meterStopWh: 3_400, stopReason: 'Local' });
     expect(ledger.transactionRefOf(open[1]!.localId)).toEqual({ version: 'ocpp1.6', id: '103' });
     expect(ledger.highestRegisterWh(2)).toBe(3_350);
 
@@ -91,7 +91,7 @@ describe('a database written by the 1.6-only release', () => {
       expect(csms.validationFailures).toEqual([]);
       // The sessions started offline got the central system's ids; the open ones closed PowerLoss.
       const recent = t.agent.ledger!.recent(10);
-      expect(recent.map((s) => [s.connectorId, s.transactionId, s.stopReason])).toEqual([
+      expect(recent.map((s) => [s.evseId, s.transactionId, s.stopReason])).toEqual([
         [2, 103, 'PowerLoss'], [1, 202, 'PowerLoss'], [1, 201, 'Remote'], [2, 102, 'EVDisconnected'], [1, 101, 'Local'],
       ]);
     } finally {

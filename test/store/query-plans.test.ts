@@ -83,7 +83,7 @@ function exerciseEveryView(db: SqliteDatabase): void {
     const outbox = new SqliteOutbox(db, cp);
     for (let i = 0; i < 30; i++) {
       const t = now + i * 60_000;
-      const s = ledger.open({ connectorId: 1 + (i % 2), idTag: `TAG-${i}`, authMethod: 'rfid', startedAt: t, clockTrusted: i % 3 !== 0, meterStartWh: 1_000 * i, begin: sample(t, 1_000 * i, 'Transaction.Begin') });
+      const s = ledger.open({ evseId: 1 + (i % 2), idTag: `TAG-${i}`, authMethod: 'rfid', startedAt: t, clockTrusted: i % 3 !== 0, meterStartWh: 1_000 * i, begin: sample(t, 1_000 * i, 'Transaction.Begin') });
       ledger.sample(s.localId, sample(t + 30_000, 1_000 * i + 200), true);
       ledger.sample(s.localId, sample(t + 40_000, 1_000 * i + 300), false);
       ledger.checkpoint(s.localId, 1_000 * i + 300, t + 40_000);
@@ -120,7 +120,7 @@ function exerciseEveryView(db: SqliteDatabase): void {
     profiles.all();
     profiles.remove([1]);
     const reservations = new SqliteReservations(db, cp);
-    reservations.put({ reservationId: 1, connectorId: 1, idTagRef: 'ref', expiresAt: now + 60_000 });
+    reservations.put({ reservationId: 1, target: { kind: 'evse', evseId: 1 }, idTagRef: 'ref', expiresAt: now + 60_000 });
     reservations.all();
     reservations.remove(1);
     new SqliteSecurityEvents(db, cp).record({ type: 'InvalidCentralSystemCertificate', timestamp: now, clockTrusted: true });

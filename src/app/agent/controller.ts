@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import type { ChargePoint } from '../../core/charge-point.js';
+import type { EvseId } from '../../core/ports.js';
 import { sessionCost } from '../../core/tariff.js';
 import { SystemClock } from '../../core/clock.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
@@ -116,7 +117,7 @@ export class Agent {
     // tariff and Firmware Management.
     const runtime = new ChargePointRuntime({
       chargePointId: cpId, db, clock: this.clock, log: this.log, pseudonym: this.pseudonym,
-      hardware: { connectors: hardware.connectors, readers: hardware.readers, faultSources: hardware.faultSources },
+      hardware: { evses: hardware.evses, readers: hardware.readers, faultSources: hardware.faultSources },
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion },
       csms: {
         url: config.csms.url, callTimeoutMs: config.csms.callTimeoutMs,
@@ -185,28 +186,29 @@ export class Agent {
     return this.runtime?.outbox;
   }
 
-  /** Keep the touchscreen showing each connector's state, energy and power. */
+  /** Keep the touchscreen showing each EVSE's state, energy and power. */
   private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
-    const show = (connectorId: number) => {
-      const st = v16StatusOf(cp.status(connectorId));
-      const s = cp.session(connectorId);
+    const show = (evseId: EvseId) => {
+      const st = v16StatusOf(cp.evseCondition(evseId));
+      const s = cp.session(evseId);
       const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
       const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
       hmi.show({
-        connectorId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
+        // The screen numbers its connectors as the station's EVSEs.
+        connectorId: evseId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
         // Display only: exact minor units scaled to the currency for the screen.
         ...(cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
       });
     };
     // Shown again when its 1.6 status or errorCode changes, as the screen's words are 1.6's.
     const changes = new V16StatusChanges();
-    for (const s of cp.announcedStatuses()) changes.changed(s);
-    cp.on('status', (e) => changes.changed(e) && e.connectorId > 0 && show(e.connectorId));
+    for (const s of cp.announcedConditions().evses) changes.changed(s);
+    cp.on('status', (e) => changes.changed(e) && show(e.evseId));
     let last = 0;
     cp.on('reading', (e) => {
       if (Date.now() - last < 1_000) return;
       last = Date.now();
-      show(e.connectorId);
+      show(e.evseId);
     });
   }
 

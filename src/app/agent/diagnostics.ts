@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { SystemClock } from '../../core/clock.js';
+import type { EvseId, FaultReport } from '../../core/ports.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
 import type { ConnectorState, DiagnosticsContext, EmbeddedBroker, MqttDiagnostics } from '../../diag/index.js';
 import { EvseError } from '../../lib/errors.js';
@@ -9,6 +10,7 @@ import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { changeConfiguration } from '../../ocpp/v16/incoming.js';
 import { v16StatusOf } from '../../ocpp/v16/mapping.js';
+import { evseOfV16Connector, fromV16ConnectorId, toV16ConnectorId } from '../../ocpp/v16/topology.js';
 import type { SessionUnsynced, VersionLink } from '../../ocpp/version.js';
 import { SqliteAuditLog, type SqliteDatabase, type SqliteLedger, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 import type { Hardware } from './hardware.js';
@@ -73,14 +75,22 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   let lastToken: Record<string, unknown> | null = null;
   const cp = d.chargePoint;
 
-  const connectorState = (id: number): ConnectorState => {
-    const st = v16StatusOf(cp.status(id));
-    const s = cp.session(id);
+  // The MQTT API numbers places as OCPP 1.6 does: connector 0 the station, connector n EVSE n.
+  const connectorState = (evseId: EvseId): ConnectorState => {
+    const st = v16StatusOf(cp.evseCondition(evseId));
+    const s = cp.session(evseId);
+    const id = toV16ConnectorId(evseId);
     return {
       connectorId: id, status: st.status, errorCode: st.errorCode,
-      sessionEnergyWh: s ? Math.round(s.energyWh) : null, powerW: s?.powerW ?? cp.lastReading(id)?.powerW ?? null,
+      sessionEnergyWh: s ? Math.round(s.energyWh) : null, powerW: s?.powerW ?? cp.lastReading(evseId)?.powerW ?? null,
       sessionDurationS: s ? Math.round((d.clock.now() - s.startedAt) / 1000) : null,
     };
+  };
+  // The session and unlock commands take connector 1..32, never the station: EVSE n.
+  const evseOfConnector = (connectorId: number): EvseId => {
+    const place = fromV16ConnectorId(connectorId);
+    if (place === 'station') throw new EvseError('ERR_BAD_ARGUMENT', 'connector 0 is the station');
+    return place.evseId;
   };
   const health = () => {
     const o = d.outbox.summary();
@@ -88,8 +98,10 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     return {
       ocpp: { state: d.link.state, since: new Date(d.link.stateSince).toISOString(), lastAcknowledgedAt: d.link.lastAcknowledgedAt ? new Date(d.link.lastAcknowledgedAt).toISOString() : null },
       outbox: { depth: o.depth, oldestAgeS: o.oldestCreatedAt ? Math.round((d.clock.now() - o.oldestCreatedAt) / 1000) : null, deadLetters: o.deadLetters },
-      hardware: cp.hardwareHealth().map((h) => ({ ...h, faults: h.faults.map((f) => ({ source: f.source, errorCode: f.errorCode, info: f.info })) })),
-      chargePointFaults: cp.chargePointFaultList().map((f) => ({ source: f.source, errorCode: f.errorCode })),
+      hardware: cp.hardwareHealth().map(({ evseId, ...h }) => ({
+        connectorId: toV16ConnectorId(evseId), ...h, faults: h.faults.map((f) => ({ source: f.source, errorCode: f.errorCode, info: f.info })),
+      })),
+      chargePointFaults: cp.stationFaults().map((f) => ({ source: f.source, errorCode: f.errorCode })),
       clock: { trusted: d.clock.trusted(), offsetMs: d.clock.offset },
       uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
       memory: { rssMiB: Math.round(mem.rss / 1048576), heapUsedMiB: Math.round(mem.heapUsed / 1048576) },
@@ -97,14 +109,15 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     };
   };
   const ctx: DiagnosticsContext = {
-    status: () => ({ connectors: [0, ...cp.connectorIds].map((id) => (id === 0 ? v16StatusOf(cp.status(0)) : connectorState(id))), health: health() }),
+    status: () => ({ connectors: [v16StatusOf(cp.stationCondition()), ...cp.evseIds.map(connectorState)], health: health() }),
     configSummary: () => redactedConfig(d.loaded),
     ocppConfig: () => Object.fromEntries(d.definitions.filter((k) => !k.writeOnly).map((k) => [k.key, d.settings.get(k.key) ?? ''])),
     // The same path as the central system's ChangeConfiguration, side effects included.
     setOcppConfig: (key, value) => changeConfiguration({ definitions: d.definitions, settings: d.settings, log: d.log, link: d.link }, key, value),
     meterRead: async (connectorId) => {
-      if (!cp.connectorIds.includes(connectorId)) throw new EvseError('ERR_BAD_ARGUMENT', `no connector ${connectorId}`);
-      const sample = await cp.triggerSample(connectorId);
+      const evseId = evseOfV16Connector(cp, connectorId);
+      if (evseId === undefined) throw new EvseError('ERR_BAD_ARGUMENT', `no connector ${connectorId}`);
+      const sample = await cp.triggerSample(evseId);
       const meter = d.modbus?.get(connectorId)?.meter;
       return {
         connectorId, reading: sample?.reading ?? null,
@@ -131,7 +144,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
       return n;
     },
     sessionsList: (limit) => d.ledger.recent(limit).map((r) => ({
-      localId: r.localId, connectorId: r.connectorId, transactionId: r.transactionId, customerRef: r.customerRef, authMethod: r.authMethod,
+      localId: r.localId, connectorId: toV16ConnectorId(r.evseId), transactionId: r.transactionId, customerRef: r.customerRef, authMethod: r.authMethod,
       startedAt: new Date(r.startedAt).toISOString(), stoppedAt: r.stoppedAt ? new Date(r.stoppedAt).toISOString() : null,
       energyWh: r.meterStopWh !== null ? r.meterStopWh - r.meterStartWh : Math.round(r.lastEnergyWh - r.meterStartWh), stopReason: r.stopReason,
     })),
@@ -140,9 +153,12 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
     ocppReconnect: () => d.link.reconnect(),
     restart: () => d.restart(),
     hasActiveSession: () => cp.hasActiveSession(),
-    startSession: (connectorId, idTag) => cp.remoteStart(idTag, connectorId),
-    stopSession: (connectorId) => cp.stopConnector(connectorId, 'Local'),
-    unlock: (connectorId) => cp.unlock(connectorId),
+    startSession: (connectorId, idTag) => cp.remoteStart(idTag, evseOfConnector(connectorId)),
+    stopSession: (connectorId) => cp.stopEvse(evseOfConnector(connectorId), 'Local'),
+    unlock: (connectorId) => {
+      const place = fromV16ConnectorId(connectorId);
+      return place === 'station' ? Promise.resolve('NotSupported' as const) : cp.unlock(place);
+    },
     reset: (type) => d.reset(type),
   };
   const diagnostics = new MqttDiagnostics({
@@ -157,23 +173,25 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
         ocppUrl: d.loaded.config.csms.url.replace(/\/\/[^/@]*@/, '//'), featureProfiles: d.featureProfiles, config: redactedConfig(d.loaded),
       }),
       health,
-      connectors: () => cp.connectorIds.map(connectorState),
+      connectors: () => cp.evseIds.map(connectorState),
     },
   });
   const at = () => new Date(d.clock.now()).toISOString();
+  const publishFault = (connectorId: number, f: FaultReport) =>
+    diagnostics.publishEvent({ type: f.active ? 'fault-raised' : 'fault-cleared', at: at(), connectorId, source: f.source, errorCode: f.errorCode, info: f.info });
   const listeners: [string, (...a: any[]) => void][] = [
-    ['status', (s: { connectorId: number }) => { if (s.connectorId > 0) diagnostics.publishConnector(connectorState(s.connectorId), true); }],
-    ['reading', (r: { connectorId: number }) => diagnostics.publishConnector(connectorState(r.connectorId))],
-    ['session-started', (e: { connectorId: number; localId: string; customerRef: string; authMethod: string }) =>
-      diagnostics.publishEvent({ type: 'session-started', at: at(), connectorId: e.connectorId, localId: e.localId, customerRef: e.customerRef, authMethod: e.authMethod })],
-    ['session-stopped', (e: { connectorId: number; localId: string; reason: string; energyWh: number }) =>
-      diagnostics.publishEvent({ type: 'session-stopped', at: at(), connectorId: e.connectorId, localId: e.localId, reason: e.reason, energyWh: e.energyWh })],
-    ['fault', (e: { connectorId: number; fault: { source: string; errorCode: string; info?: string; active: boolean } }) =>
-      diagnostics.publishEvent({ type: e.fault.active ? 'fault-raised' : 'fault-cleared', at: at(), connectorId: e.connectorId, source: e.fault.source, errorCode: e.fault.errorCode, info: e.fault.info })],
-    ['auth-refused', (e: { connectorId?: number; customerRef: string; status: string }) =>
-      diagnostics.publishEvent({ type: 'auth-refused', at: at(), connectorId: e.connectorId, customerRef: e.customerRef, status: e.status })],
-    ['token', (e: { connectorId?: number; customerRef: string; method: string; at: number }) => {
-      lastToken = { at: new Date(e.at).toISOString(), customerRef: e.customerRef, method: e.method, connectorId: e.connectorId ?? null };
+    ['status', (s: { evseId: EvseId }) => diagnostics.publishConnector(connectorState(s.evseId), true)],
+    ['reading', (r: { evseId: EvseId }) => diagnostics.publishConnector(connectorState(r.evseId))],
+    ['session-started', (e: { evseId: EvseId; localId: string; customerRef: string; authMethod: string }) =>
+      diagnostics.publishEvent({ type: 'session-started', at: at(), connectorId: toV16ConnectorId(e.evseId), localId: e.localId, customerRef: e.customerRef, authMethod: e.authMethod })],
+    ['session-stopped', (e: { evseId: EvseId; localId: string; reason: string; energyWh: number }) =>
+      diagnostics.publishEvent({ type: 'session-stopped', at: at(), connectorId: toV16ConnectorId(e.evseId), localId: e.localId, reason: e.reason, energyWh: e.energyWh })],
+    ['fault', (e: { evseId: EvseId; fault: FaultReport }) => publishFault(toV16ConnectorId(e.evseId), e.fault)],
+    ['station-fault', (e: { fault: FaultReport }) => publishFault(toV16ConnectorId('station'), e.fault)],
+    ['auth-refused', (e: { evseId?: EvseId; customerRef: string; status: string }) =>
+      diagnostics.publishEvent({ type: 'auth-refused', at: at(), connectorId: e.evseId === undefined ? undefined : toV16ConnectorId(e.evseId), customerRef: e.customerRef, status: e.status })],
+    ['token', (e: { evseId?: EvseId; customerRef: string; method: string; at: number }) => {
+      lastToken = { at: new Date(e.at).toISOString(), customerRef: e.customerRef, method: e.method, connectorId: e.evseId === undefined ? null : toV16ConnectorId(e.evseId) };
     }],
   ];
   for (const [ev, fn] of listeners) cp.on(ev as 'status', fn);
@@ -186,7 +204,7 @@ export async function startDiagnostics(d: DiagnosticsDeps): Promise<{ stop(): Pr
   };
   const onDead = (e: { seq: number; kind: string; localId: string; error: string }) =>
     diagnostics.publishEvent({ type: 'dead-letter', at: at(), seq: e.seq, kind: e.kind, localId: e.localId, error: e.error });
-  const onUnsynced = (e: SessionUnsynced) => diagnostics.publishEvent({ ...e, type: 'session-unsynced', at: at() });
+  const onUnsynced = ({ evseId, ...e }: SessionUnsynced) => diagnostics.publishEvent({ ...e, connectorId: toV16ConnectorId(evseId), type: 'session-unsynced', at: at() });
   d.link.on('state', onLink);
   d.link.on('dead-letter', onDead);
   d.link.on('session-unsynced', onUnsynced);

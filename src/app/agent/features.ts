@@ -15,6 +15,7 @@ import { redactedConfig } from './diagnostics.js';
 import { DiagnosticsUploader } from '../services/diagnostics-upload.js';
 import { FirmwareUpdater } from '../services/firmware.js';
 import { download, upload, type TransferTrust } from '../services/file-transfer.js';
+import { availabilityKey } from '../../ocpp/availability-keys.js';
 
 export const OPTIONAL_FEATURE_PROFILES = ['FirmwareManagement', 'Reservation', 'SmartCharging'] as const;
 
@@ -63,7 +64,7 @@ export function agentFirmware(d: {
         downloadDir: fw?.downloadDir ?? join(dirname(d.storePath), 'firmware'), installTimeoutMs: fw?.installTimeoutMs ?? 1_800_000,
       },
       store: settings, chargePoint,
-      savedAvailability: (id) => (settings.get(`evse-edge.Availability.${id}`) === 'Inoperative' ? 'Inoperative' : 'Operative'),
+      savedAvailability: (id) => (settings.get(availabilityKey(id)) === 'Inoperative' ? 'Inoperative' : 'Operative'),
       notify: (status) => notify('FirmwareStatusNotification', { status }), clock, log, firmwareVersion: d.firmwareVersion,
       download: (location) => download(location, trust()),
     });

@@ -1,4 +1,4 @@
-import type { Clock, ConnectorHardware, FaultSource, IdReader, Meter, PowerPath } from '../../core/ports.js';
+import type { Clock, EvseHardware, FaultSource, IdReader, Meter, PowerPath } from '../../core/ports.js';
 import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../../config/index.js';
 import { createHmi } from '../../drivers/hmi/index.js';
 import type { Hmi } from '../../drivers/hmi/index.js';
@@ -53,7 +53,8 @@ export function producibleMeasurands(loaded: LoadedAgentConfig, resolved: Resolv
 }
 
 export interface Hardware {
-  connectors: ConnectorHardware[];
+  /** One per configured connector: connector n of the configuration is EVSE n. */
+  evses: EvseHardware[];
   readers: IdReader[];
   faultSources: FaultSource[];
   /** Simulated parts, for the demo, tests and technicians' bring-up. */
@@ -90,7 +91,7 @@ export function buildHardware(
   const sim = charger.simulation;
   const seed = config.simulation?.seed ?? seedOf(config.chargePointId);
   const prng = new Prng(seed);
-  const connectors: ConnectorHardware[] = [];
+  const evses: EvseHardware[] = [];
   const faultSources: FaultSource[] = [];
   const modbus: Hardware['modbus'] = new Map();
   const startables: { start(): void | Promise<void>; stop(): void | Promise<void> }[] = [];
@@ -138,7 +139,7 @@ export function buildHardware(
       entry.bus ??= busFor(b.device);
     }
     if (entry.meter || entry.board) modbus.set(c.id, entry);
-    connectors.push({ id: c.id, meter, powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW });
+    evses.push({ evseId: c.id, meter, powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW });
   }
 
   const rfid = createRfidReaders(
@@ -165,7 +166,7 @@ export function buildHardware(
   }
 
   return {
-    connectors, readers, faultSources, sim: deps.sim, modbus, hmi, rfid,
+    evses, readers, faultSources, sim: deps.sim, modbus, hmi, rfid,
     async start() {
       for (const s of startables) await s.start();
     },

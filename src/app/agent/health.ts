@@ -32,15 +32,15 @@ export function agentHealthChecks(agent: Agent, opts: { meterStallMs: number; no
         const t = now();
         const stalled: number[] = [];
         for (const h of cp.hardwareHealth()) {
-          const session = cp.session(h.connectorId);
+          const session = cp.session(h.evseId);
           if (!session) {
-            progress.delete(h.connectorId);
+            progress.delete(h.evseId);
             continue;
           }
           const mark = `${h.lastReadingAt}/${h.meterErrors}/${h.faults.length}`;
-          const seen = progress.get(h.connectorId);
-          if (!seen || seen.mark !== mark) progress.set(h.connectorId, { mark, since: t });
-          else if (t - seen.since > opts.meterStallMs) stalled.push(h.connectorId);
+          const seen = progress.get(h.evseId);
+          if (!seen || seen.mark !== mark) progress.set(h.evseId, { mark, since: t });
+          else if (t - seen.since > opts.meterStallMs) stalled.push(h.evseId);
         }
         return stalled.length ? `no meter reading or error for connector(s) ${stalled.join(', ')}` : undefined;
       },

@@ -1,5 +1,5 @@
 import { ChargePoint, type ChargePointTiming } from '../../core/charge-point.js';
-import type { ConnectorHardware, FaultSource, IdReader } from '../../core/ports.js';
+import type { EvseHardware, EvseId, FaultSource, IdReader } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
@@ -10,6 +10,7 @@ import { NegotiatedLink, switchingPolicy } from '../../ocpp/negotiated-link.js';
 import type { DiagnosticsService, FirmwareNotify, FirmwareService } from '../../ocpp/v16/features.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
+import { AVAILABILITY_STATION_KEY, availabilityKey } from '../../ocpp/availability-keys.js';
 import type { Tariff } from '../../core/tariff.js';
 
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
@@ -26,7 +27,7 @@ export interface ChargePointRuntimeDeps {
   clock: SettableClock;
   log: Log;
   pseudonym: Pseudonymiser;
-  hardware: { connectors: ConnectorHardware[]; readers: IdReader[]; faultSources?: FaultSource[] };
+  hardware: { evses: EvseHardware[]; readers: IdReader[]; faultSources?: FaultSource[] };
   identity: ChargePointIdentity;
   csms: {
     url: string;
@@ -98,7 +99,8 @@ export class ChargePointRuntime {
   readonly features: CoreFeatures;
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
   readonly services: FeatureServices;
-  private readonly onSessionStopped = (e: { connectorId: number }) => this.features.smartCharging.transactionEnded(e.connectorId);
+  // Smart charging still numbers connectors as 1.6 does (connector n is EVSE n).
+  private readonly onSessionStopped = (e: { evseId: EvseId }) => this.features.smartCharging.transactionEnded(e.evseId);
   private started = false;
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
@@ -136,11 +138,11 @@ export class ChargePointRuntime {
     if (d.onIncomingCall) this.connection.onAnswered = d.onIncomingCall;
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
     this.features = buildCoreFeatures({
-      db: d.db, chargePointId: cpId, connectors: d.hardware.connectors, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
+      db: d.db, chargePointId: cpId, evses: d.hardware.evses, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
     });
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
-      chargePointId: cpId, connectors: d.hardware.connectors, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
+      chargePointId: cpId, evses: d.hardware.evses, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
       ledger: this.ledger, authData: this.authData, remote, policy: versions.length === 1 ? versions[0]!.policy(settings) : this.policyOfVersionInForce(), clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
@@ -157,7 +159,7 @@ export class ChargePointRuntime {
     const linkOf = (version: OcppVersion<KeyDefinition[], FeatureServices>) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions,
-      connectors: d.hardware.connectors.map((c) => ({ id: c.id, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      connectors: d.hardware.evses.map((c) => ({ id: c.evseId, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,
     });
@@ -220,8 +222,10 @@ export class ChargePointRuntime {
   }
 
   async start(): Promise<void> {
-    for (const id of [0, ...this.chargePoint.connectorIds]) {
-      if (this.settings.get(`evse-edge.Availability.${id}`) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
+    // What the central system set survives a restart (1.6 §4.1.2, 2.0.1 G03): the station's, then each EVSE's.
+    if (this.settings.get(AVAILABILITY_STATION_KEY) === 'Inoperative') this.chargePoint.changeStationAvailability('Inoperative');
+    for (const id of this.chargePoint.evseIds) {
+      if (this.settings.get(availabilityKey(id)) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
     }
     this.features.reservations.start();
     this.chargePoint.on('session-stopped', this.onSessionStopped);

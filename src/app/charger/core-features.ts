@@ -1,4 +1,4 @@
-import type { Clock, ConnectorHardware } from '../../core/ports.js';
+import type { Clock, EvseHardware } from '../../core/ports.js';
 import { Reservations } from '../../core/reservations.js';
 import { SmartCharging, type StationElectrical } from '../../core/smart-charging/index.js';
 import type { Log } from '../../lib/log.js';
@@ -14,9 +14,9 @@ export interface CoreFeatures {
 }
 
 /** What a limit means electrically on each EVSE (one connector each) and on the station as a whole. */
-export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwitching: boolean): StationElectrical {
+export function electricalOf(connectors: readonly EvseHardware[], phaseSwitching: boolean): StationElectrical {
   return {
-    evses: new Map(connectors.map((c) => [c.id, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching }])),
+    evses: new Map(connectors.map((c) => [c.evseId, { nominalVoltageV: c.nominalVoltageV, phases: c.phases, maxCurrentA: c.maxCurrentA, phaseSwitching }])),
     station: {
       nominalVoltageV: connectors[0]?.nominalVoltageV ?? 230,
       phases: connectors.some((c) => c.phases === 3) ? 3 : 1,
@@ -27,16 +27,16 @@ export function electricalOf(connectors: readonly ConnectorHardware[], phaseSwit
 }
 
 export function buildCoreFeatures(d: {
-  db: SqliteDatabase; chargePointId: string; connectors: readonly ConnectorHardware[]; settings: SqliteSettings;
+  db: SqliteDatabase; chargePointId: string; evses: readonly EvseHardware[]; settings: SqliteSettings;
   clock: Clock; pseudonym: (idTag: string) => string; log: Log;
 }): CoreFeatures {
   const smartCharging = new SmartCharging({
     store: new SqliteChargingProfiles(d.db, d.chargePointId), clock: d.clock,
-    electrical: electricalOf(d.connectors, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), log: d.log.child({ component: 'smart-charging' }),
+    electrical: electricalOf(d.evses, d.settings.bool('ConnectorSwitch3to1PhaseSupported')), log: d.log.child({ component: 'smart-charging' }),
   });
   const reservations = new Reservations({
-    store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, connectorIds: d.connectors.map((c) => c.id),
-    connectorZeroSupported: () => d.settings.bool('ReserveConnectorZeroSupported'), log: d.log.child({ component: 'reservations' }),
+    store: new SqliteReservations(d.db, d.chargePointId), clock: d.clock, pseudonym: d.pseudonym, evseIds: d.evses.map((c) => c.evseId),
+    anyEvseSupported: () => d.settings.bool('ReserveConnectorZeroSupported'), log: d.log.child({ component: 'reservations' }),
   });
   return { smartCharging, reservations };
 }

@@ -173,7 +173,7 @@ export class SimDriver {
         void this.cp.remoteStart(idTag, connectorId);
       } else {
         this.emit(this.cp.id, connectorId, 'present', t + presentMs, `${method}:${idTag}`);
-        this.cp.reader.present({ token: { id: idTag, type: method === 'touchscreen' ? 'KeyCode' : 'ISO14443' }, method, connectorId });
+        this.cp.reader.present({ token: { id: idTag, type: method === 'touchscreen' ? 'KeyCode' : 'ISO14443' }, method, evseId: connectorId });
       }
     });
     if (meterFault) {

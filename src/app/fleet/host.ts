@@ -303,7 +303,8 @@ export class FleetHost {
     const clock = this.scheduler.clock();
     const prng = new Prng(seedOf(id, seed));
     const sims = new Map<number, SimConnector>();
-    const connectors = charger.connectors.map((c) => {
+    // Connector n of the charger profile is EVSE n.
+    const evses = charger.connectors.map((c) => {
       const phases = connectorPhases(c);
       const sim = new SimConnector({
         clock, phases, dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
@@ -312,7 +313,7 @@ export class FleetHost {
         vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
       });
       sims.set(c.id, sim);
-      return { id: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
+      return { evseId: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
     });
     const reader = new SimIdReader();
     const faults = new SimFaultSource();
@@ -322,7 +323,7 @@ export class FleetHost {
     const version = versionOf(this.o.ocpp, id, seed);
     const runtime = new ChargePointRuntime({
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
-      hardware: { connectors, readers: [reader], faultSources: [faults] },
+      hardware: { evses, readers: [reader], faultSources: [faults] },
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
       csms: {
         url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
@@ -385,7 +386,6 @@ export class FleetHost {
     runtime.link.on('dead-letter', () => m.add('deadLetters'));
     const cp = runtime.chargePoint;
     cp.on('status', (condition) => {
-      if (condition.connectorId === 0) return;
       const st = v16StatusOf(condition);
       const before = h.statuses.get(st.connectorId);
       if (before === 'Charging') m.gauges.charging--;

@@ -80,7 +80,7 @@ export class SimFirmware {
 
   private makeUnavailable(id: number): void {
     const cp = this.o.chargePoint;
-    if (this.madeUnavailable.has(id) || toV16Status(cp.status(id)) === 'Unavailable') return;
+    if (this.madeUnavailable.has(id) || toV16Status(cp.evseCondition(id)) === 'Unavailable') return;
     this.madeUnavailable.add(id);
     cp.changeAvailability(id, 'Inoperative');
   }
@@ -89,7 +89,7 @@ export class SimFirmware {
     const cp = this.o.chargePoint;
     if (cp.hasActiveSession()) {
       // Idle connectors go Unavailable so no new session starts; the running ones finish first.
-      for (const id of cp.connectorIds) if (!cp.session(id)) this.makeUnavailable(id);
+      for (const id of cp.evseIds) if (!cp.session(id)) this.makeUnavailable(id);
       if (!this.waitingForSessions) {
         this.waitingForSessions = true;
         const onStopped = () => {
@@ -102,7 +102,7 @@ export class SimFirmware {
       }
       return;
     }
-    for (const id of cp.connectorIds) this.makeUnavailable(id);
+    for (const id of cp.evseIds) this.makeUnavailable(id);
     this.set('Installing');
     this.timer = this.o.clock.setTimeout(() => {
       for (const id of this.madeUnavailable) cp.changeAvailability(id, 'Operative');

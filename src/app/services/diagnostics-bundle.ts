@@ -10,6 +10,7 @@ import type { LogRecord } from '../../lib/log.js';
 import { tarGz } from '../../lib/tar.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { v16StatusOf } from '../../ocpp/v16/mapping.js';
+import { toV16ConnectorId, v16Conditions } from '../../ocpp/v16/topology.js';
 import { checkHealth, type SqliteDatabase, type SqliteOutbox, type SqliteSettings } from '../../store/index.js';
 
 export interface BundleSources {
@@ -126,9 +127,10 @@ export function buildDiagnosticsBundle(src: BundleSources, nowMs: number, window
       deadLetters: src.outbox.deadLetters().map((e) => ({ ...e, createdAt: new Date(e.createdAt).toISOString() })),
     },
     'hardware.json': {
-      statuses: cp.statuses().map(v16StatusOf),
-      connectors: cp.hardwareHealth(),
-      chargePointFaults: cp.chargePointFaultList(),
+      // Numbered as OCPP 1.6 does (connector 0 the station, n EVSE n), as every release wrote it.
+      statuses: v16Conditions(cp).map(v16StatusOf),
+      connectors: cp.hardwareHealth().map(({ evseId, ...h }) => ({ connectorId: toV16ConnectorId(evseId), ...h })),
+      chargePointFaults: cp.stationFaults(),
     },
   };
   const tags = knownIdTags(src.db);

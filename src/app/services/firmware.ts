@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock, Timer } from '../../core/ports.js';
+import type { Clock, EvseId, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { FirmwareService } from '../../ocpp/v16/features.js';
 import type { CentralSystemCalls, FirmwareStatus } from '../../ocpp/v16/messages.js';
@@ -53,7 +53,7 @@ export interface FirmwareUpdaterOptions {
   store: { get(key: string): string | undefined; set(key: string, value: string): void };
   chargePoint: ChargePoint;
   /** The availability a connector should return to after installing. */
-  savedAvailability(connectorId: number): 'Operative' | 'Inoperative';
+  savedAvailability(evseId: EvseId): 'Operative' | 'Inoperative';
   notify(status: FirmwareStatus): Promise<void>;
   clock: Pick<Clock, 'now' | 'setTimeout'>;
   log: Log;
@@ -208,7 +208,7 @@ export class FirmwareUpdater implements FirmwareService {
     this.running = true;
     const cp = this.o.chargePoint;
     // Idle connectors now; busy ones when their transaction ends (ChangeAvailability's Scheduled).
-    for (const id of cp.connectorIds) cp.changeAvailability(id, 'Inoperative');
+    for (const id of cp.evseIds) cp.changeAvailability(id, 'Inoperative');
     while (cp.hasActiveSession() && !this.stopped) {
       this.o.log.info('firmware waits for running transactions to end');
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -265,7 +265,7 @@ export class FirmwareUpdater implements FirmwareService {
     if (job.imagePath) rmSync(job.imagePath, { force: true });
     const cp = this.o.chargePoint;
     if (job.phase !== 'scheduled') {
-      for (const id of cp.connectorIds) cp.changeAvailability(id, this.o.savedAvailability(id));
+      for (const id of cp.evseIds) cp.changeAvailability(id, this.o.savedAvailability(id));
     }
     void this.set(status);
   }

@@ -95,7 +95,8 @@ export abstract class SerialHmi implements Hmi {
     this.counters.tokens++;
     const token: PresentedToken = connectorId === undefined
       ? { token: { id: code, type: 'KeyCode' }, method: 'touchscreen' }
-      : { token: { id: code, type: 'KeyCode' }, method: 'touchscreen', connectorId };
+      // The screen's connector n is EVSE n.
+      : { token: { id: code, type: 'KeyCode' }, method: 'touchscreen', evseId: connectorId };
     this.log.debug('code entered', { connectorId });
     for (const l of this.tokenListeners) {
       try {

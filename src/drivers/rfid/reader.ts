@@ -215,7 +215,8 @@ export class SerialRfidReader implements IdReader, FaultSource {
     }
     const token: PresentedToken = this.connectorId === undefined
       ? { token: { id: idTag, type: 'ISO14443' }, method: 'rfid' }
-      : { token: { id: idTag, type: 'ISO14443' }, method: 'rfid', connectorId: this.connectorId };
+      // The configured connector n is EVSE n.
+      : { token: { id: idTag, type: 'ISO14443' }, method: 'rfid', evseId: this.connectorId };
     for (const l of this.tokenListeners) {
       try {
         l(token);

@@ -4,6 +4,7 @@ import type { Log } from '../../lib/log.js';
 import type { KeyDefinition } from './configuration.js';
 import type { ChargePointCalls } from './messages.js';
 import type { FeatureServices } from './features.js';
+import type { V16Condition } from './topology.js';
 import type { AuthorizationStore, ConfigurationStore } from './store-ports.js';
 
 /**
@@ -13,7 +14,7 @@ import type { AuthorizationStore, ConfigurationStore } from './store-ports.js';
 /** What the handlers need of the link (kept narrow to avoid a cycle of concrete types). */
 export interface LinkForHandlers {
   boot(): Promise<void>;
-  sendStatus(s: ReturnType<ChargePoint['status']>): Promise<void>;
+  sendStatus(s: V16Condition): Promise<void>;
   send<A extends keyof ChargePointCalls>(action: A, request: ChargePointCalls[A][0]): Promise<ChargePointCalls[A][1]>;
   /** A configuration value changed: apply what it governs (heartbeat, pings). */
   configurationChanged(key: string): void;

@@ -269,7 +269,7 @@ export class TransactionDelivery {
     const r = this.o.refs.get(localId);
     if (!r) return;
     const event: SessionUnsynced = {
-      localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
+      localId, evseId: r.evseId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
       energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
       noTransactionId: transactionIdOf(this.o.refs.transactionRefOf(localId)) === undefined, error: reason,
     };

@@ -8,6 +8,10 @@ import { firmwareHandlers } from './firmware.js';
 import { reservationHandlers } from './reservation.js';
 import { remoteStartWithProfile, smartChargingHandlers } from './smart-charging.js';
 import { toMeterValue } from './render.js';
+import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
+import {
+  changeV16Availability, evseOfV16Connector, fromV16ConnectorId, knownV16Connector, toV16ConnectorId, v16ConditionOf, v16ConnectorIds,
+} from './topology.js';
 
 type Handlers = { [A in CsAction]: (req: CsRequest<A>, ctx: IncomingContext) => Promise<CsResponse<A>> | CsResponse<A> };
 
@@ -41,9 +45,10 @@ export function changeConfiguration(
 export const handlers: Handlers = {
   RemoteStartTransaction: async (req, ctx) => {
     const { chargePoint } = ctx;
-    if (req.connectorId !== undefined && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
+    const evseId = req.connectorId === undefined ? undefined : evseOfV16Connector(chargePoint, req.connectorId);
+    if (req.connectorId !== undefined && evseId === undefined) return { status: 'Rejected' };
     if (req.chargingProfile) return remoteStartWithProfile(req, ctx);
-    return { status: (await chargePoint.remoteStart(req.idTag, req.connectorId)) ? 'Accepted' : 'Rejected' };
+    return { status: (await chargePoint.remoteStart(req.idTag, evseId)) ? 'Accepted' : 'Rejected' };
   },
 
   RemoteStopTransaction: async (req, { chargePoint, link }) => {
@@ -78,17 +83,19 @@ export const handlers: Handlers = {
   },
 
   ChangeAvailability: (req, { chargePoint, settings }) => {
-    if (req.connectorId !== 0 && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
-    const status = chargePoint.changeAvailability(req.connectorId, req.type);
+    if (!knownV16Connector(chargePoint, req.connectorId)) return { status: 'Rejected' };
+    const status = changeV16Availability(chargePoint, req.connectorId, req.type);
     // Availability survives a reboot (§4.1.2). Connector 0 sets every connector, so their saved states follow.
-    const ids = req.connectorId === 0 ? [0, ...chargePoint.connectorIds] : [req.connectorId];
-    for (const id of ids) settings.set(`evse-edge.Availability.${id}`, req.type);
+    const place = fromV16ConnectorId(req.connectorId);
+    const keys = place === 'station' ? [AVAILABILITY_STATION_KEY, ...chargePoint.evseIds.map(availabilityKey)] : [availabilityKey(place.evseId)];
+    for (const key of keys) settings.set(key, req.type);
     return { status };
   },
 
   UnlockConnector: async (req, { chargePoint }) => {
-    if (!chargePoint.connectorIds.includes(req.connectorId)) return { status: 'NotSupported' };
-    return { status: await chargePoint.unlock(req.connectorId) };
+    const place = fromV16ConnectorId(req.connectorId);
+    if (place === 'station' || !chargePoint.hasConnector(place)) return { status: 'NotSupported' };
+    return { status: await chargePoint.unlock(place) };
   },
 
   ClearCache: (_req, { authData }) => {
@@ -111,7 +118,7 @@ export const handlers: Handlers = {
   TriggerMessage: (req, ctx) => {
     const { chargePoint, link } = ctx;
     const cid = req.connectorId;
-    if (cid !== undefined && cid !== 0 && !chargePoint.connectorIds.includes(cid)) return { status: 'Rejected' };
+    if (cid !== undefined && !knownV16Connector(chargePoint, cid)) return { status: 'Rejected' };
     switch (req.requestedMessage) {
       case 'BootNotification':
         after(() => void link.boot());
@@ -120,12 +127,14 @@ export const handlers: Handlers = {
         after(() => void link.send('Heartbeat', {}).catch(() => undefined));
         return { status: 'Accepted' };
       case 'StatusNotification': {
-        const ids = cid !== undefined ? [cid] : [0, ...chargePoint.connectorIds];
-        after(() => ids.forEach((id) => void link.sendStatus(chargePoint.status(id))));
+        const ids = cid !== undefined ? [cid] : v16ConnectorIds(chargePoint);
+        after(() => ids.forEach((id) => void link.sendStatus(v16ConditionOf(chargePoint, id))));
         return { status: 'Accepted' };
       }
       case 'MeterValues': {
-        const ids = cid !== undefined && cid !== 0 ? [cid] : chargePoint.connectorIds;
+        // Connector 0 (or none): every EVSE's meter.
+        const evse = cid === undefined ? undefined : evseOfV16Connector(chargePoint, cid);
+        const ids = evse !== undefined ? [evse] : chargePoint.evseIds;
         after(() => {
           for (const id of ids) {
             void (async () => {
@@ -133,8 +142,8 @@ export const handlers: Handlers = {
               if (!sample) return;
               const session = chargePoint.session(id);
               const transactionId = session ? link.transactionIdOf(session.localId) : undefined;
-              await link.send('MeterValues', { connectorId: id, ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
-            })().catch((err) => ctx.log.warn('triggered MeterValues failed', { connectorId: id, err }));
+              await link.send('MeterValues', { connectorId: toV16ConnectorId(id), ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
+            })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
           }
         });
         return { status: 'Accepted' };

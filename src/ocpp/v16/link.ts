@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
-import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
+import type { ChargePoint } from '../../core/charge-point.js';
 import { fromV16IdTagInfo, toV16Reason, V16StatusChanges, v16StatusOf } from './mapping.js';
+import { v16Announced, v16ConditionOf, v16Conditions, v16ConnectorIdOf, type V16Condition } from './topology.js';
 import type { AuthorizationInfo, Timer } from '../../core/ports.js';
 import type { ChargePointIdentity, LinkEvents, LinkState, SettableClock, VersionLink } from '../version.js';
 import type { Log } from '../../lib/log.js';
@@ -94,18 +95,20 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLin
     const onClose = () => this.onClose();
     // 1.6 reports a change of status or errorCode, not every change of the core's condition.
     const changes = new V16StatusChanges();
-    for (const s of this.o.chargePoint.announcedStatuses()) changes.changed(s);
-    const onStatus = (s: StatusChange) => {
+    for (const s of v16Announced(this.o.chargePoint)) changes.changed(s);
+    const onStatus = (s: V16Condition) => {
       if (changes.changed(s)) this.onStatus(s);
     };
     const onQueued = () => this.kick();
     c.on('open', onOpen);
     c.on('close', onClose);
     this.o.chargePoint.on('status', onStatus);
+    this.o.chargePoint.on('station-status', onStatus);
     this.o.chargePoint.on('queued', onQueued);
     this.unsubscribers.push(
       () => c.off('open', onOpen), () => c.off('close', onClose),
-      () => this.o.chargePoint.off('status', onStatus), () => this.o.chargePoint.off('queued', onQueued),
+      () => this.o.chargePoint.off('status', onStatus), () => this.o.chargePoint.off('station-status', onStatus),
+      () => this.o.chargePoint.off('queued', onQueued),
     );
     c.start();
     // Started once the version was negotiated (several offered): the connection is already open.
@@ -229,7 +232,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLin
 
   private onAccepted(): void {
     this.setState('accepted');
-    for (const s of this.o.chargePoint.statuses()) void this.sendStatus(s);
+    for (const s of v16Conditions(this.o.chargePoint)) void this.sendStatus(s);
     this.scheduleHeartbeat();
     this.kick();
   }
@@ -271,22 +274,23 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLin
     if (key === 'WebSocketPingInterval') this.o.connection.reconfigure({ pingIntervalMs: this.o.settings.int('WebSocketPingInterval') * 1000 });
   }
 
-  private onStatus(s: StatusChange): void {
+  private onStatus(s: V16Condition): void {
     if (this.linkState !== 'accepted') return;
     // MinimumStatusDuration: a status is sent only once it has held that long.
     const holdMs = this.o.settings.int('MinimumStatusDuration') * 1000;
-    this.statusHolds.get(s.connectorId)?.cancel();
+    const connectorId = v16ConnectorIdOf(s);
+    this.statusHolds.get(connectorId)?.cancel();
     if (holdMs <= 0) {
       void this.sendStatus(s);
       return;
     }
-    this.statusHolds.set(s.connectorId, this.o.clock.setTimeout(() => {
-      this.statusHolds.delete(s.connectorId);
-      if (this.linkState === 'accepted') void this.sendStatus(this.o.chargePoint.status(s.connectorId));
+    this.statusHolds.set(connectorId, this.o.clock.setTimeout(() => {
+      this.statusHolds.delete(connectorId);
+      if (this.linkState === 'accepted') void this.sendStatus(v16ConditionOf(this.o.chargePoint, connectorId));
     }, holdMs));
   }
 
-  async sendStatus(s: StatusChange): Promise<void> {
+  async sendStatus(s: V16Condition): Promise<void> {
     try {
       const v16 = v16StatusOf(s);
       await this.send('StatusNotification', {
@@ -294,7 +298,7 @@ export class CsmsLink extends EventEmitter<CsmsLinkEvents> implements VersionLin
         ...(v16.info ? { info: v16.info.slice(0, 50) } : {}),
       });
     } catch (err) {
-      this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });
+      this.log.debug('StatusNotification not delivered', { connectorId: v16ConnectorIdOf(s), err });
     }
   }
 

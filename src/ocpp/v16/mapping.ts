@@ -2,7 +2,9 @@
  * The core's vocabulary to and from OCPP 1.6's: connector status, error code and stop reason.
  * One function per concept; every 1.6 message that carries one goes through here.
  */
-import type { AuthorizationInfo, ConnectorCondition, ConnectorErrorCode, StopReason } from '../../core/ports.js';
+import type { AuthorizationInfo, Condition, ConnectorErrorCode, EvseCondition, StationCondition, StopReason } from '../../core/ports.js';
+import { v16ConnectorIdOf } from './topology.js';
+
 
 /** ChargePointStatus (OCPP 1.6 §7.7). */
 export type ChargePointStatus =
@@ -37,15 +39,12 @@ export function fromV16IdTagInfo(info: IdTagInfo): AuthorizationInfo {
   };
 }
 
-/** The 1.6 connector id of the station as a whole. */
-export const STATION_CONNECTOR_ID = 0;
-
 /**
  * The 1.6 status of a connector's (or the station's) condition, in 1.6's order of precedence
  * (§4.9): a fault first; a session's own state (even on a connector made inoperative, whose
  * change waits for the session's end); Unavailable; Reserved; then what happens at the connector.
  */
-export function toV16Status(c: ConnectorCondition): ChargePointStatus {
+export function toV16Status(c: Condition): ChargePointStatus {
   if (c.faulted) return 'Faulted';
   switch (c.chargingState) {
     case 'Charging': case 'SuspendedEV': case 'SuspendedEVSE': return c.chargingState;
@@ -69,8 +68,9 @@ export interface V16Status {
   at: number;
 }
 
-export function v16StatusOf(c: ConnectorCondition): V16Status {
-  return { connectorId: c.connectorId, status: toV16Status(c), errorCode: toV16ErrorCode(c.fault?.errorCode ?? 'NoError'), info: c.fault?.info, at: c.at };
+/** A condition as 1.6 reports it, with its 1.6 connectorId (0: the station). */
+export function v16StatusOf(c: StationCondition | EvseCondition): V16Status {
+  return { connectorId: v16ConnectorIdOf(c), status: toV16Status(c), errorCode: toV16ErrorCode(c.fault?.errorCode ?? 'NoError'), info: c.fault?.info, at: c.at };
 }
 
 /**
@@ -79,11 +79,11 @@ export function v16StatusOf(c: ConnectorCondition): V16Status {
  */
 export class V16StatusChanges {
   private readonly last = new Map<number, string>();
-  changed(c: ConnectorCondition): boolean {
+  changed(c: StationCondition | EvseCondition): boolean {
     const s = v16StatusOf(c);
     const key = `${s.status}/${s.errorCode}`;
-    if (this.last.get(c.connectorId) === key) return false;
-    this.last.set(c.connectorId, key);
+    if (this.last.get(s.connectorId) === key) return false;
+    this.last.set(s.connectorId, key);
     return true;
   }
 }

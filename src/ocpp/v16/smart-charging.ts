@@ -47,7 +47,7 @@ export function sessionNamed(ctx: IncomingContext, connectorId: number, transact
 /** Why the charge point refuses this profile on this connector, or undefined. */
 export function profileProblem(connectorId: number, p: ChargingProfile, ctx: IncomingContext): string | undefined {
   const { settings, chargePoint } = ctx;
-  if (connectorId !== 0 && !chargePoint.connectorIds.includes(connectorId)) return `no connector ${connectorId}`;
+  if (connectorId !== 0 && !chargePoint.evseIds.includes(connectorId)) return `no connector ${connectorId}`;
   if (p.chargingProfilePurpose === 'ChargePointMaxProfile' && connectorId !== 0) return 'ChargePointMaxProfile is for connector 0 only';
   if (p.transactionId !== undefined && p.chargingProfilePurpose !== 'TxProfile') return 'transactionId is for TxProfile only';
   if (p.chargingProfilePurpose === 'TxProfile') {
@@ -104,10 +104,10 @@ export const smartChargingHandlers: {
   GetCompositeSchedule: (req, ctx) => {
     const sc = smartCharging(ctx);
     const { chargePoint, settings } = ctx;
-    if (req.connectorId !== 0 && !chargePoint.connectorIds.includes(req.connectorId)) return { status: 'Rejected' };
+    if (req.connectorId !== 0 && !chargePoint.evseIds.includes(req.connectorId)) return { status: 'Rejected' };
     const unit = req.chargingRateUnit ?? (settings.list('ChargingScheduleAllowedChargingRateUnit')[0] === 'Power' ? 'W' : 'A');
     const transaction = activeTransaction(ctx, req.connectorId);
-    const running = chargePoint.connectorIds.filter((id) => chargePoint.session(id)).length;
+    const running = chargePoint.evseIds.filter((id) => chargePoint.session(id)).length;
     const sharedBy = req.connectorId === 0 ? 1 : Math.max(1, running + (transaction ? 0 : 1));
     const s = sc.composite({ target: targetOfConnector(req.connectorId), durationS: req.duration, unit, transaction, sharedBy });
     const start = isoMs(s.startMs);
@@ -126,7 +126,7 @@ export async function remoteStartWithProfile(req: CsRequest<'RemoteStartTransact
   const { chargePoint } = ctx;
   const p = req.chargingProfile!;
   const sc = ctx.features?.smartCharging;
-  const connectorId = req.connectorId ?? (chargePoint.connectorIds.length === 1 ? chargePoint.connectorIds[0] : undefined);
+  const connectorId = req.connectorId ?? (chargePoint.evseIds.length === 1 ? chargePoint.evseIds[0] : undefined);
   if (!sc || connectorId === undefined || p.chargingProfilePurpose !== 'TxProfile' || p.transactionId !== undefined) {
     ctx.log.info('RemoteStartTransaction with an unusable charging profile rejected', { connectorId: req.connectorId });
     return { status: 'Rejected' };

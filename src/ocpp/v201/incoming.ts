@@ -6,13 +6,15 @@
 import { createRPCError } from '../rpc.js';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock, EvseId } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
 import type { ConfigurationStore, EventQueue } from '../store-ports.js';
 import { toV201MeterValue } from './mapping.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls } from './messages.js';
+import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
+import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -31,8 +33,8 @@ export interface V201Context {
     readonly state: string;
     /** BootNotification now (TriggerMessage: reason Triggered). */
     boot(reason?: 'Triggered'): Promise<void>;
-    /** StatusNotification of a connector whether or not it changed (TriggerMessage). */
-    triggerStatus(connectorId: number): Promise<void>;
+    /** StatusNotification of an EVSE's connector whether or not it changed (TriggerMessage). */
+    triggerStatus(evseId: EvseId): Promise<void>;
     send(action: string, request: unknown): Promise<unknown>;
     configurationChanged(key: string): void;
     /** A remote start was accepted: the Started event of this token's session carries RemoteStart and the id. */
@@ -48,8 +50,8 @@ const after = (fn: () => void) => setImmediate(fn);
 /** How many queued rows GetTransactionStatus looks through (the queue is read oldest first). */
 const QUEUE_SCAN_ROWS = 100_000;
 
-/** 2.0.1's EVSE n is the core's connector n (one connector each). */
-const knownEvse = (ctx: V201Context, evseId: number | undefined): boolean => evseId === undefined || ctx.chargePoint.connectorIds.includes(evseId);
+/** Whether an evseId, if given, names one of the station's EVSEs (evseId 0, the station, is no EVSE). */
+const knownEvse = (ctx: V201Context, evseId: number | undefined): boolean => evseId === undefined || ctx.chargePoint.evseIds.includes(evseId);
 
 type Handlers = { [A in keyof CsmsCalls]?: (req: CsmsCalls[A][0], ctx: V201Context) => Promise<CsmsCalls[A][1]> | CsmsCalls[A][1] };
 
@@ -62,7 +64,7 @@ export const handlers: Handlers = {
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
-    if (!knownEvse(ctx, req.evseId) || req.evseId === 0) return { status: 'Rejected' };
+    if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId);
     if (accepted) ctx.link.remoteStartAccepted(req.idToken.idToken, req.remoteStartId);
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
@@ -72,23 +74,25 @@ export const handlers: Handlers = {
   // F03: the station's transactionId is the session's local id (link.ts transactionIdFor).
   // F05: a running transaction on the EVSE is not stopped by an unlock; an EVSE without a lock cannot be unlocked.
   UnlockConnector: async (req, ctx) => {
-    if (!ctx.chargePoint.connectorIds.includes(req.evseId) || req.connectorId !== 1) return { status: 'UnknownConnector' };
+    const connector = { evseId: req.evseId, connectorId: req.connectorId };
+    if (!ctx.chargePoint.hasConnector(connector)) return { status: 'UnknownConnector' };
     if (ctx.chargePoint.session(req.evseId)) return { status: 'OngoingAuthorizedTransaction' };
-    const result = await ctx.chargePoint.unlock(req.evseId);
+    const result = await ctx.chargePoint.unlock(connector);
     return { status: result === 'Unlocked' ? 'Unlocked' : 'UnlockFailed' };
   },
 
   // G03/G04: station (no evse), EVSE, or its one connector; Scheduled while a transaction runs; persisted like 1.6's.
   ChangeAvailability: (req, ctx) => {
     const { chargePoint, settings } = ctx;
-    const evseId = req.evse?.id ?? 0;
-    if (evseId !== 0 && !chargePoint.connectorIds.includes(evseId)) return { status: 'Rejected' };
-    if (req.evse?.connectorId !== undefined && req.evse.connectorId !== 1) return { status: 'Rejected' };
+    const place = fromV201Evse(req.evse);
+    // The station has no connector of its own.
+    if (!knownV201Place(chargePoint, place) || (place === 'station' && req.evse?.connectorId !== undefined)) return { status: 'Rejected' };
     const type = req.operationalStatus;
-    const status = chargePoint.changeAvailability(evseId, type);
-    const ids = evseId === 0 ? [0, ...chargePoint.connectorIds] : [evseId];
-    for (const id of ids) settings.set(`evse-edge.Availability.${id}`, type);
-    ctx.log.info('availability changed by the central system', { evseId, type, status });
+    const status = place === 'station' ? chargePoint.changeStationAvailability(type) : chargePoint.changeAvailability(place.evseId, type);
+    // Saved under the same keys as 1.6's (src/app/charger restores them): the station's, then each EVSE's.
+    const keys = place === 'station' ? [AVAILABILITY_STATION_KEY, ...chargePoint.evseIds.map(availabilityKey)] : [availabilityKey(place.evseId)];
+    for (const key of keys) settings.set(key, type);
+    ctx.log.info('availability changed by the central system', { evseId: req.evse?.id ?? STATION_EVSE_ID, type, status });
     return { status };
   },
 
@@ -96,15 +100,15 @@ export const handlers: Handlers = {
   GetTransactionStatus: (req, ctx) => {
     const queued = ctx.outbox.head(QUEUE_SCAN_ROWS).filter((e) => e.kind !== 'security');
     if (req.transactionId === undefined) return { messagesInQueue: queued.length > 0 };
-    const ongoing = ctx.chargePoint.connectorIds.some((id) => ctx.chargePoint.session(id)?.localId === req.transactionId);
+    const ongoing = ctx.chargePoint.evseIds.some((id) => ctx.chargePoint.session(id)?.localId === req.transactionId);
     return { ongoingIndicator: ongoing, messagesInQueue: queued.some((e) => e.localId === req.transactionId) };
   },
 
   // B11/B12: Immediate ends transactions (ImmediateReset) then resets; OnIdle waits for them (Scheduled).
   Reset: async (req, ctx) => {
     const { chargePoint, log } = ctx;
-    if (req.evseId !== undefined && !chargePoint.connectorIds.includes(req.evseId)) return { status: 'Rejected' };
-    const ids = req.evseId !== undefined ? [req.evseId] : chargePoint.connectorIds;
+    if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
+    const ids = req.evseId !== undefined ? [req.evseId] : chargePoint.evseIds;
     const busy = ids.filter((id) => chargePoint.session(id));
     log.warn('reset requested by the central system', { type: req.type, evseId: req.evseId, busy });
     // An EVSE has nothing to restart but its transaction; the station restarts through the application's hook.
@@ -112,7 +116,7 @@ export const handlers: Handlers = {
       if (req.evseId === undefined) ctx.onReset('Soft');
     };
     if (req.type === 'Immediate') {
-      after(() => void Promise.all(busy.map((id) => chargePoint.stopConnector(id, 'ImmediateReset')))
+      after(() => void Promise.all(busy.map((id) => chargePoint.stopEvse(id, 'ImmediateReset')))
         .catch((err) => log.error('immediate reset: stopping transactions failed', { err }))
         .finally(restart));
       return { status: 'Accepted' };
@@ -134,10 +138,10 @@ export const handlers: Handlers = {
   // F06: answer first, then send.
   TriggerMessage: (req, ctx) => {
     const { chargePoint, link } = ctx;
-    const evseId = req.evse?.id;
-    if (evseId !== undefined && !chargePoint.connectorIds.includes(evseId)) return { status: 'Rejected' };
-    if (req.evse?.connectorId !== undefined && req.evse.connectorId !== 1) return { status: 'Rejected' };
-    const ids = evseId !== undefined ? [evseId] : chargePoint.connectorIds;
+    // No evse: every EVSE; an evse must be one of the station's (evseId 0 names none here).
+    const place = req.evse === undefined ? 'station' : fromV201Evse(req.evse);
+    if (req.evse !== undefined && (place === 'station' || !knownV201Place(chargePoint, place))) return { status: 'Rejected' };
+    const ids = place !== 'station' ? [place.evseId] : chargePoint.evseIds;
     switch (req.requestedMessage) {
       case 'BootNotification':
         after(() => void link.boot('Triggered'));

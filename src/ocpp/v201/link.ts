@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
-import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import type { AuthorizationInfo, Timer } from '../../core/ports.js';
+import type { ChargePoint } from '../../core/charge-point.js';
+import type { AuthorizationInfo, EvseCondition, EvseId, Timer } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError, type AnyConnection } from '../connection.js';
 import { judgeDeliveryFailure } from '../delivery-failure.js';
@@ -11,6 +11,7 @@ import type { LinkDeps, LinkEvents, LinkState, VersionLink } from '../version.js
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
+import { v201EvseOfSession } from './topology.js';
 
 /** The protocol version whose transaction ids this binding assigns. */
 export const OCPP201 = 'ocpp2.0.1';
@@ -52,7 +53,8 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
   private lastAckAt: number | null = null;
   private readonly unsubscribers: (() => void)[] = [];
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
-  private readonly sentStatus = new Map<number, ConnectorStatusEnumType>();
+  /** The status last sent per connector (by `evseId/connectorId`). */
+  private readonly sentStatus = new Map<string, ConnectorStatusEnumType>();
   /**
    * Remote starts accepted and not yet delivered as Started, by token: that event carries
    * triggerReason RemoteStart and the remoteStartId. Held in memory only (the event log has no
@@ -85,7 +87,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     const cp = this.d.chargePoint;
     const onOpen = () => this.onOpen();
     const onClose = () => this.onClose();
-    const onStatus = (s: StatusChange) => this.onStatus(s);
+    const onStatus = (s: EvseCondition) => this.onStatus(s);
     const onQueued = () => this.kick();
     c.on('open', onOpen);
     c.on('close', onClose);
@@ -214,7 +216,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     this.setState('accepted');
     // Every connector's status after boot and after a reconnect (B01, B04).
     this.sentStatus.clear();
-    for (const s of this.d.chargePoint.statuses()) void this.sendStatus(s);
+    for (const s of this.d.chargePoint.evseConditions()) void this.sendStatus(s);
     this.scheduleHeartbeat();
     this.kick();
   }
@@ -241,26 +243,31 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     }, Math.max(1_000, intervalMs - Math.min(idleFor, intervalMs)));
   }
 
-  private onStatus(s: StatusChange): void {
+  private onStatus(s: EvseCondition): void {
     if (this.linkState === 'accepted') void this.sendStatus(s);
   }
 
-  async triggerStatus(connectorId: number): Promise<void> {
-    this.sentStatus.delete(connectorId);
-    await this.sendStatus(this.d.chargePoint.status(connectorId));
+  /** StatusNotification of an EVSE's connector, sent even if unchanged (TriggerMessage). */
+  async triggerStatus(evseId: EvseId): Promise<void> {
+    const s = this.d.chargePoint.evseCondition(evseId);
+    this.sentStatus.delete(`${s.evseId}/${s.connectorId}`);
+    await this.sendStatus(s);
   }
 
-  /** StatusNotification of a connector (not of the station: 2.0.1 reports EVSE connectors only), when its 2.0.1 status changed. */
-  async sendStatus(s: StatusChange): Promise<void> {
-    if (s.connectorId === 0) return;
+  /**
+   * StatusNotification of a connector, when its 2.0.1 status changed. Only EVSEs' connectors
+   * have one: the core's station status events are not subscribed to.
+   */
+  async sendStatus(s: EvseCondition): Promise<void> {
     const status = toV201Status(s);
-    if (this.sentStatus.get(s.connectorId) === status) return;
-    this.sentStatus.set(s.connectorId, status);
+    const key = `${s.evseId}/${s.connectorId}`;
+    if (this.sentStatus.get(key) === status) return;
+    this.sentStatus.set(key, status);
     try {
-      await this.call('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.connectorId, connectorId: 1 });
+      await this.call('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.evseId, connectorId: s.connectorId });
     } catch (err) {
-      this.sentStatus.delete(s.connectorId);
-      this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });
+      this.sentStatus.delete(key);
+      this.log.debug('StatusNotification not delivered', { evseId: s.evseId, connectorId: s.connectorId, err });
     }
   }
 
@@ -313,7 +320,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
         request: {
           eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
           transactionInfo: { transactionId, chargingState: 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-          evse: { id: b.connectorId, connectorId: 1 }, idToken: idTokenOf(b.idTag),
+          evse: v201EvseOfSession(b.connectorId), idToken: idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
@@ -417,7 +424,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
       const r = this.d.ledger.get(entry.localId);
       if (r) {
         this.emit('session-unsynced', {
-          localId: entry.localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
+          localId: entry.localId, evseId: r.evseId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
           energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: this.transactionIdOf(entry.localId) === undefined, error: reason,
         });
       }

@@ -4,7 +4,7 @@
  * goes through here.
  */
 import { isoMs } from '../../core/clock.js';
-import type { AuthorizationInfo, ConnectorCondition, Sample, StopReason } from '../../core/ports.js';
+import type { AuthorizationInfo, Condition, Sample, StopReason } from '../../core/ports.js';
 import { toMeterValue } from '../v16/render.js';
 import { toV16Status, type ChargePointStatus } from '../v16/mapping.js';
 import type {
@@ -18,7 +18,7 @@ const STATUS: Record<ChargePointStatus, ConnectorStatusEnumType> = {
 };
 
 /** A connector's condition as 2.0.1 says it, by the same precedence as 1.6 (a fault first, then a session, availability, a reservation). */
-export function toV201Status(c: ConnectorCondition): ConnectorStatusEnumType {
+export function toV201Status(c: Condition): ConnectorStatusEnumType {
   return STATUS[toV16Status(c)];
 }
 

@@ -33,7 +33,7 @@ function startRuntime(url: string): { notify: () => FirmwareNotify } {
   let notify: FirmwareNotify | undefined;
   runtime = new ChargePointRuntime({
     chargePointId: CP, db, clock, log: silentLog, pseudonym: pseudonymiser(Buffer.alloc(32, 7)),
-    hardware: { connectors: [{ id: 1, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: 32, phases: 3, nominalVoltageV: 230, maxPowerW: 22_080 }], readers: [new SimIdReader()] },
+    hardware: { evses: [{ evseId: 1, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: 32, phases: 3, nominalVoltageV: 230, maxPowerW: 22_080 }], readers: [new SimIdReader()] },
     identity: { vendor: 'evse-edge', model: 'TEST', firmwareVersion: 'test-1' },
     csms: { url, callTimeoutMs: 5_000, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 300 },
     definitions, defaults: new Map(definitions.map((d) => [d.key, d.default])),

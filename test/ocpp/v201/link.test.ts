@@ -25,7 +25,7 @@ async function agentOn(url: string, ocppVersions: string[], ocpp: Record<string,
   return t;
 }
 
-const present = (t: TestAgent, id: string) => t.agent.sim.reader.present({ token: { id, type: 'ISO14443' }, method: 'rfid', connectorId: 1 });
+const present = (t: TestAgent, id: string) => t.agent.sim.reader.present({ token: { id, type: 'ISO14443' }, method: 'rfid', evseId: 1 });
 const txEvents = (csms: TestCsms): RecordedCall[] => csms.callsOf('TransactionEvent', CP);
 
 describe('OCPP 2.0.1 link against a strict 2.0.1 central system', () => {
@@ -109,7 +109,7 @@ describe('OCPP 2.0.1 link against a strict 2.0.1 central system', () => {
     expect(ref).toEqual({ version: 'ocpp2.0.1', id: txId });
     // A second session gets another id.
     t.agent.sim.connectors.get(1)!.unplug();
-    await waitFor(() => toV16Status(t.agent.chargePoint!.status(1)) === 'Available', 10_000, 'Available again');
+    await waitFor(() => toV16Status(t.agent.chargePoint!.evseCondition(1)) === 'Available', 10_000, 'Available again');
     present(t, 'CARD-202');
     await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started').length === 2, 10_000, 'second Started');
     const second = txEvents(csms).filter((c) => c.params.eventType === 'Started')[1]!.params;

@@ -1,13 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
 import type { AuthorizationInfo, Timer } from '../../core/ports.js';
-import type { Log } from '../../lib/log.js';
-import { CallFailedError, type AnyConnection } from '../connection.js';
 import { judgeDeliveryFailure } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
-import type { LinkDeps, LinkEvents, LinkState, VersionLink } from '../version.js';
+import { OcppSession, type BootReason } from '../session.js';
+import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
@@ -39,18 +37,10 @@ export const transactionIdFor = (localId: string): string => localId;
  * [TransactionEvent] (the 1.6 keys TransactionMessageAttempts/RetryInterval: one setting, two
  * views). The device model answers Get/SetVariables and GetBaseReport (incoming.ts).
  */
-export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
-  private linkState: LinkState = 'offline';
-  private acceptedOnce = false;
-  private stopped = true;
-  private heartbeatTimer?: Timer;
-  private bootTimer?: Timer;
+export class V201Link extends OcppSession<ChargingStationCalls> implements VersionLink {
   private pumpTimer?: Timer;
   private pumping = false;
   private pumpRequested = false;
-  private lastSentAt = 0;
-  private lastAckAt: number | null = null;
-  private readonly unsubscribers: (() => void)[] = [];
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
   private readonly sentStatus = new Map<number, ConnectorStatusEnumType>();
   /**
@@ -59,64 +49,18 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
    * field for it): a restart before the Started event is delivered sends it as Authorized.
    */
   private readonly remoteStarts = new Map<string, number>();
-  private readonly log: Log;
-  private readonly connection: AnyConnection;
-  stateSince: number;
 
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
-    super();
-    this.log = d.log;
-    this.connection = d.connection;
-    this.stateSince = d.clock.now();
+    super(d);
     registerIncoming(d.connection, { ...context, link: this });
   }
 
-  get state(): LinkState {
-    return this.linkState;
+  protected watchStatuses(): (s: StatusChange) => void {
+    return this.onStatus;
   }
 
-  get lastAcknowledgedAt(): number | null {
-    return this.lastAckAt;
-  }
-
-  start(): void {
-    this.stopped = false;
-    const c = this.connection;
-    const cp = this.d.chargePoint;
-    const onOpen = () => this.onOpen();
-    const onClose = () => this.onClose();
-    const onStatus = (s: StatusChange) => this.onStatus(s);
-    const onQueued = () => this.kick();
-    c.on('open', onOpen);
-    c.on('close', onClose);
-    cp.on('status', onStatus);
-    cp.on('queued', onQueued);
-    this.unsubscribers.push(() => c.off('open', onOpen), () => c.off('close', onClose), () => cp.off('status', onStatus), () => cp.off('queued', onQueued));
-    c.start();
-    // Started once the version was negotiated: the connection is already open.
-    if (c.open) this.onOpen();
-  }
-
-  halt(): void {
-    this.stopped = true;
-    for (const off of this.unsubscribers.splice(0)) off();
-    this.heartbeatTimer?.cancel();
-    this.bootTimer?.cancel();
+  protected haltDelivery(): void {
     this.pumpTimer?.cancel();
-  }
-
-  async stop(): Promise<void> {
-    this.halt();
-    await this.connection.stop();
-    this.setState('offline');
-  }
-
-  async reconnect(): Promise<void> {
-    await this.connection.reconnect();
-  }
-
-  online(): boolean {
-    return this.linkState === 'accepted' && this.connection.open;
   }
 
   transactionIdOf(localId: string): string | undefined {
@@ -128,25 +72,9 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     this.remoteStarts.set(idToken, remoteStartId);
   }
 
-  configurationChanged(key: string): void {
-    if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
-    if (key === 'WebSocketPingInterval') this.connection.reconfigure({ pingIntervalMs: this.d.settings.int('WebSocketPingInterval') * 1000 });
-  }
-
-  async send(action: string, request: unknown, timeoutMs?: number): Promise<unknown> {
-    this.lastSentAt = this.d.clock.now();
-    const res = await this.connection.call(action, request, { timeoutMs });
-    this.lastAckAt = this.d.clock.now();
-    return res;
-  }
-
-  private call<A extends CsAction>(action: A, request: Req<A>, timeoutMs?: number): Promise<Res<A>> {
-    return this.send(action, request, timeoutMs) as Promise<Res<A>>;
-  }
-
   async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
     try {
-      const res = await this.call('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      const res = await this.send('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
@@ -154,96 +82,29 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     }
   }
 
-  // ------------------------------------------------------------- boot, heartbeat, status
+  // ------------------------------------------------------------- boot, status
 
-  private setState(s: LinkState): void {
-    if (s === this.linkState) return;
-    // Rejected (B03): answer nothing but send BootNotification again; Pending (B02) answers.
-    if (s === 'rejected') this.connection.silent = true;
-    else if (s === 'pending' || s === 'accepted') this.connection.silent = false;
-    this.linkState = s;
-    this.stateSince = this.d.clock.now();
-    this.log.info('central system link', { state: s });
-    this.emit('state', s);
-  }
-
-  private onOpen(): void {
-    // A reconnect is not a reboot (OCPP-J 2.0.1 §5.3): no BootNotification.
-    if (this.acceptedOnce) this.onAccepted();
-    else void this.boot();
-  }
-
-  private onClose(): void {
-    this.heartbeatTimer?.cancel();
-    this.bootTimer?.cancel();
-    this.setState('offline');
-  }
-
-  async boot(reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
-    this.bootTimer?.cancel();
-    if (this.stopped || !this.connection.open) return;
-    if (!this.acceptedOnce) this.setState('booting');
+  /** BootNotification (B01; TriggerMessage: reason Triggered), the identity cut to 2.0.1's lengths. */
+  protected bootRequest(reason: BootReason): Req<'BootNotification'> {
     const id = this.d.identity;
-    const retryMs = this.d.timing?.bootRetryMs ?? 30_000;
-    let res: Res<'BootNotification'>;
-    try {
-      res = await this.call('BootNotification', {
-        reason,
-        chargingStation: {
-          model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
-          ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
-        },
-      });
-    } catch (err) {
-      this.log.warn('BootNotification failed', { err });
-      if (this.connection.open) this.bootTimer = this.d.clock.setTimeout(() => void this.boot(), retryMs);
-      return;
-    }
-    this.setClock(res.currentTime);
-    if (res.status === 'Accepted') {
-      if (res.interval > 0 && this.d.settings.get('HeartbeatInterval') !== String(res.interval)) this.d.settings.set('HeartbeatInterval', String(res.interval));
-      this.acceptedOnce = true;
-      this.onAccepted();
-    } else {
-      this.setState(res.status === 'Pending' ? 'pending' : 'rejected');
-      this.bootTimer = this.d.clock.setTimeout(() => void this.boot(), res.interval > 0 ? res.interval * 1000 : retryMs);
-    }
+    return {
+      reason,
+      chargingStation: {
+        model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
+        ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
+      },
+    };
   }
 
-  private onAccepted(): void {
-    this.setState('accepted');
-    // Every connector's status after boot and after a reconnect (B01, B04).
+  /** Every connector's status after boot and after a reconnect (B01, B04). */
+  protected announceStatuses(): void {
     this.sentStatus.clear();
     for (const s of this.d.chargePoint.statuses()) void this.sendStatus(s);
-    this.scheduleHeartbeat();
-    this.kick();
   }
 
-  private setClock(currentTime: string | undefined): void {
-    const t = currentTime ? Date.parse(currentTime) : Number.NaN;
-    if (Number.isFinite(t)) this.d.clock.set(t);
-  }
-
-  private scheduleHeartbeat(): void {
-    this.heartbeatTimer?.cancel();
-    const intervalMs = this.d.settings.int('HeartbeatInterval') * 1000;
-    if (intervalMs <= 0 || this.linkState !== 'accepted') return;
-    const idleFor = this.d.clock.now() - this.lastSentAt;
-    this.heartbeatTimer = this.d.clock.setTimeout(async () => {
-      if (this.d.clock.now() - this.lastSentAt >= intervalMs - 50) {
-        try {
-          this.setClock((await this.call('Heartbeat', {})).currentTime);
-        } catch (err) {
-          this.log.debug('Heartbeat failed', { err });
-        }
-      }
-      this.scheduleHeartbeat();
-    }, Math.max(1_000, intervalMs - Math.min(idleFor, intervalMs)));
-  }
-
-  private onStatus(s: StatusChange): void {
-    if (this.linkState === 'accepted') void this.sendStatus(s);
-  }
+  private readonly onStatus = (s: StatusChange): void => {
+    if (this.state === 'accepted') void this.sendStatus(s);
+  };
 
   async triggerStatus(connectorId: number): Promise<void> {
     this.sentStatus.delete(connectorId);
@@ -257,7 +118,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     if (this.sentStatus.get(s.connectorId) === status) return;
     this.sentStatus.set(s.connectorId, status);
     try {
-      await this.call('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.connectorId, connectorId: 1 });
+      await this.send('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.connectorId, connectorId: 1 });
     } catch (err) {
       this.sentStatus.delete(s.connectorId);
       this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });
@@ -396,16 +257,6 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
           }
           return true;
       }
-    }
-  }
-
-  private async answersHeartbeat(): Promise<boolean> {
-    if (!this.online()) return false;
-    try {
-      this.setClock((await this.call('Heartbeat', {})).currentTime);
-      return true;
-    } catch {
-      return false;
     }
   }
 

@@ -3,7 +3,7 @@ import type { ChargePoint, StatusChange } from '../core/charge-point.js';
 import type { Timer } from '../core/ports.js';
 import type { Log } from '../lib/log.js';
 import type { AnyConnection } from './connection.js';
-import type { ConfigurationStore } from './store-ports.js';
+import type { ConfigurationStore, EventQueue, QueuedEvent } from './store-ports.js';
 import type { ChargePointIdentity, LinkEvents, LinkState, LinkTiming, SettableClock } from './version.js';
 
 /** Why a BootNotification goes: the charger powered up, or the central system asked (TriggerMessage). */
@@ -25,6 +25,8 @@ interface HeartbeatAnswer {
 export interface SessionDeps {
   connection: AnyConnection;
   chargePoint: ChargePoint;
+  /** The queue of events to deliver (the store's outbox). */
+  outbox: Pick<EventQueue, 'head'>;
   /** HeartbeatInterval (written when a boot is Accepted) and WebSocketPingInterval. */
   settings: Pick<ConfigurationStore, 'get' | 'set' | 'int'>;
   clock: SettableClock;
@@ -43,10 +45,11 @@ export interface SessionDeps {
  * for the application, and the start, pause and halt of the transaction messages' delivery.
  *
  * A version's link extends it with its message encoding: its BootNotification payload
- * (`bootRequest`), its StatusNotifications (`watchStatuses`, `announceStatuses`), its delivery
- * (`kick`, `haltDelivery`), its transaction ids and Authorize. Its typed calls are `send` with
- * the version's message map `Calls`. Nothing here allocates per message: the session's
- * callbacks are bound once per link.
+ * (`bootRequest`), its StatusNotifications (`watchStatuses`, `announceStatuses`), the delivery
+ * of one queued event as its transaction message (`deliver`; failures are settled the same for
+ * every version by ../delivery-failure.ts), its transaction ids and Authorize. Its typed calls
+ * are `send` with the version's message map `Calls`. Nothing here allocates per message: the
+ * session's callbacks are bound once per link.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>> extends EventEmitter<LinkEvents> {
@@ -59,6 +62,11 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   private bootTimer?: Timer;
   private lastSentAt = 0;
   private lastAckAt: number | null = null;
+  private pumpTimer?: Timer;
+  private pumping = false;
+  private pumpRequested = false;
+  /** How many queued events delivery reads at a time: the head, and for a version that batches (1.6 MeterValues), the one after it. */
+  protected readonly lookahead: 1 | 2 = 1;
   private readonly unsubscribers: (() => void)[] = [];
   protected readonly log: Log;
   protected readonly connection: AnyConnection;
@@ -80,12 +88,13 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   protected abstract watchStatuses(): (s: StatusChange) => void;
   /** Every connector's status, after a boot is Accepted and after a reconnect. */
   protected abstract announceStatuses(): void;
-  /** Wake the delivery of queued events (new events queued, accepted, reconnected, retry due). */
-  abstract kick(): void;
-  /** Start delivering when the link allows (at start). */
-  protected startDelivery(): void {}
-  /** Stop delivering and cancel the delivery's and statuses' timers (at halt). */
-  protected abstract haltDelivery(): void;
+  /**
+   * Deliver the queue's head (`next`: the entry after it, when `lookahead` is 2). Returns false
+   * when delivery must pause (link down, a partition, the store not writable).
+   */
+  protected abstract deliver(entry: QueuedEvent, next: QueuedEvent | undefined): Promise<boolean>;
+  /** Cancel the version's own timers (at halt). */
+  protected cancelTimers(): void {}
 
   // ------------------------------------------------------------- state
 
@@ -119,17 +128,16 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   /** Listen to the connection and the core, and start the connection. */
   start(): void {
     this.stopped = false;
-    this.startDelivery();
     const c = this.connection;
     const cp = this.session.chargePoint;
     const onStatus = this.watchStatuses();
     c.on('open', this.onOpen);
     c.on('close', this.onClose);
     cp.on('status', onStatus);
-    cp.on('queued', this.onQueued);
+    cp.on('queued', this.wake);
     this.unsubscribers.push(
       () => c.off('open', this.onOpen), () => c.off('close', this.onClose),
-      () => cp.off('status', onStatus), () => cp.off('queued', this.onQueued),
+      () => cp.off('status', onStatus), () => cp.off('queued', this.wake),
     );
     c.start();
     // Started once the version was negotiated (several offered): the connection is already open.
@@ -142,7 +150,8 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
     for (const off of this.unsubscribers.splice(0)) off();
     this.heartbeatTimer?.cancel();
     this.bootTimer?.cancel();
-    this.haltDelivery();
+    this.pumpTimer?.cancel();
+    this.cancelTimers();
   }
 
   /** Halt and close the connection. */
@@ -168,8 +177,6 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
     this.bootTimer?.cancel();
     this.setState('offline');
   };
-
-  private readonly onQueued = (): void => this.kick();
 
   // ------------------------------------------------------------- boot
 
@@ -264,6 +271,49 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   configurationChanged(key: string): void {
     if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
     if (key === 'WebSocketPingInterval') this.connection.reconfigure({ pingIntervalMs: this.session.settings.int('WebSocketPingInterval') * 1000 });
+  }
+
+  // ------------------------------------------------------------- transaction-message delivery
+
+  /** Wake the delivery of queued events (new events queued, accepted, reconnected, retry due). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpRequested = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private readonly wake = (): void => this.kick();
+
+  /** Deliver the queue in order, one CALL outstanding, while the link is accepted and up. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    this.pumpTimer?.cancel();
+    try {
+      do {
+        this.pumpRequested = false;
+        while (this.online() && !this.stopped) {
+          const [entry, next] = this.session.outbox.head(this.lookahead);
+          if (!entry) break;
+          const waitMs = entry.notBefore - this.session.clock.now();
+          if (waitMs > 0) {
+            this.pumpTimer = this.session.clock.setTimeout(this.wake, waitMs);
+            break;
+          }
+          if (!(await this.deliver(entry, next))) break;
+        }
+      } while (this.pumpRequested && this.online() && !this.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Deliver nothing for `ms`, then go on (the store could not record an outcome). */
+  pauseDelivery(ms: number): void {
+    this.pumpTimer?.cancel();
+    this.pumpTimer = this.session.clock.setTimeout(this.wake, ms);
   }
 
   // ------------------------------------------------------------- calls

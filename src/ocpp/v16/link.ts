@@ -12,7 +12,7 @@ import type { FeatureServices } from './features.js';
 import type { IncomingContext } from './context.js';
 import { registerIncoming } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpRequest } from './messages.js';
-import type { EventQueue, TransactionRefs } from './store-ports.js';
+import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
 import { OCPP16, transactionIdOf } from './transaction-messages.js';
 
 export type { SessionUnsynced } from './delivery.js';
@@ -46,8 +46,9 @@ export type CsmsLinkEvents = LinkEvents;
  * The OCPP 1.6J link between the ChargePoint core and the central system: the session every
  * version shares (../session.ts: boot cycle, clock, heartbeats, pings, state, shutdown) with 1.6's
  * BootNotification, the re-timing of events queued before the clock was set, status
- * notifications (MinimumStatusDuration) and authorisation requests. The transaction messages go
- * through delivery.ts (the outbox pump); incoming calls through incoming.ts.
+ * notifications (MinimumStatusDuration) and authorisation requests. The session pumps the
+ * outbox; delivery.ts renders and delivers each transaction message; incoming calls go through
+ * incoming.ts.
  */
 export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLink {
   private readonly statusHolds = new Map<number, Timer>();
@@ -68,8 +69,11 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     });
   }
 
-  protected override startDelivery(): void {
-    this.delivery.start();
+  /** The head and the entry after it: a MeterValues backlog goes as a batch (delivery.ts). */
+  protected override readonly lookahead = 2;
+
+  protected deliver(entry: QueuedEvent, next: QueuedEvent | undefined): Promise<boolean> {
+    return this.delivery.deliverHead(entry, next);
   }
 
   protected watchStatuses(): (s: StatusChange) => void {
@@ -81,8 +85,7 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     };
   }
 
-  protected haltDelivery(): void {
-    this.delivery.halt();
+  protected override cancelTimers(): void {
     for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
   }
@@ -162,13 +165,5 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     } catch (err) {
       this.log.debug('StatusNotification not delivered', { connectorId: s.connectorId, err });
     }
-  }
-
-  // ------------------------------------------------------------- transaction delivery
-
-  /** Wake the delivery of queued transaction messages (new messages queued, reconnected, retry due). */
-  kick(): void {
-    if (this.stopped) return;
-    this.delivery.kick();
   }
 }

@@ -1,7 +1,7 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint, StatusChange } from '../../core/charge-point.js';
-import type { AuthorizationInfo, Timer } from '../../core/ports.js';
-import { judgeDeliveryFailure } from '../delivery-failure.js';
+import type { AuthorizationInfo } from '../../core/ports.js';
+import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import { OcppSession, type BootReason } from '../session.js';
@@ -38,9 +38,6 @@ export const transactionIdFor = (localId: string): string => localId;
  * views). The device model answers Get/SetVariables and GetBaseReport (incoming.ts).
  */
 export class V201Link extends OcppSession<ChargingStationCalls> implements VersionLink {
-  private pumpTimer?: Timer;
-  private pumping = false;
-  private pumpRequested = false;
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
   private readonly sentStatus = new Map<number, ConnectorStatusEnumType>();
   /**
@@ -50,17 +47,22 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
    */
   private readonly remoteStarts = new Map<string, number>();
 
+  /** How a failed delivery is settled (../delivery-failure.ts), built once. */
+  private readonly failures: DeliveryFailureContext;
+
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
     super(d);
     registerIncoming(d.connection, { ...context, link: this });
+    this.failures = {
+      // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
+      queue: d.outbox, settings: d.settings, clock: d.clock, log: d.log, link: this,
+      isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
+      toDeadLetter: (entry, reason, countAttempt) => this.toDeadLetter(entry, reason, countAttempt),
+    };
   }
 
   protected watchStatuses(): (s: StatusChange) => void {
     return this.onStatus;
-  }
-
-  protected haltDelivery(): void {
-    this.pumpTimer?.cancel();
   }
 
   transactionIdOf(localId: string): string | undefined {
@@ -127,37 +129,6 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
 
   // ------------------------------------------------------------- transaction delivery
 
-  kick(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpRequested = true;
-      return;
-    }
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    this.pumpTimer?.cancel();
-    try {
-      do {
-        this.pumpRequested = false;
-        while (this.online() && !this.stopped) {
-          const [entry] = this.d.outbox.head(1);
-          if (!entry) break;
-          const waitMs = entry.notBefore - this.d.clock.now();
-          if (waitMs > 0) {
-            this.pumpTimer = this.d.clock.setTimeout(() => this.kick(), waitMs);
-            break;
-          }
-          if (!(await this.deliver(entry))) break;
-        }
-      } while (this.pumpRequested && this.online() && !this.stopped);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
   /** A queued event as the TransactionEvent it is (or SecurityEventNotification). */
   private render(e: QueuedEvent): { action: 'TransactionEvent'; request: TransactionEventRequest } | { action: 'SecurityEventNotification'; request: Req<'SecurityEventNotification'> } {
     if (e.kind === 'security') {
@@ -201,8 +172,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     };
   }
 
-  /** Deliver one entry. Returns false when delivery must pause (link down). */
-  private async deliver(entry: QueuedEvent): Promise<boolean> {
+  /** Deliver one entry (one at a time: `lookahead` 1). Returns false when delivery must pause (link down). */
+  protected async deliver(entry: QueuedEvent): Promise<boolean> {
     const now = () => this.d.clock.now();
     const { outbox, ledger } = this.d;
     try {
@@ -224,39 +195,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id }) });
       return true;
     } catch (err) {
-      const verdict = await judgeDeliveryFailure(err, entry, {
-        answersHeartbeat: () => this.answersHeartbeat(), isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
-        // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
-        maxAttempts: this.d.settings.int('TransactionMessageAttempts'), retryIntervalS: this.d.settings.int('TransactionMessageRetryInterval'),
-      });
-      switch (verdict.kind) {
-        case 'set-aside':
-          this.toDeadLetter(entry, verdict.reason, false);
-          return true;
-        case 'paused':
-          return false;
-        case 'partition':
-          // A partition, not a refusal; reconnect, and the event goes again first.
-          this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-          void this.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-          return false;
-        case 'store':
-          // The store could not record the outcome: the event stays queued; delivery pauses.
-          this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
-          this.pumpTimer?.cancel();
-          this.pumpTimer = this.d.clock.setTimeout(() => this.kick(), Math.max(1, this.d.settings.int('TransactionMessageRetryInterval')) * 1000);
-          return false;
-        case 'refused-security':
-          outbox.deadLetter(entry.seq, verdict.reason, now());
-          return true;
-        case 'attempt':
-          if (verdict.deadLetter) this.toDeadLetter(entry, verdict.reason, true);
-          else {
-            this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
-            outbox.fail(entry.seq, verdict.reason, now() + verdict.retryInMs);
-          }
-          return true;
-      }
+      return settleDeliveryFailure(err, entry, this.failures);
     }
   }
 

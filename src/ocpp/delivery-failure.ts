@@ -1,7 +1,8 @@
 import type { Clock } from '../core/ports.js';
 import type { Log } from '../lib/log.js';
 import { CallFailedError } from './connection.js';
-import type { EventQueue, QueuedEvent, Settings } from './store-ports.js';
+import type { EventQueue, QueuedEvent, Settings, TransactionRefs } from './store-ports.js';
+import type { LinkEvents, SessionUnsynced } from './version.js';
 
 /**
  * What a failed delivery of a queued transaction message means, the same for every OCPP version
@@ -39,9 +40,14 @@ export async function judgeDeliveryFailure(
   return { kind: 'attempt', reason, attempt, deadLetter: attempt >= Math.max(1, o.maxAttempts), retryInMs: o.retryIntervalS * 1000 * attempt };
 }
 
-/** What acting on a failed delivery needs: the queue, the retry settings and the link. */
+/** What delivery tells the application (the link's events but its state). */
+export type DeliveryEvents = Omit<LinkEvents, 'state'>;
+
+/** What acting on a failed delivery needs: the queue, the ledger, the retry settings and the link. */
 export interface DeliveryFailureContext {
   queue: Pick<EventQueue, 'fail' | 'deadLetter'>;
+  /** The session a dead-lettered closing event belongs to (its energy). */
+  ledger: Pick<TransactionRefs, 'get'>;
   /** TransactionMessageAttempts and TransactionMessageRetryInterval (2.0.1's MessageAttempts/Interval[TransactionEvent] map onto them). */
   settings: Pick<Settings, 'int'>;
   clock: Clock;
@@ -53,11 +59,37 @@ export interface DeliveryFailureContext {
     reconnect(): Promise<void>;
     /** Deliver nothing for `ms`, then go on (the store could not record an outcome). */
     pauseDelivery(ms: number): void;
+    /** The protocol's id of a session, once known. */
+    transactionIdOf(localId: string): number | string | undefined;
+    emit<K extends keyof DeliveryEvents>(event: K, ...args: DeliveryEvents[K]): boolean;
   };
   /** Whether the error is an event in a format this program does not know. */
   isUnknownFormat(err: unknown): boolean;
-  /** Move an event to the dead-letter table, with the version's alarms. */
-  toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void;
+}
+
+/**
+ * An event moved to the dead-letter table: billing data the central system would not take,
+ * kept, never deleted silently, and an alarm. A closing event's session stays in the ledger,
+ * unsynced (never deleted by retention), with its energy and meter curve; the alarm, the
+ * diagnostics event and `evse-edge sessions` say so (on 1.6 a session without its transactionId
+ * has no valid StopTransaction, and a MeterValues without one is not a transaction's). Once the
+ * central system's cause is fixed, a technician requeues the dead letters (outbox/retry): they
+ * go again, in order.
+ */
+export function toDeadLetter(c: DeliveryFailureContext, entry: QueuedEvent, reason: string, countAttempt: boolean): void {
+  c.queue.deadLetter(entry.seq, reason, c.clock.now(), countAttempt);
+  c.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
+  c.link.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
+  if (entry.kind !== 'stop') return;
+  const r = c.ledger.get(entry.localId);
+  if (!r) return;
+  const event: SessionUnsynced = {
+    localId: entry.localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
+    energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
+    noTransactionId: c.link.transactionIdOf(entry.localId) === undefined, error: reason,
+  };
+  c.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
+  c.link.emit('session-unsynced', event);
 }
 
 /**
@@ -73,7 +105,7 @@ export async function settleDeliveryFailure(err: unknown, entry: QueuedEvent, c:
   switch (verdict.kind) {
     case 'set-aside':
       // Written by a newer program: nothing to retry; kept for the program that knows it.
-      c.toDeadLetter(entry, verdict.reason, false);
+      toDeadLetter(c, entry, verdict.reason, false);
       return true;
     case 'paused':
       return false;
@@ -95,7 +127,7 @@ export async function settleDeliveryFailure(err: unknown, entry: QueuedEvent, c:
       log.warn('security event refused by the central system', { seq: entry.seq, reason: verdict.reason });
       return true;
     case 'attempt':
-      if (verdict.deadLetter) c.toDeadLetter(entry, verdict.reason, true);
+      if (verdict.deadLetter) toDeadLetter(c, entry, verdict.reason, true);
       else {
         log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
         c.queue.fail(entry.seq, verdict.reason, c.clock.now() + verdict.retryInMs);

@@ -3,7 +3,7 @@ import type { Clock } from '../../core/ports.js';
 import type { Settings } from './store-ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
-import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
+import { settleDeliveryFailure, toDeadLetter, type DeliveryEvents, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
@@ -12,11 +12,8 @@ import {
   transactionIdOf, UnknownEventFormatError,
 } from './transaction-messages.js';
 
-import type { LinkEvents, SessionUnsynced } from '../version.js';
 export type { SessionUnsynced } from '../version.js';
-
-/** What delivery tells the application (the link's events but its state). */
-export type DeliveryEvents = Omit<LinkEvents, 'state'>;
+export type { DeliveryEvents } from '../delivery-failure.js';
 
 /** What delivery needs of the OCPP session (link.ts): the CALLs, the link's health, a pause. */
 export interface DeliveryLink {
@@ -27,6 +24,8 @@ export interface DeliveryLink {
   reconnect(): Promise<void>;
   /** Deliver nothing for `ms`, then go on (the store could not record an outcome). */
   pauseDelivery(ms: number): void;
+  /** The 1.6 transactionId of a session, once known (the dead-lettered session's alarm). */
+  transactionIdOf(localId: string): number | undefined;
   emit<K extends keyof DeliveryEvents>(event: K, ...args: DeliveryEvents[K]): boolean;
 }
 
@@ -63,9 +62,8 @@ export class TransactionDelivery {
   constructor(private readonly o: TransactionDeliveryOptions) {
     this.log = o.log;
     this.failures = {
-      queue: o.queue, settings: o.settings, clock: o.clock, log: o.log, link: o.link,
+      queue: o.queue, ledger: o.refs, settings: o.settings, clock: o.clock, log: o.log, link: o.link,
       isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
-      toDeadLetter: (entry, reason, countAttempt) => this.toDeadLetter(entry, reason, countAttempt),
     };
   }
 
@@ -164,7 +162,7 @@ export class TransactionDelivery {
       const transactionId = transactionIdOf(refs.transactionRefOf(entry.localId));
       if (transactionId === undefined) {
         // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
-        this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
+        toDeadLetter(this.failures, entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
         return true;
       }
       if (entry.kind === 'meter') {
@@ -181,33 +179,5 @@ export class TransactionDelivery {
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);
     }
-  }
-
-  private toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void {
-    this.o.queue.deadLetter(entry.seq, reason, this.o.clock.now(), countAttempt);
-    // An alarm: billing data the central system would not take. Kept, never deleted silently.
-    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
-    this.o.link.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
-    if (entry.kind === 'stop') this.sessionUnsynced(entry.localId, reason);
-  }
-
-  /**
-   * OCPP 1.6 has no way to report a session without its transactionId: no valid StopTransaction,
-   * and a MeterValues without one is not a transaction's. The session stays in the ledger,
-   * unsynced (never deleted by retention), with its energy and meter curve; this alarm, the
-   * diagnostics event and `evse-edge sessions` say so. Once the central system's cause is fixed,
-   * a technician requeues the dead letters (outbox/retry): Start, MeterValues and Stop go again,
-   * in order, with the transactionId the Start then gets.
-   */
-  private sessionUnsynced(localId: string, reason: string): void {
-    const r = this.o.refs.get(localId);
-    if (!r) return;
-    const event: SessionUnsynced = {
-      localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
-      noTransactionId: transactionIdOf(this.o.refs.transactionRefOf(localId)) === undefined, error: reason,
-    };
-    this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
-    this.o.link.emit('session-unsynced', event);
   }
 }

@@ -55,9 +55,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     registerIncoming(d.connection, { ...context, link: this });
     this.failures = {
       // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
-      queue: d.outbox, settings: d.settings, clock: d.clock, log: d.log, link: this,
+      queue: d.outbox, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, link: this,
       isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
-      toDeadLetter: (entry, reason, countAttempt) => this.toDeadLetter(entry, reason, countAttempt),
     };
   }
 
@@ -196,21 +195,6 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       return true;
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);
-    }
-  }
-
-  private toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void {
-    this.d.outbox.deadLetter(entry.seq, reason, this.d.clock.now(), countAttempt);
-    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
-    this.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
-    if (entry.kind === 'stop') {
-      const r = this.d.ledger.get(entry.localId);
-      if (r) {
-        this.emit('session-unsynced', {
-          localId: entry.localId, connectorId: r.connectorId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-          energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: this.transactionIdOf(entry.localId) === undefined, error: reason,
-        });
-      }
     }
   }
 }

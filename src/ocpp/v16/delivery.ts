@@ -1,9 +1,9 @@
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock, Timer } from '../../core/ports.js';
+import type { Clock } from '../../core/ports.js';
 import type { Settings } from './store-ports.js';
 import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
-import { judgeDeliveryFailure } from '../delivery-failure.js';
+import { settleDeliveryFailure, toDeadLetter, type DeliveryEvents, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
@@ -12,20 +12,20 @@ import {
   transactionIdOf, UnknownEventFormatError,
 } from './transaction-messages.js';
 
-import type { LinkEvents, SessionUnsynced } from '../version.js';
 export type { SessionUnsynced } from '../version.js';
+export type { DeliveryEvents } from '../delivery-failure.js';
 
-/** What delivery tells the application (the link's events but its state). */
-export type DeliveryEvents = Omit<LinkEvents, 'state'>;
-
-/** What delivery needs of the OCPP session (link.ts): the CALLs, and whether the link is up. */
+/** What delivery needs of the OCPP session (link.ts): the CALLs, the link's health, a pause. */
 export interface DeliveryLink {
-  online(): boolean;
   send<A extends CpAction>(action: A, request: CpRequest<A>, timeoutMs?: number): Promise<CpResponse<A>>;
   /** Whether the central system answers a Heartbeat now (it sets the clock from the answer). */
   answersHeartbeat(): Promise<boolean>;
   /** Drop the connection and reconnect (a silent partition). */
   reconnect(): Promise<void>;
+  /** Deliver nothing for `ms`, then go on (the store could not record an outcome). */
+  pauseDelivery(ms: number): void;
+  /** The 1.6 transactionId of a session, once known (the dead-lettered session's alarm). */
+  transactionIdOf(localId: string): number | undefined;
   emit<K extends keyof DeliveryEvents>(event: K, ...args: DeliveryEvents[K]): boolean;
 }
 
@@ -42,71 +42,38 @@ export interface TransactionDeliveryOptions {
 }
 
 /**
- * Ordered delivery of the event queue as OCPP 1.6 transaction messages (R1, R3, R5): one CALL
- * outstanding, the queued events rendered to StartTransaction, MeterValues and StopTransaction
- * at delivery with the transactionId the central system gave, a backlog of MeterValues batched,
- * retries after TransactionMessageRetryInterval, dead letters after TransactionMessageAttempts,
- * and the alarm for a session left unsynced. The OCPP session around it is link.ts.
+ * Delivery of the event queue as OCPP 1.6 transaction messages (R1, R3, R5): the queued events
+ * rendered to StartTransaction, MeterValues and StopTransaction at delivery with the
+ * transactionId the central system gave, a backlog of MeterValues batched, retries after
+ * TransactionMessageRetryInterval, dead letters after TransactionMessageAttempts
+ * (../delivery-failure.ts), and the alarm for a session left unsynced. The session around it
+ * (../session.ts, link.ts) pumps the queue in order, one CALL outstanding, while the link is up.
  */
 export class TransactionDelivery {
-  private pumpTimer?: Timer;
-  private pumping = false;
-  private pumpRequested = false;
-  private stopped = true;
   /** Entries up to this seq go one per message (a batch of them was refused). */
   private singleUntilSeq = 0;
   /** Batches that failed in a row by a dropped link or no answer; past two, batching stops. */
   private batchFailures = 0;
   private batchingOff = false;
   private readonly log: Log;
+  /** How a failed delivery is settled (../delivery-failure.ts), built once. */
+  private readonly failures: DeliveryFailureContext;
 
   constructor(private readonly o: TransactionDeliveryOptions) {
     this.log = o.log;
+    this.failures = {
+      queue: o.queue, ledger: o.refs, settings: o.settings, clock: o.clock, log: o.log, link: o.link,
+      isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
+    };
   }
 
-  start(): void {
-    this.stopped = false;
-  }
-
-  /** Start no CALL from now on; cancel the retry timer. */
-  halt(): void {
-    this.stopped = true;
-    this.pumpTimer?.cancel();
-  }
-
-  /** Wake the delivery loop (new messages queued, reconnected, retry due). */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpRequested = true;
-      return;
-    }
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    this.pumpTimer?.cancel();
-    const link = this.o.link;
-    try {
-      do {
-        this.pumpRequested = false;
-        while (link.online() && !this.stopped) {
-          // The entry after the head tells whether a MeterValues backlog can go as a batch.
-          const [entry, next] = this.o.queue.head(2);
-          if (!entry) break;
-          const waitMs = entry.notBefore - this.o.clock.now();
-          if (waitMs > 0) {
-            this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), waitMs);
-            break;
-          }
-          const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry, next) : [];
-          if (!(await (batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry)))) break;
-        }
-      } while (this.pumpRequested && link.online() && !this.stopped);
-    } finally {
-      this.pumping = false;
-    }
+  /**
+   * Deliver the queue's head (`next`: the entry after it, which tells whether a MeterValues
+   * backlog can go as a batch). Returns false when delivery must pause (link down).
+   */
+  deliverHead(entry: QueuedEvent, next: QueuedEvent | undefined): Promise<boolean> {
+    const batch = entry.kind === 'meter' && entry.attempts === 0 ? this.meterBatch(entry, next) : [];
+    return batch.length > 1 ? this.deliverMeterBatch(batch) : this.deliver(entry);
   }
 
   /**
@@ -195,7 +162,7 @@ export class TransactionDelivery {
       const transactionId = transactionIdOf(refs.transactionRefOf(entry.localId));
       if (transactionId === undefined) {
         // Its StartTransaction never got a transactionId (dead-lettered): never send -1.
-        this.toDeadLetter(entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
+        toDeadLetter(this.failures, entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
         return true;
       }
       if (entry.kind === 'meter') {
@@ -210,70 +177,7 @@ export class TransactionDelivery {
       link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
       return true;
     } catch (err) {
-      const verdict = await judgeDeliveryFailure(err, entry, {
-        answersHeartbeat: () => link.answersHeartbeat(), isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
-        maxAttempts: this.o.settings.int('TransactionMessageAttempts'), retryIntervalS: this.o.settings.int('TransactionMessageRetryInterval'),
-      });
-      switch (verdict.kind) {
-        case 'set-aside':
-          // Written by a newer program: nothing to retry; kept for the program that knows it.
-          this.toDeadLetter(entry, verdict.reason, false);
-          return true;
-        case 'paused':
-          return false;
-        case 'partition':
-          // The link is suspect: drop it; the entry goes again, first, once reconnected. It must
-          // not use up the attempts and dead-letter billing data.
-          this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-          void link.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-          return false;
-        case 'store':
-          this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
-          this.pumpTimer?.cancel();
-          this.pumpTimer = this.o.clock.setTimeout(() => this.kick(), Math.max(1, this.o.settings.int('TransactionMessageRetryInterval')) * 1000);
-          return false;
-        case 'refused-security':
-          // A central system without the security extension answers NotImplemented: never let
-          // that hold billing data back. The event stays in the dead-letter table.
-          queue.deadLetter(entry.seq, verdict.reason, this.o.clock.now());
-          this.log.warn('security event refused by the central system', { seq: entry.seq, reason: verdict.reason });
-          return true;
-        case 'attempt':
-          if (verdict.deadLetter) this.toDeadLetter(entry, verdict.reason, true);
-          else {
-            this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
-            queue.fail(entry.seq, verdict.reason, this.o.clock.now() + verdict.retryInMs);
-          }
-          return true;
-      }
+      return settleDeliveryFailure(err, entry, this.failures);
     }
-  }
-
-  private toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void {
-    this.o.queue.deadLetter(entry.seq, reason, this.o.clock.now(), countAttempt);
-    // An alarm: billing data the central system would not take. Kept, never deleted silently.
-    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
-    this.o.link.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
-    if (entry.kind === 'stop') this.sessionUnsynced(entry.localId, reason);
-  }
-
-  /**
-   * OCPP 1.6 has no way to report a session without its transactionId: no valid StopTransaction,
-   * and a MeterValues without one is not a transaction's. The session stays in the ledger,
-   * unsynced (never deleted by retention), with its energy and meter curve; this alarm, the
-   * diagnostics event and `evse-edge sessions` say so. Once the central system's cause is fixed,
-   * a technician requeues the dead letters (outbox/retry): Start, MeterValues and Stop go again,
-   * in order, with the transactionId the Start then gets.
-   */
-  private sessionUnsynced(localId: string, reason: string): void {
-    const r = this.o.refs.get(localId);
-    if (!r) return;
-    const event: SessionUnsynced = {
-      localId, evseId: r.evseId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-      energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh,
-      noTransactionId: transactionIdOf(this.o.refs.transactionRefOf(localId)) === undefined, error: reason,
-    };
-    this.log.error('ALARM session not reported to the central system: its energy is not billed', { alarm: 'session-unsynced', ...event });
-    this.o.link.emit('session-unsynced', event);
   }
 }

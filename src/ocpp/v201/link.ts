@@ -1,17 +1,15 @@
-import { EventEmitter } from 'node:events';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { AuthorizationInfo, EvseCondition, EvseId, Timer } from '../../core/ports.js';
-import type { Log } from '../../lib/log.js';
-import { CallFailedError, type AnyConnection } from '../connection.js';
-import { judgeDeliveryFailure } from '../delivery-failure.js';
+import type { AuthorizationInfo, EvseCondition, EvseId } from '../../core/ports.js';
+import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
-import type { LinkDeps, LinkEvents, LinkState, VersionLink } from '../version.js';
+import { OcppSession, type BootReason } from '../session.js';
+import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
-import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
 import { v201EvseOfSession } from './topology.js';
+import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
 
 /** The protocol version whose transaction ids this binding assigns. */
 export const OCPP201 = 'ocpp2.0.1';
@@ -40,20 +38,8 @@ export const transactionIdFor = (localId: string): string => localId;
  * [TransactionEvent] (the 1.6 keys TransactionMessageAttempts/RetryInterval: one setting, two
  * views). The device model answers Get/SetVariables and GetBaseReport (incoming.ts).
  */
-export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
-  private linkState: LinkState = 'offline';
-  private acceptedOnce = false;
-  private stopped = true;
-  private heartbeatTimer?: Timer;
-  private bootTimer?: Timer;
-  private pumpTimer?: Timer;
-  private pumping = false;
-  private pumpRequested = false;
-  private lastSentAt = 0;
-  private lastAckAt: number | null = null;
-  private readonly unsubscribers: (() => void)[] = [];
+export class V201Link extends OcppSession<ChargingStationCalls> implements VersionLink {
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
-  /** The status last sent per connector (by `evseId/connectorId`). */
   private readonly sentStatus = new Map<string, ConnectorStatusEnumType>();
   /**
    * Remote starts accepted and not yet delivered as Started, by token: that event carries
@@ -61,64 +47,23 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
    * field for it): a restart before the Started event is delivered sends it as Authorized.
    */
   private readonly remoteStarts = new Map<string, number>();
-  private readonly log: Log;
-  private readonly connection: AnyConnection;
-  stateSince: number;
+
+  /** How a failed delivery is settled (../delivery-failure.ts), built once. */
+  private readonly failures: DeliveryFailureContext;
 
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
-    super();
-    this.log = d.log;
-    this.connection = d.connection;
-    this.stateSince = d.clock.now();
+    super(d);
     registerIncoming(d.connection, { ...context, link: this });
+    this.failures = {
+      // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
+      queue: d.outbox, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, link: this,
+      isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
+    };
   }
 
-  get state(): LinkState {
-    return this.linkState;
-  }
-
-  get lastAcknowledgedAt(): number | null {
-    return this.lastAckAt;
-  }
-
-  start(): void {
-    this.stopped = false;
-    const c = this.connection;
-    const cp = this.d.chargePoint;
-    const onOpen = () => this.onOpen();
-    const onClose = () => this.onClose();
-    const onStatus = (s: EvseCondition) => this.onStatus(s);
-    const onQueued = () => this.kick();
-    c.on('open', onOpen);
-    c.on('close', onClose);
-    cp.on('status', onStatus);
-    cp.on('queued', onQueued);
-    this.unsubscribers.push(() => c.off('open', onOpen), () => c.off('close', onClose), () => cp.off('status', onStatus), () => cp.off('queued', onQueued));
-    c.start();
-    // Started once the version was negotiated: the connection is already open.
-    if (c.open) this.onOpen();
-  }
-
-  halt(): void {
-    this.stopped = true;
-    for (const off of this.unsubscribers.splice(0)) off();
-    this.heartbeatTimer?.cancel();
-    this.bootTimer?.cancel();
-    this.pumpTimer?.cancel();
-  }
-
-  async stop(): Promise<void> {
-    this.halt();
-    await this.connection.stop();
-    this.setState('offline');
-  }
-
-  async reconnect(): Promise<void> {
-    await this.connection.reconnect();
-  }
-
-  online(): boolean {
-    return this.linkState === 'accepted' && this.connection.open;
+  /** Only EVSEs' connectors have a StatusNotification: the station's condition is not watched. */
+  protected watchStatuses(): { evse: (s: EvseCondition) => void } {
+    return { evse: this.onStatus };
   }
 
   transactionIdOf(localId: string): string | undefined {
@@ -130,25 +75,9 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     this.remoteStarts.set(idToken, remoteStartId);
   }
 
-  configurationChanged(key: string): void {
-    if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
-    if (key === 'WebSocketPingInterval') this.connection.reconfigure({ pingIntervalMs: this.d.settings.int('WebSocketPingInterval') * 1000 });
-  }
-
-  async send(action: string, request: unknown, timeoutMs?: number): Promise<unknown> {
-    this.lastSentAt = this.d.clock.now();
-    const res = await this.connection.call(action, request, { timeoutMs });
-    this.lastAckAt = this.d.clock.now();
-    return res;
-  }
-
-  private call<A extends CsAction>(action: A, request: Req<A>, timeoutMs?: number): Promise<Res<A>> {
-    return this.send(action, request, timeoutMs) as Promise<Res<A>>;
-  }
-
   async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
     try {
-      const res = await this.call('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      const res = await this.send('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
@@ -156,96 +85,29 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     }
   }
 
-  // ------------------------------------------------------------- boot, heartbeat, status
+  // ------------------------------------------------------------- boot, status
 
-  private setState(s: LinkState): void {
-    if (s === this.linkState) return;
-    // Rejected (B03): answer nothing but send BootNotification again; Pending (B02) answers.
-    if (s === 'rejected') this.connection.silent = true;
-    else if (s === 'pending' || s === 'accepted') this.connection.silent = false;
-    this.linkState = s;
-    this.stateSince = this.d.clock.now();
-    this.log.info('central system link', { state: s });
-    this.emit('state', s);
-  }
-
-  private onOpen(): void {
-    // A reconnect is not a reboot (OCPP-J 2.0.1 §5.3): no BootNotification.
-    if (this.acceptedOnce) this.onAccepted();
-    else void this.boot();
-  }
-
-  private onClose(): void {
-    this.heartbeatTimer?.cancel();
-    this.bootTimer?.cancel();
-    this.setState('offline');
-  }
-
-  async boot(reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
-    this.bootTimer?.cancel();
-    if (this.stopped || !this.connection.open) return;
-    if (!this.acceptedOnce) this.setState('booting');
+  /** BootNotification (B01; TriggerMessage: reason Triggered), the identity cut to 2.0.1's lengths. */
+  protected bootRequest(reason: BootReason): Req<'BootNotification'> {
     const id = this.d.identity;
-    const retryMs = this.d.timing?.bootRetryMs ?? 30_000;
-    let res: Res<'BootNotification'>;
-    try {
-      res = await this.call('BootNotification', {
-        reason,
-        chargingStation: {
-          model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
-          ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
-        },
-      });
-    } catch (err) {
-      this.log.warn('BootNotification failed', { err });
-      if (this.connection.open) this.bootTimer = this.d.clock.setTimeout(() => void this.boot(), retryMs);
-      return;
-    }
-    this.setClock(res.currentTime);
-    if (res.status === 'Accepted') {
-      if (res.interval > 0 && this.d.settings.get('HeartbeatInterval') !== String(res.interval)) this.d.settings.set('HeartbeatInterval', String(res.interval));
-      this.acceptedOnce = true;
-      this.onAccepted();
-    } else {
-      this.setState(res.status === 'Pending' ? 'pending' : 'rejected');
-      this.bootTimer = this.d.clock.setTimeout(() => void this.boot(), res.interval > 0 ? res.interval * 1000 : retryMs);
-    }
+    return {
+      reason,
+      chargingStation: {
+        model: id.model.slice(0, 20), vendorName: id.vendor.slice(0, 50), firmwareVersion: id.firmwareVersion.slice(0, 50),
+        ...(id.serialNumber ? { serialNumber: id.serialNumber.slice(0, 25) } : {}),
+      },
+    };
   }
 
-  private onAccepted(): void {
-    this.setState('accepted');
-    // Every connector's status after boot and after a reconnect (B01, B04).
+  /** Every connector's status after boot and after a reconnect (B01, B04). */
+  protected announceStatuses(): void {
     this.sentStatus.clear();
     for (const s of this.d.chargePoint.evseConditions()) void this.sendStatus(s);
-    this.scheduleHeartbeat();
-    this.kick();
   }
 
-  private setClock(currentTime: string | undefined): void {
-    const t = currentTime ? Date.parse(currentTime) : Number.NaN;
-    if (Number.isFinite(t)) this.d.clock.set(t);
-  }
-
-  private scheduleHeartbeat(): void {
-    this.heartbeatTimer?.cancel();
-    const intervalMs = this.d.settings.int('HeartbeatInterval') * 1000;
-    if (intervalMs <= 0 || this.linkState !== 'accepted') return;
-    const idleFor = this.d.clock.now() - this.lastSentAt;
-    this.heartbeatTimer = this.d.clock.setTimeout(async () => {
-      if (this.d.clock.now() - this.lastSentAt >= intervalMs - 50) {
-        try {
-          this.setClock((await this.call('Heartbeat', {})).currentTime);
-        } catch (err) {
-          this.log.debug('Heartbeat failed', { err });
-        }
-      }
-      this.scheduleHeartbeat();
-    }, Math.max(1_000, intervalMs - Math.min(idleFor, intervalMs)));
-  }
-
-  private onStatus(s: EvseCondition): void {
-    if (this.linkState === 'accepted') void this.sendStatus(s);
-  }
+  private readonly onStatus = (s: EvseCondition): void => {
+    if (this.state === 'accepted') void this.sendStatus(s);
+  };
 
   /** StatusNotification of an EVSE's connector, sent even if unchanged (TriggerMessage). */
   async triggerStatus(evseId: EvseId): Promise<void> {
@@ -254,17 +116,14 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     await this.sendStatus(s);
   }
 
-  /**
-   * StatusNotification of a connector, when its 2.0.1 status changed. Only EVSEs' connectors
-   * have one: the core's station status events are not subscribed to.
-   */
+  /** StatusNotification of a connector, when its 2.0.1 status changed (EVSEs' connectors only). */
   async sendStatus(s: EvseCondition): Promise<void> {
     const status = toV201Status(s);
     const key = `${s.evseId}/${s.connectorId}`;
     if (this.sentStatus.get(key) === status) return;
     this.sentStatus.set(key, status);
     try {
-      await this.call('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.evseId, connectorId: s.connectorId });
+      await this.send('StatusNotification', { timestamp: isoMs(s.at), connectorStatus: status, evseId: s.evseId, connectorId: s.connectorId });
     } catch (err) {
       this.sentStatus.delete(key);
       this.log.debug('StatusNotification not delivered', { evseId: s.evseId, connectorId: s.connectorId, err });
@@ -272,37 +131,6 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
   }
 
   // ------------------------------------------------------------- transaction delivery
-
-  kick(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpRequested = true;
-      return;
-    }
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    this.pumpTimer?.cancel();
-    try {
-      do {
-        this.pumpRequested = false;
-        while (this.online() && !this.stopped) {
-          const [entry] = this.d.outbox.head(1);
-          if (!entry) break;
-          const waitMs = entry.notBefore - this.d.clock.now();
-          if (waitMs > 0) {
-            this.pumpTimer = this.d.clock.setTimeout(() => this.kick(), waitMs);
-            break;
-          }
-          if (!(await this.deliver(entry))) break;
-        }
-      } while (this.pumpRequested && this.online() && !this.stopped);
-    } finally {
-      this.pumping = false;
-    }
-  }
 
   /** A queued event as the TransactionEvent it is (or SecurityEventNotification). */
   private render(e: QueuedEvent): { action: 'TransactionEvent'; request: TransactionEventRequest } | { action: 'SecurityEventNotification'; request: Req<'SecurityEventNotification'> } {
@@ -347,8 +175,8 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     };
   }
 
-  /** Deliver one entry. Returns false when delivery must pause (link down). */
-  private async deliver(entry: QueuedEvent): Promise<boolean> {
+  /** Deliver one entry (one at a time: `lookahead` 1). Returns false when delivery must pause (link down). */
+  protected async deliver(entry: QueuedEvent): Promise<boolean> {
     const now = () => this.d.clock.now();
     const { outbox, ledger } = this.d;
     try {
@@ -370,64 +198,7 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
       this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id }) });
       return true;
     } catch (err) {
-      const verdict = await judgeDeliveryFailure(err, entry, {
-        answersHeartbeat: () => this.answersHeartbeat(), isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
-        // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
-        maxAttempts: this.d.settings.int('TransactionMessageAttempts'), retryIntervalS: this.d.settings.int('TransactionMessageRetryInterval'),
-      });
-      switch (verdict.kind) {
-        case 'set-aside':
-          this.toDeadLetter(entry, verdict.reason, false);
-          return true;
-        case 'paused':
-          return false;
-        case 'partition':
-          // A partition, not a refusal; reconnect, and the event goes again first.
-          this.log.warn('transaction message not answered: reconnecting', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
-          void this.reconnect().catch((e) => this.log.warn('reconnect failed', { err: e }));
-          return false;
-        case 'store':
-          // The store could not record the outcome: the event stays queued; delivery pauses.
-          this.log.error('outbox not writable: delivery paused', { seq: entry.seq, kind: entry.kind, localId: entry.localId, err });
-          this.pumpTimer?.cancel();
-          this.pumpTimer = this.d.clock.setTimeout(() => this.kick(), Math.max(1, this.d.settings.int('TransactionMessageRetryInterval')) * 1000);
-          return false;
-        case 'refused-security':
-          outbox.deadLetter(entry.seq, verdict.reason, now());
-          return true;
-        case 'attempt':
-          if (verdict.deadLetter) this.toDeadLetter(entry, verdict.reason, true);
-          else {
-            this.log.warn('transaction message failed: will retry', { seq: entry.seq, kind: entry.kind, localId: entry.localId, attempt: verdict.attempt, retryInMs: verdict.retryInMs, reason: verdict.reason });
-            outbox.fail(entry.seq, verdict.reason, now() + verdict.retryInMs);
-          }
-          return true;
-      }
-    }
-  }
-
-  private async answersHeartbeat(): Promise<boolean> {
-    if (!this.online()) return false;
-    try {
-      this.setClock((await this.call('Heartbeat', {})).currentTime);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private toDeadLetter(entry: QueuedEvent, reason: string, countAttempt: boolean): void {
-    this.d.outbox.deadLetter(entry.seq, reason, this.d.clock.now(), countAttempt);
-    this.log.error('ALARM transaction message moved to the dead-letter table', { alarm: 'dead-letter', seq: entry.seq, kind: entry.kind, localId: entry.localId, reason });
-    this.emit('dead-letter', { seq: entry.seq, kind: entry.kind, localId: entry.localId, error: reason });
-    if (entry.kind === 'stop') {
-      const r = this.d.ledger.get(entry.localId);
-      if (r) {
-        this.emit('session-unsynced', {
-          localId: entry.localId, evseId: r.evseId, meterStartWh: r.meterStartWh, meterStopWh: r.meterStopWh,
-          energyWh: r.meterStopWh === null ? null : r.meterStopWh - r.meterStartWh, noTransactionId: this.transactionIdOf(entry.localId) === undefined, error: reason,
-        });
-      }
+      return settleDeliveryFailure(err, entry, this.failures);
     }
   }
 }

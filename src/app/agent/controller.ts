@@ -10,6 +10,7 @@ import type { OcppConnection } from '../../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { V16StatusChanges, v16StatusOf } from '../../ocpp/v16/mapping.js';
 import type { VersionLink } from '../../ocpp/version.js';
+import { loadOcppVersion } from '../../ocpp/versions.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../../sim/index.js';
 import {
@@ -112,6 +113,8 @@ export class Agent {
     this.hardware = hardware;
     await hardware.start();
     const firmwareVersion = charger.firmwareVersion ?? `evse-edge ${VERSION}`;
+    // The preferred version's binding (1.6 is always loaded; 2.0.1 is imported only when wanted).
+    await loadOcppVersion(config.csms.ocppVersions[0]!);
     // The same composition as every simulated charger of a fleet, with the agent's security,
     // tariff and Firmware Management.
     const runtime = new ChargePointRuntime({

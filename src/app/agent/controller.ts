@@ -107,7 +107,7 @@ export class Agent {
     const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
     this.clock.onSet = (correctionMs) => this.security.clockSet(correctionMs);
 
-    const hardware = buildHardware(this.opts.loaded, this.resolved, {
+    const hardware = await buildHardware(this.opts.loaded, this.resolved, {
       clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
     });
     this.hardware = hardware;

@@ -69,6 +69,21 @@ module.exports = {
       to: { path: '^src/(csms|diag)/' },
     },
     {
+      name: 'cli-imports-app-config-lib',
+      severity: 'error',
+      comment:
+        'The CLI parses arguments, formats output and sets exit codes: it calls the app (and reads config, lib), never a driver, the store, OCPP, diagnostics or the central system directly.',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/', pathNot: '^src/(cli|app|config|lib)/' },
+    },
+    {
+      name: 'cli-uses-commander-only',
+      severity: 'error',
+      comment: 'Of the libraries, the CLI uses commander only: MQTT, WebSocket, SQLite, serial or Modbus clients belong to the app it calls.',
+      from: { path: '^src/cli/' },
+      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '(^|/)node_modules/commander/' },
+    },
+    {
       name: 'only-cli-imports-cli',
       severity: 'error',
       comment: 'The CLI parses arguments and calls the app; nothing calls the CLI.',

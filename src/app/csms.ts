@@ -7,6 +7,9 @@ import { ControlEndpoint } from '../csms/control.js';
 import { CsmsStore } from '../csms/csms-store.js';
 import type { Log } from '../lib/log.js';
 
+/** The table of sessions `evse-edge csms sessions` prints. */
+export { sessionsTable } from '../csms/report.js';
+
 export interface DevCsmsOptions extends Pick<CentralSystemOptions, 'port' | 'host' | 'dbPath' | 'heartbeatIntervalS' | 'idTags' | 'acceptUnknownIdTags'> {
   /** Loopback port of the control endpoint; default the central system's port + 1 (any free one with port 0). */
   controlPort?: number;

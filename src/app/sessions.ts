@@ -11,6 +11,8 @@ import { silentLog } from '../lib/log.js';
 import { pseudonymiser } from '../lib/pseudonym.js';
 import { openDatabase, SessionRecords, type SessionReportRow } from '../store/index.js';
 
+export type { SessionReportRow };
+
 export interface StoreOptions { config?: string; db?: string }
 
 export function openStore(o: StoreOptions): { records: SessionRecords; close(): void; secretFile: string } {

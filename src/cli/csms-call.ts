@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { UsageError } from '../lib/errors.js';
-import { CALLABLE_ACTIONS, CALLABLE_ACTIONS_V201, isCallableInAnyVersion, type ControlAnswer } from '../csms/control.js';
+import { CALLABLE_ACTIONS, CALLABLE_ACTIONS_V201, callThroughControl, isCallableInAnyVersion } from '../app/tools/csms-call.js';
 
 /** Where `evse-edge csms` serves its control endpoint unless told otherwise (--port 9220 + 1). */
 export const DEFAULT_CONTROL_PORT = 9221;
@@ -30,30 +30,23 @@ export function csmsCallCommand(): Command {
       } catch {
         throw new UsageError(`--control: not a URL: ${o.control}`);
       }
-      const url = new URL(`call/${encodeURIComponent(chargePointId)}/${encodeURIComponent(action)}`, base.href.endsWith('/') ? base : `${base.href}/`);
-      let res: Response;
-      try {
-        res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params), signal: AbortSignal.timeout(o.timeout) });
-      } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-        process.stderr.write(`evse-edge: no central system answers at ${o.control} (${cause}): is \`evse-edge csms\` running, and is this its control endpoint (printed at its start)?\n`);
-        process.exitCode = 1;
-        return;
+      const outcome = await callThroughControl({ control: base, chargePointId, action, params, timeoutMs: o.timeout });
+      switch (outcome.kind) {
+        case 'unreachable':
+          process.stderr.write(`evse-edge: no central system answers at ${o.control} (${outcome.cause}): is \`evse-edge csms\` running, and is this its control endpoint (printed at its start)?\n`);
+          process.exitCode = 1;
+          return;
+        case 'not-control':
+          process.stderr.write(`evse-edge: ${o.control} is not an evse-edge csms control endpoint (HTTP ${outcome.httpStatus})\n`);
+          process.exitCode = 1;
+          return;
+        case 'result':
+          process.stdout.write(JSON.stringify(outcome.result, null, 2) + '\n');
+          return;
+        case 'error':
+          process.stderr.write(`evse-edge: ${outcome.error.message} (${outcome.error.code})\n`);
+          // A request the OCPP schema refuses, or an unknown action, is the caller's usage.
+          process.exitCode = outcome.httpStatus === 400 ? 2 : 1;
       }
-      let answer: ControlAnswer;
-      try {
-        answer = (await res.json()) as ControlAnswer;
-      } catch {
-        process.stderr.write(`evse-edge: ${o.control} is not an evse-edge csms control endpoint (HTTP ${res.status})\n`);
-        process.exitCode = 1;
-        return;
-      }
-      if ('result' in answer) {
-        process.stdout.write(JSON.stringify(answer.result, null, 2) + '\n');
-        return;
-      }
-      process.stderr.write(`evse-edge: ${answer.error.message} (${answer.error.code})\n`);
-      // A request the OCPP schema refuses, or an unknown action, is the caller's usage.
-      process.exitCode = res.status === 400 ? 2 : 1;
     });
 }

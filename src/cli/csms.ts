@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { csmsRecords, startDevCsms } from '../app/csms.js';
+import { csmsRecords, sessionsTable, startDevCsms } from '../app/csms.js';
 import { createLog, streamSink } from '../lib/log.js';
 import { onShutdown } from './shutdown.js';
-import { sessionsTable } from '../csms/report.js';
 import { csmsCallCommand, DEFAULT_CONTROL_PORT } from './csms-call.js';
 
 const int = (v: string) => {

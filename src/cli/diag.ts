@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { UsageError } from '../lib/errors.js';
-import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { Command, Option } from 'commander';
 import { formatTable } from '../lib/table.js';
-import { topicsFor } from '../diag/topics.js';
+import { DiagClient, type ChargerView } from '../app/tools/diag-client.js';
 
 interface BrokerOptions {
   broker: string;
@@ -18,6 +15,12 @@ interface BrokerOptions {
   mqttVersion: 'auto' | '4' | '5';
 }
 
+/** The broker connection of the parsed options (--broker is checked here, not by commander: `diag` and `diag watch` both take it, after their own names). */
+function connect(o: BrokerOptions): Promise<DiagClient> {
+  if (!o.broker) throw new UsageError('--broker <url> is required');
+  return DiagClient.connect({ broker: o.broker, username: o.username, password: o.password, ca: o.ca, cert: o.cert, key: o.key, timeoutMs: o.timeout, mqttVersion: o.mqttVersion });
+}
+
 function brokerOptions(c: Command): Command {
   return c
     .option('--broker <url>', 'the MQTT broker, e.g. mqtt://broker:1883 or mqtts://… (required)')
@@ -29,99 +32,6 @@ function brokerOptions(c: Command): Command {
     .option('--root <topic>', 'topic root of the chargers', 'evse')
     .option('--timeout <ms>', 'how long to wait for an answer', (v) => Number(v), 10_000)
     .addOption(new Option('--mqtt-version <v>', 'MQTT 5, 3.1.1 (4), or auto: 5, else 3.1.1 when the broker refuses 5 (the embedded broker)').choices(['auto', '4', '5']).default('auto'));
-}
-
-/** A broker that speaks only MQTT 3.1.1 refuses a v5 CONNECT with return code 1 (or reason 0x84 in v5). */
-const unsupportedVersion = (err: unknown) => [1, 0x84].includes(Number((err as { code?: unknown }).code));
-
-async function connect(o: BrokerOptions): Promise<MqttClient> {
-  // Checked here, not by commander: `diag` and `diag watch` both take it, after their own names.
-  if (!o.broker) throw new UsageError('--broker <url> is required');
-  const opts: IClientOptions = {
-    protocolVersion: o.mqttVersion === '4' ? 4 : 5, reconnectPeriod: 0, connectTimeout: o.timeout, clientId: `evse-diag-${randomUUID().slice(0, 8)}`,
-    username: o.username, password: o.password ?? process.env.MQTT_PASSWORD,
-    ...(o.ca ? { ca: readFileSync(o.ca) } : {}), ...(o.cert ? { cert: readFileSync(o.cert) } : {}), ...(o.key ? { key: readFileSync(o.key) } : {}),
-  };
-  let client: MqttClient;
-  try {
-    client = await mqtt.connectAsync(o.broker, opts);
-  } catch (err) {
-    if ((o.mqttVersion ?? 'auto') !== 'auto' || !unsupportedVersion(err)) throw err;
-    // MQTT 3.1.1: no Response Topic nor Correlation Data; the agent answers on response/<login>/<noun>/<verb>.
-    client = await mqtt.connectAsync(o.broker, { ...opts, protocolVersion: 4 });
-  }
-  noDelay(client);
-  return client;
-}
-
-/** Small MQTT packets must not wait for Nagle's algorithm (40 ms delayed ACKs on loopback). */
-export function noDelay(client: MqttClient): void {
-  (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
-}
-
-/**
- * One request to one charger; resolves with the answer envelope. With `user`, the broker login
- * the client connected with, it goes under that login (request/<login>/<noun>/<verb>): the agent
- * takes who asks from that topic level, which the broker's ACL binds to the login.
- */
-export async function diagRequest(client: MqttClient, o: { root: string; chargePointId: string; command: string; body: Record<string, unknown>; user?: string; timeoutMs: number }) {
-  const prefix = `${o.root}/${o.chargePointId}`;
-  const correlation = randomUUID();
-  // MQTT 3.1.1 (e.g. the agent's embedded broker): the correlation and the time sent travel in
-  // the payload, and the agent answers on response/<login>/<noun>/<verb>, shared by every request
-  // of that login and command: the answer is the one carrying our correlation.
-  const v5 = client.options.protocolVersion === 5;
-  const topics = topicsFor(prefix);
-  const [noun, verb] = o.command.split('/') as [string, string];
-  const responseTopic = v5 ? `${prefix}/response/${o.user ?? 'anonymous'}/${correlation}` : topics.response(o.user ?? null, noun, verb);
-  await client.subscribeAsync(responseTopic, { qos: 1 });
-  const answer = new Promise<{ status: string; data?: unknown; error?: { code: string; message: string }; correlation: string | null }>((resolve, reject) => {
-    const onMessage = (topic: string, payload: Buffer) => {
-      if (topic !== responseTopic) return;
-      let envelope: { status: string; correlation: string | null };
-      try {
-        envelope = JSON.parse(payload.toString());
-      } catch {
-        return;
-      }
-      if (!v5 && envelope.correlation !== correlation) return;
-      clearTimeout(timer);
-      client.off('message', onMessage);
-      resolve(envelope as never);
-    };
-    const timer = setTimeout(() => {
-      client.off('message', onMessage);
-      reject(new Error(`no answer from ${o.chargePointId} within ${o.timeoutMs} ms`));
-    }, o.timeoutMs);
-    client.on('message', onMessage);
-  });
-  const requestTopic = `${prefix}/request/${o.user ? `${o.user}/` : ''}${o.command}`;
-  if (v5) {
-    await client.publishAsync(requestTopic, JSON.stringify(o.body), {
-      qos: 1,
-      properties: {
-        responseTopic, correlationData: Buffer.from(correlation), messageExpiryInterval: Math.ceil(o.timeoutMs / 1000),
-        userProperties: { 'sent-at': new Date().toISOString() },
-      },
-    });
-  } else {
-    await client.publishAsync(requestTopic, JSON.stringify({ ...o.body, correlation, sentAt: new Date().toISOString() }), { qos: 1 });
-  }
-  try {
-    return await answer;
-  } finally {
-    await client.unsubscribeAsync(responseTopic).catch(() => undefined);
-  }
-}
-
-interface ChargerView {
-  state?: string;
-  ocpp?: string;
-  outbox?: number;
-  deadLetters?: number;
-  connectors: Map<number, { status: string; errorCode: string; powerW: number | null; sessionEnergyWh: number | null }>;
-  lastEvent?: string;
-  seenAt: number;
 }
 
 /** The technician's tool: one request and its answer, or live state of one charger or a fleet. */
@@ -145,11 +55,11 @@ export function diagCommand(): Command {
       if (o.username && /[/+#]/.test(o.username)) throw new UsageError('--username: a broker login has no /, + or #');
       const client = await connect(o);
       try {
-        const answer = await diagRequest(client, { root: o.root, chargePointId, command, body, user: o.username, timeoutMs: o.timeout });
+        const answer = await client.request({ root: o.root, chargePointId, command, body, user: o.username, timeoutMs: o.timeout });
         process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
         if (answer.status !== 'ok') process.exitCode = 1;
       } finally {
-        await client.endAsync();
+        await client.end();
       }
     });
 
@@ -160,35 +70,12 @@ export function diagCommand(): Command {
       const client = await connect(o);
       const views = new Map<string, ChargerView>();
       const tty = process.stdout.isTTY;
-      const view = (id: string) => {
-        let v = views.get(id);
-        if (!v) views.set(id, (v = { connectors: new Map(), seenAt: Date.now() }));
-        v.seenAt = Date.now();
-        return v;
-      };
-      client.on('message', (topic, payload) => {
-        const parts = topic.split('/');
-        const id = parts[1]!;
-        const kind = parts[2]!;
-        const text = payload.toString();
-        let data: Record<string, any> = {};
-        try {
-          data = kind === 'state' ? { state: text } : (JSON.parse(text) as Record<string, any>);
-        } catch {
-          return;
-        }
-        const v = view(id);
-        if (kind === 'state') v.state = text;
-        if (kind === 'health') {
-          v.ocpp = data.ocpp?.state;
-          v.outbox = data.outbox?.depth;
-          v.deadLetters = data.outbox?.deadLetters;
-        }
-        if (kind === 'connector') v.connectors.set(Number(parts[3]), { status: data.status, errorCode: data.errorCode, powerW: data.powerW, sessionEnergyWh: data.sessionEnergyWh });
-        if (kind === 'event') v.lastEvent = `${data.type}${data.connectorId ? ` c${data.connectorId}` : ''}`;
-        if (!tty) process.stdout.write(`${new Date().toISOString()} ${id} ${kind}${parts[3] ? '/' + parts[3] : ''} ${kind === 'state' ? text : JSON.stringify(data)}\n`);
+      await client.watch({
+        root: o.root, target, views,
+        onMessage: (m) => {
+          if (!tty) process.stdout.write(`${new Date().toISOString()} ${m.chargePointId} ${m.kind}${m.sub ? '/' + m.sub : ''} ${m.kind === 'state' ? m.text : JSON.stringify(m.data)}\n`);
+        },
       });
-      for (const t of ['state', 'health', 'connector/+', 'event']) await client.subscribeAsync(`${o.root}/${target}/${t}`, { qos: 1 });
       let timer: NodeJS.Timeout | undefined;
       if (tty) {
         timer = setInterval(() => {
@@ -205,7 +92,7 @@ export function diagCommand(): Command {
         process.once('SIGTERM', r);
       });
       clearInterval(timer);
-      await client.endAsync();
+      await client.end();
     });
   return cmd;
 }

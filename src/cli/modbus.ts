@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../lib/errors.js';
-import { decodeValues, loadMeterProfile, ModbusBus, planReads, RegisterImage, type BusOptions } from '../drivers/modbus/index.js';
+import { meterProfile, readMeter, scanBus, type ModbusLine } from '../app/tools/modbus-probe.js';
 import { formatTable } from '../lib/table.js';
 
 const int = (lo: number, hi: number) => (v: string) => {
@@ -21,12 +21,11 @@ function lineOptions(cmd: Command): Command {
     .option('--timeout <ms>', 'answer timeout per request', int(10, 10_000), 500);
 }
 
-function busFrom(o: LineOptions): ModbusBus {
+function lineFrom(o: LineOptions): ModbusLine {
   if (!o.port === !o.host) throw new UsageError('give exactly one of --port (RTU) or --host (TCP)');
-  const opts: BusOptions = o.port
+  return o.port
     ? { kind: 'rtu', path: o.port, baudRate: o.baud, parity: o.parity }
     : { kind: 'tcp', host: o.host!, port: o.tcpPort };
-  return new ModbusBus(opts);
 }
 
 /** What a technician runs with a laptop on the RS-485 bus. */
@@ -38,22 +37,10 @@ export function modbusCommand(): Command {
     .requiredOption('--profile <id>', 'meter profile id (profiles/meters) or path')
     .option('--json', 'print JSON')
     .action(async (o: LineOptions & { unit: number; profile: string; json?: boolean }) => {
-      const profile = loadMeterProfile(o.profile);
-      const bus = busFrom(o);
-      try {
-        const image = new RegisterImage();
-        for (const r of planReads(profile)) image.add(r.functionCode, r.address, await bus.read({ unitId: o.unit, timeoutMs: o.timeout, retries: 1 }, r.functionCode as 3 | 4, r.address, r.count));
-        const values = decodeValues(profile, image);
-        const rows = profile.values.map((v) => {
-          const base = values.get(`${v.measurand}|${v.phase ?? ''}`)!;
-          const unit = { Wh: 'Wh', kWh: 'Wh', W: 'W', kW: 'W', A: 'A', V: 'V', Hz: 'Hz' }[v.unit as string] ?? v.unit;
-          return { measurand: v.measurand, phase: v.phase ?? '', value: Number(base.toFixed(3)), unit, address: v.address, type: v.type };
-        });
-        if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-        else process.stdout.write(formatTable(['measurand', 'phase', 'value', 'unit', 'address', 'type'], rows.map((r) => [r.measurand, r.phase, r.value, r.unit, r.address, r.type])) + '\n');
-      } finally {
-        await bus.stop();
-      }
+      const profile = meterProfile(o.profile);
+      const rows = await readMeter({ line: lineFrom(o), profile, unitId: o.unit, timeoutMs: o.timeout });
+      if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else process.stdout.write(formatTable(['measurand', 'phase', 'value', 'unit', 'address', 'type'], rows.map((r) => [r.measurand, r.phase, r.value, r.unit, r.address, r.type])) + '\n');
     });
   lineOptions(cmd.command('scan'))
     .description('find the unit ids that answer on a bus')
@@ -61,27 +48,7 @@ export function modbusCommand(): Command {
     .option('--to <id>', 'last unit id', int(1, 247), 247)
     .option('--register <address>', 'register to probe', int(0, 65_535), 0)
     .action(async (o: LineOptions & { from: number; to: number; register: number }) => {
-      const bus = busFrom(o);
-      const found: number[] = [];
-      try {
-        for (let unit = o.from; unit <= o.to; unit++) {
-          for (const fc of [3, 4] as const) {
-            try {
-              await bus.read({ unitId: unit, timeoutMs: o.timeout, retries: 0 }, fc, o.register, 1);
-              found.push(unit);
-              break;
-            } catch (err) {
-              // A Modbus exception is an answer: the device is there, the register is not.
-              if ((err as { code?: string }).code === 'ERR_MODBUS_EXCEPTION') {
-                found.push(unit);
-                break;
-              }
-            }
-          }
-        }
-      } finally {
-        await bus.stop();
-      }
+      const found = await scanBus({ line: lineFrom(o), from: o.from, to: o.to, register: o.register, timeoutMs: o.timeout });
       process.stdout.write(found.length ? `units answering: ${found.join(', ')}\n` : 'no unit answered\n');
       if (!found.length) process.exitCode = 1;
     });

@@ -1,9 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadAgentConfig } from '../config/index.js';
-import { RFID_PROTOCOLS, watchRfid, type RfidProtocol } from '../drivers/rfid/index.js';
-import { pseudonymiser } from '../lib/pseudonym.js';
+import { pseudonymSecretFile, RFID_PROTOCOLS, watchCards, type RfidProtocol } from '../app/tools/rfid-probe.js';
 
 export function rfidCommand(): Command {
   const cmd = new Command('rfid').description('RFID reader bring-up');
@@ -17,11 +13,9 @@ export function rfidCommand(): Command {
     .option('--secret <file>', 'the pseudonym secret file (pseudonym.key)')
     .action(async (o: { port: string; protocol: string; baud?: number; showUid?: boolean; config?: string; secret?: string }) => {
       if (!(RFID_PROTOCOLS as readonly string[]).includes(o.protocol)) throw new Error(`--protocol must be one of ${RFID_PROTOCOLS.join(', ')}`);
-      let secretFile = o.secret;
-      if (!secretFile && o.config) secretFile = join(dirname(resolve(loadAgentConfig(o.config).config.store.path)), 'pseudonym.key');
+      const secretFile = pseudonymSecretFile(o);
       if (!secretFile && !o.showUid) throw new Error('give --config or --secret to pseudonymise cards, or --show-uid to print them in clear');
-      const pseudonym = secretFile ? pseudonymiser(Buffer.from(readFileSync(secretFile, 'utf8').trim(), 'hex')) : undefined;
-      const watch = await watchRfid({ port: o.port, protocol: o.protocol as RfidProtocol, baudRate: o.baud, showUid: Boolean(o.showUid), pseudonym, out: process.stdout });
+      const watch = await watchCards({ port: o.port, protocol: o.protocol as RfidProtocol, baudRate: o.baud, showUid: Boolean(o.showUid), secretFile, out: process.stdout });
       await new Promise<void>((r) => {
         process.once('SIGINT', r);
         process.once('SIGTERM', r);

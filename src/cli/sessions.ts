@@ -2,8 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { UsageError } from '../lib/errors.js';
 import { Command, InvalidArgumentError } from 'commander';
-import type { SessionReportRow } from '../store/index.js';
-import { customerRefOf, openStore, retentionDays, writeExport, type StoreOptions } from '../app/sessions.js';
+import { customerRefOf, openStore, retentionDays, writeExport, type SessionReportRow, type StoreOptions } from '../app/sessions.js';
 import { formatTable } from '../lib/table.js';
 
 const when = (v: string) => {

@@ -10,18 +10,23 @@ const FORWARDED = ['state', 'dead-letter', 'delivered', 'session-unsynced'] as c
 /**
  * The link of a charger that offers several OCPP versions: the WebSocket offers them all, and
  * on the first open the link of the subprotocol the central system selected is created and
- * started; from then on this forwards to it (the connection offers only that subprotocol on
+ * started (once its binding has loaded, if it was not loaded yet); from then on this forwards to it (the connection offers only that subprotocol on
  * every reconnect, so the version never changes while the charger runs). Until then the
  * charger is offline: nothing is sent, and the core decides offline.
  */
 export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionLink {
   private active?: VersionLink;
   private listening = false;
+  /** Halted or stopped: a link whose version was still loading is not started. */
+  private halted = false;
 
   constructor(
     private readonly connection: AnyConnection,
-    /** The link of the selected subprotocol (undefined: a subprotocol this charger did not offer). */
-    private readonly create: (subprotocol: string) => VersionLink | undefined,
+    /**
+     * The link of the selected subprotocol (undefined: a subprotocol this charger did not offer),
+     * or a promise of it while that version's binding loads.
+     */
+    private readonly create: (subprotocol: string) => VersionLink | undefined | Promise<VersionLink | undefined>,
     private readonly log: Log,
   ) {
     super();
@@ -35,7 +40,16 @@ export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionL
   private readonly onFirstOpen = (): void => {
     this.stopListening();
     const protocol = this.connection.protocol ?? '';
-    const link = this.create(protocol);
+    const made = this.create(protocol);
+    if (made instanceof Promise) {
+      made.then(
+        (link) => this.activate(protocol, link),
+        (err: unknown) => this.log.error('the link of the negotiated OCPP version could not be created', { protocol, err }),
+      );
+    } else this.activate(protocol, made);
+  };
+
+  private activate(protocol: string, link: VersionLink | undefined): void {
     if (!link) {
       this.log.error('the central system selected a subprotocol this charger did not offer', { protocol });
       return;
@@ -43,8 +57,9 @@ export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionL
     this.log.info('OCPP version negotiated', { protocol });
     for (const event of FORWARDED) link.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
     this.active = link;
+    if (this.halted) return;
     link.start();
-  };
+  }
 
   private stopListening(): void {
     if (!this.listening) return;
@@ -65,6 +80,7 @@ export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionL
   }
 
   start(): void {
+    this.halted = false;
     if (this.active) return this.active.start();
     if (!this.listening) {
       this.listening = true;
@@ -74,11 +90,13 @@ export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionL
   }
 
   halt(): void {
+    this.halted = true;
     this.stopListening();
     this.active?.halt();
   }
 
   async stop(): Promise<void> {
+    this.halted = true;
     this.stopListening();
     if (this.active) await this.active.stop();
     else await this.connection.stop();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import { diagRequest, noDelay } from '../../src/cli/diag.js';
+import { diagRequest, noDelay } from '../../src/app/tools/diag-client.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
 

@@ -99,7 +99,7 @@ describe('the npm package', () => {
     }
   });
 
-  it('a started agent with simulated hardware and no "mqtt" loads no serial, Modbus or MQTT module', async () => {
+  it('a started agent with simulated hardware, no "mqtt" and OCPP 1.6 loads no serial, Modbus or MQTT module, no driver, nor the OCPP 2.0.1 binding', async () => {
     const config = join(dir, 'agent-lazy.json');
     writeFileSync(config, JSON.stringify({ chargePointId: 'CP-PKG-2', csms: { url: 'ws://127.0.0.1:9/ocpp' }, store: { path: join(dir, 'lazy.db') } }));
     const { loaded } = await recordingModules(() => new Promise<{ stdout: string }>((done, fail) => {
@@ -115,6 +115,10 @@ describe('the npm package', () => {
     expect(loaded).toContain('dist/app/agent/controller.js');
     expect(loaded).toContain('node_modules/ocpp-rpc/index.js');
     expect(loaded.filter((f) => /^node_modules\/(mqtt|aedes|serialport|@serialport|modbus-serial)\//.test(f) || f.startsWith('dist/diag/'))).toEqual([]);
+    // 2.0.1's link, device model and handlers load only when the central system selects it (its strict validator is loaded with the connection).
+    expect(loaded.filter((f) => f.startsWith('dist/ocpp/v201/') && f !== 'dist/ocpp/v201/errors.js')).toEqual([]);
+    // Drivers load only for the devices a config names; the Modbus profiles' schemas are config.
+    expect(loaded.filter((f) => f.startsWith('dist/drivers/') && !/^dist\/drivers\/modbus\/(meter|evse)-profile\.js$/.test(f))).toEqual([]);
   });
 
   it('agent --check validates a config with the shipped charger profile', async () => {

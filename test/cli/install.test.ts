@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../src/config/index.js';
 import { decodeAuthorizationKey } from '../../src/config/csms-security.js';
-import { installWarnings } from '../../src/cli/install.js';
+import { installWarnings } from '../../src/app/tools/install.js';
 import { TestPki } from '../helpers/pki.js';
 import { TlsTestCsms } from '../helpers/tls-csms.js';
 

@@ -11,6 +11,7 @@ import type { OcppConnection } from '../../ocpp/connection.js';
 import { invalidValue, keyDefinitions, normalise, tariffInForce, type KeyDefinition } from '../../ocpp/v16/configuration.js';
 import { V16StatusChanges, v16StatusOf } from '../../ocpp/v16/mapping.js';
 import type { VersionLink } from '../../ocpp/version.js';
+import { loadOcppVersion } from '../../ocpp/versions.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messages.js';
 import { SimConnector, SimIdReader } from '../../sim/index.js';
 import {
@@ -107,12 +108,14 @@ export class Agent {
     const defaults = new Map(this.definitions.map((d) => [d.key, this.configured.get(d.key) ?? d.default]));
     this.clock.onSet = (correctionMs) => this.security.clockSet(correctionMs);
 
-    const hardware = buildHardware(this.opts.loaded, this.resolved, {
+    const hardware = await buildHardware(this.opts.loaded, this.resolved, {
       clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
     });
     this.hardware = hardware;
     await hardware.start();
     const firmwareVersion = charger.firmwareVersion ?? `evse-edge ${VERSION}`;
+    // The preferred version's binding (1.6 is always loaded; 2.0.1 is imported only when wanted).
+    await loadOcppVersion(config.csms.ocppVersions[0]!);
     // The same composition as every simulated charger of a fleet, with the agent's security,
     // tariff and Firmware Management.
     const runtime = new ChargePointRuntime({

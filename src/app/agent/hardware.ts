@@ -1,10 +1,11 @@
 import type { Clock, EvseHardware, FaultSource, IdReader, Meter, PowerPath } from '../../core/ports.js';
 import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../../config/index.js';
-import { createHmi } from '../../drivers/hmi/index.js';
 import type { Hmi } from '../../drivers/hmi/index.js';
-import { EvseBoard, loadEvseProfile, loadMeterProfile, ModbusBus, ModbusMeter, READING_MEASURANDS, type EvseProfile, type MeterProfile } from '../../drivers/modbus/index.js';
+import type { EvseBoard, ModbusBus, ModbusMeter } from '../../drivers/modbus/index.js';
+import { loadEvseProfile, type EvseProfile } from '../../drivers/modbus/evse-profile.js';
+import { loadMeterProfile, READING_MEASURANDS, type MeterProfile } from '../../drivers/modbus/meter-profile.js';
 import { OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
-import { createRfidReaders, type SerialRfidReader } from '../../drivers/rfid/index.js';
+import type { SerialRfidReader } from '../../drivers/rfid/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import type { Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
@@ -69,21 +70,26 @@ export interface Hardware {
 /**
  * The charger's hardware from the config: Modbus meters and EVSE boards per connector (buses
  * shared by port), serial readers and the touchscreen; whatever is not configured is simulated.
+ * A driver is loaded only if the config names a device of it (a simulated charger loads none).
  */
-export function buildHardware(
+export async function buildHardware(
   loaded: LoadedAgentConfig,
   resolved: ResolvedHardware,
   deps: { clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'] },
-): Hardware {
+): Promise<Hardware> {
   const { config, charger } = loaded;
+  // Undefined when the config names no device of the driver (and then never used).
+  const modbusDriver = resolved.meters.size || resolved.boards.size ? await import('../../drivers/modbus/index.js') : undefined;
+  const rfidDriver = config.readers?.length ? await import('../../drivers/rfid/index.js') : undefined;
+  const hmiDriver = config.touchscreen ? await import('../../drivers/hmi/index.js') : undefined;
   const buses = new Map<string, ModbusBus>();
   const busFor = (d: ModbusDevice): ModbusBus => {
     const key = d.driver === 'modbus-rtu' ? `rtu:${d.port}` : `tcp:${d.host}:${d.port}`;
     let bus = buses.get(key);
     if (!bus) {
       bus = d.driver === 'modbus-rtu'
-        ? new ModbusBus({ kind: 'rtu', path: d.port, baudRate: d.baudRate, parity: d.parity, stopBits: d.stopBits === '2' ? 2 : 1 })
-        : new ModbusBus({ kind: 'tcp', host: d.host, port: d.port });
+        ? new modbusDriver!.ModbusBus({ kind: 'rtu', path: d.port, baudRate: d.baudRate, parity: d.parity, stopBits: d.stopBits === '2' ? 2 : 1 })
+        : new modbusDriver!.ModbusBus({ kind: 'tcp', host: d.host, port: d.port });
       buses.set(key, bus);
     }
     return bus;
@@ -118,7 +124,7 @@ export function buildHardware(
     const m = resolved.meters.get(c.id);
     if (m) {
       const bus = busFor(m.device);
-      const real = new ModbusMeter({
+      const real = new modbusDriver!.ModbusMeter({
         bus, profile: m.profile, unitId: m.device.unitId, connectorId: c.id, timeoutMs: m.device.timeoutMs, retries: m.device.retries,
         clock: deps.clock, log: deps.log.child({ component: 'meter', connectorId: c.id }),
       });
@@ -128,7 +134,7 @@ export function buildHardware(
     }
     const b = resolved.boards.get(c.id);
     if (b) {
-      const real = new EvseBoard({
+      const real = new modbusDriver!.EvseBoard({
         bus: busFor(b.device), profile: b.profile, unitId: b.device.unitId, connectorId: c.id, timeoutMs: b.device.timeoutMs,
         retries: b.device.retries, clock: deps.clock, log: deps.log.child({ component: 'evse', connectorId: c.id }),
       });
@@ -142,13 +148,15 @@ export function buildHardware(
     evses.push({ evseId: c.id, meter, powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW });
   }
 
-  const rfid = createRfidReaders(
-    (config.readers ?? []).map((r) => ({
-      driver: 'serial' as const, port: r.port, protocol: r.protocol, baudRate: r.baudRate,
-      ...(r.connectors ? { connectors: [...r.connectors] } : {}), uid: { byteOrder: r.uidByteOrder },
-    })),
-    { clock: deps.clock, log: deps.log.child({ component: 'reader' }), pseudonym: deps.pseudonym },
-  );
+  const rfid: SerialRfidReader[] = rfidDriver
+    ? rfidDriver.createRfidReaders(
+      (config.readers ?? []).map((r) => ({
+        driver: 'serial' as const, port: r.port, protocol: r.protocol, baudRate: r.baudRate,
+        ...(r.connectors ? { connectors: [...r.connectors] } : {}), uid: { byteOrder: r.uidByteOrder },
+      })),
+      { clock: deps.clock, log: deps.log.child({ component: 'reader' }), pseudonym: deps.pseudonym },
+    )
+    : [];
   const readers: IdReader[] = [deps.sim.reader, ...rfid];
   for (const r of rfid) {
     faultSources.push(r);
@@ -157,7 +165,7 @@ export function buildHardware(
   let hmi: Hmi | undefined;
   if (config.touchscreen) {
     const t = config.touchscreen;
-    hmi = createHmi({ driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id) } as never, {
+    hmi = hmiDriver!.createHmi({ driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id) } as never, {
       clock: deps.clock, log: deps.log.child({ component: 'hmi' }),
     });
     readers.push(hmi);

@@ -3,10 +3,11 @@ import type { EvseHardware, EvseId, FaultSource, IdReader } from '../../core/por
 import type { Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
-import type { ChargePointIdentity, LinkState, LinkTiming, OcppSubprotocol, OcppVersion, SettableClock, VersionLink } from '../../ocpp/version.js';
-import { v16, type FeatureServices, type KeyDefinition } from '../../ocpp/v16/index.js';
-import { v201 } from '../../ocpp/v201/index.js';
+import { OCPP_SUBPROTOCOLS, type ChargePointIdentity, type LinkState, type LinkTiming, type OcppSubprotocol, type SettableClock, type VersionLink } from '../../ocpp/version.js';
+import type { FeatureServices, KeyDefinition } from '../../ocpp/v16/index.js';
+import { loadedOcppVersion, loadOcppVersion, strictValidatorOf, type VersionBinding } from '../../ocpp/versions.js';
 import { NegotiatedLink, switchingPolicy } from '../../ocpp/negotiated-link.js';
+import type { ChargingPolicy } from '../../core/policy.js';
 import type { DiagnosticsService, FirmwareNotify, FirmwareService } from '../../ocpp/v16/features.js';
 import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
@@ -14,9 +15,6 @@ import { AVAILABILITY_STATION_KEY, availabilityKey } from '../../ocpp/availabili
 import type { Tariff } from '../../core/tariff.js';
 
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
-
-/** The version bindings a charger can run, by subprotocol (the choice of version is the only version-specific thing here). */
-const VERSIONS: Record<OcppSubprotocol, OcppVersion<KeyDefinition[], FeatureServices>> = { 'ocpp1.6': v16, 'ocpp2.0.1': v201 };
 
 /** The OCPP 1.6 feature profiles a charge point composed here implements (the agent's and a simulated one's). */
 export const FEATURE_PROFILES = ['Core', 'FirmwareManagement', 'LocalAuthListManagement', 'Reservation', 'SmartCharging', 'RemoteTrigger'];
@@ -47,7 +45,11 @@ export interface ChargePointRuntimeDeps {
   tariff?: (settings: SqliteSettings) => Tariff | undefined;
   /** The stored settings' definitions, the configuration keys (shareable across charge points with the same connectors). */
   definitions: KeyDefinition[];
-  /** The OCPP versions to offer, in preference order (default ['ocpp1.6']): the charger runs the one the central system selects. */
+  /**
+   * The OCPP versions to offer, in preference order (default ['ocpp1.6']): the charger runs the
+   * one the central system selects. The first one's binding must be loaded (loadOcppVersion,
+   * src/ocpp/versions.ts); another one is loaded if the central system selects it.
+   */
   ocppVersions?: readonly OcppSubprotocol[];
   /** Default value of each key (definition defaults overridden by configuration). */
   defaults: ReadonlyMap<string, string>;
@@ -93,8 +95,10 @@ export class ChargePointRuntime {
   readonly chargePoint: ChargePoint;
   readonly link: VersionLink;
   /** The versions offered, in preference order. */
-  readonly versions: readonly OcppVersion<KeyDefinition[], FeatureServices>[];
-  private negotiated?: OcppVersion<KeyDefinition[], FeatureServices>;
+  readonly offered: readonly OcppSubprotocol[];
+  /** The binding of the preferred version (the first offered), in force until the central system selects one. */
+  private readonly preferred: VersionBinding;
+  private negotiated?: VersionBinding;
   /** Smart Charging and Reservation (simulated chargers honour them like real ones). */
   readonly features: CoreFeatures;
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
@@ -109,22 +113,24 @@ export class ChargePointRuntime {
     this.settings = settings;
     this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
     const offered = d.ocppVersions?.length ? d.ocppVersions : (['ocpp1.6'] as const);
-    const versions = offered.map((p) => {
-      const v = VERSIONS[p];
-      if (!v) throw new Error(`OCPP version ${p} is not implemented`);
-      return v;
-    });
-    this.versions = versions;
-    if (versions.length === 1) this.negotiated = versions[0];
+    for (const p of offered) if (!OCPP_SUBPROTOCOLS.includes(p)) throw new Error(`OCPP version ${p} is not implemented`);
+    const preferred = loadedOcppVersion(offered[0]!);
+    if (!preferred) throw new Error(`the OCPP ${offered[0]} binding is not loaded: await loadOcppVersion('${offered[0]}') before composing a charger`);
+    this.offered = offered;
+    this.preferred = preferred;
+    if (offered.length === 1) this.negotiated = preferred;
     let link: VersionLink | undefined;
     // Each event in the ledger records whether the central system was reachable (2.0.1's `offline`).
     this.ledger = new SqliteLedger(d.db, cpId, d.pseudonym, d.tariff ? () => d.tariff!(settings) : undefined, () => link?.online() ?? false);
     this.outbox = new SqliteOutbox(d.db, cpId);
     const security = d.connectionSecurity?.(settings);
-    const validators = versions.flatMap((v) => (v.strictValidator ? [v.strictValidator] : []));
+    const validators = offered.flatMap((p) => {
+      const validator = strictValidatorOf(p);
+      return validator ? [validator] : [];
+    });
     this.connection = new OcppConnection(
       {
-        endpoint: d.csms.url, identity: cpId, protocols: versions.map((v) => v.subprotocol), callTimeoutMs: d.csms.callTimeoutMs,
+        endpoint: d.csms.url, identity: cpId, protocols: [...offered], callTimeoutMs: d.csms.callTimeoutMs,
         ...(validators.length ? { strictModeValidators: validators } : {}),
         password: security?.password !== undefined ? security.password : d.csms.password,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
@@ -143,7 +149,7 @@ export class ChargePointRuntime {
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
       chargePointId: cpId, evses: d.hardware.evses, idReaders: d.hardware.readers, faultSources: d.hardware.faultSources,
-      ledger: this.ledger, authData: this.authData, remote, policy: versions.length === 1 ? versions[0]!.policy(settings) : this.policyOfVersionInForce(), clock: d.clock,
+      ledger: this.ledger, authData: this.authData, remote, policy: offered.length === 1 ? preferred.policy(settings) : this.policyOfVersionInForce(), clock: d.clock,
       log: d.log.child({ component: 'core' }), pseudonym: d.pseudonym,
       resumePolicy: d.session?.resumePolicy, freeVendIdTag: d.session?.freeVendIdTag,
       stopOnSecondPresentation: d.session?.stopOnSecondPresentation, timing: d.timing,
@@ -156,20 +162,25 @@ export class ChargePointRuntime {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
     };
-    const linkOf = (version: OcppVersion<KeyDefinition[], FeatureServices>) => version.createLink({
+    const linkOf = (version: VersionBinding) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions,
       connectors: d.hardware.evses.map((c) => ({ id: c.evseId, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,
     });
-    link = versions.length === 1
-      ? linkOf(versions[0]!)
+    const negotiatedLink = (version: VersionBinding) => {
+      this.negotiated = version;
+      return linkOf(version);
+    };
+    link = offered.length === 1
+      ? linkOf(preferred)
       : new NegotiatedLink(this.connection, (protocol) => {
-        const version = versions.find((v) => v.subprotocol === protocol);
-        if (!version) return undefined;
-        this.negotiated = version;
-        return linkOf(version);
+        const selected = offered.find((p) => p === protocol);
+        if (!selected) return undefined;
+        // A version other than the preferred one is loaded once the central system selects it.
+        const version = loadedOcppVersion(selected);
+        return version ? negotiatedLink(version) : loadOcppVersion(selected).then(negotiatedLink);
       }, d.log.child({ component: 'ocpp' }));
     this.link = link;
   }
@@ -177,14 +188,19 @@ export class ChargePointRuntime {
   private readonly firmware?: ReturnType<FirmwareFactory>;
 
   /** The version the charger speaks: the only one offered, or the one the central system selected (undefined until then). */
-  get version(): OcppVersion<KeyDefinition[], FeatureServices> | undefined {
+  get version(): VersionBinding | undefined {
     return this.negotiated;
   }
 
   /** Several versions offered: the core decides by the policy of the version in force (the preferred one until negotiated). */
-  private policyOfVersionInForce() {
-    const policies = new Map(this.versions.map((v) => [v, v.policy(this.settings)]));
-    return switchingPolicy(() => policies.get(this.negotiated ?? this.versions[0]!)!);
+  private policyOfVersionInForce(): ChargingPolicy {
+    const policies = new Map<VersionBinding, ChargingPolicy>();
+    return switchingPolicy(() => {
+      const version = this.negotiated ?? this.preferred;
+      let policy = policies.get(version);
+      if (!policy) policies.set(version, (policy = version.policy(this.settings)));
+      return policy;
+    });
   }
 
   /**

@@ -21,6 +21,7 @@ import type { Scenario } from '../../sim/scenario.js';
 import { Scheduler } from './scheduler.js';
 import { versionOf, type OcppMix } from './ocpp-mix.js';
 import type { OcppSubprotocol } from '../../ocpp/version.js';
+import { loadedOcppVersion, loadOcppVersions } from '../../ocpp/versions.js';
 
 /**
  * Old-generation growth allowed between full GCs once every charger is up (V8's default is
@@ -250,7 +251,17 @@ export class FleetHost {
         this.rampTimer = setTimeout(tick, Math.min(dueIn, 10));
       }
     };
-    tick();
+    // The bindings of the fleet's OCPP versions (1.6 is always loaded; 2.0.1 is imported once per thread).
+    const versions = (this.o.ocpp ?? []).map((s) => s.version);
+    if (versions.every((v) => loadedOcppVersion(v))) tick();
+    else {
+      loadOcppVersions(versions).then(
+        () => {
+          if (!this.stopping) tick();
+        },
+        (err: unknown) => this.log.error('an OCPP version binding could not be loaded: no charger started', { err }),
+      );
+    }
   }
 
   private onRamped(): void {

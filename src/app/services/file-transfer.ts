@@ -18,7 +18,7 @@ import { request as httpsRequest } from 'node:https';
 import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
-import { Client as FtpClient } from 'basic-ftp';
+import type { Client as FtpClient } from 'basic-ftp';
 import { EvseError } from '../../lib/errors.js';
 import { TLS_MIN_VERSION } from '../../ocpp/tls.js';
 
@@ -87,8 +87,10 @@ async function ftpSession<T>(url: URL, trust: TransferTrust | undefined, what: s
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : 21;
   if (secure && port === IMPLICIT_FTPS_PORT) throw new TransferError(`implicit FTPS (port ${IMPLICIT_FTPS_PORT}) is not supported: use explicit FTPS (AUTH TLS), usually on port 21`);
+  // basic-ftp is loaded by the first FTP transfer, not at the agent's start.
+  const { Client } = await import('basic-ftp');
   // Data connections go to the control host only, whatever address PASV announces.
-  const client = new FtpClient(TRANSFER_DEFAULTS.timeoutMs, { allowSeparateTransferHost: false });
+  const client = new Client(TRANSFER_DEFAULTS.timeoutMs, { allowSeparateTransferHost: false });
   try {
     await client.access({
       host, port,

@@ -23,6 +23,12 @@ export const MEASURANDS = [
   'Frequency',
 ] as const;
 export type Measurand = (typeof MEASURANDS)[number];
+/**
+ * The measurands the meter driver's toReading carries into a MeterReading (others a profile
+ * names are decoded for diagnostics only). Here, with the profile, so that what a profile's
+ * meter produces is known without loading the driver.
+ */
+export const READING_MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'Frequency'] as const;
 export const PHASES = ['L1', 'L2', 'L3', 'L1-N', 'L2-N', 'L3-N'] as const;
 export type Phase = (typeof PHASES)[number];
 export const UNITS = ['Wh', 'kWh', 'W', 'kW', 'A', 'V', 'Hz'] as const;

@@ -12,7 +12,7 @@ import type { Log } from '../../lib/log.js';
 import { decodeValues, planReads, RegisterImage, type ReadRequest } from './codec.js';
 import type { ModbusBus } from './bus.js';
 import { ModbusError } from './errors.js';
-import type { MeterProfile } from './meter-profile.js';
+import { READING_MEASURANDS, type MeterProfile } from './meter-profile.js';
 
 export interface ModbusMeterOptions {
   bus: ModbusBus;
@@ -115,8 +115,7 @@ export class ModbusMeter implements Meter, FaultSource {
   }
 }
 
-/** The measurands toReading carries into a MeterReading (others a profile names are decoded for diagnostics only). */
-export const READING_MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import', 'Voltage', 'Frequency'] as const;
+export { READING_MEASURANDS };
 
 /** Map decoded values (base units) onto a MeterReading; phases the profile lacks stay absent. */
 export function toReading(values: ReadonlyMap<string, number>, takenAt: number): MeterReading {

@@ -46,3 +46,10 @@ export function v201StrictValidator(): Validator {
     },
   };
 }
+
+let shared: Validator | undefined;
+
+/** One v201StrictValidator per process, shared by every connection (it holds no state). */
+export function sharedV201StrictValidator(): Validator {
+  return (shared ??= v201StrictValidator());
+}

@@ -10,7 +10,7 @@ import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
 import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
-import { v201StrictValidator } from './errors.js';
+import { sharedV201StrictValidator } from './errors.js';
 import { INCOMING_ACTIONS } from './incoming.js';
 import { V201Link } from './link.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
@@ -35,12 +35,10 @@ function policy(settings: Settings): ChargingPolicy {
   return { ...p, authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }) };
 }
 
-let validator: ReturnType<typeof v201StrictValidator> | undefined;
-
 export const v201: OcppVersion = {
   subprotocol: 'ocpp2.0.1',
   get strictValidator() {
-    return (validator ??= v201StrictValidator());
+    return sharedV201StrictValidator();
   },
   policy,
   createLink: (d) => {

@@ -6,6 +6,7 @@ import { CentralSystem } from '../csms/central-system.js';
 import { sessionsTable } from '../csms/report.js';
 import { createLog, levelName, type LogRecord, type LogSink } from '../lib/log.js';
 import { toV16Status, V16StatusChanges, v16StatusOf } from '../ocpp/v16/mapping.js';
+import { v16Announced, type V16Condition } from '../ocpp/v16/topology.js';
 import { Agent } from './agent/controller.js';
 
 export interface DemoOptions {
@@ -70,12 +71,15 @@ async function demo(o: DemoOptions, dir: string, running: { agent?: Agent; csms?
   pseudonym = agent.pseudonym!;
   const cp = agent.chargePoint!;
   const changes = new V16StatusChanges();
-  for (const s of cp.announcedConditions().evses) changes.changed(s);
-  cp.on('status', (condition) => {
+  for (const s of v16Announced(cp)) changes.changed(s);
+  // Said as 1.6 says it: the station is connector 0.
+  const onCondition = (condition: V16Condition) => {
     if (!changes.changed(condition)) return;
     const s = v16StatusOf(condition);
     say('status', `connector ${s.connectorId}: ${s.status}${s.errorCode !== 'NoError' ? ` (${s.errorCode})` : ''}`);
-  });
+  };
+  cp.on('station-status', onCondition);
+  cp.on('status', onCondition);
   let lastShown = 0;
   cp.on('reading', (r) => {
     if (Date.now() - lastShown < 2_000 || r.sessionEnergyWh === undefined) return;

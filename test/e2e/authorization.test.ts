@@ -386,7 +386,7 @@ describe('authorisation with a real central system', () => {
   const GROUPS: Record<string, string | undefined> = { DEADBEEF: 'PARENTTAG', CAFEBABE: 'PARENTTAG', OTHERTAG: 'OTHERPAR', NOPARENT: undefined };
   const groupAnswer = (p: { idTag: string }) => ({ idTagInfo: { status: 'Accepted', ...(GROUPS[p.idTag] ? { parentIdTag: GROUPS[p.idTag] } : {}) } });
   const rfid = (a: TestAgent, idTag: string, connectorId?: number) =>
-    a.agent.chargePoint!.presentToken({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', ...(connectorId !== undefined ? { connectorId } : {}) });
+    a.agent.chargePoint!.presentToken({ token: { id: idTag, type: 'ISO14443' }, method: 'rfid', ...(connectorId !== undefined ? { evseId: connectorId } : {}) });
 
   it('a second tag with the session\'s parentIdTag is authorised and stops it (Local); another group\'s tag, or one without a group, does not', async () => {
     const a = await boot();

@@ -49,8 +49,9 @@ export interface SessionDeps {
  * (`bootRequest`), its StatusNotifications (`watchStatuses`, `announceStatuses`), the delivery
  * of one queued event as its transaction message (`deliver`; failures are settled the same for
  * every version by ../delivery-failure.ts), its transaction ids and Authorize. Its typed calls
- * are `send` with the version's message map `Calls`. Nothing here allocates per message: the
- * session's callbacks are bound once per link.
+ * are `send` with the version's message map `Calls`. No timer or closure per message: the
+ * session's callbacks (open, close, queued, boot retry, heartbeat, delivery wake-up) are bound
+ * once per link.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>> extends EventEmitter<LinkEvents> {

@@ -204,9 +204,12 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.admission.presentToken(token);
   }
 
-  /** A remote start (1.6 RemoteStartTransaction). Returns whether it was accepted. */
-  remoteStart(idTag: string, connectorId?: number): Promise<boolean> {
-    return this.admission.remoteStart(idTag, connectorId);
+  /**
+   * A remote start (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction with its
+   * remoteStartId, which the session's opening event records). Returns whether it was accepted.
+   */
+  remoteStart(idTag: string, connectorId?: number, remoteStartId?: number): Promise<boolean> {
+    return this.admission.remoteStart(idTag, connectorId, remoteStartId);
   }
 
   /**

@@ -53,12 +53,6 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
   private readonly unsubscribers: (() => void)[] = [];
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
   private readonly sentStatus = new Map<number, ConnectorStatusEnumType>();
-  /**
-   * Remote starts accepted and not yet delivered as Started, by token: that event carries
-   * triggerReason RemoteStart and the remoteStartId. Held in memory only (the event log has no
-   * field for it): a restart before the Started event is delivered sends it as Authorized.
-   */
-  private readonly remoteStarts = new Map<string, number>();
   private readonly log: Log;
   private readonly connection: AnyConnection;
   stateSince: number;
@@ -122,10 +116,6 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
   transactionIdOf(localId: string): string | undefined {
     const ref = this.d.ledger.transactionRefOf(localId);
     return ref && ref.version === OCPP201 ? ref.id : undefined;
-  }
-
-  remoteStartAccepted(idToken: string, remoteStartId: number): void {
-    this.remoteStarts.set(idToken, remoteStartId);
   }
 
   configurationChanged(key: string): void {
@@ -306,8 +296,9 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
     const common = { seqNo: e.txSeq ?? 0, ...(e.offline ? { offline: true } : {}) };
     const transactionId = transactionIdFor(e.localId);
     if (e.kind === 'start') {
+      // A remote start's id is in the session's opening event: every delivery of it, across restarts, is the same.
       const b = opened(e);
-      const remoteStartId = this.remoteStarts.get(b.idTag);
+      const remoteStartId = b.remoteStartId;
       return {
         action: 'TransactionEvent',
         request: {
@@ -353,7 +344,6 @@ export class V201Link extends EventEmitter<LinkEvents> implements VersionLink {
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
-        this.remoteStarts.delete(b.idTag);
         await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
         return true;
       }

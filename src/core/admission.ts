@@ -84,8 +84,8 @@ export class Admission {
     return decision;
   }
 
-  /** A remote start. Returns whether it was accepted. */
-  async remoteStart(idTag: string, evseId?: EvseId): Promise<boolean> {
+  /** A remote start (`remoteStartId`: the central system's id of it, recorded with the session). Returns whether it was accepted. */
+  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
     let target = this.pickEvseFor(evseId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: AuthorizationInfo = { status: 'Accepted' };
@@ -101,7 +101,7 @@ export class Admission {
     }
     const admitted = this.admit(target, idTag, info.groupId);
     if (!admitted.allowed) return false;
-    this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId });
+    this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId, ...(remoteStartId !== undefined ? { remoteStartId } : {}) });
     return true;
   }
 

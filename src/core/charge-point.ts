@@ -221,9 +221,12 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return this.admission.presentToken(token);
   }
 
-  /** A remote start on an EVSE, or on any. Returns whether it was accepted. */
-  remoteStart(idTag: string, evseId?: EvseId): Promise<boolean> {
-    return this.admission.remoteStart(idTag, evseId);
+  /**
+   * A remote start on an EVSE, or on any (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction
+   * with its remoteStartId, which the session's opening event records). Returns whether it was accepted.
+   */
+  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
+    return this.admission.remoteStart(idTag, evseId, remoteStartId);
   }
 
   /**

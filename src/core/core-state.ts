@@ -60,6 +60,8 @@ export interface PendingAuthorization {
   offline: boolean;
   /** The reservation this start uses (the transaction's start message names it). */
   reservationId?: number;
+  /** The central system's id of the remote start this is (its session's opening event carries it). */
+  remoteStartId?: number;
 }
 
 export interface ActiveSession {

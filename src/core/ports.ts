@@ -252,6 +252,8 @@ export interface NewSession {
   clockTrusted: boolean;
   meterStartWh: number;
   reservationId?: number;
+  /** The central system's id of the remote start that began the session (2.0.1 remoteStartId; 1.6 has none). */
+  remoteStartId?: number;
   begin: Sample;
 }
 

@@ -68,6 +68,7 @@ export class Sessions {
       record = this.deps.ledger.open({
         evseId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
         meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
+        ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The

@@ -92,6 +92,8 @@ export interface SessionOpenedEvent {
   timestamp: number;
   clockTrusted: boolean;
   reservationId?: number;
+  /** The remote start that began the session (optional, added after the first release: rows without it are as before). */
+  remoteStartId?: number;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -179,6 +181,7 @@ export class SqliteLedger implements SessionLedger {
       connectorId: input.evseId, idTag: input.idTag, meterStartWh: input.meterStartWh,
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
+      ...(input.remoteStartId !== undefined ? { remoteStartId: input.remoteStartId } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({

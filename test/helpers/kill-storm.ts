@@ -201,7 +201,8 @@ async function drive(
 }
 
 
-function queued(storePath: string): number {
+/** Outbox rows still queued. */
+export function queued(storePath: string): number {
   const db = new Database(storePath, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued'`).get() as { n: number }).n;
@@ -211,7 +212,7 @@ function queued(storePath: string): number {
 }
 
 /** What keeps the outbox from draining, for the failure message. */
-function stuck(child: ChildAgent): string {
+export function stuck(child: ChildAgent): string {
   const db = new Database(child.storePath, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare(`SELECT seq, kind, local_id, state, attempts, last_error FROM outbox WHERE state != 'acked' ORDER BY seq LIMIT 10`).all();
@@ -223,7 +224,8 @@ function stuck(child: ChildAgent): string {
   }
 }
 
-function openSessions(storePath: string): number {
+/** Sessions not closed, or whose opening or closing the central system has not acknowledged. */
+export function openSessions(storePath: string): number {
   const db = new Database(storePath, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE stopped_at IS NULL OR transaction_ref IS NULL OR stop_acked_at IS NULL`).get() as { n: number }).n;
@@ -328,8 +330,8 @@ function analyse(
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function sleepUntil(t: number): Promise<void> {
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export async function sleepUntil(t: number): Promise<void> {
   const ms = t - Date.now();
   if (ms > 0) await sleep(ms);
 }

@@ -23,6 +23,8 @@ export interface OpenedBody {
   timestamp: number;
   clockTrusted: boolean;
   reservationId?: number;
+  /** The central system's id of the remote start that began the session (2.0.1; absent in rows written before it was recorded). */
+  remoteStartId?: number;
 }
 export interface SampledBody {
   connectorId: number;

@@ -37,8 +37,6 @@ export interface V201Context {
     triggerStatus(evseId: EvseId): Promise<void>;
     send(action: string, request: unknown): Promise<unknown>;
     configurationChanged(key: string): void;
-    /** A remote start was accepted: the Started event of this token's session carries RemoteStart and the id. */
-    remoteStartAccepted(idToken: string, remoteStartId: number): void;
   };
 }
 
@@ -65,8 +63,8 @@ export const handlers: Handlers = {
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
-    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId);
-    if (accepted) ctx.link.remoteStartAccepted(req.idToken.idToken, req.remoteStartId);
+    // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
+    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId);
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },

@@ -41,12 +41,6 @@ export const transactionIdFor = (localId: string): string => localId;
 export class V201Link extends OcppSession<ChargingStationCalls> implements VersionLink {
   /** The 2.0.1 status last sent per connector (StatusNotification only when it changes). */
   private readonly sentStatus = new Map<string, ConnectorStatusEnumType>();
-  /**
-   * Remote starts accepted and not yet delivered as Started, by token: that event carries
-   * triggerReason RemoteStart and the remoteStartId. Held in memory only (the event log has no
-   * field for it): a restart before the Started event is delivered sends it as Authorized.
-   */
-  private readonly remoteStarts = new Map<string, number>();
 
   /** How a failed delivery is settled (../delivery-failure.ts), built once. */
   private readonly failures: DeliveryFailureContext;
@@ -69,10 +63,6 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   transactionIdOf(localId: string): string | undefined {
     const ref = this.d.ledger.transactionRefOf(localId);
     return ref && ref.version === OCPP201 ? ref.id : undefined;
-  }
-
-  remoteStartAccepted(idToken: string, remoteStartId: number): void {
-    this.remoteStarts.set(idToken, remoteStartId);
   }
 
   async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
@@ -141,8 +131,9 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     const common = { seqNo: e.txSeq ?? 0, ...(e.offline ? { offline: true } : {}) };
     const transactionId = transactionIdFor(e.localId);
     if (e.kind === 'start') {
+      // A remote start's id is in the session's opening event: every delivery of it, across restarts, is the same.
       const b = opened(e);
-      const remoteStartId = this.remoteStarts.get(b.idTag);
+      const remoteStartId = b.remoteStartId;
       return {
         action: 'TransactionEvent',
         request: {
@@ -188,7 +179,6 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
-        this.remoteStarts.delete(b.idTag);
         await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
         return true;
       }

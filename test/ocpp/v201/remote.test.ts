@@ -9,14 +9,14 @@ afterEach(async () => {
 });
 
 /** An agent on 2.0.1 against the strict 2.0.1 server, booted and with its statuses sent. */
-async function ready(ocpp: Record<string, unknown> = {}): Promise<{ csms: TestCsms; t: TestAgent; call: (action: string, params: unknown) => Promise<any> }> {
+async function ready(ocpp: Record<string, unknown> = {}): Promise<{ csms: TestCsms; url: string; t: TestAgent; call: (action: string, params: unknown) => Promise<any> }> {
   const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
   const url = await csms.start();
   cleanups.push(() => csms.stop());
   const t = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] }, ocpp: { MeterValueSampleInterval: 1, HeartbeatInterval: 300, ...ocpp } });
   cleanups.push(() => t.cleanup());
   await waitFor(() => t.agent.link!.state === 'accepted' && csms.callsOf('StatusNotification', CP).length >= 2, 10_000, 'boot and statuses');
-  return { csms, t, call: (action, params) => csms.call(CP, action, params) };
+  return { csms, url, t, call: (action, params) => csms.call(CP, action, params) };
 }
 
 const txEvents = (csms: TestCsms): RecordedCall[] => csms.callsOf('TransactionEvent', CP);
@@ -75,6 +75,30 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     expect(events.map((e) => e.seqNo)).toEqual(events.map((_e, i) => i));
     // The transaction is over: a second stop is Rejected.
     expect(await call('RequestStopTransaction', { transactionId })).toEqual({ status: 'Rejected' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('RequestStartTransaction, then a restart before the Started is acknowledged: the Started goes again identical (RemoteStart, the same remoteStartId), and a later remote start of the same token is not given to it', async () => {
+    const { csms, url, t, call } = await ready();
+    // The central system receives the Started but its answer never reaches the station.
+    let hold = true;
+    csms.on('TransactionEvent', (p: any) => (hold ? new Promise(() => undefined) : p.idToken ? { idTokenInfo: { status: 'Accepted' } } : {}));
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 1, remoteStartId: 71 })).toEqual({ status: 'Accepted' });
+    const first = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
+    expect(first.params).toMatchObject({ triggerReason: 'RemoteStart', transactionInfo: { remoteStartId: 71 } });
+    await t.agent.stop();
+    hold = false;
+    // The same store, a new process state: the Started is still queued, and goes first after the boot.
+    const again = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] }, ocpp: { MeterValueSampleInterval: 1, HeartbeatInterval: 300 } }, { dir: t.dir });
+    cleanups.push(() => again.agent.stop());
+    const redelivered = await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started')[1], 10_000, 'the Started again');
+    expect(redelivered.params).toEqual(first.params);
+    // A new remote start of the same token after the restart: its own transaction carries its id.
+    await waitFor(() => again.agent.link!.state === 'accepted' && again.agent.outbox!.summary().depth === 0, 10_000, 'the queue delivered');
+    expect(await call('RequestStartTransaction', { idToken: token('APPUSER1'), evseId: 2, remoteStartId: 72 })).toEqual({ status: 'Accepted' });
+    const next = await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started')[2], 10_000, 'the next Started');
+    expect(next.params.transactionInfo.transactionId).not.toBe(first.params.transactionInfo.transactionId);
+    expect(next.params).toMatchObject({ triggerReason: 'RemoteStart', evse: { id: 2 }, transactionInfo: { remoteStartId: 72 } });
     expect(csms.validationFailures).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { CallOutcome } from '../../ocpp/connection.js';
 import { v16StatusOf, type ChargePointStatus } from '../../ocpp/v16/mapping.js';
 import { ChargePointRuntime, FEATURE_PROFILES, type FirmwareFactory } from '../charger/charge-point-runtime.js';
@@ -272,10 +273,11 @@ export class FleetHost {
     // live size) keeps far less garbage committed. Not during the ramp: the heap grows fast
     // then, and small steps would mean a full GC every few MB. Process-wide, read at each GC.
     setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-    // The factor applies from the next full GC. No full GC is forced here: a forced one is
-    // atomic (no incremental or concurrent marking) and stopped each thread for 0.7-0.8 s at
-    // 10,000 chargers, the longest stall of a 20,000-charger run; V8's own next one is
-    // incremental (pauses of tens of ms) and sets the new limit.
+    // The factor applies from the next full GC, and the limit set during the ramp lets the heap
+    // grow to several times its live size first (a run's RSS then creeps up for minutes): one
+    // full GC now, a single pause at the end of the ramp, sets the new limit at once.
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
   }
 
   private readonly definitions;

@@ -28,7 +28,12 @@ describe('simulated meter register across restarts', () => {
     csms = new TestCsms();
     const url = await csms.start();
     const session = async (n: number) => {
-      await waitFor(() => csms!.clients.has(CP) && csms!.callsOf('StatusNotification').length >= 3 * n, 10_000, 'boot');
+      // This run's boot and its three StatusNotifications after it: the last run's statuses (and
+      // its client, still closing) must not pass for this run's.
+      await waitFor(() => {
+        const boot = csms!.callsOf('BootNotification')[n - 1];
+        return csms!.clients.has(CP) && boot !== undefined && csms!.callsOf('StatusNotification').filter((c) => c.at >= boot.at).length >= 3;
+      }, 10_000, 'boot');
       expect(await csms!.call(CP, 'RemoteStartTransaction', { connectorId: 1, idTag: 'APPUSER1' })).toEqual({ status: 'Accepted' });
       const start = await waitFor(() => csms!.callsOf('StartTransaction')[n - 1], 10_000, 'StartTransaction');
       // Let it draw energy.

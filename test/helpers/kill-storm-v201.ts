@@ -3,7 +3,7 @@ import { Prng } from '../../src/sim/prng.js';
 import { toV201Reason } from '../../src/ocpp/v201/mapping.js';
 import type { StopReason } from '../../src/core/ports.js';
 import { ChildAgent } from './child-agent.js';
-import { integrityOf, openSessions, queued, sleep, stuck } from './kill-storm.js';
+import { drainLastRun, integrityOf, sleep } from './kill-storm.js';
 import { TestCsms, waitFor, type RecordedCall } from './ocpp-server.js';
 
 /**
@@ -197,16 +197,7 @@ export async function runKillStormV201(o: KillStormV201Options): Promise<KillSto
       if (integrity !== 'ok') integrityFailures.push(`cycle ${cycle}: ${integrity}`);
       if (cycle % 10 === 0) log(`kill storm 2.0.1: ${cycle}/${o.cycles} cycles, ${csms.callsOf('TransactionEvent', cp).length} TransactionEvents received`);
     }
-    // A last, clean run: sessions left open are closed (PowerLoss) and the outbox drains.
-    child.start();
-    try {
-      await waitFor(() => queued(child.storePath) === 0 && openSessions(child.storePath) === 0 && csms.clients.has(cp), 60_000, 'the outbox to drain');
-    } catch (err) {
-      throw new Error(`${(err as Error).message}: ${stuck(child)}`);
-    }
-    await child.stop();
-    const after = integrityOf(child.storePath);
-    if (after !== 'ok') integrityFailures.push(`final: ${after}`);
+    await drainLastRun(child, csms, cp, integrityFailures);
     return analyse(child, csms, {
       seed, cycles: o.cycles, elapsedMs: Date.now() - started, killsDuringSession, kills, bootMs, integrityFailures, remoteStarts,
     });

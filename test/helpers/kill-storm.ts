@@ -151,16 +151,7 @@ export async function runKillStorm(o: KillStormOptions): Promise<KillStormResult
       o.afterKill?.(cycle, child.storePath);
       if (cycle % 50 === 0) log(`kill storm: ${cycle}/${o.cycles} cycles, ${csms.callsOf('StartTransaction').length} Starts received`);
     }
-    // A last, clean run: sessions left open are closed (PowerLoss) and the outbox drains.
-    child.start();
-    try {
-      await waitFor(() => queued(child.storePath) === 0 && openSessions(child.storePath) === 0 && csms.clients.has(cp), 60_000, 'the outbox to drain');
-    } catch (err) {
-      throw new Error(`${(err as Error).message}: ${stuck(child)}`);
-    }
-    await child.stop();
-    const after = integrityOf(child.storePath);
-    if (after !== 'ok') integrityFailures.push(`final: ${after}`);
+    await drainLastRun(child, csms, cp, integrityFailures);
     return analyse(child, csms, startIds, {
       cycles: o.cycles, elapsedMs: Date.now() - started, killsDuringSession, integrityFailures, runs,
     });
@@ -202,6 +193,22 @@ async function drive(
 
 
 /** Outbox rows still queued. */
+/**
+ * A last, clean run after the storm: sessions left open are closed (PowerLoss), the outbox
+ * drains to the central system, and the store's integrity is checked once more.
+ */
+export async function drainLastRun(child: ChildAgent, csms: TestCsms, cp: string, integrityFailures: string[]): Promise<void> {
+  child.start();
+  try {
+    await waitFor(() => queued(child.storePath) === 0 && openSessions(child.storePath) === 0 && csms.clients.has(cp), 60_000, 'the outbox to drain');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${stuck(child)}`);
+  }
+  await child.stop();
+  const after = integrityOf(child.storePath);
+  if (after !== 'ok') integrityFailures.push(`final: ${after}`);
+}
+
 export function queued(storePath: string): number {
   const db = new Database(storePath, { readonly: true, fileMustExist: true });
   try {

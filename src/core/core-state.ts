@@ -91,9 +91,9 @@ export class EvseState {
   /** A session is being started (its meter read is on its way). */
   starting = false;
   faults = new Map<string, FaultReport>();
-  /** The condition last derived (held while a session is being stopped), and its key. */
+  /** The condition last derived (held while a session is being stopped), and the one last emitted. */
   lastCondition?: EvseCondition;
-  lastConditionKey?: string;
+  lastEmitted?: EvseCondition;
   poll?: Timer;
   probe?: Timer;
   lastReading?: MeterReading;
@@ -116,9 +116,8 @@ export class EvseState {
 export class StationState {
   readonly faults = new Map<string, FaultReport>();
   availability: Availability = 'Operative';
-  /** The station's condition last emitted, and its key. */
+  /** The station's condition last emitted. */
   lastCondition?: StationCondition;
-  lastConditionKey?: string;
 }
 
 /** What every part of the ChargePoint is given. */

@@ -29,7 +29,7 @@ export interface V201Context {
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
   link: {
-    /** The link's state: 'pending' while the central system has not accepted the boot. */
+    /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
     /** BootNotification now (TriggerMessage: reason Triggered). */
     boot(reason?: 'Triggered'): Promise<void>;
@@ -61,7 +61,8 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 export const handlers: Handlers = {
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
-    if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
+    // B02.FR.05: no transaction before the boot is Accepted (Pending, or a BootNotification still unanswered).
+    if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
     const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId);
@@ -171,7 +172,7 @@ export const handlers: Handlers = {
   DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
 
   RequestStopTransaction: async (req, ctx) => ({
-    status: ctx.link.state !== 'pending' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
+    status: ctx.link.state === 'accepted' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
   }),
 
   GetVariables: (req, ctx) => {

@@ -45,14 +45,30 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   /** How a failed delivery is settled (../delivery-failure.ts), built once. */
   private readonly failures: DeliveryFailureContext;
 
+  /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
+  private readonly startedAtLocalMs: number;
+
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
     super(d);
+    this.startedAtLocalMs = d.clock.now();
     registerIncoming(d.connection, { ...context, link: this });
     this.failures = {
       // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
       queue: d.outbox, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, link: this,
       isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
     };
+  }
+
+  /** The clock from the central system; events queued before it was set are re-timed, as on 1.6. */
+  protected override adoptTime(epochMs: number): void {
+    const wasTrusted = this.d.clock.trusted();
+    const correction = this.d.clock.set(epochMs);
+    if (Math.abs(correction) > 2_000) this.log.info('clock set from the central system', { correctionMs: correction });
+    if (!wasTrusted && correction !== 0) {
+      // Events recorded before the clock was set carry this run's wrong time: correct them.
+      const retimed = this.d.outbox.retimeUntrusted(correction, this.startedAtLocalMs);
+      if (retimed) this.log.info('queued messages re-timed after the clock was set', { retimed, correctionMs: correction });
+    }
   }
 
   /** Only EVSEs' connectors have a StatusNotification: the station's condition is not watched. */
@@ -156,11 +172,13 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       };
     }
     const b = closed(e);
+    // stoppedReason only when not Local (2.0.1 E06: Local is the default; a stop without a reason is a local one).
+    const reason = toV201Reason(b.reason ?? 'Local');
     return {
       action: 'TransactionEvent',
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
-        transactionInfo: { transactionId, chargingState: 'EVConnected', stoppedReason: toV201Reason(b.reason ?? 'Local') },
+        transactionInfo: { transactionId, chargingState: 'EVConnected', ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
         meterValue: [...b.transactionData.map(toV201MeterValue), registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')],
       },
     };

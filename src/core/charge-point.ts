@@ -355,7 +355,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         this.admission.freeVend(c, this.opts.freeVendIdTag);
         return;
       }
-      void this.sessions.maybeStart(c);
+      void this.sessions.maybeStart(c, 'EVConnected');
     } else if (before === 'disconnected' && c.session && !c.session.stopping) {
       // Plugged back into a session kept when the cable was pulled at the car
       // (policy.transaction.stopOnEvSideDisconnect false): the power path was opened then, offer again.

@@ -6,7 +6,7 @@ import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
   AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo,
-  MeterReading, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
+  ChargingState, MeterReading, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointTiming {
@@ -77,6 +77,8 @@ export interface ActiveSession {
   groupId?: string;
   /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
   offeredA?: number;
+  /** The charging state last recorded for the central system (policy.metering.chargingStateSamples). */
+  reportedChargingState?: ChargingState;
 }
 
 /** One EVSE (with its one connector): what the core holds of it. */

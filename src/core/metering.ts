@@ -151,6 +151,8 @@ export class Metering {
           this.deps.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
           s.nextCheckpointAt = now + this.b.timing.checkpointIntervalMs;
         }
+        // A change of charging state goes before the periodic sample of the same reading.
+        this.recordChargingState(c, reading);
         if (now >= s.nextSampleAt) {
           this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c));
           s.nextSampleAt = now + this.sampleIntervalMs();
@@ -166,6 +168,28 @@ export class Metering {
       this.b.log.warn('meter read failed', { evseId: c.id, err });
     } finally {
       if (c.session === s) this.schedule(c);
+    }
+  }
+
+  /**
+   * policy.chargingStateSamples (2.0.1): a sample when the session's charging state changed since
+   * the one last recorded. EVConnected (a session just started) to SuspendedEV is no change: the
+   * EV has not begun to charge yet. A resumed session records nothing until its state changes.
+   */
+  private recordChargingState(c: EvseState, reading: MeterReading): void {
+    const s = c.session;
+    if (!s || s.stopping || !this.deps.policy.chargingStateSamples) return;
+    const state = this.deps.statuses.chargingStateOf(c);
+    const was = s.reportedChargingState;
+    s.reportedChargingState = state === 'SuspendedEV' && was === 'EVConnected' ? was : state;
+    if (was === undefined || s.reportedChargingState === was) return;
+    const sample: Sample = { ...this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c), chargingStateChange: state };
+    try {
+      this.deps.ledger.sample(s.record.localId, sample, true);
+      this.b.emit('queued');
+    } catch (err) {
+      s.reportedChargingState = was;
+      this.b.log.error('charging state change could not be recorded', { evseId: c.id, err });
     }
   }
 

@@ -29,10 +29,17 @@ export function settingsVariableStore(settings: ConfigurationStore): VariableSto
   };
 }
 
-/** The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's token length. */
+/**
+ * The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's
+ * token length, and the charging state recorded for TransactionEvent (triggerReason, chargingState).
+ */
 function policy(settings: Settings): ChargingPolicy {
   const p = policyFromSettings(settings);
-  return { ...p, authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }) };
+  return {
+    ...p,
+    authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }),
+    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true } }),
+  };
 }
 
 export const v201: OcppVersion = {

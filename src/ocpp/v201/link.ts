@@ -7,7 +7,7 @@ import { closed, opened, sampled, security, UnknownEventFormatError } from '../v
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
-import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
+import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
 
@@ -150,11 +150,14 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       // A remote start's id is in the session's opening event: every delivery of it, across restarts, is the same.
       const b = opened(e);
       const remoteStartId = b.remoteStartId;
+      // What completed the start: a remote start, the cable plugged in after an authorisation (E03), or an authorisation (E02).
+      const triggerReason = remoteStartId !== undefined ? 'RemoteStart' : b.startedBy === 'EVConnected' ? 'CablePluggedIn' : 'Authorized';
       return {
         action: 'TransactionEvent',
         request: {
-          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
-          transactionInfo: { transactionId, chargingState: 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
+          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason, ...common,
+          // Rows written before the start's charging state was recorded said Charging.
+          transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
           evse: v201EvseOfSession(b.connectorId), idToken: idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
@@ -163,11 +166,16 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     }
     if (e.kind === 'meter') {
       const b = sampled(e);
+      // chargingState only when it changed (the core records a sample for each change).
+      const change = b.sample.chargingStateChange;
+      const value = toV201MeterValue(b.sample);
       return {
         action: 'TransactionEvent',
         request: {
-          eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), triggerReason: b.sample.context === 'Sample.Clock' ? 'MeterValueClock' : 'MeterValuePeriodic', ...common,
-          transactionInfo: { transactionId, chargingState: 'Charging' }, meterValue: [toV201MeterValue(b.sample)],
+          eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), ...common,
+          triggerReason: change ? 'ChargingStateChanged' : b.sample.context === 'Sample.Clock' ? 'MeterValueClock' : 'MeterValuePeriodic',
+          transactionInfo: { transactionId, ...(change ? { chargingState: toV201ChargingState(change) } : {}) },
+          ...(value.sampledValue.length ? { meterValue: [value] } : {}),
         },
       };
     }
@@ -178,7 +186,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       action: 'TransactionEvent',
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
-        transactionInfo: { transactionId, chargingState: 'EVConnected', ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
+        transactionInfo: { transactionId, chargingState: endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
         meterValue: [...b.transactionData.map(toV201MeterValue), registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')],
       },
     };

@@ -30,7 +30,7 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
     expect(started.params).toMatchObject({
       triggerReason: 'RemoteStart', seqNo: 0, evse: { id: 1, connectorId: 1 },
-      transactionInfo: { remoteStartId: 42, chargingState: 'Charging', transactionId: t.agent.chargePoint!.session(1)!.localId },
+      transactionInfo: { remoteStartId: 42, chargingState: 'EVConnected', transactionId: t.agent.chargePoint!.session(1)!.localId },
     });
     expect(await call('RequestStartTransaction', { idToken: token('APPUSER2'), evseId: 1, remoteStartId: 43 })).toEqual({ status: 'Rejected' });
 

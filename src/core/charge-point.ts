@@ -314,6 +314,15 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return c ? this.metering.trigger(c) : undefined;
   }
 
+  /**
+   * A fresh sample of the EVSE's running session, queued among the session's events (2.0.1
+   * TriggerMessage TransactionEvent); undefined without a session (or when it could not be recorded).
+   */
+  async triggerSessionSample(evseId: EvseId): Promise<Sample | undefined> {
+    const c = this.evses.get(evseId);
+    return c ? this.metering.trigger(c, true) : undefined;
+  }
+
   /** A fault raised or cleared by the application (e.g. the store is writable again). */
   reportFault(f: FaultReport): void {
     this.faults.report(f);

@@ -42,9 +42,16 @@ export class Metering {
     return { nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.b.timing.checkpointIntervalMs };
   }
 
-  /** A fresh sample now (TriggerMessage MeterValues). */
-  async trigger(c: EvseState): Promise<Sample | undefined> {
+  /**
+   * A fresh sample now (TriggerMessage MeterValues). `inSession`: only in a running session, and
+   * queued among its events (2.0.1 TriggerMessage TransactionEvent: an Updated in the seqNo order).
+   */
+  async trigger(c: EvseState, inSession = false): Promise<Sample | undefined> {
+    const wanted = c.session;
+    if (inSession && (!wanted || wanted.stopping)) return undefined;
     const fresh = await this.read(c);
+    // The session ended (or another began) during the read: nothing to add to it.
+    if (inSession && (c.session !== wanted || wanted!.stopping)) return undefined;
     // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
     // with its own time.
     const reading = this.accept(c, fresh) ? fresh : c.lastReading;
@@ -55,7 +62,8 @@ export class Metering {
     const s = c.session;
     if (s && !s.stopping) {
       try {
-        this.deps.ledger.sample(s.record.localId, sample, false);
+        this.deps.ledger.sample(s.record.localId, sample, inSession);
+        if (inSession) this.b.emit('queued');
       } catch (err) {
         this.b.log.error('triggered meter sample could not be recorded: not sent', { evseId: c.id, err });
         return undefined;

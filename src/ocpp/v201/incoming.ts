@@ -11,6 +11,7 @@ import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
 import type { ConfigurationStore, EventQueue } from '../store-ports.js';
 import { toV201MeterValue } from './mapping.js';
+import { triggerTransactionEvent } from './transaction-trigger.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
@@ -163,8 +164,9 @@ export const handlers: Handlers = {
           }
         });
         return { status: 'Accepted' };
+      case 'TransactionEvent':
+        return triggerTransactionEvent(ids, ctx);
       default:
-        // TransactionEvent needs an Updated event in the session's seqNo sequence, which only the core's event queue assigns.
         return { status: 'NotImplemented' };
     }
   },

@@ -1,6 +1,6 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { AuthorizationInfo, EvseCondition, EvseId } from '../../core/ports.js';
+import type { AuthorizationInfo, EvseCondition, EvseId, Sample } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
@@ -9,7 +9,10 @@ import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
-import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
+import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest, TriggerReasonEnumType } from './messages.js';
+
+/** An Updated event's triggerReason by its sample's context (a TriggerMessage's sample is the central system's Trigger). */
+const TRIGGER_OF_CONTEXT: Partial<Record<Sample['context'], TriggerReasonEnumType>> = { 'Sample.Clock': 'MeterValueClock', Trigger: 'Trigger' };
 
 /** The protocol version whose transaction ids this binding assigns. */
 export const OCPP201 = 'ocpp2.0.1';
@@ -173,7 +176,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         action: 'TransactionEvent',
         request: {
           eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), ...common,
-          triggerReason: change ? 'ChargingStateChanged' : b.sample.context === 'Sample.Clock' ? 'MeterValueClock' : 'MeterValuePeriodic',
+          triggerReason: change ? 'ChargingStateChanged' : TRIGGER_OF_CONTEXT[b.sample.context] ?? 'MeterValuePeriodic',
           transactionInfo: { transactionId, ...(change ? { chargingState: toV201ChargingState(change) } : {}) },
           ...(value.sampledValue.length ? { meterValue: [value] } : {}),
         },

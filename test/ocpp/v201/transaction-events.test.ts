@@ -89,4 +89,28 @@ describe('OCPP 2.0.1 TransactionEvent triggerReason and chargingState', () => {
     expect(events(csms).filter((e) => e.transactionInfo.remoteStartId !== undefined)).toHaveLength(1);
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('TriggerMessage TransactionEvent: Accepted for a running transaction, then an Updated with triggerReason Trigger and the next seqNo; Rejected on an EVSE without one (F06)', async () => {
+    // No periodic samples: every Updated after the start is one this test caused.
+    const { csms, t } = await ready({ MeterValueSampleInterval: 0 });
+    present(t, 'CARD-TRIGGER');
+    await waitFor(() => events(csms).some((e) => e.triggerReason === 'ChargingStateChanged') && t.agent.outbox!.summary().depth === 0, 10_000, 'Started and Charging');
+    const before = events(csms).length;
+    expect(await csms.call(CP, 'TriggerMessage', { requestedMessage: 'TransactionEvent', evse: { id: 2 } })).toEqual({ status: 'Rejected' });
+    expect(await csms.call(CP, 'TriggerMessage', { requestedMessage: 'TransactionEvent', evse: { id: 1 } })).toEqual({ status: 'Accepted' });
+    const triggered = await waitFor(() => events(csms).find((e) => e.triggerReason === 'Trigger'), 10_000, 'the triggered Updated');
+    expect(triggered).toMatchObject({ eventType: 'Updated', seqNo: before, transactionInfo: { transactionId: events(csms)[0].transactionInfo.transactionId } });
+    expect(triggered.transactionInfo).not.toHaveProperty('chargingState');
+    expect(triggered.meterValue[0].sampledValue.length).toBeGreaterThan(0);
+    expect(triggered.meterValue[0].sampledValue.every((v: any) => v.context === 'Trigger')).toBe(true);
+    // Without an evse: every EVSE with a transaction (one here).
+    expect(await csms.call(CP, 'TriggerMessage', { requestedMessage: 'TransactionEvent' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => events(csms).filter((e) => e.triggerReason === 'Trigger').length === 2, 10_000, 'the second triggered Updated');
+    present(t, 'CARD-TRIGGER');
+    await waitFor(() => ended(csms) && t.agent.outbox!.summary().depth === 0, 10_000, 'Ended');
+    expectContiguous(events(csms));
+    expect(events(csms).filter((e) => e.triggerReason === 'Trigger')).toHaveLength(2);
+    expect(csms.validationFailures).toEqual([]);
+    expect(csms.maxOutstanding.get(CP)).toBe(1);
+  });
 });

@@ -651,3 +651,10 @@ export class MemoryVariableStore implements VariableStore {
     this.values.set(MemoryVariableStore.key(k), value);
   }
 }
+
+/** A station-level integer variable's Actual value (stored or default), undefined when it is not an integer. */
+export function intVariable(model: DeviceModel, store: VariableStore, component: string, variable: string, instance?: string): number | undefined {
+  const dv = model.components.get(componentKey(component, undefined, undefined, undefined))?.get(variableKey(variable, instance));
+  const n = dv ? Number(valueOf(store, dv)) : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
+}

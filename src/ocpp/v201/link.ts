@@ -6,6 +6,7 @@ import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
+import { intVariable } from './device-model.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
@@ -55,6 +56,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     super(d);
     this.startedAtLocalMs = d.clock.now();
     registerIncoming(d.connection, { ...context, link: this });
+    this.on('state', this.onLinkState);
     this.failures = {
       // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
       queue: d.outbox, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, link: this,
@@ -108,11 +110,27 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     };
   }
 
-  /** Every connector's status after boot and after a reconnect (B01, B04). */
+  /**
+   * Every connector's status after a boot is Accepted (B01) and after a reconnect that followed an
+   * outage longer than OfflineThreshold (B04); after a shorter one only the connectors whose
+   * status changed meanwhile (or whose last StatusNotification was not delivered).
+   */
   protected announceStatuses(): void {
-    this.sentStatus.clear();
+    const since = this.offlineSince;
+    this.offlineSince = undefined;
+    const thresholdS = intVariable(this.context.model, this.context.store, 'OCPPCommCtrlr', 'OfflineThreshold') ?? 0;
+    const shortOutage = since !== undefined && this.d.clock.now() - since <= thresholdS * 1000;
+    if (!shortOutage) this.sentStatus.clear();
+    this.log.debug('announcing statuses', { outageMs: since === undefined ? undefined : this.d.clock.now() - since, all: !shortOutage });
     for (const s of this.d.chargePoint.evseConditions()) void this.sendStatus(s);
   }
+
+  /** When the connection last went down after a boot was Accepted (cleared once the statuses are announced). */
+  private offlineSince?: number;
+
+  private readonly onLinkState = (s: string): void => {
+    if (s === 'offline' && this.offlineSince === undefined && this.sentStatus.size > 0) this.offlineSince = this.d.clock.now();
+  };
 
   private readonly onStatus = (s: EvseCondition): void => {
     if (this.state === 'accepted') void this.sendStatus(s);

@@ -314,6 +314,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return c ? this.metering.trigger(c) : undefined;
   }
 
+  /** The metering settings changed (clock-aligned interval): every EVSE's metering deadlines are drawn again. */
+  meteringChanged(): void {
+    for (const c of this.evses.values()) this.metering.policyChanged(c);
+  }
+
   /**
    * A fresh sample of the EVSE's running session, queued among the session's events (2.0.1
    * TriggerMessage TransactionEvent); undefined without a session (or when it could not be recorded).

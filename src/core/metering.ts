@@ -84,11 +84,13 @@ export class Metering {
     const now = this.b.clock.now();
     let due: number;
     if (s) {
+      c.nextIdleAlignedAt = undefined;
       due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
     } else {
       const idleMs = c.hw.meter.idlePollIntervalMs;
-      if (!idleMs || idleMs <= 0) return;
-      due = now + idleMs;
+      const aligned = this.idleAligned(c, now);
+      if ((!idleMs || idleMs <= 0) && aligned === undefined) return;
+      due = Math.min(idleMs && idleMs > 0 ? now + idleMs : Number.POSITIVE_INFINITY, aligned ?? Number.POSITIVE_INFINITY);
     }
     // Due already: the reading for a sample or checkpoint failed or was refused. Read again at the
     // poll interval, not at once (that would read the meter back to back until it answers well).
@@ -99,12 +101,39 @@ export class Metering {
     }, delayMs);
   }
 
-  /** A reading with no session: the meter's health (its driver reports faults) and live values. */
+  /** The next clock-aligned instant of an EVSE without a session, when the policy asks for idle aligned samples. */
+  private idleAligned(c: EvseState, now: number): number | undefined {
+    if (!this.deps.policy.idleAlignedSamples || this.deps.policy.alignedIntervalS <= 0) {
+      c.nextIdleAlignedAt = undefined;
+      return undefined;
+    }
+    c.nextIdleAlignedAt ??= this.nextAligned(now);
+    return c.nextIdleAlignedAt;
+  }
+
+  /**
+   * The metering settings changed (e.g. the clock-aligned interval): the deadlines derived from
+   * them are drawn again, for a running session's aligned samples and an idle EVSE's.
+   */
+  policyChanged(c: EvseState): void {
+    const now = this.b.clock.now();
+    c.nextIdleAlignedAt = undefined;
+    if (c.session) c.session.nextAlignedAt = this.nextAligned(now);
+    if (!c.session?.stopping) this.schedule(c);
+  }
+
+  /** A reading with no session: the meter's health (its driver reports faults) and live values; a clock-aligned sample when due. */
   private async pollIdle(c: EvseState): Promise<void> {
     try {
       const reading = await this.read(c);
       if (c.session) return;
-      this.accept(c, reading);
+      const accepted = this.accept(c, reading);
+      const alignedAt = c.nextIdleAlignedAt;
+      if (alignedAt !== undefined && this.b.clock.now() >= alignedAt) {
+        c.nextIdleAlignedAt = this.nextAligned(this.b.clock.now());
+        const measurands = this.deps.policy.alignedMeasurands;
+        if (accepted && measurands.length > 0) this.b.emit('idle-sample', { evseId: c.id, sample: this.sample(reading, 'Sample.Clock', measurands, c) });
+      }
       if (c.faults.has('meter-start')) this.meterAnswers(c);
     } catch (err) {
       c.meterErrors++;

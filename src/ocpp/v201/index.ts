@@ -38,7 +38,7 @@ function policy(settings: Settings): ChargingPolicy {
   return {
     ...p,
     authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }),
-    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true } }),
+    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true }, idleAlignedSamples: { value: true, enumerable: true } }),
   };
 }
 

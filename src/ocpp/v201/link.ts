@@ -76,6 +76,34 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     }
   }
 
+  override start(): void {
+    this.d.chargePoint.on('idle-sample', this.onIdleSample);
+    super.start();
+  }
+
+  override halt(): void {
+    this.d.chargePoint.off('idle-sample', this.onIdleSample);
+    super.halt();
+  }
+
+  /** The clock-aligned interval changed (SetVariables AlignedDataCtrlr.Interval, or its 1.6 key): the core's deadlines follow. */
+  override configurationChanged(key: string): void {
+    super.configurationChanged(key);
+    if (key === 'Interval' || key === 'ClockAlignedDataInterval') this.d.chargePoint.meteringChanged();
+  }
+
+  /**
+   * A clock-aligned sample of an EVSE without a transaction (J01): MeterValues with context
+   * Sample.Clock, when the link is up (not a transaction message: not queued while offline).
+   */
+  private readonly onIdleSample = ({ evseId, sample }: { evseId: EvseId; sample: Sample }): void => {
+    if (!this.online()) return;
+    const meterValue = toV201MeterValue(sample);
+    if (meterValue.sampledValue.length === 0) return;
+    this.send('MeterValues', { evseId, meterValue: [meterValue] })
+      .catch((err) => this.log.debug('clock-aligned MeterValues not delivered', { evseId, err }));
+  };
+
   /** Only EVSEs' connectors have a StatusNotification: the station's condition is not watched. */
   protected watchStatuses(): { evse: (s: EvseCondition) => void } {
     return { evse: this.onStatus };

@@ -149,8 +149,14 @@ export const DEVICE_MODEL_DEFAULTS = {
   configurationValueSize: 1_000,
 } as const;
 
-const TX_START_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
-const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
+/**
+ * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
+ * transaction starts once the EV is connected and authorised, the power path closing
+ * (PowerPathClosed); it ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
+ * holds EVConnected or PowerPathClosed and StopTxOnEVSideDisconnect is true (index.ts policy).
+ */
+const TX_START_POINTS = ['PowerPathClosed'];
+const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const AVAILABILITY_STATES = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
 const TIME_SOURCES = ['Heartbeat', 'NTP', 'GPS', 'RealTimeClock', 'MobileNetwork', 'RadioTimeTransmitter'];
 

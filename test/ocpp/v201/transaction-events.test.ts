@@ -113,4 +113,16 @@ describe('OCPP 2.0.1 TransactionEvent triggerReason and chargingState', () => {
     expect(csms.validationFailures).toEqual([]);
     expect(csms.maxOutstanding.get(CP)).toBe(1);
   });
+
+  it('the central system refuses the token in its answer to Started, StopTxOnInvalidId true: Ended with triggerReason Deauthorized, stoppedReason DeAuthorized (E05)', async () => {
+    const { csms, t } = await ready({ StopTransactionOnInvalidId: true });
+    csms.on('Authorize', () => ({ idTokenInfo: { status: 'Accepted' } }));
+    csms.on('TransactionEvent', (p: any) => (p.idToken ? { idTokenInfo: { status: 'Blocked' } } : {}));
+    present(t, 'CARD-BLOCKED-LATE');
+    const end = await waitFor(() => ended(csms), 10_000, 'Ended');
+    expect(end).toMatchObject({ triggerReason: 'Deauthorized', transactionInfo: { stoppedReason: 'DeAuthorized' } });
+    expectContiguous(events(csms));
+    expect(csms.validationFailures).toEqual([]);
+  });
 });
+

@@ -64,4 +64,35 @@ describe('OCPP 2.0.1 clock-aligned meter values (J01)', () => {
     expect(clockEvents().length).toBe(clockCount);
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('Ended carries the clock-aligned values of AlignedDataCtrlr.TxEndedMeasurands taken during the transaction (Sample.Clock), and the sampled TxEndedMeasurands at its begin and end', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const t = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] }, ocpp: { MeterValueSampleInterval: 0, HeartbeatInterval: 300 } });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'Accepted');
+    const set = await csms.call(CP, 'SetVariables', { setVariableData: [
+      { component: { name: 'AlignedDataCtrlr' }, variable: { name: 'Interval' }, attributeValue: '1' },
+      { component: { name: 'AlignedDataCtrlr' }, variable: { name: 'TxEndedMeasurands' }, attributeValue: 'Power.Active.Import' },
+      { component: { name: 'SampledDataCtrlr' }, variable: { name: 'TxEndedMeasurands' }, attributeValue: 'Energy.Active.Import.Register' },
+    ] });
+    expect(set.setVariableResult.map((r: { attributeStatus: string }) => r.attributeStatus)).toEqual(['Accepted', 'Accepted', 'Accepted']);
+    const present = () => t.agent.sim.reader.present({ token: { id: 'CARD-TXENDED', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
+    present();
+    await waitFor(() => csms.callsOf('TransactionEvent', CP).filter((c) => c.params.triggerReason === 'MeterValueClock').length >= 2, 15_000, 'two clock-aligned values in the transaction');
+    present();
+    const ended = await waitFor(() => csms.callsOf('TransactionEvent', CP).find((c) => c.params.eventType === 'Ended'), 10_000, 'Ended');
+    const values = (ended.params.meterValue as any[]).flatMap((mv) => mv.sampledValue.map((v: any) => ({ at: mv.timestamp, context: v.context, measurand: v.measurand ?? 'Energy.Active.Import.Register' })));
+    const clock = values.filter((v) => v.context === 'Sample.Clock');
+    expect(clock.length).toBeGreaterThanOrEqual(2);
+    expect(clock.every((v) => v.measurand === 'Power.Active.Import')).toBe(true);
+    expect(values.filter((v) => v.context === 'Transaction.Begin').map((v) => v.measurand)).toEqual(['Energy.Active.Import.Register']);
+    expect(values.some((v) => v.context === 'Transaction.End' && v.measurand === 'Energy.Active.Import.Register')).toBe(true);
+    // In time order.
+    const times = (ended.params.meterValue as any[]).map((mv) => Date.parse(mv.timestamp));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(csms.validationFailures).toEqual([]);
+  });
 });
+

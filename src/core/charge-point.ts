@@ -314,6 +314,20 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return c ? this.metering.trigger(c) : undefined;
   }
 
+  /** The metering settings changed (clock-aligned interval): every EVSE's metering deadlines are drawn again. */
+  meteringChanged(): void {
+    for (const c of this.evses.values()) this.metering.policyChanged(c);
+  }
+
+  /**
+   * A fresh sample of the EVSE's running session, queued among the session's events (2.0.1
+   * TriggerMessage TransactionEvent); undefined without a session (or when it could not be recorded).
+   */
+  async triggerSessionSample(evseId: EvseId): Promise<Sample | undefined> {
+    const c = this.evses.get(evseId);
+    return c ? this.metering.trigger(c, true) : undefined;
+  }
+
   /** A fault raised or cleared by the application (e.g. the store is writable again). */
   reportFault(f: FaultReport): void {
     this.faults.report(f);
@@ -355,7 +369,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         this.admission.freeVend(c, this.opts.freeVendIdTag);
         return;
       }
-      void this.sessions.maybeStart(c);
+      void this.sessions.maybeStart(c, 'EVConnected');
     } else if (before === 'disconnected' && c.session && !c.session.stopping) {
       // Plugged back into a session kept when the cable was pulled at the car
       // (policy.transaction.stopOnEvSideDisconnect false): the power path was opened then, offer again.

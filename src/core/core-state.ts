@@ -6,7 +6,7 @@ import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
   AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo,
-  MeterReading, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
+  ChargingState, MeterReading, Sample, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointTiming {
@@ -47,6 +47,8 @@ export interface ChargePointEvents {
   'station-fault': [{ fault: FaultReport }];
   /** A card or code was presented (pseudonymised). */
   token: [{ evseId?: EvseId; customerRef: string; method: string; at: number }];
+  /** A clock-aligned sample of an EVSE without a session (policy.metering.idleAlignedSamples): not a transaction message, never queued. */
+  'idle-sample': [{ evseId: EvseId; sample: Sample }];
 }
 
 /** The ChargePoint's emit, as the parts call it. */
@@ -77,6 +79,8 @@ export interface ActiveSession {
   groupId?: string;
   /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
   offeredA?: number;
+  /** The charging state last recorded for the central system (policy.metering.chargingStateSamples). */
+  reportedChargingState?: ChargingState;
 }
 
 /** One EVSE (with its one connector): what the core holds of it. */
@@ -100,6 +104,8 @@ export class EvseState {
   meterErrors = 0;
   /** When the energy register last moved (or nothing was drawn). */
   energyChangedAt?: number;
+  /** The next clock-aligned instant of an EVSE without a session (policy.metering.idleAlignedSamples). */
+  nextIdleAlignedAt?: number;
   /** Wakes at the next change of the smart-charging limit. */
   limitTimer?: Timer;
   constructor(readonly hw: EvseHardware) {}

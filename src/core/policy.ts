@@ -44,6 +44,13 @@ export interface MeteringPolicy {
   readonly txEndedMeasurands: string[];
   /** Measurands of the clock-aligned samples a transaction's end message carries. */
   readonly txEndedAlignedMeasurands: string[];
+  /**
+   * Record a session's start cause and charging state, and a sample each time its charging state
+   * changes (2.0.1 TransactionEvent triggerReason / chargingState); absent or false: neither (1.6).
+   */
+  readonly chargingStateSamples?: boolean;
+  /** Clock-aligned samples of EVSEs without a session too, as 'idle-sample' events (2.0.1 MeterValues); absent or false: none (1.6). */
+  readonly idleAlignedSamples?: boolean;
 }
 
 /** Delivery of transaction messages (used by the version binding's link). */

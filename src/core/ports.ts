@@ -223,6 +223,8 @@ export interface Sample {
   offered?: { currentA: number; powerW: number };
   /** Measurands selected when the sample was taken. */
   measurands: string[];
+  /** Taken because the session's charging state changed, to this one (recorded only when the policy asks: 2.0.1's ChargingStateChanged). */
+  chargingStateChange?: ChargingState;
 }
 
 /** A session as the core knows it: by its local id (the protocol's transaction id is the version binding's). */
@@ -254,8 +256,15 @@ export interface NewSession {
   reservationId?: number;
   /** The central system's id of the remote start that began the session (2.0.1 remoteStartId; 1.6 has none). */
   remoteStartId?: number;
+  /** What completed the start (recorded only when the policy asks: 2.0.1's triggerReason): the authorisation, or the vehicle plugged in after it. */
+  startedBy?: SessionStartCause;
+  /** The session's charging state at its start (recorded only when the policy asks: 2.0.1's chargingState). */
+  chargingState?: ChargingState;
   begin: Sample;
 }
+
+/** The last of a session's start conditions to be met: an authorisation (cable first), or the vehicle (authorisation first). */
+export type SessionStartCause = 'Authorized' | 'EVConnected';
 
 export interface SessionStop {
   stoppedAt: number;

@@ -96,6 +96,11 @@ export class StatusBoard {
     return condition;
   }
 
+  /** An EVSE's charging state now (its session's, or why it has none). */
+  chargingStateOf(c: EvseState): ChargingState {
+    return this.chargingState(c);
+  }
+
   private chargingState(c: EvseState): ChargingState {
     const s = c.session;
     if (s) {

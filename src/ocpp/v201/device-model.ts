@@ -149,8 +149,14 @@ export const DEVICE_MODEL_DEFAULTS = {
   configurationValueSize: 1_000,
 } as const;
 
-const TX_START_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
-const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
+/**
+ * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
+ * transaction starts once the EV is connected and authorised, the power path closing
+ * (PowerPathClosed); it ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
+ * holds EVConnected or PowerPathClosed and StopTxOnEVSideDisconnect is true (index.ts policy).
+ */
+const TX_START_POINTS = ['PowerPathClosed'];
+const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const AVAILABILITY_STATES = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
 const TIME_SOURCES = ['Heartbeat', 'NTP', 'GPS', 'RealTimeClock', 'MobileNetwork', 'RadioTimeTransmitter'];
 
@@ -650,4 +656,11 @@ export class MemoryVariableStore implements VariableStore {
   set(k: VariableKey, value: string): void {
     this.values.set(MemoryVariableStore.key(k), value);
   }
+}
+
+/** A station-level integer variable's Actual value (stored or default), undefined when it is not an integer. */
+export function intVariable(model: DeviceModel, store: VariableStore, component: string, variable: string, instance?: string): number | undefined {
+  const dv = model.components.get(componentKey(component, undefined, undefined, undefined))?.get(variableKey(variable, instance));
+  const n = dv ? Number(valueOf(store, dv)) : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
 }

@@ -29,10 +29,32 @@ export function settingsVariableStore(settings: ConfigurationStore): VariableSto
   };
 }
 
-/** The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's token length. */
+/** TxCtrlr.TxStopPoint as stored (settingsVariableStore's key), or its default. */
+const TX_STOP_POINT_KEY = `ocpp2.0.1:${MemoryVariableStore.key({ component: 'TxCtrlr', variable: 'TxStopPoint', attribute: 'Actual' })}`;
+const txStopPoints = (settings: Settings): string[] => {
+  const stored = settings.list(TX_STOP_POINT_KEY);
+  return stored.length ? stored : ['EVConnected', 'Authorized'];
+};
+
+/**
+ * The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's
+ * token length, the charging state recorded for TransactionEvent (triggerReason, chargingState),
+ * and TxStopPoint: an EV-side disconnect ends the transaction only when StopTxOnEVSideDisconnect
+ * is true and TxStopPoint holds EVConnected or PowerPathClosed (the disconnect opens the power path).
+ */
 function policy(settings: Settings): ChargingPolicy {
   const p = policyFromSettings(settings);
-  return { ...p, authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }) };
+  return {
+    ...p,
+    transaction: Object.create(p.transaction, {
+      stopOnEvSideDisconnect: {
+        get: () => p.transaction.stopOnEvSideDisconnect && txStopPoints(settings).some((x) => x === 'EVConnected' || x === 'PowerPathClosed'),
+        enumerable: true,
+      },
+    }),
+    authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }),
+    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true }, idleAlignedSamples: { value: true, enumerable: true } }),
+  };
 }
 
 export const v201: OcppVersion = {

@@ -294,6 +294,15 @@ export interface AuthorizationData {
   localListEntry(idTag: string): AuthorizationInfo | undefined;
   cacheEntry(idTag: string): AuthorizationInfo | undefined;
   cachePut(idTag: string, info: AuthorizationInfo): void;
+  /** A cache entry forgotten (an expired one, when the policy has a cache LifeTime). */
+  cacheRemove?(idTag: string): void;
+  /** A cache entry just used to authorise (least-recently-used eviction). */
+  cacheTouch?(idTag: string): void;
+  /**
+   * Shrink the cache to `maxBytes`: entries that no longer authorise (not Accepted, or expired at
+   * `now`) go first, then the least recently used; `keep` (the entry just written) stays.
+   */
+  cacheEvict?(maxBytes: number, now: number, keep: string): void;
 }
 
 /** The central system as the core sees it: online, and able to authorise a tag. */

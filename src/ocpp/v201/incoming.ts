@@ -9,7 +9,8 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock, EvseId } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
-import type { ConfigurationStore, EventQueue } from '../store-ports.js';
+import type { AuthorizationStore, ConfigurationStore, EventQueue } from '../store-ports.js';
+import { authorizationHandlers } from './authorization.js';
 import { toV201MeterValue } from './mapping.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls } from './messages.js';
@@ -24,6 +25,8 @@ export interface V201Context {
   chargePoint: ChargePoint;
   /** The charger's stored settings (availability survives a reboot, as on 1.6). */
   settings: ConfigurationStore;
+  /** The Local Authorization List and the authorisation cache (SendLocalList, ClearCache). */
+  authData: AuthorizationStore;
   /** The queue of transaction messages not yet delivered (GetTransactionStatus). */
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
@@ -59,6 +62,7 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  ...authorizationHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05

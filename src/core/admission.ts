@@ -8,7 +8,7 @@ import { authorizeIdTag, localEntry, rememberVerdict, type AuthorizationDecision
 import type { EvseState, CoreBase, PendingAuthorization, ActiveSession } from './core-state.js';
 import type { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
-import type { AuthorizationData, AuthorizationInfo, EvseId, PresentedToken, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, EvseId, IdTokenType, PresentedToken, RemoteAuthorizer } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import type { Sessions } from './sessions.js';
 import type { StatusBoard } from './status.js';
@@ -58,7 +58,7 @@ export class Admission {
       log.info('tag presented but no connector can take a session');
       return 'ignored';
     }
-    const decision = await this.authorize(token.idTag);
+    const decision = await this.authorize(token.idTag, presented.token.type);
     if (masterPass !== undefined && decision.accepted && decision.info.groupId === masterPass) {
       // C16: every transaction stops (stoppedReason MasterPass); a master pass never starts one.
       const running = this.runningSessions();
@@ -96,13 +96,13 @@ export class Admission {
   }
 
   /** A remote start (`remoteStartId`: the central system's id of it, recorded with the session). Returns whether it was accepted. */
-  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
+  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
     let target = this.pickEvseFor(evseId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: AuthorizationInfo = { status: 'Accepted' };
     let offline = false;
     if (this.deps.policy.transaction.authorizeRemoteStart) {
-      const decision = await this.authorize(idTag);
+      const decision = await this.authorize(idTag, type);
       if (!decision.accepted || this.isMasterPass(decision.info.groupId)) return false;
       info = decision.info;
       offline = decision.offline;
@@ -160,10 +160,10 @@ export class Admission {
     return [...this.b.evses.values()].filter((c) => c.session && !c.session.stopping);
   }
 
-  private authorize(idTag: string): Promise<AuthorizationDecision> {
+  private authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationDecision> {
     return authorizeIdTag(idTag, {
       policy: this.deps.policy.authorization, data: this.deps.authData, remote: this.deps.remote, now: () => this.b.clock.now(),
-    });
+    }, type);
   }
 
   private findSessionOf(idTag: string, evseId?: EvseId): EvseState | undefined {

@@ -1,5 +1,5 @@
 import type { AuthorizationPolicy } from './policy.js';
-import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, IdTokenType, RemoteAuthorizer } from './ports.js';
 
 export type AuthorizationSource = 'csms' | 'local-list' | 'cache' | 'offline-unknown' | 'none';
 
@@ -89,6 +89,7 @@ function acceptedLocally(idTag: string, local: { info: AuthorizationInfo; source
 export async function authorizeIdTag(
   idTag: string,
   deps: { policy: AuthorizationPolicy; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
+  type?: IdTokenType,
 ): Promise<AuthorizationDecision> {
   const { policy, data, remote, now } = deps;
   const local = localEntry(idTag, deps);
@@ -98,7 +99,7 @@ export async function authorizeIdTag(
     if (localAccepted && policy.localPreAuthorize) {
       return acceptedLocally(idTag, local, data, false);
     }
-    const answer = await remote.authorize(idTag);
+    const answer = await remote.authorize(idTag, type);
     if (answer) {
       rememberVerdict(deps, idTag, answer, 'authorize');
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };

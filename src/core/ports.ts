@@ -308,6 +308,6 @@ export interface AuthorizationData {
 /** The central system as the core sees it: online, and able to authorise a tag. */
 export interface RemoteAuthorizer {
   online(): boolean;
-  /** The central system's answer, or undefined when it could not be asked. */
-  authorize(idTag: string): Promise<AuthorizationInfo | undefined>;
+  /** The central system's answer, or undefined when it could not be asked. `type`: the token's kind, for a protocol that says it (2.0.1). */
+  authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationInfo | undefined>;
 }

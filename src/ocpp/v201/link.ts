@@ -1,6 +1,6 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { AuthorizationInfo, EvseCondition, EvseId } from '../../core/ports.js';
+import type { AuthorizationInfo, EvseCondition, EvseId, IdTokenType as TokenKind } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
@@ -65,9 +65,10 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     return ref && ref.version === OCPP201 ? ref.id : undefined;
   }
 
-  async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
+  /** Authorize with the token's own type (a touchscreen's KeyCode, a remote start's Central…); ISO14443 when unknown. */
+  async authorize(idTag: string, type?: TokenKind): Promise<AuthorizationInfo | undefined> {
     try {
-      const res = await this.send('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      const res = await this.send('Authorize', { idToken: type ? { idToken: idTag, type } : idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });

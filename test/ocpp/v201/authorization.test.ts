@@ -313,4 +313,17 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     expect(t.agent.chargePoint!.session(2)).toBeUndefined();
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('Authorize carries the token\'s own type: a touchscreen\'s KeyCode, a remote start\'s eMAID with AuthorizeRemoteStart (C01, F01/F02)', async () => {
+    const r = await ready();
+    const { csms, t, call } = r;
+    t.agent.sim.reader.present({ token: { id: '4711', type: 'KeyCode' }, method: 'touchscreen', evseId: 1 });
+    const keyCode = await waitFor(() => authorizeCalls(csms, '4711')[0], 10_000, 'Authorize of the code');
+    expect(keyCode.params.idToken).toEqual({ idToken: '4711', type: 'KeyCode' });
+
+    await setVariable(r, 'AuthCtrlr', 'AuthorizeRemoteStart', 'true');
+    expect(await call('RequestStartTransaction', { idToken: { idToken: 'DE-EMA-1234', type: 'eMAID' }, evseId: 2, remoteStartId: 9 })).toEqual({ status: 'Accepted' });
+    expect(authorizeCalls(csms, 'DE-EMA-1234').map((c) => c.params.idToken)).toEqual([{ idToken: 'DE-EMA-1234', type: 'eMAID' }]);
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

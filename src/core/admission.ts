@@ -91,7 +91,7 @@ export class Admission {
       return { ...decision, accepted: false };
     }
     log.info('authorised', { evseId: target.id, source: decision.source });
-    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId });
+    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId, idTokenType: presented.token.type });
     return decision;
   }
 
@@ -114,7 +114,9 @@ export class Admission {
     if (this.isMasterPass(info.groupId ?? this.localEntryOf(idTag)?.info.groupId)) return false;
     const admitted = this.admit(target, idTag, info.groupId);
     if (!admitted.allowed) return false;
-    this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId, ...(remoteStartId !== undefined ? { remoteStartId } : {}) });
+    this.setPending(target, {
+      idTag, method: 'app', info, offline, reservationId: admitted.reservationId, ...(remoteStartId !== undefined ? { remoteStartId } : {}), ...(type ? { idTokenType: type } : {}),
+    });
     return true;
   }
 

@@ -254,6 +254,8 @@ export interface NewSession {
   reservationId?: number;
   /** The central system's id of the remote start that began the session (2.0.1 remoteStartId; 1.6 has none). */
   remoteStartId?: number;
+  /** The token's kind when it is not ISO14443 (its opening event records it for the protocols that say it). */
+  idTokenType?: IdTokenType;
   begin: Sample;
 }
 

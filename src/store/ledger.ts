@@ -94,6 +94,8 @@ export interface SessionOpenedEvent {
   reservationId?: number;
   /** The remote start that began the session (optional, added after the first release: rows without it are as before). */
   remoteStartId?: number;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -182,6 +184,7 @@ export class SqliteLedger implements SessionLedger {
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
       ...(input.remoteStartId !== undefined ? { remoteStartId: input.remoteStartId } : {}),
+      ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({

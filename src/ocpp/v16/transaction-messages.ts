@@ -25,6 +25,8 @@ export interface OpenedBody {
   reservationId?: number;
   /** The central system's id of the remote start that began the session (2.0.1; absent in rows written before it was recorded). */
   remoteStartId?: number;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 export interface SampledBody {
   connectorId: number;

@@ -140,7 +140,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         request: {
           eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
           transactionInfo: { transactionId, chargingState: 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-          evse: v201EvseOfSession(b.connectorId), idToken: idTokenOf(b.idTag),
+          evse: v201EvseOfSession(b.connectorId), idToken: b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },

@@ -181,12 +181,14 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     const data = t.agent.runtime!.authData;
     const lifeTimeS = async (s: number) => setVariable(r, 'AuthCacheCtrlr', 'LifeTime', String(s));
 
+    // Times by the agent's clock (set from the central system's, so a little behind this process's).
+    const agentNow = () => t.agent.clock.now();
     await lifeTimeS(3_600);
-    const before = Date.now();
+    const before = agentNow();
     expect(await present(t, 'CARD-LONG')).toBe('started');
     const expiry = Date.parse(data.cacheEntry('CARD-LONG')!.expiryDate!);
     expect(expiry).toBeGreaterThanOrEqual(before + 3_600_000);
-    expect(expiry).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(expiry).toBeLessThanOrEqual(agentNow() + 3_600_000);
     expect(await present(t, 'CARD-LONG')).toBe('stopped');
     await unplug(t, 1);
     // Within its LifeTime the cache pre-authorises: no second Authorize.
@@ -208,7 +210,7 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     expect(await present(t, 'CARD-SHORT')).toBe('started');
     expect(await present(t, 'CARD-SHORT')).toBe('stopped');
     await unplug(t, 1);
-    await waitFor(() => Date.parse(data.cacheEntry('CARD-SHORT')!.expiryDate!) < Date.now() - 200, 5_000, 'the entry expired');
+    await waitFor(() => Date.parse(data.cacheEntry('CARD-SHORT')!.expiryDate!) < agentNow() - 100, 10_000, 'the entry expired');
     expect(await present(t, 'CARD-SHORT')).toBe('started');
     expect(authorizeCalls(csms, 'CARD-SHORT')).toHaveLength(2);
     expect(csms.validationFailures).toEqual([]);
@@ -314,7 +316,7 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('Authorize carries the token\'s own type: a touchscreen\'s KeyCode, a remote start\'s eMAID with AuthorizeRemoteStart (C01, F01/F02)', async () => {
+  it('Authorize and Started carry the token\'s own type: a touchscreen\'s KeyCode, a remote start\'s eMAID with AuthorizeRemoteStart (C01, E02, F01/F02)', async () => {
     const r = await ready();
     const { csms, t, call } = r;
     t.agent.sim.reader.present({ token: { id: '4711', type: 'KeyCode' }, method: 'touchscreen', evseId: 1 });
@@ -324,6 +326,15 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     await setVariable(r, 'AuthCtrlr', 'AuthorizeRemoteStart', 'true');
     expect(await call('RequestStartTransaction', { idToken: { idToken: 'DE-EMA-1234', type: 'eMAID' }, evseId: 2, remoteStartId: 9 })).toEqual({ status: 'Accepted' });
     expect(authorizeCalls(csms, 'DE-EMA-1234').map((c) => c.params.idToken)).toEqual([{ idToken: 'DE-EMA-1234', type: 'eMAID' }]);
+
+    // The transactions' Started events name the tokens with the same types (recorded with the session).
+    const started = await waitFor(() => {
+      const s = txEvents(csms).filter((c) => c.params.eventType === 'Started');
+      return s.length === 2 && s;
+    }, 15_000, 'both Started');
+    expect(Object.fromEntries(started.map((c) => [c.params.evse.id, c.params.idToken]))).toEqual({
+      1: { idToken: '4711', type: 'KeyCode' }, 2: { idToken: 'DE-EMA-1234', type: 'eMAID' },
+    });
     expect(csms.validationFailures).toEqual([]);
   });
 });

@@ -101,7 +101,8 @@ export async function authorizeIdTag(
     }
     const answer = await remote.authorize(idTag, type);
     if (answer) {
-      rememberVerdict(deps, idTag, answer, 'authorize');
+      // A Central token is the central system's own id: it decides on it each time, it is never cached.
+      if (type !== 'Central') rememberVerdict(deps, idTag, answer, 'authorize');
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };
     }
     // The central system could not be asked after all: decide as offline.

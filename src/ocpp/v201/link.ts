@@ -180,7 +180,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
-        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
+        // A Central token (the central system's own) is never cached (C10): its verdict still decides the transaction.
+        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTokenType === 'Central' ? null : b.idTag);
         return true;
       }
       if (entry.kind === 'stop') outbox.ack(entry.seq, now(), () => ledger.confirmStop(entry.localId, now()));

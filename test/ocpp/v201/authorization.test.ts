@@ -337,4 +337,26 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     });
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('a Central token is never cached, neither from Authorize nor from the TransactionEvent answer; an ISO14443 one of a remote start is (C10)', async () => {
+    const r = await ready();
+    const { csms, t, call } = r;
+    const data = t.agent.runtime!.authData;
+    await setVariable(r, 'AuthCtrlr', 'AuthorizeRemoteStart', 'true');
+    expect(await call('RequestStartTransaction', { idToken: { idToken: 'CENTRAL-1', type: 'Central' }, evseId: 1, remoteStartId: 1 })).toEqual({ status: 'Accepted' });
+    await setVariable(r, 'AuthCtrlr', 'AuthorizeRemoteStart', 'false');
+    expect(await call('RequestStartTransaction', { idToken: { idToken: 'CENTRAL-2', type: 'Central' }, evseId: 2, remoteStartId: 2 })).toEqual({ status: 'Accepted' });
+    await waitFor(() => txEvents(csms).filter((c) => c.params.eventType === 'Started').length === 2 && t.agent.outbox!.summary().depth === 0, 15_000, 'both Started and answered');
+    expect(authorizeCalls(csms, 'CENTRAL-1').map((c) => c.params.idToken.type)).toEqual(['Central']);
+    expect(data.cacheEntry('CENTRAL-1')).toBeUndefined();
+    expect(data.cacheEntry('CENTRAL-2')).toBeUndefined();
+    // The same path with an RFID card's token caches its verdict (the exclusion is the Central type's alone).
+    await Promise.all([1, 2].map(async (evseId) => {
+      expect(await call('RequestStopTransaction', { transactionId: t.agent.chargePoint!.session(evseId)!.localId })).toEqual({ status: 'Accepted' });
+    }));
+    await unplug(t, 1);
+    expect(await call('RequestStartTransaction', { idToken: iso('CARD-REMOTE'), evseId: 1, remoteStartId: 3 })).toEqual({ status: 'Accepted' });
+    await waitFor(() => data.cacheEntry('CARD-REMOTE'), 15_000, 'the Started answer cached');
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

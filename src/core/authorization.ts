@@ -99,6 +99,9 @@ export async function authorizeIdTag(
     if (localAccepted && policy.localPreAuthorize) {
       return acceptedLocally(idTag, local, data, false);
     }
+    if (local?.source === 'cache' && !localAccepted && policy.localPreAuthorize && policy.disablePostAuthorize) {
+      return { accepted: false, info: { ...local.info, status: effectiveStatus(local.info, now()) }, source: 'cache', offline: false };
+    }
     const answer = await remote.authorize(idTag, type);
     if (answer) {
       // A Central token is the central system's own id: it decides on it each time, it is never cached.

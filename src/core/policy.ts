@@ -37,6 +37,11 @@ export interface AuthorizationPolicy {
   readonly cacheLifeTimeS?: number;
   /** 2.0.1 (AuthCacheCtrlr.Storage maxLimit, bytes): the cache is evicted down to this (AuthCacheCtrlr.Policy LRU). */
   readonly cacheMaxBytes?: number;
+  /**
+   * 2.0.1 (AuthCacheCtrlr.DisablePostAuthorize): online with LocalPreAuthorize, a token the cache
+   * holds as not Accepted is refused from the cache instead of asking the central system again.
+   */
+  readonly disablePostAuthorize?: boolean;
   /** 2.0.1 (AuthCtrlr.MasterPassGroupId): a token of this group stops every transaction and never starts one (C16). */
   readonly masterPassGroupId?: string;
 }

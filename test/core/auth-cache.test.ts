@@ -98,4 +98,20 @@ describe('the authorisation cache', () => {
     put('SIXTH1', { status: 'Accepted' }, 1);
     expect(['OLD-OK', 'NEW-OK', 'FIFTH1', 'SIXTH1'].filter((id) => data.cacheEntry(id))).toEqual(['SIXTH1']);
   });
+
+  it('DisablePostAuthorize (2.0.1): online with LocalPreAuthorize a cached Blocked token is refused from the cache; without it (and on 1.6) the central system is asked', async () => {
+    const { data, clock } = store();
+    const now = () => clock.now;
+    data.cachePut('B', { status: 'Blocked' });
+    const asked: string[] = [];
+    const online: RemoteAuthorizer = { online: () => true, authorize: async (id) => { asked.push(id); return { status: 'Accepted' }; } };
+    const refused = await authorizeIdTag('B', { policy: v201Like({ localPreAuthorize: true, disablePostAuthorize: true }), data, remote: online, now });
+    expect(refused).toMatchObject({ accepted: false, source: 'cache', info: { status: 'Blocked' }, offline: false });
+    expect(asked).toEqual([]);
+    for (const policy of [v201Like({ localPreAuthorize: true }), { ...DEFAULT_POLICY.authorization, localPreAuthorize: true }]) {
+      data.cachePut('B', { status: 'Blocked' });
+      expect(await authorizeIdTag('B', { policy, data, remote: online, now })).toMatchObject({ accepted: true, source: 'csms' });
+    }
+    expect(asked).toEqual(['B', 'B']);
+  });
 });

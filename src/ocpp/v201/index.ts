@@ -50,6 +50,7 @@ function policy(settings: ConfigurationStore): ChargingPolicy {
       cacheLifeTimeS: { get: () => (Number.isFinite(lifeTimeS()) ? lifeTimeS() : DEFAULT_CACHE_LIFETIME_S), enumerable: true },
       cacheMaxBytes: { value: AUTH_CACHE_MAX_BYTES, enumerable: true },
       masterPassGroupId: { get: () => ownValue(settings, 'AuthCtrlr', 'MasterPassGroupId', ''), enumerable: true },
+      disablePostAuthorize: { get: () => ownValue(settings, 'AuthCacheCtrlr', 'DisablePostAuthorize', 'false') === 'true', enumerable: true },
     }),
   };
 }

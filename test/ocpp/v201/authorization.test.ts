@@ -142,7 +142,7 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     expect(r.csms.validationFailures).toEqual([]);
   });
 
-  it('the cache: filled from Authorize, updated from a TransactionEvent idTokenInfo (Blocked ends the transaction), a Blocked entry never starts; ClearCache; Storage in bytes (C10, C11)', async () => {
+  it('the cache: filled from Authorize, updated from a TransactionEvent idTokenInfo (Blocked ends the transaction), a Blocked entry never starts, DisablePostAuthorize; ClearCache; Storage in bytes (C10, C11)', async () => {
     const r = await ready({ LocalPreAuthorize: true });
     const { csms, t, call } = r;
     const data = t.agent.runtime!.authData;
@@ -162,6 +162,10 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
 
     // Blocked in the cache is not used to start even with LocalPreAuthorize: the central system is asked.
     verdict = 'Blocked';
+    expect(await present(t, 'CARD-C1')).toBe('Blocked');
+    expect(authorizeCalls(csms, 'CARD-C1')).toHaveLength(2);
+    // DisablePostAuthorize: the cache's Blocked is the answer, the central system is not asked again.
+    await setVariable(r, 'AuthCacheCtrlr', 'DisablePostAuthorize', 'true');
     expect(await present(t, 'CARD-C1')).toBe('Blocked');
     expect(authorizeCalls(csms, 'CARD-C1')).toHaveLength(2);
 

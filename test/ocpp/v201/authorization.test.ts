@@ -3,6 +3,7 @@ import { startAgent, type TestAgent } from '../../helpers/agent.js';
 import { FaultProxy } from '../../helpers/fault-proxy.js';
 import { TestCsms, waitFor, type RecordedCall } from '../../helpers/ocpp-server.js';
 import { toV16Status } from '../../../src/ocpp/v16/mapping.js';
+import { settingsVariableStore } from '../../../src/ocpp/v201/index.js';
 
 /**
  * 2.0.1 Authorization (C) and the Local Authorization List (D) against the strict 2.0.1 server:
@@ -115,11 +116,20 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
       { versionNumber: 6, updateType: 'Full', localAuthorizationList: ['A', 'B', 'C', 'D'].map((id) => ({ idToken: iso(id), idTokenInfo: accepted })) },
     ];
     for (const req of failed) expect((await call('SendLocalList', req)).status).toBe('Failed');
-    expect(await version()).toBe(5);
+    // A message over BytesPerMessage (read-only: set here as a station with a small limit would have it).
+    const bytesPerMessage = { component: 'LocalAuthListCtrlr', variable: 'BytesPerMessage', attribute: 'Actual' as const };
+    settingsVariableStore(t.agent.runtime!.settings).set(bytesPerMessage, '150', { persistent: true });
+    expect(await getVariable(r, 'LocalAuthListCtrlr', 'BytesPerMessage')).toBe('150');
+    const long = (n: number) => ({ idToken: iso(`LONG-TOKEN-${n}-${'X'.repeat(20)}`), idTokenInfo: accepted });
+    expect((await call('SendLocalList', { versionNumber: 6, updateType: 'Full', localAuthorizationList: [long(1), long(2)] })).status).toBe('Failed');
+    settingsVariableStore(t.agent.runtime!.settings).set(bytesPerMessage, '65000', { persistent: true });
+    expect((await call('SendLocalList', { versionNumber: 6, updateType: 'Differential', localAuthorizationList: [long(1), long(2)] })).status).toBe('Accepted');
+    expect((await call('SendLocalList', { versionNumber: 6, updateType: 'Full', localAuthorizationList: [{ idToken: iso('L1'), idTokenInfo: accepted }, { idToken: iso('L2'), idTokenInfo: { status: 'Blocked', groupIdToken: { idToken: 'G1', type: 'Central' } } }] })).status).toBe('Accepted');
+    expect(await version()).toBe(6);
     expect(data.localListSize()).toBe(2);
 
     // Differential: only a newer version; an entry with idTokenInfo is added or updated, one without removed.
-    expect((await call('SendLocalList', { versionNumber: 5, updateType: 'Differential', localAuthorizationList: [{ idToken: iso('L3'), idTokenInfo: accepted }] })).status).toBe('VersionMismatch');
+    expect((await call('SendLocalList', { versionNumber: 6, updateType: 'Differential', localAuthorizationList: [{ idToken: iso('L3'), idTokenInfo: accepted }] })).status).toBe('VersionMismatch');
     expect((await call('SendLocalList', {
       versionNumber: 7, updateType: 'Differential', localAuthorizationList: [{ idToken: iso('L3'), idTokenInfo: accepted }, { idToken: iso('L1') }, { idToken: iso('L2'), idTokenInfo: accepted }],
     })).status).toBe('Accepted');

@@ -90,6 +90,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
 
   /** Evict down to `maxBytes` (see AuthorizationData.cacheEvict), in one store transaction. */
   cacheEvict(maxBytes: number, now: number, keep: string): void {
+    if (this.cacheBytes() <= maxBytes) return; // the common case: no write transaction
     transact(this.db, () => {
       let total = this.cacheBytes();
       while (total > maxBytes) {

@@ -25,7 +25,7 @@ type Handler<A extends 'ClearCache' | 'GetLocalListVersion' | 'SendLocalList'> =
 /** The Entries maximum when the model gives none (LocalAuthListCtrlr.Entries maxLimit). */
 const LIST_MAX_ENTRIES = 10_000;
 
-/** The number of entries and the version a SendLocalList would leave, or why it fails. */
+/** The entries a SendLocalList applies (checked against its limits and the list it changes), or why it is refused. */
 function checkLocalList(
   req: SendLocalListRequest, data: AuthorizationStore, limits: { items: number; bytes: number; maxEntries: number },
 ): { status: Exclude<SendLocalListStatusEnumType, 'Accepted'>; why: string } | { entries: LocalListEntry[] } {

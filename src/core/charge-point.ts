@@ -12,7 +12,7 @@ import { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
 import type {
   AuthMethod, AuthorizationData, Availability, Clock, ConnectorRef, EvseCondition, EvseHardware, EvseId, FaultReport, FaultSource,
-  IdReader, AuthorizationInfo, MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StationCondition, StopReason,
+  IdReader, IdTokenType, AuthorizationInfo, MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StationCondition, StopReason,
   VehicleState,
 } from './ports.js';
 import { ONLY_CONNECTOR_ID } from './ports.js';
@@ -223,10 +223,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /**
    * A remote start on an EVSE, or on any (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction
-   * with its remoteStartId, which the session's opening event records). Returns whether it was accepted.
+   * with its remoteStartId, which the session's opening event records; `type`, the token's kind
+   * when the protocol says it, goes with its authorisation). Returns whether it was accepted.
    */
-  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
-    return this.admission.remoteStart(idTag, evseId, remoteStartId);
+  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
+    return this.admission.remoteStart(idTag, evseId, remoteStartId, type);
   }
 
   /**

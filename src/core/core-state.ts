@@ -5,7 +5,7 @@
 import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
-  AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo,
+  AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo, IdTokenType,
   ChargingState, MeterReading, Sample, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
 } from './ports.js';
 
@@ -64,6 +64,8 @@ export interface PendingAuthorization {
   reservationId?: number;
   /** The central system's id of the remote start this is (its session's opening event carries it). */
   remoteStartId?: number;
+  /** The token's kind (the reader's, or the remote start's). */
+  idTokenType?: IdTokenType;
 }
 
 export interface ActiveSession {

@@ -29,6 +29,21 @@ export interface AuthorizationPolicy {
   readonly localListEnabled: boolean;
   /** The longest token id the version's messages carry (1.6 idTag: 20); a longer one is ignored. */
   readonly maxTokenChars: number;
+  /**
+   * 2.0.1 (AuthCacheCtrlr.LifeTime, s): a cache entry the central system gave no expiry holds
+   * this long, and an expired cache entry is forgotten (the token is unknown again). Absent
+   * (1.6): entries hold until the central system's expiryDate, and then read as Expired.
+   */
+  readonly cacheLifeTimeS?: number;
+  /** 2.0.1 (AuthCacheCtrlr.Storage maxLimit, bytes): the cache is evicted down to this (AuthCacheCtrlr.Policy LRU). */
+  readonly cacheMaxBytes?: number;
+  /**
+   * 2.0.1 (AuthCacheCtrlr.DisablePostAuthorize): online with LocalPreAuthorize, a token the cache
+   * holds as not Accepted is refused from the cache instead of asking the central system again.
+   */
+  readonly disablePostAuthorize?: boolean;
+  /** 2.0.1 (AuthCtrlr.MasterPassGroupId): a token of this group stops every transaction and never starts one (C16). */
+  readonly masterPassGroupId?: string;
 }
 
 export interface MeteringPolicy {

@@ -260,6 +260,8 @@ export interface NewSession {
   startedBy?: SessionStartCause;
   /** The session's charging state at its start (recorded only when the policy asks: 2.0.1's chargingState). */
   chargingState?: ChargingState;
+  /** The token's kind when it is not ISO14443 (its opening event records it for the protocols that say it). */
+  idTokenType?: IdTokenType;
   begin: Sample;
 }
 
@@ -303,11 +305,20 @@ export interface AuthorizationData {
   localListEntry(idTag: string): AuthorizationInfo | undefined;
   cacheEntry(idTag: string): AuthorizationInfo | undefined;
   cachePut(idTag: string, info: AuthorizationInfo): void;
+  /** A cache entry forgotten (an expired one, when the policy has a cache LifeTime). */
+  cacheRemove?(idTag: string): void;
+  /** A cache entry just used to authorise (least-recently-used eviction). */
+  cacheTouch?(idTag: string): void;
+  /**
+   * Shrink the cache to `maxBytes`: entries that no longer authorise (not Accepted, or expired at
+   * `now`) go first, then the least recently used; `keep` (the entry just written) stays.
+   */
+  cacheEvict?(maxBytes: number, now: number, keep: string): void;
 }
 
 /** The central system as the core sees it: online, and able to authorise a tag. */
 export interface RemoteAuthorizer {
   online(): boolean;
-  /** The central system's answer, or undefined when it could not be asked. */
-  authorize(idTag: string): Promise<AuthorizationInfo | undefined>;
+  /** The central system's answer, or undefined when it could not be asked. `type`: the token's kind, for a protocol that says it (2.0.1). */
+  authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationInfo | undefined>;
 }

@@ -75,6 +75,8 @@ export class Sessions {
         meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
         ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
         ...(chargingState ? { startedBy: cause, chargingState } : {}),
+        // An RFID card's ISO14443 is what a token is unless said otherwise: recorded only when it is not.
+        ...(p.idTokenType !== undefined && p.idTokenType !== 'ISO14443' ? { idTokenType: p.idTokenType } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The

@@ -97,6 +97,8 @@ export interface SessionOpenedEvent {
   /** What completed the start, and the charging state then (optional: only when the policy records them, 2.0.1). */
   startedBy?: SessionStartCause;
   chargingState?: ChargingState;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -187,6 +189,7 @@ export class SqliteLedger implements SessionLedger {
       ...(input.remoteStartId !== undefined ? { remoteStartId: input.remoteStartId } : {}),
       ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
       ...(input.chargingState !== undefined ? { chargingState: input.chargingState } : {}),
+      ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({

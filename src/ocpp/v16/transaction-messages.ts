@@ -28,6 +28,8 @@ export interface OpenedBody {
   /** What completed the start and the charging state then (2.0.1; absent in 1.6 and in older rows). */
   startedBy?: SessionStartCause;
   chargingState?: ChargingState;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 export interface SampledBody {
   connectorId: number;

@@ -149,6 +149,9 @@ export const DEVICE_MODEL_DEFAULTS = {
   configurationValueSize: 1_000,
 } as const;
 
+/** What the authorisation cache may hold, bytes (AuthCacheCtrlr.Storage maxLimit; Actual is what it holds now). */
+export const AUTH_CACHE_MAX_BYTES = 1_048_576;
+
 /**
  * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
  * transaction starts once the EV is connected and authorised, the power path closing
@@ -270,7 +273,8 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
     cache('Enabled', bool, 'ReadWrite', 'true'),
     cache('LifeTime', int('s', 0), 'ReadWrite', '86400'),
     cache('Policy', options(['LRU', 'LFU', 'FIFO', 'CUSTOM']), 'ReadOnly', 'LRU'),
-    cache('Storage', int('B', 0), 'ReadOnly', '1048576'),
+    // Storage: Actual is the bytes in use (live, from the store), maxLimit what the cache may hold (evicted by Policy).
+    cache('Storage', int('B', 0, AUTH_CACHE_MAX_BYTES), 'ReadOnly', '0'),
 
     localList('BytesPerMessage', int('B', 1), 'ReadOnly', String(DEVICE_MODEL_DEFAULTS.bytesPerMessage)),
     localList('Enabled', bool, 'ReadWrite', 'true', { required: false }),
@@ -489,7 +493,7 @@ export function setVariables(model: DeviceModel, store: VariableStore, items: re
   });
 }
 
-function intValue(model: DeviceModel, store: VariableStore, component: string, variable: string, instance: string | undefined, fallback: number): number {
+export function intValue(model: DeviceModel, store: VariableStore, component: string, variable: string, instance: string | undefined, fallback: number): number {
   const dv = model.components.get(componentKey(component, undefined, undefined, undefined))?.get(variableKey(variable, instance));
   const n = dv ? Number(valueOf(store, dv)) : NaN;
   return Number.isInteger(n) && n > 0 ? n : fallback;

@@ -9,7 +9,8 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock, EvseId } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
-import type { ConfigurationStore, EventQueue } from '../store-ports.js';
+import type { AuthorizationStore, ConfigurationStore, EventQueue } from '../store-ports.js';
+import { authorizationHandlers } from './authorization.js';
 import { toV201MeterValue } from './mapping.js';
 import { triggerTransactionEvent } from './transaction-trigger.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
@@ -25,6 +26,8 @@ export interface V201Context {
   chargePoint: ChargePoint;
   /** The charger's stored settings (availability survives a reboot, as on 1.6). */
   settings: ConfigurationStore;
+  /** The Local Authorization List and the authorisation cache (SendLocalList, ClearCache). */
+  authData: AuthorizationStore;
   /** The queue of transaction messages not yet delivered (GetTransactionStatus). */
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
@@ -60,13 +63,14 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  ...authorizationHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     // B02.FR.05: no transaction before the boot is Accepted (Pending, or a BootNotification still unanswered).
     if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
-    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId);
+    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type);
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },

@@ -1,6 +1,6 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { AuthorizationInfo, EvseCondition, EvseId, Sample } from '../../core/ports.js';
+import type { AuthorizationInfo, EvseCondition, EvseId, IdTokenType as TokenKind, Sample } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
@@ -114,9 +114,10 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     return ref && ref.version === OCPP201 ? ref.id : undefined;
   }
 
-  async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
+  /** Authorize with the token's own type (a touchscreen's KeyCode, a remote start's Central…); ISO14443 when unknown. */
+  async authorize(idTag: string, type?: TokenKind): Promise<AuthorizationInfo | undefined> {
     try {
-      const res = await this.send('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      const res = await this.send('Authorize', { idToken: type ? { idToken: idTag, type } : idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
@@ -207,7 +208,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
           eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason, ...common,
           // Rows written before the start's charging state was recorded said Charging.
           transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-          evse: v201EvseOfSession(b.connectorId), idToken: idTokenOf(b.idTag),
+          evse: v201EvseOfSession(b.connectorId), idToken: b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
@@ -254,7 +255,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
-        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
+        // A Central token (the central system's own) is never cached (C10): its verdict still decides the transaction.
+        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTokenType === 'Central' ? null : b.idTag);
         return true;
       }
       if (entry.kind === 'stop') outbox.ack(entry.seq, now(), () => ledger.confirmStop(entry.localId, now()));

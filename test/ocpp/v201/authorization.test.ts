@@ -288,7 +288,9 @@ describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () =>
     await waitFor(() => authorizeCalls(csms, 'CARD-G2').length === 1, 10_000, 'CARD-G2 authorised');
     expect(await present(t, 'CARD-G1B', 1)).toBe('stopped');
     const ended = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Ended'), 10_000, 'Ended');
-    expect(ended.params).toMatchObject({ triggerReason: 'StopAuthorized', transactionInfo: { transactionId: txId, stoppedReason: 'Local' } });
+    expect(ended.params).toMatchObject({ triggerReason: 'StopAuthorized', transactionInfo: { transactionId: txId } });
+    // A local stop says no stoppedReason (Local is the default, OCPP201.md).
+    expect(ended.params.transactionInfo.stoppedReason).toBeUndefined();
     // CARD-G2 stopped nothing: the only Ended is the one CARD-G1B caused, after it was authorised.
     expect(txEvents(csms).filter((c) => c.params.eventType === 'Ended')).toHaveLength(1);
     expect(ended.at).toBeGreaterThanOrEqual(authorizeCalls(csms, 'CARD-G1B')[0]!.at);

@@ -5,7 +5,7 @@ import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
 import { OCPP_SUBPROTOCOLS, type ChargePointIdentity, type LinkState, type LinkTiming, type OcppSubprotocol, type SettableClock, type VersionLink } from '../../ocpp/version.js';
 import type { FeatureServices, KeyDefinition } from '../../ocpp/v16/index.js';
-import { loadedOcppVersion, loadOcppVersion, strictValidatorOf, type VersionBinding } from '../../ocpp/versions.js';
+import { loadOcppVersions, loadedOcppVersion, loadOcppVersion, strictValidatorOf, type VersionBinding } from '../../ocpp/versions.js';
 import { NegotiatedLink, switchingPolicy } from '../../ocpp/negotiated-link.js';
 import type { ChargingPolicy } from '../../core/policy.js';
 import type { DiagnosticsService, FirmwareNotify, FirmwareService } from '../../ocpp/v16/features.js';
@@ -246,6 +246,10 @@ export class ChargePointRuntime {
     this.features.reservations.start();
     this.chargePoint.on('session-stopped', this.onSessionStopped);
     await this.chargePoint.start();
+    // Several versions offered: every one is loaded before connecting. The central system may
+    // call in the first milliseconds of the version it selects (before any BootNotification), and
+    // a binding still loading then would leave ocpp-rpc to answer NotImplemented.
+    if (this.offered.length > 1) await loadOcppVersions(this.offered);
     this.link.start();
     this.firmware?.start?.();
     this.started = true;

@@ -63,6 +63,11 @@ describe('evse-edge doctor checks the OCPP connection as the agent makes it', ()
     expect(ws(r201.checks)).toMatchObject({ status: 'fail' });
     expect(ws(r201.checks)!.detail).toMatch(/ocpp1\.6/);
 
+    // The same 2.0.1 server for an agent configured for 2.0.1 (csms.ocppVersions): ok, saying so.
+    const ok201 = await doctor(config(`ws://127.0.0.1:${(http201.address() as AddressInfo).port}/ocpp`, { ocppVersions: ['ocpp1.6', 'ocpp2.0.1'] }));
+    expect(ws(ok201.checks), ok201.err).toMatchObject({ status: 'ok' });
+    expect(ws(ok201.checks)!.detail).toMatch(/subprotocol ocpp2\.0\.1 selected \(offered ocpp1\.6, ocpp2\.0\.1\)/);
+
     const plain = createServer((_req, res) => res.end('hello'));
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => plain.close(r)));

@@ -79,7 +79,7 @@ async function csmsCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
 
 /**
  * The OCPP connection as the agent opens it: a WebSocket upgrade on <csms.url>/<chargePointId>
- * offering ocpp1.6, with Basic auth (the chargePointId and csms.authorizationKey) under security
+ * offering the configured OCPP versions (csms.ocppVersions, in their order), with Basic auth (the chargePointId and csms.authorizationKey) under security
  * profiles 1 and 2, and the client certificate under 3. The central system sees the charger
  * connect for a moment; the connection is closed at once.
  */
@@ -88,6 +88,8 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
   const name = 'central system (OCPP)';
   const profile = csms.securityProfile;
   const endpoint = `${csms.url.replace(/\/+$/, '')}/${encodeURIComponent(loaded.config.chargePointId)}`;
+  const offered = [...csms.ocppVersions];
+  const said = offered.join(', ');
   const shown = endpoint.replace(/\/\/[^/@]*@/, '//');
   const password = (profile === 1 || profile === 2) && csms.authorizationKey ? decodeAuthorizationKey(csms.authorizationKey) : undefined;
   let tls = {};
@@ -110,7 +112,7 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
       clearTimeout(timer);
       done(r);
     };
-    const socket = new WebSocket(endpoint, ['ocpp1.6'], { headers, handshakeTimeout: TIMEOUT_MS, ...tls });
+    const socket = new WebSocket(endpoint, offered, { headers, handshakeTimeout: TIMEOUT_MS, ...tls });
     const timer = setTimeout(() => {
       socket.terminate();
       finish({ name, status: 'fail', detail: `${shown}: no WebSocket upgrade within ${TIMEOUT_MS} ms` });
@@ -118,8 +120,8 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
     socket.on('open', () => {
       const selected = socket.protocol;
       socket.close(1000, 'evse-edge doctor');
-      if (selected !== 'ocpp1.6') finish({ name, status: 'fail', detail: `${shown}: the central system selected the subprotocol "${selected}", not ocpp1.6` });
-      else finish({ name, status: 'ok', detail: `${shown}: WebSocket upgrade, subprotocol ocpp1.6 selected, ${auth}` });
+      if (!offered.includes(selected as never)) finish({ name, status: 'fail', detail: `${shown}: the central system selected the subprotocol "${selected}", not one offered (${said})` });
+      else finish({ name, status: 'ok', detail: `${shown}: WebSocket upgrade, subprotocol ${selected} selected (offered ${said}), ${auth}` });
     });
     socket.on('unexpected-response', (_req, res) => {
       const code = res.statusCode ?? 0;
@@ -132,14 +134,14 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
         : code === 404
           ? `no such endpoint (HTTP 404): check csms.url (the agent connects to <url>/<chargePointId>)`
           : code === 400
-            ? 'the central system refused the upgrade (HTTP 400): does it speak OCPP 1.6 (subprotocol ocpp1.6) on this URL?'
+            ? `the central system refused the upgrade (HTTP 400): does it speak ${said} on this URL (csms.ocppVersions)?`
             : `no WebSocket upgrade (HTTP ${code}): is this a central system's OCPP endpoint?`;
       finish({ name, status: 'fail', detail: `${shown}: ${why}` });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       socket.terminate();
       const detail = /subprotocol/i.test(err.message)
-        ? `the central system did not select ocpp1.6 (${err.message})`
+        ? `the central system selected none of ${said} (${err.message}): check csms.ocppVersions`
         : `${err.code ? `${err.code} ` : ''}${err.message}`;
       finish({ name, status: 'fail', detail: `${shown}: ${detail}` });
     });

@@ -61,8 +61,10 @@ export const commands: Record<string, CommandSpec> = {
   'config/set': {
     role: 'technician',
     run: (a, ctx, { technicianWritable }) => {
-      const key = str(a, 'key');
-      if (!technicianWritable.includes(key)) throw new DiagError('ERR_NOT_WRITABLE', `${key} is not technician-writable`);
+      const asked = str(a, 'key');
+      // OCPP configuration keys are case-insensitive (1.6 CiString, as ChangeConfiguration finds them): so is this list.
+      const key = technicianWritable.find((k) => k.toLowerCase() === asked.toLowerCase());
+      if (!key) throw new DiagError('ERR_NOT_WRITABLE', `${asked} is not technician-writable`);
       const value = a.value;
       if (!['string', 'number', 'boolean'].includes(typeof value)) throw new DiagError('ERR_BAD_ARGUMENT', 'value: expected a string, number or boolean');
       const status = ctx.setOcppConfig(key, String(value));

@@ -138,6 +138,11 @@ describe('MQTT diagnostics against mosquitto', () => {
     const ok = await request(tech, 'tech', 'config/set', { key: 'MeterValueSampleInterval', value: 15 });
     expect(ok).toMatchObject({ status: 'ok', data: { key: 'MeterValueSampleInterval', status: 'Accepted' } });
     expect(t.agent.settings!.int('MeterValueSampleInterval')).toBe(15);
+    // Keys are case-insensitive, as ChangeConfiguration takes them: the answer names the key as listed.
+    const lower = await request(tech, 'tech', 'config/set', { key: 'metervaluesampleinterval', value: 20 });
+    expect(lower).toMatchObject({ status: 'ok', data: { key: 'MeterValueSampleInterval', status: 'Accepted' } });
+    expect(t.agent.settings!.int('MeterValueSampleInterval')).toBe(20);
+    expect(await request(tech, 'tech', 'config/set', { key: 'METERVALUESAMPLEINTERVAL', value: 15 })).toMatchObject({ status: 'ok' });
     const refused = await request(tech, 'tech', 'config/set', { key: 'AuthorizeRemoteTxRequests', value: true });
     expect(refused).toMatchObject({ status: 'error', error: { code: 'ERR_NOT_WRITABLE' } });
     const bad = await request(tech, 'tech', 'config/set', { key: 'MeterValueSampleInterval', value: 'often' });

@@ -13,6 +13,7 @@ import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, ty
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../../ocpp/availability-keys.js';
 import type { Tariff } from '../../core/tariff.js';
+import type { StationSecurity } from '../../ocpp/certificates.js';
 
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
 
@@ -61,6 +62,8 @@ export interface ChargePointRuntimeDeps {
   onCall?: (outcome: CallOutcome) => void;
   /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
   onIncomingCall?: (action: string) => void;
+  /** Certificates and security events (Advanced Security): the agent's; a simulated charger keeps none. */
+  security?: StationSecurity;
   /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
   firmware?: FirmwareFactory;
 }
@@ -161,6 +164,7 @@ export class ChargePointRuntime {
     this.services = {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
+      ...(d.security ? { security: d.security } : {}),
     };
     const linkOf = (version: VersionBinding) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,

@@ -11,6 +11,7 @@ import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messag
 import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEventType } from '../../ocpp/v16/security.js';
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
+import type { CertificateService } from '../../ocpp/certificates.js';
 
 type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
 
@@ -48,7 +49,8 @@ export class CsmsSecurity {
   /** The profile and key the connection was last configured with. */
   private appliedState = '';
 
-  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log) {
+  /** `certificates`: the station's certificate signed by the central system, used for profile 3 in place of the configured one. */
+  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log, private readonly certificates?: Pick<CertificateService, 'clientCredentials'>) {
     this.definitions = securityKeyDefinitions({
       profile: () => this.profile(),
       cannotUse: (p) => this.cannotUse(p),
@@ -102,7 +104,10 @@ export class CsmsSecurity {
 
   /** Why the charger cannot use `profile` with what it has, or undefined. */
   cannotUse(profile: number): string | undefined {
-    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.authorizationKey() }, profile);
+    // A certificate signed by the central system (CertificateSigned) stands in for the configured one.
+    const signed = profile === 3 && this.signedCredentials() !== undefined;
+    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.authorizationKey() }, profile)
+      .filter((p) => !(signed && (p.path.endsWith('.cert') || p.path.endsWith('.key'))));
     return problems.length ? problems.map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
   }
 
@@ -112,10 +117,27 @@ export class CsmsSecurity {
     const key = this.authorizationKey();
     const password = (profile === 1 || profile === 2) && key ? (decodeAuthorizationKey(key) ?? null) : null;
     const tls = /^wss:\/\//i.test(this.csms.url);
+    const signed = profile === 3 ? this.signedCredentials() : undefined;
     const wsOpts = tls
-      ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) }
+      ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file), ...(signed ?? {}) }
       : {};
     return { password, wsOpts };
+  }
+
+  /** The station's certificate signed by the central system, if any (it replaces the configured one). */
+  private signedCredentials(): { cert: Buffer; key: Buffer } | undefined {
+    try {
+      return this.certificates?.clientCredentials();
+    } catch (err) {
+      this.log.error('the signed station certificate cannot be read: using the configured one', { err });
+      return undefined;
+    }
+  }
+
+  /** CertificateSigned installed a new station certificate: under profile 3, reconnect with it (A02). */
+  stationCertificateChanged(): void {
+    if (this.profile() !== 3) return;
+    this.reconnectWithNewSettings('station certificate renewed');
   }
 
   /** Watch a connection for security events; `onQueued` wakes the outbox delivery. */
@@ -155,7 +177,7 @@ export class CsmsSecurity {
   }
 
   /** Log a security event and queue it for the central system (never fails the caller). */
-  record(type: SecurityEventType, techInfo?: string): void {
+  record(type: SecurityEventType | (string & {}), techInfo?: string): void {
     // A start is routine (every boot records one); the other events deserve a warning.
     this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
     if (!this.events || !this.clock) return;
@@ -174,6 +196,10 @@ export class CsmsSecurity {
     if (state === this.appliedState) return;
     this.appliedState = state;
     this.record('ReconfigurationOfSecurityParameters', key === 'SecurityProfile' ? `security profile ${this.profile()}` : 'AuthorizationKey changed');
+    this.reconnectWithNewSettings('new security settings');
+  }
+
+  private reconnectWithNewSettings(why: string): void {
     const connection = this.connection;
     if (!connection) return;
     // After the answer to ChangeConfiguration has gone out: a graceful close sends it first.
@@ -184,7 +210,7 @@ export class CsmsSecurity {
         this.log.error('cannot apply the new security settings', { err });
         return;
       }
-      this.log.info('reconnecting with new security settings', { securityProfile: this.profile() });
+      this.log.info('reconnecting', { why, securityProfile: this.profile() });
       connection.reconnect({ graceful: true }).catch((err) => this.log.warn('reconnect failed', { err }));
     });
   }

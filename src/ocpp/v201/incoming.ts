@@ -15,6 +15,8 @@ import { baseReport, getVariables, requestLimitError, setVariables, type DeviceM
 import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
+import type { StationSecurity } from '../certificates.js';
+import { certificateHandlers, requestStationCertificate } from './certificates.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -28,6 +30,8 @@ export interface V201Context {
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
+  /** Certificates and security events (Advanced Security), where the charger keeps them (certificates.ts). */
+  security?: StationSecurity;
   link: {
     /** The link's state: 'pending' while the central system has not accepted the boot. */
     readonly state: string;
@@ -59,6 +63,7 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  ...certificateHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
@@ -161,6 +166,10 @@ export const handlers: Handlers = {
             })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
           }
         });
+        return { status: 'Accepted' };
+      case 'SignChargingStationCertificate': // A02: answer first, then SignCertificate with a new key's CSR.
+        if (!ctx.security) return { status: 'Rejected' };
+        after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
         return { status: 'Accepted' };
       default:
         // TransactionEvent needs an Updated event in the session's seqNo sequence, which only the core's event queue assigns.

@@ -9,6 +9,7 @@ import type { Settings } from '../store-ports.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
+import type { StationSecurity } from '../certificates.js';
 import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
 import { INCOMING_ACTIONS } from './incoming.js';
@@ -46,7 +47,8 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const store = sharedSettingsStore(d.settings, settingsVariableStore(d.settings));
-    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset });
+    const security = (d.features as { security?: StationSecurity } | undefined)?.security;
+    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset, ...(security ? { security } : {}) });
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

@@ -12,6 +12,7 @@ import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEvent
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
 import type { CertificateService } from '../../ocpp/certificates.js';
+import { BASIC_AUTH_PASSWORD_KEY } from '../../ocpp/security-keys.js';
 
 type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
 
@@ -80,6 +81,7 @@ export class CsmsSecurity {
       const keyMark = fingerprint(this.csms.authorizationKey ?? '');
       if (o.settings.get(CONFIGURED_KEY) !== keyMark) {
         o.settings.set('AuthorizationKey', '');
+        if (o.settings.get(BASIC_AUTH_PASSWORD_KEY)) o.settings.set(BASIC_AUTH_PASSWORD_KEY, '');
         o.settings.set(CONFIGURED_KEY, keyMark);
       }
     } finally {
@@ -102,11 +104,21 @@ export class CsmsSecurity {
     return rotated ? rotated : this.csms.authorizationKey;
   }
 
+  /** The Basic auth password set over OCPP 2.0.1 (SecurityCtrlr.BasicAuthPassword), used as it is. */
+  private basicAuthPassword(): string | undefined {
+    return this.settings?.get(BASIC_AUTH_PASSWORD_KEY) || undefined;
+  }
+
+  /** What the password in force is, for telling a change (a hash prefix, never the value). */
+  private passwordMark(): string {
+    return fingerprint(`${this.authorizationKey() ?? ''}\u0000${this.basicAuthPassword() ?? ''}`);
+  }
+
   /** Why the charger cannot use `profile` with what it has, or undefined. */
   cannotUse(profile: number): string | undefined {
     // A certificate signed by the central system (CertificateSigned) stands in for the configured one.
     const signed = profile === 3 && this.signedCredentials() !== undefined;
-    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.authorizationKey() }, profile)
+    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.basicAuthPassword() ?? this.authorizationKey() }, profile)
       .filter((p) => !(signed && (p.path.endsWith('.cert') || p.path.endsWith('.key'))));
     return problems.length ? problems.map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
   }
@@ -115,7 +127,8 @@ export class CsmsSecurity {
   connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown> } {
     const profile = this.profile();
     const key = this.authorizationKey();
-    const password = (profile === 1 || profile === 2) && key ? (decodeAuthorizationKey(key) ?? null) : null;
+    const basic = this.basicAuthPassword();
+    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
     const tls = /^wss:\/\//i.test(this.csms.url);
     const signed = profile === 3 ? this.signedCredentials() : undefined;
     const wsOpts = tls
@@ -143,7 +156,7 @@ export class CsmsSecurity {
   /** Watch a connection for security events; `onQueued` wakes the outbox delivery. */
   attach(connection: Connection, onQueued: () => void): void {
     this.detach();
-    this.appliedState = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    this.appliedState = `${this.profile()}/${this.passwordMark()}`;
     this.connection = connection;
     this.onQueued = onQueued;
     const onFailed = ({ error }: { error: Error & { code?: string | number } }) => {
@@ -191,11 +204,12 @@ export class CsmsSecurity {
 
   /** A setting changed: a new key or a higher profile means reconnecting with it. */
   changed(key: string): void {
-    if (this.applying || (key !== 'AuthorizationKey' && key !== 'SecurityProfile')) return;
-    const state = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    if (this.applying || (key !== 'AuthorizationKey' && key !== 'SecurityProfile' && key !== BASIC_AUTH_PASSWORD_KEY)) return;
+    const state = `${this.profile()}/${this.passwordMark()}`;
     if (state === this.appliedState) return;
     this.appliedState = state;
-    this.record('ReconfigurationOfSecurityParameters', key === 'SecurityProfile' ? `security profile ${this.profile()}` : 'AuthorizationKey changed');
+    const what = key === 'SecurityProfile' ? `security profile ${this.profile()}` : key === BASIC_AUTH_PASSWORD_KEY ? 'BasicAuthPassword changed' : 'AuthorizationKey changed';
+    this.record('ReconfigurationOfSecurityParameters', what);
     this.reconnectWithNewSettings('new security settings');
   }
 

@@ -146,6 +146,10 @@ export const handlers: Handlers = {
     if (req.evse !== undefined && (place === 'station' || !knownV201Place(chargePoint, place))) return { status: 'Rejected' };
     const ids = place !== 'station' ? [place.evseId] : chargePoint.evseIds;
     switch (req.requestedMessage) {
+      case 'SignChargingStationCertificate': // A02: answer first, then SignCertificate with a new key's CSR.
+        if (!ctx.security) return { status: 'Rejected' };
+        after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
+        return { status: 'Accepted' };
       case 'BootNotification':
         after(() => void link.boot('Triggered'));
         return { status: 'Accepted' };
@@ -166,10 +170,6 @@ export const handlers: Handlers = {
             })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
           }
         });
-        return { status: 'Accepted' };
-      case 'SignChargingStationCertificate': // A02: answer first, then SignCertificate with a new key's CSR.
-        if (!ctx.security) return { status: 'Rejected' };
-        after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
         return { status: 'Accepted' };
       default:
         // TransactionEvent needs an Updated event in the session's seqNo sequence, which only the core's event queue assigns.

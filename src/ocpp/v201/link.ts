@@ -9,6 +9,7 @@ import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
+import { v201SecurityEventType } from './security-events.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
 
 /** The protocol version whose transaction ids this binding assigns. */
@@ -126,7 +127,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   private render(e: QueuedEvent): { action: 'TransactionEvent'; request: TransactionEventRequest } | { action: 'SecurityEventNotification'; request: Req<'SecurityEventNotification'> } {
     if (e.kind === 'security') {
       const b = security(e);
-      return { action: 'SecurityEventNotification', request: { type: b.type, timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) } };
+      return { action: 'SecurityEventNotification', request: { type: v201SecurityEventType(b.type), timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) } };
     }
     const common = { seqNo: e.txSeq ?? 0, ...(e.offline ? { offline: true } : {}) };
     const transactionId = transactionIdFor(e.localId);

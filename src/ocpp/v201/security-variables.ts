@@ -1,0 +1,30 @@
+/**
+ * SecurityCtrlr's SecurityProfile and BasicAuthPassword as views of the charger's security
+ * settings (../security-keys.ts): the profile the application's CSMS security has in force, and
+ * the password it connects with, written by SetVariables (WriteOnly: the device model never
+ * reads it back).
+ */
+import { BASIC_AUTH_PASSWORD_KEY, SECURITY_PROFILE_KEY } from '../security-keys.js';
+import type { ConfigurationStore } from '../store-ports.js';
+import type { VariableKey, VariableStore } from './device-model.js';
+
+const settingOf = (k: VariableKey): string | undefined => {
+  if (k.attribute !== 'Actual' || k.evseId !== undefined || k.componentInstance || k.component.toLowerCase() !== 'securityctrlr') return undefined;
+  const v = k.variable.toLowerCase();
+  return v === 'securityprofile' ? SECURITY_PROFILE_KEY : v === 'basicauthpassword' ? BASIC_AUTH_PASSWORD_KEY : undefined;
+};
+
+export function securityVariableStore(settings: Pick<ConfigurationStore, 'get' | 'set'>, inner: VariableStore): VariableStore {
+  return {
+    get: (k) => {
+      const key = settingOf(k);
+      if (key === BASIC_AUTH_PASSWORD_KEY) return undefined; // write-only: never read back
+      return key ? settings.get(key) ?? inner.get(k) : inner.get(k);
+    },
+    set: (k, value, meta) => {
+      const key = settingOf(k);
+      if (key) settings.set(key, value);
+      else inner.set(k, value, meta);
+    },
+  };
+}

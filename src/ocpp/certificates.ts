@@ -36,6 +36,8 @@ export interface CertificateService {
    * trusted CSMS root. The previous certificate stays as fallback.
    */
   acceptSignedChain(pemChain: string): SignedChainVerdict;
+  /** Whether a certificate (chain, leaf first) is valid now and leads to an installed root of `use` (a firmware signing certificate: ManufacturerRoot). */
+  verifyIssuedBy(use: RootUse, pemChain: string): SignedChainVerdict;
   /** Install a root: Accepted, Rejected (not a valid CA certificate), Failed (storage). */
   installRoot(use: RootUse, pemCertificate: string): 'Accepted' | 'Rejected' | 'Failed';
   /** The roots installed, of the uses given (all when none). */

@@ -156,6 +156,7 @@ export class Agent {
       firmware: agentFirmware({
         loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
         logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
+        securityEvent: (type, techInfo) => this.security.record(type, techInfo),
       }),
     });
     this.runtime = runtime;

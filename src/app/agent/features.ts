@@ -16,6 +16,7 @@ import { DiagnosticsUploader } from '../services/diagnostics-upload.js';
 import { FirmwareUpdater } from '../services/firmware.js';
 import { download, upload, type TransferTrust } from '../services/file-transfer.js';
 import { availabilityKey } from '../../ocpp/availability-keys.js';
+import type { FirmwareStatus } from '../../ocpp/v16/messages.js';
 
 export const OPTIONAL_FEATURE_PROFILES = ['FirmwareManagement', 'Reservation', 'SmartCharging'] as const;
 
@@ -46,6 +47,8 @@ export function collectSecrets(config: unknown): string[] {
 export function agentFirmware(d: {
   loaded: LoadedAgentConfig; storePath: string; db: SqliteDatabase; definitions: KeyDefinition[];
   pseudonym: (idTag: string) => string; log: Log; logs?: () => LogRecord[]; version: string; firmwareVersion: string;
+  /** Raise a security event (a refused firmware signature, an installed update). */
+  securityEvent?: (type: string, techInfo?: string) => void;
 }): FirmwareFactory {
   return ({ chargePoint, clock, settings, outbox, notify }) => {
     const { config } = d.loaded;
@@ -65,7 +68,9 @@ export function agentFirmware(d: {
       },
       store: settings, chargePoint,
       savedAvailability: (id) => (settings.get(availabilityKey(id)) === 'Inoperative' ? 'Inoperative' : 'Operative'),
-      notify: (status) => notify('FirmwareStatusNotification', { status }), clock, log, firmwareVersion: d.firmwareVersion,
+      // A 2.0.1 job's statuses carry its requestId (and may be 2.0.1's own); a 1.6 job's are 1.6's.
+      notify: (status, requestId) => notify('FirmwareStatusNotification', { status, ...(requestId !== undefined ? { requestId } : {}) } as { status: FirmwareStatus }),
+      clock, log, firmwareVersion: d.firmwareVersion, ...(d.securityEvent ? { securityEvent: d.securityEvent } : {}),
       download: (location) => download(location, trust()),
     });
     const diagnostics = new DiagnosticsUploader({

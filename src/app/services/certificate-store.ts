@@ -115,17 +115,8 @@ export class CertificateStore implements CertificateService {
     if (!leaf) return refuse('no certificate in the chain');
     if (!leaf.checkPrivateKey(key)) return refuse('the certificate is not for the key of the signing request');
     if (leaf.ca) return refuse('the certificate is a CA certificate');
-    const expired = chain.find((c) => !this.validNow(c));
-    if (expired) return refuse(`a certificate of the chain is not valid now (${expired.subject.replace(/\n/g, ', ')}: ${expired.validFrom} to ${expired.validTo})`);
-    for (let i = 0; i + 1 < chain.length; i++) {
-      if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey)) return refuse(`certificate ${i} of the chain is not signed by the next`);
-    }
-    const last = chain[chain.length - 1]!;
-    const trusted = this.trustedCsmsRoots();
-    const anchored = selfSigned(last)
-      ? trusted.some((r) => r.fingerprint256 === last.fingerprint256)
-      : trusted.some((r) => last.checkIssued(r) && last.verify(r.publicKey));
-    if (!anchored) return refuse(trusted.length ? 'the chain does not lead to an installed CSMS root' : 'no CSMS root is installed to verify the chain');
+    const problem = this.chainProblem(chain, this.trustedCsmsRoots(), 'CSMS');
+    if (problem) return refuse(problem);
     const dir = this.dirFor(this.station);
     // The certificate in use becomes the fallback; the new one is used from the next connection.
     if (existsSync(join(dir, 'cert.pem')) && existsSync(join(dir, 'key.pem'))) {
@@ -136,6 +127,34 @@ export class CertificateStore implements CertificateService {
     renameSync(join(dir, 'pending-key.pem'), join(dir, 'key.pem'));
     this.o.log.info('station certificate installed', { subject: leaf.subject.replace(/\n/g, ', '), validTo: leaf.validTo, serialNumber: leaf.serialNumber });
     return { accepted: true };
+  }
+
+  /** Why a chain (leaf first) is not valid now up to one of `trusted`, or undefined. */
+  private chainProblem(chain: X509Certificate[], trusted: X509Certificate[], what: string): string | undefined {
+    const expired = chain.find((c) => !this.validNow(c));
+    if (expired) return `a certificate of the chain is not valid now (${expired.subject.replace(/\n/g, ', ')}: ${expired.validFrom} to ${expired.validTo})`;
+    for (let i = 0; i + 1 < chain.length; i++) {
+      if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey)) return `certificate ${i} of the chain is not signed by the next`;
+    }
+    const last = chain[chain.length - 1]!;
+    const anchored = selfSigned(last)
+      ? trusted.some((r) => r.fingerprint256 === last.fingerprint256)
+      : trusted.some((r) => last.checkIssued(r) && last.verify(r.publicKey));
+    if (!anchored) return trusted.length ? `the chain does not lead to an installed ${what} root` : `no ${what} root is installed to verify the chain`;
+    return undefined;
+  }
+
+  verifyIssuedBy(use: RootUse, pemChain: string): SignedChainVerdict {
+    let chain: X509Certificate[];
+    try {
+      chain = pemCertificates(pemChain).map((p) => new X509Certificate(p));
+    } catch {
+      return { accepted: false, reason: 'the certificate does not parse' };
+    }
+    if (!chain.length) return { accepted: false, reason: 'no certificate' };
+    const roots = this.rootFiles(use).map((f) => new X509Certificate(readFileSync(f)));
+    const problem = this.chainProblem(chain, roots, use);
+    return problem ? { accepted: false, reason: problem } : { accepted: true };
   }
 
   clientCredentials(): { cert: Buffer; key: Buffer } | undefined {

@@ -17,6 +17,7 @@ import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 import type { StationSecurity } from '../certificates.js';
 import { certificateHandlers, requestStationCertificate } from './certificates.js';
+import { firmwareHandlers, type SignedFirmwareService } from './firmware.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -32,6 +33,8 @@ export interface V201Context {
   onReset: (type: 'Soft' | 'Hard') => void;
   /** Certificates and security events (Advanced Security), where the charger keeps them (certificates.ts). */
   security?: StationSecurity;
+  /** Firmware updates (L01), where the charger has them. */
+  firmware?: SignedFirmwareService;
   link: {
     /** The link's state: 'pending' while the central system has not accepted the boot. */
     readonly state: string;
@@ -64,6 +67,7 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 
 export const handlers: Handlers = {
   ...certificateHandlers,
+  ...firmwareHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05

@@ -68,6 +68,9 @@ export interface ChargePointRuntimeDeps {
   firmware?: FirmwareFactory;
 }
 
+/** The status notifications of firmware updates and log uploads (held while offline, the latest of each). */
+type NotifiedStatus = 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification' | 'LogStatusNotification';
+
 /** Builds the Firmware Management services of one charge point, once its core exists. */
 export type FirmwareFactory = (cp: {
   chargePoint: ChargePoint; clock: SettableClock; settings: SqliteSettings; outbox: SqliteOutbox;
@@ -159,7 +162,7 @@ export class ChargePointRuntime {
     });
     this.firmware = d.firmware?.({
       chargePoint: this.chargePoint, clock: d.clock, settings: this.settings, outbox: this.outbox,
-      notify: (action, request) => this.notifyStatus(action, request),
+      notify: (action: NotifiedStatus, request: unknown) => this.notifyStatus(action, request),
     });
     this.services = {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
@@ -211,7 +214,7 @@ export class ChargePointRuntime {
    * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
    * while it is not, the latest of each kind waits and goes once Accepted again.
    */
-  private async notifyStatus(action: 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', request: unknown): Promise<void> {
+  private async notifyStatus(action: NotifiedStatus, request: unknown): Promise<void> {
     const link = this.link;
     if (link?.online()) {
       await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
@@ -229,7 +232,7 @@ export class ChargePointRuntime {
     }
   }
 
-  private heldStatuses?: Map<'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', unknown>;
+  private heldStatuses?: Map<NotifiedStatus, unknown>;
   private sendHeldStatuses?: (state: LinkState) => void;
 
   get id(): string {

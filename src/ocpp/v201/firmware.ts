@@ -6,6 +6,9 @@
  * InvalidFirmwareSignature), installs and reports each step with the requestId
  * (src/app/services/firmware.ts, the same updater as 1.6's). An update without a signature is
  * 2.0.1's non-secure update (L02): the configured checksum rules apply, as on 1.6.
+ *
+ * GetLog (N01): the diagnostics bundle or the security log uploaded by the same uploader as
+ * 1.6's GetDiagnostics, reported by LogStatusNotification with the requestId.
  */
 import type { Log } from '../../lib/log.js';
 import type { StationSecurity } from '../certificates.js';
@@ -19,9 +22,18 @@ export interface SignedFirmwareService {
   }): 'Accepted' | 'AcceptedCanceled' | 'Rejected';
 }
 
+/** What GetLog needs of the diagnostics uploader (the app's DiagnosticsUploader). */
+export interface LogUploadService {
+  requestLog(req: {
+    requestId: number; logType: 'DiagnosticsLog' | 'SecurityLog'; location: string; window: { startMs?: number; stopMs?: number };
+    retries?: number; retryIntervalS?: number;
+  }): { status: 'Accepted' | 'AcceptedCanceled' | 'Rejected'; fileName?: string };
+}
+
 export interface FirmwareContext {
   security?: StationSecurity;
   firmware?: SignedFirmwareService;
+  logs?: LogUploadService;
   log: Log;
 }
 
@@ -50,5 +62,19 @@ export const firmwareHandlers: Handlers = {
       ...(fw.signingCertificate !== undefined ? { signingCertificate: fw.signingCertificate } : {}),
     });
     return { status };
+  },
+
+  // N01: answer with the file name, then Uploading, Uploaded / UploadFailure; a new request cancels a running one (AcceptedCanceled).
+  GetLog: (req, ctx) => {
+    if (!ctx.logs) return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported' } };
+    const time = (iso?: string) => (iso === undefined ? undefined : Date.parse(iso));
+    const startMs = time(req.log.oldestTimestamp);
+    const stopMs = time(req.log.latestTimestamp);
+    const r = ctx.logs.requestLog({
+      requestId: req.requestId, logType: req.logType, location: req.log.remoteLocation,
+      window: { ...(startMs !== undefined ? { startMs } : {}), ...(stopMs !== undefined ? { stopMs } : {}) },
+      ...(req.retries !== undefined ? { retries: req.retries } : {}), ...(req.retryInterval !== undefined ? { retryIntervalS: req.retryInterval } : {}),
+    });
+    return { status: r.status, ...(r.fileName ? { filename: r.fileName.slice(0, 255) } : {}) };
   },
 };

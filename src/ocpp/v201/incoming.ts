@@ -17,7 +17,7 @@ import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 import type { StationSecurity } from '../certificates.js';
 import { certificateHandlers, requestStationCertificate } from './certificates.js';
-import { firmwareHandlers, type SignedFirmwareService } from './firmware.js';
+import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -35,6 +35,8 @@ export interface V201Context {
   security?: StationSecurity;
   /** Firmware updates (L01), where the charger has them. */
   firmware?: SignedFirmwareService;
+  /** Log uploads (N01), where the charger has them. */
+  logs?: LogUploadService;
   link: {
     /** The link's state: 'pending' while the central system has not accepted the boot. */
     readonly state: string;

@@ -10,7 +10,7 @@ import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
 import type { StationSecurity } from '../certificates.js';
-import type { SignedFirmwareService } from './firmware.js';
+import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
 import { INCOMING_ACTIONS } from './incoming.js';
@@ -49,10 +49,11 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const store = securityVariableStore(d.settings, sharedSettingsStore(d.settings, settingsVariableStore(d.settings)));
-    const { security, firmware } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService> };
+    const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
     return new V201Link(d, {
       model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset,
       ...(security ? { security } : {}), ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
+      ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),
     });
   },
   incomingActions: INCOMING_ACTIONS,

@@ -3,6 +3,8 @@
  * the central system from a key made on the charger (SignCertificate → CertificateSigned), and
  * the roots it installs, lists and deletes. The certificates live behind the CertificateService
  * port (../certificates.ts); a charger without one (a simulated fleet) answers Rejected/NotFound.
+ * Over an unsecured connection (security profile 0 or 1: no TLS) certificates are neither
+ * installed, deleted nor signed (libocpp #857): anyone on the path could plant a root.
  */
 import type { Log } from '../../lib/log.js';
 import type { CertificateHash, RootUse, StationSecurity } from '../certificates.js';
@@ -29,6 +31,11 @@ const TYPE_OF: Record<RootUse, InstallCertificateUseEnumType> = {
 
 const variable = (ctx: CertificateContext, name: string): string | undefined => ctx.store.get({ component: 'SecurityCtrlr', variable: name, attribute: 'Actual' }) || undefined;
 
+/** Whether the connection is secured by TLS (security profile 2 or 3): certificate changes are accepted only then. */
+export const certificatesAllowed = (ctx: CertificateContext): boolean => Number(variable(ctx, 'SecurityProfile') ?? 0) >= 2;
+
+const UNSECURED = { reasonCode: 'UnsecureConnection', additionalInfo: 'certificates are managed over TLS only (security profile 2 or 3)' } as const;
+
 /**
  * A02/A03: a new key on the charger and SignCertificate with its CSR (CN: SecurityCtrlr.Identity,
  * else the station's id; O: OrganizationName). Resolves with the central system's answer status.
@@ -48,6 +55,7 @@ export const certificateHandlers: Handlers = {
   CertificateSigned: (req, ctx) => {
     const security = ctx.security;
     if (!security) return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported' } };
+    if (!certificatesAllowed(ctx)) return { status: 'Rejected', statusInfo: UNSECURED };
     if (req.certificateType === 'V2GCertificate') return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported', additionalInfo: 'no ISO 15118 on this station' } };
     const verdict = security.certificates.acceptSignedChain(req.certificateChain);
     if (!verdict.accepted) {
@@ -64,6 +72,7 @@ export const certificateHandlers: Handlers = {
   InstallCertificate: (req, ctx) => {
     const security = ctx.security;
     if (!security) return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported' } };
+    if (!certificatesAllowed(ctx)) return { status: 'Rejected', statusInfo: UNSECURED };
     return { status: security.certificates.installRoot(USE_OF[req.certificateType], req.certificate) };
   },
 
@@ -79,6 +88,7 @@ export const certificateHandlers: Handlers = {
   DeleteCertificate: (req, ctx) => {
     const security = ctx.security;
     if (!security) return { status: 'NotFound' };
+    if (!certificatesAllowed(ctx)) return { status: 'Failed', statusInfo: UNSECURED };
     const { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber } = req.certificateHashData;
     const hash: CertificateHash = { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber };
     return { status: security.certificates.delete(hash) };

@@ -16,7 +16,7 @@ import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 import type { StationSecurity } from '../certificates.js';
-import { certificateHandlers, requestStationCertificate } from './certificates.js';
+import { certificateHandlers, certificatesAllowed, requestStationCertificate } from './certificates.js';
 import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
 
 export interface V201Context {
@@ -153,7 +153,7 @@ export const handlers: Handlers = {
     const ids = place !== 'station' ? [place.evseId] : chargePoint.evseIds;
     switch (req.requestedMessage) {
       case 'SignChargingStationCertificate': // A02: answer first, then SignCertificate with a new key's CSR.
-        if (!ctx.security) return { status: 'Rejected' };
+        if (!ctx.security || !certificatesAllowed(ctx)) return { status: 'Rejected' };
         after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
         return { status: 'Accepted' };
       case 'BootNotification':

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type TestAgent } from '../../helpers/agent.js';
 import { TestCsms, waitFor } from '../../helpers/ocpp-server.js';
 import { TestPki, type Pem } from '../../helpers/pki.js';
-import { TlsTestCsms } from '../../helpers/tls-csms.js';
+import { securedV201 } from '../../helpers/secured-v201.js';
 
 const CP = 'CP-TEST-1';
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -44,20 +44,8 @@ function signCsr(csr: string, ca: Pem, serial: number): string {
   return readFileSync(join(pki.dir, `${n}.crt`), 'utf8');
 }
 
-async function ready(csmsArg?: TestCsms, csmsOverrides: Record<string, unknown> = {}): Promise<{ csms: TestCsms; t: TestAgent; call: (action: string, params: unknown) => Promise<any> }> {
-  let csms = csmsArg;
-  let url: string;
-  if (!csms) {
-    csms = new TestCsms({ protocol: 'ocpp2.0.1' });
-    url = await csms.start();
-  } else url = await (csms as TlsTestCsms).startTls();
-  const server = csms;
-  cleanups.push(() => server.stop());
-  const t = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'], ...csmsOverrides } });
-  cleanups.push(() => t.cleanup());
-  await waitFor(() => t.agent.link!.state === 'accepted', 15_000, 'boot');
-  return { csms: server, t, call: (action, params) => server.call(CP, action, params) };
-}
+/** Security profile 2 (TLS + Basic auth): certificates are managed only over TLS. */
+const ready = () => securedV201(pki, cleanups);
 
 const stationDir = (t: TestAgent) => join(t.dir, 'certificates', 'station');
 const noKeyInLogs = (t: TestAgent) => expect(JSON.stringify(t.logs.records)).not.toMatch(/PRIVATE KEY|BEGIN EC/);
@@ -173,10 +161,8 @@ describe('OCPP 2.0.1 certificates against a strict 2.0.1 central system', () => 
 
   it('security profile 3: after CertificateSigned the station reconnects with the renewed certificate (A02, TC_A_11-style renewal)', async () => {
     const ca = pki.ca('SP3 CSMS Root');
-    const server = pki.leaf(ca, { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', usage: 'serverAuth' });
     const initial = pki.leaf(ca, { cn: CP, usage: 'clientAuth' });
-    const csms = new TlsTestCsms({ ...server, clientCa: ca.cert, protocol: 'ocpp2.0.1' });
-    const { t, call } = await ready(csms, { securityProfile: 3, ca: ca.cert, cert: initial.cert, key: initial.key });
+    const { csms, t, call } = await securedV201(pki, cleanups, { securityProfile: 3, authorizationKey: undefined, cert: initial.cert, key: initial.key }, {}, { ca, clientCa: ca.cert });
     const initialSerial = openssl(['x509', '-in', initial.cert, '-noout', '-serial']).trim().replace(/^serial=/, '');
     expect(csms.clientSerials).toEqual([initialSerial]);
 
@@ -190,6 +176,28 @@ describe('OCPP 2.0.1 certificates against a strict 2.0.1 central system', () => 
     // A plain reconnect, not a reboot: one BootNotification.
     expect(csms.callsOf('BootNotification', CP)).toHaveLength(1);
     noKeyInLogs(t);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('over an unsecured connection (security profile 1): no certificate installed, deleted or signed (libocpp #857)', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    csms.server.auth((accept) => accept());
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const t = await startAgent(url, { csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'], securityProfile: 1, authorizationKey: 'initial-key-0123' } });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'boot');
+    const call = (action: string, params: unknown) => csms.call(CP, action, params);
+    const root = pki.ca('Planted Root');
+    expect(await call('InstallCertificate', { certificateType: 'CSMSRootCertificate', certificate: readFileSync(root.cert, 'utf8') }))
+      .toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'UnsecureConnection' } });
+    expect(await call('GetInstalledCertificateIds', {})).toEqual({ status: 'NotFound' });
+    expect((await call('DeleteCertificate', { certificateHashData: expectedHash(root.cert, { cn: 'Planted Root', cert: root.cert }) })).status).toBe('Failed');
+    expect(await call('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' })).toEqual({ status: 'Rejected' });
+    expect((await call('CertificateSigned', { certificateChain: readFileSync(root.cert, 'utf8') })).status).toBe('Rejected');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(csms.callsOf('SignCertificate', CP)).toEqual([]);
+    expect(existsSync(join(t.dir, 'certificates', 'roots'))).toBe(false);
     expect(csms.validationFailures).toEqual([]);
   });
 });

@@ -11,8 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type TestAgent } from '../../helpers/agent.js';
-import { TestCsms, waitFor } from '../../helpers/ocpp-server.js';
+import type { TestAgent } from '../../helpers/agent.js';
+import { type TestCsms, waitFor } from '../../helpers/ocpp-server.js';
+import { securedV201 } from '../../helpers/secured-v201.js';
 import { TestPki, type Pem } from '../../helpers/pki.js';
 
 const CP = 'CP-TEST-1';
@@ -55,16 +56,8 @@ async function ready(): Promise<{ csms: TestCsms; t: TestAgent; marker: string; 
   const dir = mkdtempSync(join(tmpdir(), 'evse-fw201-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const marker = join(dir, 'installed.bin');
-  const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
-  const url = await csms.start();
-  cleanups.push(() => csms.stop());
-  const t = await startAgent(url, {
-    csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] },
-    firmware: { requireChecksum: true, installCommand: ['/bin/sh', '-c', `cp "$1" "${marker}"`, 'install'] },
-  });
-  cleanups.push(() => t.cleanup());
-  await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'boot');
-  const call = (action: string, params: unknown) => csms.call(CP, action, params);
+  // Security profile 2: the Manufacturer root is installed over TLS only.
+  const { csms, t, call } = await securedV201(pki, cleanups, {}, { firmware: { requireChecksum: true, installCommand: ['/bin/sh', '-c', `cp "$1" "${marker}"`, 'install'] } });
   expect(await call('InstallCertificate', { certificateType: 'ManufacturerRootCertificate', certificate: readFileSync(mfRoot.cert, 'utf8') })).toEqual({ status: 'Accepted' });
   return { csms, t, marker, call };
 }

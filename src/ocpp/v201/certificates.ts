@@ -8,13 +8,18 @@
  */
 import type { Log } from '../../lib/log.js';
 import type { CertificateHash, RootUse, StationSecurity } from '../certificates.js';
-import type { VariableStore } from './device-model.js';
+import type { Clock, Timer } from '../../core/ports.js';
+import { getVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls, GetCertificateIdUseEnumType, InstallCertificateUseEnumType } from './messages.js';
 
 /** What the certificate handlers use of the binding's context (incoming.ts V201Context). */
 export interface CertificateContext {
   security?: StationSecurity;
+  /** The station's certificate requests of this link (retries), when it keeps certificates. */
+  certificateRequests?: CertificateRequests;
+  model: DeviceModel;
   store: VariableStore;
+  clock: Pick<Clock, 'setTimeout'>;
   log: Log;
   chargePoint: { readonly id: string };
   link: { send(action: string, request: unknown): Promise<unknown> };
@@ -29,7 +34,9 @@ const TYPE_OF: Record<RootUse, InstallCertificateUseEnumType> = {
   CSMSRoot: 'CSMSRootCertificate', ManufacturerRoot: 'ManufacturerRootCertificate', V2GRoot: 'V2GRootCertificate', MORoot: 'MORootCertificate',
 };
 
-const variable = (ctx: CertificateContext, name: string): string | undefined => ctx.store.get({ component: 'SecurityCtrlr', variable: name, attribute: 'Actual' }) || undefined;
+/** A SecurityCtrlr variable's value (the stored one, else the device model's default). */
+const variable = (ctx: CertificateContext, name: string): string | undefined =>
+  getVariables(ctx.model, ctx.store, [{ component: { name: 'SecurityCtrlr' }, variable: { name } }])[0]?.attributeValue || undefined;
 
 /** Whether the connection is secured by TLS (security profile 2 or 3): certificate changes are accepted only then. */
 export const certificatesAllowed = (ctx: CertificateContext): boolean => Number(variable(ctx, 'SecurityProfile') ?? 0) >= 2;
@@ -38,16 +45,51 @@ const UNSECURED = { reasonCode: 'UnsecureConnection', additionalInfo: 'certifica
 
 /**
  * A02/A03: a new key on the charger and SignCertificate with its CSR (CN: SecurityCtrlr.Identity,
- * else the station's id; O: OrganizationName). Resolves with the central system's answer status.
+ * else the station's id; O: OrganizationName). When no CertificateSigned follows within
+ * CertSigningWaitMinimum seconds, the same request goes again, the wait doubling each time, at
+ * most CertSigningRepeatTimes times; a CertificateSigned (or the central system's Rejected) ends it.
+ * One per link; stop() cancels the wait.
  */
-export async function requestStationCertificate(ctx: CertificateContext): Promise<string> {
-  const security = ctx.security;
-  if (!security) throw new Error('this charger keeps no certificates');
-  const organization = variable(ctx, 'OrganizationName');
-  const csr = await security.certificates.signingRequest({ commonName: variable(ctx, 'Identity') ?? ctx.chargePoint.id, ...(organization ? { organization } : {}) });
-  const res = await ctx.link.send('SignCertificate', { csr, certificateType: 'ChargingStationCertificate' }) as { status: string };
-  ctx.log.info('SignCertificate answered', { status: res.status });
-  return res.status;
+export class CertificateRequests {
+  private timer?: Timer;
+
+  /** A new key and its request; resolves with the central system's answer to the first SignCertificate. */
+  async request(ctx: CertificateContext): Promise<string> {
+    const security = ctx.security;
+    if (!security) throw new Error('this charger keeps no certificates');
+    this.stop();
+    const organization = variable(ctx, 'OrganizationName');
+    const csr = await security.certificates.signingRequest({ commonName: variable(ctx, 'Identity') ?? ctx.chargePoint.id, ...(organization ? { organization } : {}) });
+    return this.send(ctx, csr, 0);
+  }
+
+  private async send(ctx: CertificateContext, csr: string, repeat: number): Promise<string> {
+    let status = 'NotSent';
+    try {
+      status = ((await ctx.link.send('SignCertificate', { csr, certificateType: 'ChargingStationCertificate' })) as { status: string }).status;
+      ctx.log.info('SignCertificate answered', { status, repeat });
+    } catch (err) {
+      ctx.log.warn('SignCertificate not delivered', { repeat, err });
+    }
+    if (status === 'Rejected') return status;
+    const repeats = Number(variable(ctx, 'CertSigningRepeatTimes') ?? 0);
+    if (repeat < repeats) {
+      const waitS = Number(variable(ctx, 'CertSigningWaitMinimum') ?? 60) * 2 ** repeat;
+      this.timer = ctx.clock.setTimeout(() => void this.send(ctx, csr, repeat + 1), waitS * 1000);
+    }
+    return status;
+  }
+
+  /** The central system answered with a CertificateSigned (or the link stops): no more repeats. */
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+}
+
+/** TriggerMessage SignChargingStationCertificate (A02). */
+export function requestStationCertificate(ctx: CertificateContext): Promise<string> {
+  return (ctx.certificateRequests ??= new CertificateRequests()).request(ctx);
 }
 
 export const certificateHandlers: Handlers = {
@@ -56,6 +98,7 @@ export const certificateHandlers: Handlers = {
     const security = ctx.security;
     if (!security) return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported' } };
     if (!certificatesAllowed(ctx)) return { status: 'Rejected', statusInfo: UNSECURED };
+    ctx.certificateRequests?.stop();
     if (req.certificateType === 'V2GCertificate') return { status: 'Rejected', statusInfo: { reasonCode: 'NotSupported', additionalInfo: 'no ISO 15118 on this station' } };
     const verdict = security.certificates.acceptSignedChain(req.certificateChain);
     if (!verdict.accepted) {

@@ -48,8 +48,8 @@ export const v201: OcppVersion = {
     const model = buildDeviceModel({
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
-    const store = securityVariableStore(d.settings, sharedSettingsStore(d.settings, settingsVariableStore(d.settings)));
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
+    const store = securityVariableStore(d.settings, sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), security?.certificates);
     return new V201Link(d, {
       model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset,
       ...(security ? { security } : {}), ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),

@@ -2,11 +2,14 @@
  * SecurityCtrlr's SecurityProfile and BasicAuthPassword as views of the charger's security
  * settings (../security-keys.ts): the profile the application's CSMS security has in force, and
  * the password it connects with, written by SetVariables (WriteOnly: the device model never
- * reads it back).
+ * reads it back); CertificateEntries, the number of certificates the charger keeps.
  */
 import { BASIC_AUTH_PASSWORD_KEY, SECURITY_PROFILE_KEY } from '../security-keys.js';
+import type { CertificateService } from '../certificates.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import type { VariableKey, VariableStore } from './device-model.js';
+
+const isSecurityCtrlr = (k: VariableKey) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance && k.component.toLowerCase() === 'securityctrlr';
 
 const settingOf = (k: VariableKey): string | undefined => {
   if (k.attribute !== 'Actual' || k.evseId !== undefined || k.componentInstance || k.component.toLowerCase() !== 'securityctrlr') return undefined;
@@ -14,9 +17,10 @@ const settingOf = (k: VariableKey): string | undefined => {
   return v === 'securityprofile' ? SECURITY_PROFILE_KEY : v === 'basicauthpassword' ? BASIC_AUTH_PASSWORD_KEY : undefined;
 };
 
-export function securityVariableStore(settings: Pick<ConfigurationStore, 'get' | 'set'>, inner: VariableStore): VariableStore {
+export function securityVariableStore(settings: Pick<ConfigurationStore, 'get' | 'set'>, inner: VariableStore, certificates?: Pick<CertificateService, 'count'>): VariableStore {
   return {
     get: (k) => {
+      if (certificates && isSecurityCtrlr(k) && k.variable.toLowerCase() === 'certificateentries') return String(certificates.count());
       const key = settingOf(k);
       if (key === BASIC_AUTH_PASSWORD_KEY) return undefined; // write-only: never read back
       return key ? settings.get(key) ?? inner.get(k) : inner.get(k);

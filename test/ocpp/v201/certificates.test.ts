@@ -76,7 +76,10 @@ describe('OCPP 2.0.1 certificates against a strict 2.0.1 central system', () => 
       .toEqual({ status: 'Accepted', certificateHashDataChain: [{ certificateType: 'CSMSRootCertificate', certificateHashData: csmsHash }] });
     expect(await call('GetInstalledCertificateIds', { certificateType: ['V2GRootCertificate'] })).toEqual({ status: 'NotFound' });
 
+    const entries = async () => (await call('GetVariables', { getVariableData: [{ component: { name: 'SecurityCtrlr' }, variable: { name: 'CertificateEntries' } }] })).getVariableResult[0].attributeValue;
+    expect(await entries()).toBe('2');
     expect(await call('DeleteCertificate', { certificateHashData: mfHash })).toEqual({ status: 'Accepted' });
+    expect(await entries()).toBe('1');
     expect(await call('DeleteCertificate', { certificateHashData: mfHash })).toEqual({ status: 'NotFound' });
     expect(await call('GetInstalledCertificateIds', { certificateType: ['ManufacturerRootCertificate'] })).toEqual({ status: 'NotFound' });
     expect((await call('GetInstalledCertificateIds', {})).certificateHashDataChain).toEqual([{ certificateType: 'CSMSRootCertificate', certificateHashData: csmsHash }]);
@@ -200,4 +203,32 @@ describe('OCPP 2.0.1 certificates against a strict 2.0.1 central system', () => 
     expect(existsSync(join(t.dir, 'certificates', 'roots'))).toBe(false);
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('no CertificateSigned: the same request again after CertSigningWaitMinimum, the wait doubling, CertSigningRepeatTimes times; a CertificateSigned ends the repeats (A02)', async () => {
+    const { csms, call, ca } = await ready();
+    const set = async (variable: string, value: string) =>
+      expect((await call('SetVariables', { setVariableData: [{ component: { name: 'SecurityCtrlr' }, variable: { name: variable }, attributeValue: value }] })).setVariableResult[0].attributeStatus).toBe('Accepted');
+    await set('CertSigningWaitMinimum', '1');
+    await set('CertSigningRepeatTimes', '2');
+    const signs = () => csms.callsOf('SignCertificate', CP);
+    expect(await call('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => signs().length >= 3, 20_000, 'two repeats');
+    const [first, second, third] = signs();
+    // Lower bounds only: a loaded machine may be late, never early.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_000 - 50);
+    expect(third!.at - second!.at).toBeGreaterThanOrEqual(2_000 - 50);
+    expect(new Set(signs().map((c) => c.params.csr)).size).toBe(1);
+    // No third repeat (it would come 4 s after the second).
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(signs()).toHaveLength(3);
+
+    // A new request answered by a CertificateSigned: no repeat follows.
+    expect(await call('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' })).toEqual({ status: 'Accepted' });
+    const csr = (await waitFor(() => signs()[3], 10_000, 'the new request')).params.csr as string;
+    expect(csr).not.toBe(first!.params.csr);
+    expect((await call('CertificateSigned', { certificateChain: signCsr(csr, ca, 0x51) })).status).toBe('Accepted');
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(signs()).toHaveLength(4);
+    expect(csms.validationFailures).toEqual([]);
+  }, 30_000);
 });

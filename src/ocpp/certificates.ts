@@ -4,6 +4,8 @@
  * key is made and kept behind this port; no method returns it.
  */
 
+import type { NetworkProfile } from './security-keys.js';
+
 /** The root certificates the central system can install, list and delete (2.0.1 M03–M05; 1.6 security whitepaper's). */
 export const ROOT_USES = ['CSMSRoot', 'ManufacturerRoot', 'V2GRoot', 'MORoot'] as const;
 export type RootUse = (typeof ROOT_USES)[number];
@@ -57,4 +59,10 @@ export interface StationSecurity {
   securityEvent(type: string, techInfo?: string): void;
   /** The station's certificate was replaced (CertificateSigned accepted): reconnect with it where it is used (security profile 3). */
   stationCertificateChanged?(): void;
+  /**
+   * SetNetworkProfile (A05, B09): keep a connection profile for a slot, used from the next
+   * connection the slot is first in NetworkConfigurationPriority. Returns why it is refused
+   * (a lower security profile than the one in force, or one the charger cannot use), or undefined.
+   */
+  setNetworkProfile?(slot: number, profile: NetworkProfile): string | undefined;
 }

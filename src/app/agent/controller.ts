@@ -100,6 +100,7 @@ export class Agent {
       certificates: this.certificates,
       securityEvent: (type, techInfo) => this.security.record(type, techInfo),
       stationCertificateChanged: () => this.security.stationCertificateChanged(),
+      setNetworkProfile: (slot, profile) => this.security.setNetworkProfile(slot, profile),
     };
     this.resolved = resolveHardware(opts.loaded);
     this.definitions = [

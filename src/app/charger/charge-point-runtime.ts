@@ -39,7 +39,7 @@ export interface ChargePointRuntimeDeps {
    * Transport security read from the stored settings (security profile, AuthorizationKey, TLS):
    * called once the settings exist, before the connection is made.
    */
-  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown> };
+  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown>; endpoint?: string };
   /** Told of every configuration value written (the agent's security watches its keys). */
   onSettingChanged?: (key: string) => void;
   /** The tariff in force when a session closes; its cost is stored with the session. */
@@ -136,7 +136,7 @@ export class ChargePointRuntime {
     });
     this.connection = new OcppConnection(
       {
-        endpoint: d.csms.url, identity: cpId, protocols: [...offered], callTimeoutMs: d.csms.callTimeoutMs,
+        endpoint: security?.endpoint ?? d.csms.url, identity: cpId, protocols: [...offered], callTimeoutMs: d.csms.callTimeoutMs,
         ...(validators.length ? { strictModeValidators: validators } : {}),
         password: security?.password !== undefined ? security.password : d.csms.password,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,

@@ -12,7 +12,7 @@ import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEvent
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
 import type { CertificateService } from '../../ocpp/certificates.js';
-import { BASIC_AUTH_PASSWORD_KEY } from '../../ocpp/security-keys.js';
+import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, NETWORK_PRIORITY_KEY, networkProfileKey, type NetworkProfile } from '../../ocpp/security-keys.js';
 
 type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
 
@@ -77,6 +77,9 @@ export class CsmsSecurity {
       if (o.settings.get(CONFIGURED_PROFILE) !== profile) {
         o.settings.set('SecurityProfile', profile);
         o.settings.set(CONFIGURED_PROFILE, profile);
+        // A technician reconfigured the connection: the central system's network profiles give way.
+        for (const slot of this.storedSlots()) o.settings.set(networkProfileKey(slot), '');
+        if (o.settings.get(NETWORK_PRIORITY_KEY)) o.settings.set(NETWORK_PRIORITY_KEY, '');
       }
       const keyMark = fingerprint(this.csms.authorizationKey ?? '');
       if (o.settings.get(CONFIGURED_KEY) !== keyMark) {
@@ -84,6 +87,7 @@ export class CsmsSecurity {
         if (o.settings.get(BASIC_AUTH_PASSWORD_KEY)) o.settings.set(BASIC_AUTH_PASSWORD_KEY, '');
         o.settings.set(CONFIGURED_KEY, keyMark);
       }
+      this.applyNetworkProfile(o.settings);
     } finally {
       this.applying = false;
     }
@@ -91,6 +95,68 @@ export class CsmsSecurity {
     if (keyFileTooOpen(this.loaded.file) && this.csms.authorizationKey) {
       this.log.warn('the config file holds the AuthorizationKey and is readable by others: chmod 0640 or stricter', { path: this.loaded.file });
     }
+  }
+
+  /**
+   * The network profile of the first slot of NetworkConfigurationPriority that has one (set by
+   * SetNetworkProfile) is the connection from now on: its security profile is raised to (never
+   * lowered), profiles below the one in force are dropped (A05), the slot becomes ActiveNetworkProfile.
+   */
+  private applyNetworkProfile(settings: SqliteSettings): void {
+    const active = this.activeNetworkProfile();
+    settings.set(ACTIVE_NETWORK_PROFILE_KEY, String(active?.slot ?? 0));
+    if (!active) return;
+    if (active.profile.securityProfile > this.profile()) {
+      settings.set('SecurityProfile', String(active.profile.securityProfile));
+      this.log.info('security profile raised by the network profile in force', { slot: active.slot, securityProfile: active.profile.securityProfile });
+    }
+    for (const slot of this.storedSlots()) {
+      const p = this.networkProfile(slot);
+      if (p && p.securityProfile < this.profile()) {
+        settings.set(networkProfileKey(slot), '');
+        this.log.info('network profile below the security profile in force dropped', { slot, securityProfile: p.securityProfile });
+      }
+    }
+  }
+
+  private storedSlots(): number[] {
+    return [0, 1, 2, 3, 4, 5, 6, 7].filter((slot) => this.settings?.get(networkProfileKey(slot)));
+  }
+
+  private networkProfile(slot: number): NetworkProfile | undefined {
+    const raw = this.settings?.get(networkProfileKey(slot));
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as NetworkProfile;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The first slot of NetworkConfigurationPriority with a network profile, if any (else the config's csms block). */
+  private activeNetworkProfile(): { slot: number; profile: NetworkProfile } | undefined {
+    const priority = (this.settings?.get(NETWORK_PRIORITY_KEY) || '0').split(',').map((x) => Number(x.trim())).filter(Number.isInteger);
+    for (const slot of priority) {
+      const profile = this.networkProfile(slot);
+      if (profile) return { slot, profile };
+    }
+    return undefined;
+  }
+
+  /** The central system's URL: the active network profile's, else the configured one. */
+  endpoint(): string {
+    return this.activeNetworkProfile()?.profile.url ?? this.csms.url;
+  }
+
+  /** SetNetworkProfile (A05, B09): why `profile` cannot be kept for `slot`, or undefined once it is stored. */
+  setNetworkProfile(slot: number, profile: NetworkProfile): string | undefined {
+    if (!this.settings) return 'the charger is not ready';
+    const now = this.profile();
+    if (profile.securityProfile < now) return `security profile ${profile.securityProfile} is lower than the one in force (${now})`;
+    const problem = this.cannotUse(profile.securityProfile, profile.url);
+    if (problem) return problem;
+    this.settings.set(networkProfileKey(slot), JSON.stringify({ url: profile.url, securityProfile: profile.securityProfile, messageTimeoutS: profile.messageTimeoutS }));
+    return undefined;
   }
 
   /** The profile in force. */
@@ -115,26 +181,27 @@ export class CsmsSecurity {
   }
 
   /** Why the charger cannot use `profile` with what it has, or undefined. */
-  cannotUse(profile: number): string | undefined {
+  cannotUse(profile: number, url = this.endpoint()): string | undefined {
     // A certificate signed by the central system (CertificateSigned) stands in for the configured one.
     const signed = profile === 3 && this.signedCredentials() !== undefined;
-    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.basicAuthPassword() ?? this.authorizationKey() }, profile)
+    const problems = securityProfileProblems({ ...this.csms, url, authorizationKey: this.basicAuthPassword() ?? this.authorizationKey() }, profile)
       .filter((p) => !(signed && (p.path.endsWith('.cert') || p.path.endsWith('.key'))));
     return problems.length ? problems.map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
   }
 
   /** Basic auth and TLS options for the OCPP connection under the profile in force. */
-  connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown> } {
+  connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown>; endpoint: string } {
     const profile = this.profile();
+    const endpoint = this.endpoint();
     const key = this.authorizationKey();
     const basic = this.basicAuthPassword();
     const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
-    const tls = /^wss:\/\//i.test(this.csms.url);
+    const tls = /^wss:\/\//i.test(endpoint);
     const signed = profile === 3 ? this.signedCredentials() : undefined;
     const wsOpts = tls
       ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file), ...(signed ?? {}) }
       : {};
-    return { password, wsOpts };
+    return { password, wsOpts, endpoint };
   }
 
   /** The station's certificate signed by the central system, if any (it replaces the configured one). */

@@ -18,6 +18,7 @@ import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.
 import type { StationSecurity } from '../certificates.js';
 import { certificateHandlers, certificatesAllowed, requestStationCertificate } from './certificates.js';
 import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
+import { networkProfileHandlers } from './network-profile.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -70,6 +71,7 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 export const handlers: Handlers = {
   ...certificateHandlers,
   ...firmwareHandlers,
+  ...networkProfileHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05

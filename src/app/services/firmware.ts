@@ -44,7 +44,7 @@ export interface FirmwareConfig {
 }
 
 /** The statuses of an update in both versions (1.6's, and 2.0.1's signed-update steps). */
-export type UpdateStatus = FirmwareStatus | 'SignatureVerified' | 'InvalidSignature' | 'InstallScheduled';
+export type UpdateStatus = FirmwareStatus | 'SignatureVerified' | 'InvalidSignature' | 'InstallScheduled' | 'DownloadScheduled';
 
 /** A signed update (2.0.1 UpdateFirmware). */
 export interface SignedUpdateRequest {
@@ -120,7 +120,17 @@ export class FirmwareUpdater implements FirmwareService {
   status(): FirmwareStatus {
     const c = this.current;
     if (c === 'SignatureVerified' || c === 'InstallScheduled') return 'Downloaded';
+    if (c === 'DownloadScheduled') return 'Idle';
     return c === 'Installed' || c === 'InstallationFailed' || c === 'DownloadFailed' || c === 'InvalidSignature' ? 'Idle' : c;
+  }
+
+  /** What a 2.0.1 triggered FirmwareStatusNotification reports: the update in progress with its requestId, else Idle. */
+  statusNow(): { status: UpdateStatus; requestId?: number } {
+    const job = this.load();
+    const c = this.current;
+    const over = c === 'Installed' || c === 'InstallationFailed' || c === 'DownloadFailed' || c === 'InvalidSignature';
+    if (!job || over) return { status: 'Idle' };
+    return { status: c === 'Idle' ? 'DownloadScheduled' : c, ...(job.requestId !== undefined ? { requestId: job.requestId } : {}) };
   }
 
   /** Resume a job left by the last run. */

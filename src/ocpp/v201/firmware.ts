@@ -20,6 +20,8 @@ export interface SignedFirmwareService {
     requestId: number; location: string; retrieveAt: number; installAt?: number; retries?: number; retryIntervalS?: number;
     signature?: string; signingCertificate?: string;
   }): 'Accepted' | 'AcceptedCanceled' | 'Rejected';
+  /** The update in progress (its status and requestId), else Idle: a triggered FirmwareStatusNotification. */
+  statusNow(): { status: string; requestId?: number };
 }
 
 /** What GetLog needs of the diagnostics uploader (the app's DiagnosticsUploader). */

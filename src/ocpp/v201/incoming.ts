@@ -158,6 +158,10 @@ export const handlers: Handlers = {
         if (!ctx.security || !certificatesAllowed(ctx)) return { status: 'Rejected' };
         after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
         return { status: 'Accepted' };
+      case 'FirmwareStatusNotification': // L01: the update in progress with its requestId, else Idle.
+        if (!ctx.firmware) return { status: 'NotImplemented' };
+        after(() => void link.send('FirmwareStatusNotification', ctx.firmware!.statusNow()).catch((err) => ctx.log.debug('triggered FirmwareStatusNotification failed', { err })));
+        return { status: 'Accepted' };
       case 'BootNotification':
         after(() => void link.boot('Triggered'));
         return { status: 'Accepted' };

@@ -123,4 +123,20 @@ describe('OCPP 2.0.1 secure firmware update against a strict 2.0.1 central syste
     expect(firmwareStatuses(csms)).toEqual([]);
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('TriggerMessage FirmwareStatusNotification: Idle when no update runs, the waiting update with its requestId otherwise (F06, L01)', async () => {
+    const { csms, call } = await ready();
+    expect(await call('TriggerMessage', { requestedMessage: 'FirmwareStatusNotification' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => firmwareStatuses(csms).length === 1, 10_000, 'the triggered status');
+    expect(firmwareStatuses(csms)).toEqual([{ status: 'Idle' }]);
+    const image = randomBytes(512);
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect(await call('UpdateFirmware', {
+      requestId: 17, firmware: { location: 'http://127.0.0.1:9/fw.bin', retrieveDateTime: later, signingCertificate: readFileSync(signer.cert, 'utf8'), signature: opensslSign(image, signer.key) },
+    })).toEqual({ status: 'Accepted' });
+    expect(await call('TriggerMessage', { requestedMessage: 'FirmwareStatusNotification' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => firmwareStatuses(csms).length === 2, 10_000, 'the second triggered status');
+    expect(firmwareStatuses(csms)[1]).toEqual({ status: 'DownloadScheduled', requestId: 17 });
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

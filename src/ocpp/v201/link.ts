@@ -3,13 +3,13 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { AuthorizationInfo, EvseCondition, EvseId } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
+import { v201SecurityEventType } from './security-events.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
-import { v201SecurityEventType } from './security-events.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
 
 /** The protocol version whose transaction ids this binding assigns. */

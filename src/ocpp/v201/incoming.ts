@@ -69,9 +69,6 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
-  ...certificateHandlers,
-  ...firmwareHandlers,
-  ...networkProfileHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
@@ -222,6 +219,11 @@ export const handlers: Handlers = {
     })());
     return { status };
   },
+
+  // Advanced Security (A, M), firmware and logs (L, N): their own files.
+  ...certificateHandlers,
+  ...firmwareHandlers,
+  ...networkProfileHandlers,
 };
 
 interface Registered {

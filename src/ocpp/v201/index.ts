@@ -9,8 +9,6 @@ import type { Settings } from '../store-ports.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
-import type { StationSecurity } from '../certificates.js';
-import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
 import { INCOMING_ACTIONS } from './incoming.js';
@@ -19,6 +17,8 @@ import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
 import { securityVariableStore } from './security-variables.js';
+import type { StationSecurity } from '../certificates.js';
+import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;

@@ -207,6 +207,10 @@ export class CertificateStore implements CertificateService {
     return 'Accepted';
   }
 
+  rootCertificates(use: RootUse): string[] {
+    return this.rootFiles(use).map((f) => readFileSync(f, 'utf8'));
+  }
+
   installed(uses: readonly RootUse[] = ROOT_USES): InstalledCertificate[] {
     return uses.flatMap((use) => this.rootFiles(use).map((f) => {
       const c = new X509Certificate(readFileSync(f));

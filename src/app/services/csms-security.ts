@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { SystemClock } from '../../core/clock.js';
 import type { Clock } from '../../core/ports.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
@@ -51,7 +52,7 @@ export class CsmsSecurity {
   private appliedState = '';
 
   /** `certificates`: the station's certificate signed by the central system, used for profile 3 in place of the configured one. */
-  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log, private readonly certificates?: Pick<CertificateService, 'clientCredentials'>) {
+  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log, private readonly certificates?: Pick<CertificateService, 'clientCredentials' | 'rootCertificates'>) {
     this.definitions = securityKeyDefinitions({
       profile: () => this.profile(),
       cannotUse: (p) => this.cannotUse(p),
@@ -198,10 +199,22 @@ export class CsmsSecurity {
     const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
     const tls = /^wss:\/\//i.test(endpoint);
     const signed = profile === 3 ? this.signedCredentials() : undefined;
-    const wsOpts = tls
-      ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file), ...(signed ?? {}) }
-      : {};
+    const options = tls ? tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) : undefined;
+    // The CSMS roots installed over OCPP (InstallCertificate CSMSRootCertificate) are trusted beside the configured CA.
+    const installed = tls ? this.installedCsmsRoots() : [];
+    // Without a configured CA the system's stay trusted too (Node's `ca` replaces them).
+    const ca = installed.length ? [...(options?.ca ? [options.ca] : rootCertificates), ...installed] : options?.ca;
+    const wsOpts = options ? { ...options, ...(ca ? { ca } : {}), ...(signed ?? {}) } : {};
     return { password, wsOpts, endpoint };
+  }
+
+  private installedCsmsRoots(): string[] {
+    try {
+      return this.certificates?.rootCertificates('CSMSRoot') ?? [];
+    } catch (err) {
+      this.log.error('the installed CSMS roots cannot be read', { err });
+      return [];
+    }
   }
 
   /** The station's certificate signed by the central system, if any (it replaces the configured one). */

@@ -70,4 +70,22 @@ describe('OCPP 2.0.1 security profile upgrade by SetNetworkProfile against stric
     expect(a.validationFailures).toEqual([]);
     expect(b.validationFailures).toEqual([]);
   }, 40_000);
+
+  it('a CSMS root installed by InstallCertificate is trusted for the central system\'s TLS certificate: the station moves to a central system certified by it (M05, A05)', async () => {
+    const ca = pki.ca('Operator CA');
+    const otherCa = pki.ca('New operator CA');
+    const { csms: a, t, call } = await securedV201(pki, cleanups, {}, {}, { ca });
+    const b = new TlsTestCsms({ ...pki.leaf(otherCa, { cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', usage: 'serverAuth' }), protocol: 'ocpp2.0.1' });
+    b.server.auth((accept) => accept());
+    const urlB = await b.startTls();
+    cleanups.push(() => b.stop());
+    expect(await call('InstallCertificate', { certificateType: 'CSMSRootCertificate', certificate: readFileSync(otherCa.cert, 'utf8') })).toEqual({ status: 'Accepted' });
+    expect(await call('SetNetworkProfile', { configurationSlot: 1, connectionData: profile(urlB, 2) })).toEqual({ status: 'Accepted' });
+    expect((await call('SetVariables', { setVariableData: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'NetworkConfigurationPriority' }, attributeValue: '1,0' }] })).setVariableResult[0].attributeStatus).toBe('RebootRequired');
+    expect(await call('Reset', { type: 'OnIdle' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => b.callsOf('BootNotification', CP).length > 0 && t.agent.link?.state === 'accepted', 20_000, 'the station on the central system certified by the installed root');
+    expect(b.tlsErrors).toEqual([]);
+    expect(a.validationFailures).toEqual([]);
+    expect(b.validationFailures).toEqual([]);
+  }, 40_000);
 });

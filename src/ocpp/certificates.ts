@@ -46,6 +46,8 @@ export interface CertificateService {
   installed(uses?: readonly RootUse[]): InstalledCertificate[];
   /** Delete a root by its CertID: the station's own certificate is never deleted (Failed). */
   delete(hash: CertificateHash): 'Accepted' | 'Failed' | 'NotFound';
+  /** When the station's certificate in use expires (epoch ms), if it has one. */
+  stationCertificateValidTo(): number | undefined;
   /** The PEM certificates installed for a use (CSMSRoot: what the central system's TLS certificate may chain to). */
   rootCertificates(use: RootUse): string[];
   /** The station's certificate chain and key for mutual TLS, if one was signed (the connection reads it; nothing else). */

@@ -157,6 +157,13 @@ export class CertificateStore implements CertificateService {
     return problem ? { accepted: false, reason: problem } : { accepted: true };
   }
 
+  stationCertificateValidTo(): number | undefined {
+    const path = join(this.station, 'cert.pem');
+    if (!existsSync(path)) return undefined;
+    const [leaf] = pemCertificates(readFileSync(path, 'utf8'));
+    return leaf ? Date.parse(new X509Certificate(leaf).validTo) : undefined;
+  }
+
   clientCredentials(): { cert: Buffer; key: Buffer } | undefined {
     const cert = join(this.station, 'cert.pem');
     const key = join(this.station, 'key.pem');

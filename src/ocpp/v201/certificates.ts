@@ -19,7 +19,7 @@ export interface CertificateContext {
   certificateRequests?: CertificateRequests;
   model: DeviceModel;
   store: VariableStore;
-  clock: Pick<Clock, 'setTimeout'>;
+  clock: Pick<Clock, 'setTimeout' | 'now'>;
   log: Log;
   chargePoint: { readonly id: string };
   link: { send(action: string, request: unknown): Promise<unknown> };
@@ -80,11 +80,46 @@ export class CertificateRequests {
     return status;
   }
 
+  /** Whether a request waits for its CertificateSigned (a repeat is scheduled). */
+  get waiting(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** The central system answered with a CertificateSigned (or the link stops): no more repeats. */
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
   }
+}
+
+/** The station renews its certificate this long before it expires (libocpp's default threshold). */
+export const RENEW_BEFORE_EXPIRY_MS = 30 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * A03: the station asks for a new certificate when the one in use expires within
+ * RENEW_BEFORE_EXPIRY_MS: checked each time the central system accepts the station, then daily
+ * while it stays accepted. Only over TLS (profile 2 or 3), as every certificate operation.
+ */
+export function renewBeforeExpiry(link: { on(event: 'state', fn: (s: string) => void): unknown }, ctx: CertificateContext): void {
+  const requests = (ctx.certificateRequests ??= new CertificateRequests());
+  let timer: Timer | undefined;
+  const check = () => {
+    const validTo = ctx.security?.certificates.stationCertificateValidTo();
+    if (validTo === undefined || !certificatesAllowed(ctx) || requests.waiting) return;
+    if (validTo - ctx.clock.now() > RENEW_BEFORE_EXPIRY_MS) return;
+    ctx.log.info('station certificate expires soon: asking for a new one', { validTo: new Date(validTo).toISOString() });
+    void requests.request(ctx).catch((err) => ctx.log.warn('certificate renewal failed', { err }));
+  };
+  const daily = () => {
+    check();
+    timer = ctx.clock.setTimeout(daily, DAY_MS);
+  };
+  link.on('state', (s) => {
+    timer?.cancel();
+    timer = undefined;
+    if (s === 'accepted') daily();
+  });
 }
 
 /** TriggerMessage SignChargingStationCertificate (A02). */

@@ -16,7 +16,7 @@ import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 import type { StationSecurity } from '../certificates.js';
-import { certificateHandlers, certificatesAllowed, requestStationCertificate } from './certificates.js';
+import { certificateHandlers, certificatesAllowed, requestStationCertificate, type CertificateRequests } from './certificates.js';
 import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
 import { networkProfileHandlers } from './network-profile.js';
 
@@ -34,6 +34,8 @@ export interface V201Context {
   onReset: (type: 'Soft' | 'Hard') => void;
   /** Certificates and security events (Advanced Security), where the charger keeps them (certificates.ts). */
   security?: StationSecurity;
+  /** The station's certificate requests (repeats, renewal), shared by the handlers and the renewal check. */
+  certificateRequests?: CertificateRequests;
   /** Firmware updates (L01), where the charger has them. */
   firmware?: SignedFirmwareService;
   /** Log uploads (N01), where the charger has them. */

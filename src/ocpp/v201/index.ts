@@ -19,6 +19,7 @@ import { sharedSettingsStore } from './v16-equivalents.js';
 import { securityVariableStore } from './security-variables.js';
 import type { StationSecurity } from '../certificates.js';
 import type { LogUploadService, SignedFirmwareService } from './firmware.js';
+import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;
@@ -50,11 +51,16 @@ export const v201: OcppVersion = {
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
     const store = securityVariableStore(d.settings, sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), security?.certificates);
-    return new V201Link(d, {
+    const context = {
       model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset,
-      ...(security ? { security } : {}), ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
+      ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),
+      ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
       ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),
-    });
+    };
+    const link = new V201Link(d, context);
+    // A03: the station's certificate renewed before it expires.
+    if (security) renewBeforeExpiry(link, { ...context, link });
+    return link;
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

@@ -37,10 +37,10 @@ function expectedHash(cert: string, issuer: { cn: string; cert: string }) {
 }
 
 /** Sign a CSR with `ca` (openssl x509 -req), returning the certificate PEM. */
-function signCsr(csr: string, ca: Pem, serial: number): string {
+function signCsr(csr: string, ca: Pem, serial: number, days = 30): string {
   const n = `${serial}-${Date.now()}`;
   writeFileSync(join(pki.dir, `${n}.csr`), csr);
-  openssl(['x509', '-req', '-in', `${n}.csr`, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', String(serial), '-days', '30', '-sha256', '-out', `${n}.crt`]);
+  openssl(['x509', '-req', '-in', `${n}.csr`, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', String(serial), '-days', String(days), '-sha256', '-out', `${n}.crt`]);
   return readFileSync(join(pki.dir, `${n}.crt`), 'utf8');
 }
 
@@ -231,4 +231,32 @@ describe('OCPP 2.0.1 certificates against a strict 2.0.1 central system', () => 
     expect(signs()).toHaveLength(4);
     expect(csms.validationFailures).toEqual([]);
   }, 30_000);
+
+  it('a station certificate expiring within 30 days is renewed by the station itself once accepted again; one valid longer is not (A03)', async () => {
+    const { csms, t, call, ca } = await ready();
+    const signs = () => csms.callsOf('SignCertificate', CP);
+    const boots = () => csms.callsOf('BootNotification', CP);
+    const signFor = async (n: number, days: number) => {
+      expect(await call('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' })).toEqual({ status: 'Accepted' });
+      const csr = (await waitFor(() => signs()[n], 10_000, `SignCertificate ${n}`)).params.csr as string;
+      expect((await call('CertificateSigned', { certificateChain: signCsr(csr, ca, 0x300 + n, days) })).status).toBe('Accepted');
+    };
+    const restart = async (n: number) => {
+      expect(await call('Reset', { type: 'OnIdle' })).toEqual({ status: 'Accepted' });
+      await waitFor(() => boots().length >= n && t.agent.link?.state === 'accepted', 20_000, `boot ${n}`);
+    };
+    await signFor(0, 60);
+    await restart(2);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(signs()).toHaveLength(1);
+
+    await signFor(1, 10);
+    expect(signs()).toHaveLength(2);
+    await restart(3);
+    // A third request though the central system triggered two: the station's own, with a new key.
+    const renewal = await waitFor(() => signs()[2], 10_000, 'the renewal');
+    expect(renewal.params.certificateType).toBe('ChargingStationCertificate');
+    expect(renewal.params.csr).not.toBe(signs()[1]!.params.csr);
+    expect(csms.validationFailures).toEqual([]);
+  }, 40_000);
 });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { runDemo } from '../app/demo.js';
+import { DEMO_OCPP_VERSIONS, runDemo, type DemoOcppVersion } from '../app/demo.js';
+import { UsageError } from '../lib/errors.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -8,7 +9,9 @@ export function demoCommand(): Command {
     .description('run the embedded central system and one simulated charger through two sessions')
     .option('--charge-seconds <s>', 'how long the vehicles charge', (v) => Number(v), 12)
     .option('--keep', 'keep the databases (printed path)')
-    .action(async (opts: { chargeSeconds: number; keep?: boolean }) => {
+    .option('--ocpp <version>', `OCPP version the charger and the central system speak: ${DEMO_OCPP_VERSIONS.join(' or ')}`, '1.6')
+    .action(async (opts: { chargeSeconds: number; keep?: boolean; ocpp: string }) => {
+      if (!DEMO_OCPP_VERSIONS.includes(opts.ocpp as DemoOcppVersion)) throw new UsageError(`--ocpp: ${opts.ocpp} is not one of ${DEMO_OCPP_VERSIONS.join(', ')}`);
       // Ctrl-C: stop the charger and the central system, remove the temporary files, exit 130
       // (SIGTERM: 143); a second signal leaves at once.
       const abort = new AbortController();
@@ -22,7 +25,7 @@ export function demoCommand(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        await runDemo({ out: process.stdout, chargeMs: opts.chargeSeconds * 1000, keepFiles: opts.keep, signal: abort.signal });
+        await runDemo({ out: process.stdout, chargeMs: opts.chargeSeconds * 1000, keepFiles: opts.keep, signal: abort.signal, ocpp: opts.ocpp as DemoOcppVersion });
       } catch (err) {
         if (!received) throw err;
         process.exit(SIGNAL_EXIT[received] ?? 1);

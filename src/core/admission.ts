@@ -8,7 +8,7 @@ import { authorizeIdTag, localEntry, rememberVerdict, type AuthorizationDecision
 import type { EvseState, CoreBase, PendingAuthorization, ActiveSession } from './core-state.js';
 import type { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
-import type { AuthorizationData, AuthorizationInfo, EvseId, PresentedToken, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, EvseId, IdTokenType, PresentedToken, RemoteAuthorizer } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import type { Sessions } from './sessions.js';
 import type { StatusBoard } from './status.js';
@@ -51,11 +51,22 @@ export class Admission {
     // or start one: either way it is authorised first (list, cache or Authorize.req), which is
     // how its groupId becomes known. Not asked when it could do neither.
     const groupSessions = stopByTag ? this.sessionsWithGroup(token.evseId) : [];
-    if (groupSessions.length === 0 && !this.pickEvseFor(token.evseId, token.idTag)) {
+    // A master pass (C16) may stop transactions whoever started them: it is authorised while any runs.
+    const masterPass = this.deps.policy.authorization.masterPassGroupId || undefined;
+    const masterPassMayStop = masterPass !== undefined && this.runningSessions().length > 0;
+    if (groupSessions.length === 0 && !masterPassMayStop && !this.pickEvseFor(token.evseId, token.idTag)) {
       log.info('tag presented but no connector can take a session');
       return 'ignored';
     }
-    const decision = await this.authorize(token.idTag);
+    const decision = await this.authorize(token.idTag, presented.token.type);
+    if (masterPass !== undefined && decision.accepted && decision.info.groupId === masterPass) {
+      // C16: every transaction stops (stoppedReason MasterPass); a master pass never starts one.
+      const running = this.runningSessions();
+      log.info('master pass presented', { stopping: running.map((c) => c.id) });
+      if (running.length === 0) return 'ignored';
+      await Promise.all(running.map((c) => this.deps.sessions.stop(c, 'MasterPass', token.idTag)));
+      return 'stopped';
+    }
     const group = stopByTag ? this.sessionOfGroup(decision.info, token.evseId) : undefined;
     if (group) {
       log.info('tag of the same group presented: stopping its session', { evseId: group.id, source: decision.source });
@@ -80,28 +91,32 @@ export class Admission {
       return { ...decision, accepted: false };
     }
     log.info('authorised', { evseId: target.id, source: decision.source });
-    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId });
+    this.setPending(target, { idTag: token.idTag, method: token.method, info: decision.info, offline: decision.offline, reservationId: admitted.reservationId, idTokenType: presented.token.type });
     return decision;
   }
 
   /** A remote start (`remoteStartId`: the central system's id of it, recorded with the session). Returns whether it was accepted. */
-  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
+  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
     let target = this.pickEvseFor(evseId, idTag);
     if (!target || target.session || target.pending) return false;
     let info: AuthorizationInfo = { status: 'Accepted' };
     let offline = false;
     if (this.deps.policy.transaction.authorizeRemoteStart) {
-      const decision = await this.authorize(idTag);
-      if (!decision.accepted) return false;
+      const decision = await this.authorize(idTag, type);
+      if (!decision.accepted || this.isMasterPass(decision.info.groupId)) return false;
       info = decision.info;
       offline = decision.offline;
       // Chosen again now the tag's groupId is known (a reservation may be its group's).
       target = this.pickEvseFor(evseId, idTag, info.groupId);
       if (!target || target.session || target.pending) return false;
     }
+    // A master pass never starts a transaction (C16), not even remotely: its group as far as it is known here.
+    if (this.isMasterPass(info.groupId ?? this.localEntryOf(idTag)?.info.groupId)) return false;
     const admitted = this.admit(target, idTag, info.groupId);
     if (!admitted.allowed) return false;
-    this.setPending(target, { idTag, method: 'app', info, offline, reservationId: admitted.reservationId, ...(remoteStartId !== undefined ? { remoteStartId } : {}) });
+    this.setPending(target, {
+      idTag, method: 'app', info, offline, reservationId: admitted.reservationId, ...(remoteStartId !== undefined ? { remoteStartId } : {}), ...(type ? { idTokenType: type } : {}),
+    });
     return true;
   }
 
@@ -130,13 +145,27 @@ export class Admission {
 
   /** The central system's word on a tag in a transaction answer: into the authorisation cache. */
   tagVerdict(idTag: string, info: AuthorizationInfo): void {
-    rememberVerdict({ policy: this.deps.policy.authorization, data: this.deps.authData }, idTag, info, 'transaction');
+    rememberVerdict({ policy: this.deps.policy.authorization, data: this.deps.authData, now: () => this.b.clock.now() }, idTag, info, 'transaction');
   }
 
-  private authorize(idTag: string): Promise<AuthorizationDecision> {
+  private isMasterPass(groupId: string | undefined): boolean {
+    const masterPass = this.deps.policy.authorization.masterPassGroupId;
+    return !!masterPass && groupId === masterPass;
+  }
+
+  private localEntryOf(idTag: string): ReturnType<typeof localEntry> {
+    return localEntry(idTag, { policy: this.deps.policy.authorization, data: this.deps.authData, now: () => this.b.clock.now() });
+  }
+
+  /** Running sessions, not already stopping. */
+  private runningSessions(): EvseState[] {
+    return [...this.b.evses.values()].filter((c) => c.session && !c.session.stopping);
+  }
+
+  private authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationDecision> {
     return authorizeIdTag(idTag, {
       policy: this.deps.policy.authorization, data: this.deps.authData, remote: this.deps.remote, now: () => this.b.clock.now(),
-    });
+    }, type);
   }
 
   private findSessionOf(idTag: string, evseId?: EvseId): EvseState | undefined {
@@ -168,7 +197,7 @@ export class Admission {
   private groupOf(s: ActiveSession): string | undefined {
     if (s.groupId) return s.groupId;
     if (!s.record.idTag) return undefined;
-    return localEntry(s.record.idTag, { policy: this.deps.policy.authorization, data: this.deps.authData })?.info.groupId;
+    return this.localEntryOf(s.record.idTag)?.info.groupId;
   }
 
   private pickEvseFor(evseId?: EvseId, idTag?: string, groupId?: string): EvseState | undefined {

@@ -1,5 +1,5 @@
 import type { AuthorizationPolicy } from './policy.js';
-import type { AuthorizationData, AuthorizationInfo, RemoteAuthorizer } from './ports.js';
+import type { AuthorizationData, AuthorizationInfo, IdTokenType, RemoteAuthorizer } from './ports.js';
 
 export type AuthorizationSource = 'csms' | 'local-list' | 'cache' | 'offline-unknown' | 'none';
 
@@ -27,11 +27,11 @@ export function effectiveStatus(info: AuthorizationInfo, now: number): Authoriza
  * the answer names new ones.
  */
 export function rememberVerdict(
-  deps: { policy: Pick<AuthorizationPolicy, 'cacheEnabled'>; data: AuthorizationData },
+  deps: { policy: Pick<AuthorizationPolicy, 'cacheEnabled' | 'cacheLifeTimeS' | 'cacheMaxBytes'>; data: AuthorizationData; now?: () => number },
   idTag: string, info: AuthorizationInfo, kind: 'authorize' | 'transaction',
 ): void {
-  if (!deps.policy.cacheEnabled) return;
-  const { data } = deps;
+  const { policy, data, now } = deps;
+  if (!policy.cacheEnabled) return;
   let entry = info;
   if (kind === 'transaction') {
     const old = data.cacheEntry(idTag);
@@ -39,7 +39,12 @@ export function rememberVerdict(
     if (old && old.status === info.status && !info.expiryDate && old.expiryDate) entry.expiryDate = old.expiryDate;
     if (old && !info.groupId && old.groupId) entry.groupId = old.groupId;
   }
+  // 2.0.1: without the central system's cacheExpiryDateTime an entry holds AuthCacheCtrlr.LifeTime (C10).
+  if (policy.cacheLifeTimeS !== undefined && now && !entry.expiryDate) {
+    entry = { ...entry, expiryDate: new Date(now() + policy.cacheLifeTimeS * 1000).toISOString() };
+  }
   data.cachePut(idTag, entry);
+  if (policy.cacheMaxBytes !== undefined && now) data.cacheEvict?.(policy.cacheMaxBytes, now(), idTag);
 }
 
 /** A transaction answer's verdict into the cache, whatever the policy (see rememberVerdict). */
@@ -47,13 +52,28 @@ export function cacheTransactionVerdict(data: AuthorizationData, idTag: string, 
   rememberVerdict({ policy: { cacheEnabled: true }, data }, idTag, info, 'transaction');
 }
 
-/** A tag's entry in the local list or the cache, as the policy allows (the list first). */
-export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData }): { info: AuthorizationInfo; source: 'local-list' | 'cache' } | undefined {
-  const { policy, data } = deps;
+/**
+ * A tag's entry in the local list or the cache, as the policy allows (the list first). With a
+ * cache LifeTime (2.0.1) an expired cache entry is forgotten: the tag is unknown again.
+ */
+export function localEntry(
+  idTag: string, deps: { policy: AuthorizationPolicy; data: AuthorizationData; now?: () => number },
+): { info: AuthorizationInfo; source: 'local-list' | 'cache' } | undefined {
+  const { policy, data, now } = deps;
   const listed = policy.localListEnabled ? data.localListEntry(idTag) : undefined;
   if (listed) return { info: listed, source: 'local-list' };
   const cached = policy.cacheEnabled ? data.cacheEntry(idTag) : undefined;
+  if (cached && policy.cacheLifeTimeS !== undefined && now && cached.expiryDate && Date.parse(cached.expiryDate) <= now()) {
+    data.cacheRemove?.(idTag);
+    return undefined;
+  }
   return cached ? { info: cached, source: 'cache' } : undefined;
+}
+
+/** A local decision to accept: a cache entry used is the most recently used. */
+function acceptedLocally(idTag: string, local: { info: AuthorizationInfo; source: 'local-list' | 'cache' }, data: AuthorizationData, offline: boolean): AuthorizationDecision {
+  if (local.source === 'cache') data.cacheTouch?.(idTag);
+  return { accepted: true, info: local.info, source: local.source, offline };
 }
 
 /**
@@ -63,10 +83,13 @@ export function localEntry(idTag: string, deps: { policy: AuthorizationPolicy; d
  * - offline: the local list beats the cache; a listed tag that is not Accepted, or expired, is
  *   refused; with LocalAuthorizeOffline a locally Accepted tag starts; an unknown tag starts only
  *   with AllowOfflineTxForUnknownId.
+ * 2.0.1 (C10-C15) adds to these only what its policy says: a cache entry past its LifeTime is
+ * unknown again (localEntry), and a cache entry that authorises is the most recently used.
  */
 export async function authorizeIdTag(
   idTag: string,
   deps: { policy: AuthorizationPolicy; data: AuthorizationData; remote: RemoteAuthorizer; now: () => number },
+  type?: IdTokenType,
 ): Promise<AuthorizationDecision> {
   const { policy, data, remote, now } = deps;
   const local = localEntry(idTag, deps);
@@ -74,11 +97,15 @@ export async function authorizeIdTag(
 
   if (remote.online()) {
     if (localAccepted && policy.localPreAuthorize) {
-      return { accepted: true, info: local.info, source: local.source, offline: false };
+      return acceptedLocally(idTag, local, data, false);
     }
-    const answer = await remote.authorize(idTag);
+    if (local?.source === 'cache' && !localAccepted && policy.localPreAuthorize && policy.disablePostAuthorize) {
+      return { accepted: false, info: { ...local.info, status: effectiveStatus(local.info, now()) }, source: 'cache', offline: false };
+    }
+    const answer = await remote.authorize(idTag, type);
     if (answer) {
-      rememberVerdict(deps, idTag, answer, 'authorize');
+      // A Central token is the central system's own id: it decides on it each time, it is never cached.
+      if (type !== 'Central') rememberVerdict(deps, idTag, answer, 'authorize');
       return { accepted: answer.status === 'Accepted', info: answer, source: 'csms', offline: false };
     }
     // The central system could not be asked after all: decide as offline.
@@ -87,7 +114,7 @@ export async function authorizeIdTag(
   if (local) {
     const status = effectiveStatus(local.info, now());
     if (status !== 'Accepted') return { accepted: false, info: { ...local.info, status }, source: local.source, offline: true };
-    if (policy.localAuthorizeOffline) return { accepted: true, info: local.info, source: local.source, offline: true };
+    if (policy.localAuthorizeOffline) return acceptedLocally(idTag, local, data, true);
   }
   if (policy.offlineTxForUnknownId) {
     return { accepted: true, info: { status: 'Accepted' }, source: 'offline-unknown', offline: true };

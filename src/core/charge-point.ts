@@ -12,7 +12,7 @@ import { Metering } from './metering.js';
 import type { ChargingPolicy } from './policy.js';
 import type {
   AuthMethod, AuthorizationData, Availability, Clock, ConnectorRef, EvseCondition, EvseHardware, EvseId, FaultReport, FaultSource,
-  IdReader, AuthorizationInfo, MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StationCondition, StopReason,
+  IdReader, IdTokenType, AuthorizationInfo, MeterReading, PresentedToken, RemoteAuthorizer, Sample, SessionLedger, StationCondition, StopReason,
   VehicleState,
 } from './ports.js';
 import { ONLY_CONNECTOR_ID } from './ports.js';
@@ -223,10 +223,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
 
   /**
    * A remote start on an EVSE, or on any (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction
-   * with its remoteStartId, which the session's opening event records). Returns whether it was accepted.
+   * with its remoteStartId, which the session's opening event records; `type`, the token's kind
+   * when the protocol says it, goes with its authorisation). Returns whether it was accepted.
    */
-  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number): Promise<boolean> {
-    return this.admission.remoteStart(idTag, evseId, remoteStartId);
+  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
+    return this.admission.remoteStart(idTag, evseId, remoteStartId, type);
   }
 
   /**
@@ -314,6 +315,20 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return c ? this.metering.trigger(c) : undefined;
   }
 
+  /** The metering settings changed (clock-aligned interval): every EVSE's metering deadlines are drawn again. */
+  meteringChanged(): void {
+    for (const c of this.evses.values()) this.metering.policyChanged(c);
+  }
+
+  /**
+   * A fresh sample of the EVSE's running session, queued among the session's events (2.0.1
+   * TriggerMessage TransactionEvent); undefined without a session (or when it could not be recorded).
+   */
+  async triggerSessionSample(evseId: EvseId): Promise<Sample | undefined> {
+    const c = this.evses.get(evseId);
+    return c ? this.metering.trigger(c, true) : undefined;
+  }
+
   /** A fault raised or cleared by the application (e.g. the store is writable again). */
   reportFault(f: FaultReport): void {
     this.faults.report(f);
@@ -355,7 +370,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
         this.admission.freeVend(c, this.opts.freeVendIdTag);
         return;
       }
-      void this.sessions.maybeStart(c);
+      void this.sessions.maybeStart(c, 'EVConnected');
     } else if (before === 'disconnected' && c.session && !c.session.stopping) {
       // Plugged back into a session kept when the cable was pulled at the car
       // (policy.transaction.stopOnEvSideDisconnect false): the power path was opened then, offer again.

@@ -5,8 +5,8 @@
 import type { Log } from '../lib/log.js';
 import type { AuthorizationSource } from './authorization.js';
 import type {
-  AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo,
-  MeterReading, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
+  AuthMethod, Availability, Clock, EvseCondition, EvseHardware, EvseId, FaultReport, AuthorizationInfo, IdTokenType,
+  ChargingState, MeterReading, Sample, SessionRecord, StationCondition, StopReason, Timer, VehicleState,
 } from './ports.js';
 
 export interface ChargePointTiming {
@@ -47,6 +47,8 @@ export interface ChargePointEvents {
   'station-fault': [{ fault: FaultReport }];
   /** A card or code was presented (pseudonymised). */
   token: [{ evseId?: EvseId; customerRef: string; method: string; at: number }];
+  /** A clock-aligned sample of an EVSE without a session (policy.metering.idleAlignedSamples): not a transaction message, never queued. */
+  'idle-sample': [{ evseId: EvseId; sample: Sample }];
 }
 
 /** The ChargePoint's emit, as the parts call it. */
@@ -62,6 +64,8 @@ export interface PendingAuthorization {
   reservationId?: number;
   /** The central system's id of the remote start this is (its session's opening event carries it). */
   remoteStartId?: number;
+  /** The token's kind (the reader's, or the remote start's). */
+  idTokenType?: IdTokenType;
 }
 
 export interface ActiveSession {
@@ -77,6 +81,8 @@ export interface ActiveSession {
   groupId?: string;
   /** The current offered now (smart charging); 0 suspends the session (SuspendedEVSE). */
   offeredA?: number;
+  /** The charging state last recorded for the central system (policy.metering.chargingStateSamples). */
+  reportedChargingState?: ChargingState;
 }
 
 /** One EVSE (with its one connector): what the core holds of it. */
@@ -91,15 +97,17 @@ export class EvseState {
   /** A session is being started (its meter read is on its way). */
   starting = false;
   faults = new Map<string, FaultReport>();
-  /** The condition last derived (held while a session is being stopped), and its key. */
+  /** The condition last derived (held while a session is being stopped), and the one last emitted. */
   lastCondition?: EvseCondition;
-  lastConditionKey?: string;
+  lastEmitted?: EvseCondition;
   poll?: Timer;
   probe?: Timer;
   lastReading?: MeterReading;
   meterErrors = 0;
   /** When the energy register last moved (or nothing was drawn). */
   energyChangedAt?: number;
+  /** The next clock-aligned instant of an EVSE without a session (policy.metering.idleAlignedSamples). */
+  nextIdleAlignedAt?: number;
   /** Wakes at the next change of the smart-charging limit. */
   limitTimer?: Timer;
   constructor(readonly hw: EvseHardware) {}
@@ -116,9 +124,8 @@ export class EvseState {
 export class StationState {
   readonly faults = new Map<string, FaultReport>();
   availability: Availability = 'Operative';
-  /** The station's condition last emitted, and its key. */
+  /** The station's condition last emitted. */
   lastCondition?: StationCondition;
-  lastConditionKey?: string;
 }
 
 /** What every part of the ChargePoint is given. */

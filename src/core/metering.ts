@@ -42,9 +42,16 @@ export class Metering {
     return { nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.b.timing.checkpointIntervalMs };
   }
 
-  /** A fresh sample now (TriggerMessage MeterValues). */
-  async trigger(c: EvseState): Promise<Sample | undefined> {
+  /**
+   * A fresh sample now (TriggerMessage MeterValues). `inSession`: only in a running session, and
+   * queued among its events (2.0.1 TriggerMessage TransactionEvent: an Updated in the seqNo order).
+   */
+  async trigger(c: EvseState, inSession = false): Promise<Sample | undefined> {
+    const wanted = c.session;
+    if (inSession && (!wanted || wanted.stopping)) return undefined;
     const fresh = await this.read(c);
+    // The session ended (or another began) during the read: nothing to add to it.
+    if (inSession && (c.session !== wanted || wanted!.stopping)) return undefined;
     // A refused reading (backwards, implausible jump, stale) is never sent: the last good one is,
     // with its own time.
     const reading = this.accept(c, fresh) ? fresh : c.lastReading;
@@ -55,7 +62,8 @@ export class Metering {
     const s = c.session;
     if (s && !s.stopping) {
       try {
-        this.deps.ledger.sample(s.record.localId, sample, false);
+        this.deps.ledger.sample(s.record.localId, sample, inSession);
+        if (inSession) this.b.emit('queued');
       } catch (err) {
         this.b.log.error('triggered meter sample could not be recorded: not sent', { evseId: c.id, err });
         return undefined;
@@ -76,11 +84,13 @@ export class Metering {
     const now = this.b.clock.now();
     let due: number;
     if (s) {
+      c.nextIdleAlignedAt = undefined;
       due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
     } else {
       const idleMs = c.hw.meter.idlePollIntervalMs;
-      if (!idleMs || idleMs <= 0) return;
-      due = now + idleMs;
+      const aligned = this.idleAligned(c, now);
+      if ((!idleMs || idleMs <= 0) && aligned === undefined) return;
+      due = Math.min(idleMs && idleMs > 0 ? now + idleMs : Number.POSITIVE_INFINITY, aligned ?? Number.POSITIVE_INFINITY);
     }
     // Due already: the reading for a sample or checkpoint failed or was refused. Read again at the
     // poll interval, not at once (that would read the meter back to back until it answers well).
@@ -91,12 +101,39 @@ export class Metering {
     }, delayMs);
   }
 
-  /** A reading with no session: the meter's health (its driver reports faults) and live values. */
+  /** The next clock-aligned instant of an EVSE without a session, when the policy asks for idle aligned samples. */
+  private idleAligned(c: EvseState, now: number): number | undefined {
+    if (!this.deps.policy.idleAlignedSamples || this.deps.policy.alignedIntervalS <= 0) {
+      c.nextIdleAlignedAt = undefined;
+      return undefined;
+    }
+    c.nextIdleAlignedAt ??= this.nextAligned(now);
+    return c.nextIdleAlignedAt;
+  }
+
+  /**
+   * The metering settings changed (e.g. the clock-aligned interval): the deadlines derived from
+   * them are drawn again, for a running session's aligned samples and an idle EVSE's.
+   */
+  policyChanged(c: EvseState): void {
+    const now = this.b.clock.now();
+    c.nextIdleAlignedAt = undefined;
+    if (c.session) c.session.nextAlignedAt = this.nextAligned(now);
+    if (!c.session?.stopping) this.schedule(c);
+  }
+
+  /** A reading with no session: the meter's health (its driver reports faults) and live values; a clock-aligned sample when due. */
   private async pollIdle(c: EvseState): Promise<void> {
     try {
       const reading = await this.read(c);
       if (c.session) return;
-      this.accept(c, reading);
+      const accepted = this.accept(c, reading);
+      const alignedAt = c.nextIdleAlignedAt;
+      if (alignedAt !== undefined && this.b.clock.now() >= alignedAt) {
+        c.nextIdleAlignedAt = this.nextAligned(this.b.clock.now());
+        const measurands = this.deps.policy.alignedMeasurands;
+        if (accepted && measurands.length > 0) this.b.emit('idle-sample', { evseId: c.id, sample: this.sample(reading, 'Sample.Clock', measurands, c) });
+      }
       if (c.faults.has('meter-start')) this.meterAnswers(c);
     } catch (err) {
       c.meterErrors++;
@@ -151,6 +188,8 @@ export class Metering {
           this.deps.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
           s.nextCheckpointAt = now + this.b.timing.checkpointIntervalMs;
         }
+        // A change of charging state goes before the periodic sample of the same reading.
+        this.recordChargingState(c, reading);
         if (now >= s.nextSampleAt) {
           this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c));
           s.nextSampleAt = now + this.sampleIntervalMs();
@@ -166,6 +205,28 @@ export class Metering {
       this.b.log.warn('meter read failed', { evseId: c.id, err });
     } finally {
       if (c.session === s) this.schedule(c);
+    }
+  }
+
+  /**
+   * policy.chargingStateSamples (2.0.1): a sample when the session's charging state changed since
+   * the one last recorded. EVConnected (a session just started) to SuspendedEV is no change: the
+   * EV has not begun to charge yet. A resumed session records nothing until its state changes.
+   */
+  private recordChargingState(c: EvseState, reading: MeterReading): void {
+    const s = c.session;
+    if (!s || s.stopping || !this.deps.policy.chargingStateSamples) return;
+    const state = this.deps.statuses.chargingStateOf(c);
+    const was = s.reportedChargingState;
+    s.reportedChargingState = state === 'SuspendedEV' && was === 'EVConnected' ? was : state;
+    if (was === undefined || s.reportedChargingState === was) return;
+    const sample: Sample = { ...this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c), chargingStateChange: state };
+    try {
+      this.deps.ledger.sample(s.record.localId, sample, true);
+      this.b.emit('queued');
+    } catch (err) {
+      s.reportedChargingState = was;
+      this.b.log.error('charging state change could not be recorded', { evseId: c.id, err });
     }
   }
 

@@ -29,6 +29,21 @@ export interface AuthorizationPolicy {
   readonly localListEnabled: boolean;
   /** The longest token id the version's messages carry (1.6 idTag: 20); a longer one is ignored. */
   readonly maxTokenChars: number;
+  /**
+   * 2.0.1 (AuthCacheCtrlr.LifeTime, s): a cache entry the central system gave no expiry holds
+   * this long, and an expired cache entry is forgotten (the token is unknown again). Absent
+   * (1.6): entries hold until the central system's expiryDate, and then read as Expired.
+   */
+  readonly cacheLifeTimeS?: number;
+  /** 2.0.1 (AuthCacheCtrlr.Storage maxLimit, bytes): the cache is evicted down to this (AuthCacheCtrlr.Policy LRU). */
+  readonly cacheMaxBytes?: number;
+  /**
+   * 2.0.1 (AuthCacheCtrlr.DisablePostAuthorize): online with LocalPreAuthorize, a token the cache
+   * holds as not Accepted is refused from the cache instead of asking the central system again.
+   */
+  readonly disablePostAuthorize?: boolean;
+  /** 2.0.1 (AuthCtrlr.MasterPassGroupId): a token of this group stops every transaction and never starts one (C16). */
+  readonly masterPassGroupId?: string;
 }
 
 export interface MeteringPolicy {
@@ -44,6 +59,13 @@ export interface MeteringPolicy {
   readonly txEndedMeasurands: string[];
   /** Measurands of the clock-aligned samples a transaction's end message carries. */
   readonly txEndedAlignedMeasurands: string[];
+  /**
+   * Record a session's start cause and charging state, and a sample each time its charging state
+   * changes (2.0.1 TransactionEvent triggerReason / chargingState); absent or false: neither (1.6).
+   */
+  readonly chargingStateSamples?: boolean;
+  /** Clock-aligned samples of EVSEs without a session too, as 'idle-sample' events (2.0.1 MeterValues); absent or false: none (1.6). */
+  readonly idleAlignedSamples?: boolean;
 }
 
 /** Delivery of transaction messages (used by the version binding's link). */

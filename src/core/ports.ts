@@ -223,6 +223,8 @@ export interface Sample {
   offered?: { currentA: number; powerW: number };
   /** Measurands selected when the sample was taken. */
   measurands: string[];
+  /** Taken because the session's charging state changed, to this one (recorded only when the policy asks: 2.0.1's ChargingStateChanged). */
+  chargingStateChange?: ChargingState;
 }
 
 /** A session as the core knows it: by its local id (the protocol's transaction id is the version binding's). */
@@ -254,8 +256,17 @@ export interface NewSession {
   reservationId?: number;
   /** The central system's id of the remote start that began the session (2.0.1 remoteStartId; 1.6 has none). */
   remoteStartId?: number;
+  /** What completed the start (recorded only when the policy asks: 2.0.1's triggerReason): the authorisation, or the vehicle plugged in after it. */
+  startedBy?: SessionStartCause;
+  /** The session's charging state at its start (recorded only when the policy asks: 2.0.1's chargingState). */
+  chargingState?: ChargingState;
+  /** The token's kind when it is not ISO14443 (its opening event records it for the protocols that say it). */
+  idTokenType?: IdTokenType;
   begin: Sample;
 }
+
+/** The last of a session's start conditions to be met: an authorisation (cable first), or the vehicle (authorisation first). */
+export type SessionStartCause = 'Authorized' | 'EVConnected';
 
 export interface SessionStop {
   stoppedAt: number;
@@ -294,11 +305,20 @@ export interface AuthorizationData {
   localListEntry(idTag: string): AuthorizationInfo | undefined;
   cacheEntry(idTag: string): AuthorizationInfo | undefined;
   cachePut(idTag: string, info: AuthorizationInfo): void;
+  /** A cache entry forgotten (an expired one, when the policy has a cache LifeTime). */
+  cacheRemove?(idTag: string): void;
+  /** A cache entry just used to authorise (least-recently-used eviction). */
+  cacheTouch?(idTag: string): void;
+  /**
+   * Shrink the cache to `maxBytes`: entries that no longer authorise (not Accepted, or expired at
+   * `now`) go first, then the least recently used; `keep` (the entry just written) stays.
+   */
+  cacheEvict?(maxBytes: number, now: number, keep: string): void;
 }
 
 /** The central system as the core sees it: online, and able to authorise a tag. */
 export interface RemoteAuthorizer {
   online(): boolean;
-  /** The central system's answer, or undefined when it could not be asked. */
-  authorize(idTag: string): Promise<AuthorizationInfo | undefined>;
+  /** The central system's answer, or undefined when it could not be asked. `type`: the token's kind, for a protocol that says it (2.0.1). */
+  authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationInfo | undefined>;
 }

@@ -10,7 +10,7 @@ import type { Limits } from './limits.js';
 import { checkReading } from './meter-guard.js';
 import type { Metering } from './metering.js';
 import type { MeteringPolicy } from './policy.js';
-import type { MeterReading, Sample, SessionLedger, SessionRecord, SessionStop, StopReason } from './ports.js';
+import type { ChargingState, MeterReading, Sample, SessionLedger, SessionRecord, SessionStop, SessionStartCause, StopReason } from './ports.js';
 import type { ReservationPolicy } from './reservations.js';
 import type { StatusBoard } from './status.js';
 
@@ -33,8 +33,11 @@ export class Sessions {
     },
   ) {}
 
-  /** Start the session an authorised connector waits for, once a vehicle is there. */
-  async maybeStart(c: EvseState): Promise<void> {
+  /**
+   * Start the session an authorised connector waits for, once a vehicle is there. `cause`: what
+   * called, the vehicle plugged in or an authorisation (recorded when the policy asks for it).
+   */
+  async maybeStart(c: EvseState, cause: SessionStartCause = 'Authorized'): Promise<void> {
     const p = c.pending;
     if (!p || c.session || c.vehicle === 'disconnected' || !this.deps.statuses.usable(c) || !this.b.running()) return;
     // From here to the session's creation the only wait is the meter read: while it lasts the
@@ -63,12 +66,17 @@ export class Sessions {
     // while the driver plugged in is not the one this transaction ends (1.6 §6.45).
     const reservationId = p.reservationId !== undefined && this.deps.reservations?.live(p.reservationId) ? p.reservationId : undefined;
     const begin: Sample = { ...this.deps.meter.sample(reading, 'Transaction.Begin', this.deps.metering.sampledMeasurands), offered: this.deps.limits.offered(c, true) };
+    // 2.0.1: the EV is connected and not yet charging (Charging if it already draws); a change is recorded from here on.
+    const chargingState: ChargingState | undefined = this.deps.metering.chargingStateSamples ? (c.vehicle === 'charging' ? 'Charging' : 'EVConnected') : undefined;
     let record: SessionRecord;
     try {
       record = this.deps.ledger.open({
         evseId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
         meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
         ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
+        ...(chargingState ? { startedBy: cause, chargingState } : {}),
+        // An RFID card's ISO14443 is what a token is unless said otherwise: recorded only when it is not.
+        ...(p.idTokenType !== undefined && p.idTokenType !== 'ISO14443' ? { idTokenType: p.idTokenType } : {}),
       });
     } catch (err) {
       // Disk full or failing: a session we cannot record is a session we do not start. The
@@ -79,7 +87,10 @@ export class Sessions {
     }
     if (reservationId !== undefined) this.deps.reservations?.consumed(reservationId);
     c.finishing = false;
-    c.session = { record, lastReading: reading, suspendedByEvse: false, stopping: false, groupId: p.info.groupId, ...this.deps.meter.deadlines(now) };
+    c.session = {
+      record, lastReading: reading, suspendedByEvse: false, stopping: false, groupId: p.info.groupId, ...this.deps.meter.deadlines(now),
+      ...(chargingState ? { reportedChargingState: chargingState } : {}),
+    };
     this.b.emit('queued');
     this.b.emit('session-started', { evseId: c.id, localId: record.localId, customerRef: this.deps.pseudonym(p.idTag), authMethod: p.method, meterStartWh: record.meterStartWh });
     this.b.log.info('session started', { evseId: c.id, localId: record.localId, authMethod: p.method, meterStartWh: record.meterStartWh });

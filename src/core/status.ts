@@ -17,8 +17,7 @@ export class StatusBoard {
    * charging makes it faulted, and is named in the status events).
    */
   evseCondition(c: EvseState): StatusChange {
-    const own = [...c.faults.values()][0];
-    return this.derive(c, own);
+    return this.derive(c, firstOf(c.faults));
   }
 
   /** Whether a new session may start on the connector (free, operative, not faulted). */
@@ -42,12 +41,10 @@ export class StatusBoard {
 
   /** Emit the connector's condition if it changed. */
   refresh(c: EvseState): void {
-    const fault = [...c.faults.values()][0] ?? this.blockingStationFault();
-    const condition = this.derive(c, fault);
-    const key = conditionKey(condition);
+    const condition = this.derive(c, firstOf(c.faults) ?? this.blockingStationFault());
     c.lastCondition = condition;
-    if (key === c.lastConditionKey) return;
-    c.lastConditionKey = key;
+    if (c.lastEmitted && sameCondition(condition, c.lastEmitted)) return;
+    c.lastEmitted = condition;
     if (this.b.running()) this.b.emit('status', condition);
     // A reservation of any EVSE holds whichever connectors are left free: the others may change too.
     if (this.reservations) for (const o of this.b.evses.values()) if (o !== c) this.refresh(o);
@@ -56,9 +53,8 @@ export class StatusBoard {
   /** Emit the station's condition if it changed, then every connector's. */
   refreshStation(): void {
     const now = this.stationCondition();
-    const key = conditionKey(now);
-    if (key !== this.b.station.lastConditionKey && this.b.running()) {
-      this.b.station.lastConditionKey = key;
+    const last = this.b.station.lastCondition;
+    if (!(last && sameCondition(now, last)) && this.b.running()) {
       this.b.station.lastCondition = now;
       this.b.emit('station-status', now);
     }
@@ -74,25 +70,35 @@ export class StatusBoard {
 
   /** The station's condition now: its own availability and faults. */
   stationCondition(): StationCondition {
-    const fault = [...this.b.station.faults.values()][0];
+    const fault = firstOf(this.b.station.faults);
     return {
       station: true, availability: this.b.station.availability, chargingState: 'Idle', faulted: Boolean(this.blockingStationFault()),
       ...(fault ? { fault: faultOf(fault) } : {}), reserved: false, at: this.b.clock.now(),
     };
   }
 
+  /** One object per call: this runs at every meter reading of every EVSE of a fleet. */
   private derive(c: EvseState, fault: FaultReport | undefined): EvseCondition {
     const s = c.session;
     const faulted = c.faults.size > 0 || Boolean(this.blockingStationFault());
-    const base = {
-      evseId: c.id, connectorId: ONLY_CONNECTOR_ID, availability: c.availability, ...(c.scheduledAvailability ? { scheduledAvailability: c.scheduledAvailability } : {}),
-      ...(fault ? { fault: faultOf(fault) } : {}), at: this.b.clock.now(),
-    };
     // While a session is being stopped its condition holds until Finishing/Idle (a fault shows at once).
     const held = s?.stopping ? c.lastCondition : undefined;
-    if (held) return { ...base, availability: held.availability, chargingState: held.chargingState, faulted: faulted || held.faulted, reserved: held.reserved };
-    const reserved = !s && !c.pending && !c.finishing && Boolean(this.reservations?.holding(c.id, this.freeEvseIds()));
-    return { ...base, chargingState: this.chargingState(c), faulted, reserved };
+    const condition: EvseCondition = {
+      evseId: c.id, connectorId: ONLY_CONNECTOR_ID,
+      availability: held ? held.availability : c.availability,
+      chargingState: held ? held.chargingState : this.chargingState(c),
+      faulted: held ? faulted || held.faulted : faulted,
+      reserved: held ? held.reserved : !s && !c.pending && !c.finishing && Boolean(this.reservations?.holding(c.id, this.freeEvseIds())),
+      at: this.b.clock.now(),
+    };
+    if (c.scheduledAvailability) condition.scheduledAvailability = c.scheduledAvailability;
+    if (fault) condition.fault = faultOf(fault);
+    return condition;
+  }
+
+  /** An EVSE's charging state now (its session's, or why it has none). */
+  chargingStateOf(c: EvseState): ChargingState {
+    return this.chargingState(c);
   }
 
   private chargingState(c: EvseState): ChargingState {
@@ -112,7 +118,13 @@ function faultOf(f: FaultReport): { errorCode: FaultReport['errorCode']; info?: 
   return { errorCode: f.errorCode, ...(f.info !== undefined ? { info: f.info } : {}) };
 }
 
-/** What a status event is about (not its time). */
-function conditionKey(c: Condition): string {
-  return JSON.stringify([c.availability, c.scheduledAvailability ?? null, c.chargingState, c.faulted, c.fault?.errorCode ?? null, c.fault?.info ?? null, c.reserved]);
+function firstOf<V>(m: Map<string, V>): V | undefined {
+  for (const v of m.values()) return v;
+  return undefined;
+}
+
+/** Whether two conditions say the same (their times aside): a status event only when they do not. */
+function sameCondition(a: Condition, b: Condition): boolean {
+  return a.availability === b.availability && a.scheduledAvailability === b.scheduledAvailability && a.chargingState === b.chargingState
+    && a.faulted === b.faulted && a.reserved === b.reserved && a.fault?.errorCode === b.fault?.errorCode && a.fault?.info === b.fault?.info;
 }

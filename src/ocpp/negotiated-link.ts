@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ChargingPolicy } from '../core/policy.js';
-import type { AuthorizationInfo } from '../core/ports.js';
+import type { AuthorizationInfo, IdTokenType } from '../core/ports.js';
 import type { Log } from '../lib/log.js';
 import type { AnyConnection } from './connection.js';
 import type { LinkEvents, LinkState, VersionLink } from './version.js';
@@ -126,8 +126,8 @@ export class NegotiatedLink extends EventEmitter<LinkEvents> implements VersionL
     return this.active?.online() ?? false;
   }
 
-  authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
-    return this.active ? this.active.authorize(idTag) : Promise.resolve(undefined);
+  authorize(idTag: string, type?: IdTokenType): Promise<AuthorizationInfo | undefined> {
+    return this.active ? this.active.authorize(idTag, type) : Promise.resolve(undefined);
   }
 }
 

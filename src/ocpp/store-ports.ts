@@ -31,6 +31,8 @@ export interface AuthorizationStore extends AuthorizationData {
   localListVersion(): number;
   localListSize(): number;
   updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void;
+  /** The bytes the cache's entries take (2.0.1 AuthCacheCtrlr.Storage). */
+  cacheBytes(): number;
 }
 
 /** One queued event, as the queue hands it out: the body is JSON in `format`. */

@@ -7,7 +7,6 @@
 import type { ChargePoint } from '../core/charge-point.js';
 import type { ChargingPolicy } from '../core/policy.js';
 import type { AuthorizationInfo, Clock, EvseCondition, EvseId, RemoteAuthorizer, StationCondition, StopReason } from '../core/ports.js';
-import type { Settings } from './store-ports.js';
 import type { Log } from '../lib/log.js';
 import type { Validator } from './rpc.js';
 import type { OcppConnection } from './connection.js';
@@ -138,7 +137,7 @@ export interface OcppVersion<Definitions = unknown, Features = unknown> {
   /** A strict-mode validator replacing ocpp-rpc's own for this subprotocol, if the version needs one. */
   readonly strictValidator?: Validator;
   /** The core's policy over this version's settings (1.6 keys; 2.0.1 device-model variables). */
-  policy(settings: Settings): ChargingPolicy;
+  policy(settings: ConfigurationStore): ChargingPolicy;
   /** The session and transaction delivery of this version over a connection (registers its incoming handlers). */
   createLink(deps: LinkDeps<Definitions, Features>): VersionLink;
   /** The actions of the central system this version answers (its incoming handler table's keys). */

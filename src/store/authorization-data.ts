@@ -13,6 +13,13 @@ interface Row {
   parent_id_tag: string | null;
 }
 
+/** What a cache entry costs beyond its text: its key, timestamps and the row (AuthCacheCtrlr.Storage counts it). */
+export const CACHE_ENTRY_OVERHEAD_BYTES = 48;
+
+/** A cache row's size in bytes, in SQL: its text as UTF-8 plus the overhead. */
+const ENTRY_BYTES = `(length(CAST(id_tag AS BLOB)) + length(CAST(status AS BLOB)) + coalesce(length(CAST(expiry_date AS BLOB)), 0)
+  + coalesce(length(CAST(parent_id_tag AS BLOB)), 0) + ${CACHE_ENTRY_OVERHEAD_BYTES})`;
+
 const toInfo = (r: Row): AuthorizationInfo => ({
   status: r.status,
   ...(r.expiry_date ? { expiryDate: r.expiry_date } : {}),
@@ -31,6 +38,12 @@ export class SqliteAuthorizationData implements AuthorizationData {
         ON CONFLICT (charge_point_id, id_tag) DO UPDATE SET status = excluded.status, expiry_date = excluded.expiry_date,
         parent_id_tag = excluded.parent_id_tag, updated_at = excluded.updated_at`),
       cacheClear: db.prepare(`DELETE FROM auth_cache WHERE charge_point_id = ?`),
+      cacheDelete: db.prepare(`DELETE FROM auth_cache WHERE charge_point_id = ? AND id_tag = ?`),
+      cacheTouch: db.prepare(`UPDATE auth_cache SET updated_at = ? WHERE charge_point_id = ? AND id_tag = ?`),
+      cacheBytes: db.prepare(`SELECT coalesce(sum(${ENTRY_BYTES}), 0) AS n FROM auth_cache WHERE charge_point_id = ?`),
+      // The next entry to evict: one that no longer authorises first (not Accepted, or expired), then the least recently used.
+      cacheVictim: db.prepare(`SELECT id_tag, ${ENTRY_BYTES} AS bytes FROM auth_cache WHERE charge_point_id = ? AND id_tag <> ?
+        ORDER BY CASE WHEN status = 'Accepted' AND (expiry_date IS NULL OR julianday(expiry_date) > julianday(?)) THEN 1 ELSE 0 END, updated_at, id_tag LIMIT 1`),
       listUpsert: db.prepare(`INSERT INTO local_auth_list (charge_point_id, id_tag, status, expiry_date, parent_id_tag) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (charge_point_id, id_tag) DO UPDATE SET status = excluded.status, expiry_date = excluded.expiry_date, parent_id_tag = excluded.parent_id_tag`),
       listDelete: db.prepare(`DELETE FROM local_auth_list WHERE charge_point_id = ? AND id_tag = ?`),
@@ -60,6 +73,33 @@ export class SqliteAuthorizationData implements AuthorizationData {
 
   clearCache(): void {
     this.q.cacheClear.run(this.chargePointId);
+  }
+
+  cacheRemove(idTag: string): void {
+    this.q.cacheDelete.run(this.chargePointId, idTag);
+  }
+
+  /** The entry was used: it is the most recently used (updated_at orders the eviction). */
+  cacheTouch(idTag: string): void {
+    this.q.cacheTouch.run(this.now(), this.chargePointId, idTag);
+  }
+
+  cacheBytes(): number {
+    return (this.q.cacheBytes.get(this.chargePointId) as { n: number }).n;
+  }
+
+  /** Evict down to `maxBytes` (see AuthorizationData.cacheEvict), in one store transaction. */
+  cacheEvict(maxBytes: number, now: number, keep: string): void {
+    if (this.cacheBytes() <= maxBytes) return; // the common case: no write transaction
+    transact(this.db, () => {
+      let total = this.cacheBytes();
+      while (total > maxBytes) {
+        const victim = this.q.cacheVictim.get(this.chargePointId, keep, new Date(now).toISOString()) as { id_tag: string; bytes: number } | undefined;
+        if (!victim) return;
+        this.q.cacheDelete.run(this.chargePointId, victim.id_tag);
+        total -= victim.bytes;
+      }
+    });
   }
 
   /** The list's version: 0 while it holds no entries. */

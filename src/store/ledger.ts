@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
-import type { MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStop } from '../core/ports.js';
+import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked, prepareRaw } from './statement-cache.js';
@@ -94,6 +94,11 @@ export interface SessionOpenedEvent {
   reservationId?: number;
   /** The remote start that began the session (optional, added after the first release: rows without it are as before). */
   remoteStartId?: number;
+  /** What completed the start, and the charging state then (optional: only when the policy records them, 2.0.1). */
+  startedBy?: SessionStartCause;
+  chargingState?: ChargingState;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -182,6 +187,9 @@ export class SqliteLedger implements SessionLedger {
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
       ...(input.reservationId !== undefined ? { reservationId: input.reservationId } : {}),
       ...(input.remoteStartId !== undefined ? { remoteStartId: input.remoteStartId } : {}),
+      ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
+      ...(input.chargingState !== undefined ? { chargingState: input.chargingState } : {}),
+      ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({

@@ -46,7 +46,10 @@ const treeMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => mib(tree(pid).reduce(
  * seconds idle and after `chargeS` seconds charging two connectors, its peak, and OCPP round
  * trips per second on loopback.
  */
-export async function benchAgent(opts: { idleS?: number; chargeS?: number; roundTripS?: number } = {}): Promise<Record<string, number | string>> {
+export async function benchAgent(opts: { idleS?: number; chargeS?: number; roundTripS?: number; ocpp?: '1.6' | '2.0.1' } = {}): Promise<Record<string, number | string>> {
+  const v201 = opts.ocpp === '2.0.1';
+  // The 1.6 figures keep their names; the 2.0.1 ones say their version.
+  const agent = v201 ? 'agent on 2.0.1' : 'agent';
   const idleS = opts.idleS ?? 60;
   const chargeS = opts.chargeS ?? 60;
   const dir = mkdtempSync(join(tmpdir(), 'evse-edge-bench-'));
@@ -55,7 +58,7 @@ export async function benchAgent(opts: { idleS?: number; chargeS?: number; round
   const url = `ws://127.0.0.1:${port}/ocpp`;
   const config = join(dir, 'agent.json');
   writeFileSync(config, JSON.stringify({
-    chargePointId: 'CP-BENCH-1', csms: { url }, store: { path: join(dir, 'agent.db') }, log: { level: 'warn' },
+    chargePointId: 'CP-BENCH-1', csms: { url, ocppVersions: [v201 ? 'ocpp2.0.1' : 'ocpp1.6'] }, store: { path: join(dir, 'agent.db') }, log: { level: 'warn' },
     ocpp: { MeterValueSampleInterval: 10 }, simulation: { arrivalDelayMs: 100, departureDelayMs: 0 },
   }));
   const started = process.hrtime.bigint();
@@ -68,22 +71,31 @@ export async function benchAgent(opts: { idleS?: number; chargeS?: number; round
   const out: Record<string, number | string> = {};
   try {
     while (!acceptedAt || !csms.connectedIds().includes('CP-BENCH-1')) await sleep(5);
-    out['agent: process start → BootNotification accepted (ms)'] = Number((acceptedAt - started) / 1_000_000n);
+    out[`${agent}: process start → BootNotification accepted (ms)`] = Number((acceptedAt - started) / 1_000_000n);
     await sleep(idleS * 1000);
-    out[`agent: RSS after ${idleS} s idle, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
-    await csms.call('CP-BENCH-1', 'RemoteStartTransaction', { connectorId: 1, idTag: 'DEMO0001' });
-    await csms.call('CP-BENCH-1', 'RemoteStartTransaction', { connectorId: 2, idTag: 'DEMO0002' });
+    out[`${agent}: RSS after ${idleS} s idle, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
+    for (const evse of [1, 2]) {
+      const token = `DEMO000${evse}`;
+      if (v201) await csms.callV201('CP-BENCH-1', 'RequestStartTransaction', { evseId: evse, remoteStartId: evse, idToken: { idToken: token, type: 'Central' } });
+      else await csms.call('CP-BENCH-1', 'RemoteStartTransaction', { connectorId: evse, idTag: token });
+    }
     await sleep(chargeS * 1000);
-    out[`agent: RSS after ${chargeS} s charging two connectors, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
-    out['agent: peak RSS so far, process tree (MiB)'] = treeMiB(child.pid!, 'VmHWM');
-    out['agent: processes in its tree'] = tree(child.pid!).length;
-    out['agent: MeterValues received by the central system in that time'] = csms.store.transactions()
-      .reduce((a, t) => a + t.meterValueCount, 0);
+    out[`${agent}: RSS after ${chargeS} s charging two ${v201 ? 'EVSEs' : 'connectors'}, process tree (MiB)`] = treeMiB(child.pid!, 'VmRSS');
+    out[`${agent}: peak RSS so far, process tree (MiB)`] = treeMiB(child.pid!, 'VmHWM');
+    out[`${agent}: processes in its tree`] = tree(child.pid!).length;
+    out[`${agent}: meter values received by the central system in that time`] = v201
+      ? csms.store.transactionsV201().reduce((a, t) => a + t.meterValueCount, 0)
+      : csms.store.transactions().reduce((a, t) => a + t.meterValueCount, 0);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }
 
+  if (v201) {
+    await csms.close();
+    rmSync(dir, { recursive: true, force: true });
+    return out;
+  }
   // Round trips: sequential Heartbeats over one loopback connection, strict mode both ends.
   const conn = new OcppConnection<ChargePointCalls, CentralSystemCalls>(
     { endpoint: url, identity: 'CP-BENCH-RTT', protocol: 'ocpp1.6', callTimeoutMs: 10_000, pingIntervalMs: 0, backoff: { initialDelayMs: 100, maxDelayMs: 1000 } },
@@ -105,5 +117,8 @@ export async function benchAgent(opts: { idleS?: number; chargeS?: number; round
   rmSync(dir, { recursive: true, force: true });
   return out;
 }
+
+/** The same agent on OCPP 2.0.1 (`npm run bench -- agent201`; part of `npm run bench`). */
+export const benchAgentV201 = () => benchAgent({ ocpp: '2.0.1' });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,6 +9,7 @@ type Bench = () => Promise<Record<string, number | string>>;
 const benches: Record<string, { file: string; fn: string; args?: unknown }> = {
   cli: { file: './cli.ts', fn: 'benchCli' },
   agent: { file: './agent.ts', fn: 'benchAgent' },
+  agent201: { file: './agent.ts', fn: 'benchAgentV201' },
   offline: { file: './offline.ts', fn: 'benchOffline' },
   modbus: { file: './modbus.ts', fn: 'benchModbus' },
   fleet: { file: './fleet.ts', fn: 'benchFleet' },

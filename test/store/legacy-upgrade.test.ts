@@ -1,7 +1,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 import {
   openDatabase, SqliteAuthorizationData, SqliteChargingProfiles, SqliteLedger, SqliteOutbox, SqliteReservations, SqliteSettings,
@@ -76,6 +76,13 @@ describe('a database written by the 1.6-only release', () => {
   });
 
   it('delivers its queued messages unchanged, once each and in order, and recovers its open sessions as that release did', async () => {
+    // The restart happens when legacy.expected.json was recorded (2026-12-03 13:43 UTC), whatever
+    // today's date: whether a meter reading at restart continues an open session depends on the
+    // time since its last checkpoint (meter-guard: could a 22 kW connector have drawn that much
+    // since?). At that moment EVSE 2's simulated register could have been reached and EVSE 1's
+    // could not; from 19:50 that day EVSE 1's could too, and the test failed. Only Date is faked,
+    // and it runs on: timers and I/O are real.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-12-03T13:43:00.000Z'), shouldAdvanceTime: true });
     const csms = new TestCsms();
     csms.nextTx = 201;
     const url = await csms.start();
@@ -97,6 +104,7 @@ describe('a database written by the 1.6-only release', () => {
     } finally {
       await t.cleanup();
       await csms.stop();
+      vi.useRealTimers();
     }
   }, 60_000);
 });

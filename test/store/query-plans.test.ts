@@ -78,6 +78,11 @@ function exerciseEveryView(db: SqliteDatabase): void {
     auth.localListSize();
     auth.cachePut('TAG-3', { status: 'Accepted' });
     auth.cacheEntry('TAG-3');
+    auth.cachePut('TAG-4', { status: 'Blocked' });
+    auth.cacheTouch('TAG-3');
+    auth.cacheBytes();
+    auth.cacheEvict(1, now, 'TAG-3');
+    auth.cacheRemove('TAG-3');
     auth.clearCache();
     const ledger = new SqliteLedger(db, cp, (t) => `ref-${t}`, () => ({ currency: 'EUR', minorUnitDigits: 2, energyPerKWh: '0.39', vatPercent: '19', pricesIncludeVat: true }));
     const outbox = new SqliteOutbox(db, cp);

@@ -1,5 +1,5 @@
 import { ChargePoint, type ChargePointTiming } from '../../core/charge-point.js';
-import type { EvseHardware, EvseId, FaultSource, IdReader } from '../../core/ports.js';
+import type { EvseHardware, EvseId, FaultSource, IdReader, IdTokenType } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { Pseudonymiser } from '../../lib/pseudonym.js';
 import { OcppConnection, type AnyConnection, type CallOutcome } from '../../ocpp/connection.js';
@@ -148,7 +148,7 @@ export class ChargePointRuntime {
     // Counted by the connection (no wrapper per charger or per CALL).
     if (d.onCall) this.connection.onCallEnded = d.onCall;
     if (d.onIncomingCall) this.connection.onAnswered = d.onIncomingCall;
-    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string) => link!.authorize(idTag) };
+    const remote = { online: () => link?.online() ?? false, authorize: (idTag: string, type?: IdTokenType) => link!.authorize(idTag, type) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, evses: d.hardware.evses, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
     });

@@ -1,5 +1,5 @@
 import { isoMs } from '../../core/clock.js';
-import type { Sample, StopReason } from '../../core/ports.js';
+import type { ChargingState, Sample, SessionStartCause, StopReason } from '../../core/ports.js';
 import type { CpRequest } from './messages.js';
 import type { QueuedEvent, TransactionRef } from './store-ports.js';
 import { toMeterValue } from './render.js';
@@ -25,6 +25,11 @@ export interface OpenedBody {
   reservationId?: number;
   /** The central system's id of the remote start that began the session (2.0.1; absent in rows written before it was recorded). */
   remoteStartId?: number;
+  /** What completed the start and the charging state then (2.0.1; absent in 1.6 and in older rows). */
+  startedBy?: SessionStartCause;
+  chargingState?: ChargingState;
+  /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
+  idTokenType?: string;
 }
 export interface SampledBody {
   connectorId: number;

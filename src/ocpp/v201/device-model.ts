@@ -149,8 +149,17 @@ export const DEVICE_MODEL_DEFAULTS = {
   configurationValueSize: 1_000,
 } as const;
 
-const TX_START_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
-const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed', 'EnergyTransfer'];
+/** What the authorisation cache may hold, bytes (AuthCacheCtrlr.Storage maxLimit; Actual is what it holds now). */
+export const AUTH_CACHE_MAX_BYTES = 1_048_576;
+
+/**
+ * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
+ * transaction starts once the EV is connected and authorised, the power path closing
+ * (PowerPathClosed); it ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
+ * holds EVConnected or PowerPathClosed and StopTxOnEVSideDisconnect is true (index.ts policy).
+ */
+const TX_START_POINTS = ['PowerPathClosed'];
+const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const AVAILABILITY_STATES = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
 const TIME_SOURCES = ['Heartbeat', 'NTP', 'GPS', 'RealTimeClock', 'MobileNetwork', 'RadioTimeTransmitter'];
 
@@ -264,7 +273,8 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
     cache('Enabled', bool, 'ReadWrite', 'true'),
     cache('LifeTime', int('s', 0), 'ReadWrite', '86400'),
     cache('Policy', options(['LRU', 'LFU', 'FIFO', 'CUSTOM']), 'ReadOnly', 'LRU'),
-    cache('Storage', int('B', 0), 'ReadOnly', '1048576'),
+    // Storage: Actual is the bytes in use (live, from the store), maxLimit what the cache may hold (evicted by Policy).
+    cache('Storage', int('B', 0, AUTH_CACHE_MAX_BYTES), 'ReadOnly', '0'),
 
     localList('BytesPerMessage', int('B', 1), 'ReadOnly', String(DEVICE_MODEL_DEFAULTS.bytesPerMessage)),
     localList('Enabled', bool, 'ReadWrite', 'true', { required: false }),
@@ -483,7 +493,7 @@ export function setVariables(model: DeviceModel, store: VariableStore, items: re
   });
 }
 
-function intValue(model: DeviceModel, store: VariableStore, component: string, variable: string, instance: string | undefined, fallback: number): number {
+export function intValue(model: DeviceModel, store: VariableStore, component: string, variable: string, instance: string | undefined, fallback: number): number {
   const dv = model.components.get(componentKey(component, undefined, undefined, undefined))?.get(variableKey(variable, instance));
   const n = dv ? Number(valueOf(store, dv)) : NaN;
   return Number.isInteger(n) && n > 0 ? n : fallback;
@@ -650,4 +660,11 @@ export class MemoryVariableStore implements VariableStore {
   set(k: VariableKey, value: string): void {
     this.values.set(MemoryVariableStore.key(k), value);
   }
+}
+
+/** A station-level integer variable's Actual value (stored or default), undefined when it is not an integer. */
+export function intVariable(model: DeviceModel, store: VariableStore, component: string, variable: string, instance?: string): number | undefined {
+  const dv = model.components.get(componentKey(component, undefined, undefined, undefined))?.get(variableKey(variable, instance));
+  const n = dv ? Number(valueOf(store, dv)) : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
 }

@@ -9,8 +9,10 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { Clock, EvseId } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
-import type { ConfigurationStore, EventQueue } from '../store-ports.js';
+import type { AuthorizationStore, ConfigurationStore, EventQueue } from '../store-ports.js';
+import { authorizationHandlers } from './authorization.js';
 import { toV201MeterValue } from './mapping.js';
+import { triggerTransactionEvent } from './transaction-trigger.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
@@ -28,6 +30,8 @@ export interface V201Context {
   chargePoint: ChargePoint;
   /** The charger's stored settings (availability survives a reboot, as on 1.6). */
   settings: ConfigurationStore;
+  /** The Local Authorization List and the authorisation cache (SendLocalList, ClearCache). */
+  authData: AuthorizationStore;
   /** The queue of transaction messages not yet delivered (GetTransactionStatus). */
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
@@ -41,7 +45,7 @@ export interface V201Context {
   /** Log uploads (N01), where the charger has them. */
   logs?: LogUploadService;
   link: {
-    /** The link's state: 'pending' while the central system has not accepted the boot. */
+    /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
     /** BootNotification now (TriggerMessage: reason Triggered). */
     boot(reason?: 'Triggered'): Promise<void>;
@@ -71,12 +75,14 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 };
 
 export const handlers: Handlers = {
+  ...authorizationHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
-    if (ctx.link.state === 'pending') return { status: 'Rejected' }; // B02.FR.05
+    // B02.FR.05: no transaction before the boot is Accepted (Pending, or a BootNotification still unanswered).
+    if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
-    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId);
+    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type);
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },
@@ -182,8 +188,9 @@ export const handlers: Handlers = {
           }
         });
         return { status: 'Accepted' };
+      case 'TransactionEvent':
+        return triggerTransactionEvent(ids, ctx);
       default:
-        // TransactionEvent needs an Updated event in the session's seqNo sequence, which only the core's event queue assigns.
         return { status: 'NotImplemented' };
     }
   },
@@ -191,7 +198,7 @@ export const handlers: Handlers = {
   DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
 
   RequestStopTransaction: async (req, ctx) => ({
-    status: ctx.link.state !== 'pending' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
+    status: ctx.link.state === 'accepted' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
   }),
 
   GetVariables: (req, ctx) => {

@@ -5,12 +5,12 @@
  * link (link.ts), the incoming table (incoming.ts) and the mapping (mapping.ts).
  */
 import type { ChargingPolicy } from '../../core/policy.js';
-import type { Settings } from '../store-ports.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
-import { buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
+import { AUTH_CACHE_MAX_BYTES, buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
+import { liveAuthorizationVariables } from './authorization.js';
 import { INCOMING_ACTIONS } from './incoming.js';
 import { V201Link } from './link.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
@@ -20,6 +20,9 @@ import { securityVariableStore } from './security-variables.js';
 import type { StationSecurity } from '../certificates.js';
 import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
+
+/** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
+const DEFAULT_CACHE_LIFETIME_S = 86_400;
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;
@@ -33,10 +36,44 @@ export function settingsVariableStore(settings: ConfigurationStore): VariableSto
   };
 }
 
-/** The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's token length. */
-function policy(settings: Settings): ChargingPolicy {
+/** TxCtrlr.TxStopPoint as stored (settingsVariableStore's key), or its default. */
+const TX_STOP_POINT_KEY = `ocpp2.0.1:${MemoryVariableStore.key({ component: 'TxCtrlr', variable: 'TxStopPoint', attribute: 'Actual' })}`;
+const txStopPoints = (settings: ConfigurationStore): string[] => {
+  const stored = settings.list(TX_STOP_POINT_KEY);
+  return stored.length ? stored : ['EVConnected', 'Authorized'];
+};
+
+/** A 2.0.1 variable without a 1.6 key, as settingsVariableStore keeps it, or its default. */
+const ownValue = (settings: ConfigurationStore, component: string, variable: string, fallback: string): string =>
+  settingsVariableStore(settings).get({ component, variable, attribute: 'Actual' }) ?? fallback;
+
+/**
+ * The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's
+ * token length and what only 2.0.1 has: the cache's LifeTime and size, the master pass group;
+ * the charging state recorded for TransactionEvent (triggerReason, chargingState); and
+ * TxStopPoint: an EV-side disconnect ends the transaction only when StopTxOnEVSideDisconnect is
+ * true and TxStopPoint holds EVConnected or PowerPathClosed (the disconnect opens the power path).
+ */
+function policy(settings: ConfigurationStore): ChargingPolicy {
   const p = policyFromSettings(settings);
-  return { ...p, authorization: Object.create(p.authorization, { maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true } }) };
+  const lifeTimeS = () => Number.parseInt(ownValue(settings, 'AuthCacheCtrlr', 'LifeTime', String(DEFAULT_CACHE_LIFETIME_S)), 10);
+  return {
+    ...p,
+    transaction: Object.create(p.transaction, {
+      stopOnEvSideDisconnect: {
+        get: () => p.transaction.stopOnEvSideDisconnect && txStopPoints(settings).some((x) => x === 'EVConnected' || x === 'PowerPathClosed'),
+        enumerable: true,
+      },
+    }),
+    authorization: Object.create(p.authorization, {
+      maxTokenChars: { value: MAX_ID_TOKEN_CHARS, enumerable: true },
+      cacheLifeTimeS: { get: () => (Number.isFinite(lifeTimeS()) ? lifeTimeS() : DEFAULT_CACHE_LIFETIME_S), enumerable: true },
+      cacheMaxBytes: { value: AUTH_CACHE_MAX_BYTES, enumerable: true },
+      masterPassGroupId: { get: () => ownValue(settings, 'AuthCtrlr', 'MasterPassGroupId', ''), enumerable: true },
+      disablePostAuthorize: { get: () => ownValue(settings, 'AuthCacheCtrlr', 'DisablePostAuthorize', 'false') === 'true', enumerable: true },
+    }),
+    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true }, idleAlignedSamples: { value: true, enumerable: true } }),
+  };
 }
 
 export const v201: OcppVersion = {
@@ -50,9 +87,9 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
-    const store = securityVariableStore(d.settings, sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), security?.certificates);
+    const store = securityVariableStore(d.settings, liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData), security?.certificates);
     const context = {
-      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset,
+      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
       ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),
       ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
       ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),

@@ -1,16 +1,20 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { AuthorizationInfo, EvseCondition, EvseId } from '../../core/ports.js';
+import type { AuthorizationInfo, EvseCondition, EvseId, IdTokenType as TokenKind, Sample } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
 import { v201SecurityEventType } from './security-events.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
+import { intVariable } from './device-model.js';
 import { registerIncoming, type V201Context } from './incoming.js';
-import { endTrigger, fromV201IdTokenInfo, registerValue, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
+import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
-import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest } from './messages.js';
+import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest, TriggerReasonEnumType } from './messages.js';
+
+/** An Updated event's triggerReason by its sample's context (a TriggerMessage's sample is the central system's Trigger). */
+const TRIGGER_OF_CONTEXT: Partial<Record<Sample['context'], TriggerReasonEnumType>> = { 'Sample.Clock': 'MeterValueClock', Trigger: 'Trigger' };
 
 /** The protocol version whose transaction ids this binding assigns. */
 export const OCPP201 = 'ocpp2.0.1';
@@ -46,15 +50,60 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   /** How a failed delivery is settled (../delivery-failure.ts), built once. */
   private readonly failures: DeliveryFailureContext;
 
+  /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
+  private readonly startedAtLocalMs: number;
+
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
     super(d);
+    this.startedAtLocalMs = d.clock.now();
     registerIncoming(d.connection, { ...context, link: this });
+    this.on('state', this.onLinkState);
     this.failures = {
       // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
       queue: d.outbox, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, link: this,
       isUnknownFormat: (e) => e instanceof UnknownEventFormatError,
     };
   }
+
+  /** The clock from the central system; events queued before it was set are re-timed, as on 1.6. */
+  protected override adoptTime(epochMs: number): void {
+    const wasTrusted = this.d.clock.trusted();
+    const correction = this.d.clock.set(epochMs);
+    if (Math.abs(correction) > 2_000) this.log.info('clock set from the central system', { correctionMs: correction });
+    if (!wasTrusted && correction !== 0) {
+      // Events recorded before the clock was set carry this run's wrong time: correct them.
+      const retimed = this.d.outbox.retimeUntrusted(correction, this.startedAtLocalMs);
+      if (retimed) this.log.info('queued messages re-timed after the clock was set', { retimed, correctionMs: correction });
+    }
+  }
+
+  override start(): void {
+    this.d.chargePoint.on('idle-sample', this.onIdleSample);
+    super.start();
+  }
+
+  override halt(): void {
+    this.d.chargePoint.off('idle-sample', this.onIdleSample);
+    super.halt();
+  }
+
+  /** The clock-aligned interval changed (SetVariables AlignedDataCtrlr.Interval, or its 1.6 key): the core's deadlines follow. */
+  override configurationChanged(key: string): void {
+    super.configurationChanged(key);
+    if (key === 'Interval' || key === 'ClockAlignedDataInterval') this.d.chargePoint.meteringChanged();
+  }
+
+  /**
+   * A clock-aligned sample of an EVSE without a transaction (J01): MeterValues with context
+   * Sample.Clock, when the link is up (not a transaction message: not queued while offline).
+   */
+  private readonly onIdleSample = ({ evseId, sample }: { evseId: EvseId; sample: Sample }): void => {
+    if (!this.online()) return;
+    const meterValue = toV201MeterValue(sample);
+    if (meterValue.sampledValue.length === 0) return;
+    this.send('MeterValues', { evseId, meterValue: [meterValue] })
+      .catch((err) => this.log.debug('clock-aligned MeterValues not delivered', { evseId, err }));
+  };
 
   /** Only EVSEs' connectors have a StatusNotification: the station's condition is not watched. */
   protected watchStatuses(): { evse: (s: EvseCondition) => void } {
@@ -66,9 +115,10 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     return ref && ref.version === OCPP201 ? ref.id : undefined;
   }
 
-  async authorize(idTag: string): Promise<AuthorizationInfo | undefined> {
+  /** Authorize with the token's own type (a touchscreen's KeyCode, a remote start's Central…); ISO14443 when unknown. */
+  async authorize(idTag: string, type?: TokenKind): Promise<AuthorizationInfo | undefined> {
     try {
-      const res = await this.send('Authorize', { idToken: idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      const res = await this.send('Authorize', { idToken: type ? { idToken: idTag, type } : idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
@@ -90,11 +140,27 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     };
   }
 
-  /** Every connector's status after boot and after a reconnect (B01, B04). */
+  /**
+   * Every connector's status after a boot is Accepted (B01) and after a reconnect that followed an
+   * outage longer than OfflineThreshold (B04); after a shorter one only the connectors whose
+   * status changed meanwhile (or whose last StatusNotification was not delivered).
+   */
   protected announceStatuses(): void {
-    this.sentStatus.clear();
+    const since = this.offlineSince;
+    this.offlineSince = undefined;
+    const thresholdS = intVariable(this.context.model, this.context.store, 'OCPPCommCtrlr', 'OfflineThreshold') ?? 0;
+    const shortOutage = since !== undefined && this.d.clock.now() - since <= thresholdS * 1000;
+    if (!shortOutage) this.sentStatus.clear();
+    this.log.debug('announcing statuses', { outageMs: since === undefined ? undefined : this.d.clock.now() - since, all: !shortOutage });
     for (const s of this.d.chargePoint.evseConditions()) void this.sendStatus(s);
   }
+
+  /** When the connection last went down after a boot was Accepted (cleared once the statuses are announced). */
+  private offlineSince?: number;
+
+  private readonly onLinkState = (s: string): void => {
+    if (s === 'offline' && this.offlineSince === undefined && this.sentStatus.size > 0) this.offlineSince = this.d.clock.now();
+  };
 
   private readonly onStatus = (s: EvseCondition): void => {
     if (this.state === 'accepted') void this.sendStatus(s);
@@ -135,12 +201,15 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       // A remote start's id is in the session's opening event: every delivery of it, across restarts, is the same.
       const b = opened(e);
       const remoteStartId = b.remoteStartId;
+      // What completed the start: a remote start, the cable plugged in after an authorisation (E03), or an authorisation (E02).
+      const triggerReason = remoteStartId !== undefined ? 'RemoteStart' : b.startedBy === 'EVConnected' ? 'CablePluggedIn' : 'Authorized';
       return {
         action: 'TransactionEvent',
         request: {
-          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason: remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
-          transactionInfo: { transactionId, chargingState: 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-          evse: v201EvseOfSession(b.connectorId), idToken: idTokenOf(b.idTag),
+          eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason, ...common,
+          // Rows written before the start's charging state was recorded said Charging.
+          transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
+          evse: v201EvseOfSession(b.connectorId), idToken: b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag),
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
@@ -148,20 +217,27 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     }
     if (e.kind === 'meter') {
       const b = sampled(e);
+      // chargingState only when it changed (the core records a sample for each change).
+      const change = b.sample.chargingStateChange;
+      const value = toV201MeterValue(b.sample);
       return {
         action: 'TransactionEvent',
         request: {
-          eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), triggerReason: b.sample.context === 'Sample.Clock' ? 'MeterValueClock' : 'MeterValuePeriodic', ...common,
-          transactionInfo: { transactionId, chargingState: 'Charging' }, meterValue: [toV201MeterValue(b.sample)],
+          eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), ...common,
+          triggerReason: change ? 'ChargingStateChanged' : TRIGGER_OF_CONTEXT[b.sample.context] ?? 'MeterValuePeriodic',
+          transactionInfo: { transactionId, ...(change ? { chargingState: toV201ChargingState(change) } : {}) },
+          ...(value.sampledValue.length ? { meterValue: [value] } : {}),
         },
       };
     }
     const b = closed(e);
+    // stoppedReason only when not Local (2.0.1 E06: Local is the default; a stop without a reason is a local one).
+    const reason = toV201Reason(b.reason ?? 'Local');
     return {
       action: 'TransactionEvent',
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
-        transactionInfo: { transactionId, chargingState: 'EVConnected', stoppedReason: toV201Reason(b.reason ?? 'Local') },
+        transactionInfo: { transactionId, chargingState: endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
         meterValue: [...b.transactionData.map(toV201MeterValue), registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')],
       },
     };
@@ -180,7 +256,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
-        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTag);
+        // A Central token (the central system's own) is never cached (C10): its verdict still decides the transaction.
+        await this.d.chargePoint.transactionConfirmed(entry.localId, info ? fromV201IdTokenInfo(info) : { status: 'Accepted' }, b.idTokenType === 'Central' ? null : b.idTag);
         return true;
       }
       if (entry.kind === 'stop') outbox.ack(entry.seq, now(), () => ledger.confirmStop(entry.localId, now()));

@@ -4,11 +4,11 @@
  * goes through here.
  */
 import { isoMs } from '../../core/clock.js';
-import type { AuthorizationInfo, Condition, Sample, StopReason } from '../../core/ports.js';
+import type { AuthorizationInfo, ChargingState, Condition, Sample, StopReason } from '../../core/ports.js';
 import { toMeterValue } from '../v16/render.js';
 import { toV16Status, type ChargePointStatus } from '../v16/mapping.js';
 import type {
-  ConnectorStatusEnumType, IdTokenInfoType, MeterValueType, ReasonEnumType, SampledValueType, TriggerReasonEnumType,
+  ChargingStateEnumType, ConnectorStatusEnumType, IdTokenInfoType, MeterValueType, ReasonEnumType, SampledValueType, TriggerReasonEnumType,
 } from './messages.js';
 
 /** 2.0.1 has five statuses: 1.6's Preparing, Charging, Suspended(EV|EVSE) and Finishing are all Occupied (the detail is chargingState). */
@@ -50,6 +50,20 @@ export function endTrigger(reason: StopReason | null): TriggerReasonEnumType {
     case 'StoppedByEV': return 'EVDeparted';
     default: return 'AbnormalCondition';
   }
+}
+
+/** The core's charging state as 2.0.1's chargingState: no EV is Idle (an authorisation waiting too), a finished session EVConnected. */
+export function toV201ChargingState(s: ChargingState): ChargingStateEnumType {
+  switch (s) {
+    case 'Charging': case 'SuspendedEV': case 'SuspendedEVSE': case 'EVConnected': return s;
+    case 'Finishing': return 'EVConnected';
+    default: return 'Idle';
+  }
+}
+
+/** The charging state after a transaction ended: Idle when it ended because the EV left, else the EV is still connected. */
+export function endedChargingState(reason: StopReason | null): ChargingStateEnumType {
+  return reason === 'EVDisconnected' ? 'Idle' : 'EVConnected';
 }
 
 /** An IdTokenInfo as the core's authorisation: groupIdToken is the token's group. */

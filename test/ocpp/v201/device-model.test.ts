@@ -95,7 +95,8 @@ describe('OCPP 2.0.1 device model: GetBaseReport (B07)', () => {
     expect(data.find((d) => id(d) === 'Connector|2|2|ConnectorType|')!.variableAttribute[0]!.value).toBe('cType1');
     const startPoint = data.find((d) => id(d) === 'TxCtrlr|||TxStartPoint|')!;
     expect(startPoint.variableAttribute).toEqual([{ type: 'Actual', value: 'PowerPathClosed', mutability: 'ReadWrite', persistent: true, constant: false }]);
-    expect(startPoint.variableCharacteristics).toMatchObject({ dataType: 'MemberList', valuesList: 'EVConnected,Authorized,PowerPathClosed,EnergyTransfer' });
+    // Only the start point the station honours (the transaction starts when the power path closes).
+    expect(startPoint.variableCharacteristics).toMatchObject({ dataType: 'MemberList', valuesList: 'PowerPathClosed' });
   });
 
   it('WriteOnly values are never reported: BasicAuthPassword set, then absent from every report and refused by GetVariables', () => {
@@ -261,9 +262,10 @@ describe('OCPP 2.0.1 device model: GetVariables (B06) and SetVariables (B05)', (
     expect(s('OCPPCommCtrlr', 'MessageAttempts', '101', 'TransactionEvent').attributeStatus).toBe('Rejected');
     expect(s('OCPPCommCtrlr', 'MessageAttempts', '5', 'TransactionEvent').attributeStatus).toBe('Accepted');
     expect(s('TxCtrlr', 'StopTxOnInvalidId', 'yes').attributeStatus).toBe('Rejected');
-    expect(s('TxCtrlr', 'TxStartPoint', 'EVConnected,DataSigned').attributeStatusInfo?.additionalInfo).toBe('not supported: DataSigned');
-    expect(s('TxCtrlr', 'TxStartPoint', 'EVConnected,EVConnected').attributeStatus).toBe('Rejected');
-    expect(s('TxCtrlr', 'TxStartPoint', 'Authorized,EVConnected').attributeStatus).toBe('Accepted');
+    expect(s('TxCtrlr', 'TxStopPoint', 'EVConnected,DataSigned').attributeStatusInfo?.additionalInfo).toBe('not supported: DataSigned');
+    expect(s('TxCtrlr', 'TxStopPoint', 'EVConnected,EVConnected').attributeStatus).toBe('Rejected');
+    expect(s('TxCtrlr', 'TxStopPoint', 'Authorized,EVConnected').attributeStatus).toBe('Accepted');
+    expect(s('TxCtrlr', 'TxStartPoint', 'EVConnected').attributeStatus).toBe('Rejected');
     expect(s('OCPPCommCtrlr', 'PublicKeyWithSignedMeterValue', 'Sometimes').attributeStatus).toBe('Rejected');
     expect(s('OCPPCommCtrlr', 'PublicKeyWithSignedMeterValue', 'OncePerTransaction').attributeStatus).toBe('Accepted');
     expect(s('SampledDataCtrlr', 'TxEndedMeasurands', 'Energy.Active.Import.Register,Vibration').attributeStatus).toBe('Rejected');
@@ -279,7 +281,7 @@ describe('OCPP 2.0.1 device model: GetVariables (B06) and SetVariables (B05)', (
     expect(s('SecurityCtrlr', 'Identity', 'x'.repeat(49)).attributeStatus).toBe('Rejected');
     const read = getVariables(model, store, [
       { component: station('OCPPCommCtrlr'), variable: { name: 'HeartbeatInterval' } },
-      { component: station('TxCtrlr'), variable: { name: 'TxStartPoint' } },
+      { component: station('TxCtrlr'), variable: { name: 'TxStopPoint' } },
       { component: station('OCPPCommCtrlr'), variable: { name: 'NetworkConfigurationPriority' } },
     ]);
     expect(read.map((r) => r.attributeValue)).toEqual(['300', 'Authorized,EVConnected', '1,0']);

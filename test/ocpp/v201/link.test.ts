@@ -96,13 +96,17 @@ describe('OCPP 2.0.1 link against a strict 2.0.1 central system', () => {
     expect(txId).toBe(t.agent.runtime!.link.transactionIdOf(localId));
     expect(events.every((e) => e.transactionInfo.transactionId === txId)).toBe(true);
     expect(events[0]).toMatchObject({
-      triggerReason: 'Authorized', evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'CARD-201', type: 'ISO14443' },
-      transactionInfo: { chargingState: 'Charging' },
+      // Authorised first: the cable plugged in completes the start, the EV not yet charging.
+      triggerReason: 'CablePluggedIn', evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'CARD-201', type: 'ISO14443' },
+      transactionInfo: { chargingState: 'EVConnected' },
     });
     expect(events[0]!.meterValue[0].sampledValue[0]).toMatchObject({ context: 'Transaction.Begin', measurand: 'Energy.Active.Import.Register' });
     expect(events.slice(1).every((e) => e.idToken === undefined)).toBe(true);
-    expect(events[1]).toMatchObject({ triggerReason: 'MeterValuePeriodic', meterValue: [expect.objectContaining({ sampledValue: expect.any(Array) })] });
-    expect(events.at(-1)).toMatchObject({ triggerReason: 'StopAuthorized', transactionInfo: { stoppedReason: 'Local' } });
+    expect(events[1]).toMatchObject({ triggerReason: 'ChargingStateChanged', transactionInfo: { chargingState: 'Charging' } });
+    expect(events[2]).toMatchObject({ triggerReason: 'MeterValuePeriodic', meterValue: [expect.objectContaining({ sampledValue: expect.any(Array) })] });
+    // A local stop: stoppedReason omitted (Local is the default).
+    expect(events.at(-1)).toMatchObject({ triggerReason: 'StopAuthorized' });
+    expect(events.at(-1).transactionInfo).not.toHaveProperty('stoppedReason');
     expect(events.every((e) => e.offline === undefined)).toBe(true);
     // Station-generated, persisted with the session as 2.0.1's.
     const ref = t.agent.ledger!.transactionRefOf(localId);

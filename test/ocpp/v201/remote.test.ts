@@ -30,7 +30,7 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     const started = await waitFor(() => txEvents(csms).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
     expect(started.params).toMatchObject({
       triggerReason: 'RemoteStart', seqNo: 0, evse: { id: 1, connectorId: 1 },
-      transactionInfo: { remoteStartId: 42, chargingState: 'Charging', transactionId: t.agent.chargePoint!.session(1)!.localId },
+      transactionInfo: { remoteStartId: 42, chargingState: 'EVConnected', transactionId: t.agent.chargePoint!.session(1)!.localId },
     });
     expect(await call('RequestStartTransaction', { idToken: token('APPUSER2'), evseId: 1, remoteStartId: 43 })).toEqual({ status: 'Rejected' });
 
@@ -116,7 +116,7 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('TriggerMessage: answered first, then BootNotification (Triggered), Heartbeat, StatusNotification, MeterValues sent; TransactionEvent and others NotImplemented, an unknown EVSE Rejected (F06)', async () => {
+  it('TriggerMessage: answered first, then BootNotification (Triggered), Heartbeat, StatusNotification, MeterValues sent; TransactionEvent without a transaction Rejected, others NotImplemented, an unknown EVSE Rejected (F06)', async () => {
     const { csms, call } = await ready();
     // The answer goes first by construction (the message is sent from setImmediate after the handler returned);
     // the test server's own bookkeeping cannot order an answer against the next CALL on the socket, so this asserts what follows.
@@ -134,7 +134,7 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     expect(await trigger({ requestedMessage: 'MeterValues', evse: { id: 1 } })).toEqual({ status: 'Accepted' });
     const mv = await waitFor(() => csms.callsOf('MeterValues', CP)[0], 10_000, 'MeterValues');
     expect(mv.params).toMatchObject({ evseId: 1, meterValue: [{ sampledValue: expect.arrayContaining([expect.objectContaining({ context: 'Trigger' })]) }] });
-    expect(await trigger({ requestedMessage: 'TransactionEvent' })).toEqual({ status: 'NotImplemented' });
+    expect(await trigger({ requestedMessage: 'TransactionEvent' })).toEqual({ status: 'Rejected' });
     expect(await trigger({ requestedMessage: 'LogStatusNotification' })).toEqual({ status: 'NotImplemented' });
     expect(await trigger({ requestedMessage: 'Heartbeat', evse: { id: 9 } })).toEqual({ status: 'Rejected' });
     expect(csms.validationFailures).toEqual([]);

@@ -91,6 +91,11 @@ export class DiagnosticsUploader implements DiagnosticsService {
     return { status: previous ? 'AcceptedCanceled' : 'Accepted', fileName: bundle.fileName };
   }
 
+  /** What a triggered LogStatusNotification reports: the upload running with its requestId, else Idle. */
+  logStatusNow(): { status: 'Idle' | 'Uploading'; requestId?: number } {
+    return this.currentLog ? { status: 'Uploading', requestId: this.currentLog.requestId } : { status: 'Idle' };
+  }
+
   private async runLog(req: LogRequest, bundle: { fileName: string; data: Buffer }, job: { requestId: number; cancelled: boolean }): Promise<void> {
     const notify = (status: LogUploadStatus) => (job.cancelled || this.stopped ? Promise.resolve() : this.o.notifyLog!(status, req.requestId).catch(() => undefined));
     const attempts = 1 + Math.max(0, req.retries ?? DIAGNOSTICS_DEFAULTS.retries);

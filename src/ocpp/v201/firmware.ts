@@ -30,6 +30,8 @@ export interface LogUploadService {
     requestId: number; logType: 'DiagnosticsLog' | 'SecurityLog'; location: string; window: { startMs?: number; stopMs?: number };
     retries?: number; retryIntervalS?: number;
   }): { status: 'Accepted' | 'AcceptedCanceled' | 'Rejected'; fileName?: string };
+  /** The upload running with its requestId, else Idle: a triggered LogStatusNotification. */
+  logStatusNow(): { status: 'Idle' | 'Uploading'; requestId?: number };
 }
 
 export interface FirmwareContext {

@@ -167,6 +167,10 @@ export const handlers: Handlers = {
         if (!ctx.firmware) return { status: 'NotImplemented' };
         after(() => void link.send('FirmwareStatusNotification', ctx.firmware!.statusNow()).catch((err) => ctx.log.debug('triggered FirmwareStatusNotification failed', { err })));
         return { status: 'Accepted' };
+      case 'LogStatusNotification': // N01: the upload running with its requestId, else Idle.
+        if (!ctx.logs) return { status: 'NotImplemented' };
+        after(() => void link.send('LogStatusNotification', ctx.logs!.logStatusNow()).catch((err) => ctx.log.debug('triggered LogStatusNotification failed', { err })));
+        return { status: 'Accepted' };
       case 'BootNotification':
         after(() => void link.boot('Triggered'));
         return { status: 'Accepted' };

@@ -131,6 +131,10 @@ describe('OCPP 2.0.1 GetLog against a strict 2.0.1 central system', () => {
 
     expect((await call('GetLog', { logType: 'DiagnosticsLog', requestId: 31, log: { remoteLocation: `${slow.base}/` }, retries: 0 })).status).toBe('Accepted');
     await waitFor(() => slow.seen.length === 1, 10_000, 'the first upload to reach the server');
+    // TriggerMessage LogStatusNotification: the upload running, with its requestId.
+    expect(await call('TriggerMessage', { requestedMessage: 'LogStatusNotification' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => logStatuses(csms, 31).length === 2, 10_000, 'the triggered status');
+    expect(logStatuses(csms, 31)).toEqual(['Uploading', 'Uploading']);
     const second = await call('GetLog', { logType: 'DiagnosticsLog', requestId: 32, log: { remoteLocation: `${failing.base}/` }, retries: 1, retryInterval: 0 });
     expect(second.status).toBe('AcceptedCanceled');
     await waitFor(() => logStatuses(csms, 32).includes('UploadFailure'), 15_000, 'UploadFailure');
@@ -139,7 +143,11 @@ describe('OCPP 2.0.1 GetLog against a strict 2.0.1 central system', () => {
     release();
     await waitFor(() => logStatuses(csms, 31).includes('AcceptedCanceled'), 10_000, 'the cancelled one told');
     await new Promise((r) => setTimeout(r, 300));
-    expect(logStatuses(csms, 31)).toEqual(['Uploading', 'AcceptedCanceled']);
+    expect(logStatuses(csms, 31)).toEqual(['Uploading', 'Uploading', 'AcceptedCanceled']);
+    // Nothing uploading now: Idle, without a requestId.
+    expect(await call('TriggerMessage', { requestedMessage: 'LogStatusNotification' })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.callsOf('LogStatusNotification', CP).some((c) => c.params.status === 'Idle'), 10_000, 'Idle');
+    expect(csms.callsOf('LogStatusNotification', CP).find((c) => c.params.status === 'Idle')!.params).toEqual({ status: 'Idle' });
     expect(csms.validationFailures).toEqual([]);
   });
 });

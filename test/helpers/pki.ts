@@ -33,7 +33,7 @@ export class TestPki {
   }
 
   /** A certificate signed by `ca`; `days` < 0 makes one that has expired. */
-  leaf(ca: Pem, opts: { cn: string; san?: string; usage: 'serverAuth' | 'clientAuth'; days?: number }): Pem {
+  leaf(ca: Pem, opts: { cn: string; san?: string; usage: 'serverAuth' | 'clientAuth' | 'codeSigning'; days?: number }): Pem {
     const name = `leaf-${++this.n}`;
     const f = this.files(name);
     const csr = join(this.dir, `${name}.csr`);

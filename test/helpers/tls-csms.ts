@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { TestCsms } from './ocpp-server.js';
+import { TestCsms, type TestProtocol } from './ocpp-server.js';
 
 /**
  * TestCsms behind TLS: an https server (profile 2, or 3 with `clientCa`) whose upgrades go to
@@ -13,9 +13,11 @@ export class TlsTestCsms extends TestCsms {
   readonly tlsErrors: string[] = [];
   /** The client certificate CN of each accepted connection (profile 3). */
   readonly clientCns: string[] = [];
+  /** The client certificate serial number of each accepted connection (profile 3). */
+  readonly clientSerials: string[] = [];
 
-  constructor(private readonly pem: { cert: string; key: string; clientCa?: string; tls?: ServerOptions }) {
-    super();
+  constructor(private readonly pem: { cert: string; key: string; clientCa?: string; tls?: ServerOptions; protocol?: TestProtocol }) {
+    super({ protocol: pem.protocol ?? 'ocpp1.6' });
   }
 
   async startTls(): Promise<string> {
@@ -28,7 +30,11 @@ export class TlsTestCsms extends TestCsms {
     });
     this.https.on('tlsClientError', (err: NodeJS.ErrnoException) => this.tlsErrors.push(err.code ?? err.message));
     this.https.on('upgrade', (req, socket, head) => {
-      if (clientCa) this.clientCns.push(String((socket as TLSSocket).getPeerCertificate().subject?.CN));
+      if (clientCa) {
+        const peer = (socket as TLSSocket).getPeerCertificate();
+        this.clientCns.push(String(peer.subject?.CN));
+        this.clientSerials.push(String(peer.serialNumber));
+      }
       this.server.handleUpgrade(req, socket, head);
     });
     await new Promise<void>((resolve) => this.https!.listen(0, '127.0.0.1', resolve));

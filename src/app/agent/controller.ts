@@ -18,6 +18,9 @@ import {
   openDatabase, probeWritable, SessionRecords, SqliteLedger, SqliteOutbox, SqliteSettings, type SqliteDatabase,
 } from '../../store/index.js';
 import { CsmsSecurity, ObservedClock } from '../services/csms-security.js';
+import { CertificateStore } from '../services/certificate-store.js';
+import type { StationSecurity } from '../../ocpp/certificates.js';
+import { tlsClientOptions } from '../../ocpp/tls.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
 import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from '../version.js';
@@ -67,6 +70,9 @@ export class Agent {
   db?: SqliteDatabase;
   /** Security profile, AuthorizationKey, security events. */
   readonly security: CsmsSecurity;
+  /** The roots the central system installed and the station's own certificate (its key made here, never leaving). */
+  readonly certificates: CertificateStore;
+  private readonly stationSecurity: StationSecurity;
   /** The simulated hardware, when the charger is simulated. */
   readonly sim: { connectors: Map<number, SimConnector>; reader: SimIdReader } = { connectors: new Map(), reader: new SimIdReader() };
   pseudonym?: Pseudonymiser;
@@ -85,7 +91,17 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     const { config, charger } = opts.loaded;
     this.log = opts.log.child({ cp: config.chargePointId });
-    this.security = new CsmsSecurity(opts.loaded, this.log.child({ component: 'security' }));
+    this.certificates = new CertificateStore({
+      dir: join(dirname(this.storePath), 'certificates'), clock: this.clock, log: this.log.child({ component: 'certificates' }),
+      configuredCsmsRoots: () => (config.csms.ca ? tlsClientOptions({ ca: config.csms.ca }, opts.loaded.file).ca : undefined),
+    });
+    this.security = new CsmsSecurity(opts.loaded, this.log.child({ component: 'security' }), this.certificates);
+    this.stationSecurity = {
+      certificates: this.certificates,
+      securityEvent: (type, techInfo) => this.security.record(type, techInfo),
+      stationCertificateChanged: () => this.security.stationCertificateChanged(),
+      setNetworkProfile: (slot, profile) => this.security.setNetworkProfile(slot, profile),
+    };
     this.resolved = resolveHardware(opts.loaded);
     this.definitions = [
       ...keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: producibleMeasurands(opts.loaded, this.resolved) }),
@@ -137,9 +153,11 @@ export class Agent {
       timing: { meterPollIntervalMs: config.session.meterPollIntervalMs, checkpointIntervalMs: config.session.checkpointIntervalMs },
       linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
       onReset: (type) => void this.reset(type),
+      security: this.stationSecurity,
       firmware: agentFirmware({
         loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
         logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
+        securityEvent: (type, techInfo) => this.security.record(type, techInfo),
       }),
     });
     this.runtime = runtime;

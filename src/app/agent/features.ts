@@ -10,12 +10,13 @@ import { tlsClientOptions } from '../../ocpp/tls.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import type { SqliteDatabase } from '../../store/index.js';
 import type { FirmwareFactory } from '../charger/charge-point-runtime.js';
-import { buildDiagnosticsBundle } from '../services/diagnostics-bundle.js';
+import { buildDiagnosticsBundle, scrubText } from '../services/diagnostics-bundle.js';
 import { redactedConfig } from './diagnostics.js';
 import { DiagnosticsUploader } from '../services/diagnostics-upload.js';
 import { FirmwareUpdater } from '../services/firmware.js';
 import { download, upload, type TransferTrust } from '../services/file-transfer.js';
 import { availabilityKey } from '../../ocpp/availability-keys.js';
+import type { FirmwareStatus } from '../../ocpp/v16/messages.js';
 
 export const OPTIONAL_FEATURE_PROFILES = ['FirmwareManagement', 'Reservation', 'SmartCharging'] as const;
 
@@ -38,6 +39,15 @@ export function collectSecrets(config: unknown): string[] {
   return out;
 }
 
+/** The security log for GetLog SecurityLog: the log's security events in the window, JSON lines. */
+export function securityLog(chargePointId: string, records: readonly LogRecord[], nowMs: number, window: { startMs?: number; stopMs?: number }, secrets: readonly string[]): { fileName: string; data: Buffer } {
+  const lines = records
+    .filter((r) => typeof r.securityEvent === 'string' && (window.startMs === undefined || r.time >= window.startMs) && (window.stopMs === undefined || r.time <= window.stopMs))
+    .map((r) => JSON.stringify({ time: new Date(r.time).toISOString(), type: r.securityEvent, ...(r.techInfo !== undefined ? { techInfo: r.techInfo } : {}) }));
+  const stamp = new Date(nowMs).toISOString().replace(/[:.]/g, '-');
+  return { fileName: `${chargePointId.replace(/[^A-Za-z0-9._-]/g, '_')}-security-${stamp}.log`, data: Buffer.from(scrubText(lines.map((l) => `${l}\n`).join(''), [], secrets, (x) => x)) };
+}
+
 /**
  * The agent's Firmware Management for ChargePointRuntime's firmware factory: the runtime
  * gives the charge point, its store views and a notify that sends status notifications (or
@@ -46,6 +56,8 @@ export function collectSecrets(config: unknown): string[] {
 export function agentFirmware(d: {
   loaded: LoadedAgentConfig; storePath: string; db: SqliteDatabase; definitions: KeyDefinition[];
   pseudonym: (idTag: string) => string; log: Log; logs?: () => LogRecord[]; version: string; firmwareVersion: string;
+  /** Raise a security event (a refused firmware signature, an installed update). */
+  securityEvent?: (type: string, techInfo?: string) => void;
 }): FirmwareFactory {
   return ({ chargePoint, clock, settings, outbox, notify }) => {
     const { config } = d.loaded;
@@ -65,7 +77,9 @@ export function agentFirmware(d: {
       },
       store: settings, chargePoint,
       savedAvailability: (id) => (settings.get(availabilityKey(id)) === 'Inoperative' ? 'Inoperative' : 'Operative'),
-      notify: (status) => notify('FirmwareStatusNotification', { status }), clock, log, firmwareVersion: d.firmwareVersion,
+      // A 2.0.1 job's statuses carry its requestId (and may be 2.0.1's own); a 1.6 job's are 1.6's.
+      notify: (status, requestId) => notify('FirmwareStatusNotification', { status, ...(requestId !== undefined ? { requestId } : {}) } as { status: FirmwareStatus }),
+      clock, log, firmwareVersion: d.firmwareVersion, ...(d.securityEvent ? { securityEvent: d.securityEvent } : {}),
       download: (location) => download(location, trust()),
     });
     const diagnostics = new DiagnosticsUploader({
@@ -73,7 +87,11 @@ export function agentFirmware(d: {
         chargePointId: config.chargePointId, version: d.version, db: d.db, outbox, settings, definitions: d.definitions,
         chargePoint, config: redactedConfig(d.loaded), secrets, logs: d.logs ?? (() => []), pseudonym: d.pseudonym,
       }, clock.now(), window),
-      notify: (status) => notify('DiagnosticsStatusNotification', { status }), clock, log: d.log.child({ component: 'diagnostics-upload' }),
+      // GetLog SecurityLog (2.0.1): the security events of the log kept in memory, one JSON line each, scrubbed like the bundle.
+      buildSecurityLog: (window) => securityLog(config.chargePointId, d.logs?.() ?? [], clock.now(), window, secrets),
+      notify: (status) => notify('DiagnosticsStatusNotification', { status }),
+      notifyLog: (status, requestId) => notify('LogStatusNotification', { status, requestId }),
+      clock, log: d.log.child({ component: 'diagnostics-upload' }),
       upload: (location, fileName, data) => upload(location, fileName, data, trust()),
     });
     return {

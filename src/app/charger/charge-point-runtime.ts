@@ -13,6 +13,7 @@ import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, ty
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../../ocpp/availability-keys.js';
 import type { Tariff } from '../../core/tariff.js';
+import type { StationSecurity } from '../../ocpp/certificates.js';
 
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
 
@@ -38,7 +39,7 @@ export interface ChargePointRuntimeDeps {
    * Transport security read from the stored settings (security profile, AuthorizationKey, TLS):
    * called once the settings exist, before the connection is made.
    */
-  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown> };
+  connectionSecurity?: (settings: SqliteSettings) => { password?: string | Buffer | null; wsOpts?: Record<string, unknown>; endpoint?: string };
   /** Told of every configuration value written (the agent's security watches its keys). */
   onSettingChanged?: (key: string) => void;
   /** The tariff in force when a session closes; its cost is stored with the session. */
@@ -61,9 +62,14 @@ export interface ChargePointRuntimeDeps {
   onCall?: (outcome: CallOutcome) => void;
   /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
   onIncomingCall?: (action: string) => void;
+  /** Certificates and security events (Advanced Security): the agent's; a simulated charger keeps none. */
+  security?: StationSecurity;
   /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
   firmware?: FirmwareFactory;
 }
+
+/** The status notifications of firmware updates and log uploads (held while offline, the latest of each). */
+type NotifiedStatus = 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification' | 'LogStatusNotification';
 
 /** Builds the Firmware Management services of one charge point, once its core exists. */
 export type FirmwareFactory = (cp: {
@@ -130,7 +136,7 @@ export class ChargePointRuntime {
     });
     this.connection = new OcppConnection(
       {
-        endpoint: d.csms.url, identity: cpId, protocols: [...offered], callTimeoutMs: d.csms.callTimeoutMs,
+        endpoint: security?.endpoint ?? d.csms.url, identity: cpId, protocols: [...offered], callTimeoutMs: d.csms.callTimeoutMs,
         ...(validators.length ? { strictModeValidators: validators } : {}),
         password: security?.password !== undefined ? security.password : d.csms.password,
         pingIntervalMs: this.settings.int('WebSocketPingInterval') * 1000,
@@ -156,11 +162,12 @@ export class ChargePointRuntime {
     });
     this.firmware = d.firmware?.({
       chargePoint: this.chargePoint, clock: d.clock, settings: this.settings, outbox: this.outbox,
-      notify: (action, request) => this.notifyStatus(action, request),
+      notify: (action: NotifiedStatus, request: unknown) => this.notifyStatus(action, request),
     });
     this.services = {
       smartCharging: this.features.smartCharging, reservations: this.features.reservations,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
+      ...(d.security ? { security: d.security } : {}),
     };
     const linkOf = (version: VersionBinding) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
@@ -207,7 +214,7 @@ export class ChargePointRuntime {
    * Firmware and diagnostics statuses are not transaction messages: sent while the link is up;
    * while it is not, the latest of each kind waits and goes once Accepted again.
    */
-  private async notifyStatus(action: 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', request: unknown): Promise<void> {
+  private async notifyStatus(action: NotifiedStatus, request: unknown): Promise<void> {
     const link = this.link;
     if (link?.online()) {
       await link.send(action, request).then(() => undefined, (err) => this.d.log.warn('status notification not delivered', { action, err }));
@@ -225,7 +232,7 @@ export class ChargePointRuntime {
     }
   }
 
-  private heldStatuses?: Map<'FirmwareStatusNotification' | 'DiagnosticsStatusNotification', unknown>;
+  private heldStatuses?: Map<NotifiedStatus, unknown>;
   private sendHeldStatuses?: (state: LinkState) => void;
 
   get id(): string {

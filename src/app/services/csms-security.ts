@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { SystemClock } from '../../core/clock.js';
 import type { Clock } from '../../core/ports.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
@@ -11,6 +12,8 @@ import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messag
 import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEventType } from '../../ocpp/v16/security.js';
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
+import type { CertificateService } from '../../ocpp/certificates.js';
+import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, NETWORK_PRIORITY_KEY, networkProfileKey, type NetworkProfile } from '../../ocpp/security-keys.js';
 
 type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
 
@@ -48,7 +51,8 @@ export class CsmsSecurity {
   /** The profile and key the connection was last configured with. */
   private appliedState = '';
 
-  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log) {
+  /** `certificates`: the station's certificate signed by the central system, used for profile 3 in place of the configured one. */
+  constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log, private readonly certificates?: Pick<CertificateService, 'clientCredentials' | 'rootCertificates'>) {
     this.definitions = securityKeyDefinitions({
       profile: () => this.profile(),
       cannotUse: (p) => this.cannotUse(p),
@@ -74,12 +78,17 @@ export class CsmsSecurity {
       if (o.settings.get(CONFIGURED_PROFILE) !== profile) {
         o.settings.set('SecurityProfile', profile);
         o.settings.set(CONFIGURED_PROFILE, profile);
+        // A technician reconfigured the connection: the central system's network profiles give way.
+        for (const slot of this.storedSlots()) o.settings.set(networkProfileKey(slot), '');
+        if (o.settings.get(NETWORK_PRIORITY_KEY)) o.settings.set(NETWORK_PRIORITY_KEY, '');
       }
       const keyMark = fingerprint(this.csms.authorizationKey ?? '');
       if (o.settings.get(CONFIGURED_KEY) !== keyMark) {
         o.settings.set('AuthorizationKey', '');
+        if (o.settings.get(BASIC_AUTH_PASSWORD_KEY)) o.settings.set(BASIC_AUTH_PASSWORD_KEY, '');
         o.settings.set(CONFIGURED_KEY, keyMark);
       }
+      this.applyNetworkProfile(o.settings);
     } finally {
       this.applying = false;
     }
@@ -87,6 +96,68 @@ export class CsmsSecurity {
     if (keyFileTooOpen(this.loaded.file) && this.csms.authorizationKey) {
       this.log.warn('the config file holds the AuthorizationKey and is readable by others: chmod 0640 or stricter', { path: this.loaded.file });
     }
+  }
+
+  /**
+   * The network profile of the first slot of NetworkConfigurationPriority that has one (set by
+   * SetNetworkProfile) is the connection from now on: its security profile is raised to (never
+   * lowered), profiles below the one in force are dropped (A05), the slot becomes ActiveNetworkProfile.
+   */
+  private applyNetworkProfile(settings: SqliteSettings): void {
+    const active = this.activeNetworkProfile();
+    settings.set(ACTIVE_NETWORK_PROFILE_KEY, String(active?.slot ?? 0));
+    if (!active) return;
+    if (active.profile.securityProfile > this.profile()) {
+      settings.set('SecurityProfile', String(active.profile.securityProfile));
+      this.log.info('security profile raised by the network profile in force', { slot: active.slot, securityProfile: active.profile.securityProfile });
+    }
+    for (const slot of this.storedSlots()) {
+      const p = this.networkProfile(slot);
+      if (p && p.securityProfile < this.profile()) {
+        settings.set(networkProfileKey(slot), '');
+        this.log.info('network profile below the security profile in force dropped', { slot, securityProfile: p.securityProfile });
+      }
+    }
+  }
+
+  private storedSlots(): number[] {
+    return [0, 1, 2, 3, 4, 5, 6, 7].filter((slot) => this.settings?.get(networkProfileKey(slot)));
+  }
+
+  private networkProfile(slot: number): NetworkProfile | undefined {
+    const raw = this.settings?.get(networkProfileKey(slot));
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as NetworkProfile;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The first slot of NetworkConfigurationPriority with a network profile, if any (else the config's csms block). */
+  private activeNetworkProfile(): { slot: number; profile: NetworkProfile } | undefined {
+    const priority = (this.settings?.get(NETWORK_PRIORITY_KEY) || '0').split(',').map((x) => Number(x.trim())).filter(Number.isInteger);
+    for (const slot of priority) {
+      const profile = this.networkProfile(slot);
+      if (profile) return { slot, profile };
+    }
+    return undefined;
+  }
+
+  /** The central system's URL: the active network profile's, else the configured one. */
+  endpoint(): string {
+    return this.activeNetworkProfile()?.profile.url ?? this.csms.url;
+  }
+
+  /** SetNetworkProfile (A05, B09): why `profile` cannot be kept for `slot`, or undefined once it is stored. */
+  setNetworkProfile(slot: number, profile: NetworkProfile): string | undefined {
+    if (!this.settings) return 'the charger is not ready';
+    const now = this.profile();
+    if (profile.securityProfile < now) return `security profile ${profile.securityProfile} is lower than the one in force (${now})`;
+    const problem = this.cannotUse(profile.securityProfile, profile.url);
+    if (problem) return problem;
+    this.settings.set(networkProfileKey(slot), JSON.stringify({ url: profile.url, securityProfile: profile.securityProfile, messageTimeoutS: profile.messageTimeoutS }));
+    return undefined;
   }
 
   /** The profile in force. */
@@ -100,28 +171,72 @@ export class CsmsSecurity {
     return rotated ? rotated : this.csms.authorizationKey;
   }
 
+  /** The Basic auth password set over OCPP 2.0.1 (SecurityCtrlr.BasicAuthPassword), used as it is. */
+  private basicAuthPassword(): string | undefined {
+    return this.settings?.get(BASIC_AUTH_PASSWORD_KEY) || undefined;
+  }
+
+  /** What the password in force is, for telling a change (a hash prefix, never the value). */
+  private passwordMark(): string {
+    return fingerprint(`${this.authorizationKey() ?? ''}\u0000${this.basicAuthPassword() ?? ''}`);
+  }
+
   /** Why the charger cannot use `profile` with what it has, or undefined. */
-  cannotUse(profile: number): string | undefined {
-    const problems = securityProfileProblems({ ...this.csms, authorizationKey: this.authorizationKey() }, profile);
+  cannotUse(profile: number, url = this.endpoint()): string | undefined {
+    // A certificate signed by the central system (CertificateSigned) stands in for the configured one.
+    const signed = profile === 3 && this.signedCredentials() !== undefined;
+    const problems = securityProfileProblems({ ...this.csms, url, authorizationKey: this.basicAuthPassword() ?? this.authorizationKey() }, profile)
+      .filter((p) => !(signed && (p.path.endsWith('.cert') || p.path.endsWith('.key'))));
     return problems.length ? problems.map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
   }
 
   /** Basic auth and TLS options for the OCPP connection under the profile in force. */
-  connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown> } {
+  connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown>; endpoint: string } {
     const profile = this.profile();
+    const endpoint = this.endpoint();
     const key = this.authorizationKey();
-    const password = (profile === 1 || profile === 2) && key ? (decodeAuthorizationKey(key) ?? null) : null;
-    const tls = /^wss:\/\//i.test(this.csms.url);
-    const wsOpts = tls
-      ? { ...tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) }
-      : {};
-    return { password, wsOpts };
+    const basic = this.basicAuthPassword();
+    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
+    const tls = /^wss:\/\//i.test(endpoint);
+    const signed = profile === 3 ? this.signedCredentials() : undefined;
+    const options = tls ? tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) : undefined;
+    // The CSMS roots installed over OCPP (InstallCertificate CSMSRootCertificate) are trusted beside the configured CA.
+    const installed = tls ? this.installedCsmsRoots() : [];
+    // Without a configured CA the system's stay trusted too (Node's `ca` replaces them).
+    const ca = installed.length ? [...(options?.ca ? [options.ca] : rootCertificates), ...installed] : options?.ca;
+    const wsOpts = options ? { ...options, ...(ca ? { ca } : {}), ...(signed ?? {}) } : {};
+    return { password, wsOpts, endpoint };
+  }
+
+  private installedCsmsRoots(): string[] {
+    try {
+      return this.certificates?.rootCertificates('CSMSRoot') ?? [];
+    } catch (err) {
+      this.log.error('the installed CSMS roots cannot be read', { err });
+      return [];
+    }
+  }
+
+  /** The station's certificate signed by the central system, if any (it replaces the configured one). */
+  private signedCredentials(): { cert: Buffer; key: Buffer } | undefined {
+    try {
+      return this.certificates?.clientCredentials();
+    } catch (err) {
+      this.log.error('the signed station certificate cannot be read: using the configured one', { err });
+      return undefined;
+    }
+  }
+
+  /** CertificateSigned installed a new station certificate: under profile 3, reconnect with it (A02). */
+  stationCertificateChanged(): void {
+    if (this.profile() !== 3) return;
+    this.reconnectWithNewSettings('station certificate renewed');
   }
 
   /** Watch a connection for security events; `onQueued` wakes the outbox delivery. */
   attach(connection: Connection, onQueued: () => void): void {
     this.detach();
-    this.appliedState = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    this.appliedState = `${this.profile()}/${this.passwordMark()}`;
     this.connection = connection;
     this.onQueued = onQueued;
     const onFailed = ({ error }: { error: Error & { code?: string | number } }) => {
@@ -155,7 +270,7 @@ export class CsmsSecurity {
   }
 
   /** Log a security event and queue it for the central system (never fails the caller). */
-  record(type: SecurityEventType, techInfo?: string): void {
+  record(type: SecurityEventType | (string & {}), techInfo?: string): void {
     // A start is routine (every boot records one); the other events deserve a warning.
     this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
     if (!this.events || !this.clock) return;
@@ -169,11 +284,16 @@ export class CsmsSecurity {
 
   /** A setting changed: a new key or a higher profile means reconnecting with it. */
   changed(key: string): void {
-    if (this.applying || (key !== 'AuthorizationKey' && key !== 'SecurityProfile')) return;
-    const state = `${this.profile()}/${fingerprint(this.authorizationKey() ?? '')}`;
+    if (this.applying || (key !== 'AuthorizationKey' && key !== 'SecurityProfile' && key !== BASIC_AUTH_PASSWORD_KEY)) return;
+    const state = `${this.profile()}/${this.passwordMark()}`;
     if (state === this.appliedState) return;
     this.appliedState = state;
-    this.record('ReconfigurationOfSecurityParameters', key === 'SecurityProfile' ? `security profile ${this.profile()}` : 'AuthorizationKey changed');
+    const what = key === 'SecurityProfile' ? `security profile ${this.profile()}` : key === BASIC_AUTH_PASSWORD_KEY ? 'BasicAuthPassword changed' : 'AuthorizationKey changed';
+    this.record('ReconfigurationOfSecurityParameters', what);
+    this.reconnectWithNewSettings('new security settings');
+  }
+
+  private reconnectWithNewSettings(why: string): void {
     const connection = this.connection;
     if (!connection) return;
     // After the answer to ChangeConfiguration has gone out: a graceful close sends it first.
@@ -184,7 +304,7 @@ export class CsmsSecurity {
         this.log.error('cannot apply the new security settings', { err });
         return;
       }
-      this.log.info('reconnecting with new security settings', { securityProfile: this.profile() });
+      this.log.info('reconnecting', { why, securityProfile: this.profile() });
       connection.reconnect({ graceful: true }).catch((err) => this.log.warn('reconnect failed', { err }));
     });
   }

@@ -7,9 +7,16 @@
  * the image path (Installing → Installed, or InstallationFailed), and availability is restored.
  * The job is kept in the store, so a restart resumes it; a restart during Installing (the
  * command rebooted the controller) reports Installed when the firmware version changed.
+ *
+ * A signed job (OCPP 2.0.1 L01, updateSigned) carries the image's signature and the
+ * certificate it was made with (the binding has checked that certificate against the
+ * Manufacturer root): after the download the signature is verified over the image,
+ * SignatureVerified, or InvalidSignature with the InvalidFirmwareSignature security event and
+ * nothing installed; InstallScheduled until installDateTime; FirmwareUpdated once Installed.
+ * Its statuses carry its requestId.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, verify, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChargePoint } from '../../core/charge-point.js';
@@ -36,8 +43,29 @@ export interface FirmwareConfig {
   installTimeoutMs: number;
 }
 
+/** The statuses of an update in both versions (1.6's, and 2.0.1's signed-update steps). */
+export type UpdateStatus = FirmwareStatus | 'SignatureVerified' | 'InvalidSignature' | 'InstallScheduled' | 'DownloadScheduled';
+
+/** A signed update (2.0.1 UpdateFirmware). */
+export interface SignedUpdateRequest {
+  requestId: number;
+  location: string;
+  retrieveAt: number;
+  installAt?: number;
+  retries?: number;
+  retryIntervalS?: number;
+  /** Base64 signature of the image (SHA-256 with the signing certificate's key). */
+  signature?: string;
+  /** PEM certificate whose key signed the image. */
+  signingCertificate?: string;
+}
+
 interface Job {
   location: string;
+  requestId?: number;
+  signature?: string;
+  signingCertificate?: string;
+  installAt?: number;
   retrieveAt: number;
   retries: number;
   retryIntervalS: number;
@@ -54,7 +82,10 @@ export interface FirmwareUpdaterOptions {
   chargePoint: ChargePoint;
   /** The availability a connector should return to after installing. */
   savedAvailability(evseId: EvseId): 'Operative' | 'Inoperative';
-  notify(status: FirmwareStatus): Promise<void>;
+  /** A status to report; `requestId` for a 2.0.1 job. */
+  notify(status: UpdateStatus, requestId?: number): Promise<void>;
+  /** Raise a security event (InvalidFirmwareSignature, FirmwareUpdated). */
+  securityEvent?(type: string, techInfo?: string): void;
   clock: Pick<Clock, 'now' | 'setTimeout'>;
   log: Log;
   firmwareVersion: string;
@@ -73,7 +104,7 @@ export function locationChecksum(location: string): string | undefined {
 }
 
 export class FirmwareUpdater implements FirmwareService {
-  private current: FirmwareStatus = 'Idle';
+  private current: UpdateStatus = 'Idle';
   private timer?: Timer;
   private stopped = false;
   private running = false;
@@ -87,7 +118,19 @@ export class FirmwareUpdater implements FirmwareService {
   }
 
   status(): FirmwareStatus {
-    return this.current === 'Installed' || this.current === 'InstallationFailed' || this.current === 'DownloadFailed' ? 'Idle' : this.current;
+    const c = this.current;
+    if (c === 'SignatureVerified' || c === 'InstallScheduled') return 'Downloaded';
+    if (c === 'DownloadScheduled') return 'Idle';
+    return c === 'Installed' || c === 'InstallationFailed' || c === 'DownloadFailed' || c === 'InvalidSignature' ? 'Idle' : c;
+  }
+
+  /** What a 2.0.1 triggered FirmwareStatusNotification reports: the update in progress with its requestId, else Idle. */
+  statusNow(): { status: UpdateStatus; requestId?: number } {
+    const job = this.load();
+    const c = this.current;
+    const over = c === 'Installed' || c === 'InstallationFailed' || c === 'DownloadFailed' || c === 'InvalidSignature';
+    if (!job || over) return { status: 'Idle' };
+    return { status: c === 'Idle' ? 'DownloadScheduled' : c, ...(job.requestId !== undefined ? { requestId: job.requestId } : {}) };
   }
 
   /** Resume a job left by the last run. */
@@ -128,6 +171,46 @@ export class FirmwareUpdater implements FirmwareService {
     this.schedule(job);
   }
 
+  /**
+   * A 2.0.1 UpdateFirmware: Accepted; AcceptedCanceled when it replaces one waiting to download
+   * or install; Rejected while one downloads or installs.
+   */
+  updateSigned(req: SignedUpdateRequest): 'Accepted' | 'AcceptedCanceled' | 'Rejected' {
+    if (this.running) {
+      this.o.log.warn('firmware update requested while another downloads or installs: rejected', { requestId: req.requestId });
+      return 'Rejected';
+    }
+    const previous = this.load();
+    if (previous) {
+      this.timer?.cancel();
+      if (previous.imagePath) rmSync(previous.imagePath, { force: true });
+      this.o.log.info('firmware update replaced by a new one', { requestId: previous.requestId, by: req.requestId });
+    }
+    const job: Job = {
+      location: req.location, retrieveAt: Number.isFinite(req.retrieveAt) ? req.retrieveAt : this.o.clock.now(),
+      retries: Math.max(0, req.retries ?? FIRMWARE_DEFAULTS.retries), retryIntervalS: Math.max(0, req.retryIntervalS ?? FIRMWARE_DEFAULTS.retryIntervalS),
+      phase: 'scheduled', versionBefore: this.o.firmwareVersion, requestId: req.requestId,
+      ...(req.signature !== undefined ? { signature: req.signature } : {}),
+      ...(req.signingCertificate !== undefined ? { signingCertificate: req.signingCertificate } : {}),
+      ...(req.installAt !== undefined && Number.isFinite(req.installAt) ? { installAt: req.installAt } : {}),
+    };
+    this.save(job);
+    this.o.log.info('firmware update scheduled', { requestId: req.requestId, location: redactUrl(req.location), retrieveDate: new Date(job.retrieveAt).toISOString(), signed: job.signature !== undefined });
+    this.schedule(job);
+    return previous ? 'AcceptedCanceled' : 'Accepted';
+  }
+
+  /** Why `image` does not verify against the job's signature, or undefined when it does. */
+  private signatureProblem(job: Job, image: Buffer): string | undefined {
+    if (!job.signature || !job.signingCertificate) return 'no signature or signing certificate';
+    try {
+      const key = new X509Certificate(job.signingCertificate).publicKey;
+      return verify('sha256', image, key, Buffer.from(job.signature, 'base64')) ? undefined : 'the signature does not match the image';
+    } catch (err) {
+      return `the signature cannot be checked: ${(err as Error).message}`;
+    }
+  }
+
   private load(): Job | undefined {
     const raw = this.o.store.get(JOB_KEY);
     if (!raw) return undefined;
@@ -152,10 +235,10 @@ export class FirmwareUpdater implements FirmwareService {
     this.timer = this.o.clock.setTimeout(() => void this.run(job).catch((err) => this.o.log.error('firmware update failed', { err })), Math.max(0, waitMs));
   }
 
-  private async set(status: FirmwareStatus): Promise<void> {
+  private async set(status: UpdateStatus, job?: Job): Promise<void> {
     this.current = status;
-    this.o.log.info('firmware status', { status });
-    await this.o.notify(status).catch(() => undefined);
+    this.o.log.info('firmware status', { status, ...(job?.requestId !== undefined ? { requestId: job.requestId } : {}) });
+    await this.o.notify(status, job?.requestId).catch(() => undefined);
   }
 
   private wait(ms: number): Promise<void> {
@@ -174,10 +257,11 @@ export class FirmwareUpdater implements FirmwareService {
     const expected = this.expectedChecksum(job);
     let image: Buffer | undefined;
     for (let attempt = 1; attempt <= job.retries + 1 && !this.stopped; attempt++) {
-      await this.set('Downloading');
+      await this.set('Downloading', job);
       try {
         const data = await (this.o.download ?? download)(job.location);
-        if (expected === undefined && this.o.config.requireChecksum) throw new Error('no checksum known for the image (firmware.requireChecksum)');
+        // A signed image is checked by its signature: that is the checksum that counts.
+        if (expected === undefined && this.o.config.requireChecksum && !job.signature) throw new Error('no checksum known for the image (firmware.requireChecksum)');
         const actual = sha256Of(data);
         if (expected !== undefined && actual !== expected) throw new Error(`checksum mismatch: got sha256 ${actual}`);
         image = data;
@@ -193,12 +277,24 @@ export class FirmwareUpdater implements FirmwareService {
       this.finish(job, 'DownloadFailed');
       return;
     }
+    if (job.signature !== undefined || job.signingCertificate !== undefined) {
+      await this.set('Downloaded', job);
+      const problem = this.signatureProblem(job, image);
+      if (problem) {
+        this.o.log.error('firmware signature refused: not installed', { requestId: job.requestId, problem });
+        this.o.securityEvent?.('InvalidFirmwareSignature', problem);
+        this.running = false;
+        this.finish(job, 'InvalidSignature');
+        return;
+      }
+      await this.set('SignatureVerified', job);
+    }
     mkdirSync(this.o.config.downloadDir, { recursive: true });
     const imagePath = join(this.o.config.downloadDir, `firmware-${this.o.clock.now()}.bin`);
     writeFileSync(imagePath, image, { mode: 0o600 });
     const next: Job = { ...job, phase: 'downloaded', imagePath, sha256: sha256Of(image) };
     this.save(next);
-    await this.set('Downloaded');
+    if (job.signature === undefined && job.signingCertificate === undefined) await this.set('Downloaded', job);
     this.running = false;
     await this.install(next);
   }
@@ -207,6 +303,11 @@ export class FirmwareUpdater implements FirmwareService {
     if (this.stopped || this.running) return;
     this.running = true;
     const cp = this.o.chargePoint;
+    if (job.installAt !== undefined && job.installAt > this.o.clock.now()) {
+      await this.set('InstallScheduled', job);
+      await this.wait(job.installAt - this.o.clock.now());
+      if (this.stopped) return;
+    }
     // Idle connectors now; busy ones when their transaction ends (ChangeAvailability's Scheduled).
     for (const id of cp.evseIds) cp.changeAvailability(id, 'Inoperative');
     while (cp.hasActiveSession() && !this.stopped) {
@@ -231,7 +332,7 @@ export class FirmwareUpdater implements FirmwareService {
       return;
     }
     this.save({ ...job, phase: 'installing' });
-    await this.set('Installing');
+    await this.set('Installing', job);
     const ok = await this.runCommand(job.imagePath!);
     this.running = false;
     this.finish(job, ok ? 'Installed' : 'InstallationFailed');
@@ -260,13 +361,14 @@ export class FirmwareUpdater implements FirmwareService {
     });
   }
 
-  private finish(job: Job, status: FirmwareStatus): void {
+  private finish(job: Job, status: UpdateStatus): void {
     this.save(undefined);
     if (job.imagePath) rmSync(job.imagePath, { force: true });
     const cp = this.o.chargePoint;
     if (job.phase !== 'scheduled') {
       for (const id of cp.evseIds) cp.changeAvailability(id, this.o.savedAvailability(id));
     }
-    void this.set(status);
+    if (status === 'Installed' && job.requestId !== undefined) this.o.securityEvent?.('FirmwareUpdated', `firmware ${this.o.firmwareVersion}`);
+    void this.set(status, job);
   }
 }

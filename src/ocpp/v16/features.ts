@@ -5,6 +5,7 @@
  */
 import type { Reservations } from '../../core/reservations.js';
 import type { SmartCharging } from '../../core/smart-charging/index.js';
+import type { StationSecurity } from '../certificates.js';
 import type { CentralSystemCalls, ChargePointCalls, DiagnosticsStatus, FirmwareStatus } from './messages.js';
 
 export interface FirmwareService {
@@ -25,7 +26,13 @@ export interface FeatureServices {
   reservations?: Reservations;
   firmware?: FirmwareService;
   diagnostics?: DiagnosticsService;
+  /** Certificates and security events (the 2.0.1 binding answers its certificate calls with them). */
+  security?: StationSecurity;
 }
 
 /** Status notifications a Firmware Management implementation sends (while the link is up). */
-export type FirmwareNotify = <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]) => Promise<void>;
+export type FirmwareNotify = {
+  <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]): Promise<void>;
+  /** OCPP 2.0.1's log upload status (GetLog). */
+  (action: 'LogStatusNotification', request: { status: string; requestId: number }): Promise<void>;
+};

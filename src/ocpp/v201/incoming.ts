@@ -17,6 +17,10 @@ import { baseReport, getVariables, requestLimitError, setVariables, type DeviceM
 import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
+import type { StationSecurity } from '../certificates.js';
+import { certificateHandlers, certificatesAllowed, requestStationCertificate, type CertificateRequests } from './certificates.js';
+import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
+import { networkProfileHandlers } from './network-profile.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -32,6 +36,14 @@ export interface V201Context {
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
+  /** Certificates and security events (Advanced Security), where the charger keeps them (certificates.ts). */
+  security?: StationSecurity;
+  /** The station's certificate requests (repeats, renewal), shared by the handlers and the renewal check. */
+  certificateRequests?: CertificateRequests;
+  /** Firmware updates (L01), where the charger has them. */
+  firmware?: SignedFirmwareService;
+  /** Log uploads (N01), where the charger has them. */
+  logs?: LogUploadService;
   link: {
     /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
@@ -147,6 +159,18 @@ export const handlers: Handlers = {
     if (req.evse !== undefined && (place === 'station' || !knownV201Place(chargePoint, place))) return { status: 'Rejected' };
     const ids = place !== 'station' ? [place.evseId] : chargePoint.evseIds;
     switch (req.requestedMessage) {
+      case 'SignChargingStationCertificate': // A02: answer first, then SignCertificate with a new key's CSR.
+        if (!ctx.security || !certificatesAllowed(ctx)) return { status: 'Rejected' };
+        after(() => void requestStationCertificate(ctx).catch((err) => ctx.log.warn('SignCertificate failed', { err })));
+        return { status: 'Accepted' };
+      case 'FirmwareStatusNotification': // L01: the update in progress with its requestId, else Idle.
+        if (!ctx.firmware) return { status: 'NotImplemented' };
+        after(() => void link.send('FirmwareStatusNotification', ctx.firmware!.statusNow()).catch((err) => ctx.log.debug('triggered FirmwareStatusNotification failed', { err })));
+        return { status: 'Accepted' };
+      case 'LogStatusNotification': // N01: the upload running with its requestId, else Idle.
+        if (!ctx.logs) return { status: 'NotImplemented' };
+        after(() => void link.send('LogStatusNotification', ctx.logs!.logStatusNow()).catch((err) => ctx.log.debug('triggered LogStatusNotification failed', { err })));
+        return { status: 'Accepted' };
       case 'BootNotification':
         after(() => void link.boot('Triggered'));
         return { status: 'Accepted' };
@@ -208,6 +232,11 @@ export const handlers: Handlers = {
     })());
     return { status };
   },
+
+  // Advanced Security (A, M), firmware and logs (L, N): their own files.
+  ...certificateHandlers,
+  ...firmwareHandlers,
+  ...networkProfileHandlers,
 };
 
 interface Registered {

@@ -16,6 +16,10 @@ import { V201Link } from './link.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
+import { securityVariableStore } from './security-variables.js';
+import type { StationSecurity } from '../certificates.js';
+import type { LogUploadService, SignedFirmwareService } from './firmware.js';
+import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
 
 /** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
 const DEFAULT_CACHE_LIFETIME_S = 86_400;
@@ -82,8 +86,18 @@ export const v201: OcppVersion = {
     const model = buildDeviceModel({
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
-    const store = liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData);
-    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset });
+    const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
+    const store = securityVariableStore(d.settings, liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData), security?.certificates);
+    const context = {
+      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
+      ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),
+      ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
+      ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),
+    };
+    const link = new V201Link(d, context);
+    // A03: the station's certificate renewed before it expires.
+    if (security) renewBeforeExpiry(link, { ...context, link });
+    return link;
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

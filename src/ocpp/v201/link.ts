@@ -3,6 +3,7 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import type { AuthorizationInfo, EvseCondition, EvseId, IdTokenType as TokenKind, Sample } from '../../core/ports.js';
 import { settleDeliveryFailure, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { QueuedEvent, TransactionRef } from '../store-ports.js';
+import { v201SecurityEventType } from './security-events.js';
 import { closed, opened, sampled, security, UnknownEventFormatError } from '../v16/transaction-messages.js';
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
@@ -192,7 +193,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   private render(e: QueuedEvent): { action: 'TransactionEvent'; request: TransactionEventRequest } | { action: 'SecurityEventNotification'; request: Req<'SecurityEventNotification'> } {
     if (e.kind === 'security') {
       const b = security(e);
-      return { action: 'SecurityEventNotification', request: { type: b.type, timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) } };
+      return { action: 'SecurityEventNotification', request: { type: v201SecurityEventType(b.type), timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) } };
     }
     const common = { seqNo: e.txSeq ?? 0, ...(e.offline ? { offline: true } : {}) };
     const transactionId = transactionIdFor(e.localId);

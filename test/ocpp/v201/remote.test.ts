@@ -135,7 +135,7 @@ describe('OCPP 2.0.1 remote control against a strict 2.0.1 central system', () =
     const mv = await waitFor(() => csms.callsOf('MeterValues', CP)[0], 10_000, 'MeterValues');
     expect(mv.params).toMatchObject({ evseId: 1, meterValue: [{ sampledValue: expect.arrayContaining([expect.objectContaining({ context: 'Trigger' })]) }] });
     expect(await trigger({ requestedMessage: 'TransactionEvent' })).toEqual({ status: 'Rejected' });
-    expect(await trigger({ requestedMessage: 'LogStatusNotification' })).toEqual({ status: 'NotImplemented' });
+    expect(await trigger({ requestedMessage: 'PublishFirmwareStatusNotification' })).toEqual({ status: 'NotImplemented' });
     expect(await trigger({ requestedMessage: 'Heartbeat', evse: { id: 9 } })).toEqual({ status: 'Rejected' });
     expect(csms.validationFailures).toEqual([]);
   });

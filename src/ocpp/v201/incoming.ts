@@ -16,6 +16,7 @@ import { baseReport, getVariables, requestLimitError, setVariables, type DeviceM
 import type { CsmsCalls } from './messages.js';
 import { fromV201Evse, knownV201Place, STATION_EVSE_ID } from './topology.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
+import { smartChargingHandlers, withStartProfile, type V201Features } from './smart-charging.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -29,6 +30,8 @@ export interface V201Context {
   outbox: Pick<EventQueue, 'head'>;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
+  /** Optional feature services (Smart Charging). */
+  features?: V201Features;
   link: {
     /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
@@ -66,7 +69,7 @@ export const handlers: Handlers = {
     if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
-    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId);
+    const accepted = await withStartProfile(req, ctx, () => ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId)); // K05-style TxProfile
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },
@@ -204,6 +207,8 @@ export const handlers: Handlers = {
     })());
     return { status };
   },
+
+  ...smartChargingHandlers,
 };
 
 interface Registered {

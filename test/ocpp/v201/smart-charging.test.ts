@@ -5,7 +5,12 @@
  * the limit reaching the simulated EV (power in TransactionEvent Updated); a TxProfile removed
  * with its transaction.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PROFILES_DIR } from '../../../src/config/index.js';
+import { toV16Status } from '../../../src/ocpp/v16/mapping.js';
+import { startTcpSlave, tempDir } from '../../helpers/modbus-slave.js';
 import { startAgent, type TestAgent } from '../../helpers/agent.js';
 import { TestCsms, waitFor, type RecordedCall } from '../../helpers/ocpp-server.js';
 import { toV201Installed } from '../../../src/ocpp/v201/charging-profiles.js';
@@ -212,6 +217,53 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(await call('GetChargingProfiles', { requestId: 10, chargingProfile: { chargingLimitSource: ['EMS'] } })).toEqual({ status: 'NoProfiles' });
     expect(await call('GetChargingProfiles', { requestId: 11, evseId: 2, chargingProfile: {} })).toEqual({ status: 'NoProfiles' });
     expect(reports()).toHaveLength(5);
+    expect(csms.validationFailures).toEqual([]);
+  });
+});
+
+describe('OCPP 2.0.1 Smart Charging on real hardware drivers', () => {
+  it('the limit reaches the EVSE board as on 1.6: register 1000 holds the current (pymodbus evse-wb)', async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const boardValues = join(tmp.dir, 'board.json');
+    writeFileSync(boardValues, JSON.stringify({ 'hr:1000': 0, 'hr:1001': 0, 'hr:1002': 1, 'hr:1003': 32, 'hr:1005': 18, 'hr:1006': 1 }));
+    const slave = await startTcpSlave([{ unitId: 3, profileFile: join(PROFILES_DIR, 'evse', 'evse-wb.json'), valuesFile: boardValues }]);
+    cleanups.push(async () => slave.stop());
+    const device = { driver: 'modbus-tcp', host: '127.0.0.1', port: slave.port, timeoutMs: 300, retries: 1, unitId: 3, profile: 'evse-wb' };
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const t = await startAgent(url, { ...agentConfig(url), connectors: [{ id: 1, evse: device }] });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'accepted');
+    const call = (action: string, params: unknown) => csms.call(CP, action, params);
+    const cp = t.agent.chargePoint!;
+    const register = async (want: string) => {
+      let got = '';
+      for (let i = 0; i < 200 && got !== want; i++) {
+        got = await slave.command('get 3 3 1000 1');
+        if (got !== want) await new Promise((r) => setTimeout(r, 25));
+      }
+      return got;
+    };
+    // A grid cap of 10 A for the station.
+    expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(1, 'ChargingStationMaxProfile', 10) })).toEqual({ status: 'Accepted' });
+    await slave.command('set 3 3 1002 2'); // vehicle connected (state B)
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'Preparing', 10_000, 'vehicle connected');
+    expect(await call('RequestStartTransaction', { idToken: token('BOARD001'), evseId: 1, remoteStartId: 1 })).toEqual({ status: 'Accepted' });
+    expect(await register('= 10')).toBe('= 10');
+    // Cleared: the connector's maximum (32 A).
+    expect(await call('ClearChargingProfile', { chargingProfileId: 1 })).toEqual({ status: 'Accepted' });
+    expect(await register('= 32')).toBe('= 32');
+    // A TxProfile of 0 for the running transaction: the board stops (0 is its "off" value).
+    const transactionId = await waitFor(() => cp.session(1)?.localId, 10_000, 'transaction');
+    const zero = { ...profile(2, 'TxProfile', 0), transactionId };
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: zero })).toEqual({ status: 'Accepted' });
+    expect(await register('= 0')).toBe('= 0');
+    await waitFor(() => toV16Status(cp.evseCondition(1)) === 'SuspendedEVSE', 10_000, 'SuspendedEVSE');
+    // The same id again with 13 A: replaced (K01.FR.05).
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(2, 'TxProfile', 13), transactionId } })).toEqual({ status: 'Accepted' });
+    expect(await register('= 13')).toBe('= 13');
     expect(csms.validationFailures).toEqual([]);
   });
 });

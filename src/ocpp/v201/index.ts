@@ -16,7 +16,7 @@ import { V201Link } from './link.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
-import type { V201Features } from './smart-charging.js';
+import { smartChargingVariables, type V201Features } from './smart-charging.js';
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;
@@ -68,7 +68,7 @@ export const v201: OcppVersion = {
     const model = buildDeviceModel({
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
-    const store = sharedSettingsStore(d.settings, settingsVariableStore(d.settings));
+    const store = smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.features as V201Features | undefined);
     return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, outbox: d.outbox, onReset: d.onReset, features: d.features as V201Features | undefined });
   },
   incomingActions: INCOMING_ACTIONS,

@@ -17,6 +17,7 @@ import type { Log } from '../../lib/log.js';
 import type { Settings } from '../store-ports.js';
 import type { ChargingProfileType, CsmsCalls, ReportChargingProfilesRequest, StatusInfoType } from './messages.js';
 import { STATION_EVSE_ID } from './topology.js';
+import type { VariableStore } from './device-model.js';
 
 /** The feature services a 2.0.1 charger answers Smart Charging with (the composition's FeatureServices). */
 export interface V201Features {
@@ -265,4 +266,19 @@ export async function withStartProfile(req: CsmsCalls['RequestStartTransaction']
     for (const ip of replaced) sc.install(ip.target, ip.profile, { replaceSameStackLevel: false });
   }
   return ok;
+}
+
+/**
+ * The device model's store with SmartChargingCtrlr.Entries[ChargingProfiles] live: the number
+ * of profiles installed (K01: what the central system reads before adding more).
+ */
+export function smartChargingVariables(store: VariableStore, features: V201Features | undefined): VariableStore {
+  const sc = features?.smartCharging;
+  if (!sc) return store;
+  const isEntries = (k: Parameters<VariableStore['get']>[0]) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance
+    && k.component.toLowerCase() === 'smartchargingctrlr' && k.variable.toLowerCase() === 'entries' && (k.variableInstance ?? '').toLowerCase() === 'chargingprofiles';
+  return {
+    get: (k) => (isEntries(k) ? String(sc.profiles().length) : store.get(k)),
+    set: (k, value, meta) => store.set(k, value, meta),
+  };
 }

@@ -221,6 +221,23 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
   });
 });
 
+describe('OCPP 2.0.1 SmartChargingCtrlr', () => {
+  it('Entries[ChargingProfiles] is the number of profiles installed; the limits are the 1.6 keys\' values', async () => {
+    const { call } = await ready();
+    const get = async () => (await call('GetVariables', {
+      getVariableData: ['Entries', 'ProfileStackLevel', 'PeriodsPerSchedule', 'RateUnit'].map((name) => ({
+        component: { name: 'SmartChargingCtrlr' }, variable: { name, ...(name === 'Entries' ? { instance: 'ChargingProfiles' } : {}) },
+      })),
+    })).getVariableResult.map((r: any) => [r.variable.name, r.attributeStatus, r.attributeValue]);
+    expect(await get()).toEqual([['Entries', 'Accepted', '0'], ['ProfileStackLevel', 'Accepted', '10'], ['PeriodsPerSchedule', 'Accepted', '48'], ['RateUnit', 'Accepted', 'A,W']]);
+    expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(1, 'ChargingStationMaxProfile', 32) })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 2, chargingProfile: profile(2, 'TxDefaultProfile', 16) })).toEqual({ status: 'Accepted' });
+    expect((await get())[0]).toEqual(['Entries', 'Accepted', '2']);
+    expect(await call('ClearChargingProfile', { chargingProfileId: 1 })).toEqual({ status: 'Accepted' });
+    expect((await get())[0]).toEqual(['Entries', 'Accepted', '1']);
+  });
+});
+
 describe('OCPP 2.0.1 Smart Charging on real hardware drivers', () => {
   it('the limit reaches the EVSE board as on 1.6: register 1000 holds the current (pymodbus evse-wb)', async () => {
     const tmp = tempDir();

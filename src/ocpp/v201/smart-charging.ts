@@ -17,7 +17,7 @@ import type { Log } from '../../lib/log.js';
 import type { Settings } from '../store-ports.js';
 import type { ChargingProfileType, CsmsCalls, ReportChargingProfilesRequest, StatusInfoType } from './messages.js';
 import { STATION_EVSE_ID } from './topology.js';
-import type { VariableStore } from './device-model.js';
+import { getVariables, type DeviceModel, type VariableStore } from './device-model.js';
 
 /** The feature services a 2.0.1 charger answers Smart Charging with (the composition's FeatureServices). */
 export interface V201Features {
@@ -30,6 +30,9 @@ export interface V201SmartChargingContext {
   /** The 1.6 keys the SmartChargingCtrlr variables are views of. */
   settings: Settings;
   log: Log;
+  /** The device model (SupplyPhases of the station and of each EVSE). */
+  model: DeviceModel;
+  store: VariableStore;
   link: { send(action: string, request: unknown): Promise<unknown> };
   features?: V201Features;
 }
@@ -67,6 +70,14 @@ const activeTransaction = (ctx: V201Context, evseId: number): ActiveTransaction 
   return tx && { sessionId: tx.localId, startedAt: tx.startedAt };
 };
 
+/** The phases wired to an EVSE (0: DC) or to the station (evseId 0), from the device model's SupplyPhases. */
+function supplyPhases(ctx: V201Context, evseId: number): number | undefined {
+  const component = evseId === STATION_EVSE_ID ? { name: 'ChargingStation' } : { name: 'EVSE', evse: { id: evseId } };
+  const [r] = getVariables(ctx.model, ctx.store, [{ component, variable: { name: 'SupplyPhases' } }]);
+  const n = r?.attributeStatus === 'Accepted' ? Number(r.attributeValue) : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
+}
+
 /** The rules every profile obeys, wherever it comes from (K01: purpose and EVSE, schedules, limits, K01.FR.06 duplicates). */
 function scheduleProblem(evseId: number, p: ChargingProfileType, ctx: V201Context, sc: SmartCharging): StatusInfoType | undefined {
   const { settings, chargePoint } = ctx;
@@ -84,6 +95,7 @@ function scheduleProblem(evseId: number, p: ChargingProfileType, ctx: V201Contex
   if (p.validFrom !== undefined && p.validTo !== undefined && Date.parse(p.validFrom) >= Date.parse(p.validTo)) return status('InvalidValue', 'validFrom is not before validTo');
   const units = settings.list('ChargingScheduleAllowedChargingRateUnit');
   const phaseSwitching = settings.bool('ConnectorSwitch3to1PhaseSupported');
+  const phases = supplyPhases(ctx, evseId);
   for (const s of p.chargingSchedule) {
     if (!units.includes(s.chargingRateUnit === 'A' ? 'Current' : 'Power')) return status('InvalidSchedule', `unit ${s.chargingRateUnit} not in SmartChargingCtrlr.RateUnit`); // K01.FR.26
     // K01.FR.40/41: Absolute and Recurring start at startSchedule; a Relative one starts with its transaction.
@@ -99,6 +111,9 @@ function scheduleProblem(evseId: number, p: ChargingProfileType, ctx: V201Contex
       if (i > 0 && x.startPeriod <= periods[i - 1]!.startPeriod) return status('InvalidSchedule', 'periods must be in increasing startPeriod order'); // K01.FR.35
       if (x.limit < 0) return status('InvalidSchedule', 'negative limit');
       if (x.numberPhases !== undefined && (x.numberPhases < 1 || x.numberPhases > 3)) return status('InvalidSchedule', 'numberPhases outside 1..3');
+      // K01.FR.44/45: no phases on DC; no more phases than are wired.
+      if (phases === 0 && (x.numberPhases !== undefined || x.phaseToUse !== undefined)) return status('InvalidSchedule', 'numberPhases or phaseToUse on a DC EVSE');
+      if (phases !== undefined && phases > 0 && x.numberPhases !== undefined && x.numberPhases > phases) return status('InvalidSchedule', `numberPhases above the ${phases} phases wired`);
       if (x.phaseToUse !== undefined) {
         if (x.numberPhases !== 1) return status('InvalidSchedule', 'phaseToUse needs numberPhases 1'); // K01.FR.19
         if (!phaseSwitching) return status('InvalidSchedule', 'phaseToUse without AC phase switching'); // K01.FR.20

@@ -221,6 +221,33 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
   });
 });
 
+describe('OCPP 2.0.1 Smart Charging on a one-phase EVSE', () => {
+  it('numberPhases above the phases wired Rejected, numberPhases 1 Accepted (K01.FR.45)', async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const charger = join(tmp.dir, 'sim-ac-1x7kw.json');
+    writeFileSync(charger, JSON.stringify({
+      id: 'sim-ac-1x7kw', description: 'one-phase test charger', vendor: 'evse-edge', model: 'SIM-AC-1x7', firmwareVersion: 'sim-1',
+      connectors: [{ id: 1, type: 'Type2', phases: '1', maxCurrentA: 32, nominalVoltageV: 230, maxPowerW: 7360 }],
+      simulation: { vehicle: { batteryWh: 60000, maxPowerW: 7400, socPctMin: 20, socPctMax: 60, targetSocPct: 90 }, arrivalDelayMs: 2000, departureDelayMs: 5000 },
+    }));
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const t = await startAgent(url, { ...agentConfig(url), charger });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'accepted');
+    const phased = (id: number, numberPhases: number) => ({
+      ...profile(id, 'TxDefaultProfile', 16), chargingSchedule: [{ id: 1, chargingRateUnit: 'A', startSchedule: past(), chargingSchedulePeriod: [{ startPeriod: 0, limit: 16, numberPhases }] }],
+    });
+    expect(await csms.call(CP, 'SetChargingProfile', { evseId: 1, chargingProfile: phased(1, 3) })).toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidSchedule' } });
+    const onePhase = phased(1, 1);
+    expect(await csms.call(CP, 'SetChargingProfile', { evseId: 1, chargingProfile: onePhase })).toEqual({ status: 'Accepted' });
+    expect(installed(t)).toEqual([{ evseId: 1, profile: onePhase }]);
+    expect(csms.validationFailures).toEqual([]);
+  });
+});
+
 describe('OCPP 2.0.1 SmartChargingCtrlr', () => {
   it('Entries[ChargingProfiles] is the number of profiles installed; the limits are the 1.6 keys\' values', async () => {
     const { call } = await ready();

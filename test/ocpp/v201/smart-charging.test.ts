@@ -191,6 +191,9 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(await call('GetChargingProfiles', { requestId: 5, chargingProfile: { chargingProfilePurpose: 'TxProfile' } })).toEqual({ status: 'Accepted' });
     const report = await waitFor(() => csms.callsOf('ReportChargingProfiles', CP)[0], 10_000, 'ReportChargingProfiles');
     expect(report.params).toMatchObject({ requestId: 5, evseId: 2, chargingLimitSource: 'CSO', chargingProfile: [{ id: 30, transactionId }] });
+    // A start refused (EVSE 2 is busy): its profile is not kept, and the profile of that id it replaced is back.
+    expect(await call('RequestStartTransaction', { idToken: token('SMART003'), evseId: 2, remoteStartId: 4, chargingProfile: { ...relative, stackLevel: 1, chargingSchedule: [{ ...relative.chargingSchedule[0], chargingSchedulePeriod: [{ startPeriod: 0, limit: 7 }] }] } })).toEqual({ status: 'Rejected' });
+    expect(installed(t)).toMatchObject([{ evseId: 2, profile: { id: 30, stackLevel: 0, chargingSchedule: [{ chargingSchedulePeriod: [{ limit: 10 }] }] } }]);
     expect(csms.validationFailures).toEqual([]);
   });
 

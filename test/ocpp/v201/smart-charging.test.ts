@@ -141,8 +141,11 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     const { t, call } = await ready();
     const p1 = { ...profile(7, 'TxDefaultProfile', 16), chargingSchedule: [{ id: 2, chargingRateUnit: 'A', startSchedule: past(), chargingSchedulePeriod: [{ startPeriod: 0, limit: 16, numberPhases: 1, phaseToUse: 2 }] }] };
     // The station says it cannot switch phases (ConnectorSwitch3to1PhaseSupported, a read-only key: set as a product would ship it).
+    const switching = async () => (await call('GetVariables', { getVariableData: [{ component: { name: 'SmartChargingCtrlr' }, variable: { name: 'ACPhaseSwitchingSupported' } }] })).getVariableResult[0];
+    expect(await switching()).toMatchObject({ attributeStatus: 'Accepted', attributeValue: 'false' });
     expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: p1 })).toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidSchedule' } });
     t.agent.settings!.set('ConnectorSwitch3to1PhaseSupported', 'true');
+    expect(await switching()).toMatchObject({ attributeStatus: 'Accepted', attributeValue: 'true' });
     const p = { ...profile(7, 'TxDefaultProfile', 16), chargingSchedule: [{ id: 2, chargingRateUnit: 'A', startSchedule: past(), chargingSchedulePeriod: [{ startPeriod: 0, limit: 16, numberPhases: 1, phaseToUse: 2 }] }] };
     expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: p })).toEqual({ status: 'Accepted' });
     expect(installed(t)).toEqual([{ evseId: 1, profile: p }]);

@@ -67,17 +67,24 @@ export class SmartCharging implements ChargingLimits {
     return this.o.store.all();
   }
 
-  /** The profiles `profile` would replace on `target`: the same id, or the same purpose and stack level there (1.6 §5.16, 2.0.1 K01.FR.05). */
-  private replacedBy(target: LimitTarget, profile: Pick<LimitProfile, 'id' | 'purpose' | 'stackLevel'>): number[] {
+  /**
+   * The profiles `profile` would replace on `target`: the same id (1.6 §5.16, 2.0.1 K01.FR.05),
+   * or the same purpose and stack level there (1.6 §5.16; 2.0.1 refuses an overlapping one
+   * instead, K01.FR.06, and keeps the others: `sameStackLevel` false).
+   */
+  private replacedBy(target: LimitTarget, profile: Pick<LimitProfile, 'id' | 'purpose' | 'stackLevel'>, sameStackLevel = true): number[] {
     return this.o.store.all()
       .filter((ip) => ip.profile.id === profile.id
-        || (sameTarget(ip.target, target) && ip.profile.purpose === profile.purpose && ip.profile.stackLevel === profile.stackLevel))
+        || (sameStackLevel && sameTarget(ip.target, target) && ip.profile.purpose === profile.purpose && ip.profile.stackLevel === profile.stackLevel))
       .map((ip) => ip.profile.id);
   }
 
-  /** Install a profile where it applies. Returns the ids it replaced. */
-  install(target: LimitTarget, profile: LimitProfile): number[] {
-    const replaced = this.replacedBy(target, profile);
+  /**
+   * Install a profile where it applies. Returns the ids it replaced: the same id, and unless
+   * `replaceSameStackLevel` is false, the same purpose and stack level on the target.
+   */
+  install(target: LimitTarget, profile: LimitProfile, o: { replaceSameStackLevel?: boolean } = {}): number[] {
+    const replaced = this.replacedBy(target, profile, o.replaceSameStackLevel ?? true);
     if (replaced.length) this.o.store.remove(replaced);
     this.o.store.put({ target, profile, installedAt: this.o.clock.now() });
     this.o.log.info('charging profile installed', {

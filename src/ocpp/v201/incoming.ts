@@ -21,6 +21,7 @@ import type { StationSecurity } from '../certificates.js';
 import { certificateHandlers, certificatesAllowed, requestStationCertificate, type CertificateRequests } from './certificates.js';
 import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
 import { networkProfileHandlers } from './network-profile.js';
+import { smartChargingHandlers, withStartProfile, type V201Features } from './smart-charging.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -44,6 +45,8 @@ export interface V201Context {
   firmware?: SignedFirmwareService;
   /** Log uploads (N01), where the charger has them. */
   logs?: LogUploadService;
+  /** Optional feature services (Smart Charging). */
+  features?: V201Features;
   link: {
     /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
@@ -82,7 +85,7 @@ export const handlers: Handlers = {
     if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
-    const accepted = await ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type);
+    const accepted = await withStartProfile(req, ctx, () => ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type)); // K05-style TxProfile
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },
@@ -233,10 +236,11 @@ export const handlers: Handlers = {
     return { status };
   },
 
-  // Advanced Security (A, M), firmware and logs (L, N): their own files.
+  // Advanced Security (A, M), firmware and logs (L, N), Smart Charging (K): their own files.
   ...certificateHandlers,
   ...firmwareHandlers,
   ...networkProfileHandlers,
+  ...smartChargingHandlers,
 };
 
 interface Registered {

@@ -23,6 +23,7 @@ import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
 
 /** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
 const DEFAULT_CACHE_LIFETIME_S = 86_400;
+import { smartChargingVariables, type V201Features } from './smart-charging.js';
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;
@@ -87,9 +88,10 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
-    const store = securityVariableStore(d.settings, liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData), security?.certificates);
+    const features = d.features as V201Features | undefined;
+    const store = securityVariableStore(d.settings, liveAuthorizationVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), d.authData), security?.certificates);
     const context = {
-      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
+      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset, features,
       ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),
       ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
       ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),

@@ -55,6 +55,7 @@ export const V16_EQUIVALENTS: readonly V16Equivalent[] = [
     toV201: mapList(RATE_UNITS), toV16: mapList(invert(RATE_UNITS)),
   },
   { key: 'ReserveConnectorZeroSupported', component: 'ReservationCtrlr', variable: 'NonEvseSpecific' },
+  { key: 'ConnectorSwitch3to1PhaseSupported', component: 'SmartChargingCtrlr', variable: 'ACPhaseSwitchingSupported' },
 ];
 
 /** The 1.6 side: its configuration keys' values (the 1.6 settings store). */

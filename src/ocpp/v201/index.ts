@@ -16,6 +16,13 @@ import { V201Link } from './link.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
+import type { Reservations } from '../../core/reservations.js';
+
+/** The charger's reservations among the feature services it was composed with (src/app/charger), if any. */
+const reservationsOf = (features: unknown): { reservations?: Reservations } => {
+  const r = (features as { reservations?: Reservations } | undefined)?.reservations;
+  return r ? { reservations: r } : {};
+};
 
 /** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
 const DEFAULT_CACHE_LIFETIME_S = 86_400;
@@ -83,7 +90,8 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const store = liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData);
-    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset });
+    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
+      ...reservationsOf(d.features) });
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

@@ -13,6 +13,7 @@ import { sharedV201StrictValidator } from './errors.js';
 import { liveAuthorizationVariables } from './authorization.js';
 import { INCOMING_ACTIONS } from './incoming.js';
 import { V201Link } from './link.js';
+import { reportReservationEnds } from './reservation.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
@@ -90,8 +91,12 @@ export const v201: OcppVersion = {
       evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
     });
     const store = liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData);
-    return new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
+    const link = new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,
       ...reservationsOf(d.features) });
+    // H04: reservations that expire unused are reported (the link and the reservations live as long as the charger).
+    const { reservations } = reservationsOf(d.features);
+    if (reservations) reportReservationEnds(reservations, link, d.log.child({ component: 'reservations' }));
+    return link;
   },
   incomingActions: INCOMING_ACTIONS,
   mapping: { status: toV201Status, stopReason: toV201Reason, authorization: (info: IdTokenInfoType) => fromV201IdTokenInfo(info) },

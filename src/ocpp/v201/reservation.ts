@@ -11,7 +11,8 @@ import type { ChargePoint } from '../../core/charge-point.js';
 import { ANY_EVSE, type Reservations, type ReservationTarget } from '../../core/reservations.js';
 import type { Log } from '../../lib/log.js';
 import { valueOf, type DeviceModel, type VariableStore } from './device-model.js';
-import type { CsmsCalls } from './messages.js';
+import type { CsmsCalls, ReservationStatusUpdateRequest } from './messages.js';
+import type { LinkState } from '../version.js';
 
 /** What these handlers use of the binding's context (incoming.ts V201Context, which holds more). */
 export interface ReservationContext {
@@ -85,3 +86,49 @@ export const reservationHandlers: { ReserveNow: Handler<'ReserveNow'>; CancelRes
   // H02: Accepted when the reservation was held (it ends, and the EVSE is Available again), else Rejected.
   CancelReservation: (req, ctx) => ({ status: ctx.reservations?.cancel(req.reservationId) ? 'Accepted' : 'Rejected' }),
 };
+
+/** What the ReservationStatusUpdate reporter uses of the link. */
+export interface ReservationReportLink {
+  readonly state: string;
+  send(action: 'ReservationStatusUpdate', request: ReservationStatusUpdateRequest): Promise<unknown>;
+  on(event: 'state', listener: (state: LinkState) => void): unknown;
+  off(event: 'state', listener: (state: LinkState) => void): unknown;
+}
+
+/**
+ * H04: a reservation that ends unused without the central system cancelling it is reported by
+ * ReservationStatusUpdate: Expired when its expiry passed (also one that expired while the
+ * charger was off, found at start). Held while the link is not Accepted (B02: no other CALL
+ * while Pending) and sent once it is, in order. Not a transaction message: one that fails to
+ * be delivered is logged, not retried. Returns the unsubscribe.
+ */
+export function reportReservationEnds(reservations: Pick<Reservations, 'onEnded'>, link: ReservationReportLink, log: Log): () => void {
+  const held: ReservationStatusUpdateRequest[] = [];
+  let sending = false;
+  const flush = async () => {
+    if (sending) return;
+    sending = true;
+    try {
+      while (held.length > 0 && link.state === 'accepted') {
+        const request = held.shift()!;
+        await link.send('ReservationStatusUpdate', request).catch((err) => log.warn('ReservationStatusUpdate not delivered', { ...request, err }));
+      }
+    } finally {
+      sending = false;
+    }
+  };
+  const onState = (state: LinkState) => {
+    if (state === 'accepted') void flush();
+  };
+  const offEnded = reservations.onEnded((e) => {
+    // Cancelled by the central system (it knows) or used by a transaction (the Started carries its id): nothing to report.
+    if (e.reason !== 'expired') return;
+    held.push({ reservationId: e.reservationId, reservationUpdateStatus: 'Expired' });
+    void flush();
+  });
+  link.on('state', onState);
+  return () => {
+    offEnded();
+    link.off('state', onState);
+  };
+}

@@ -20,6 +20,8 @@ afterEach(async () => {
 /** An agent on 2.0.1 against the strict 2.0.1 server, booted and with its statuses sent. */
 async function ready(overrides: Record<string, unknown> = {}, dir?: string): Promise<{ csms: TestCsms; t: TestAgent; call: (action: string, params: unknown) => Promise<any> }> {
   const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+  // The strict server's defaults have no answer for it: an empty response is the schema's.
+  csms.on('ReservationStatusUpdate', () => ({}));
   const url = await csms.start();
   cleanups.push(() => csms.stop());
   const { ocpp, ...rest } = overrides as { ocpp?: object };
@@ -173,5 +175,55 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     const start = await waitFor(() => started(csms)[0], 10_000, 'Started');
     expect(start.params).toMatchObject({ evse: { id: 1 }, idToken: { idToken: 'MEMBER01' }, reservationId: 61 });
     expect(csms.validationFailures).toEqual([]);
+  });
+  it('ReservationStatusUpdate Expired for a reservation that expires unused; none after CancelReservation or use (H04)', async () => {
+    const { csms, t, call } = await ready();
+    expect(await reserve(csms, { id: 71, idToken: 'RESV0012', evseId: 1, ms: 1_500 })).toEqual({ status: 'Accepted' });
+    expect(await reserve(csms, { id: 72, idToken: 'RESV0013', evseId: 2, ms: 60_000 })).toEqual({ status: 'Accepted' });
+    await waitFor(() => lastStatus(csms, 1) === 'Reserved' && lastStatus(csms, 2) === 'Reserved', 5_000, 'both Reserved');
+    expect(await call('CancelReservation', { reservationId: 72 })).toEqual({ status: 'Accepted' });
+    const update = await waitFor(() => csms.callsOf('ReservationStatusUpdate', CP)[0], 10_000, 'ReservationStatusUpdate');
+    expect(update.params).toEqual({ reservationId: 71, reservationUpdateStatus: 'Expired' });
+    await waitFor(() => lastStatus(csms, 1) === 'Available', 5_000, 'EVSE 1 Available after expiry');
+    // Used by its token: no update either.
+    expect(await reserve(csms, { id: 73, idToken: 'RESV0014', evseId: 2, ms: 60_000 })).toEqual({ status: 'Accepted' });
+    expect(await call('RequestStartTransaction', { idToken: token('RESV0014', 'Central'), evseId: 2, remoteStartId: 8 })).toEqual({ status: 'Accepted' });
+    const start = await waitFor(() => started(csms)[0], 10_000, 'Started');
+    expect(start.params).toMatchObject({ evse: { id: 2 }, reservationId: 73 });
+    expect(t.agent.features!.reservations!.list()).toEqual([]);
+    expect(csms.callsOf('ReservationStatusUpdate', CP).map((c) => c.params.reservationId)).toEqual([71]);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('a reservation that expires while the central system is unreachable, or while the charger is off, is reported once the boot is Accepted again (H04)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'evse-resv201-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = await ready({}, dir);
+    expect(await reserve(first.csms, { id: 81, idToken: 'RESV0015', evseId: 1, ms: 1_500 })).toEqual({ status: 'Accepted' });
+    // Long enough to outlive the outage on a slow machine (checked below, before the charger stops).
+    const expiry82 = Date.now() + 12_000;
+    expect(await reserve(first.csms, { id: 82, idToken: 'RESV0016', evseId: 2, ms: expiry82 - Date.now() })).toEqual({ status: 'Accepted' });
+    // The central system goes away; reservation 81 expires meanwhile.
+    const port = first.csms.port;
+    await first.csms.stop();
+    await waitFor(() => first.t.agent.link!.state !== 'accepted', 10_000, 'link down');
+    await waitFor(() => first.t.agent.features!.reservations!.list().every((r) => r.reservationId !== 81), 10_000, '81 expired');
+    const back = new TestCsms({ protocol: 'ocpp2.0.1' });
+    back.on('ReservationStatusUpdate', () => ({}));
+    await back.start(port);
+    cleanups.push(() => back.stop());
+    const update = await waitFor(() => back.callsOf('ReservationStatusUpdate', CP)[0], 15_000, 'ReservationStatusUpdate after reconnect');
+    expect(update.params).toEqual({ reservationId: 81, reservationUpdateStatus: 'Expired' });
+    // The charger stops; reservation 82 expires while it is off and is reported after the next boot.
+    expect(first.t.agent.features!.reservations!.list().map((r) => r.reservationId)).toEqual([82]);
+    await first.t.agent.stop();
+    await back.stop();
+    await new Promise((r) => setTimeout(r, Math.max(0, expiry82 - Date.now() + 200)));
+    const second = await ready({}, dir);
+    expect(second.t.agent.features!.reservations!.list()).toEqual([]);
+    const after = await waitFor(() => second.csms.callsOf('ReservationStatusUpdate', CP)[0], 15_000, 'ReservationStatusUpdate after restart');
+    expect(after.params).toEqual({ reservationId: 82, reservationUpdateStatus: 'Expired' });
+    expect(second.csms.callsOf('ReservationStatusUpdate', CP)).toHaveLength(1);
+    expect([...back.validationFailures, ...second.csms.validationFailures]).toEqual([]);
   });
 });

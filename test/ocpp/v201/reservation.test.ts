@@ -176,6 +176,23 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(start.params).toMatchObject({ evse: { id: 1 }, idToken: { idToken: 'MEMBER01' }, reservationId: 61 });
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('RequestStartTransaction with the reservation\'s groupIdToken uses it; another group is refused there (H01, F01)', async () => {
+    const { csms, t, call } = await ready();
+    expect(await reserve(csms, { id: 62, idToken: 'DISPATCH', evseId: 2, groupIdToken: 'FLEET001' })).toEqual({ status: 'Accepted' });
+    expect(await call('RequestStartTransaction', { idToken: token('MEMBER09', 'Central'), groupIdToken: token('OTHERGRP', 'Central'), evseId: 2, remoteStartId: 10 })).toEqual({ status: 'Rejected' });
+    expect(await call('RequestStartTransaction', { idToken: token('MEMBER02', 'Central'), evseId: 2, remoteStartId: 11 })).toEqual({ status: 'Rejected' });
+    expect(await call('RequestStartTransaction', { idToken: token('MEMBER02', 'Central'), groupIdToken: token('FLEET001', 'Central'), evseId: 2, remoteStartId: 12 })).toEqual({ status: 'Accepted' });
+    const start = await waitFor(() => started(csms)[0], 10_000, 'Started');
+    expect(start.params).toMatchObject({ evse: { id: 2 }, idToken: { idToken: 'MEMBER02' }, reservationId: 62, transactionInfo: { remoteStartId: 12 } });
+    expect(t.agent.features!.reservations!.list()).toEqual([]);
+    // Without an evseId: the group's reserved EVSE is picked for it.
+    expect(await reserve(csms, { id: 63, idToken: 'DISPATCH', evseId: 1, groupIdToken: 'FLEET001' })).toEqual({ status: 'Accepted' });
+    expect(await call('RequestStartTransaction', { idToken: token('MEMBER03', 'Central'), groupIdToken: token('FLEET001', 'Central'), remoteStartId: 13 })).toEqual({ status: 'Accepted' });
+    const second = await waitFor(() => started(csms)[1], 10_000, 'second Started');
+    expect(second.params).toMatchObject({ evse: { id: 1 }, reservationId: 63 });
+    expect(csms.validationFailures).toEqual([]);
+  });
   it('ReservationStatusUpdate Expired for a reservation that expires unused; none after CancelReservation or use (H04)', async () => {
     const { csms, t, call } = await ready();
     expect(await reserve(csms, { id: 71, idToken: 'RESV0012', evseId: 1, ms: 1_500 })).toEqual({ status: 'Accepted' });

@@ -8,7 +8,7 @@ import type { ChargingPolicy } from '../../core/policy.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
-import { AUTH_CACHE_MAX_BYTES, buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
+import { AUTH_CACHE_MAX_BYTES, buildDeviceModel, MemoryVariableStore, v201ConnectorType, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
 import { liveAuthorizationVariables } from './authorization.js';
 import { INCOMING_ACTIONS } from './incoming.js';
@@ -88,7 +88,7 @@ export const v201: OcppVersion = {
   policy,
   createLink: (d) => {
     const model = buildDeviceModel({
-      evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
+      evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: c.type ? v201ConnectorType(c.type) : 'Unknown' }] })),
     });
     const store = liveAuthorizationVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), d.authData);
     const link = new V201Link(d, { model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset,

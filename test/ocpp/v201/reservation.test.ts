@@ -106,11 +106,16 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('any EVSE (no evseId, with or without connectorType): the last free EVSE is held for the token; NonEvseSpecific false or Enabled false → Rejected (H01)', async () => {
+  it('any EVSE (no evseId, with or without connectorType; a type the charger lacks Rejected): the last free EVSE is held for the token; NonEvseSpecific false or Enabled false → Rejected (H01)', async () => {
     const { csms, t, call } = await ready();
     const cp = t.agent.chargePoint!;
+    // The charger's profile has two Type2 sockets: the device model says so, and a type it lacks is Rejected.
+    const types = await call('GetVariables', { getVariableData: [1, 2].map((id) => ({ component: { name: 'Connector', evse: { id, connectorId: 1 } }, variable: { name: 'ConnectorType' } })) });
+    expect(types.getVariableResult.map((r: any) => r.attributeValue)).toEqual(['sType2', 'sType2']);
+    expect(await reserve(csms, { id: 30, idToken: 'RESV0006', connectorType: 'cCCS2' })).toEqual({ status: 'Rejected' });
+    expect(await reserve(csms, { id: 30, idToken: 'RESV0006', evseId: 1, connectorType: 'cCCS2' })).toEqual({ status: 'Rejected' });
     // Two free EVSEs, one reservation of any EVSE: both stay Available.
-    expect(await reserve(csms, { id: 31, idToken: 'RESV0006', connectorType: 'cType2' })).toEqual({ status: 'Accepted' });
+    expect(await reserve(csms, { id: 31, idToken: 'RESV0006', connectorType: 'sType2' })).toEqual({ status: 'Accepted' });
     expect([lastStatus(csms, 1), lastStatus(csms, 2)]).toEqual(['Available', 'Available']);
     expect(await call('RequestStartTransaction', { idToken: token('OTHER003', 'Central'), evseId: 1, remoteStartId: 3 })).toEqual({ status: 'Accepted' });
     await waitFor(() => started(csms).length === 1, 10_000, 'Started on EVSE 1');

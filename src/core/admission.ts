@@ -96,15 +96,16 @@ export class Admission {
   }
 
   /** A remote start (`remoteStartId`: the central system's id of it, recorded with the session). Returns whether it was accepted. */
-  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
-    let target = this.pickEvseFor(evseId, idTag);
+  async remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType, groupId?: string): Promise<boolean> {
+    let target = this.pickEvseFor(evseId, idTag, groupId);
     if (!target || target.session || target.pending) return false;
-    let info: AuthorizationInfo = { status: 'Accepted' };
+    // The central system's group for the start (2.0.1 groupIdToken): a reservation of that group is the tag's.
+    let info: AuthorizationInfo = { status: 'Accepted', ...(groupId !== undefined ? { groupId } : {}) };
     let offline = false;
     if (this.deps.policy.transaction.authorizeRemoteStart) {
       const decision = await this.authorize(idTag, type);
       if (!decision.accepted || this.isMasterPass(decision.info.groupId)) return false;
-      info = decision.info;
+      info = decision.info.groupId === undefined && groupId !== undefined ? { ...decision.info, groupId } : decision.info;
       offline = decision.offline;
       // Chosen again now the tag's groupId is known (a reservation may be its group's).
       target = this.pickEvseFor(evseId, idTag, info.groupId);

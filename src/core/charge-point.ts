@@ -224,10 +224,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   /**
    * A remote start on an EVSE, or on any (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction
    * with its remoteStartId, which the session's opening event records; `type`, the token's kind
-   * when the protocol says it, goes with its authorisation). Returns whether it was accepted.
+   * when the protocol says it, goes with its authorisation; `groupId`, the group the central
+   * system starts it for (2.0.1 groupIdToken), when its Authorize gives none). Returns whether it was accepted.
    */
-  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType): Promise<boolean> {
-    return this.admission.remoteStart(idTag, evseId, remoteStartId, type);
+  remoteStart(idTag: string, evseId?: EvseId, remoteStartId?: number, type?: IdTokenType, groupId?: string): Promise<boolean> {
+    return this.admission.remoteStart(idTag, evseId, remoteStartId, type, groupId);
   }
 
   /**

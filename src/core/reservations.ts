@@ -34,6 +34,12 @@ export class MemoryReservationStore implements ReservationStore {
   remove(id: number) { this.items.delete(id); }
 }
 
+/** How a reservation ended: its expiry passed, the central system cancelled it, or a transaction used it. */
+export interface ReservationEnd {
+  reservationId: number;
+  reason: 'expired' | 'cancelled' | 'consumed';
+}
+
 export type ReserveStatus = 'Accepted' | 'Faulted' | 'Occupied' | 'Rejected' | 'Unavailable';
 
 /** What the ChargePoint asks of reservations. */
@@ -56,7 +62,7 @@ export interface ReservationPolicy {
 const MAX_WAIT_MS = 6 * 3_600_000;
 
 export class Reservations implements ReservationPolicy {
-  private readonly events = new EventEmitter<{ change: [] }>();
+  private readonly events = new EventEmitter<{ change: []; ended: [ReservationEnd] }>();
   private timer?: Timer;
   /** Kept in memory (status derivation asks often); written through to the store. */
   private readonly items = new Map<number, Reservation>();
@@ -160,6 +166,7 @@ export class Reservations implements ReservationPolicy {
     if (!r) return false;
     this.remove(reservationId);
     this.o.log.info('reservation cancelled', { reservationId, ...targetLog(r.target) });
+    this.events.emit('ended', { reservationId, reason: 'cancelled' });
     this.changed();
     return true;
   }
@@ -190,12 +197,19 @@ export class Reservations implements ReservationPolicy {
     if (!this.all().some((r) => r.reservationId === reservationId)) return;
     this.remove(reservationId);
     this.o.log.info('reservation used by a transaction', { reservationId });
+    this.events.emit('ended', { reservationId, reason: 'consumed' });
     this.changed();
   }
 
   onChange(listener: () => void): () => void {
     this.events.on('change', listener);
     return () => this.events.off('change', listener);
+  }
+
+  /** A reservation ended (not when one is replaced by another with its id). */
+  onEnded(listener: (e: ReservationEnd) => void): () => void {
+    this.events.on('ended', listener);
+    return () => this.events.off('ended', listener);
   }
 
   private changed(): void {
@@ -209,6 +223,7 @@ export class Reservations implements ReservationPolicy {
     for (const r of gone) {
       this.remove(r.reservationId);
       this.o.log.info('reservation expired', { reservationId: r.reservationId, ...targetLog(r.target) });
+      this.events.emit('ended', { reservationId: r.reservationId, reason: 'expired' });
     }
     this.schedule();
     if (gone.length) this.events.emit('change');

@@ -84,6 +84,11 @@ export function v201Handlers(c: V201Context): Handlers {
       log.info('event', { seqNo: p.seqNo, tbc: p.tbc ?? false, events: p.eventData.length });
       return {};
     },
+    // H04: a reservation ended unused (Expired, Removed); nothing to record beyond the log.
+    ReservationStatusUpdate: (p) => {
+      log.info('reservation status', { reservationId: p.reservationId, status: p.reservationUpdateStatus });
+      return {};
+    },
     SecurityEventNotification: (p) => {
       log.info('security event', { type: p.type, timestamp: p.timestamp, ...(p.techInfo ? { techInfo: p.techInfo } : {}) });
       return {};

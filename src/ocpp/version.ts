@@ -106,7 +106,7 @@ export interface LinkDeps<Definitions = unknown, Features = unknown> {
   /** The stored settings' definitions (the charger's configuration keys). */
   definitions: Definitions;
   /** The charger's connectors (1.6 connector n is 2.0.1's EVSE n, connector 1). */
-  connectors: readonly { id: number; phases: number; maxPowerW: number; dc?: boolean }[];
+  connectors: readonly { id: number; phases: number; maxPowerW: number; dc?: boolean; /** The profile's connector type (Type2, CCS2, …), when known. */ type?: string }[];
   clock: SettableClock;
   identity: ChargePointIdentity;
   log: Log;

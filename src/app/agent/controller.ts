@@ -137,6 +137,7 @@ export class Agent {
     const runtime = new ChargePointRuntime({
       chargePointId: cpId, db, clock: this.clock, log: this.log, pseudonym: this.pseudonym,
       hardware: { evses: hardware.evses, readers: hardware.readers, faultSources: hardware.faultSources },
+      connectorTypes: new Map(charger.connectors.map((c) => [c.id, c.type])),
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion },
       csms: {
         url: config.csms.url, callTimeoutMs: config.csms.callTimeoutMs,

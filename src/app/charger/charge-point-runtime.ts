@@ -27,6 +27,8 @@ export interface ChargePointRuntimeDeps {
   log: Log;
   pseudonym: Pseudonymiser;
   hardware: { evses: EvseHardware[]; readers: IdReader[]; faultSources?: FaultSource[] };
+  /** Each EVSE's connector type as the charger's profile names it (2.0.1 Connector.ConnectorType, ReserveNow connectorType). */
+  connectorTypes?: ReadonlyMap<number, string>;
   identity: ChargePointIdentity;
   csms: {
     url: string;
@@ -172,7 +174,7 @@ export class ChargePointRuntime {
     const linkOf = (version: VersionBinding) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
       authData: this.authData, definitions: d.definitions,
-      connectors: d.hardware.evses.map((c) => ({ id: c.evseId, phases: c.phases, maxPowerW: c.maxPowerW })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
+      connectors: d.hardware.evses.map((c) => ({ id: c.evseId, phases: c.phases, maxPowerW: c.maxPowerW, ...(d.connectorTypes?.has(c.evseId) ? { type: d.connectorTypes.get(c.evseId)! } : {}) })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,
     });

@@ -103,6 +103,11 @@ const CONNECTOR_TYPE_OF: Readonly<Record<string, (typeof CONNECTOR_TYPES)[number
   Type2: 'sType2', Type1: 'cType1', CCS2: 'cCCS2', CCS1: 'cCCS1', CHAdeMO: 'cG105', Schuko: 'sCEE-7-7',
 };
 
+/** A profile's connector type as 2.0.1's ConnectorEnumType ('Unknown' for one it does not name). */
+export function v201ConnectorType(profileType: string): string {
+  return CONNECTOR_TYPE_OF[profileType] ?? 'Unknown';
+}
+
 /**
  * The topology of a charger whose profile lists connectors: each connector its own EVSE with one
  * connector, as OCPP 1.6 connector n is 2.0.1's (EVSE n, connector 1) (OCPP201.md §8).
@@ -114,7 +119,7 @@ export function topologyFromConnectors(connectors: readonly ProfileConnector[]):
       id: c.id,
       maxPowerW: c.maxPowerW,
       supplyPhases: c.phases === 'DC' ? 0 : Number(c.phases),
-      connectors: [{ id: 1, connectorType: CONNECTOR_TYPE_OF[c.type] ?? 'Unknown' }],
+      connectors: [{ id: 1, connectorType: v201ConnectorType(c.type) }],
     })),
   };
 }

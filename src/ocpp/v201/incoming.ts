@@ -6,11 +6,13 @@
 import { createRPCError } from '../rpc.js';
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
+import type { Reservations } from '../../core/reservations.js';
 import type { Clock, EvseId } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { AnyConnection } from '../connection.js';
 import type { AuthorizationStore, ConfigurationStore, EventQueue } from '../store-ports.js';
 import { authorizationHandlers } from './authorization.js';
+import { reservationHandlers } from './reservation.js';
 import { toV201MeterValue } from './mapping.js';
 import { triggerTransactionEvent } from './transaction-trigger.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
@@ -35,6 +37,8 @@ export interface V201Context {
   authData: AuthorizationStore;
   /** The queue of transaction messages not yet delivered (GetTransactionStatus). */
   outbox: Pick<EventQueue, 'head'>;
+  /** Reservations (H01-H04), when the charger has them (reservation.ts). */
+  reservations?: Reservations;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
   onReset: (type: 'Soft' | 'Hard') => void;
   /** Certificates and security events (Advanced Security), where the charger keeps them (certificates.ts). */
@@ -79,13 +83,14 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
 
 export const handlers: Handlers = {
   ...authorizationHandlers,
+  ...reservationHandlers,
   // F01/F02: AuthorizeRemoteStart is the policy's AuthorizeRemoteTxRequests (one setting, two views); the core decides.
   RequestStartTransaction: async (req, ctx) => {
     // B02.FR.05: no transaction before the boot is Accepted (Pending, or a BootNotification still unanswered).
     if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
-    const accepted = await withStartProfile(req, ctx, () => ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type)); // K05-style TxProfile
+    const accepted = await withStartProfile(req, ctx, () => ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type, req.groupIdToken?.idToken)); // K05-style TxProfile
     ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
     return { status: accepted ? 'Accepted' : 'Rejected' };
   },

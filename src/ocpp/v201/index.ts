@@ -8,11 +8,12 @@ import type { ChargingPolicy } from '../../core/policy.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import { policyFromSettings } from '../v16/policy.js';
 import type { OcppVersion } from '../version.js';
-import { AUTH_CACHE_MAX_BYTES, buildDeviceModel, MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
+import { AUTH_CACHE_MAX_BYTES, buildDeviceModel, MemoryVariableStore, v201ConnectorType, type VariableKey, type VariableStore } from './device-model.js';
 import { sharedV201StrictValidator } from './errors.js';
 import { liveAuthorizationVariables } from './authorization.js';
 import { INCOMING_ACTIONS } from './incoming.js';
 import { V201Link } from './link.js';
+import { reportReservationEnds } from './reservation.js';
 import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
@@ -20,6 +21,13 @@ import { securityVariableStore } from './security-variables.js';
 import type { StationSecurity } from '../certificates.js';
 import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
+import type { Reservations } from '../../core/reservations.js';
+
+/** The charger's reservations among the feature services it was composed with (src/app/charger), if any. */
+const reservationsOf = (features: unknown): { reservations?: Reservations } => {
+  const r = (features as { reservations?: Reservations } | undefined)?.reservations;
+  return r ? { reservations: r } : {};
+};
 
 /** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
 const DEFAULT_CACHE_LIFETIME_S = 86_400;
@@ -85,13 +93,13 @@ export const v201: OcppVersion = {
   policy,
   createLink: (d) => {
     const model = buildDeviceModel({
-      evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: 'Unknown' }] })),
+      evses: d.connectors.map((c) => ({ id: c.id, maxPowerW: c.maxPowerW, supplyPhases: c.dc ? 0 : c.phases, connectors: [{ id: 1, connectorType: c.type ? v201ConnectorType(c.type) : 'Unknown' }] })),
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
     const features = d.features as V201Features | undefined;
     const store = securityVariableStore(d.settings, liveAuthorizationVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), d.authData), security?.certificates);
     const context = {
-      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset, features,
+      model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset, features, ...reservationsOf(d.features),
       ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),
       ...(firmware?.updateSigned ? { firmware: firmware as SignedFirmwareService } : {}),
       ...(diagnostics?.requestLog ? { logs: diagnostics as LogUploadService } : {}),
@@ -99,6 +107,9 @@ export const v201: OcppVersion = {
     const link = new V201Link(d, context);
     // A03: the station's certificate renewed before it expires.
     if (security) renewBeforeExpiry(link, { ...context, link });
+    // H04: reservations that expire unused are reported (the link and the reservations live as long as the charger).
+    const { reservations } = reservationsOf(d.features);
+    if (reservations) reportReservationEnds(reservations, link, d.log.child({ component: 'reservations' }));
     return link;
   },
   incomingActions: INCOMING_ACTIONS,

@@ -66,7 +66,7 @@ describe('evse-edge doctor checks the OCPP connection as the agent makes it', ()
     // The same 2.0.1 server for an agent configured for 2.0.1 (csms.ocppVersions): ok, saying so.
     const ok201 = await doctor(config(`ws://127.0.0.1:${(http201.address() as AddressInfo).port}/ocpp`, { ocppVersions: ['ocpp1.6', 'ocpp2.0.1'] }));
     expect(ws(ok201.checks), ok201.err).toMatchObject({ status: 'ok' });
-    expect(ws(ok201.checks)!.detail).toMatch(/subprotocol ocpp2\.0\.1 selected \(offered ocpp1\.6, ocpp2\.0\.1\)/);
+    expect(ws(ok201.checks)!.detail).toMatch(/subprotocol ocpp2\.0\.1 selected, no authentication \(security profile 0\); offered ocpp1\.6, ocpp2\.0\.1/);
 
     const plain = createServer((_req, res) => res.end('hello'));
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));

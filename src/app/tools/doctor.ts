@@ -121,7 +121,7 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
       const selected = socket.protocol;
       socket.close(1000, 'evse-edge doctor');
       if (!offered.includes(selected as never)) finish({ name, status: 'fail', detail: `${shown}: the central system selected the subprotocol "${selected}", not one offered (${said})` });
-      else finish({ name, status: 'ok', detail: `${shown}: WebSocket upgrade, subprotocol ${selected} selected (offered ${said}), ${auth}` });
+      else finish({ name, status: 'ok', detail: `${shown}: WebSocket upgrade, subprotocol ${selected} selected, ${auth}; offered ${said}` });
     });
     socket.on('unexpected-response', (_req, res) => {
       const code = res.statusCode ?? 0;

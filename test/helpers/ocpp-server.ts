@@ -44,6 +44,10 @@ function defaultAnswers(protocol: TestProtocol, nextTx: () => number): Record<st
     DiagnosticsStatusNotification: () => ({}),
     FirmwareStatusNotification: () => ({}),
     SecurityEventNotification: () => ({}),
+    // The security whitepaper's (ocpp-rpc's ocpp1.6 schemas hold them).
+    SignCertificate: () => ({ status: 'Accepted' }),
+    SignedFirmwareStatusNotification: () => ({}),
+    LogStatusNotification: () => ({}),
   };
 }
 

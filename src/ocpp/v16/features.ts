@@ -6,6 +6,7 @@
 import type { Reservations } from '../../core/reservations.js';
 import type { SmartCharging } from '../../core/smart-charging/index.js';
 import type { StationSecurity } from '../certificates.js';
+import type { LogUploadService, SignedFirmwareService } from '../firmware-services.js';
 import type { CentralSystemCalls, ChargePointCalls, DiagnosticsStatus, FirmwareStatus } from './messages.js';
 
 export interface FirmwareService {
@@ -24,8 +25,10 @@ export interface DiagnosticsService {
 export interface FeatureServices {
   smartCharging?: SmartCharging;
   reservations?: Reservations;
-  firmware?: FirmwareService;
-  diagnostics?: DiagnosticsService;
+  /** With the signed update (security whitepaper SignedUpdateFirmware) when the charger has it. */
+  firmware?: FirmwareService & Partial<SignedFirmwareService>;
+  /** With GetLog (security whitepaper) when the charger has it. */
+  diagnostics?: DiagnosticsService & Partial<LogUploadService>;
   /** Certificates and security events (the 2.0.1 binding answers its certificate calls with them). */
   security?: StationSecurity;
 }

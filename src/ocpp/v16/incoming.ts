@@ -2,9 +2,10 @@ import { createRPCError } from '../rpc.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { OcppConnection } from '../connection.js';
 import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';
-import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, KeyValue } from './messages.js';
+import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, ExtendedTriggerableMessage, KeyValue, TriggerableMessage } from './messages.js';
 import type { IncomingContext } from './context.js';
 import { firmwareHandlers } from './firmware.js';
+import { certificateHandlers, requestChargePointCertificate, v16CertificatesAllowed } from './certificates.js';
 import { reservationHandlers } from './reservation.js';
 import { remoteStartWithProfile, smartChargingHandlers } from './smart-charging.js';
 import { toMeterValue } from './render.js';
@@ -39,6 +40,50 @@ export function changeConfiguration(
   ctx.log.info('configuration changed', { key: def.key, ...(def.writeOnly ? {} : { value: ctx.settings.get(def.key) }) });
   ctx.link.configurationChanged(def.key);
   return def.rebootRequired ? 'RebootRequired' : 'Accepted';
+}
+
+/** TriggerMessage (§5.17) and the ExtendedTriggerMessage messages that are the same: answered first, then sent. */
+function trigger(requested: TriggerableMessage | ExtendedTriggerableMessage, cid: number | undefined, ctx: IncomingContext): CsResponse<'TriggerMessage'> {
+  const { chargePoint, link } = ctx;
+  if (cid !== undefined && !knownV16Connector(chargePoint, cid)) return { status: 'Rejected' };
+  switch (requested) {
+    case 'BootNotification':
+      after(() => void link.boot());
+      return { status: 'Accepted' };
+    case 'Heartbeat':
+      after(() => void link.send('Heartbeat', {}).catch(() => undefined));
+      return { status: 'Accepted' };
+    case 'StatusNotification': {
+      const ids = cid !== undefined ? [cid] : v16ConnectorIds(chargePoint);
+      after(() => ids.forEach((id) => void link.sendStatus(v16ConditionOf(chargePoint, id))));
+      return { status: 'Accepted' };
+    }
+    case 'MeterValues': {
+      // Connector 0 (or none): every EVSE's meter.
+      const evse = cid === undefined ? undefined : evseOfV16Connector(chargePoint, cid);
+      const ids = evse !== undefined ? [evse] : chargePoint.evseIds;
+      after(() => {
+        for (const id of ids) {
+          void (async () => {
+            const sample = await chargePoint.triggerSample(id);
+            if (!sample) return;
+            const session = chargePoint.session(id);
+            const transactionId = session ? link.transactionIdOf(session.localId) : undefined;
+            await link.send('MeterValues', { connectorId: toV16ConnectorId(id), ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
+          })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
+        }
+      });
+      return { status: 'Accepted' };
+    }
+    case 'DiagnosticsStatusNotification':
+      after(() => void link.send('DiagnosticsStatusNotification', { status: ctx.features?.diagnostics?.status() ?? 'Idle' }).catch(() => undefined));
+      return { status: 'Accepted' };
+    case 'FirmwareStatusNotification':
+      after(() => void link.send('FirmwareStatusNotification', { status: ctx.features?.firmware?.status() ?? 'Idle' }).catch(() => undefined));
+      return { status: 'Accepted' };
+    default:
+      return { status: 'NotImplemented' };
+  }
 }
 
 /** One handler per action: what the charge point answers to the central system. */
@@ -115,47 +160,31 @@ export const handlers: Handlers = {
     return { status: 'UnknownMessageId' };
   },
 
-  TriggerMessage: (req, ctx) => {
-    const { chargePoint, link } = ctx;
-    const cid = req.connectorId;
-    if (cid !== undefined && !knownV16Connector(chargePoint, cid)) return { status: 'Rejected' };
+  TriggerMessage: (req, ctx) => trigger(req.requestedMessage, req.connectorId, ctx),
+
+  // Security whitepaper: the same triggers, plus the charge point's certificate, the signed
+  // firmware update's status and the log upload's. Answered first, then sent.
+  ExtendedTriggerMessage: (req, ctx) => {
+    const { link, log } = ctx;
     switch (req.requestedMessage) {
-      case 'BootNotification':
-        after(() => void link.boot());
+      case 'SignChargePointCertificate':
+        if (!ctx.features?.security || !v16CertificatesAllowed(ctx)) return { status: 'Rejected' };
+        after(() => void requestChargePointCertificate(ctx).catch((err) => log.warn('SignCertificate failed', { err })));
         return { status: 'Accepted' };
-      case 'Heartbeat':
-        after(() => void link.send('Heartbeat', {}).catch(() => undefined));
-        return { status: 'Accepted' };
-      case 'StatusNotification': {
-        const ids = cid !== undefined ? [cid] : v16ConnectorIds(chargePoint);
-        after(() => ids.forEach((id) => void link.sendStatus(v16ConditionOf(chargePoint, id))));
-        return { status: 'Accepted' };
-      }
-      case 'MeterValues': {
-        // Connector 0 (or none): every EVSE's meter.
-        const evse = cid === undefined ? undefined : evseOfV16Connector(chargePoint, cid);
-        const ids = evse !== undefined ? [evse] : chargePoint.evseIds;
-        after(() => {
-          for (const id of ids) {
-            void (async () => {
-              const sample = await chargePoint.triggerSample(id);
-              if (!sample) return;
-              const session = chargePoint.session(id);
-              const transactionId = session ? link.transactionIdOf(session.localId) : undefined;
-              await link.send('MeterValues', { connectorId: toV16ConnectorId(id), ...(transactionId ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
-            })().catch((err) => ctx.log.warn('triggered MeterValues failed', { evseId: id, err }));
-          }
-        });
+      case 'FirmwareStatusNotification': {
+        const f = ctx.features?.firmware;
+        const now = f?.statusNow?.() ?? { status: f?.status() ?? 'Idle' };
+        after(() => void link.send('SignedFirmwareStatusNotification', now as ChargePointCalls['SignedFirmwareStatusNotification'][0])
+          .catch((err) => log.debug('triggered SignedFirmwareStatusNotification failed', { err })));
         return { status: 'Accepted' };
       }
-      case 'DiagnosticsStatusNotification':
-        after(() => void link.send('DiagnosticsStatusNotification', { status: ctx.features?.diagnostics?.status() ?? 'Idle' }).catch(() => undefined));
+      case 'LogStatusNotification': {
+        const now = ctx.features?.diagnostics?.logStatusNow?.() ?? { status: 'Idle' as const };
+        after(() => void link.send('LogStatusNotification', now).catch((err) => log.debug('triggered LogStatusNotification failed', { err })));
         return { status: 'Accepted' };
-      case 'FirmwareStatusNotification':
-        after(() => void link.send('FirmwareStatusNotification', { status: ctx.features?.firmware?.status() ?? 'Idle' }).catch(() => undefined));
-        return { status: 'Accepted' };
+      }
       default:
-        return { status: 'NotImplemented' };
+        return trigger(req.requestedMessage, req.connectorId, ctx);
     }
   },
 
@@ -181,6 +210,7 @@ export const handlers: Handlers = {
   ...smartChargingHandlers,
   ...reservationHandlers,
   ...firmwareHandlers,
+  ...certificateHandlers,
 };
 
 /** What a connection's shared handler table is given: the charge point's context. */

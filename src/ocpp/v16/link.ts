@@ -93,6 +93,23 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     this.statusHolds.clear();
   }
 
+  // ------------------------------------------------------------- calls
+
+  /**
+   * Every call, with the notices the neutral services give in the shared spelling put in 1.6's:
+   * a firmware status with a requestId is a signed update's (security whitepaper
+   * SignedFirmwareStatusNotification), and a log upload cancelled by a new GetLog has no status
+   * in 1.6 (the GetLog answer AcceptedCanceled said it): nothing is sent for it.
+   */
+  override send<A extends keyof ChargePointCalls & string>(action: A, request: ChargePointCalls[A][0], timeoutMs?: number): Promise<ChargePointCalls[A][1]> {
+    const notice = request as { status?: string; requestId?: number };
+    if (action === 'FirmwareStatusNotification' && notice.requestId !== undefined) {
+      return super.send('SignedFirmwareStatusNotification', notice as CpRequest<'SignedFirmwareStatusNotification'>, timeoutMs);
+    }
+    if (action === 'LogStatusNotification' && notice.status === 'AcceptedCanceled') return Promise.resolve({});
+    return super.send(action, request, timeoutMs);
+  }
+
   // ------------------------------------------------------------- transaction ids
 
   /** The 1.6 transactionId of a session (from StartTransaction.conf), once known. */

@@ -55,7 +55,29 @@ export interface ChargePointCalls {
   FirmwareStatusNotification: [{ status: FirmwareStatus }, Record<string, never>];
   /** From the OCPP 1.6 security whitepaper (ocpp-rpc's ocpp1.6 schemas include it). */
   SecurityEventNotification: [{ type: string; timestamp: string; techInfo?: string }, Record<string, never>];
+  /** Security whitepaper: a CSR for the charge point's certificate (PEM). */
+  SignCertificate: [{ csr: string }, Status<'Accepted' | 'Rejected'>];
+  /** Security whitepaper: the progress of a SignedUpdateFirmware. */
+  SignedFirmwareStatusNotification: [{ status: SignedFirmwareStatus; requestId?: number }, Record<string, never>];
+  /** Security whitepaper: the progress of a GetLog upload. */
+  LogStatusNotification: [{ status: UploadLogStatus; requestId?: number }, Record<string, never>];
 }
+
+/** The security whitepaper's FirmwareStatusEnumType (SignedFirmwareStatusNotification). */
+export type SignedFirmwareStatus =
+  | 'Downloaded' | 'DownloadFailed' | 'Downloading' | 'DownloadScheduled' | 'DownloadPaused' | 'Idle' | 'InstallationFailed' | 'Installing'
+  | 'Installed' | 'InstallRebooting' | 'InstallScheduled' | 'InstallVerificationFailed' | 'InvalidSignature' | 'SignatureVerified';
+export type UploadLogStatus = 'BadMessage' | 'Idle' | 'NotSupportedOperation' | 'PermissionDenied' | 'Uploaded' | 'UploadFailure' | 'Uploading';
+/** The security whitepaper's CertificateUseEnumType. */
+export type V16CertificateUse = 'CentralSystemRootCertificate' | 'ManufacturerRootCertificate';
+export interface V16CertificateHashData {
+  hashAlgorithm: 'SHA256' | 'SHA384' | 'SHA512';
+  issuerNameHash: string;
+  issuerKeyHash: string;
+  serialNumber: string;
+}
+export type ExtendedTriggerableMessage =
+  | 'BootNotification' | 'LogStatusNotification' | 'FirmwareStatusNotification' | 'Heartbeat' | 'MeterValues' | 'SignChargePointCertificate' | 'StatusNotification';
 
 export type TriggerableMessage = 'BootNotification' | 'DiagnosticsStatusNotification' | 'FirmwareStatusNotification' | 'Heartbeat' | 'MeterValues' | 'StatusNotification';
 
@@ -98,6 +120,26 @@ export interface CentralSystemCalls {
     { fileName?: string },
   ];
   UpdateFirmware: [{ location: string; retries?: number; retrieveDate: string; retryInterval?: number }, Record<string, never>];
+  // The security whitepaper (edition 3); ocpp-rpc's ocpp1.6 schemas hold these messages.
+  ExtendedTriggerMessage: [{ requestedMessage: ExtendedTriggerableMessage; connectorId?: number }, Status<'Accepted' | 'Rejected' | 'NotImplemented'>];
+  CertificateSigned: [{ certificateChain: string }, Status<'Accepted' | 'Rejected'>];
+  InstallCertificate: [{ certificateType: V16CertificateUse; certificate: string }, Status<'Accepted' | 'Failed' | 'Rejected'>];
+  GetInstalledCertificateIds: [{ certificateType: V16CertificateUse }, { status: 'Accepted' | 'NotFound'; certificateHashData?: V16CertificateHashData[] }];
+  DeleteCertificate: [{ certificateHashData: V16CertificateHashData }, Status<'Accepted' | 'Failed' | 'NotFound'>];
+  SignedUpdateFirmware: [
+    {
+      requestId: number; retries?: number; retryInterval?: number;
+      firmware: { location: string; retrieveDateTime: string; installDateTime?: string; signingCertificate: string; signature: string };
+    },
+    Status<'Accepted' | 'Rejected' | 'AcceptedCanceled' | 'InvalidCertificate' | 'RevokedCertificate'>,
+  ];
+  GetLog: [
+    {
+      logType: 'DiagnosticsLog' | 'SecurityLog'; requestId: number; retries?: number; retryInterval?: number;
+      log: { remoteLocation: string; oldestTimestamp?: string; latestTimestamp?: string };
+    },
+    { status: 'Accepted' | 'Rejected' | 'AcceptedCanceled'; filename?: string },
+  ];
 }
 
 export type CpAction = keyof ChargePointCalls;

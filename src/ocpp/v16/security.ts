@@ -4,20 +4,45 @@
  */
 import { authorizationKeyProblem } from '../../config/csms-security.js';
 import type { KeyDefinition } from './configuration.js';
+import { CERTIFICATE_LIMITS } from './certificates.js';
 
-/** Security event types (whitepaper appendix 1) the agent can observe. */
+/**
+ * The security events of the whitepaper (edition 3, appendix 1), with whether each is critical
+ * (critical ones are what a central system must hear of at once). Every one recorded is kept in
+ * the security log and queued for the central system through the outbox, as transaction messages are.
+ */
 export const SECURITY_EVENTS = {
+  FirmwareUpdated: { critical: true },
+  FailedToAuthenticateAtCentralSystem: { critical: false },
+  CentralSystemFailedToAuthenticate: { critical: false },
+  SettingSystemTime: { critical: true },
   StartupOfTheDevice: { critical: true },
   ResetOrReboot: { critical: true },
-  SettingSystemTime: { critical: true },
+  SecurityLogWasCleared: { critical: true },
   ReconfigurationOfSecurityParameters: { critical: false },
+  MemoryExhaustion: { critical: true },
   InvalidMessages: { critical: false },
-  FailedToAuthenticateAtCentralSystem: { critical: false },
+  AttemptedReplayAttacks: { critical: false },
+  TamperDetectionActivated: { critical: true },
+  InvalidFirmwareSignature: { critical: false },
+  InvalidFirmwareSigningCertificate: { critical: false },
   InvalidCentralSystemCertificate: { critical: false },
+  InvalidChargePointCertificate: { critical: false },
   InvalidTLSVersion: { critical: false },
   InvalidTLSCipherSuite: { critical: false },
 } as const;
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;
+
+/** OCPP 2.0.1's names of the same events (an event recorded while the charger spoke 2.0.1, delivered on 1.6). */
+const V16_NAMES: Readonly<Record<string, SecurityEventType>> = {
+  InvalidCsmsCertificate: 'InvalidCentralSystemCertificate',
+  FailedToAuthenticateAtCsms: 'FailedToAuthenticateAtCentralSystem',
+  CsmsFailedToAuthenticate: 'CentralSystemFailedToAuthenticate',
+  InvalidChargingStationCertificate: 'InvalidChargePointCertificate',
+};
+
+/** A recorded event's type as the 1.6 whitepaper names it. */
+export const v16SecurityEventType = (type: string): string => V16_NAMES[type] ?? type;
 
 const CERTIFICATE_ERRORS = new Set([
   'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
@@ -78,5 +103,20 @@ export function securityKeyDefinitions(state: SecurityKeyState): KeyDefinition[]
       key: 'AuthorizationKey', readonly: false, type: 'string', default: '', writeOnly: true,
       validate: (value) => notInOcppBlock('authorizationKey') ?? authorizationKeyProblem(value),
     },
+    ...certificateKeyDefinitions(),
+  ];
+}
+
+/**
+ * The whitepaper's certificate management keys: the largest CertificateSigned chain (bytes) and
+ * the most certificates the charger keeps (read-only: this charger's limits), the CPO name that
+ * goes into the O of every CSR, and AdditionalRootCertificateCheck (not supported: false).
+ */
+export function certificateKeyDefinitions(): KeyDefinition[] {
+  return [
+    { key: 'CertificateSignedMaxChainSize', readonly: true, type: 'int', default: String(CERTIFICATE_LIMITS.certificateSignedMaxChainSize) },
+    { key: 'CertificateStoreMaxLength', readonly: true, type: 'int', default: String(CERTIFICATE_LIMITS.certificateStoreMaxLength) },
+    { key: 'CpoName', readonly: false, type: 'string', default: '', validate: (v) => (v.length > 64 ? 'at most 64 characters (the O of a certificate)' : undefined) },
+    { key: 'AdditionalRootCertificateCheck', readonly: true, type: 'bool', default: 'false' },
   ];
 }

@@ -4,6 +4,7 @@ import type { CpRequest } from './messages.js';
 import type { QueuedEvent, TransactionRef } from './store-ports.js';
 import { toMeterValue } from './render.js';
 import { toV16Reason } from './mapping.js';
+import { v16SecurityEventType } from './security.js';
 
 /** The protocol version that assigns the transaction ids this binding knows. */
 export const OCPP16 = 'ocpp1.6';
@@ -96,5 +97,5 @@ export function stopTransaction(transactionId: number, b: ClosedBody): CpRequest
 }
 
 export function securityEventNotification(b: SecurityBody): CpRequest<'SecurityEventNotification'> {
-  return { type: b.type, timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) };
+  return { type: v16SecurityEventType(b.type).slice(0, 50), timestamp: isoMs(b.timestamp), ...(b.techInfo ? { techInfo: b.techInfo.slice(0, 255) } : {}) };
 }

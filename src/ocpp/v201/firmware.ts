@@ -12,27 +12,11 @@
  */
 import type { Log } from '../../lib/log.js';
 import type { StationSecurity } from '../certificates.js';
+import type { LogUploadService, SignedFirmwareService } from '../firmware-services.js';
 import type { CsmsCalls } from './messages.js';
 
-/** What the 2.0.1 handlers need of the firmware service (the app's FirmwareUpdater). */
-export interface SignedFirmwareService {
-  updateSigned(req: {
-    requestId: number; location: string; retrieveAt: number; installAt?: number; retries?: number; retryIntervalS?: number;
-    signature?: string; signingCertificate?: string;
-  }): 'Accepted' | 'AcceptedCanceled' | 'Rejected';
-  /** The update in progress (its status and requestId), else Idle: a triggered FirmwareStatusNotification. */
-  statusNow(): { status: string; requestId?: number };
-}
-
-/** What GetLog needs of the diagnostics uploader (the app's DiagnosticsUploader). */
-export interface LogUploadService {
-  requestLog(req: {
-    requestId: number; logType: 'DiagnosticsLog' | 'SecurityLog'; location: string; window: { startMs?: number; stopMs?: number };
-    retries?: number; retryIntervalS?: number;
-  }): { status: 'Accepted' | 'AcceptedCanceled' | 'Rejected'; fileName?: string };
-  /** The upload running with its requestId, else Idle: a triggered LogStatusNotification. */
-  logStatusNow(): { status: 'Idle' | 'Uploading'; requestId?: number };
-}
+// The services are protocol-neutral (../firmware-services.ts): the 1.6 binding uses the same ones.
+export type { LogUploadService, SignedFirmwareService } from '../firmware-services.js';
 
 export interface FirmwareContext {
   security?: StationSecurity;

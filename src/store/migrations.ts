@@ -285,4 +285,18 @@ export const migrations: readonly string[] = [
   DROP TABLE charging_profiles;
   ALTER TABLE charging_profiles_new RENAME TO charging_profiles;
   `,
+  // 10: the security log (OCPP 1.6 security whitepaper, 2.0.1 N01 SecurityLog): every security
+  // event the charger recorded, kept across restarts (the newest SECURITY_LOG_MAX_ENTRIES per
+  // charge point), whether or not the central system has had it.
+  `
+  CREATE TABLE security_log (
+    seq             INTEGER PRIMARY KEY,
+    charge_point_id TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    clock_trusted   INTEGER NOT NULL,
+    type            TEXT NOT NULL,
+    tech_info       TEXT
+  );
+  CREATE INDEX security_log_cp ON security_log (charge_point_id);
+  `,
 ];

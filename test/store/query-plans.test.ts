@@ -128,7 +128,9 @@ function exerciseEveryView(db: SqliteDatabase): void {
     reservations.put({ reservationId: 1, target: { kind: 'evse', evseId: 1 }, idTagRef: 'ref', expiresAt: now + 60_000 });
     reservations.all();
     reservations.remove(1);
-    new SqliteSecurityEvents(db, cp).record({ type: 'InvalidCentralSystemCertificate', timestamp: now, clockTrusted: true });
+    const security = new SqliteSecurityEvents(db, cp);
+    security.record({ type: 'InvalidCentralSystemCertificate', timestamp: now, clockTrusted: true });
+    security.entries({ startMs: now, stopMs: now + 1 });
   }
   const first = [...records.iterate({ chargePointId: 'CP-1' })][0]!;
   [...records.iterate({})];

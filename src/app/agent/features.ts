@@ -9,6 +9,7 @@ import type { Log, LogRecord } from '../../lib/log.js';
 import { tlsClientOptions } from '../../ocpp/tls.js';
 import type { KeyDefinition } from '../../ocpp/v16/configuration.js';
 import type { SqliteDatabase } from '../../store/index.js';
+import { SqliteSecurityEvents, type SecurityLogEntry } from '../../store/security-events.js';
 import type { FirmwareFactory } from '../charger/charge-point-runtime.js';
 import { buildDiagnosticsBundle, scrubText } from '../services/diagnostics-bundle.js';
 import { redactedConfig } from './diagnostics.js';
@@ -39,11 +40,15 @@ export function collectSecrets(config: unknown): string[] {
   return out;
 }
 
-/** The security log for GetLog SecurityLog: the log's security events in the window, JSON lines. */
-export function securityLog(chargePointId: string, records: readonly LogRecord[], nowMs: number, window: { startMs?: number; stopMs?: number }, secrets: readonly string[]): { fileName: string; data: Buffer } {
-  const lines = records
-    .filter((r) => typeof r.securityEvent === 'string' && (window.startMs === undefined || r.time >= window.startMs) && (window.stopMs === undefined || r.time <= window.stopMs))
-    .map((r) => JSON.stringify({ time: new Date(r.time).toISOString(), type: r.securityEvent, ...(r.techInfo !== undefined ? { techInfo: r.techInfo } : {}) }));
+/**
+ * The security log for GetLog SecurityLog: the security events the store kept in the window,
+ * one JSON line each (time, type, techInfo; clockTrusted false when the charger's clock was not
+ * yet set), scrubbed of the configuration's secrets like the diagnostics bundle.
+ */
+export function securityLog(chargePointId: string, entries: readonly SecurityLogEntry[], nowMs: number, secrets: readonly string[]): { fileName: string; data: Buffer } {
+  const lines = entries.map((e) => JSON.stringify({
+    time: new Date(e.at).toISOString(), type: e.type, ...(e.techInfo !== undefined ? { techInfo: e.techInfo } : {}), ...(e.clockTrusted ? {} : { clockTrusted: false }),
+  }));
   const stamp = new Date(nowMs).toISOString().replace(/[:.]/g, '-');
   return { fileName: `${chargePointId.replace(/[^A-Za-z0-9._-]/g, '_')}-security-${stamp}.log`, data: Buffer.from(scrubText(lines.map((l) => `${l}\n`).join(''), [], secrets, (x) => x)) };
 }
@@ -64,6 +69,7 @@ export function agentFirmware(d: {
     const fw = config.firmware;
     const log = d.log.child({ component: 'firmware' });
     const secrets = collectSecrets(config);
+    const securityEvents = new SqliteSecurityEvents(d.db, config.chargePointId);
     // https:// and ftps:// file servers may be certified by the operator's CA (csms.ca) as well
     // as the system's; the file is read at each transfer, so a renewed CA applies at once.
     const trust = (): TransferTrust | undefined => {
@@ -87,8 +93,8 @@ export function agentFirmware(d: {
         chargePointId: config.chargePointId, version: d.version, db: d.db, outbox, settings, definitions: d.definitions,
         chargePoint, config: redactedConfig(d.loaded), secrets, logs: d.logs ?? (() => []), pseudonym: d.pseudonym,
       }, clock.now(), window),
-      // GetLog SecurityLog (2.0.1): the security events of the log kept in memory, one JSON line each, scrubbed like the bundle.
-      buildSecurityLog: (window) => securityLog(config.chargePointId, d.logs?.() ?? [], clock.now(), window, secrets),
+      // GetLog SecurityLog (1.6 whitepaper, 2.0.1): the security log the store keeps, one JSON line each, scrubbed like the bundle.
+      buildSecurityLog: (window) => securityLog(config.chargePointId, securityEvents.entries(window), clock.now(), secrets),
       notify: (status) => notify('DiagnosticsStatusNotification', { status }),
       notifyLog: (status, requestId) => notify('LogStatusNotification', { status, requestId }),
       clock, log: d.log.child({ component: 'diagnostics-upload' }),

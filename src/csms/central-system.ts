@@ -28,7 +28,7 @@ export interface CentralSystemOptions {
   idTags?: string[];
   /** Subprotocols served, in the central system's order of preference (default 1.6, then 2.0.1). */
   protocols?: CsmsProtocol[];
-  /** Signs a 2.0.1 station's CSR (SignCertificate) into a PEM chain; absent: SignCertificate is Rejected. */
+  /** Signs a station's CSR (SignCertificate, 2.0.1 and the 1.6 security whitepaper) into a PEM chain; absent: SignCertificate is Rejected. */
   certificateSigner?: (csr: string, certificateType: string) => Promise<string>;
 }
 
@@ -199,7 +199,32 @@ export class CentralSystem extends EventEmitter<CsmsEvents> {
     handle('DataTransfer', () => ({ status: 'UnknownVendorId' }));
     handle('DiagnosticsStatusNotification', () => ({}));
     handle('FirmwareStatusNotification', () => ({}));
-    handle('SecurityEventNotification', () => ({}));
+    handle('SecurityEventNotification', (p) => {
+      log.info('security event', { type: p.type, timestamp: p.timestamp, ...(p.techInfo ? { techInfo: p.techInfo } : {}) });
+      return {};
+    });
+    // The security whitepaper's: the signed update's and the log upload's progress, and a CSR
+    // signed when a CA is configured (answer first; CertificateSigned follows), as on 2.0.1.
+    handle('SignedFirmwareStatusNotification', (p) => {
+      log.info('firmware status', { status: p.status, requestId: p.requestId });
+      return {};
+    });
+    handle('LogStatusNotification', (p) => {
+      log.info('log status', { status: p.status, requestId: p.requestId });
+      return {};
+    });
+    handle('SignCertificate', (p) => {
+      const signer = this.o.certificateSigner;
+      if (!signer) {
+        log.warn('SignCertificate refused: this central system has no CA to sign with');
+        return { status: 'Rejected' };
+      }
+      void signer(p.csr, 'ChargePointCertificate').then(
+        (certificateChain) => setImmediate(() => void this.call(cpId, 'CertificateSigned', { certificateChain }).catch((err: unknown) => log.warn('call failed', { action: 'CertificateSigned', err }))),
+        (err: unknown) => log.warn('signing a CSR failed', { err }),
+      );
+      return { status: 'Accepted' };
+    });
   }
 
   private serveV201(client: ServerClient, cpId: string, log: Log): void {

@@ -240,3 +240,24 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 });
+
+describe('OCPP 1.6 security whitepaper: security profile 3', () => {
+  it('after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
+    const ca = pki.ca('SP3 Central System Root');
+    const initial = pki.leaf(ca, { cn: CP, usage: 'clientAuth' });
+    const { csms, t, call } = await securedV16(pki, cleanups, { securityProfile: 3, authorizationKey: undefined, cert: initial.cert, key: initial.key }, {}, { ca, clientCa: ca.cert });
+    const initialSerial = openssl(['x509', '-in', initial.cert, '-noout', '-serial']).trim().replace(/^serial=/, '');
+    expect(csms.clientSerials).toEqual([initialSerial]);
+
+    expect(await call('ExtendedTriggerMessage', { requestedMessage: 'SignChargePointCertificate' })).toEqual({ status: 'Accepted' });
+    const csr = (await waitFor(() => csms.callsOf('SignCertificate', CP)[0], 10_000, 'SignCertificate')).params.csr as string;
+    // The Central System root is the configured one (csms.ca): nothing installed over OCPP.
+    expect(await call('CertificateSigned', { certificateChain: signCsr(csr, ca, 0xc16) })).toEqual({ status: 'Accepted' });
+    await waitFor(() => csms.clientSerials.length >= 2 && t.agent.link!.state === 'accepted' && csms.clients.has(CP), 15_000, 'reconnected');
+    expect(csms.clientSerials.slice(1).every((s) => s === '0C16')).toBe(true);
+    expect(csms.clientCns.every((cn) => cn === CP)).toBe(true);
+    expect(csms.callsOf('BootNotification', CP)).toHaveLength(1);
+    noKeyInLogs(t);
+    expect(csms.validationFailures).toEqual([]);
+  });
+});

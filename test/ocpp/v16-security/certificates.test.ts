@@ -14,6 +14,8 @@ import { startAgent, type TestAgent } from '../../helpers/agent.js';
 import { TestCsms, waitFor } from '../../helpers/ocpp-server.js';
 import { TestPki, type Pem } from '../../helpers/pki.js';
 import { securedV16 } from '../../helpers/secured-v16.js';
+import { httpServer } from '../../helpers/upload-servers.js';
+import { gunzipSync } from 'node:zlib';
 import { X509Certificate, createHash } from 'node:crypto';
 
 const CP = 'CP-TEST-1';
@@ -257,6 +259,37 @@ describe('OCPP 1.6 security whitepaper: security profile 3', () => {
     expect(csms.clientSerials.slice(1).every((s) => s === '0C16')).toBe(true);
     expect(csms.clientCns.every((cn) => cn === CP)).toBe(true);
     expect(csms.callsOf('BootNotification', CP)).toHaveLength(1);
+    noKeyInLogs(t);
+    expect(csms.validationFailures).toEqual([]);
+  });
+});
+
+describe('OCPP 1.6 security whitepaper: the charger\'s key never leaves it', () => {
+  it('GetLog DiagnosticsLog and SecurityLog after a certificate was signed: neither upload holds the key (PEM or its base64 body)', async () => {
+    const { csms, t, call } = await ready();
+    const ca = pki.ca('Bundle test Central System Root');
+    expect(await call('InstallCertificate', { certificateType: 'CentralSystemRootCertificate', certificate: pemOf(ca) })).toEqual({ status: 'Accepted' });
+    expect(await call('ExtendedTriggerMessage', { requestedMessage: 'SignChargePointCertificate' })).toEqual({ status: 'Accepted' });
+    const csr = (await waitFor(() => csms.callsOf('SignCertificate', CP)[0], 10_000, 'SignCertificate')).params.csr as string;
+    expect(await call('CertificateSigned', { certificateChain: signCsr(csr, ca, 0xb0) })).toEqual({ status: 'Accepted' });
+    // The key's base64 body, in pieces of one PEM line: none may appear anywhere.
+    const keyLines = readFileSync(join(stationDir(t), 'key.pem'), 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+    expect(keyLines.length).toBeGreaterThan(0);
+
+    const http = await httpServer((_req, _body, res) => res.writeHead(201).end(), cleanups);
+    const uploaded = (requestId: number) => csms.callsOf('LogStatusNotification', CP).some((c) => c.params.requestId === requestId && c.params.status === 'Uploaded');
+    expect((await call('GetLog', { logType: 'DiagnosticsLog', requestId: 71, log: { remoteLocation: `${http.base}/` } })).status).toBe('Accepted');
+    await waitFor(() => uploaded(71), 15_000, 'the diagnostics log uploaded');
+    expect((await call('GetLog', { logType: 'SecurityLog', requestId: 72, log: { remoteLocation: `${http.base}/` } })).status).toBe('Accepted');
+    await waitFor(() => uploaded(72), 15_000, 'the security log uploaded');
+    expect(http.seen).toHaveLength(2);
+    const bundle = http.seen.find((r) => r.url.includes('diagnostics'))!;
+    expect(bundle.body.subarray(0, 2).toString('hex')).toBe('1f8b');
+    const texts = [gunzipSync(bundle.body).toString('latin1'), ...http.seen.filter((r) => r !== bundle).map((r) => r.body.toString('utf8'))];
+    for (const text of texts) {
+      expect(text).not.toMatch(/PRIVATE KEY|BEGIN EC/);
+      for (const line of keyLines) expect(text.includes(line)).toBe(false);
+    }
     noKeyInLogs(t);
     expect(csms.validationFailures).toEqual([]);
   });

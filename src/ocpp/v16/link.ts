@@ -15,6 +15,12 @@ import { registerIncoming } from './incoming.js';
 import type { CentralSystemCalls, ChargePointCalls, CpRequest } from './messages.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
 import { OCPP16, transactionIdOf } from './transaction-messages.js';
+import { renewBeforeExpiry } from '../certificate-renewal.js';
+import type { StationSecurity } from '../certificates.js';
+import { requestChargePointCertificate, v16CertificatesAllowed } from './certificates.js';
+
+/** After a renewal request the central system accepted, how long the charger waits for its CertificateSigned before asking again. */
+const RENEWAL_ANSWER_WAIT_MS = 86_400_000;
 
 export type { SessionUnsynced } from './delivery.js';
 
@@ -67,6 +73,26 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     registerIncoming(o.connection, {
       chargePoint: o.chargePoint, settings: o.settings, definitions: o.definitions, authData: o.authData,
       clock: o.clock, log: o.log, link: this, onReset: o.onReset, features: o.features,
+    });
+    const security = o.features?.security;
+    if (security) this.renewCertificateBeforeExpiry(security);
+  }
+
+  /**
+   * The whitepaper's charge-point-initiated certificate update: a new key and SignCertificate
+   * when the charger's certificate expires within 30 days (../certificate-renewal.ts), over TLS
+   * only; after an Accepted request, not again for a day (the central system signs meanwhile).
+   */
+  private renewCertificateBeforeExpiry(security: StationSecurity): void {
+    const o = this.o;
+    let acceptedAt: number | undefined;
+    const ctx = { chargePoint: o.chargePoint, settings: o.settings, log: o.log, link: this, features: { security } };
+    renewBeforeExpiry(this, {
+      certificates: security.certificates, clock: o.clock, log: o.log,
+      mayRenew: () => v16CertificatesAllowed(ctx) && (acceptedAt === undefined || o.clock.now() - acceptedAt >= RENEWAL_ANSWER_WAIT_MS),
+      renew: async () => {
+        if ((await requestChargePointCertificate(ctx)) === 'Accepted') acceptedAt = o.clock.now();
+      },
     });
   }
 

@@ -9,6 +9,7 @@
 import type { Log } from '../../lib/log.js';
 import type { CertificateHash, RootUse, StationSecurity } from '../certificates.js';
 import type { Clock, Timer } from '../../core/ports.js';
+import { renewBeforeExpiry as watchExpiry } from '../certificate-renewal.js';
 import { getVariables, type DeviceModel, type VariableStore } from './device-model.js';
 import type { CsmsCalls, GetCertificateIdUseEnumType, InstallCertificateUseEnumType } from './messages.js';
 
@@ -92,33 +93,17 @@ export class CertificateRequests {
   }
 }
 
-/** The station renews its certificate this long before it expires (libocpp's default threshold). */
-export const RENEW_BEFORE_EXPIRY_MS = 30 * 86_400_000;
-const DAY_MS = 86_400_000;
+export { RENEW_BEFORE_EXPIRY_MS } from '../certificate-renewal.js';
 
-/**
- * A03: the station asks for a new certificate when the one in use expires within
- * RENEW_BEFORE_EXPIRY_MS: checked each time the central system accepts the station, then daily
- * while it stays accepted. Only over TLS (profile 2 or 3), as every certificate operation.
- */
+/** A03: the station asks for a new certificate before its own expires (../certificate-renewal.ts), with A02's retries. */
 export function renewBeforeExpiry(link: { on(event: 'state', fn: (s: string) => void): unknown }, ctx: CertificateContext): void {
   const requests = (ctx.certificateRequests ??= new CertificateRequests());
-  let timer: Timer | undefined;
-  const check = () => {
-    const validTo = ctx.security?.certificates.stationCertificateValidTo();
-    if (validTo === undefined || !certificatesAllowed(ctx) || requests.waiting) return;
-    if (validTo - ctx.clock.now() > RENEW_BEFORE_EXPIRY_MS) return;
-    ctx.log.info('station certificate expires soon: asking for a new one', { validTo: new Date(validTo).toISOString() });
-    void requests.request(ctx).catch((err) => ctx.log.warn('certificate renewal failed', { err }));
-  };
-  const daily = () => {
-    check();
-    timer = ctx.clock.setTimeout(daily, DAY_MS);
-  };
-  link.on('state', (s) => {
-    timer?.cancel();
-    timer = undefined;
-    if (s === 'accepted') daily();
+  const security = ctx.security;
+  if (!security) return;
+  watchExpiry(link, {
+    certificates: security.certificates, clock: ctx.clock, log: ctx.log,
+    mayRenew: () => certificatesAllowed(ctx) && !requests.waiting,
+    renew: () => requests.request(ctx),
   });
 }
 

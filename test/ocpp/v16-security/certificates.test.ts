@@ -243,6 +243,39 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
   });
 });
 
+describe('OCPP 1.6 security whitepaper: certificate update initiated by the charge point', () => {
+  it('a certificate expiring within 30 days is renewed by the charger itself once accepted again (a new key, SignCertificate); one valid longer is not', async () => {
+    const { csms, t, call, ca } = await ready();
+    const signs = () => csms.callsOf('SignCertificate', CP);
+    const boots = () => csms.callsOf('BootNotification', CP);
+    const signFor = async (n: number, days: number) => {
+      expect(await call('ExtendedTriggerMessage', { requestedMessage: 'SignChargePointCertificate' })).toEqual({ status: 'Accepted' });
+      const csr = (await waitFor(() => signs()[n], 10_000, `SignCertificate ${n}`)).params.csr as string;
+      expect(await call('CertificateSigned', { certificateChain: signCsr(csr, ca, 0x600 + n, days) })).toEqual({ status: 'Accepted' });
+    };
+    const restart = async (n: number) => {
+      expect(await call('Reset', { type: 'Soft' })).toEqual({ status: 'Accepted' });
+      await waitFor(() => boots().length >= n && t.agent.link?.state === 'accepted', 20_000, `boot ${n}`);
+    };
+    // The transport CA signs: the chain leads to the configured Central System root (csms.ca).
+    await signFor(0, 60);
+    await restart(2);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(signs()).toHaveLength(1);
+
+    await signFor(1, 10);
+    await restart(3);
+    const renewal = await waitFor(() => signs()[2], 10_000, 'the renewal');
+    expect(renewal.params.csr).not.toBe(signs()[1]!.params.csr);
+    // Answered Accepted: not asked again at the next acceptance of the same run (the central system signs meanwhile).
+    await t.agent.link!.reconnect();
+    await waitFor(() => t.agent.link?.state === 'accepted', 20_000, 'reconnected');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(signs()).toHaveLength(3);
+    expect(csms.validationFailures).toEqual([]);
+  }, 60_000);
+});
+
 describe('OCPP 1.6 security whitepaper: security profile 3', () => {
   it('after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
     const ca = pki.ca('SP3 Central System Root');

@@ -123,7 +123,8 @@ export const certificateHandlers: Handlers = {
     const verdict = security.certificates.acceptSignedChain(req.certificateChain);
     if (!verdict.accepted) {
       ctx.log.warn('signed certificate refused', { reason: verdict.reason });
-      security.securityEvent('InvalidChargingStationCertificate', verdict.reason);
+      // Recorded under the whitepaper's name, as every event (security-events.ts renames it on delivery).
+      security.securityEvent('InvalidChargePointCertificate', verdict.reason);
       return { status: 'Rejected', statusInfo: { reasonCode: 'InvalidCertificate', additionalInfo: verdict.reason.slice(0, 512) } };
     }
     // Used from the next connection (security profile 3 reconnects with it: the application's hook).

@@ -65,11 +65,18 @@ export interface DisplayCapabilities {
   maxMessages: () => number;
 }
 
+/** How many display messages a station keeps by default. */
+export const MAX_DISPLAY_MESSAGES = 20;
+
+/** The longest personal message a screen shows, characters (2.0.1 DisplayMessageCtrlr.PersonalMessageSize; longer ones are cut). */
+export const PERSONAL_MESSAGE_SIZE = 256;
+
+/** Text screens (Nextion, JSON lines): plain text only; HTML and URI need a screen that renders them. */
 export const DEFAULT_DISPLAY_CAPABILITIES: DisplayCapabilities = Object.freeze({
   formats: ['ASCII', 'UTF8'] as const,
   priorities: MESSAGE_PRIORITIES,
   states: MESSAGE_STATES,
-  maxMessages: () => 20,
+  maxMessages: () => MAX_DISPLAY_MESSAGES,
 });
 
 export type SetMessageStatus =

@@ -112,7 +112,11 @@ export class ChargePointRuntime {
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
   readonly services: FeatureServices;
   // Smart charging still numbers connectors as 1.6 does (connector n is EVSE n).
-  private readonly onSessionStopped = (e: { evseId: EvseId }) => this.features.smartCharging.transactionEnded(e.evseId);
+  // A transaction's display messages end with it.
+  private readonly onSessionStopped = (e: { evseId: EvseId; localId: string }) => {
+    this.features.smartCharging.transactionEnded(e.evseId);
+    this.features.displayMessages.sessionEnded(e.localId);
+  };
   private started = false;
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
@@ -167,7 +171,7 @@ export class ChargePointRuntime {
       notify: (action: NotifiedStatus, request: unknown) => this.notifyStatus(action, request),
     });
     this.services = {
-      smartCharging: this.features.smartCharging, reservations: this.features.reservations,
+      smartCharging: this.features.smartCharging, reservations: this.features.reservations, displayMessages: this.features.displayMessages,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
       ...(d.security ? { security: d.security } : {}),
     };
@@ -253,6 +257,7 @@ export class ChargePointRuntime {
       if (this.settings.get(availabilityKey(id)) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
     }
     this.features.reservations.start();
+    this.features.displayMessages.start();
     this.chargePoint.on('session-stopped', this.onSessionStopped);
     await this.chargePoint.start();
     // Several versions offered: every one is loaded before connecting. The central system may
@@ -277,5 +282,6 @@ export class ChargePointRuntime {
     this.firmware?.stop();
     this.chargePoint.off('session-stopped', this.onSessionStopped);
     this.features.reservations.stop();
+    this.features.displayMessages.stop();
   }
 }

@@ -1,0 +1,130 @@
+/**
+ * OCPP 2.0.1 Advanced UI, display part (O01-O06), over the core's protocol-neutral display
+ * messages (src/core/display-messages.ts): SetDisplayMessage (O01/O02/O06, replacing an id,
+ * refused with the status the core gives), GetDisplayMessages answered Accepted/Unknown and then
+ * NotifyDisplayMessages in parts (tbc on all but the last, O03), ClearDisplayMessage (O05), and
+ * DisplayMessageCtrlr: Enabled, the live count of DisplayMessages. The station's transactionId is
+ * the session's local id (link.ts transactionIdFor).
+ */
+import type { ChargePoint } from '../../core/charge-point.js';
+import type { DisplayMessage, DisplayMessages, MessageContent } from '../../core/display-messages.js';
+import { isoMs } from '../../core/clock.js';
+import type { Log } from '../../lib/log.js';
+import { valueOf, type DeviceModel, type VariableStore } from './device-model.js';
+import type { CsmsCalls, MessageContentType, MessageInfoType, NotifyDisplayMessagesRequest } from './messages.js';
+
+/** What these handlers use of the binding's context (incoming.ts V201Context, which holds more). */
+export interface DisplayMessageContext {
+  model: DeviceModel;
+  store: VariableStore;
+  chargePoint: Pick<ChargePoint, 'evseIds' | 'session'>;
+  features?: { displayMessages?: DisplayMessages };
+  log: Log;
+  link: { send(action: string, request: unknown): Promise<unknown> };
+}
+
+/** Messages per NotifyDisplayMessages: a report of more is split, tbc on all but the last. */
+export const DISPLAY_MESSAGES_PER_NOTIFY = 4;
+
+type Handler<A extends 'SetDisplayMessage' | 'GetDisplayMessages' | 'ClearDisplayMessage'> = (req: CsmsCalls[A][0], ctx: DisplayMessageContext) => CsmsCalls[A][1];
+
+/** DisplayMessageCtrlr.Enabled (absent from the model: false). */
+function enabled(ctx: DisplayMessageContext): boolean {
+  const dv = ctx.model.variables.find((v) => v.component === 'DisplayMessageCtrlr' && v.variable === 'Enabled' && v.evseId === undefined);
+  return dv !== undefined && valueOf(ctx.store, dv) === 'true';
+}
+
+const sessionOpen = (ctx: DisplayMessageContext) => (localId: string): boolean =>
+  ctx.chargePoint.evseIds.some((id) => ctx.chargePoint.session(id)?.localId === localId);
+
+/** 2.0.1's MessageContent as the core's. */
+export const fromV201Content = (c: MessageContentType): MessageContent => ({ format: c.format, ...(c.language !== undefined ? { language: c.language } : {}), content: c.content });
+
+/** A core message as 2.0.1's MessageInfo (NotifyDisplayMessages). */
+export function toV201MessageInfo(m: DisplayMessage): MessageInfoType {
+  return {
+    id: m.id, priority: m.priority,
+    ...(m.state !== undefined ? { state: m.state } : {}),
+    ...(m.startsAt !== undefined ? { startDateTime: isoMs(m.startsAt) } : {}),
+    ...(m.endsAt !== undefined ? { endDateTime: isoMs(m.endsAt) } : {}),
+    ...(m.sessionId !== undefined ? { transactionId: m.sessionId } : {}),
+    message: { format: m.message.format, ...(m.message.language !== undefined ? { language: m.message.language } : {}), content: m.message.content },
+  };
+}
+
+/** NotifyDisplayMessages parts of a report: DISPLAY_MESSAGES_PER_NOTIFY each, tbc on all but the last. */
+export function notifyDisplayMessages(requestId: number, messages: readonly DisplayMessage[]): NotifyDisplayMessagesRequest[] {
+  const parts: NotifyDisplayMessagesRequest[] = [];
+  for (let i = 0; i < messages.length; i += DISPLAY_MESSAGES_PER_NOTIFY) {
+    const last = i + DISPLAY_MESSAGES_PER_NOTIFY >= messages.length;
+    parts.push({ requestId, messageInfo: messages.slice(i, i + DISPLAY_MESSAGES_PER_NOTIFY).map(toV201MessageInfo), ...(last ? {} : { tbc: true }) });
+  }
+  return parts;
+}
+
+export const displayMessageHandlers: {
+  SetDisplayMessage: Handler<'SetDisplayMessage'>;
+  GetDisplayMessages: Handler<'GetDisplayMessages'>;
+  ClearDisplayMessage: Handler<'ClearDisplayMessage'>;
+} = {
+  // O01/O02/O06: the core decides; an unreadable date or a disabled controller is Rejected.
+  SetDisplayMessage: (req, ctx) => {
+    const service = ctx.features?.displayMessages;
+    const m = req.message;
+    const refuse = (why: string) => {
+      ctx.log.info('display message refused', { messageId: m.id, status: 'Rejected', why });
+      return { status: 'Rejected' as const, statusInfo: { reasonCode: 'Rejected', additionalInfo: why } };
+    };
+    if (!service) return refuse('the station has no display messages');
+    if (!enabled(ctx)) return refuse('DisplayMessageCtrlr.Enabled is false');
+    const startsAt = m.startDateTime === undefined ? undefined : Date.parse(m.startDateTime);
+    const endsAt = m.endDateTime === undefined ? undefined : Date.parse(m.endDateTime);
+    if (Number.isNaN(startsAt) || Number.isNaN(endsAt)) return refuse('startDateTime or endDateTime unreadable');
+    const outcome = service.set({
+      id: m.id, priority: m.priority,
+      ...(m.state !== undefined ? { state: m.state } : {}),
+      ...(startsAt !== undefined ? { startsAt } : {}),
+      ...(endsAt !== undefined ? { endsAt } : {}),
+      ...(m.transactionId !== undefined ? { sessionId: m.transactionId } : {}),
+      message: fromV201Content(m.message),
+    }, sessionOpen(ctx));
+    return outcome.status === 'Accepted' || !outcome.reason
+      ? { status: outcome.status }
+      : { status: outcome.status, statusInfo: { reasonCode: outcome.status.slice(0, 20), additionalInfo: outcome.reason.slice(0, 512) } };
+  },
+
+  // O03/O04: Unknown when nothing matches; else Accepted, then the matching messages in NotifyDisplayMessages parts.
+  GetDisplayMessages: (req, ctx) => {
+    const service = ctx.features?.displayMessages;
+    if (!service || !enabled(ctx)) return { status: 'Unknown' };
+    const found = service.list({ ...(req.id ? { ids: req.id } : {}), ...(req.priority ? { priority: req.priority } : {}), ...(req.state ? { state: req.state } : {}) });
+    if (found.length === 0) return { status: 'Unknown' };
+    const parts = notifyDisplayMessages(req.requestId, found);
+    setImmediate(() => void (async () => {
+      for (const part of parts) {
+        try {
+          await ctx.link.send('NotifyDisplayMessages', part);
+        } catch (err) {
+          ctx.log.warn('NotifyDisplayMessages not delivered', { requestId: req.requestId, err });
+          return;
+        }
+      }
+    })());
+    return { status: 'Accepted' };
+  },
+
+  // O05
+  ClearDisplayMessage: (req, ctx) => ({ status: ctx.features?.displayMessages?.clear(req.id) ? 'Accepted' : 'Unknown' }),
+};
+
+/** DisplayMessageCtrlr.DisplayMessages' Actual is how many messages are set now (from the service). */
+export function displayMessageVariables(store: VariableStore, features: { displayMessages?: DisplayMessages } | undefined): VariableStore {
+  const service = features?.displayMessages;
+  if (!service) return store;
+  const isCount = (k: Parameters<VariableStore['get']>[0]) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance && !k.variableInstance
+    && k.component.toLowerCase() === 'displaymessagectrlr' && k.variable.toLowerCase() === 'displaymessages';
+  return {
+    get: (k) => (isCount(k) ? String(service.list().length) : store.get(k)),
+    set: (k, value, meta) => store.set(k, value, meta),
+  };
+}

@@ -61,6 +61,16 @@ describe('JsonLinesHmi over a socat pty pair', () => {
     await waitFor(() => lines.length === 2, 'connector line');
     expect(lines[1]).toEqual({ type: 'connector', connectorId: 1, status: 'Charging', energyWh: 1500, powerW: 11000, cost: 0.42 });
 
+    // The message area: a message line, an emptied one without text; unchanged ones not sent again.
+    hmi.showMessage({ connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' });
+    hmi.showMessage({ connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' });
+    hmi.showMessage({ connectorId: 2 });
+    await waitFor(() => lines.length === 4, 'message lines');
+    expect(lines.slice(2)).toEqual([
+      { type: 'message', connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' },
+      { type: 'message', connectorId: 2 },
+    ]);
+
     await pair.unplug();
     await waitFor(() => faults.length === 1, 'fault');
     expect(faults[0]).toMatchObject({ source: 'hmi', errorCode: 'ReaderFailure', active: true });
@@ -72,5 +82,7 @@ describe('JsonLinesHmi over a socat pty pair', () => {
     await writeAll(screen, '{"type":"hello"}\n');
     await waitFor(() => lines.some((l) => (l as { type: string }).type === 'connector'), 'state again');
     expect(lines).toContainEqual({ type: 'connector', connectorId: 1, status: 'Charging', energyWh: 1500, powerW: 11000, cost: 0.42 });
+    await waitFor(() => lines.some((l) => (l as { type: string }).type === 'message'), 'message again');
+    expect(lines.filter((l) => (l as { type: string }).type === 'message')).toEqual([{ type: 'message', connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' }]);
   });
 });

@@ -1,4 +1,4 @@
-import { isValidCode, type ConnectorDisplay } from './display.js';
+import { isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
 import { SerialHmi, type SerialHmiOptions } from './serial-hmi.js';
 
 /**
@@ -14,7 +14,8 @@ export type HmiToAgent =
 
 export type AgentToHmi =
   | { type: 'hello'; protocol: typeof JSON_LINES_PROTOCOL }
-  | ({ type: 'connector' } & ConnectorDisplay);
+  | ({ type: 'connector' } & ConnectorDisplay)
+  | ({ type: 'message' } & ScreenMessage);
 
 export interface JsonLinesStats {
   messages: number;
@@ -109,6 +110,13 @@ export class JsonLinesHmi extends SerialHmi {
       ...(state.cost === undefined ? {} : { cost: state.cost }),
     };
     return [encodeJsonLine(msg)];
+  }
+
+  protected override renderMessage(m: ScreenMessage): Buffer[] {
+    return [encodeJsonLine({
+      type: 'message', connectorId: m.connectorId,
+      ...(m.text !== undefined ? { text: m.text } : {}), ...(m.priority ? { priority: m.priority } : {}), ...(m.language ? { language: m.language } : {}),
+    })];
   }
 
   protected override greeting(): Buffer[] {

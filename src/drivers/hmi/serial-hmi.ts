@@ -1,7 +1,7 @@
 import type { Clock, FaultReport, PresentedToken } from '../../core/ports.js';
 import { silentLog, type Log } from '../../lib/log.js';
 import { FaultState, SerialLink, processTimers, type LinkEvent, type ReopenBackoff } from '../serial-link.js';
-import type { ConnectorDisplay, Hmi } from './display.js';
+import type { ConnectorDisplay, Hmi, ScreenMessage } from './display.js';
 
 export interface SerialHmiOptions {
   /** Serial device path, e.g. /dev/ttyS1. */
@@ -26,6 +26,7 @@ export abstract class SerialHmi implements Hmi {
   private readonly tokenListeners = new Set<(token: PresentedToken) => void>();
   private readonly faults: FaultState;
   private readonly shown = new Map<number, ConnectorDisplay>();
+  private readonly messages = new Map<number, ScreenMessage>();
   private unsubscribers: (() => void)[] = [];
   protected readonly counters = { tokens: 0, writeFailures: 0 };
   protected readonly timers: Pick<Clock, 'setTimeout'>;
@@ -85,6 +86,14 @@ export abstract class SerialHmi implements Hmi {
     if (this.connected) this.send(this.render(state));
   }
 
+  showMessage(message: ScreenMessage): void {
+    const before = this.messages.get(message.connectorId);
+    // Unchanged (the application asks again on every turn of its cycle): nothing to send.
+    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language) return;
+    this.messages.set(message.connectorId, { ...message });
+    if (this.connected) this.send(this.renderMessage(message));
+  }
+
   /** The connector a code belongs to: the one named, else the screen's only connector. */
   protected connectorFor(named?: number): number | undefined {
     if (named !== undefined) return named;
@@ -121,6 +130,7 @@ export abstract class SerialHmi implements Hmi {
   protected refresh(): void {
     const messages = this.greeting();
     for (const state of this.shown.values()) messages.push(...this.render(state));
+    for (const m of this.messages.values()) if (m.text !== undefined) messages.push(...this.renderMessage(m));
     this.send(messages);
   }
 
@@ -137,6 +147,7 @@ export abstract class SerialHmi implements Hmi {
 
   protected abstract received(chunk: Buffer): void;
   protected abstract render(state: ConnectorDisplay): Buffer[];
+  protected abstract renderMessage(message: ScreenMessage): Buffer[];
   /** Messages sent first when the screen (re)connects. */
   protected greeting(): Buffer[] { return []; }
   protected connectedHook(): void {}

@@ -157,6 +157,17 @@ export function chooseMessage(
   return { ...(chosen.id !== undefined ? { id: chosen.id } : {}), priority: chosen.priority, message: chosen.message };
 }
 
+/** How long a personal message (a driver's greeting, an updated message) stays on the screen, ms. */
+export const PERSONAL_MESSAGE_MS = 30_000;
+
+/** The central system's cost of a session, as it last said (in its currency; `final` once the transaction ended). */
+export interface CentralCost {
+  sessionId: string;
+  evseId: EvseId;
+  totalCost: number;
+  final: boolean;
+}
+
 /** Longest single timer; a later boundary is reached in steps. */
 const MAX_WAIT_MS = 6 * 3_600_000;
 
@@ -173,6 +184,8 @@ export class DisplayMessages {
   private readonly events = new EventEmitter<{ change: [] }>();
   private readonly items = new Map<number, DisplayMessage>();
   private personal: PersonalMessage[] = [];
+  /** The central system's latest cost per EVSE (of its current or last session). */
+  private readonly costs = new Map<EvseId, CentralCost>();
   private timer?: Timer;
   private started = false;
   readonly cycleMs: number;
@@ -267,11 +280,27 @@ export class DisplayMessages {
   }
 
   /** Show a driver's message for `durationMs` on one EVSE (or every one). Not stored: it matters for a moment. */
-  showPersonal(message: MessageContent, durationMs: number, evseId?: EvseId): void {
+  showPersonal(message: MessageContent, durationMs: number = PERSONAL_MESSAGE_MS, evseId?: EvseId): void {
     const now = this.o.clock.now();
     this.personal = this.personal.filter((p) => p.until > now && p.evseId !== evseId);
-    this.personal.push({ ...(evseId !== undefined ? { evseId } : {}), message, until: now + durationMs, setAt: now });
+    const content = [...message.content].slice(0, PERSONAL_MESSAGE_SIZE).join('');
+    this.personal.push({ ...(evseId !== undefined ? { evseId } : {}), message: { ...message, content }, until: now + durationMs, setAt: now });
     this.changed();
+  }
+
+  /** The central system told the cost of a session (2.0.1 CostUpdated, a TransactionEvent's totalCost). */
+  costUpdated(cost: CentralCost): void {
+    const before = this.costs.get(cost.evseId);
+    // A late running cost never replaces the final one of the same session.
+    if (before && before.sessionId === cost.sessionId && before.final && !cost.final) return;
+    this.costs.set(cost.evseId, { ...cost });
+    this.o.log.debug('cost from the central system', { evseId: cost.evseId, final: cost.final });
+    this.events.emit('change');
+  }
+
+  /** The central system's latest cost of the EVSE's current or last session, if it told one. */
+  costOf(evseId: EvseId): CentralCost | undefined {
+    return this.costs.get(evseId);
   }
 
   /** What an EVSE in this state (and session) shows now. */

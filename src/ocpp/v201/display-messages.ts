@@ -11,7 +11,7 @@ import type { DisplayMessage, DisplayMessages, MessageContent } from '../../core
 import { isoMs } from '../../core/clock.js';
 import type { Log } from '../../lib/log.js';
 import { valueOf, type DeviceModel, type VariableStore } from './device-model.js';
-import type { CsmsCalls, MessageContentType, MessageInfoType, NotifyDisplayMessagesRequest } from './messages.js';
+import type { CsmsCalls, MessageContentType, MessageInfoType, NotifyDisplayMessagesRequest, TransactionEventResponse } from './messages.js';
 
 /** What these handlers use of the binding's context (incoming.ts V201Context, which holds more). */
 export interface DisplayMessageContext {
@@ -26,7 +26,7 @@ export interface DisplayMessageContext {
 /** Messages per NotifyDisplayMessages: a report of more is split, tbc on all but the last. */
 export const DISPLAY_MESSAGES_PER_NOTIFY = 4;
 
-type Handler<A extends 'SetDisplayMessage' | 'GetDisplayMessages' | 'ClearDisplayMessage'> = (req: CsmsCalls[A][0], ctx: DisplayMessageContext) => CsmsCalls[A][1];
+type Handler<A extends 'SetDisplayMessage' | 'GetDisplayMessages' | 'ClearDisplayMessage' | 'CostUpdated'> = (req: CsmsCalls[A][0], ctx: DisplayMessageContext) => CsmsCalls[A][1];
 
 /** DisplayMessageCtrlr.Enabled (absent from the model: false). */
 function enabled(ctx: DisplayMessageContext): boolean {
@@ -66,6 +66,7 @@ export const displayMessageHandlers: {
   SetDisplayMessage: Handler<'SetDisplayMessage'>;
   GetDisplayMessages: Handler<'GetDisplayMessages'>;
   ClearDisplayMessage: Handler<'ClearDisplayMessage'>;
+  CostUpdated: Handler<'CostUpdated'>;
 } = {
   // O01/O02/O06: the core decides; an unreadable date or a disabled controller is Rejected.
   SetDisplayMessage: (req, ctx) => {
@@ -115,7 +116,31 @@ export const displayMessageHandlers: {
 
   // O05
   ClearDisplayMessage: (req, ctx) => ({ status: ctx.features?.displayMessages?.clear(req.id) ? 'Accepted' : 'Unknown' }),
+
+  // I04 (cost during a transaction): shown on the transaction's EVSE; a transaction not running is only logged (the answer has no status).
+  CostUpdated: (req, ctx) => {
+    const evseId = ctx.chargePoint.evseIds.find((id) => ctx.chargePoint.session(id)?.localId === req.transactionId);
+    if (evseId === undefined) ctx.log.info('CostUpdated for a transaction not running here', { totalCost: req.totalCost });
+    else ctx.features?.displayMessages?.costUpdated({ sessionId: req.transactionId, evseId, totalCost: req.totalCost, final: false });
+    return {};
+  },
 };
+
+/**
+ * What a TransactionEvent's answer tells the driver (I02, I03, C01's personalMessage): the
+ * personal message of the token (Started's idTokenInfo) or an updated one on the session's EVSE,
+ * and the cost so far; the Ended event's totalCost is final and becomes the session's cost.
+ */
+export function transactionAnswerShown(
+  res: TransactionEventResponse, session: { localId: string; evseId: number; ended: boolean },
+  d: { displayMessages?: DisplayMessages; recordCentralCost?: (localId: string, totalCost: number) => void },
+): void {
+  const personal = res.updatedPersonalMessage ?? res.idTokenInfo?.personalMessage;
+  if (personal) d.displayMessages?.showPersonal(fromV201Content(personal), undefined, session.evseId);
+  if (res.totalCost === undefined) return;
+  d.displayMessages?.costUpdated({ sessionId: session.localId, evseId: session.evseId, totalCost: res.totalCost, final: session.ended });
+  if (session.ended) d.recordCentralCost?.(session.localId, res.totalCost);
+}
 
 /** DisplayMessageCtrlr.DisplayMessages' Actual is how many messages are set now (from the service). */
 export function displayMessageVariables(store: VariableStore, features: { displayMessages?: DisplayMessages } | undefined): VariableStore {

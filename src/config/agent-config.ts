@@ -36,7 +36,11 @@ export type ReaderConfig = Infer<typeof readerConfigSchema>;
 
 export const touchscreenConfigSchema = s.union('driver', {
   nextion: s.object({ driver: s.literal('nextion'), ...serialLine }),
-  'json-lines': s.object({ driver: s.literal('json-lines'), ...serialLine }),
+  'json-lines': s.object({
+    driver: s.literal('json-lines'), ...serialLine,
+    messageFormats: s.optional(s.array(s.enum(['ASCII', 'UTF8', 'HTML', 'URI']), { minItems: 1 })
+      .describe('message formats the HMI renders (default ASCII and UTF8); a display message in another is refused NotSupportedMessageFormat')),
+  }),
 });
 export type TouchscreenConfig = Infer<typeof touchscreenConfigSchema>;
 

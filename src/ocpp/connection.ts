@@ -336,8 +336,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     for (const action of table.keys()) this.client.handle(action, this.dispatch);
   }
 
-  /** Told of every CALL from the peer once a handler has answered it (result or error). */
-  onAnswered?: (action: string) => void;
+  /** Told of every CALL from the peer once a handler has answered it: its result, or undefined for a CALLERROR. */
+  onAnswered?: (action: string, result: unknown) => void;
 
   private own?: Map<string, (request: unknown) => unknown>;
   private table?: ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
@@ -346,11 +346,13 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   private readonly dispatch = async ({ method, params }: { method: string; params: unknown }): Promise<unknown> => {
     // Not answered, and not acted on either.
     if (this.client.silent) return NOREPLY;
+    let result: unknown;
     try {
       const own = this.own?.get(method);
-      return await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
+      result = await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
+      return result;
     } finally {
-      this.onAnswered?.(method);
+      this.onAnswered?.(method, result);
     }
   };
 

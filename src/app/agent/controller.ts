@@ -156,6 +156,8 @@ export class Agent {
       linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
       onReset: (type) => void this.reset(type),
       security: this.stationSecurity,
+      // Display messages in a format the screen cannot render are refused (NotSupportedMessageFormat).
+      ...(hardware.hmi ? { displayFormats: hardware.hmi.messageFormats } : {}),
       firmware: agentFirmware({
         loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
         logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
@@ -236,7 +238,7 @@ export class Agent {
       const shown = messages.shown({ evseId, state: messageStateOf(cp.evseCondition(evseId)), ...(s ? { sessionId: s.localId } : {}) });
       hmi.showMessage({
         connectorId: evseId,
-        ...(shown ? { text: shown.message.content, priority: shown.priority, ...(shown.message.language ? { language: shown.message.language } : {}) } : {}),
+        ...(shown ? { text: shown.message.content, priority: shown.priority, format: shown.message.format, ...(shown.message.language ? { language: shown.message.language } : {}) } : {}),
       });
     };
     // Shown again when its 1.6 status or errorCode changes, as the screen's words are 1.6's.

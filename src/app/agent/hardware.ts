@@ -165,7 +165,10 @@ export async function buildHardware(
   let hmi: Hmi | undefined;
   if (config.touchscreen) {
     const t = config.touchscreen;
-    hmi = hmiDriver!.createHmi({ driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id) } as never, {
+    hmi = hmiDriver!.createHmi({
+      driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id),
+      ...(t.driver === 'json-lines' && t.messageFormats ? { messageFormats: t.messageFormats } : {}),
+    } as never, {
       clock: deps.clock, log: deps.log.child({ component: 'hmi' }),
     });
     readers.push(hmi);

@@ -1,5 +1,5 @@
 import type { Clock, EvseHardware } from '../../core/ports.js';
-import { DisplayMessages } from '../../core/display-messages.js';
+import { DEFAULT_DISPLAY_CAPABILITIES, DisplayMessages, type MessageFormat } from '../../core/display-messages.js';
 import { Reservations } from '../../core/reservations.js';
 import { SmartCharging, type StationElectrical } from '../../core/smart-charging/index.js';
 import type { Log } from '../../lib/log.js';
@@ -32,6 +32,8 @@ export function electricalOf(connectors: readonly EvseHardware[], phaseSwitching
 export function buildCoreFeatures(d: {
   db: SqliteDatabase; chargePointId: string; evses: readonly EvseHardware[]; settings: SqliteSettings;
   clock: Clock; pseudonym: (idTag: string) => string; log: Log;
+  /** The display-message formats the screen renders (default the text ones). */
+  displayFormats?: readonly MessageFormat[];
 }): CoreFeatures {
   const smartCharging = new SmartCharging({
     store: new SqliteChargingProfiles(d.db, d.chargePointId), clock: d.clock,
@@ -43,6 +45,7 @@ export function buildCoreFeatures(d: {
   });
   const displayMessages = new DisplayMessages({
     store: new SqliteDisplayMessages(d.db, d.chargePointId), clock: d.clock, log: d.log.child({ component: 'display-messages' }),
+    ...(d.displayFormats ? { capabilities: { ...DEFAULT_DISPLAY_CAPABILITIES, formats: d.displayFormats } } : {}),
   });
   return { smartCharging, reservations, displayMessages };
 }

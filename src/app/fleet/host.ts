@@ -304,11 +304,13 @@ export class FleetHost {
     if (!f) this.onCallByVersion.set(version, (f = this.metrics.onCallOf(version)));
     return f;
   }
-  private readonly onIncomingCall = (): void => {
+  private readonly onIncomingCall = (action: string, result: unknown): void => {
     const c = this.metrics.counters;
     c.callsFromCentral++;
     c.messagesIn++;
     c.messagesOut++;
+    // Per action and answer: a campaign (display messages, profiles, reservations) is counted received and accepted.
+    this.metrics.onIncoming(action, result);
   };
 
   private add(id: string, index: number): void {

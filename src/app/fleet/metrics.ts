@@ -48,8 +48,17 @@ export interface VersionStatsJson {
   calls: Record<string, number>;
 }
 
+/** CALLs of one action from the central system, and how the chargers answered them. */
+export interface IncomingStatsJson {
+  received: number;
+  /** By the answer's `status` (Accepted, Rejected, …); CALLERROR for an error answer; answers without a status are not split. */
+  answers: Record<string, number>;
+}
+
 export interface StatsJson {
   actions: Record<string, ActionStatsJson>;
+  /** CALLs from the central system per action (e.g. a display-message campaign); absent in reports written before. */
+  incoming?: Record<string, IncomingStatsJson>;
   /** The same split by OCPP version (subprotocol); absent in reports written before 2.0.1. */
   versions?: Record<string, VersionStatsJson>;
   counters: Record<CounterName, number>;
@@ -83,6 +92,16 @@ export class FleetMetrics {
   lastAcceptedAtMs = 0;
   readonly gauges = emptyGauges();
   private readonly versions = new Map<string, { chargersStarted: number; chargersAccepted: number; calls: Map<string, number> }>();
+  private readonly incoming = new Map<string, IncomingStatsJson>();
+
+  /** A CALL from the central system was answered: `result` the payload, undefined for a CALLERROR. */
+  onIncoming(action: string, result: unknown): void {
+    let x = this.incoming.get(action);
+    if (!x) this.incoming.set(action, (x = { received: 0, answers: {} }));
+    x.received++;
+    const status = result === undefined ? 'CALLERROR' : (result as { status?: unknown } | null)?.status;
+    if (typeof status === 'string') x.answers[status] = (x.answers[status] ?? 0) + 1;
+  }
 
   private version(v: string) {
     let x = this.versions.get(v);
@@ -154,7 +173,15 @@ export class FleetMetrics {
       const x = this.versions.get(v)!;
       versions[v] = { chargersStarted: x.chargersStarted, chargersAccepted: x.chargersAccepted, calls: Object.fromEntries([...x.calls].sort(([a], [b]) => (a < b ? -1 : 1))) };
     }
-    return { actions, ...(this.versions.size ? { versions } : {}), counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs };
+    const incoming: Record<string, IncomingStatsJson> = {};
+    for (const k of [...this.incoming.keys()].sort()) {
+      const x = this.incoming.get(k)!;
+      incoming[k] = { received: x.received, answers: { ...x.answers } };
+    }
+    return {
+      actions, ...(this.versions.size ? { versions } : {}), ...(this.incoming.size ? { incoming } : {}),
+      counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs,
+    };
   }
 }
 
@@ -180,9 +207,21 @@ export function mergeStats(a: StatsJson, b: StatsJson): StatsJson {
     };
   }
   const versions = mergeVersions(a.versions, b.versions);
+  const incoming = mergeIncoming(a.incoming, b.incoming);
   const counters = { ...a.counters };
   for (const n of COUNTER_NAMES) counters[n] = (a.counters[n] ?? 0) + (b.counters[n] ?? 0);
-  return { actions, ...(versions ? { versions } : {}), counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+  return { actions, ...(versions ? { versions } : {}), ...(incoming ? { incoming } : {}), counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+}
+
+function mergeIncoming(a?: Record<string, IncomingStatsJson>, b?: Record<string, IncomingStatsJson>): Record<string, IncomingStatsJson> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, IncomingStatsJson> = {};
+  for (const k of [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort()) {
+    const answers: Record<string, number> = { ...a?.[k]?.answers };
+    for (const [status, n] of Object.entries(b?.[k]?.answers ?? {})) answers[status] = (answers[status] ?? 0) + n;
+    out[k] = { received: (a?.[k]?.received ?? 0) + (b?.[k]?.received ?? 0), answers };
+  }
+  return out;
 }
 
 function mergeVersions(a?: Record<string, VersionStatsJson>, b?: Record<string, VersionStatsJson>): Record<string, VersionStatsJson> | undefined {

@@ -120,6 +120,7 @@ export function formatReport(r: FleetReport): string {
     formatTable(['action', 'count', 'CALLERROR', 'timeouts', 'lost', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows),
     '',
     ...versionLines(r),
+    ...incomingLines(r),
     `chargers ${r.chargers} (accepted ${c.chargersAccepted}, ${c.chargersAccepted >= r.chargers ? 'all by' : 'the last at'} ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s${c.bootsPending || c.bootsRejected ? `; boot answered Pending to ${c.bootsPending ?? 0}, Rejected to ${c.bootsRejected ?? 0}` : ''})  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}, failed attempts ${c.connectFailures ?? 0}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
     `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped} (${(c.energyWh / 1000).toFixed(1)} kWh), open at the end ${c.sessionsOpenAtEnd ?? 0} (${((c.energyOpenWh ?? 0) / 1000).toFixed(1)} kWh so far); arrivals ${c.arrivals} (balked ${c.balked}), auth refused by the central system ${c.authRefused}, refused without its answer (timeout, failure, offline rules) ${c.authRefusedLocally ?? 0}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}`,
     `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
@@ -127,6 +128,14 @@ export function formatReport(r: FleetReport): string {
     `simulator event-loop lag p99 ${ms(r.lag.p99Ms)} ms, max ${ms(r.lag.maxMs)} ms${r.overloaded ? `  OVERLOADED: latency figures are not valid (lag p99 above ${OVERLOAD_LAG_P99_MS} ms)` : ''}`,
   ];
   return lines.join('\n');
+}
+
+/** The CALLs from the central system per action, and the chargers' answers by status (a campaign's reach). */
+function incomingLines(r: FleetReport): string[] {
+  const incoming = Object.entries(r.stats.incoming ?? {});
+  if (incoming.length === 0) return [];
+  const answers = (a: Record<string, number>) => Object.entries(a).map(([status, n]) => `${status} ${n}`).join(', ');
+  return [`from the central system: ${incoming.map(([action, x]) => `${action} ${x.received}${Object.keys(x.answers).length ? ` (${answers(x.answers)})` : ''}`).join('; ')}`];
 }
 
 /** "OCPP 2.0.1" for "ocpp2.0.1". */

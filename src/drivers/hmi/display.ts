@@ -1,4 +1,4 @@
-import type { MessagePriority } from '../../core/display-messages.js';
+import type { MessageFormat, MessagePriority } from '../../core/display-messages.js';
 import type { FaultSource, IdReader } from '../../core/ports.js';
 
 /** The status words a screen shows (the application gives OCPP 1.6's, which drivers and operators know). */
@@ -27,6 +27,8 @@ export interface ScreenMessage {
   text?: string;
   priority?: MessagePriority;
   language?: string;
+  /** How `text` is written (a screen is only given the formats it renders, messageFormats). */
+  format?: MessageFormat;
 }
 
 /**
@@ -38,6 +40,8 @@ export interface Hmi extends IdReader, FaultSource {
   stop(): Promise<void>;
   /** Shows a connector's state; remembered and shown again when the screen comes back. */
   show(state: ConnectorDisplay): void;
+  /** The message formats the screen renders (text screens: ASCII and UTF8). */
+  readonly messageFormats: readonly MessageFormat[];
   /** Shows (or, without text, empties) a connector's message area; remembered and shown again like show(). */
   showMessage(message: ScreenMessage): void;
 }

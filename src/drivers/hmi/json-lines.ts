@@ -1,3 +1,4 @@
+import type { MessageFormat } from '../../core/display-messages.js';
 import { isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
 import { SerialHmi, type SerialHmiOptions } from './serial-hmi.js';
 
@@ -86,14 +87,20 @@ export function encodeJsonLine(msg: AgentToHmi): Buffer {
 export interface JsonLinesHmiOptions extends SerialHmiOptions {
   /** Default 115200. */
   baudRate?: number;
+  /** The message formats the HMI renders (default ASCII and UTF8; a browser-based panel may render HTML and URI). */
+  messageFormats?: readonly MessageFormat[];
 }
 
 /** A custom HMI (a small Linux panel, a microcontroller) speaking evse-edge-hmi/1. */
 export class JsonLinesHmi extends SerialHmi {
   private readonly decoder = new JsonLinesDecoder();
 
-  constructor(opts: JsonLinesHmiOptions) {
+  constructor(private readonly opts: JsonLinesHmiOptions) {
     super(opts, 'json-lines', 115_200);
+  }
+
+  override get messageFormats(): readonly MessageFormat[] {
+    return this.opts.messageFormats ?? super.messageFormats;
   }
 
   stats() {
@@ -116,6 +123,8 @@ export class JsonLinesHmi extends SerialHmi {
     return [encodeJsonLine({
       type: 'message', connectorId: m.connectorId,
       ...(m.text !== undefined ? { text: m.text } : {}), ...(m.priority ? { priority: m.priority } : {}), ...(m.language ? { language: m.language } : {}),
+      // Plain text needs no word; HTML and URI (for an HMI configured to render them) say what they are.
+      ...(m.format === 'HTML' || m.format === 'URI' ? { format: m.format } : {}),
     })];
   }
 

@@ -1,7 +1,10 @@
 import type { Clock, FaultReport, PresentedToken } from '../../core/ports.js';
 import { silentLog, type Log } from '../../lib/log.js';
 import { FaultState, SerialLink, processTimers, type LinkEvent, type ReopenBackoff } from '../serial-link.js';
+import type { MessageFormat } from '../../core/display-messages.js';
 import type { ConnectorDisplay, Hmi, ScreenMessage } from './display.js';
+
+const TEXT_FORMATS: readonly MessageFormat[] = Object.freeze(['ASCII', 'UTF8']);
 
 export interface SerialHmiOptions {
   /** Serial device path, e.g. /dev/ttyS1. */
@@ -86,10 +89,15 @@ export abstract class SerialHmi implements Hmi {
     if (this.connected) this.send(this.render(state));
   }
 
+  /** Text screens: plain text (a driver that renders more says so). */
+  get messageFormats(): readonly MessageFormat[] {
+    return TEXT_FORMATS;
+  }
+
   showMessage(message: ScreenMessage): void {
     const before = this.messages.get(message.connectorId);
     // Unchanged (the application asks again on every turn of its cycle): nothing to send.
-    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language) return;
+    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language && before.format === message.format) return;
     this.messages.set(message.connectorId, { ...message });
     if (this.connected) this.send(this.renderMessage(message));
   }

@@ -142,14 +142,15 @@ export function transactionAnswerShown(
   if (session.ended) d.recordCentralCost?.(session.localId, res.totalCost);
 }
 
-/** DisplayMessageCtrlr.DisplayMessages' Actual is how many messages are set now (from the service). */
+/** DisplayMessageCtrlr.DisplayMessages' Actual is how many messages are set now, SupportedFormats what the screen renders (from the service). */
 export function displayMessageVariables(store: VariableStore, features: { displayMessages?: DisplayMessages } | undefined): VariableStore {
   const service = features?.displayMessages;
   if (!service) return store;
-  const isCount = (k: Parameters<VariableStore['get']>[0]) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance && !k.variableInstance
-    && k.component.toLowerCase() === 'displaymessagectrlr' && k.variable.toLowerCase() === 'displaymessages';
+  const is = (k: Parameters<VariableStore['get']>[0], variable: string) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance && !k.variableInstance
+    && k.component.toLowerCase() === 'displaymessagectrlr' && k.variable.toLowerCase() === variable;
   return {
-    get: (k) => (isCount(k) ? String(service.list().length) : store.get(k)),
+    // SupportedFormats: what the charger's screen renders (the capabilities the service refuses by).
+    get: (k) => (is(k, 'displaymessages') ? String(service.list().length) : is(k, 'supportedformats') ? service.capabilities.formats.join(',') : store.get(k)),
     set: (k, value, meta) => store.set(k, value, meta),
   };
 }

@@ -20,7 +20,7 @@ afterEach(async () => {
 type Line = Record<string, any>;
 
 /** A strict 2.0.1 server, a JSON-lines screen on a pty, and an agent on 2.0.1 with that screen. */
-async function ready(csms: TestCsms) {
+async function ready(csms: TestCsms, touchscreen: Record<string, unknown> = {}) {
   const url = await csms.start();
   cleanups.push(() => csms.stop());
   const screen = await startPtyPair();
@@ -37,7 +37,7 @@ async function ready(csms: TestCsms) {
   });
   const t = await startAgent(url, {
     csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] },
-    touchscreen: { driver: 'json-lines', port: screen.host },
+    touchscreen: { driver: 'json-lines', port: screen.host, ...touchscreen },
   });
   cleanups.push(() => t.cleanup());
   await waitFor(() => t.agent.link!.state === 'accepted' && csms.callsOf('StatusNotification', CP).length >= 2, 10_000, 'boot and statuses');
@@ -103,6 +103,18 @@ describe('the central system\'s messages on the touchscreen (OCPP 2.0.1)', () =>
       return r?.cost === '7.89' ? r : undefined;
     }, 10_000, 'the final cost kept with the session');
     expect(row).toMatchObject({ cost: '7.89', transactionId });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('an HMI that renders HTML takes HTML messages (format on its line) and refuses what it does not list; SupportedFormats says which (O01)', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const { message, call } = await ready(csms, { messageFormats: ['UTF8', 'HTML'] });
+    const formats = await call('GetVariables', { getVariableData: [{ component: { name: 'DisplayMessageCtrlr' }, variable: { name: 'SupportedFormats' } }] });
+    expect(formats.getVariableResult[0]).toMatchObject({ attributeStatus: 'Accepted', attributeValue: 'UTF8,HTML' });
+    expect(await call('SetDisplayMessage', { message: { id: 1, priority: 'InFront', message: { format: 'HTML', content: '<b>Free</b> parking' } } })).toEqual({ status: 'Accepted' });
+    expect((await call('SetDisplayMessage', { message: { id: 2, priority: 'InFront', message: { format: 'ASCII', content: 'plain' } } })).status).toBe('NotSupportedMessageFormat');
+    await waitFor(() => message(1)?.text === '<b>Free</b> parking', 10_000, 'the HTML message');
+    expect(message(1)).toEqual({ type: 'message', connectorId: 1, text: '<b>Free</b> parking', priority: 'InFront', format: 'HTML' });
     expect(csms.validationFailures).toEqual([]);
   });
 });

@@ -143,6 +143,21 @@ describe('NextionHmi over a socat pty pair', () => {
     await waitFor(() => rx.list.filter((i) => i.startsWith('main.m1.txt=')).length === 2, 'message again');
     // An emptied area is not sent again.
     expect(rx.list.filter((i) => i.startsWith('main.m2.txt='))).toHaveLength(2);
+    // A connector never given a message hears nothing of the area.
+    hmi.showMessage({ connectorId: 3 });
+    hmi.page(2);
+    await waitFor(() => rx.list.includes('page 2'), 'page 2');
+    expect(rx.list.some((i) => i.startsWith('main.m3.txt'))).toBe(false);
+  });
+
+  it('a project without a message area (fields.message \'\') is sent no message instructions', async () => {
+    const { rx, hmi } = await setup({ fields: { message: '' } });
+    await waitFor(() => rx.raw().length >= 3, 'greeting');
+    hmi.showMessage({ connectorId: 1, text: 'Hello' });
+    hmi.show({ connectorId: 1, status: 'Available', energyWh: 0, powerW: 0 });
+    hmi.page(1);
+    await waitFor(() => rx.list.includes('page 1'), 'instructions');
+    expect(rx.list.slice(1)).toEqual(['c1status.txt="Available"', 'c1energy.txt="0.00 kWh"', 'c1power.txt="0.0 kW"', 'page 1']);
   });
 
   it('unplugged screen: ReaderFailure for hmi, state shown again on replug', async () => {

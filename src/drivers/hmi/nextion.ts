@@ -12,7 +12,7 @@ export interface NextionFields {
   energy: string;
   power: string;
   cost: string;
-  /** The message area (display messages, personal messages). */
+  /** The message area (display messages, personal messages); '' for a screen project without one. */
   message: string;
 }
 
@@ -102,6 +102,7 @@ export class NextionHmi extends SerialHmi {
 
   /** The message area's text, or empty. */
   protected override renderMessage(m: ScreenMessage): Buffer[] {
+    if (!this.fields.message) return [];
     const attr = this.fields.message.replace(/\{id\}/g, String(m.connectorId));
     return [nextionInstruction(nextionSetText(attr, m.text ?? ''), this.encoding)];
   }

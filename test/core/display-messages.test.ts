@@ -108,6 +108,18 @@ describe('DisplayMessages', () => {
     d.stop();
   });
 
+  it('a station that shows fewer priorities or states refuses the others (NotSupportedPriority, NotSupportedState)', () => {
+    const d = new DisplayMessages({
+      store: new MemoryDisplayMessageStore(), clock: new ManualClock(T0), log: silentLog,
+      capabilities: { formats: ['UTF8'], priorities: ['NormalCycle'], states: ['Idle'], maxMessages: () => 5 },
+    });
+    expect(d.set({ id: 1, priority: 'AlwaysFront', message: text('x') }, open([])).status).toBe('NotSupportedPriority');
+    expect(d.set({ id: 1, priority: 'NormalCycle', state: 'Charging', message: text('x') }, open([])).status).toBe('NotSupportedState');
+    expect(d.set({ id: 1, priority: 'NormalCycle', message: { format: 'ASCII', content: 'x' } }, open([])).status).toBe('NotSupportedMessageFormat');
+    expect(d.set({ id: 1, priority: 'NormalCycle', state: 'Idle', message: text('x') }, open([])).status).toBe('Accepted');
+    expect(d.list().map((m) => m.id)).toEqual([1]);
+  });
+
   it('a message ends at its endDateTime (removed, and the screen told), and with its transaction', () => {
     const { d, clock, changes } = build();
     d.set({ id: 1, priority: 'InFront', startsAt: T0 + 1_000, endsAt: T0 + 5_000, message: text('window') }, open([]));

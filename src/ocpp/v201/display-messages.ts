@@ -7,7 +7,7 @@
  * the session's local id (link.ts transactionIdFor).
  */
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { DisplayMessage, DisplayMessages, MessageContent } from '../../core/display-messages.js';
+import type { DisplayMessage, DisplayMessages, MessageContent, SetMessageStatus } from '../../core/display-messages.js';
 import { isoMs } from '../../core/clock.js';
 import type { Log } from '../../lib/log.js';
 import { valueOf, type DeviceModel, type VariableStore } from './device-model.js';
@@ -22,6 +22,12 @@ export interface DisplayMessageContext {
   log: Log;
   link: { send(action: string, request: unknown): Promise<unknown> };
 }
+
+/** statusInfo.reasonCode (≤ 20 characters) of each refusal; additionalInfo says why in words. */
+const REASON_CODES: Readonly<Record<SetMessageStatus, string>> = {
+  Accepted: 'NoError', NotSupportedMessageFormat: 'UnsupportedParam', NotSupportedPriority: 'UnsupportedParam',
+  NotSupportedState: 'UnsupportedParam', UnknownTransaction: 'TxNotFound', Rejected: 'InvalidValue',
+};
 
 /** Messages per NotifyDisplayMessages: a report of more is split, tbc on all but the last. */
 export const DISPLAY_MESSAGES_PER_NOTIFY = 4;
@@ -72,15 +78,15 @@ export const displayMessageHandlers: {
   SetDisplayMessage: (req, ctx) => {
     const service = ctx.features?.displayMessages;
     const m = req.message;
-    const refuse = (why: string) => {
+    const refuse = (reasonCode: string, why: string) => {
       ctx.log.info('display message refused', { messageId: m.id, status: 'Rejected', why });
-      return { status: 'Rejected' as const, statusInfo: { reasonCode: 'Rejected', additionalInfo: why } };
+      return { status: 'Rejected' as const, statusInfo: { reasonCode, additionalInfo: why } };
     };
-    if (!service) return refuse('the station has no display messages');
-    if (!enabled(ctx)) return refuse('DisplayMessageCtrlr.Enabled is false');
+    if (!service) return refuse('UnsupportedRequest', 'the station has no display messages');
+    if (!enabled(ctx)) return refuse('UnsupportedRequest', 'DisplayMessageCtrlr.Enabled is false');
     const startsAt = m.startDateTime === undefined ? undefined : Date.parse(m.startDateTime);
     const endsAt = m.endDateTime === undefined ? undefined : Date.parse(m.endDateTime);
-    if (Number.isNaN(startsAt) || Number.isNaN(endsAt)) return refuse('startDateTime or endDateTime unreadable');
+    if (Number.isNaN(startsAt) || Number.isNaN(endsAt)) return refuse('InvalidValue', 'startDateTime or endDateTime unreadable');
     const outcome = service.set({
       id: m.id, priority: m.priority,
       ...(m.state !== undefined ? { state: m.state } : {}),
@@ -91,7 +97,7 @@ export const displayMessageHandlers: {
     }, sessionOpen(ctx));
     return outcome.status === 'Accepted' || !outcome.reason
       ? { status: outcome.status }
-      : { status: outcome.status, statusInfo: { reasonCode: outcome.status.slice(0, 20), additionalInfo: outcome.reason.slice(0, 512) } };
+      : { status: outcome.status, statusInfo: { reasonCode: REASON_CODES[outcome.status], additionalInfo: outcome.reason.slice(0, 512) } };
   },
 
   // O03/O04: Unknown when nothing matches; else Accepted, then the matching messages in NotifyDisplayMessages parts.

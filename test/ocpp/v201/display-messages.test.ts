@@ -45,7 +45,7 @@ describe('OCPP 2.0.1 display messages against a strict 2.0.1 central system', ()
     expect(await call('SetDisplayMessage', msg(1))).toEqual({ status: 'Accepted' });
     expect((await call('SetDisplayMessage', { message: { id: 2, priority: 'InFront', message: { format: 'HTML', content: '<b>hi</b>' } } })).status).toBe('NotSupportedMessageFormat');
     expect((await call('SetDisplayMessage', { message: { id: 2, priority: 'InFront', message: { format: 'URI', content: 'https://example.com' } } })).status).toBe('NotSupportedMessageFormat');
-    expect((await call('SetDisplayMessage', msg(3, { transactionId: 'no-such-transaction' }))).status).toBe('UnknownTransaction');
+    expect(await call('SetDisplayMessage', msg(3, { transactionId: 'no-such-transaction' }))).toEqual({ status: 'UnknownTransaction', statusInfo: { reasonCode: 'TxNotFound', additionalInfo: expect.any(String) } });
     expect((await call('SetDisplayMessage', msg(4, { endDateTime: inMs(-60_000) }))).status).toBe('Rejected');
     expect((await call('SetDisplayMessage', msg(4, { startDateTime: inMs(60_000), endDateTime: inMs(30_000) }))).status).toBe('Rejected');
     // The same id replaces the message.

@@ -117,4 +117,40 @@ describe('the central system\'s messages on the touchscreen (OCPP 2.0.1)', () =>
     expect(message(1)).toEqual({ type: 'message', connectorId: 1, text: '<b>Free</b> parking', priority: 'InFront', format: 'HTML' });
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('a Nextion screen from the agent config: its message field and currency; the display message and the central system\'s cost reach it (O01, I04)', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const screen = await startPtyPair();
+    cleanups.push(() => screen.cleanup());
+    const device = await screen.openDevice();
+    const instructions: string[] = [];
+    let pending = Buffer.alloc(0);
+    const end = Buffer.from('ffffff', 'hex');
+    device.on('data', (c: Buffer) => {
+      pending = Buffer.concat([pending, c]);
+      for (let i = pending.indexOf(end); i >= 0; i = pending.indexOf(end)) {
+        instructions.push(pending.subarray(0, i).toString('latin1'));
+        pending = pending.subarray(i + 3);
+      }
+    });
+    const t = await startAgent(url, {
+      csms: { url, reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 500, ocppVersions: ['ocpp2.0.1'] },
+      touchscreen: { driver: 'nextion', port: screen.host, currency: 'EUR', fields: { message: 'main.m{id}.txt' } },
+    });
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted' && csms.callsOf('StatusNotification', CP).length >= 2, 10_000, 'boot and statuses');
+    const call = (action: string, params: unknown) => csms.call(CP, action, params) as Promise<any>;
+    expect(await call('SetDisplayMessage', { message: { id: 7, priority: 'InFront', message: { format: 'UTF8', content: 'Grüße, "Gast"' } } })).toEqual({ status: 'Accepted' });
+    await waitFor(() => instructions.includes('main.m1.txt="Grüße, \\"Gast\\""') && instructions.includes('main.m2.txt="Grüße, \\"Gast\\""'), 10_000, 'the message on both connectors');
+    expect(await call('RequestStartTransaction', { idToken: { idToken: 'DRIVER01', type: 'Central' }, evseId: 2, remoteStartId: 3 })).toEqual({ status: 'Accepted' });
+    const started = await waitFor(() => csms.callsOf('TransactionEvent', CP).find((c) => c.params.eventType === 'Started'), 10_000, 'Started');
+    expect(await call('CostUpdated', { transactionId: started.params.transactionInfo.transactionId, totalCost: 2.4 })).toEqual({});
+    await waitFor(() => instructions.includes('c2cost.txt="2.40 EUR"'), 10_000, 'the cost on connector 2');
+    expect(await call('ClearDisplayMessage', { id: 7 })).toEqual({ status: 'Accepted' });
+    await waitFor(() => instructions.includes('main.m1.txt=""'), 10_000, 'the message area emptied');
+    expect(instructions.some((i) => i.startsWith('c1msg.txt'))).toBe(false);
+    expect(csms.validationFailures).toEqual([]);
+  });
 });

@@ -80,7 +80,7 @@ export function simCommand(): Command {
   const cmd = new Command('sim')
     .description('run a fleet of simulated chargers (the same core and OCPP stack as the agent) against a central system')
     .option('-n, --count <n>', 'chargers in the whole fleet (all shards)', positiveInt, 10)
-    .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm) or a path', 'smoke')
+    .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm, scripted-session) or a path', 'smoke')
     .option('--charger <id>', 'charger profile (default: the scenario\'s)')
     .option('--ocpp <versions>', 'OCPP version of the chargers: 1.6, 2.0.1, or a mix by share of the chargers, e.g. 1.6=70,2.0.1=30 (each charger\'s drawn by its id and the seed)', '1.6')
     .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])

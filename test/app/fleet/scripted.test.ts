@@ -241,6 +241,52 @@ describe('scripted scenarios', () => {
   }, 180_000);
 });
 
+describe('scripted steps', () => {
+  it('fault, clear-fault, cut and restore the network, drop the link, app start: what the central system sees of each', async () => {
+    const csms = new TestCsms();
+    servers.push(csms);
+    const url = await csms.start();
+    const connections = new Map<string, number>();
+    csms.server.on('client', (c: { identity: string }) => connections.set(c.identity, (connections.get(c.identity) ?? 0) + 1));
+    const file = scenarioFile('scripted-steps', {
+      steps: [
+        { do: 'fault', atSeconds: 1, connector: 2, errorCode: 'GroundFailure', forSeconds: 10 },
+        { do: 'fault', atSeconds: 1, errorCode: 'ReaderFailure' },
+        { do: 'clear-fault', atSeconds: 12, errorCode: 'ReaderFailure' },
+        { do: 'cut-network', atSeconds: 20 },
+        { do: 'restore-network', atSeconds: 40 },
+        { do: 'drop-link', atSeconds: 60 },
+        { id: 'app', do: 'app-start', atSeconds: 80, connector: 1 },
+        { do: 'plug-in', atSeconds: 81, connector: 1 },
+      ],
+      expectations: [{ expect: 'answer', afterStep: 'app', withinSeconds: 600, action: 'StartTransaction', status: 'Accepted' }],
+    });
+    const { code, report } = await runFleet(
+      { count: 2, scenario: file, workers: 0, urls: [url], timeScale: 10, startMs: START, rampPerSec: 0, drainMs: DRAIN_MS, statusIntervalMs: 200 },
+      { out: sink(), err: sink() },
+    );
+    expect(csms.validationFailures).toEqual([]);
+    expect(report.verdicts).toEqual([expect.objectContaining({ passed: true, measured: '2 of 2 chargers' })]);
+    expect(code).toBe(SIM_EXIT.ok);
+    expect(report.stats.counters).toMatchObject({ flaps: 2, storms: 2, sessionsStarted: 2, remoteStarts: 2 });
+    for (const id of ['SIM-00001', 'SIM-00002']) {
+      const statuses = csms.callsOf('StatusNotification', id).map((c) => c.params as { connectorId: number; status: string; errorCode: string });
+      // The ground fault faults connector 2 and clears after 10 s; the reader's is the station's (connector 0).
+      const c2 = statuses.filter((s) => s.connectorId === 2);
+      const faultedAt = c2.findIndex((s) => s.status === 'Faulted' && s.errorCode === 'GroundFailure');
+      expect(faultedAt).toBeGreaterThanOrEqual(0);
+      expect(c2.slice(faultedAt + 1).some((s) => s.status === 'Available' && s.errorCode === 'NoError')).toBe(true);
+      const c0 = statuses.filter((s) => s.connectorId === 0);
+      const readerAt = c0.findIndex((s) => s.errorCode === 'ReaderFailure');
+      expect(readerAt).toBeGreaterThanOrEqual(0);
+      expect(c0.slice(readerAt + 1).some((s) => s.errorCode === 'NoError')).toBe(true);
+      // Connected at boot, again after the network came back, and again after the link dropped.
+      expect(connections.get(id)).toBe(3);
+      expect(csms.callsOf('StartTransaction', id)).toHaveLength(1);
+    }
+  }, 180_000);
+});
+
 describe('scripted scenarios: validation', () => {
   const problems = (f: () => unknown) => {
     try {

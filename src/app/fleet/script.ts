@@ -2,6 +2,8 @@ import type { CallOutcome } from '../../ocpp/connection.js';
 import { CHARGE_POINT_ACTIONS } from '../../ocpp/v16/messages.js';
 import { STATION_ACTIONS } from '../../ocpp/v201/messages.js';
 import type { ChargerProfile } from '../../config/profiles.js';
+import type { OcppSubprotocol } from '../../ocpp/version.js';
+import type { OcppMix } from './ocpp-mix.js';
 import { ConfigError } from '../../lib/errors.js';
 import type { ConnectorErrorCode } from '../../core/ports.js';
 import { idTagPool, loadScenario, scenarioFile, type Scenario, type ScenarioExpectation, type ScenarioStep } from '../../sim/scenario.js';
@@ -9,6 +11,9 @@ import type { SimVehicle } from '../../sim/sim-connector.js';
 import type { DrivenChargePoint } from './driver.js';
 import { answerStatus, type FleetMetrics } from './metrics.js';
 import type { Scheduler } from './scheduler.js';
+
+/** The CALLs a charger sends, per OCPP version (subprotocol). */
+const ACTIONS_OF: Record<OcppSubprotocol, readonly string[]> = { 'ocpp1.6': CHARGE_POINT_ACTIONS, 'ocpp2.0.1': STATION_ACTIONS };
 
 /** Every CALL a simulated charger sends, in OCPP 1.6 or 2.0.1: what the report's figures are kept by. */
 export const CHARGER_ACTIONS: readonly string[] = [...new Set<string>([...CHARGE_POINT_ACTIONS, ...STATION_ACTIONS])].sort();
@@ -55,10 +60,18 @@ export function loadFleetScenario(ref: string, baseDir?: string): Scenario {
 
 /**
  * What only the run can check: the steps' connectors exist on the charger profile the run uses,
- * and their charger numbers are within the fleet.
+ * their charger numbers are within the fleet, and the expectations' actions are sent by some
+ * charger of the fleet's OCPP versions (StartTransaction is 1.6's; 2.0.1 has TransactionEvent).
  */
-export function scriptRunProblems(sc: Scenario, charger: ChargerProfile, count: number): { path: string; message: string }[] {
+export function scriptRunProblems(sc: Scenario, charger: ChargerProfile, count: number, ocpp: OcppMix): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
+  const versions = ocpp.map((s) => s.version);
+  sc.expectations.forEach((e, i) => {
+    if (e.action === undefined || versions.some((v) => ACTIONS_OF[v].includes(e.action!))) return;
+    const names = versions.map((v) => `OCPP ${v.replace(/^ocpp/, '')}`).join(' and ');
+    const hint = e.action === 'StartTransaction' || e.action === 'StopTransaction' ? ' (2.0.1 reports transactions with TransactionEvent)' : '';
+    out.push({ path: `expectations[${i}].action`, message: `no charger of this fleet sends ${e.action}: it speaks ${names}${hint}` });
+  });
   const connectors = charger.connectors.map((c) => c.id);
   sc.steps.forEach((st, i) => {
     const c = 'connector' in st ? st.connector : undefined;

@@ -9,7 +9,9 @@ import { Histogram } from '../../../src/app/fleet/histogram.js';
 import type { FleetReport } from '../../../src/app/fleet/report.js';
 import type { CentralSystem } from '../../../src/csms/central-system.js';
 import { ConfigError } from '../../../src/lib/errors.js';
-import { loadFleetScenario } from '../../../src/app/fleet/script.js';
+import { loadFleetScenario, scriptRunProblems } from '../../../src/app/fleet/script.js';
+import { parseOcppMix } from '../../../src/app/fleet/ocpp-mix.js';
+import { chargerProfileSchema, loadProfile } from '../../../src/config/profiles.js';
 import { TestCsms } from '../../helpers/ocpp-server.js';
 import { runCli } from '../../helpers/cli.js';
 
@@ -356,6 +358,28 @@ describe('scripted scenarios: validation', () => {
       ]);
       return true;
     });
+    // An action of the other OCPP version: no charger of a 2.0.1 fleet sends StartTransaction.
+    const v16 = scenarioFile('v16-only', {
+      steps: [{ id: 'card', do: 'present-token', atSeconds: 1 }],
+      expectations: [
+        { expect: 'answer', afterStep: 'card', withinSeconds: 5, action: 'StartTransaction', status: 'Accepted' },
+        { expect: 'count', action: 'TransactionEvent', atLeast: 1 },
+      ],
+    });
+    await expect(runFleet({ count: 2, scenario: v16, workers: 0, ocpp: '2.0.1' }, { out: sink(), err: sink() })).rejects.toSatisfy((err: unknown) => {
+      expect((err as ConfigError).problems).toEqual([{
+        file: v16, path: 'expectations[0].action',
+        message: 'no charger of this fleet sends StartTransaction: it speaks OCPP 2.0.1 (2.0.1 reports transactions with TransactionEvent)',
+      }]);
+      return true;
+    });
+    // A mix sends both.
+    const mixed = loadFleetScenario(scenarioFile('v16-mixed', {
+      steps: [], expectations: [{ expect: 'count', action: 'StartTransaction', atLeast: 1 }, { expect: 'count', action: 'TransactionEvent', atLeast: 1 }],
+    }));
+    const charger = loadProfile('chargers', mixed.charger, chargerProfileSchema);
+    expect(scriptRunProblems(mixed, charger, 2, parseOcppMix('1.6=50,2.0.1=50'))).toEqual([]);
+    expect(scriptRunProblems(mixed, charger, 2, parseOcppMix('1.6')).map((p) => p.path)).toEqual(['expectations[1].action']);
   });
 
   it('the command line exits 2 on a bad scenario (file and field path) and on --fail-on with an unknown action', async () => {

@@ -289,6 +289,29 @@ describe('scripted steps', () => {
   }, 180_000);
 });
 
+describe('scripted scenarios on OCPP 2.0.1', () => {
+  it('reads the answer\'s status from idTokenInfo: Authorize and TransactionEvent Accepted after the card', async () => {
+    const file = scenarioFile('scripted-201', {
+      steps: [
+        { do: 'plug-in', atSeconds: 1, connector: 1 },
+        { id: 'card', do: 'present-token', atSeconds: 2, connector: 1 },
+      ],
+      expectations: [
+        { expect: 'answer', afterStep: 'card', withinSeconds: 600, action: 'Authorize', status: 'Accepted' },
+        { expect: 'answer', afterStep: 'card', withinSeconds: 600, action: 'TransactionEvent', status: 'Accepted' },
+        { expect: 'count', action: 'BootNotification', status: 'Accepted', atLeast: 3 },
+      ],
+    });
+    const { code, report } = await runFleet(
+      { count: 3, scenario: file, ocpp: '2.0.1', workers: 0, timeScale: 10, startMs: START, rampPerSec: 0, drainMs: DRAIN_MS, statusIntervalMs: 200 },
+      { out: sink(), err: sink() },
+    );
+    expect(report.verdicts!.map((v) => [v.passed, v.measured])).toEqual([[true, '3 of 3 chargers'], [true, '3 of 3 chargers'], [true, '3']]);
+    expect(code).toBe(SIM_EXIT.ok);
+    expect(report.stats.actions.TransactionEvent!.answers!.Accepted).toBe(3);
+  }, 120_000);
+});
+
 describe('scripted scenarios: validation', () => {
   const problems = (f: () => unknown) => {
     try {

@@ -289,6 +289,19 @@ describe('scripted steps', () => {
   }, 180_000);
 });
 
+describe('the shipped example', () => {
+  it('scripted-session passes from the command line: exit 0, a passing JUnit testcase per expectation', async () => {
+    // x5: its 30 s windows are 6 s of wall time, ample on a busy machine.
+    const junit = join(dir, 'example.xml');
+    const r = await runCli(['sim', '-n', '2', '-s', 'scripted-session', '--time-scale', '5', '--ramp', '0', '--junit', junit, '--status-interval', '0.5'], { timeoutMs: 120_000 });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/expectations: 6 passed, 0 failed/);
+    const x = parseJunit(junit);
+    expect(x).toMatchObject({ tests: 6, failures: 0 });
+    expect(x.suites[0]!.cases.every((c) => !c.failure && c.classname === 'evse-edge.sim.scripted-session')).toBe(true);
+  }, 150_000);
+});
+
 describe('scripted scenarios on OCPP 2.0.1', () => {
   it('reads the answer\'s status from idTokenInfo: Authorize and TransactionEvent Accepted after the card', async () => {
     const file = scenarioFile('scripted-201', {

@@ -81,6 +81,8 @@ export interface CallOutcome {
   result: 'ok' | CallFailure;
   /** The OCPP-J error code of a CALLERROR. */
   errorCode?: string;
+  /** The answer of a CALL that succeeded (what the peer said, e.g. its status). */
+  response?: unknown;
 }
 
 export interface ConnectionEvents {
@@ -282,7 +284,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     }
     try {
       const res = (await this.client.call(action, request, abort ? { callTimeoutMs: Infinity, signal: abort.signal } : { callTimeoutMs: Infinity })) as Out[A][1];
-      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
+      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok', response: res });
       return res;
     } catch (err) {
       // Calls go one at a time, so the flag belongs to this call.

@@ -12,7 +12,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('evse-edge')
-  .description('OCPP 1.6J edge agent for EV chargers, its development central system, and a fleet simulator')
+  .description('OCPP 1.6J and 2.0.1 edge agent for EV chargers, its development central system, and a fleet simulator')
   .version(VERSION, '-V, --version')
   .showHelpAfterError()
   .enablePositionalOptions()

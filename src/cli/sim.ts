@@ -49,7 +49,7 @@ function asUsage<T>(parse: () => T, option: string): T {
 
 interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
-  timeScale: number; report?: string; failOn?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
+  timeScale: number; report?: string; failOn?: string; junit?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
   password?: string; ca?: string; cert?: string; key?: string; ocpp: string;
 }
@@ -80,7 +80,7 @@ export function simCommand(): Command {
   const cmd = new Command('sim')
     .description('run a fleet of simulated chargers (the same core and OCPP stack as the agent) against a central system')
     .option('-n, --count <n>', 'chargers in the whole fleet (all shards)', positiveInt, 10)
-    .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm) or a path', 'smoke')
+    .option('-s, --scenario <id>', 'scenario in profiles/scenarios (smoke, commuter-day, fast-dc, reconnect-storm, scripted-session) or a path', 'smoke')
     .option('--charger <id>', 'charger profile (default: the scenario\'s)')
     .option('--ocpp <versions>', 'OCPP version of the chargers: 1.6, 2.0.1, or a mix by share of the chargers, e.g. 1.6=70,2.0.1=30 (each charger\'s drawn by its id and the seed)', '1.6')
     .option('--url <ws-url>', 'central system, e.g. ws://csms.example/ocpp (repeatable: round-robin); default: the embedded one', collect, [] as string[])
@@ -95,7 +95,8 @@ export function simCommand(): Command {
     .option('--start <iso-time>', 'simulated start time (default: now); arrival rates follow its hour of day (UTC)')
     .option('--report <file>', 'write the report as JSON')
     .option('--json', 'print the report as JSON instead of a table')
-    .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
+    .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%,p95(Authorize)<300ms"')
+    .option('--junit <file>', 'write the verdicts of the scenario\'s expectations (and the --fail-on thresholds) as JUnit XML, one testcase each')
     .option('--shard <I/N>', 'run only slice I of N (0-based); default from JOB_COMPLETION_INDEX and SIM_SHARD_TOTAL')
     .option('--prefix <text>', 'charger id prefix', 'SIM-')
     .option('--digits <n>', 'digits of the charger number (at least 5)', positiveInt, 5)
@@ -116,7 +117,7 @@ export function simCommand(): Command {
       const { code } = await runFleet(
         {
           count: o.count, scenario: o.scenario, charger: o.charger, ocpp, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
-          timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, shard, prefix: o.prefix,
+          timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, junitPath: o.junit, shard, prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },
         {
@@ -155,15 +156,16 @@ export function simCommand(): Command {
     .option('--report <file>', 'write the merged report as JSON')
     .option('--json', 'print JSON instead of a table')
     .option('--fail-on <thresholds>', 'exit 3 when crossed, e.g. "p95<500ms,errors<0.1%"')
-    .action((files: string[], own: { report?: string; json?: boolean; failOn?: string }, command: Command) => {
+    .option('--junit <file>', 'write the verdicts of the reports\' expectations (judged on the merged figures) and the thresholds as JUnit XML')
+    .action((files: string[], own: { report?: string; json?: boolean; failOn?: string; junit?: string }, command: Command) => {
       // `sim merge … --fail-on X --report F`: commander hands both to the parent `sim`, which has
       // the same options; read them there when they were given (else a CI gate never fails).
       const parent = command.parent;
-      const fromParent = (name: 'report' | 'failOn') =>
-        parent?.getOptionValueSource(name) === 'cli' ? (parent.opts() as { report?: string; failOn?: string })[name] : undefined;
-      const o = { ...own, report: own.report ?? fromParent('report'), failOn: own.failOn ?? fromParent('failOn') };
+      const fromParent = (name: 'report' | 'failOn' | 'junit') =>
+        parent?.getOptionValueSource(name) === 'cli' ? (parent.opts() as { report?: string; failOn?: string; junit?: string })[name] : undefined;
+      const o = { ...own, report: own.report ?? fromParent('report'), failOn: own.failOn ?? fromParent('failOn'), junit: own.junit ?? fromParent('junit') };
       if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
-      process.exitCode = mergeFleetReports(files, { reportPath: o.report, json: o.json, failOn: o.failOn }, { out: process.stdout, err: process.stderr });
+      process.exitCode = mergeFleetReports(files, { reportPath: o.report, json: o.json, failOn: o.failOn, junitPath: o.junit }, { out: process.stdout, err: process.stderr });
     });
   return cmd;
 }

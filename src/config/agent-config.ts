@@ -35,8 +35,25 @@ export const readerConfigSchema = s.object({
 export type ReaderConfig = Infer<typeof readerConfigSchema>;
 
 export const touchscreenConfigSchema = s.union('driver', {
-  nextion: s.object({ driver: s.literal('nextion'), ...serialLine }),
-  'json-lines': s.object({ driver: s.literal('json-lines'), ...serialLine }),
+  nextion: s.object({
+    driver: s.literal('nextion'), ...serialLine,
+    encoding: s.optional(s.enum(['latin1', 'utf8']).describe("the screen project's code page (default latin1)")),
+    currency: s.optional(s.string({ minLength: 1, maxLength: 8 }).describe('shown after the cost, e.g. EUR')),
+    // The attributes the agent sets; {id} is the connector id; message '' for a project without a message area.
+    fields: s.optional(s.object({
+      status: s.optional(s.string({ minLength: 1 })), energy: s.optional(s.string({ minLength: 1 })),
+      power: s.optional(s.string({ minLength: 1 })), cost: s.optional(s.string({ minLength: 1 })), message: s.optional(s.string()),
+    })),
+    pin: s.optional(s.object({
+      page: s.int({ min: 0, max: 255 }), component: s.int({ min: 0, max: 255 }), field: s.string({ minLength: 1 }),
+      event: s.optional(s.enum(['press', 'release'])), connectorId: s.optional(s.int({ min: 1, max: 32 })), clearField: s.optional(s.boolean()),
+    })),
+  }),
+  'json-lines': s.object({
+    driver: s.literal('json-lines'), ...serialLine,
+    messageFormats: s.optional(s.array(s.enum(['ASCII', 'UTF8', 'HTML', 'URI']), { minItems: 1 })
+      .describe('message formats the HMI renders (default ASCII and UTF8); a display message in another is refused NotSupportedMessageFormat')),
+  }),
 });
 export type TouchscreenConfig = Infer<typeof touchscreenConfigSchema>;
 

@@ -84,6 +84,11 @@ export function v201Handlers(c: V201Context): Handlers {
       log.info('event', { seqNo: p.seqNo, tbc: p.tbc ?? false, events: p.eventData.length });
       return {};
     },
+    // O03: the display messages a GetDisplayMessages asked for (the log names them; the content stays with the station).
+    NotifyDisplayMessages: (p) => {
+      log.info('display messages', { requestId: p.requestId, tbc: p.tbc ?? false, ids: (p.messageInfo ?? []).map((m) => m.id) });
+      return {};
+    },
     // H04: a reservation ended unused (Expired, Removed); nothing to record beyond the log.
     ReservationStatusUpdate: (p) => {
       log.info('reservation status', { reservationId: p.reservationId, status: p.reservationUpdateStatus });

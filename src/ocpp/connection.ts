@@ -81,6 +81,8 @@ export interface CallOutcome {
   result: 'ok' | CallFailure;
   /** The OCPP-J error code of a CALLERROR. */
   errorCode?: string;
+  /** The answer of a CALL that succeeded (what the peer said, e.g. its status). */
+  response?: unknown;
 }
 
 export interface ConnectionEvents {
@@ -282,7 +284,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     }
     try {
       const res = (await this.client.call(action, request, abort ? { callTimeoutMs: Infinity, signal: abort.signal } : { callTimeoutMs: Infinity })) as Out[A][1];
-      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok' });
+      this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok', response: res });
       return res;
     } catch (err) {
       // Calls go one at a time, so the flag belongs to this call.
@@ -336,8 +338,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     for (const action of table.keys()) this.client.handle(action, this.dispatch);
   }
 
-  /** Told of every CALL from the peer once a handler has answered it (result or error). */
-  onAnswered?: (action: string) => void;
+  /** Told of every CALL from the peer once a handler has answered it: its result, or undefined for a CALLERROR. */
+  onAnswered?: (action: string, result: unknown) => void;
 
   private own?: Map<string, (request: unknown) => unknown>;
   private table?: ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
@@ -346,11 +348,13 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   private readonly dispatch = async ({ method, params }: { method: string; params: unknown }): Promise<unknown> => {
     // Not answered, and not acted on either.
     if (this.client.silent) return NOREPLY;
+    let result: unknown;
     try {
       const own = this.own?.get(method);
-      return await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
+      result = await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
+      return result;
     } finally {
-      this.onAnswered?.(method);
+      this.onAnswered?.(method, result);
     }
   };
 

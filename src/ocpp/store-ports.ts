@@ -82,4 +82,9 @@ export interface TransactionRefs {
   confirmStart(localId: string, ref: TransactionRef, at: number): void;
   confirmStop(localId: string, at: number): void;
   get(localId: string): SessionRecord | undefined;
+  /**
+   * The central system's total cost of an ended session (2.0.1: the Ended TransactionEvent's
+   * totalCost, in its currency): the session's cost from now on, replacing one computed here.
+   */
+  recordCentralCost?(localId: string, totalCost: number): void;
 }

@@ -14,6 +14,70 @@ const dist = (what: string) =>
 
 const share = () => s.number({ min: 0, max: 1 });
 
+/** Faults a step can inject: the connector error codes a simulated charger can report. */
+export const STEP_FAULTS = [
+  'PowerMeterFailure', 'ReaderFailure', 'GroundFailure', 'EVCommunicationError', 'HighTemperature', 'OverCurrentFailure',
+  'OverVoltage', 'UnderVoltage', 'PowerSwitchFailure', 'ConnectorLockFailure', 'InternalError', 'OtherError',
+] as const;
+
+/** Answer statuses an expectation may wait for (OCPP 1.6 and 2.0.1 authorisation, registration, DataTransfer). */
+export const ANSWER_STATUSES = [
+  'Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime',
+  'Unknown', 'Pending', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',
+] as const;
+
+const stepBase = {
+  id: s.optional(s.string({ pattern: /^[a-z0-9][a-z0-9-]*$/, patternHint: 'a kebab-case id (a-z, 0-9, -)' }).describe('named by expectations (afterStep)')),
+  atSeconds: s.number({ min: 0 }).describe('simulated seconds after the charger\'s first Accepted boot'),
+  chargers: s.optional(s.array(s.int({ min: 1 }), { minItems: 1 }).describe('charger numbers (1 is SIM-00001); default: every charger')),
+};
+const connector = () => s.withDefault(s.int({ min: 1 }), 1).describe('connector (EVSE) id');
+
+/** What a step does to its chargers: what a person, the network or the hardware does to a real one. */
+export const stepSchema = s.union('do', {
+  'plug-in': s.object({ do: s.literal('plug-in'), ...stepBase, connector: connector(), vehicle: s.optional(s.string({ minLength: 1 }).describe('a name in vehicles (default: the first)')) }),
+  unplug: s.object({ do: s.literal('unplug'), ...stepBase, connector: connector() }),
+  'present-token': s.object({
+    do: s.literal('present-token'), ...stepBase, connector: connector(),
+    idTag: s.optional(s.string({ minLength: 1, maxLength: 20 }).describe('default: the pool\'s tag of the charger\'s number')),
+    method: s.withDefault(s.enum(['rfid', 'touchscreen'] as const), 'rfid'),
+  }),
+  'app-start': s.object({ do: s.literal('app-start'), ...stepBase, connector: connector(), idTag: s.optional(s.string({ minLength: 1, maxLength: 20 })) }),
+  'cut-network': s.object({ do: s.literal('cut-network'), ...stepBase }),
+  'restore-network': s.object({ do: s.literal('restore-network'), ...stepBase }),
+  'drop-link': s.object({ do: s.literal('drop-link'), ...stepBase }),
+  fault: s.object({
+    do: s.literal('fault'), ...stepBase, connector: s.optional(s.int({ min: 0 }).describe('0 or absent: the charger (a reader fault)')),
+    errorCode: s.enum(STEP_FAULTS), forSeconds: s.optional(s.number({ min: 0 }).describe('cleared after this long (default: by a clear-fault step)')),
+  }),
+  'clear-fault': s.object({ do: s.literal('clear-fault'), ...stepBase, connector: s.optional(s.int({ min: 0 })), errorCode: s.enum(STEP_FAULTS) }),
+});
+export type ScenarioStep = Infer<typeof stepSchema>;
+
+const action = () => s.string({ pattern: /^[A-Za-z0-9]+$/, patternHint: 'an OCPP action name, e.g. Authorize' });
+const expectationBase = { name: s.optional(s.string({ minLength: 1 }).describe('the verdict\'s name (default: made from the expectation)')) };
+const window = {
+  afterStep: s.optional(s.string({ minLength: 1 }).describe('id of the step whose chargers are watched')),
+  withinSeconds: s.optional(s.number({ min: 0 }).describe('simulated seconds after the step ran on a charger')),
+};
+
+/** What the run must show: checked at the end, one verdict each. */
+export const expectationSchema = s.union('expect', {
+  answer: s.object({
+    expect: s.literal('answer'), ...expectationBase, ...window, action: action(), status: s.enum(ANSWER_STATUSES),
+  }).describe('every charger the step ran on gets this answer to this action within the window'),
+  'no-callerror': s.object({ expect: s.literal('no-callerror'), ...expectationBase, ...window, action: s.optional(action()) })
+    .describe('no CALLERROR (to this action, or any), over the run or within the window after a step'),
+  latency: s.object({
+    expect: s.literal('latency'), ...expectationBase, action: s.optional(action()),
+    percentile: s.enum(['p50', 'p95', 'p99', 'max'] as const), belowMs: s.number({ min: 0 }),
+  }).describe('the latency of an action (or of every CALL) below a bound, over the run'),
+  count: s.object({
+    expect: s.literal('count'), ...expectationBase, action: action(), status: s.optional(s.enum(ANSWER_STATUSES)), atLeast: s.int({ min: 1 }),
+  }).describe('at least this many CALLs of an action over the run (answered with this status, if given)'),
+});
+export type ScenarioExpectation = Infer<typeof expectationSchema>;
+
 export const scenarioSchema = s.object({
   $schema: s.optional(s.string()),
   id: s.string({ pattern: /^[a-z0-9][a-z0-9-]*$/, patternHint: 'a kebab-case id (a-z, 0-9, -)' }),
@@ -84,17 +148,24 @@ export const scenarioSchema = s.object({
     }),
     { meterPollIntervalMs: 30_000, checkpointIntervalMs: 60_000 },
   ),
+  steps: s.withDefault(s.array(stepSchema).describe('scripted steps: at a time, do something to some chargers'), []),
+  expectations: s.withDefault(s.array(expectationSchema).describe('what the run must show; a verdict each, exit 3 when one fails'), []),
 });
 export type Scenario = Infer<typeof scenarioSchema>;
 
 /** Load profiles/scenarios/<id>.json (or a path), validated and frozen. */
 export function loadScenario(ref: string, baseDir?: string): Scenario {
   const sc = loadProfile('scenarios', ref, scenarioSchema, baseDir);
-  const looksLikePath = ref.includes('/') || ref.endsWith('.json');
-  const file = looksLikePath ? resolve(baseDir ?? process.cwd(), ref) : join(PROFILES_DIR, 'scenarios', `${ref}.json`);
+  const file = scenarioFile(ref, baseDir);
   const problems = scenarioProblems(sc);
   if (problems.length) throw new ConfigError(problems.map((p) => ({ file, ...p })));
   return sc;
+}
+
+/** The file a scenario reference names (an id in profiles/scenarios, or a path). */
+export function scenarioFile(ref: string, baseDir?: string): string {
+  const looksLikePath = ref.includes('/') || ref.endsWith('.json');
+  return looksLikePath ? resolve(baseDir ?? process.cwd(), ref) : join(PROFILES_DIR, 'scenarios', `${ref}.json`);
 }
 
 /** Checks across fields that the schema cannot express. */
@@ -114,6 +185,28 @@ export function scenarioProblems(sc: Scenario): { path: string; message: string 
   if (!sc.vehicles.some((v) => v.share > 0)) out.push({ path: 'vehicles', message: 'at least one vehicle needs a share > 0' });
   const a = sc.auth;
   if (a.rfidShare + a.touchscreenShare + a.appShare <= 0) out.push({ path: 'auth', message: 'rfidShare + touchscreenShare + appShare must be > 0' });
+  const stepIds = new Map<string, number>();
+  sc.steps.forEach((st, i) => {
+    if (st.id !== undefined) {
+      if (stepIds.has(st.id)) out.push({ path: `steps[${i}].id`, message: `"${st.id}" is already the id of steps[${stepIds.get(st.id)}]` });
+      else stepIds.set(st.id, i);
+    }
+    if (st.do === 'plug-in' && st.vehicle !== undefined && !sc.vehicles.some((v) => v.name === st.vehicle)) {
+      out.push({ path: `steps[${i}].vehicle`, message: `no vehicle "${st.vehicle}" (known: ${sc.vehicles.map((v) => v.name).join(', ')})` });
+    }
+  });
+  sc.expectations.forEach((e, i) => {
+    if (e.expect !== 'answer' && e.expect !== 'no-callerror') return;
+    if (e.afterStep === undefined) {
+      if (e.expect === 'answer') out.push({ path: `expectations[${i}].afterStep`, message: 'is required: an answer is awaited after a step (over the run, use "expect": "count" with a status)' });
+      else if (e.withinSeconds !== undefined) out.push({ path: `expectations[${i}].withinSeconds`, message: 'needs afterStep (the window starts when that step runs)' });
+      return;
+    }
+    if (!stepIds.has(e.afterStep)) {
+      out.push({ path: `expectations[${i}].afterStep`, message: `no step has the id "${e.afterStep}"${stepIds.size ? ` (known: ${[...stepIds.keys()].join(', ')})` : ' (give the step an "id")'}` });
+    }
+    if (e.withinSeconds === undefined) out.push({ path: `expectations[${i}].withinSeconds`, message: 'is required with afterStep' });
+  });
   return out;
 }
 

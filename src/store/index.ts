@@ -7,3 +7,4 @@ export { SqliteAuditLog, type AuditEntry } from './audit.js';
 export { SessionRecords, type SessionReportRow, type MeterPoint, type ReportFilter } from './session-records.js';
 export { SqliteChargingProfiles } from './charging-profiles.js';
 export { SqliteReservations } from './reservations.js';
+export { SqliteDisplayMessages } from './display-messages.js';

@@ -167,6 +167,7 @@ export class SqliteLedger implements SessionLedger {
         WHERE local_id = ?`),
       curve: db.prepare(`SELECT taken_at, energy_wh FROM meter_samples WHERE local_id = ? ORDER BY taken_at, id`),
       setCost: db.prepare(`UPDATE sessions SET cost_minor = ?, vat_minor = ?, currency = ?, tariff = ? WHERE local_id = ?`),
+      costOf: db.prepare(`SELECT currency, tariff FROM sessions WHERE local_id = ?`),
       highestSample: db.prepare(`SELECT reading, taken_at FROM meter_samples WHERE local_id = ? ORDER BY energy_wh DESC, taken_at DESC LIMIT 1`),
       saveRegister: db.prepare(`INSERT INTO meter_registers (charge_point_id, connector_id, energy_wh, at) VALUES (?, ?, ?, ?)
         ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET energy_wh = MAX(energy_wh, excluded.energy_wh), at = excluded.at`),
@@ -309,6 +310,21 @@ export class SqliteLedger implements SessionLedger {
       idleMs: Math.max(0, stop.stoppedAt - chargingEndedAt),
     });
     this.q.setCost.run(cost.totalMinor, cost.vatMinor, cost.currency, JSON.stringify(tariff), localId);
+  }
+
+  /**
+   * The central system's total cost of a session replaces the one computed here: in minor units of
+   * the currency of the tariff in force (2 digits without one), VAT not told apart; `tariff`
+   * records where it came from.
+   */
+  recordCentralCost(localId: string, totalCost: number): void {
+    if (!Number.isFinite(totalCost)) return;
+    const row = this.q.costOf.get(localId) as { currency: string | null; tariff: string | null } | undefined;
+    if (!row) return;
+    const local = this.tariff();
+    const digits = row.tariff ? (JSON.parse(row.tariff) as { minorUnitDigits?: number }).minorUnitDigits ?? 2 : local?.minorUnitDigits ?? 2;
+    const minor = Math.round(Number((totalCost * 10 ** digits).toFixed(6)));
+    this.q.setCost.run(minor, null, row.currency ?? local?.currency ?? null, JSON.stringify({ source: 'central-system', minorUnitDigits: digits }), localId);
   }
 
   /** The most recent sessions, newest first. */

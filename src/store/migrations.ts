@@ -285,7 +285,25 @@ export const migrations: readonly string[] = [
   DROP TABLE charging_profiles;
   ALTER TABLE charging_profiles_new RENAME TO charging_profiles;
   `,
-  // 10: the security log (OCPP 1.6 security whitepaper, 2.0.1 N01 SecurityLog): every security
+  // 10: display messages the central system set (2.0.1 SetDisplayMessage), kept across restarts;
+  // session_id is the local id of the session a message belongs to (removed when it ends)
+  `
+  CREATE TABLE display_messages (
+    charge_point_id TEXT NOT NULL,
+    message_id      INTEGER NOT NULL,
+    priority        TEXT NOT NULL CHECK (priority IN ('AlwaysFront', 'InFront', 'NormalCycle')),
+    state           TEXT CHECK (state IN ('Charging', 'Faulted', 'Idle', 'Unavailable')),
+    starts_at       INTEGER,
+    ends_at         INTEGER,
+    session_id      TEXT,
+    format          TEXT NOT NULL CHECK (format IN ('ASCII', 'UTF8', 'HTML', 'URI')),
+    language        TEXT,
+    content         TEXT NOT NULL,
+    set_at          INTEGER NOT NULL,
+    PRIMARY KEY (charge_point_id, message_id)
+  );
+  `,
+  // 11: the security log (OCPP 1.6 security whitepaper, 2.0.1 N01 SecurityLog): every security
   // event the charger recorded, kept across restarts (the newest SECURITY_LOG_MAX_ENTRIES per
   // charge point), whether or not the central system has had it.
   `

@@ -61,6 +61,20 @@ describe('JsonLinesHmi over a socat pty pair', () => {
     await waitFor(() => lines.length === 2, 'connector line');
     expect(lines[1]).toEqual({ type: 'connector', connectorId: 1, status: 'Charging', energyWh: 1500, powerW: 11000, cost: 0.42 });
 
+    // The message area: a message line, an emptied one without text; unchanged ones not sent again,
+    // nor an empty area that never showed anything (connector 3).
+    hmi.showMessage({ connectorId: 3 });
+    hmi.showMessage({ connectorId: 2, text: 'Bye' });
+    hmi.showMessage({ connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' });
+    hmi.showMessage({ connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' });
+    hmi.showMessage({ connectorId: 2 });
+    await waitFor(() => lines.length === 5, 'message lines');
+    expect(lines.slice(2)).toEqual([
+      { type: 'message', connectorId: 2, text: 'Bye' },
+      { type: 'message', connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' },
+      { type: 'message', connectorId: 2 },
+    ]);
+
     await pair.unplug();
     await waitFor(() => faults.length === 1, 'fault');
     expect(faults[0]).toMatchObject({ source: 'hmi', errorCode: 'ReaderFailure', active: true });
@@ -72,5 +86,9 @@ describe('JsonLinesHmi over a socat pty pair', () => {
     await writeAll(screen, '{"type":"hello"}\n');
     await waitFor(() => lines.some((l) => (l as { type: string }).type === 'connector'), 'state again');
     expect(lines).toContainEqual({ type: 'connector', connectorId: 1, status: 'Charging', energyWh: 1500, powerW: 11000, cost: 0.42 });
+    await waitFor(() => lines.some((l) => (l as { type: string }).type === 'message'), 'message again');
+    // Each refresh (the link coming up, the hello) sends the areas that show something: connector 1's, not the emptied one.
+    const again = lines.filter((l) => (l as { type: string }).type === 'message');
+    expect(new Set(again.map((l) => JSON.stringify(l)))).toEqual(new Set([JSON.stringify({ type: 'message', connectorId: 1, text: 'Grüße – 0,39 €/kWh', priority: 'InFront', language: 'de' })]));
   });
 });

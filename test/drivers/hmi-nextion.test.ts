@@ -128,6 +128,38 @@ describe('NextionHmi over a socat pty pair', () => {
     expect(rx.raw().subarray(-3)).toEqual(hex('ffffff'));
   });
 
+  it('showMessage() sets the message area (quotes escaped, Latin-1), empties it without text, and is shown again when the screen restarts', async () => {
+    const { screen, rx, hmi } = await setup({ fields: { message: 'main.m{id}.txt' } });
+    await waitFor(() => rx.raw().length >= 3, 'greeting');
+    hmi.showMessage({ connectorId: 1, text: 'Tarif "Nacht": 0,29 €/kWh – grüne Energie', priority: 'NormalCycle' });
+    hmi.showMessage({ connectorId: 1, text: 'Tarif "Nacht": 0,29 €/kWh – grüne Energie', priority: 'NormalCycle' }); // unchanged: not sent again
+    hmi.showMessage({ connectorId: 2, text: 'Out of order', priority: 'AlwaysFront' });
+    hmi.showMessage({ connectorId: 2 });
+    hmi.page(0);
+    await waitFor(() => rx.list.includes('page 0'), 'instructions');
+    // € is not in Latin-1: a question mark; ü is.
+    expect(rx.list.slice(1)).toEqual(['main.m1.txt="Tarif \\"Nacht\\": 0,29 ?/kWh ? grüne Energie"', 'main.m2.txt="Out of order"', 'main.m2.txt=""', 'page 0']);
+    await writeAll(screen, hex('88ffffff'));
+    await waitFor(() => rx.list.filter((i) => i.startsWith('main.m1.txt=')).length === 2, 'message again');
+    // An emptied area is not sent again.
+    expect(rx.list.filter((i) => i.startsWith('main.m2.txt='))).toHaveLength(2);
+    // A connector never given a message hears nothing of the area.
+    hmi.showMessage({ connectorId: 3 });
+    hmi.page(2);
+    await waitFor(() => rx.list.includes('page 2'), 'page 2');
+    expect(rx.list.some((i) => i.startsWith('main.m3.txt'))).toBe(false);
+  });
+
+  it('a project without a message area (fields.message \'\') is sent no message instructions', async () => {
+    const { rx, hmi } = await setup({ fields: { message: '' } });
+    await waitFor(() => rx.raw().length >= 3, 'greeting');
+    hmi.showMessage({ connectorId: 1, text: 'Hello' });
+    hmi.show({ connectorId: 1, status: 'Available', energyWh: 0, powerW: 0 });
+    hmi.page(1);
+    await waitFor(() => rx.list.includes('page 1'), 'instructions');
+    expect(rx.list.slice(1)).toEqual(['c1status.txt="Available"', 'c1energy.txt="0.00 kWh"', 'c1power.txt="0.0 kW"', 'page 1']);
+  });
+
   it('unplugged screen: ReaderFailure for hmi, state shown again on replug', async () => {
     const { faults, hmi } = await setup({ fields: { status: 'main.s{id}.txt' } });
     hmi.show({ connectorId: 2, status: 'Available', energyWh: 0, powerW: 0 });

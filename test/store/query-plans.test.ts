@@ -6,7 +6,7 @@ import type { Sample } from '../../src/core/ports.js';
 import { createLog, MemorySink } from '../../src/lib/log.js';
 import {
   openDatabase, probeWritable, SessionRecords, SqliteAuditLog, SqliteAuthorizationData, SqliteChargingProfiles, SqliteLedger,
-  SqliteOutbox, SqliteReservations, SqliteSettings, type SqliteDatabase,
+  SqliteDisplayMessages, SqliteOutbox, SqliteReservations, SqliteSettings, type SqliteDatabase,
 } from '../../src/store/index.js';
 import { SqliteSecurityEvents } from '../../src/store/security-events.js';
 
@@ -128,6 +128,10 @@ function exerciseEveryView(db: SqliteDatabase): void {
     reservations.put({ reservationId: 1, target: { kind: 'evse', evseId: 1 }, idTagRef: 'ref', expiresAt: now + 60_000 });
     reservations.all();
     reservations.remove(1);
+    const messages = new SqliteDisplayMessages(db, cp);
+    messages.put({ id: 1, priority: 'InFront', message: { format: 'UTF8', content: 'x' }, setAt: now });
+    messages.all();
+    messages.remove(1);
     const security = new SqliteSecurityEvents(db, cp);
     security.record({ type: 'InvalidCentralSystemCertificate', timestamp: now, clockTrusted: true });
     security.entries({ startMs: now, stopMs: now + 1 });

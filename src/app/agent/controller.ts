@@ -2,6 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { EvseId } from '../../core/ports.js';
 import { sessionCost } from '../../core/tariff.js';
+import { messageStateOf, type DisplayMessages } from '../../core/display-messages.js';
 import { SystemClock } from '../../core/clock.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -155,6 +156,8 @@ export class Agent {
       linkTiming: { meterValuesPerMessage: config.csms.meterValuesPerMessage, ...this.opts.linkTiming },
       onReset: (type) => void this.reset(type),
       security: this.stationSecurity,
+      // Display messages in a format the screen cannot render are refused (NotSupportedMessageFormat).
+      ...(hardware.hmi ? { displayFormats: hardware.hmi.messageFormats } : {}),
       firmware: agentFirmware({
         loaded: this.opts.loaded, storePath: this.storePath, db, definitions: this.definitions, pseudonym: this.pseudonym, log: this.log,
         logs: this.opts.logControl ? () => this.opts.logControl!.tail(1_000) : undefined, version: VERSION, firmwareVersion,
@@ -163,7 +166,7 @@ export class Agent {
     });
     this.runtime = runtime;
     this.security.attach(runtime.connection, () => runtime.link.kick());
-    if (hardware.hmi) this.showOnScreen(hardware.hmi, runtime.chargePoint);
+    if (hardware.hmi) this.showOnScreen(hardware.hmi, runtime.chargePoint, runtime.features.displayMessages);
     await runtime.start();
     this.security.started();
     this.watchStore();
@@ -208,31 +211,66 @@ export class Agent {
     return this.runtime?.outbox;
   }
 
-  /** Keep the touchscreen showing each EVSE's state, energy and power. */
-  private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
+  /**
+   * Keep the touchscreen showing each EVSE's state, energy, power and cost, and its message area
+   * the display message, personal message or nothing the display messages choose (NormalCycle
+   * ones in turn). The cost is the central system's when it told one (CostUpdated, a
+   * TransactionEvent's totalCost: of the session running, or the final one of the session just
+   * ended while the vehicle is still plugged), else the local tariff's.
+   */
+  private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint, messages: DisplayMessages): void {
     const show = (evseId: EvseId) => {
       const st = v16StatusOf(cp.evseCondition(evseId));
       const s = cp.session(evseId);
+      const central = messages.costOf(evseId);
+      const centralCost = central && (s ? central.sessionId === s.localId : central.final && st.status === 'Finishing') ? central.totalCost : undefined;
       const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
-      const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
+      const cost = centralCost === undefined && s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
       hmi.show({
         // The screen numbers its connectors as the station's EVSEs.
         connectorId: evseId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
         // Display only: exact minor units scaled to the currency for the screen.
-        ...(cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
+        ...(centralCost !== undefined ? { cost: centralCost } : cost && tariff ? { cost: cost.totalMinor / 10 ** tariff.minorUnitDigits } : {}),
+      });
+    };
+    const showMessage = (evseId: EvseId) => {
+      const s = cp.session(evseId);
+      const shown = messages.shown({ evseId, state: messageStateOf(cp.evseCondition(evseId)), ...(s ? { sessionId: s.localId } : {}) });
+      hmi.showMessage({
+        connectorId: evseId,
+        ...(shown ? { text: shown.message.content, priority: shown.priority, format: shown.message.format, ...(shown.message.language ? { language: shown.message.language } : {}) } : {}),
       });
     };
     // Shown again when its 1.6 status or errorCode changes, as the screen's words are 1.6's.
     const changes = new V16StatusChanges();
     for (const s of cp.announcedConditions().evses) changes.changed(s);
-    cp.on('status', (e) => changes.changed(e) && show(e.evseId));
+    cp.on('status', (e) => {
+      if (changes.changed(e)) show(e.evseId);
+      showMessage(e.evseId);
+    });
     let last = 0;
     cp.on('reading', (e) => {
       if (Date.now() - last < 1_000) return;
       last = Date.now();
       show(e.evseId);
     });
+    const all = () => {
+      for (const id of cp.evseIds) {
+        show(id);
+        showMessage(id);
+      }
+    };
+    messages.onChange(all);
+    // NormalCycle messages take turns; the screen is told only when its message changes.
+    clearInterval(this.messageCycle);
+    this.messageCycle = setInterval(() => {
+      if (messages.cycling) for (const id of cp.evseIds) showMessage(id);
+    }, messages.cycleMs);
+    this.messageCycle.unref();
+    for (const id of cp.evseIds) showMessage(id);
   }
+
+  private messageCycle?: NodeJS.Timeout;
 
   /** Reset from the central system: stop sessions, then start again (BootNotification first). */
   async reset(type: 'Soft' | 'Hard'): Promise<void> {
@@ -299,6 +337,7 @@ export class Agent {
   private async stopRuntime(): Promise<void> {
     clearInterval(this.storeProbe);
     clearInterval(this.retentionTimer);
+    clearInterval(this.messageCycle);
     await this.diagnostics?.stop();
     this.diagnostics = undefined;
     this.security.detach();

@@ -165,7 +165,14 @@ export async function buildHardware(
   let hmi: Hmi | undefined;
   if (config.touchscreen) {
     const t = config.touchscreen;
-    hmi = hmiDriver!.createHmi({ driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id) } as never, {
+    hmi = hmiDriver!.createHmi({
+      driver: t.driver, port: t.port, baudRate: t.baudRate, connectors: charger.connectors.map((c) => c.id),
+      ...(t.driver === 'json-lines' && t.messageFormats ? { messageFormats: t.messageFormats } : {}),
+      ...(t.driver === 'nextion' ? {
+        ...(t.encoding ? { encoding: t.encoding } : {}), ...(t.currency ? { currency: t.currency } : {}),
+        ...(t.fields ? { fields: t.fields } : {}), ...(t.pin ? { pin: t.pin } : {}),
+      } : {}),
+    } as never, {
       clock: deps.clock, log: deps.log.child({ component: 'hmi' }),
     });
     readers.push(hmi);

@@ -13,6 +13,7 @@ import { SqliteAuthorizationData, SqliteLedger, SqliteOutbox, SqliteSettings, ty
 import { buildCoreFeatures, type CoreFeatures } from './core-features.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../../ocpp/availability-keys.js';
 import type { Tariff } from '../../core/tariff.js';
+import type { MessageFormat } from '../../core/display-messages.js';
 import type { StationSecurity } from '../../ocpp/certificates.js';
 
 export type { FirmwareNotify } from '../../ocpp/v16/features.js';
@@ -62,8 +63,10 @@ export interface ChargePointRuntimeDeps {
   onReset?: (type: 'Soft' | 'Hard') => void;
   /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
   onCall?: (outcome: CallOutcome) => void;
-  /** Told of every CALL from the central system the charge point answered (CALLRESULT or CALLERROR). */
-  onIncomingCall?: (action: string) => void;
+  /** Told of every CALL from the central system the charge point answered: the CALLRESULT's payload, or undefined for a CALLERROR. */
+  onIncomingCall?: (action: string, result: unknown) => void;
+  /** The display-message formats the charger's screen renders (default ASCII and UTF8). */
+  displayFormats?: readonly MessageFormat[];
   /** Certificates and security events (Advanced Security): the agent's; a simulated charger keeps none. */
   security?: StationSecurity;
   /** Firmware Management: the agent's (downloads, installs, uploads), or a simulated charger's (statuses with realistic timings, no bytes). */
@@ -112,7 +115,11 @@ export class ChargePointRuntime {
   /** Every feature profile service the link answers with (Smart Charging, Reservation, Firmware Management). */
   readonly services: FeatureServices;
   // Smart charging still numbers connectors as 1.6 does (connector n is EVSE n).
-  private readonly onSessionStopped = (e: { evseId: EvseId }) => this.features.smartCharging.transactionEnded(e.evseId);
+  // A transaction's display messages end with it.
+  private readonly onSessionStopped = (e: { evseId: EvseId; localId: string }) => {
+    this.features.smartCharging.transactionEnded(e.evseId);
+    this.features.displayMessages.sessionEnded(e.localId);
+  };
   private started = false;
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
@@ -153,6 +160,7 @@ export class ChargePointRuntime {
     const remote = { online: () => link?.online() ?? false, authorize: (idTag: string, type?: IdTokenType) => link!.authorize(idTag, type) };
     this.features = buildCoreFeatures({
       db: d.db, chargePointId: cpId, evses: d.hardware.evses, settings: this.settings, clock: d.clock, pseudonym: d.pseudonym, log: d.log,
+      ...(d.displayFormats ? { displayFormats: d.displayFormats } : {}),
     });
     this.chargePoint = new ChargePoint({
       chargingLimits: this.features.smartCharging, reservations: this.features.reservations,
@@ -167,7 +175,7 @@ export class ChargePointRuntime {
       notify: (action: NotifiedStatus, request: unknown) => this.notifyStatus(action, request),
     });
     this.services = {
-      smartCharging: this.features.smartCharging, reservations: this.features.reservations,
+      smartCharging: this.features.smartCharging, reservations: this.features.reservations, displayMessages: this.features.displayMessages,
       ...(this.firmware ? { firmware: this.firmware.firmware, diagnostics: this.firmware.diagnostics } : {}),
       ...(d.security ? { security: d.security } : {}),
     };
@@ -253,6 +261,7 @@ export class ChargePointRuntime {
       if (this.settings.get(availabilityKey(id)) === 'Inoperative') this.chargePoint.changeAvailability(id, 'Inoperative');
     }
     this.features.reservations.start();
+    this.features.displayMessages.start();
     this.chargePoint.on('session-stopped', this.onSessionStopped);
     await this.chargePoint.start();
     // Several versions offered: every one is loaded before connecting. The central system may
@@ -277,5 +286,6 @@ export class ChargePointRuntime {
     this.firmware?.stop();
     this.chargePoint.off('session-stopped', this.onSessionStopped);
     this.features.reservations.stop();
+    this.features.displayMessages.stop();
   }
 }

@@ -15,7 +15,8 @@ import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/i
 import { Prng, seedOf } from '../../sim/prng.js';
 import { SIM_MEASURANDS, SimConnector } from '../../sim/sim-connector.js';
 import { SimIdReader } from '../../sim/sim-id-reader.js';
-import { SimDriver, type DriverEventKind } from './driver.js';
+import { SimDriver, type DrivenChargePoint, type DriverEventKind } from './driver.js';
+import { FleetScript, type ScriptedCharger } from './script.js';
 import { SimFaultSource } from '../../sim/sim-fault-source.js';
 import { FleetMetrics, type Gauges, type StatsJson } from './metrics.js';
 import type { Scenario } from '../../sim/scenario.js';
@@ -56,8 +57,11 @@ export interface FleetSecurity {
 }
 
 export interface HostOptions {
-  /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
-  chargers: { id: string; index: number }[];
+  /**
+   * The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL),
+   * and their number in the fleet (1 for SIM-00001; scripted steps select chargers by it).
+   */
+  chargers: { id: string; index: number; number?: number }[];
   scenario: Scenario;
   charger: ChargerProfile;
   seed: number;
@@ -153,6 +157,8 @@ export class FleetHost {
   /** The same, since the last snapshot (the live status shows the last interval). */
   private readonly intervalLag: IntervalHistogram;
   private stopping = false;
+  /** The scenario's scripted steps and the expectations watching them, if it has any. */
+  private readonly script?: FleetScript;
 
   /** `appStart`: how the central system is asked to start; without it, the charger's own remote start. */
   constructor(private readonly o: HostOptions, private readonly appStart?: AppStart) {
@@ -168,6 +174,7 @@ export class FleetHost {
     this.log = createLog(sink);
     this.lag = monitorEventLoopDelay({ resolution: 10 });
     this.intervalLag = monitorEventLoopDelay({ resolution: 10 });
+    if (o.scenario.steps?.length) this.script = new FleetScript(o.scenario, this.scheduler, this.metrics);
     this.definitions = keyDefinitions({ numberOfConnectors: o.charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: [...SIM_MEASURANDS, ...OFFERED_MEASURANDS] });
   }
 
@@ -237,7 +244,7 @@ export class FleetHost {
       const budgetMs = Math.min(MAX_BUILD_SLICE_MS, Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd));
       let built = 0;
       while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
-        this.add(list[next]!.id, list[next]!.index);
+        this.add(list[next]!.id, list[next]!.index, list[next]!.number);
         next++;
         if (++built % 8 === 0 && Date.now() - sliceStart >= budgetMs) break;
       }
@@ -304,14 +311,16 @@ export class FleetHost {
     if (!f) this.onCallByVersion.set(version, (f = this.metrics.onCallOf(version)));
     return f;
   }
-  private readonly onIncomingCall = (): void => {
+  private readonly onIncomingCall = (action: string, result: unknown): void => {
     const c = this.metrics.counters;
     c.callsFromCentral++;
     c.messagesIn++;
     c.messagesOut++;
+    // Per action and answer: a campaign (display messages, profiles, reservations) is counted received and accepted.
+    this.metrics.onIncoming(action, result);
   };
 
-  private add(id: string, index: number): void {
+  private add(id: string, index: number, number = index + 1): void {
     const { scenario: sc, charger, seed, security } = this.o;
     const clock = this.scheduler.clock();
     const prng = new Prng(seedOf(id, seed));
@@ -363,6 +372,8 @@ export class FleetHost {
     if (this.o.ocpp) m.addCharger(version, 'chargersStarted');
     m.gauges.chargers++;
     let everAccepted = false;
+    // Scripted steps drive it too (set below, with the driver's handle).
+    let scripted: ScriptedCharger | undefined;
     runtime.connection.on('open', () => {
       m.add('connectionsOpened');
       h.connected = true;
@@ -384,6 +395,7 @@ export class FleetHost {
         m.gauges.accepted++;
         if (!everAccepted) {
           everAccepted = true;
+          if (scripted) this.script!.accepted(scripted);
           m.add('chargersAccepted');
           if (this.o.ocpp) m.addCharger(version, 'chargersAccepted');
           m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
@@ -418,7 +430,7 @@ export class FleetHost {
       ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
         this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
       : undefined;
-    h.driver = new SimDriver({
+    const driven: DrivenChargePoint = {
       id, connectors: sims, reader, faults,
       remoteStart: async (idTag, connectorId) => {
         m.add('remoteStarts');
@@ -446,7 +458,9 @@ export class FleetHost {
         m.add('storms');
         void runtime.connection.reconnect();
       },
-    }, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
+    };
+    if (this.script) this.script.plan((scripted = { ...driven, number, connection: runtime.connection }));
+    h.driver = new SimDriver(driven, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
       if (kind === 'arrive') m.add('arrivals');
       else if (kind === 'balk') m.add('balked');
       else if (kind === 'present') m.add('tokens');
@@ -531,6 +545,7 @@ export class FleetHost {
     if (this.o.durationMs !== undefined && !fast && catchUp) while (Date.now() < until && !this.scheduler.finished()) await new Promise((r) => setTimeout(r, 10));
     this.scheduler.stop();
     for (const h of this.hosted.values()) h.driver.stop();
+    this.script?.stop();
     const inFlight = () => [...this.hosted.values()].reduce((n, h) => n + h.runtime.inFlight, 0);
     while (Date.now() < until && inFlight() > 0) await new Promise((r) => setTimeout(r, 10));
     // Sessions outlast short runs (a workplace dwell is hours): what they metered counts too.

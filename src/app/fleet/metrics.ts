@@ -13,6 +13,41 @@ export interface ActionStatsJson {
   /** Refused by our own strict-mode validation before sending (a bug of ours). */
   invalid: number;
   latency: HistogramJson;
+  /** Percentiles of `latency`, ms, for readers of the JSON (always computed from the histogram, never merged). */
+  percentiles?: LatencyPercentiles;
+  /** Answers by their status (idTagInfo/idTokenInfo status, or status), where the answer has one. */
+  answers?: Record<string, number>;
+}
+
+export interface LatencyPercentiles {
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** p50/p95/p99/max of a histogram, ms (3 decimals). */
+export function percentilesOf(h: Histogram): LatencyPercentiles {
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return { p50Ms: r(h.percentileMs(50)), p95Ms: r(h.percentileMs(95)), p99Ms: r(h.percentileMs(99)), maxMs: r(h.maxUs / 1000) };
+}
+
+/** The status an answer carries: 1.6's idTagInfo, 2.0.1's idTokenInfo, or its own status. */
+export function answerStatus(response: unknown): string | undefined {
+  if (!response || typeof response !== 'object') return undefined;
+  const r = response as { status?: unknown; idTagInfo?: { status?: unknown }; idTokenInfo?: { status?: unknown } };
+  const st = r.idTagInfo?.status ?? r.idTokenInfo?.status ?? r.status;
+  return typeof st === 'string' ? st : undefined;
+}
+
+/**
+ * A scripted scenario's expectations watched on chargers (after a step), by expectation index:
+ * chargers watched, those that met it, those the step never ran on (not accepted in time).
+ */
+export interface WatchedJson {
+  chargers: number;
+  met: number;
+  notRun: number;
 }
 
 export const COUNTER_NAMES = [
@@ -37,6 +72,11 @@ export const COUNTER_NAMES = [
   'callsFromCentral',
   /** Sessions still open when the run ended, and the energy metered in them so far. */
   'sessionsOpenAtEnd', 'energyOpenWh',
+  /**
+   * A scripted scenario's progress: steps to run on chargers and windows to watch (planned when
+   * a charger is built), and those run, closed or given up (done). Equal: the script has played out.
+   */
+  'scriptPlanned', 'scriptDone',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -48,13 +88,24 @@ export interface VersionStatsJson {
   calls: Record<string, number>;
 }
 
+/** CALLs of one action from the central system, and how the chargers answered them. */
+export interface IncomingStatsJson {
+  received: number;
+  /** By the answer's `status` (Accepted, Rejected, …); CALLERROR for an error answer; answers without a status are not split. */
+  answers: Record<string, number>;
+}
+
 export interface StatsJson {
   actions: Record<string, ActionStatsJson>;
+  /** CALLs from the central system per action (e.g. a display-message campaign); absent in reports written before. */
+  incoming?: Record<string, IncomingStatsJson>;
   /** The same split by OCPP version (subprotocol); absent in reports written before 2.0.1. */
   versions?: Record<string, VersionStatsJson>;
   counters: Record<CounterName, number>;
   /** Wall ms from the run's start until the last charger's first Accepted boot. */
   lastAcceptedAtMs: number;
+  /** Scripted scenarios: expectations watched after a step, by expectation index. */
+  watched?: Record<string, WatchedJson>;
 }
 
 export interface Gauges {
@@ -83,6 +134,16 @@ export class FleetMetrics {
   lastAcceptedAtMs = 0;
   readonly gauges = emptyGauges();
   private readonly versions = new Map<string, { chargersStarted: number; chargersAccepted: number; calls: Map<string, number> }>();
+  private readonly incoming = new Map<string, IncomingStatsJson>();
+
+  /** A CALL from the central system was answered: `result` the payload, undefined for a CALLERROR. */
+  onIncoming(action: string, result: unknown): void {
+    let x = this.incoming.get(action);
+    if (!x) this.incoming.set(action, (x = { received: 0, answers: {} }));
+    x.received++;
+    const status = result === undefined ? 'CALLERROR' : answerStatus(result);
+    if (status !== undefined) x.answers[status] = (x.answers[status] ?? 0) + 1;
+  }
 
   private version(v: string) {
     let x = this.versions.get(v);
@@ -107,18 +168,21 @@ export class FleetMetrics {
   onCall(o: CallOutcome): void {
     let a = this.actions.get(o.action);
     if (!a) {
-      a = { count: 0, ok: 0, errors: {}, timeouts: 0, lost: 0, invalid: 0, latency: new Histogram() };
+      a = { count: 0, ok: 0, errors: {}, timeouts: 0, lost: 0, invalid: 0, latency: new Histogram(), answers: {} };
       this.actions.set(o.action, a);
     }
     a.count++;
     this.counters.messagesOut++;
     switch (o.result) {
-      case 'ok':
+      case 'ok': {
         a.ok++;
+        const status = answerStatus(o.response);
+        if (status !== undefined) a.answers![status] = (a.answers![status] ?? 0) + 1;
         this.counters.messagesIn++;
         a.latency.recordMs(o.latencyMs);
         this.interval.recordMs(o.latencyMs);
         return;
+      }
       case 'callerror': {
         const code = o.errorCode ?? 'GenericError';
         a.errors[code] = (a.errors[code] ?? 0) + 1;
@@ -143,18 +207,39 @@ export class FleetMetrics {
     this.counters[name] += n;
   }
 
+  /** Scripted expectations watched on this thread's chargers (see script.ts). */
+  readonly watched = new Map<number, WatchedJson>();
+
+  watch(expectation: number, what: keyof WatchedJson): void {
+    let w = this.watched.get(expectation);
+    if (!w) this.watched.set(expectation, (w = { chargers: 0, met: 0, notRun: 0 }));
+    w[what]++;
+  }
+
   toJSON(): StatsJson {
     const actions: Record<string, ActionStatsJson> = {};
     for (const k of [...this.actions.keys()].sort()) {
       const a = this.actions.get(k)!;
-      actions[k] = { count: a.count, ok: a.ok, errors: { ...a.errors }, timeouts: a.timeouts, lost: a.lost, invalid: a.invalid, latency: a.latency.toJSON() };
+      actions[k] = {
+        count: a.count, ok: a.ok, errors: { ...a.errors }, timeouts: a.timeouts, lost: a.lost, invalid: a.invalid, latency: a.latency.toJSON(),
+        percentiles: percentilesOf(a.latency), answers: { ...a.answers },
+      };
     }
     const versions: Record<string, VersionStatsJson> = {};
     for (const v of [...this.versions.keys()].sort()) {
       const x = this.versions.get(v)!;
       versions[v] = { chargersStarted: x.chargersStarted, chargersAccepted: x.chargersAccepted, calls: Object.fromEntries([...x.calls].sort(([a], [b]) => (a < b ? -1 : 1))) };
     }
-    return { actions, ...(this.versions.size ? { versions } : {}), counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs };
+    const incoming: Record<string, IncomingStatsJson> = {};
+    for (const k of [...this.incoming.keys()].sort()) {
+      const x = this.incoming.get(k)!;
+      incoming[k] = { received: x.received, answers: { ...x.answers } };
+    }
+    const watched = this.watched.size ? Object.fromEntries([...this.watched].sort(([a], [b]) => a - b).map(([k, w]) => [String(k), { ...w }])) : undefined;
+    return {
+      actions, ...(this.versions.size ? { versions } : {}), ...(this.incoming.size ? { incoming } : {}),
+      counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs, ...(watched ? { watched } : {}),
+    };
   }
 }
 
@@ -169,20 +254,51 @@ export function mergeStats(a: StatsJson, b: StatsJson): StatsJson {
     const x = a.actions[k];
     const y = b.actions[k];
     if (!x || !y) {
-      actions[k] = structuredClone((x ?? y)!);
+      const only = structuredClone((x ?? y)!);
+      actions[k] = { ...only, percentiles: percentilesOf(Histogram.from(only.latency)) };
       continue;
     }
     const errors: Record<string, number> = { ...x.errors };
     for (const [code, n] of Object.entries(y.errors)) errors[code] = (errors[code] ?? 0) + n;
+    const answers: Record<string, number> = { ...x.answers };
+    for (const [status, n] of Object.entries(y.answers ?? {})) answers[status] = (answers[status] ?? 0) + n;
+    const latency = Histogram.from(x.latency).merge(y.latency);
     actions[k] = {
       count: x.count + y.count, ok: x.ok + y.ok, errors, timeouts: x.timeouts + y.timeouts, lost: x.lost + y.lost,
-      invalid: x.invalid + y.invalid, latency: Histogram.from(x.latency).merge(y.latency).toJSON(),
+      invalid: x.invalid + y.invalid, latency: latency.toJSON(), percentiles: percentilesOf(latency), answers,
     };
   }
+  const watched = mergeWatched(a.watched, b.watched);
   const versions = mergeVersions(a.versions, b.versions);
+  const incoming = mergeIncoming(a.incoming, b.incoming);
   const counters = { ...a.counters };
   for (const n of COUNTER_NAMES) counters[n] = (a.counters[n] ?? 0) + (b.counters[n] ?? 0);
-  return { actions, ...(versions ? { versions } : {}), counters, lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs) };
+  return {
+    actions, ...(versions ? { versions } : {}), ...(incoming ? { incoming } : {}), counters,
+    lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs), ...(watched ? { watched } : {}),
+  };
+}
+
+function mergeIncoming(a?: Record<string, IncomingStatsJson>, b?: Record<string, IncomingStatsJson>): Record<string, IncomingStatsJson> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, IncomingStatsJson> = {};
+  for (const k of [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort()) {
+    const answers: Record<string, number> = { ...a?.[k]?.answers };
+    for (const [status, n] of Object.entries(b?.[k]?.answers ?? {})) answers[status] = (answers[status] ?? 0) + n;
+    out[k] = { received: (a?.[k]?.received ?? 0) + (b?.[k]?.received ?? 0), answers };
+  }
+  return out;
+}
+
+function mergeWatched(a?: Record<string, WatchedJson>, b?: Record<string, WatchedJson>): Record<string, WatchedJson> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, WatchedJson> = {};
+  for (const k of [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort((p, q) => Number(p) - Number(q))) {
+    const x = a?.[k];
+    const y = b?.[k];
+    out[k] = { chargers: (x?.chargers ?? 0) + (y?.chargers ?? 0), met: (x?.met ?? 0) + (y?.met ?? 0), notRun: (x?.notRun ?? 0) + (y?.notRun ?? 0) };
+  }
+  return out;
 }
 
 function mergeVersions(a?: Record<string, VersionStatsJson>, b?: Record<string, VersionStatsJson>): Record<string, VersionStatsJson> | undefined {

@@ -2,6 +2,8 @@ import { formatTable } from '../../lib/table.js';
 import { EvseError } from '../../lib/errors.js';
 import { Histogram } from './histogram.js';
 import { emptyStats, mergeStats, type StatsJson } from './metrics.js';
+import { unknownActionProblem } from './script.js';
+import type { ScenarioExpectation } from '../../sim/scenario.js';
 
 export const REPORT_VERSION = 1;
 
@@ -26,6 +28,20 @@ export interface FleetReport {
   /** The run was ended by a signal before its duration: what was asked and what ran. */
   interrupted?: { signal: string; requestedDurationMs: number | null; simulatedMs: number; wallMs: number };
   stats: StatsJson;
+  /** A scripted scenario's expectations (so that `sim merge` judges shard reports without the file). */
+  expectations?: ScenarioExpectation[];
+  /** One verdict per expectation, computed from this report's figures (see verdicts.ts). */
+  verdicts?: Verdict[];
+}
+
+/** An expectation judged: what was measured against what was expected. */
+export interface Verdict {
+  name: string;
+  passed: boolean;
+  /** The measured figure (ms, a count, or chargers that met it). */
+  value: number;
+  measured: string;
+  expected: string;
 }
 
 /** Event-loop lag p99 above which the simulator counts as overloaded. */
@@ -120,13 +136,35 @@ export function formatReport(r: FleetReport): string {
     formatTable(['action', 'count', 'CALLERROR', 'timeouts', 'lost', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows),
     '',
     ...versionLines(r),
+    ...incomingLines(r),
     `chargers ${r.chargers} (accepted ${c.chargersAccepted}, ${c.chargersAccepted >= r.chargers ? 'all by' : 'the last at'} ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s${c.bootsPending || c.bootsRejected ? `; boot answered Pending to ${c.bootsPending ?? 0}, Rejected to ${c.bootsRejected ?? 0}` : ''})  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}, failed attempts ${c.connectFailures ?? 0}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
     `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped} (${(c.energyWh / 1000).toFixed(1)} kWh), open at the end ${c.sessionsOpenAtEnd ?? 0} (${((c.energyOpenWh ?? 0) / 1000).toFixed(1)} kWh so far); arrivals ${c.arrivals} (balked ${c.balked}), auth refused by the central system ${c.authRefused}, refused without its answer (timeout, failure, offline rules) ${c.authRefusedLocally ?? 0}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}`,
     `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
+    ...verdictLines(r),
     ...(r.interrupted ? [`interrupted by ${r.interrupted.signal}: ran ${(r.interrupted.simulatedMs / 60_000).toFixed(1)} min simulated (${(r.interrupted.wallMs / 1000).toFixed(1)} s wall) of ${r.interrupted.requestedDurationMs === null ? 'an open-ended run' : `${(r.interrupted.requestedDurationMs / 60_000).toFixed(1)} min requested`}`] : []),
     `simulator event-loop lag p99 ${ms(r.lag.p99Ms)} ms, max ${ms(r.lag.maxMs)} ms${r.overloaded ? `  OVERLOADED: latency figures are not valid (lag p99 above ${OVERLOAD_LAG_P99_MS} ms)` : ''}`,
   ];
   return lines.join('\n');
+}
+
+/** The CALLs from the central system per action, and the chargers' answers by status (a campaign's reach). */
+function incomingLines(r: FleetReport): string[] {
+  const incoming = Object.entries(r.stats.incoming ?? {});
+  if (incoming.length === 0) return [];
+  const answers = (a: Record<string, number>) => Object.entries(a).map(([status, n]) => `${status} ${n}`).join(', ');
+  return [`from the central system: ${incoming.map(([action, x]) => `${action} ${x.received}${Object.keys(x.answers).length ? ` (${answers(x.answers)})` : ''}`).join('; ')}`];
+}
+
+/** The verdicts of a scripted scenario's expectations, as a table. */
+function verdictLines(r: FleetReport): string[] {
+  if (!r.verdicts?.length) return [];
+  const failed = r.verdicts.filter((v) => !v.passed).length;
+  return [
+    '',
+    formatTable(['verdict', 'expectation', 'measured', 'expected'], r.verdicts.map((v) => [v.passed ? 'PASS' : 'FAIL', v.name, v.measured, v.expected])),
+    `expectations: ${r.verdicts.length - failed} passed, ${failed} failed`,
+    '',
+  ];
 }
 
 /** "OCPP 2.0.1" for "ocpp2.0.1". */
@@ -164,6 +202,9 @@ export function parseFailOn(expr: string): Threshold[] {
     const m = /^(p50|p95|p99|max|errors|timeouts|callerrors|lag|accepted)(?:\(([A-Za-z]+)\))?\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|%)?$/.exec(text);
     if (!m) throw new ReportError('ERR_FAIL_ON_SYNTAX', `cannot read threshold "${text}" (e.g. p95<500ms, errors<0.1%, accepted>=100%)`);
     const [, metric, action, op, num, unit] = m;
+    const unknown = action === undefined ? undefined : unknownActionProblem(action);
+    if (unknown) throw new ReportError('ERR_FAIL_ON_ACTION', `"${text}": ${unknown}`);
+    if (action !== undefined && (metric === 'lag' || metric === 'accepted')) throw new ReportError('ERR_FAIL_ON_SYNTAX', `"${text}": ${metric} is the fleet's, not an action's`);
     const latency = ['p50', 'p95', 'p99', 'max', 'lag'].includes(metric!);
     if (latency && unit === '%') throw new ReportError('ERR_FAIL_ON_SYNTAX', `"${text}": a latency takes ms or s`);
     if (!latency && (unit === 'ms' || unit === 's')) throw new ReportError('ERR_FAIL_ON_SYNTAX', `"${text}": a count takes a number or %`);
@@ -172,11 +213,18 @@ export function parseFailOn(expr: string): Threshold[] {
   });
 }
 
-/** The thresholds the report does not meet, each with the measured value. */
-export function checkThresholds(r: FleetReport, thresholds: Threshold[]): { threshold: Threshold; actual: number }[] {
-  const failed: { threshold: Threshold; actual: number }[] = [];
+/**
+ * The thresholds the report does not meet, each with the measured value. A threshold on an
+ * action the run never sent fails (`note` says so): a gate that measured nothing does not pass.
+ */
+export function checkThresholds(r: FleetReport, thresholds: Threshold[]): { threshold: Threshold; actual: number; note?: string }[] {
+  const failed: { threshold: Threshold; actual: number; note?: string }[] = [];
   for (const t of thresholds) {
     const tot = totals(r, t.action);
+    if (t.action !== undefined && tot.calls === 0) {
+      failed.push({ threshold: t, actual: 0, note: `no ${t.action} CALL in the report` });
+      continue;
+    }
     let actual: number;
     switch (t.metric) {
       case 'p50': case 'p95': case 'p99':

@@ -8,7 +8,8 @@ import { silentLog } from '../../lib/log.js';
 import { FleetHost, type AppStart, type HostOptions, type HostSnapshot } from './host.js';
 import { addGauges, COUNTER_NAMES, emptyGauges, emptyStats, mergeStats, type CounterName } from './metrics.js';
 import { OVERLOAD_LAG_P99_MS, REPORT_VERSION, type FleetReport } from './report.js';
-import { idTagPool, loadScenario, type Scenario } from '../../sim/scenario.js';
+import { idTagPool, type Scenario } from '../../sim/scenario.js';
+import { loadFleetScenario } from './script.js';
 import { chargerId, shardPositions } from './shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
@@ -127,7 +128,7 @@ export class FleetRunner {
   csms?: CentralSystem;
 
   constructor(private readonly o: FleetOptions) {
-    this.scenario = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
+    this.scenario = typeof o.scenario === 'string' ? loadFleetScenario(o.scenario) : o.scenario;
     this.charger = loadProfile('chargers', o.charger ?? this.scenario.charger, chargerProfileSchema);
     this.ocpp = typeof o.ocpp === 'string' ? parseOcppMix(o.ocpp) : o.ocpp ?? DEFAULT_OCPP_MIX;
     if (!Number.isInteger(o.count) || o.count < 1) throw new FleetError('ERR_FLEET_COUNT', `--count must be a positive integer, got ${o.count}`);
@@ -204,8 +205,8 @@ export class FleetRunner {
       : undefined);
     const workers = Math.max(0, o.workers ?? Math.min(availableParallelism(), Math.ceil(positions.length / fleetDefaults.minChargersPerWorker)));
     const threads = Math.max(1, workers);
-    const slices: { id: string; index: number }[][] = Array.from({ length: threads }, () => []);
-    positions.forEach((pos, k) => slices[k % threads]!.push({ id: chargerId(prefix, pos, digits), index: k }));
+    const slices: { id: string; index: number; number: number }[][] = Array.from({ length: threads }, () => []);
+    positions.forEach((pos, k) => slices[k % threads]!.push({ id: chargerId(prefix, pos, digits), index: k, number: pos + 1 }));
     let failure: Error | undefined;
     const hosts: HostHandle[] = slices.map((chargers) => {
       const hostOpts: HostOptions = {

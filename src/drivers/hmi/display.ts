@@ -1,3 +1,4 @@
+import type { MessageFormat, MessagePriority } from '../../core/display-messages.js';
 import type { FaultSource, IdReader } from '../../core/ports.js';
 
 /** The status words a screen shows (the application gives OCPP 1.6's, which drivers and operators know). */
@@ -17,6 +18,20 @@ export interface ConnectorDisplay {
 }
 
 /**
+ * A message for a connector's message area (a display message the central system set, a
+ * driver's personal message, a cost): the text, its priority and language; without text the
+ * area is emptied.
+ */
+export interface ScreenMessage {
+  connectorId: number;
+  text?: string;
+  priority?: MessagePriority;
+  language?: string;
+  /** How `text` is written (a screen is only given the formats it renders, messageFormats). */
+  format?: MessageFormat;
+}
+
+/**
  * A touchscreen: an IdReader for codes typed on it (method 'touchscreen'), a FaultSource
  * ('hmi' when it is unplugged), and a display of connector state.
  */
@@ -25,6 +40,10 @@ export interface Hmi extends IdReader, FaultSource {
   stop(): Promise<void>;
   /** Shows a connector's state; remembered and shown again when the screen comes back. */
   show(state: ConnectorDisplay): void;
+  /** The message formats the screen renders (text screens: ASCII and UTF8). */
+  readonly messageFormats: readonly MessageFormat[];
+  /** Shows (or, without text, empties) a connector's message area; remembered and shown again like show(). */
+  showMessage(message: ScreenMessage): void;
 }
 
 export function formatEnergy(energyWh: number): string {

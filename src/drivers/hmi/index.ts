@@ -6,7 +6,7 @@
  *   { "driver": "nextion", "port": "/dev/ttyS1", "baudRate": 9600 } → new NextionHmi({...})
  *   { "driver": "json-lines", "port": "/dev/ttyACM0" }               → new JsonLinesHmi({...})
  */
-export { formatCost, formatEnergy, formatPower, isValidCode, type ConnectorDisplay, type Hmi } from './display.js';
+export { formatCost, formatEnergy, formatPower, isValidCode, type ConnectorDisplay, type Hmi, type ScreenMessage } from './display.js';
 export type { SerialHmiOptions } from './serial-hmi.js';
 export {
   NextionHmi, defaultNextionFields, defaultNextionTiming,

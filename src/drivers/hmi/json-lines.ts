@@ -1,4 +1,5 @@
-import { isValidCode, type ConnectorDisplay } from './display.js';
+import type { MessageFormat } from '../../core/display-messages.js';
+import { isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
 import { SerialHmi, type SerialHmiOptions } from './serial-hmi.js';
 
 /**
@@ -14,7 +15,8 @@ export type HmiToAgent =
 
 export type AgentToHmi =
   | { type: 'hello'; protocol: typeof JSON_LINES_PROTOCOL }
-  | ({ type: 'connector' } & ConnectorDisplay);
+  | ({ type: 'connector' } & ConnectorDisplay)
+  | ({ type: 'message' } & ScreenMessage);
 
 export interface JsonLinesStats {
   messages: number;
@@ -85,14 +87,20 @@ export function encodeJsonLine(msg: AgentToHmi): Buffer {
 export interface JsonLinesHmiOptions extends SerialHmiOptions {
   /** Default 115200. */
   baudRate?: number;
+  /** The message formats the HMI renders (default ASCII and UTF8; a browser-based panel may render HTML and URI). */
+  messageFormats?: readonly MessageFormat[];
 }
 
 /** A custom HMI (a small Linux panel, a microcontroller) speaking evse-edge-hmi/1. */
 export class JsonLinesHmi extends SerialHmi {
   private readonly decoder = new JsonLinesDecoder();
 
-  constructor(opts: JsonLinesHmiOptions) {
+  constructor(private readonly opts: JsonLinesHmiOptions) {
     super(opts, 'json-lines', 115_200);
+  }
+
+  override get messageFormats(): readonly MessageFormat[] {
+    return this.opts.messageFormats ?? super.messageFormats;
   }
 
   stats() {
@@ -109,6 +117,15 @@ export class JsonLinesHmi extends SerialHmi {
       ...(state.cost === undefined ? {} : { cost: state.cost }),
     };
     return [encodeJsonLine(msg)];
+  }
+
+  protected override renderMessage(m: ScreenMessage): Buffer[] {
+    return [encodeJsonLine({
+      type: 'message', connectorId: m.connectorId,
+      ...(m.text !== undefined ? { text: m.text } : {}), ...(m.priority ? { priority: m.priority } : {}), ...(m.language ? { language: m.language } : {}),
+      // Plain text needs no word; HTML and URI (for an HMI configured to render them) say what they are.
+      ...(m.format === 'HTML' || m.format === 'URI' ? { format: m.format } : {}),
+    })];
   }
 
   protected override greeting(): Buffer[] {

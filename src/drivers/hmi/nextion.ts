@@ -1,5 +1,5 @@
 import type { Timer } from '../../core/ports.js';
-import { formatCost, formatEnergy, formatPower, isValidCode, type ConnectorDisplay } from './display.js';
+import { formatCost, formatEnergy, formatPower, isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
 import {
   NEXTION_TERMINATOR, NextionDecoder, nextionInstruction, nextionSetText,
   type NextionEncoding, type NextionEvent,
@@ -12,6 +12,8 @@ export interface NextionFields {
   energy: string;
   power: string;
   cost: string;
+  /** The message area (display messages, personal messages); '' for a screen project without one. */
+  message: string;
 }
 
 export const defaultNextionFields: Readonly<NextionFields> = Object.freeze({
@@ -19,6 +21,7 @@ export const defaultNextionFields: Readonly<NextionFields> = Object.freeze({
   energy: 'c{id}energy.txt',
   power: 'c{id}power.txt',
   cost: 'c{id}cost.txt',
+  message: 'c{id}msg.txt',
 });
 
 /**
@@ -95,6 +98,13 @@ export class NextionHmi extends SerialHmi {
     ];
     if (state.cost !== undefined) lines.push(nextionSetText(attr(this.fields.cost), formatCost(state.cost, this.opts.currency)));
     return lines.map((l) => nextionInstruction(l, this.encoding));
+  }
+
+  /** The message area's text, or empty. */
+  protected override renderMessage(m: ScreenMessage): Buffer[] {
+    if (!this.fields.message) return [];
+    const attr = this.fields.message.replace(/\{id\}/g, String(m.connectorId));
+    return [nextionInstruction(nextionSetText(attr, m.text ?? ''), this.encoding)];
   }
 
   /** An empty instruction first: ends whatever half-instruction the screen holds. */

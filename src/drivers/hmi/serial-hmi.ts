@@ -1,7 +1,10 @@
 import type { Clock, FaultReport, PresentedToken } from '../../core/ports.js';
 import { silentLog, type Log } from '../../lib/log.js';
 import { FaultState, SerialLink, processTimers, type LinkEvent, type ReopenBackoff } from '../serial-link.js';
-import type { ConnectorDisplay, Hmi } from './display.js';
+import type { MessageFormat } from '../../core/display-messages.js';
+import type { ConnectorDisplay, Hmi, ScreenMessage } from './display.js';
+
+const TEXT_FORMATS: readonly MessageFormat[] = Object.freeze(['ASCII', 'UTF8']);
 
 export interface SerialHmiOptions {
   /** Serial device path, e.g. /dev/ttyS1. */
@@ -26,6 +29,7 @@ export abstract class SerialHmi implements Hmi {
   private readonly tokenListeners = new Set<(token: PresentedToken) => void>();
   private readonly faults: FaultState;
   private readonly shown = new Map<number, ConnectorDisplay>();
+  private readonly messages = new Map<number, ScreenMessage>();
   private unsubscribers: (() => void)[] = [];
   protected readonly counters = { tokens: 0, writeFailures: 0 };
   protected readonly timers: Pick<Clock, 'setTimeout'>;
@@ -85,6 +89,21 @@ export abstract class SerialHmi implements Hmi {
     if (this.connected) this.send(this.render(state));
   }
 
+  /** Text screens: plain text (a driver that renders more says so). */
+  get messageFormats(): readonly MessageFormat[] {
+    return TEXT_FORMATS;
+  }
+
+  showMessage(message: ScreenMessage): void {
+    const before = this.messages.get(message.connectorId);
+    // Unchanged (the application asks again on every turn of its cycle): nothing to send.
+    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language && before.format === message.format) return;
+    this.messages.set(message.connectorId, { ...message });
+    // Nothing shown yet and nothing to show: a screen (or a 1.6 charger's) never hears of the message area.
+    if (!before && message.text === undefined) return;
+    if (this.connected) this.send(this.renderMessage(message));
+  }
+
   /** The connector a code belongs to: the one named, else the screen's only connector. */
   protected connectorFor(named?: number): number | undefined {
     if (named !== undefined) return named;
@@ -121,6 +140,7 @@ export abstract class SerialHmi implements Hmi {
   protected refresh(): void {
     const messages = this.greeting();
     for (const state of this.shown.values()) messages.push(...this.render(state));
+    for (const m of this.messages.values()) if (m.text !== undefined) messages.push(...this.renderMessage(m));
     this.send(messages);
   }
 
@@ -137,6 +157,7 @@ export abstract class SerialHmi implements Hmi {
 
   protected abstract received(chunk: Buffer): void;
   protected abstract render(state: ConnectorDisplay): Buffer[];
+  protected abstract renderMessage(message: ScreenMessage): Buffer[];
   /** Messages sent first when the screen (re)connects. */
   protected greeting(): Buffer[] { return []; }
   protected connectedHook(): void {}

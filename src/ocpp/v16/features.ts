@@ -3,6 +3,7 @@
  * composes them (src/app/agent/features.ts); a charge point without one answers NotSupported or
  * NotImplemented for its messages.
  */
+import type { DisplayMessages } from '../../core/display-messages.js';
 import type { Reservations } from '../../core/reservations.js';
 import type { SmartCharging } from '../../core/smart-charging/index.js';
 import type { StationSecurity } from '../certificates.js';
@@ -31,6 +32,8 @@ export interface FeatureServices {
   diagnostics?: DiagnosticsService & Partial<LogUploadService>;
   /** Certificates and security events (the 2.0.1 binding answers its certificate calls with them). */
   security?: StationSecurity;
+  /** Display messages (2.0.1 Advanced UI O01-O06), shown on the charger's screen. */
+  displayMessages?: DisplayMessages;
 }
 
 /** Status notifications a Firmware Management implementation sends (while the link is up). */

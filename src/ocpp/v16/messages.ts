@@ -143,6 +143,16 @@ export interface CentralSystemCalls {
 }
 
 export type CpAction = keyof ChargePointCalls;
+/** Every call a charge point may make to the central system (the list `CpAction` names, at run time). */
+export const CHARGE_POINT_ACTIONS = [
+  'Authorize', 'BootNotification', 'DataTransfer', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat',
+  'LogStatusNotification', 'MeterValues', 'SecurityEventNotification', 'SignCertificate', 'SignedFirmwareStatusNotification',
+  'StartTransaction', 'StatusNotification', 'StopTransaction',
+] as const satisfies readonly CpAction[];
+// Every CpAction is listed (a new one added to ChargePointCalls must be added here too).
+type MissingCpAction = Exclude<CpAction, (typeof CHARGE_POINT_ACTIONS)[number]>;
+const everyCpActionListed: [MissingCpAction] extends [never] ? true : MissingCpAction = true;
+void everyCpActionListed;
 export type CsAction = keyof CentralSystemCalls;
 export type CpRequest<A extends CpAction> = ChargePointCalls[A][0];
 export type CpResponse<A extends CpAction> = ChargePointCalls[A][1];

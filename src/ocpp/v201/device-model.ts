@@ -12,12 +12,13 @@
  * AvailabilityState, EVSE Power) are the store's to answer: the binding composes a store that
  * reads them from the charger.
  */
+import { DEFAULT_DISPLAY_CAPABILITIES, MAX_DISPLAY_MESSAGES, MESSAGE_PRIORITIES, PERSONAL_MESSAGE_SIZE } from '../../core/display-messages.js';
 import type {
   AttributeEnumType, ComponentCriterionEnumType, ComponentType, ComponentVariableType, DataEnumType, GetVariableDataType, GetVariableResultType, MutabilityEnumType, NotifyReportRequest,
   ReportBaseEnumType, ReportDataType, SetVariableDataType, SetVariableResultType, VariableType,
 } from './messages.js';
 
-export type Profile = 'Core' | 'AdvancedSecurity' | 'LocalAuthList' | 'SmartCharging' | 'Reservation';
+export type Profile = 'Core' | 'AdvancedSecurity' | 'LocalAuthList' | 'SmartCharging' | 'Reservation' | 'AdvancedUserInterface';
 export type Scope = 'station' | 'evse' | 'connector';
 
 export interface AttributeDefinition {
@@ -218,6 +219,7 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
   const device = (variable: string, instance: string, def: number) => v('DeviceDataCtrlr', variable, 'Core', int(undefined, 1), 'ReadOnly', String(def), { instance });
   const smart = (variable: string, ch: Ch, mut: MutabilityEnumType, def: string | undefined, s: VarSpec = {}) => v('SmartChargingCtrlr', variable, 'SmartCharging', ch, mut, def, s);
   const reservation = (variable: string, ch: Ch, mut: MutabilityEnumType, def: string | undefined, s: VarSpec = {}) => v('ReservationCtrlr', variable, 'Reservation', ch, mut, def, s);
+  const display = (variable: string, ch: Ch, mut: MutabilityEnumType, def: string | undefined, s: VarSpec = {}) => v('DisplayMessageCtrlr', variable, 'AdvancedUserInterface', ch, mut, def, s);
   const availability = (component: string, scope: Scope): VariableDefinition[] => [
     v(component, 'AvailabilityState', 'Core', options(AVAILABILITY_STATES), 'ReadOnly', 'Available', { scope }),
     v(component, 'Available', 'Core', bool, 'ReadOnly', 'true', { scope }),
@@ -330,6 +332,14 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
     reservation('Available', bool, 'ReadOnly', 'true', { required: false }),
     reservation('Enabled', bool, 'ReadWrite', 'true', { required: false }),
     reservation('NonEvseSpecific', bool, 'ReadOnly', 'true', { required: false }),
+
+    // Advanced UI (O01-O06): DisplayMessages' Actual is how many are set now (live), maxLimit how many the station keeps.
+    display('Available', bool, 'ReadOnly', 'true', { required: false }),
+    display('DisplayMessages', int(undefined, 0, MAX_DISPLAY_MESSAGES), 'ReadOnly', '0'),
+    display('Enabled', bool, 'ReadWrite', 'true', { required: false }),
+    display('PersonalMessageSize', int(undefined, 1), 'ReadOnly', String(PERSONAL_MESSAGE_SIZE), { required: false }),
+    display('SupportedFormats', members(['ASCII', 'HTML', 'URI', 'UTF8']), 'ReadOnly', DEFAULT_DISPLAY_CAPABILITIES.formats.join(',')),
+    display('SupportedPriorities', members(MESSAGE_PRIORITIES), 'ReadOnly', DEFAULT_DISPLAY_CAPABILITIES.priorities.join(',')),
   ];
 }
 

@@ -13,6 +13,7 @@ import type { AnyConnection } from '../connection.js';
 import type { AuthorizationStore, ConfigurationStore, EventQueue } from '../store-ports.js';
 import { authorizationHandlers } from './authorization.js';
 import { reservationHandlers } from './reservation.js';
+import { displayMessageHandlers } from './display-messages.js';
 import { toV201MeterValue } from './mapping.js';
 import { triggerTransactionEvent } from './transaction-trigger.js';
 import { baseReport, getVariables, requestLimitError, setVariables, type DeviceModel, type VariableStore } from './device-model.js';
@@ -246,6 +247,7 @@ export const handlers: Handlers = {
   ...firmwareHandlers,
   ...networkProfileHandlers,
   ...smartChargingHandlers,
+  ...displayMessageHandlers,
 };
 
 interface Registered {

@@ -32,6 +32,7 @@ const reservationsOf = (features: unknown): { reservations?: Reservations } => {
 /** AuthCacheCtrlr.LifeTime's default, s (the device model's). */
 const DEFAULT_CACHE_LIFETIME_S = 86_400;
 import { smartChargingVariables, type V201Features } from './smart-charging.js';
+import { displayMessageVariables } from './display-messages.js';
 
 /** 2.0.1's IdToken holds 36 characters (1.6's idTag 20). */
 export const MAX_ID_TOKEN_CHARS = 36;
@@ -97,7 +98,7 @@ export const v201: OcppVersion = {
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
     const features = d.features as V201Features | undefined;
-    const store = securityVariableStore(d.settings, liveAuthorizationVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), d.authData), security?.certificates);
+    const store = securityVariableStore(d.settings, liveAuthorizationVariables(displayMessageVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), features), d.authData), security?.certificates);
     const context = {
       model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset, features, ...reservationsOf(d.features),
       ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),

@@ -8,6 +8,7 @@ import { closed, opened, sampled, security, UnknownEventFormatError } from '../v
 import { OcppSession, type BootReason } from '../session.js';
 import type { LinkDeps, VersionLink } from '../version.js';
 import { intVariable } from './device-model.js';
+import { fromV201Content, transactionAnswerShown } from './display-messages.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
@@ -119,6 +120,9 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   async authorize(idTag: string, type?: TokenKind): Promise<AuthorizationInfo | undefined> {
     try {
       const res = await this.send('Authorize', { idToken: type ? { idToken: idTag, type } : idTokenOf(idTag) }, this.d.timing?.authorizeTimeoutMs ?? 10_000);
+      // C01: the driver's personal message, on every screen (the EVSE is not known yet).
+      const personal = res.idTokenInfo.personalMessage;
+      if (personal) this.context.features?.displayMessages?.showPersonal(fromV201Content(personal));
       return fromV201IdTokenInfo(res.idTokenInfo);
     } catch (err) {
       this.log.warn('Authorize failed: deciding offline', { err });
@@ -243,6 +247,23 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     };
   }
 
+  /** A TransactionEvent's personal message and cost, for the screen and the session's record (display-messages.ts). */
+  private answerShown(entry: QueuedEvent, res: Res<'TransactionEvent'>): void {
+    if (!res.updatedPersonalMessage && !res.idTokenInfo?.personalMessage && res.totalCost === undefined) return;
+    const evseId = this.d.ledger.get(entry.localId)?.evseId;
+    if (evseId === undefined) return;
+    const { ledger } = this.d;
+    // The event was delivered: nothing here may make it look undelivered (and be sent again).
+    try {
+      transactionAnswerShown(res, { localId: entry.localId, evseId, ended: entry.kind === 'stop' }, {
+        ...(this.context.features?.displayMessages ? { displayMessages: this.context.features.displayMessages } : {}),
+        ...(ledger.recordCentralCost ? { recordCentralCost: (localId: string, totalCost: number) => ledger.recordCentralCost!(localId, totalCost) } : {}),
+      });
+    } catch (err) {
+      this.log.error('the answer\'s cost or message could not be kept', { err });
+    }
+  }
+
   /** Deliver one entry (one at a time: `lookahead` 1). Returns false when delivery must pause (link down). */
   protected async deliver(entry: QueuedEvent): Promise<boolean> {
     const now = () => this.d.clock.now();
@@ -251,6 +272,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const m = this.render(entry);
       const res = await this.send(m.action, m.request);
       const ref: TransactionRef = { version: OCPP201, id: transactionIdFor(entry.localId) };
+      if (m.action === 'TransactionEvent') this.answerShown(entry, res as Res<'TransactionEvent'>);
       if (entry.kind === 'start') {
         outbox.ack(entry.seq, now(), () => ledger.confirmStart(entry.localId, ref, now()));
         this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });

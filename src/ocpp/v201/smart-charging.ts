@@ -7,6 +7,7 @@
  * limits (stack level, periods, units, profile count) are the 1.6 keys the SmartChargingCtrlr
  * variables are views of (v16-equivalents.ts).
  */
+import type { DisplayMessages } from '../../core/display-messages.js';
 import { isoMs } from '../../core/clock.js';
 import type { ActiveTransaction, InstalledLimit, SmartCharging } from '../../core/smart-charging/index.js';
 import {
@@ -22,6 +23,8 @@ import { getVariables, type DeviceModel, type VariableStore } from './device-mod
 /** The feature services a 2.0.1 charger answers Smart Charging with (the composition's FeatureServices). */
 export interface V201Features {
   smartCharging?: SmartCharging;
+  /** Display messages (display-messages.ts). */
+  displayMessages?: DisplayMessages;
 }
 
 /** What these handlers use of the binding's context (incoming.ts V201Context). */

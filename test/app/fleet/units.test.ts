@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { listProfiles } from '../../../src/config/profiles.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 import { Histogram, bucketOf, bucketUpperUs } from '../../../src/app/fleet/histogram.js';
-import { FleetMetrics, mergeStats } from '../../../src/app/fleet/metrics.js';
+import { emptyStats, FleetMetrics, mergeStats } from '../../../src/app/fleet/metrics.js';
 import { checkThresholds, emptyReport, mergeReports, parseFailOn, type FleetReport } from '../../../src/app/fleet/report.js';
 import { loadScenario, scenarioSchema } from '../../../src/sim/scenario.js';
 import { Scheduler } from '../../../src/app/fleet/scheduler.js';
@@ -79,6 +79,53 @@ describe('--fail-on', () => {
   it('refuses what it cannot read', () => {
     expect(() => parseFailOn('p95<fast')).toThrow(/cannot read/);
     expect(() => parseFailOn('errors<5ms')).toThrow(/count/);
+  });
+
+  it('refuses an action no charger sends instead of passing silently, and fails a per-action threshold that measured nothing', () => {
+    expect(() => parseFailOn('p95(Authorise)<500ms')).toThrow(/unknown action "Authorise" \(did you mean Authorize\?\)/);
+    expect(() => parseFailOn('errors(RemoteStartTransaction)<1')).toThrow(/unknown action "RemoteStartTransaction": not a CALL a charger sends/);
+    expect(() => parseFailOn('lag(Heartbeat)<50ms')).toThrow(/lag is the fleet's, not an action's/);
+    // 2.0.1 actions are known too.
+    expect(parseFailOn('p95(TransactionEvent)<500ms')[0]!.action).toBe('TransactionEvent');
+    const crossed = checkThresholds(report(), parseFailOn('p95(Authorize)<500ms,p95(StartTransaction)<500ms'));
+    expect(crossed).toEqual([{ threshold: expect.objectContaining({ action: 'StartTransaction' }), actual: 0, note: 'no StartTransaction CALL in the report' }]);
+  });
+});
+
+describe('per-action percentiles and answers', () => {
+  it('are computed from the histogram and recomputed, never added, when stats merge', () => {
+    const a = new FleetMetrics();
+    const b = new FleetMetrics();
+    for (let i = 1; i <= 100; i++) a.onCall({ action: 'Authorize', latencyMs: i, result: 'ok', response: { idTagInfo: { status: i % 10 ? 'Accepted' : 'Invalid' } } });
+    for (let i = 1; i <= 100; i++) b.onCall({ action: 'Authorize', latencyMs: 1000 + i, result: 'ok', response: { idTokenInfo: { status: 'Accepted' } } });
+    b.onCall({ action: 'BootNotification', latencyMs: 3, result: 'ok', response: { status: 'Pending', currentTime: '', interval: 1 } });
+    b.onCall({ action: 'Heartbeat', latencyMs: 3, result: 'ok', response: { currentTime: '' } });
+    const ja = a.toJSON();
+    // Within the histogram's precision (about 3 %); the maximum is exact.
+    expect(ja.actions.Authorize!.percentiles!.p50Ms / 50).toBeGreaterThanOrEqual(1);
+    expect(ja.actions.Authorize!.percentiles!.p50Ms / 50).toBeLessThan(1.04);
+    expect(ja.actions.Authorize!.percentiles!.maxMs).toBe(100);
+    expect(ja.actions.Authorize!.answers).toEqual({ Accepted: 90, Invalid: 10 });
+    const m = mergeStats(ja, b.toJSON());
+    const auth = m.actions.Authorize!;
+    const h = Histogram.from(auth.latency);
+    expect(auth.percentiles).toEqual({ p50Ms: h.percentileMs(50), p95Ms: h.percentileMs(95), p99Ms: h.percentileMs(99), maxMs: 1100 });
+    expect(auth.percentiles!.p95Ms).toBeGreaterThan(1000);
+    expect(auth.answers).toEqual({ Accepted: 190, Invalid: 10 });
+    expect(m.actions.BootNotification!.answers).toEqual({ Pending: 1 });
+    expect(m.actions.Heartbeat!.answers).toEqual({});
+  });
+
+  it('watched expectations add up across threads', () => {
+    const a = new FleetMetrics();
+    const b = new FleetMetrics();
+    a.watch(0, 'chargers');
+    a.watch(0, 'met');
+    b.watch(0, 'chargers');
+    b.watch(2, 'chargers');
+    b.watch(2, 'notRun');
+    expect(mergeStats(a.toJSON(), b.toJSON()).watched).toEqual({ 0: { chargers: 2, met: 1, notRun: 0 }, 2: { chargers: 1, met: 0, notRun: 1 } });
+    expect(mergeStats(emptyStats(), emptyStats()).watched).toBeUndefined();
   });
 });
 

@@ -30,6 +30,8 @@ export interface OpenedBody {
   chargingState?: ChargingState;
   /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
   idTokenType?: string;
+  /** The session continues a transaction begun before it on its EVSE (2.0.1 TxStartPoint EVConnected/Authorized), by this cause. */
+  continues?: SessionStartCause;
 }
 export interface SampledBody {
   connectorId: number;

@@ -159,11 +159,13 @@ export const AUTH_CACHE_MAX_BYTES = 1_048_576;
 
 /**
  * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
- * transaction starts once the EV is connected and authorised, the power path closing
- * (PowerPathClosed); it ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
+ * transaction starts at the first of its start points: the EV connected, an authorisation, or
+ * both, the power path closing (PowerPathClosed; transaction-start.ts). ParkingBayOccupancy and
+ * DataSigned need hardware the station has not (a bay sensor, a signing meter); EnergyTransfer is
+ * not implemented. It ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
  * holds EVConnected or PowerPathClosed and StopTxOnEVSideDisconnect is true (index.ts policy).
  */
-const TX_START_POINTS = ['PowerPathClosed'];
+const TX_START_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const AVAILABILITY_STATES = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
 const TIME_SOURCES = ['Heartbeat', 'NTP', 'GPS', 'RealTimeClock', 'MobileNetwork', 'RadioTimeTransmitter'];

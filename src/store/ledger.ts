@@ -69,6 +69,41 @@ function toRecord(r: SessionRow): LedgerRecord {
   };
 }
 
+/**
+ * At most this many samples of each kind (periodic, clock-aligned) in a session's end message:
+ * a long session at a short interval is thinned evenly (first and last kept), so the message
+ * stays deliverable (about 200 bytes a sample and measurand). All samples stay in meter_samples.
+ */
+export const TX_DATA_MAX_SAMPLES = 200;
+
+/**
+ * Samples (sorted by time) at `intervalMs` spacing: a periodic one at least the interval after
+ * the last kept (a tenth of it in slack: reads are not exactly on time); a clock-aligned one, the
+ * first of each aligned slot of the interval.
+ */
+function spaced<T extends { taken_at: number }>(rows: T[], intervalMs: number, alignedSlots: boolean): T[] {
+  const out: T[] = [];
+  let last: number | undefined;
+  for (const r of rows) {
+    if (alignedSlots) {
+      const slot = Math.floor(r.taken_at / intervalMs);
+      if (slot === last) continue;
+      last = slot;
+    } else {
+      if (last !== undefined && r.taken_at - last < intervalMs * 0.9) continue;
+      last = r.taken_at;
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/** At most `max` of `rows`, evenly spread, the first and the last kept. */
+function bounded<T>(rows: T[], max: number): T[] {
+  if (rows.length <= max) return rows;
+  return Array.from({ length: max }, (_, i) => rows[Math.round((i * (rows.length - 1)) / (max - 1))]!);
+}
+
 interface OpeningRow {
   local_id: string;
   evse_id: number;
@@ -208,6 +243,7 @@ export class SqliteLedger implements SessionLedger {
           UNION ALL SELECT MAX(last_energy_wh, COALESCE(meter_stop_wh, 0)) FROM sessions WHERE charge_point_id = @cp AND connector_id = @connectorId
           UNION ALL SELECT MAX(m.energy_wh) FROM meter_samples m JOIN sessions s ON s.local_id = m.local_id
             WHERE s.charge_point_id = @cp AND s.connector_id = @connectorId)`),
+      periodicOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Periodic' ORDER BY taken_at, id`),
       alignedOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Clock' ORDER BY taken_at, id`),
       openingOf: db.prepare(`SELECT local_id, evse_id, opened_at, cause, event_count FROM transaction_openings WHERE charge_point_id = ? AND evse_id = ? AND state = 'open'`),
       openings: db.prepare(`SELECT local_id, evse_id, opened_at, cause, event_count FROM transaction_openings WHERE charge_point_id = ? AND state = 'open' ORDER BY evse_id`),
@@ -310,13 +346,25 @@ export class SqliteLedger implements SessionLedger {
       ({ takenAt: r.taken_at, clockTrusted: r.clock_trusted === 1, context: r.context, ...parseStored(r.reading), measurands });
     const sampled = stop.transactionDataMeasurands;
     const aligned = stop.transactionDataAlignedMeasurands ?? [];
-    // StopTxnSampledData: the Begin and End samples; StopTxnAlignedData: every clock-aligned one in between.
+    // StopTxnSampledData: the Begin and End samples, and (2.0.1 TxEndedInterval) the periodic ones
+    // between at that spacing; StopTxnAlignedData: the clock-aligned ones in between (every one,
+    // or 2.0.1's at AlignedDataCtrlr.TxEndedInterval). Each kind bounded (TX_DATA_MAX_SAMPLES).
     const transactionData: Sample[] = [];
     if (sampled.length > 0) {
       const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
       if (begin) transactionData.push(toSample(begin, sampled));
+      const intervalS = stop.transactionDataIntervalS ?? 0;
+      if (intervalS > 0) {
+        const periodic = spaced(this.q.periodicOf.all(localId) as StoredSample[], intervalS * 1000, false);
+        for (const r of bounded(periodic, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, sampled));
+      }
     }
-    if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
+    const alignedIntervalS = stop.transactionDataAlignedIntervalS;
+    if (aligned.length > 0 && alignedIntervalS !== 0) {
+      const rows = this.q.alignedOf.all(localId) as StoredSample[];
+      const kept = alignedIntervalS === undefined ? rows : spaced(rows, alignedIntervalS * 1000, true);
+      for (const r of bounded(kept, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, aligned));
+    }
     if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
     transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: SessionClosedEvent = {

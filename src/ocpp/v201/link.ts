@@ -103,7 +103,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   /** The clock-aligned interval changed (SetVariables AlignedDataCtrlr.Interval, or its 1.6 key): the core's deadlines follow. */
   override configurationChanged(key: string): void {
     super.configurationChanged(key);
-    if (key === 'Interval' || key === 'ClockAlignedDataInterval') this.d.chargePoint.meteringChanged();
+    if (key === 'Interval' || key === 'ClockAlignedDataInterval' || key === 'TxEndedInterval') this.d.chargePoint.meteringChanged();
   }
 
   /**

@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { SystemClock } from '../../core/clock.js';
 import type { Clock } from '../../core/ports.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
-import { decodeAuthorizationKey, securityProfileProblems } from '../../config/csms-security.js';
+import { configPasswordBytes, decodeAuthorizationKey, securityProfileProblems } from '../../config/csms-security.js';
 import type { Log } from '../../lib/log.js';
 import type { OcppConnection } from '../../ocpp/connection.js';
 import { keyFileTooOpen, tlsClientOptions } from '../../ocpp/tls.js';
@@ -258,6 +258,14 @@ export class CsmsSecurity {
     return rotated ? rotated : this.csms.authorizationKey;
   }
 
+  /**
+   * The password bytes of the AuthorizationKey in force: one rotated over 1.6 (ChangeConfiguration)
+   * as 1.6 reads it; the config's as the versions offered read it (2.0.1 alone: as it is).
+   */
+  private passwordBytes(key: string): Buffer | undefined {
+    return this.settings?.get('AuthorizationKey') ? decodeAuthorizationKey(key) : configPasswordBytes(key, this.csms.ocppVersions);
+  }
+
   /** The Basic auth password set over OCPP 2.0.1 (SecurityCtrlr.BasicAuthPassword), used as it is. */
   private basicAuthPassword(): string | undefined {
     return this.settings?.get(BASIC_AUTH_PASSWORD_KEY) || undefined;
@@ -283,7 +291,7 @@ export class CsmsSecurity {
     const endpoint = this.endpoint();
     const key = this.authorizationKey();
     const basic = this.basicAuthPassword();
-    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
+    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (this.passwordBytes(key) ?? null) : null;
     const tls = /^wss:\/\//i.test(endpoint);
     const signed = profile === 3 ? this.signedCredentials() : undefined;
     const options = tls ? tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) : undefined;

@@ -4,7 +4,7 @@
  * SqliteLedger, SqliteOutbox) without knowing OCPP, and the app (src/app/charger) hands its store
  * views to the link; test/ocpp/store-ports.test.ts checks a real store against them.
  */
-import type { AuthorizationData, AuthorizationInfo, SessionRecord, SessionStartCause, StopReason } from '../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, ChargingState, SessionRecord, SessionStartCause, StopReason } from '../core/ports.js';
 
 /** OCPP configuration values, read live by key (1.6 key names, verbatim; 2.0.1 variables map onto them). */
 export interface Settings {
@@ -94,7 +94,7 @@ export interface TransactionRefs {
   /** Every transaction open without a session. */
   openedTransactions?(): { localId: string; evseId: number; openedAt: number; cause: SessionStartCause }[];
   /** A transaction that ended before a session took it: its closing event queued. */
-  closeOpenedTransaction?(localId: string, end: { meterStopWh: number; timestamp: number; clockTrusted: boolean; reason: StopReason }): void;
+  closeOpenedTransaction?(localId: string, end: { meterStopWh: number; timestamp: number; clockTrusted: boolean; reason: StopReason; chargingState?: ChargingState }): void;
 }
 
 /** What began a transaction before its session: the cause, and the token when an authorisation did. */
@@ -104,5 +104,7 @@ export interface TransactionOpeningFacts {
   cause: SessionStartCause;
   idTag?: string;
   idTokenType?: string;
+  /** The remote start whose authorisation began it (2.0.1 remoteStartId). */
+  remoteStartId?: number;
   meterWh?: number;
 }

@@ -157,6 +157,8 @@ export interface TransactionOpenedEvent {
     cause: SessionStartCause;
     idTag?: string;
     idTokenType?: string;
+    /** The remote start whose authorisation began it. */
+    remoteStartId?: number;
     /** The EVSE's energy register then, when the meter had been read. */
     meterWh?: number;
   };
@@ -181,6 +183,8 @@ export interface SessionClosedEvent {
   clockTrusted: boolean;
   reason: SessionRecord['stopReason'];
   transactionData: Sample[];
+  /** The charging state once closed, when the closer knows it (a transaction ended before its session); absent: by the reason. */
+  chargingState?: ChargingState;
 }
 
 /**

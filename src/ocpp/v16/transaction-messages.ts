@@ -44,6 +44,8 @@ export interface ClosedBody {
   clockTrusted: boolean;
   reason: StopReason | null;
   transactionData: Sample[];
+  /** The charging state once closed, when the closer knew it (2.0.1: a transaction ended before its session). */
+  chargingState?: ChargingState;
 }
 export interface SecurityBody {
   type: string;

@@ -17,7 +17,7 @@ import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, Transa
 /** A transaction's opening before its session (the store's TransactionOpenedEvent, outbox kind 'meter', format event/1). */
 interface OpeningBody {
   connectorId: number;
-  opening: { timestamp: number; clockTrusted: boolean; cause: 'EVConnected' | 'Authorized'; idTag?: string; idTokenType?: string; meterWh?: number };
+  opening: { timestamp: number; clockTrusted: boolean; cause: 'EVConnected' | 'Authorized'; idTag?: string; idTokenType?: string; remoteStartId?: number; meterWh?: number };
 }
 
 /** An Updated event's triggerReason by its sample's context (a TriggerMessage's sample is the central system's Trigger). */
@@ -218,15 +218,20 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const triggerReason = remoteStartId !== undefined ? 'RemoteStart' : b.startedBy === 'EVConnected' ? 'CablePluggedIn' : 'Authorized';
       const idToken = b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag);
       if (b.continues) {
-        // The transaction began before the session (TxStartPoint EVConnected/Authorized): the
-        // session's opening is an Updated. The token goes once: here, unless an authorisation began it.
+        // The transaction began before the session (TxStartPoint): the session's opening is an
+        // Updated. Begun by an authorisation (a card, a remote start) before the cable: the cable
+        // completes it (the token, the remoteStartId went in the Started). Begun by the cable: the
+        // authorisation completes it, with the token and the remote start's id, sent here once.
+        const byAuthorization = b.continues === 'Authorized';
         return {
           action: 'TransactionEvent',
           request: {
-            eventType: 'Updated', timestamp: isoMs(b.timestamp), triggerReason, ...common,
-            transactionInfo: { transactionId, ...(b.chargingState ? { chargingState: toV201ChargingState(b.chargingState) } : {}), ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-            ...(b.continues === 'Authorized' ? {} : { idToken }),
-            // The EVSE went in the Started of an authorisation that named none? It always names one here: the token was for this EVSE.
+            eventType: 'Updated', timestamp: isoMs(b.timestamp), triggerReason: byAuthorization ? 'CablePluggedIn' : triggerReason, ...common,
+            transactionInfo: {
+              transactionId, ...(b.chargingState ? { chargingState: toV201ChargingState(b.chargingState) } : {}),
+              ...(!byAuthorization && remoteStartId !== undefined ? { remoteStartId } : {}),
+            },
+            ...(byAuthorization ? {} : { idToken }),
             ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
           },
         };
@@ -252,8 +257,8 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         return {
           action: 'TransactionEvent',
           request: {
-            eventType: 'Started', timestamp: isoMs(o.timestamp), triggerReason: o.cause === 'EVConnected' ? 'CablePluggedIn' : 'Authorized', ...common,
-            transactionInfo: { transactionId, chargingState: o.cause === 'EVConnected' ? 'EVConnected' : 'Idle' },
+            eventType: 'Started', timestamp: isoMs(o.timestamp), triggerReason: o.cause === 'EVConnected' ? 'CablePluggedIn' : o.remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
+            transactionInfo: { transactionId, chargingState: o.cause === 'EVConnected' ? 'EVConnected' : 'Idle', ...(o.remoteStartId !== undefined ? { remoteStartId: o.remoteStartId } : {}) },
             evse: v201EvseOfSession(b.connectorId),
             ...(o.idTag !== undefined ? { idToken: o.idTokenType ? { idToken: o.idTag, type: o.idTokenType as IdTokenType['type'] } : idTokenOf(o.idTag) } : {}),
             ...(o.meterWh !== undefined ? { meterValue: [registerValue(o.meterWh, o.timestamp, 'Transaction.Begin')] } : {}),
@@ -281,7 +286,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       action: 'TransactionEvent',
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
-        transactionInfo: { transactionId, chargingState: endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
+        transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
         // A transaction that ended before its session with no meter reading known has meterStopWh -1 (transaction-start.ts): no register to report.
         ...(b.meterStopWh >= 0 || b.transactionData.length ? { meterValue: [...b.transactionData.map(toV201MeterValue), ...(b.meterStopWh >= 0 ? [registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')] : [])] } : {}),
       },

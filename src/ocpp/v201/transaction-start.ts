@@ -70,7 +70,7 @@ export class TransactionStartPoints {
       // Ended before a session: the vehicle left (EVConnected), or the authorisation went without a vehicle (Authorized).
       const vehicleGone = open.cause === 'EVConnected' && (s.chargingState === 'Idle' || (s.chargingState === 'Authorized' && !pending?.vehicleConnected));
       const authorisationGone = open.cause === 'Authorized' && !pending;
-      if (vehicleGone || authorisationGone) this.close(s.evseId, open.localId, vehicleGone ? 'EVDisconnected' : atStart ? 'PowerLoss' : 'Timeout');
+      if (vehicleGone || authorisationGone) this.close(s.evseId, open.localId, vehicleGone ? 'EVDisconnected' : atStart ? 'PowerLoss' : 'Timeout', pending?.vehicleConnected || s.chargingState === 'EVConnected' ? 'EVConnected' : 'Idle');
       return;
     }
     const points = txStartPoints(this.d.settings);
@@ -78,22 +78,22 @@ export class TransactionStartPoints {
     else if (pending && !pending.vehicleConnected && points.includes('Authorized')) this.open(s.evseId, 'Authorized', pending);
   }
 
-  private open(evseId: EvseId, cause: SessionStartCause, token?: { idTag: string; idTokenType?: string }): void {
+  private open(evseId: EvseId, cause: SessionStartCause, token?: { idTag: string; idTokenType?: string; remoteStartId?: number }): void {
     const reading = this.d.chargePoint.lastReading(evseId);
     const localId = this.d.ledger.openTransaction!(evseId, {
       timestamp: this.d.clock.now(), clockTrusted: this.d.clock.trusted(), cause,
-      ...(token ? { idTag: token.idTag, ...(token.idTokenType ? { idTokenType: token.idTokenType } : {}) } : {}),
+      ...(token ? { idTag: token.idTag, ...(token.idTokenType ? { idTokenType: token.idTokenType } : {}), ...(token.remoteStartId !== undefined ? { remoteStartId: token.remoteStartId } : {}) } : {}),
       ...(reading ? { meterWh: Math.round(reading.energyWh) } : {}),
     });
     this.d.log.info('transaction started before its session (TxStartPoint)', { evseId, cause, transactionId: localId });
     this.d.queued();
   }
 
-  private close(evseId: EvseId, localId: string, reason: 'EVDisconnected' | 'Timeout' | 'PowerLoss'): void {
+  private close(evseId: EvseId, localId: string, reason: 'EVDisconnected' | 'Timeout' | 'PowerLoss', chargingState: 'Idle' | 'EVConnected'): void {
     const reading = this.d.chargePoint.lastReading(evseId);
     this.d.ledger.closeOpenedTransaction!(localId, {
             // -1: no reading known (the Ended then carries no register; link.ts).
-      timestamp: this.d.clock.now(), clockTrusted: this.d.clock.trusted(), reason, meterStopWh: reading ? Math.round(reading.energyWh) : -1,
+      timestamp: this.d.clock.now(), clockTrusted: this.d.clock.trusted(), reason, meterStopWh: reading ? Math.round(reading.energyWh) : -1, chargingState,
     });
     this.d.log.info('transaction ended before a session opened', { evseId, reason, transactionId: localId });
     this.d.queued();

@@ -1,5 +1,7 @@
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type TestAgent } from '../../helpers/agent.js';
+import { ChildAgent } from '../../helpers/child-agent.js';
 import { TestCsms, waitFor, type RecordedCall } from '../../helpers/ocpp-server.js';
 
 /**
@@ -170,6 +172,53 @@ describe('OCPP 2.0.1 TxStartPoint', () => {
     again.agent.sim.connectors.get(1)!.plug();
     await waitFor(() => events(csms).filter((e) => e.eventType === 'Started').length === 2, 10_000, 'Started at the plug-in after the restart');
     expect(events(csms).at(-1)).toMatchObject({ eventType: 'Started', triggerReason: 'CablePluggedIn', seqNo: 0 });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('Authorized: a remote start before the cable is the Started (RemoteStart, its remoteStartId, the Central token); the cable an Updated without them', async () => {
+    const { csms, t } = await ready();
+    expect(await setStartPoint(csms, 'Authorized')).toBe('Accepted');
+    expect(await csms.call(CP, 'RequestStartTransaction', { remoteStartId: 41, evseId: 1, idToken: { idToken: 'APP-41', type: 'Central' } })).toMatchObject({ status: 'Accepted' });
+    const started = await waitFor(() => events(csms).find((e) => e.eventType === 'Started'), 10_000, 'Started at the remote start');
+    expect(started).toMatchObject({ triggerReason: 'RemoteStart', seqNo: 0, transactionInfo: { chargingState: 'Idle', remoteStartId: 41 }, idToken: { idToken: 'APP-41', type: 'Central' } });
+    t.agent.sim.connectors.get(1)!.plug();
+    await waitFor(() => events(csms).some((e) => e.triggerReason === 'CablePluggedIn'), 10_000, 'the cable');
+    const es = events(csms);
+    expectOneTransaction(es);
+    expect(es[1]).toMatchObject({ eventType: 'Updated', triggerReason: 'CablePluggedIn', transactionInfo: { chargingState: 'EVConnected' } });
+    expect(es.filter((e) => e.transactionInfo.remoteStartId !== undefined)).toHaveLength(1);
+    expect(es.filter((e) => e.idToken !== undefined)).toHaveLength(1);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('kill -9 after a transaction began before its session: the restart ends it (PowerLoss) with the next seqNo, the Started never sent again', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const id = 'CP-TXSTART-KILL';
+    // No simulated driver arrives within the test, and the authorisation waits longer than it.
+    const child = new ChildAgent({ url, chargePointId: id, csms: { ocppVersions: ['ocpp2.0.1'] }, ocpp: { ConnectionTimeOut: 600 }, simulation: { arrivalDelayMs: 0 } });
+    cleanups.push(() => child.cleanup());
+    child.start();
+    await waitFor(() => csms.clients.has(id) && csms.callsOf('StatusNotification', id).length >= 2, 20_000, 'boot');
+    expect((await csms.call(id, 'SetVariables', { setVariableData: [{ component: { name: 'TxCtrlr' }, variable: { name: 'TxStartPoint' }, attributeValue: 'Authorized' }] })).setVariableResult[0].attributeStatus).toBe('Accepted');
+    expect(await csms.call(id, 'RequestStartTransaction', { remoteStartId: 9, evseId: 1, idToken: { idToken: 'APP-KILL', type: 'Central' } })).toMatchObject({ status: 'Accepted' });
+    const txOf = () => csms.callsOf('TransactionEvent', id).map((c) => c.params);
+    const started = await waitFor(() => txOf().find((e) => e.eventType === 'Started'), 15_000, 'Started');
+    // Its acknowledgement committed (a kill before it would send the Started again, with the same seqNo: at least once).
+    await waitFor(() => {
+      const db = new Database(child.storePath, { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued' AND kind != 'security'`).get() as { n: number }).n === 0;
+      } finally {
+        db.close();
+      }
+    }, 15_000, 'the Started acknowledged');
+    await child.kill9();
+    child.start();
+    const ended = await waitFor(() => txOf().find((e) => e.eventType === 'Ended'), 20_000, 'Ended after the restart');
+    expect(ended).toMatchObject({ seqNo: 1, transactionInfo: { transactionId: started.transactionInfo.transactionId, stoppedReason: 'PowerLoss', chargingState: 'Idle' } });
+    expect(txOf().filter((e) => e.eventType === 'Started')).toHaveLength(1);
     expect(csms.validationFailures).toEqual([]);
   });
 });

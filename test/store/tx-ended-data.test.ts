@@ -101,3 +101,23 @@ describe('transactionData of a closing event', () => {
     db.close();
   });
 });
+
+describe('a transaction opened before its session', () => {
+  it('is re-timed with the other queued events once the clock is set, and its session continues its numbers', () => {
+    const db = store();
+    const ledger = new SqliteLedger(db, CP, (t) => t);
+    const outbox = new SqliteOutbox(db, CP);
+    const untrustedAt = 1_000;
+    const localId = ledger.openTransaction(1, { timestamp: untrustedAt, clockTrusted: false, cause: 'EVConnected' });
+    expect(outbox.retimeUntrusted(T - untrustedAt, 0)).toBe(1);
+    const opening = JSON.parse(outbox.head(1)[0]!.payload).opening;
+    expect(opening).toMatchObject({ timestamp: T, clockTrusted: true, cause: 'EVConnected' });
+    // The session that opens next on EVSE 1 takes the id and continues the numbers.
+    const s = ledger.open({ evseId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T + 5_000, clockTrusted: true, meterStartWh: 0, begin: sample(T + 5_000, 0, 'Transaction.Begin') });
+    expect(s.localId).toBe(localId);
+    expect(outbox.head(10).map((e) => [e.kind, e.txSeq])).toEqual([['meter', 0], ['start', 1]]);
+    expect(JSON.parse(outbox.head(10)[1]!.payload).continues).toBe('EVConnected');
+    expect(ledger.openedTransaction(1)).toBeUndefined();
+    db.close();
+  });
+});

@@ -3,7 +3,7 @@ import { ConfigError } from '../lib/errors.js';
 import { chargerProfileSchema, loadJsonFile, loadProfile, type ChargerProfile } from './profiles.js';
 import { deepFreeze, s, type Infer } from './schema.js';
 import { storePathProblem } from './store-path.js';
-import { AUTHORIZATION_KEY_PATTERN, securityProfileProblems } from './csms-security.js';
+import { ANY_VERSION_PASSWORD_PATTERN, configPasswordProblem, securityProfileProblems } from './csms-security.js';
 
 const unitId = () => s.int({ min: 0, max: 247 }).describe('Modbus unit (slave) id');
 const modbusTiming = {
@@ -83,8 +83,8 @@ export const agentConfigSchema = s.object({
       .describe('the OCPP versions the WebSocket offers, in preference order; the charger speaks the one the central system selects'),
     securityProfile: s.withDefault(s.int({ min: 0, max: 3 }), 0)
       .describe('OCPP security profile: 0 none (labs only), 1 HTTP Basic auth, 2 TLS 1.2+ and Basic auth, 3 mutual TLS'),
-    authorizationKey: s.optional(s.string({ pattern: AUTHORIZATION_KEY_PATTERN, patternHint: '16-20 characters, or 32-40 hex digits' })
-      .describe('the Basic auth password (OCPP AuthorizationKey) for profiles 1 and 2; keep this file readable by the service only')),
+    authorizationKey: s.optional(s.string({ pattern: ANY_VERSION_PASSWORD_PATTERN, patternHint: '16-20 characters, or 32-40 hex digits (a station offering only ocpp2.0.1: 16-40 printable characters)' })
+      .describe('the Basic auth password for profiles 1 and 2 (OCPP 1.6 AuthorizationKey: 16-20 characters or 32-40 hex digits; 2.0.1 alone: 16-40 characters, used as they are); keep this file readable by the service only')),
     ca: s.optional(s.string({ minLength: 1 }).describe('PEM file of the CA(s) the central system\'s certificate must chain to (default: the system trust store)')),
     cert: s.optional(s.string({ minLength: 1 }).describe('PEM file of the charge point\'s client certificate (profile 3)')),
     key: s.optional(s.string({ minLength: 1 }).describe('PEM file of the client certificate\'s private key (profile 3)')),
@@ -173,6 +173,9 @@ function crossCheck(file: string, config: AgentConfig, charger: ChargerProfile):
   config.csms.ocppVersions.forEach((v, i) => {
     if (config.csms.ocppVersions.indexOf(v) !== i) problems.push({ file, path: `csms.ocppVersions[${i}]`, message: `${v} is listed twice` });
   });
+  const key = config.csms.authorizationKey;
+  const keyProblem = key !== undefined ? configPasswordProblem(key, config.csms.ocppVersions) : undefined;
+  if (keyProblem) problems.push({ file, path: 'csms.authorizationKey', message: keyProblem });
   problems.push(...securityProfileProblems(config.csms).map((p) => ({ file, ...p })));
   const store = storePathProblem(config.store.path);
   if (store) problems.push({ file, path: 'store.path', message: store });

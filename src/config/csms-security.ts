@@ -25,6 +25,38 @@ export function authorizationKeyProblem(value: string): string | undefined {
   return decodeAuthorizationKey(value) ? undefined : 'expected 16-20 characters, or the hex form of 16-20 bytes (32-40 hex digits)';
 }
 
+/**
+ * OCPP 2.0.1's Basic auth password (SecurityCtrlr.BasicAuthPassword, passwordString): 16 to 40
+ * printable ASCII characters, used as they are (never hex-decoded).
+ */
+export const BASIC_AUTH_PASSWORD_PATTERN = /^[\x20-\x7E]{16,40}$/;
+
+/** What any version accepts in the config file (the union of 1.6's and 2.0.1's forms); crossCheck narrows it per version. */
+export const ANY_VERSION_PASSWORD_PATTERN = BASIC_AUTH_PASSWORD_PATTERN;
+
+export function basicAuthPasswordProblem(value: string): string | undefined {
+  return BASIC_AUTH_PASSWORD_PATTERN.test(value) ? undefined : 'expected 16-40 printable ASCII characters';
+}
+
+/**
+ * The config's authorizationKey as the versions offered read it: with OCPP 1.6 offered, 1.6's
+ * AuthorizationKey (16-20 characters, or 32-40 hex digits for the bytes); 2.0.1 alone, 2.0.1's
+ * passwordString (16-40 characters, as they are).
+ */
+export function configPasswordProblem(value: string, ocppVersions: readonly string[]): string | undefined {
+  if (ocppVersions.includes('ocpp1.6')) {
+    const p = authorizationKeyProblem(value);
+    return p ? `${p} (OCPP 1.6 is offered; a station offering only ocpp2.0.1 takes 16-40 characters)` : undefined;
+  }
+  return basicAuthPasswordProblem(value);
+}
+
+/** The Basic auth password bytes of the config's key for the versions offered (1.6 offered: its decoding; 2.0.1 alone: as it is). */
+export function configPasswordBytes(value: string, ocppVersions: readonly string[]): Buffer | undefined {
+  if (ocppVersions.includes('ocpp1.6')) return decodeAuthorizationKey(value);
+  return BASIC_AUTH_PASSWORD_PATTERN.test(value) ? Buffer.from(value, 'latin1') : undefined;
+}
+
 /** The security part of the `csms` block. */
 export interface CsmsSecurityConfig {
   url: string;

@@ -189,6 +189,20 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     };
   }
 
+  /**
+   * The authorisation an EVSE waits on for its session (a card or a remote start before the
+   * vehicle, or while the session is being opened), and whether a vehicle is there; undefined when none.
+   */
+  pendingAuthorization(evseId: EvseId): { idTag: string; idTokenType?: IdTokenType; remoteStartId?: number; vehicleConnected: boolean } | undefined {
+    const c = this.evses.get(evseId);
+    if (!c?.pending) return undefined;
+    const p = c.pending;
+    return {
+      idTag: p.idTag, ...(p.idTokenType ? { idTokenType: p.idTokenType } : {}), ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
+      vehicleConnected: c.vehicle !== 'disconnected' && c.vehicle !== 'error',
+    };
+  }
+
   lastReading(evseId: EvseId): MeterReading | undefined {
     return this.evses.get(evseId)?.lastReading;
   }

@@ -73,6 +73,9 @@ export interface ActiveSession {
   lastReading: MeterReading;
   nextSampleAt: number;
   nextAlignedAt: number;
+  /** The next samples recorded for the session's end message only (policy.metering.txEnded*IntervalS); never queued. */
+  nextEndedSampleAt: number;
+  nextEndedAlignedAt: number;
   nextCheckpointAt: number;
   /** Energy cap after a late rejection (policy.transaction.maxEnergyOnInvalidWh). */
   maxEnergyWh?: number;

@@ -38,8 +38,11 @@ export class Metering {
   }
 
   /** The first deadlines of a session starting (or resumed) now. */
-  deadlines(now: number): { nextSampleAt: number; nextAlignedAt: number; nextCheckpointAt: number } {
-    return { nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.b.timing.checkpointIntervalMs };
+  deadlines(now: number): { nextSampleAt: number; nextAlignedAt: number; nextCheckpointAt: number; nextEndedSampleAt: number; nextEndedAlignedAt: number } {
+    return {
+      nextSampleAt: now + this.sampleIntervalMs(), nextAlignedAt: this.nextAligned(now), nextCheckpointAt: now + this.b.timing.checkpointIntervalMs,
+      nextEndedSampleAt: now + this.endedSampleIntervalMs(), nextEndedAlignedAt: this.nextAligned(now, this.deps.policy.txEndedAlignedIntervalS ?? 0),
+    };
   }
 
   /**
@@ -85,7 +88,7 @@ export class Metering {
     let due: number;
     if (s) {
       c.nextIdleAlignedAt = undefined;
-      due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt);
+      due = Math.min(now + this.b.timing.meterPollIntervalMs, s.nextSampleAt, s.nextAlignedAt, s.nextCheckpointAt, s.nextEndedSampleAt, s.nextEndedAlignedAt);
     } else {
       const idleMs = c.hw.meter.idlePollIntervalMs;
       const aligned = this.idleAligned(c, now);
@@ -118,7 +121,11 @@ export class Metering {
   policyChanged(c: EvseState): void {
     const now = this.b.clock.now();
     c.nextIdleAlignedAt = undefined;
-    if (c.session) c.session.nextAlignedAt = this.nextAligned(now);
+    if (c.session) {
+      c.session.nextAlignedAt = this.nextAligned(now);
+      c.session.nextEndedSampleAt = now + this.endedSampleIntervalMs();
+      c.session.nextEndedAlignedAt = this.nextAligned(now, this.deps.policy.txEndedAlignedIntervalS ?? 0);
+    }
     if (!c.session?.stopping) this.schedule(c);
   }
 
@@ -182,7 +189,9 @@ export class Metering {
         if (setBackMs > 0) {
           s.nextSampleAt -= setBackMs;
           s.nextCheckpointAt -= setBackMs;
+          s.nextEndedSampleAt -= setBackMs;
           s.nextAlignedAt = this.nextAligned(now);
+          s.nextEndedAlignedAt = this.nextAligned(now, this.deps.policy.txEndedAlignedIntervalS ?? 0);
         }
         if (now >= s.nextCheckpointAt) {
           this.deps.ledger.checkpoint(s.record.localId, reading.energyWh, reading.takenAt);
@@ -190,13 +199,27 @@ export class Metering {
         }
         // A change of charging state goes before the periodic sample of the same reading.
         this.recordChargingState(c, reading);
+        let periodic = false;
+        let aligned = false;
         if (now >= s.nextSampleAt) {
           this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c));
           s.nextSampleAt = now + this.sampleIntervalMs();
+          periodic = true;
         }
         if (now >= s.nextAlignedAt) {
           this.record(c, this.sample(reading, 'Sample.Clock', this.deps.policy.alignedMeasurands, c));
           s.nextAlignedAt = this.nextAligned(now);
+          aligned = true;
+        }
+        // The samples the end message carries (its own intervals): recorded, not sent now. A
+        // sample just recorded at the same reading serves (the store keeps the whole reading).
+        if (now >= s.nextEndedSampleAt) {
+          if (!periodic) this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.txEndedMeasurands, c), false);
+          s.nextEndedSampleAt = now + this.endedSampleIntervalMs();
+        }
+        if (now >= s.nextEndedAlignedAt) {
+          if (!aligned) this.record(c, this.sample(reading, 'Sample.Clock', this.deps.policy.txEndedAlignedMeasurands, c), false);
+          s.nextEndedAlignedAt = this.nextAligned(now, this.deps.policy.txEndedAlignedIntervalS ?? 0);
         }
         this.enforceEnergyCap(c);
       }
@@ -230,11 +253,12 @@ export class Metering {
     }
   }
 
-  private record(c: EvseState, sample: Sample): void {
+  /** A session's sample into the ledger; `send` false: kept for the end message only, never queued. */
+  private record(c: EvseState, sample: Sample, send = true): void {
     const localId = c.session!.record.localId;
     try {
-      this.deps.ledger.sample(localId, sample, sample.measurands.length > 0);
-      this.b.emit('queued');
+      this.deps.ledger.sample(localId, sample, send && sample.measurands.length > 0);
+      if (send) this.b.emit('queued');
     } catch (err) {
       this.b.log.error('meter sample could not be recorded', { localId, err });
     }
@@ -298,8 +322,12 @@ export class Metering {
     return s > 0 ? s * 1000 : Number.POSITIVE_INFINITY;
   }
 
-  private nextAligned(now: number): number {
-    const s = this.deps.policy.alignedIntervalS;
+  private endedSampleIntervalMs(): number {
+    const s = this.deps.policy.txEndedSampleIntervalS ?? 0;
+    return s > 0 ? s * 1000 : Number.POSITIVE_INFINITY;
+  }
+
+  private nextAligned(now: number, s = this.deps.policy.alignedIntervalS): number {
     if (s <= 0) return Number.POSITIVE_INFINITY;
     const ms = s * 1000;
     return Math.floor(now / ms) * ms + ms;

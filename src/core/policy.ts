@@ -60,6 +60,17 @@ export interface MeteringPolicy {
   /** Measurands of the clock-aligned samples a transaction's end message carries. */
   readonly txEndedAlignedMeasurands: string[];
   /**
+   * The spacing of the periodic samples a transaction's end message carries, s (2.0.1
+   * SampledDataCtrlr.TxEndedInterval; 0: only its Begin and End). Absent (1.6): only Begin and End.
+   * Samples are taken at this interval whether or not they are sent as they are taken.
+   */
+  readonly txEndedSampleIntervalS?: number;
+  /**
+   * The clock-aligned interval of the samples a transaction's end message carries, s (2.0.1
+   * AlignedDataCtrlr.TxEndedInterval; 0: none). Absent (1.6): every clock-aligned sample of the session.
+   */
+  readonly txEndedAlignedIntervalS?: number;
+  /**
    * Record a session's start cause and charging state, and a sample each time its charging state
    * changes (2.0.1 TransactionEvent triggerReason / chargingState); absent or false: neither (1.6).
    */

@@ -279,6 +279,13 @@ export interface SessionStop {
   transactionDataMeasurands: string[];
   /** Measurands of the session's clock-aligned samples in transactionData (StopTxnAlignedData). */
   transactionDataAlignedMeasurands?: string[];
+  /**
+   * The spacing of the session's periodic samples in transactionData, s (0: none; absent: none,
+   * as 1.6), and the clock-aligned interval of its clock-aligned ones (0: none; absent: every one).
+   * The ledger keeps at most a bounded number of each (SessionLedger: evenly thinned).
+   */
+  transactionDataIntervalS?: number;
+  transactionDataAlignedIntervalS?: number;
 }
 
 /**

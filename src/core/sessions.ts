@@ -127,8 +127,7 @@ export class Sessions {
     };
     const stop: SessionStop = {
       stoppedAt: now, clockTrusted: this.b.clock.trusted(), meterStopWh: Math.max(Math.round(reading.energyWh), s.record.meterStartWh),
-      reason, idTag, end, transactionDataMeasurands: this.deps.metering.txEndedMeasurands,
-      transactionDataAlignedMeasurands: this.deps.metering.txEndedAlignedMeasurands,
+      reason, idTag, end, ...this.transactionData(),
     };
     try {
       this.deps.ledger.close(s.record.localId, stop);
@@ -153,6 +152,16 @@ export class Sessions {
     }
     this.deps.statuses.refresh(c);
     this.deps.meter.schedule(c);
+  }
+
+  /** What the end message carries, by the metering policy in force. */
+  private transactionData(): Pick<SessionStop, 'transactionDataMeasurands' | 'transactionDataAlignedMeasurands' | 'transactionDataIntervalS' | 'transactionDataAlignedIntervalS'> {
+    const m = this.deps.metering;
+    return {
+      transactionDataMeasurands: m.txEndedMeasurands, transactionDataAlignedMeasurands: m.txEndedAlignedMeasurands,
+      ...(m.txEndedSampleIntervalS !== undefined ? { transactionDataIntervalS: m.txEndedSampleIntervalS } : {}),
+      ...(m.txEndedAlignedIntervalS !== undefined ? { transactionDataAlignedIntervalS: m.txEndedAlignedIntervalS } : {}),
+    };
   }
 
   /** The store takes writes again: record the stops it refused. */
@@ -227,8 +236,7 @@ export class Sessions {
         ledger.close(record.localId, {
           stoppedAt, clockTrusted: this.b.clock.trusted(), meterStopWh: Math.max(stopWh, record.meterStartWh), reason: 'PowerLoss',
           end: { ...this.deps.meter.sample(lastKnown, 'Transaction.End', this.deps.metering.sampledMeasurands), takenAt: stoppedAt, offered: { currentA: 0, powerW: 0 } },
-          transactionDataMeasurands: this.deps.metering.txEndedMeasurands,
-          transactionDataAlignedMeasurands: this.deps.metering.txEndedAlignedMeasurands,
+          ...this.transactionData(),
         });
         this.b.log.warn('session left open by the last run closed (PowerLoss)', { evseId: record.evseId, localId: record.localId, meterStopWh: stopWh });
         this.b.emit('queued');

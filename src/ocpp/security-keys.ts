@@ -12,6 +12,10 @@ export const BASIC_AUTH_PASSWORD_KEY = 'evse-edge.BasicAuthPassword';
 export const NETWORK_PRIORITY_KEY = 'evse-edge.NetworkConfigurationPriority';
 /** The slot the connection uses (OCPPCommCtrlr.ActiveNetworkProfile). */
 export const ACTIVE_NETWORK_PROFILE_KEY = 'evse-edge.ActiveNetworkProfile';
+/** OCPPCommCtrlr.NetworkProfileConnectionAttempts: failed connections in a row before the next slot is tried (B10). */
+export const NETWORK_PROFILE_ATTEMPTS_KEY = 'evse-edge.NetworkProfileConnectionAttempts';
+/** The slot (or 'config': the config file's csms block) of the last connection that opened: where a failed new profile falls back to. */
+export const LAST_WORKING_NETWORK_KEY = 'evse-edge.NetworkProfile.lastWorking';
 /** A network connection profile set by SetNetworkProfile (JSON {url, securityProfile, messageTimeoutS}). */
 export const networkProfileKey = (slot: number): string => `evse-edge.NetworkProfile.${slot}`;
 

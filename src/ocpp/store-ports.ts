@@ -4,7 +4,7 @@
  * SqliteLedger, SqliteOutbox) without knowing OCPP, and the app (src/app/charger) hands its store
  * views to the link; test/ocpp/store-ports.test.ts checks a real store against them.
  */
-import type { AuthorizationData, AuthorizationInfo, SessionRecord } from '../core/ports.js';
+import type { AuthorizationData, AuthorizationInfo, ChargingState, SessionRecord, SessionStartCause, StopReason } from '../core/ports.js';
 
 /** OCPP configuration values, read live by key (1.6 key names, verbatim; 2.0.1 variables map onto them). */
 export interface Settings {
@@ -87,4 +87,29 @@ export interface TransactionRefs {
    * totalCost, in its currency): the session's cost from now on, replacing one computed here.
    */
   recordCentralCost?(localId: string, totalCost: number): void;
+  /**
+   * A transaction begun on an EVSE before its session (2.0.1 TxStartPoint EVConnected/Authorized):
+   * its opening queued under a new local id, which the session that opens next on the EVSE takes
+   * (its opening event then says `continues`). Absent: the store cannot (the start point is then
+   * the session's start).
+   */
+  openTransaction?(evseId: number, opening: TransactionOpeningFacts): string;
+  /** The transaction open on an EVSE without a session, if any. */
+  openedTransaction?(evseId: number): { localId: string; evseId: number; openedAt: number; cause: SessionStartCause } | undefined;
+  /** Every transaction open without a session. */
+  openedTransactions?(): { localId: string; evseId: number; openedAt: number; cause: SessionStartCause }[];
+  /** A transaction that ended before a session took it: its closing event queued. */
+  closeOpenedTransaction?(localId: string, end: { meterStopWh: number; timestamp: number; clockTrusted: boolean; reason: StopReason; chargingState?: ChargingState }): void;
+}
+
+/** What began a transaction before its session: the cause, and the token when an authorisation did. */
+export interface TransactionOpeningFacts {
+  timestamp: number;
+  clockTrusted: boolean;
+  cause: SessionStartCause;
+  idTag?: string;
+  idTokenType?: string;
+  /** The remote start whose authorisation began it (2.0.1 remoteStartId). */
+  remoteStartId?: number;
+  meterWh?: number;
 }

@@ -69,6 +69,49 @@ function toRecord(r: SessionRow): LedgerRecord {
   };
 }
 
+/**
+ * At most this many samples of each kind (periodic, clock-aligned) in a session's end message:
+ * a long session at a short interval is thinned evenly (first and last kept), so the message
+ * stays deliverable (about 200 bytes a sample and measurand). All samples stay in meter_samples.
+ */
+export const TX_DATA_MAX_SAMPLES = 200;
+
+/**
+ * Samples (sorted by time) at `intervalMs` spacing: a periodic one at least the interval after
+ * the last kept (a tenth of it in slack: reads are not exactly on time); a clock-aligned one, the
+ * first of each aligned slot of the interval.
+ */
+function spaced<T extends { taken_at: number }>(rows: T[], intervalMs: number, alignedSlots: boolean): T[] {
+  const out: T[] = [];
+  let last: number | undefined;
+  for (const r of rows) {
+    if (alignedSlots) {
+      const slot = Math.floor(r.taken_at / intervalMs);
+      if (slot === last) continue;
+      last = slot;
+    } else {
+      if (last !== undefined && r.taken_at - last < intervalMs * 0.9) continue;
+      last = r.taken_at;
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/** At most `max` of `rows`, evenly spread, the first and the last kept. */
+function bounded<T>(rows: T[], max: number): T[] {
+  if (rows.length <= max) return rows;
+  return Array.from({ length: max }, (_, i) => rows[Math.round((i * (rows.length - 1)) / (max - 1))]!);
+}
+
+interface OpeningRow {
+  local_id: string;
+  evse_id: number;
+  opened_at: number;
+  cause: SessionStartCause;
+  event_count: number;
+}
+
 /** A stored sample's reading column: the meter reading, and what was offered (if recorded). */
 function parseStored(json: string): { reading: MeterReading; offered?: Sample['offered'] } {
   const { offered, ...reading } = JSON.parse(json) as MeterReading & { offered?: Sample['offered'] };
@@ -99,6 +142,33 @@ export interface SessionOpenedEvent {
   chargingState?: ChargingState;
   /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
   idTokenType?: string;
+  /** The session continues a transaction begun before it on its EVSE (openTransaction), by this cause; absent otherwise. */
+  continues?: SessionStartCause;
+}
+/**
+ * A transaction begun on an EVSE before its session (outbox kind 'meter', tx_seq 0, its own
+ * local id: see openTransaction): what began it, and the token when an authorisation did.
+ */
+export interface TransactionOpenedEvent {
+  connectorId: number;
+  opening: {
+    timestamp: number;
+    clockTrusted: boolean;
+    cause: SessionStartCause;
+    idTag?: string;
+    idTokenType?: string;
+    /** The remote start whose authorisation began it. */
+    remoteStartId?: number;
+    /** The EVSE's energy register then, when the meter had been read. */
+    meterWh?: number;
+  };
+}
+/** A transaction opening as the ledger keeps it until a session takes it or it is closed. */
+export interface TransactionOpening {
+  localId: string;
+  evseId: number;
+  openedAt: number;
+  cause: SessionStartCause;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -113,6 +183,8 @@ export interface SessionClosedEvent {
   clockTrusted: boolean;
   reason: SessionRecord['stopReason'];
   transactionData: Sample[];
+  /** The charging state once closed, when the closer knows it (a transaction ended before its session); absent: by the reason. */
+  chargingState?: ChargingState;
 }
 
 /**
@@ -176,13 +248,22 @@ export class SqliteLedger implements SessionLedger {
           UNION ALL SELECT MAX(last_energy_wh, COALESCE(meter_stop_wh, 0)) FROM sessions WHERE charge_point_id = @cp AND connector_id = @connectorId
           UNION ALL SELECT MAX(m.energy_wh) FROM meter_samples m JOIN sessions s ON s.local_id = m.local_id
             WHERE s.charge_point_id = @cp AND s.connector_id = @connectorId)`),
+      periodicOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Periodic' ORDER BY taken_at, id`),
       alignedOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context = 'Sample.Clock' ORDER BY taken_at, id`),
+      openingOf: db.prepare(`SELECT local_id, evse_id, opened_at, cause, event_count FROM transaction_openings WHERE charge_point_id = ? AND evse_id = ? AND state = 'open'`),
+      openings: db.prepare(`SELECT local_id, evse_id, opened_at, cause, event_count FROM transaction_openings WHERE charge_point_id = ? AND state = 'open' ORDER BY evse_id`),
+      insertOpening: db.prepare(`INSERT INTO transaction_openings (local_id, charge_point_id, evse_id, opened_at, cause, event_count) VALUES (?, ?, ?, ?, ?, 1)`),
+      settleOpening: db.prepare(`UPDATE transaction_openings SET state = ? WHERE local_id = ? AND state = 'open'`),
+      countEvents: db.prepare(`UPDATE sessions SET event_count = MAX(event_count, ?) WHERE local_id = ?`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
     };
   }
 
   open(input: NewSession): LedgerRecord {
-    const localId = randomUUID();
+    // A transaction begun on this EVSE before the session (openTransaction): the session takes its
+    // id and continues its events. Read and settled in the session's own store transaction.
+    const opening = this.q.openingOf.get(this.chargePointId, input.evseId) as OpeningRow | undefined;
+    const localId = opening?.local_id ?? randomUUID();
     const payload: SessionOpenedEvent = {
       connectorId: input.evseId, idTag: input.idTag, meterStartWh: input.meterStartWh,
       timestamp: input.startedAt, clockTrusted: input.clockTrusted,
@@ -191,6 +272,7 @@ export class SqliteLedger implements SessionLedger {
       ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
       ...(input.chargingState !== undefined ? { chargingState: input.chargingState } : {}),
       ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
+      ...(opening ? { continues: opening.cause } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({
@@ -199,9 +281,52 @@ export class SqliteLedger implements SessionLedger {
         trusted: input.clockTrusted ? 1 : 0, meterStartWh: input.meterStartWh, reservationId: input.reservationId ?? null,
       });
       this.insertSample(localId, input.begin);
-      this.enqueue('start', localId, input.startedAt, payload, 0);
+      if (opening) {
+        if (this.q.settleOpening.run('adopted', localId).changes !== 1) throw new StoreError('ERR_SESSION_CLOSED', `transaction opening ${localId} is not open`);
+        this.q.countEvents.run(opening.event_count, localId);
+      }
+      this.enqueue('start', localId, input.startedAt, payload, opening?.event_count ?? 0);
     });
     return this.get(localId)!;
+  }
+
+  /**
+   * A transaction begun on an EVSE before any session (a version's start point: the vehicle
+   * connected, or an authorisation before the vehicle): its opening event is queued (tx_seq 0)
+   * under a new local id, in one store transaction, and the session that opens next on the EVSE
+   * continues it (open()). One open per EVSE (ERR_OPENING_EXISTS otherwise).
+   */
+  openTransaction(evseId: number, opening: TransactionOpenedEvent['opening']): string {
+    if (this.q.openingOf.get(this.chargePointId, evseId)) throw new StoreError('ERR_OPENING_EXISTS', `a transaction is already open on EVSE ${evseId}`);
+    const localId = randomUUID();
+    this.write(localId, () => {
+      this.q.insertOpening.run(localId, this.chargePointId, evseId, opening.timestamp, opening.cause);
+      this.enqueue('meter', localId, opening.timestamp, { connectorId: evseId, opening }, 0);
+    });
+    return localId;
+  }
+
+  /** The transaction open on an EVSE without a session yet, if any. */
+  openedTransaction(evseId: number): TransactionOpening | undefined {
+    const r = this.q.openingOf.get(this.chargePointId, evseId) as OpeningRow | undefined;
+    return r && { localId: r.local_id, evseId: r.evse_id, openedAt: r.opened_at, cause: r.cause };
+  }
+
+  /** Every transaction open without a session (at start: the ones the last run left). */
+  openedTransactions(): TransactionOpening[] {
+    return (this.q.openings.all(this.chargePointId) as OpeningRow[]).map((r) => ({ localId: r.local_id, evseId: r.evse_id, openedAt: r.opened_at, cause: r.cause }));
+  }
+
+  /** A transaction that ended before any session took it: its closing event queued, in one store transaction. */
+  closeOpenedTransaction(localId: string, end: Omit<SessionClosedEvent, 'transactionData' | 'idTag'>): void {
+    const r = (this.q.openings.all(this.chargePointId) as OpeningRow[]).find((x) => x.local_id === localId);
+    if (!r) throw new StoreError('ERR_SESSION_CLOSED', `transaction opening ${localId} is not open`);
+    const payload: SessionClosedEvent = { ...end, transactionData: [] };
+    this.write(localId, () => {
+      this.q.settleOpening.run('closed', localId);
+      this.enqueue('stop', localId, end.timestamp, payload, r.event_count);
+    });
+    this.eventSeqs.delete(localId);
   }
 
   sample(localId: string, sample: Sample, queue: boolean): void {
@@ -226,13 +351,25 @@ export class SqliteLedger implements SessionLedger {
       ({ takenAt: r.taken_at, clockTrusted: r.clock_trusted === 1, context: r.context, ...parseStored(r.reading), measurands });
     const sampled = stop.transactionDataMeasurands;
     const aligned = stop.transactionDataAlignedMeasurands ?? [];
-    // StopTxnSampledData: the Begin and End samples; StopTxnAlignedData: every clock-aligned one in between.
+    // StopTxnSampledData: the Begin and End samples, and (2.0.1 TxEndedInterval) the periodic ones
+    // between at that spacing; StopTxnAlignedData: the clock-aligned ones in between (every one,
+    // or 2.0.1's at AlignedDataCtrlr.TxEndedInterval). Each kind bounded (TX_DATA_MAX_SAMPLES).
     const transactionData: Sample[] = [];
     if (sampled.length > 0) {
       const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
       if (begin) transactionData.push(toSample(begin, sampled));
+      const intervalS = stop.transactionDataIntervalS ?? 0;
+      if (intervalS > 0) {
+        const periodic = spaced(this.q.periodicOf.all(localId) as StoredSample[], intervalS * 1000, false);
+        for (const r of bounded(periodic, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, sampled));
+      }
     }
-    if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
+    const alignedIntervalS = stop.transactionDataAlignedIntervalS;
+    if (aligned.length > 0 && alignedIntervalS !== 0) {
+      const rows = this.q.alignedOf.all(localId) as StoredSample[];
+      const kept = alignedIntervalS === undefined ? rows : spaced(rows, alignedIntervalS * 1000, true);
+      for (const r of bounded(kept, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, aligned));
+    }
     if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
     transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: SessionClosedEvent = {
@@ -359,7 +496,7 @@ export class SqliteLedger implements SessionLedger {
     return this.eventSeqs.get(localId) ?? (this.q.nextEvent.get({ localId }) as number);
   }
 
-  private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent, seq: number): void {
+  private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent | TransactionOpenedEvent, seq: number): void {
     const online = this.online?.();
     this.q.enqueue.run(this.chargePointId, kind, localId, at, JSON.stringify(event), seq, online === undefined ? null : online ? 0 : 1);
     this.eventSeqs.set(localId, seq + 1);

@@ -317,4 +317,22 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX security_log_cp ON security_log (charge_point_id);
   `,
+  // 12: transactions a protocol begins on an EVSE before the session does (OCPP 2.0.1
+  // TxStartPoint EVConnected or Authorized: the cable plugged before any card, a card before any
+  // cable). Its opening event is queued under its own local id; the session that opens next on
+  // the EVSE takes that id and continues its event numbers (event_count: the events queued so
+  // far); one that ends without a session is closed with its own closing event. At most one open
+  // per EVSE.
+  `
+  CREATE TABLE transaction_openings (
+    local_id        TEXT PRIMARY KEY,
+    charge_point_id TEXT NOT NULL,
+    evse_id         INTEGER NOT NULL,
+    opened_at       INTEGER NOT NULL,
+    cause           TEXT NOT NULL,
+    event_count     INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'adopted', 'closed'))
+  );
+  CREATE UNIQUE INDEX transaction_openings_open ON transaction_openings (charge_point_id, evse_id) WHERE state = 'open';
+  `,
 ];

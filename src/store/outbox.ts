@@ -90,8 +90,14 @@ export class SqliteOutbox {
     let changed = 0;
     transact(this.db, () => {
       for (const r of rows) {
-        const p = JSON.parse(r.payload) as { timestamp?: number; clockTrusted?: boolean; sample?: Sampled; transactionData?: Sampled[] };
+        const p = JSON.parse(r.payload) as { timestamp?: number; clockTrusted?: boolean; sample?: Sampled; transactionData?: Sampled[]; opening?: { timestamp: number; clockTrusted: boolean } };
         let touched = false;
+        // A transaction begun before its session (ledger.openTransaction): its opening's time.
+        if (p.opening && p.opening.clockTrusted === false) {
+          p.opening.timestamp += deltaMs;
+          p.opening.clockTrusted = true;
+          touched = true;
+        }
         if (p.timestamp !== undefined && p.clockTrusted === false) {
           p.timestamp += deltaMs;
           p.clockTrusted = true;

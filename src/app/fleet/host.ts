@@ -357,14 +357,19 @@ export class FleetHost {
       onCall: this.o.ocpp ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
       // Its own stream, so firmware timings do not shift the scenario's events. The simulated
-      // firmware speaks 1.6's Firmware Management (2.0.1's UpdateFirmware/GetLog is not simulated yet).
-      ...(version === 'ocpp1.6' ? {
-        firmware: (({ chargePoint, clock: cpClock, notify }) => new SimFirmware({
+      // firmware speaks 1.6's Firmware Management, or 2.0.1's UpdateFirmware and GetLog.
+      firmware: (({ chargePoint, clock: cpClock, notify }) => {
+        const sim = new SimFirmware({
           clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
           notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
           notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
-        })) satisfies FirmwareFactory,
-      } : {}),
+          notifyFirmware201: (status, requestId) => notify('FirmwareStatusNotification', { status, requestId }),
+          notifyLog201: (status, requestId) => notify('LogStatusNotification', { status, requestId }),
+        });
+        if (version === 'ocpp1.6') return sim;
+        // The 2.0.1 handlers take the services by these methods (src/ocpp/v201/firmware.ts).
+        return { firmware: { ...sim.firmware, ...sim.firmware201 }, diagnostics: { ...sim.diagnostics, ...sim.logs201 }, stop: () => sim.stop() };
+      }) satisfies FirmwareFactory,
     });
     const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false, bootRefusals: 0 };
     this.hosted.set(id, h);

@@ -3,6 +3,7 @@ import type { Clock, Timer } from '../../core/ports.js';
 import type { DiagnosticsService, FirmwareService } from '../../ocpp/v16/features.js';
 import { toV16Status } from '../../ocpp/v16/mapping.js';
 import type { CentralSystemCalls, DiagnosticsStatus, FirmwareStatus } from '../../ocpp/v16/messages.js';
+import type { LogUploadService, SignedFirmwareService } from '../../ocpp/v201/firmware.js';
 import type { Prng } from '../../sim/prng.js';
 
 export interface SimFirmwareTiming {
@@ -23,6 +24,13 @@ export const simFirmwareTiming: SimFirmwareTiming = {
  * timings: download at retrieveDate, wait for running transactions to end, idle connectors
  * Unavailable while installing, every status notified; and a diagnostics upload. No bytes are
  * moved: a fleet load-tests the central system's side of the protocol.
+ *
+ * On 2.0.1 (L01/L02, N01) the same, with the requestId on every FirmwareStatusNotification and
+ * 2.0.1's statuses: DownloadScheduled (retrieveDateTime ahead), Downloading, Downloaded,
+ * SignatureVerified (a signed update: the 2.0.1 handler lets one through only when its signing
+ * certificate chains to a Manufacturer root, which a simulated charger does not keep, so a fleet
+ * sees unsigned updates), InstallScheduled (installDateTime ahead), Installing, Installed; a new
+ * update during one cancels it (AcceptedCanceled). GetLog: LogStatusNotification Uploading, Uploaded.
  */
 export class SimFirmware {
   private firmwareStatus: FirmwareStatus = 'Idle';
@@ -40,12 +48,30 @@ export class SimFirmware {
     status: () => this.diagnosticsStatus,
   };
 
+  /** 2.0.1: UpdateFirmware with its requestId, the triggered status; GetLog. */
+  readonly firmware201: SignedFirmwareService = {
+    updateSigned: (req) => this.updateSigned(req),
+    statusNow: () => ({ status: this.status201, ...(this.requestId !== undefined ? { requestId: this.requestId } : {}) }),
+  };
+  readonly logs201: LogUploadService = {
+    requestLog: (req) => this.requestLog(req),
+    logStatusNow: () => ({ status: this.logRequestId !== undefined ? 'Uploading' : 'Idle', ...(this.logRequestId !== undefined ? { requestId: this.logRequestId } : {}) }),
+  };
+  private status201 = 'Idle';
+  private requestId?: number;
+  /** A 2.0.1 update accepted and not yet Installed (a new one cancels it). */
+  private updating201 = false;
+  private logRequestId?: number;
+
   constructor(private readonly o: {
     clock: Clock;
     chargePoint: ChargePoint;
     prng: Prng;
     notifyFirmware(status: FirmwareStatus): void;
     notifyDiagnostics(status: DiagnosticsStatus): void;
+    /** 2.0.1's FirmwareStatusNotification and LogStatusNotification (with their requestId). */
+    notifyFirmware201?(status: string, requestId: number): void;
+    notifyLog201?(status: string, requestId: number): void;
     timing?: SimFirmwareTiming;
   }) {}
 
@@ -59,7 +85,63 @@ export class SimFirmware {
 
   private set(status: FirmwareStatus): void {
     this.firmwareStatus = status;
-    this.o.notifyFirmware(status);
+    if (this.requestId !== undefined) {
+      this.status201 = status === 'Installed' ? 'Idle' : status;
+      if (status === 'Installed') this.updating201 = false;
+      this.o.notifyFirmware201?.(status, this.requestId);
+    } else {
+      this.o.notifyFirmware(status);
+    }
+  }
+
+  /** A 2.0.1 status with no 1.6 equivalent (DownloadScheduled, SignatureVerified, InstallScheduled). */
+  private set201(status: string): void {
+    this.status201 = status;
+    if (this.requestId !== undefined) this.o.notifyFirmware201?.(status, this.requestId);
+  }
+
+  private updateSigned(req: Parameters<SignedFirmwareService['updateSigned']>[0]): 'Accepted' | 'AcceptedCanceled' | 'Rejected' {
+    const busy = this.updating201;
+    this.timer?.cancel();
+    this.updating201 = true;
+    this.requestId = req.requestId;
+    this.status201 = 'Idle';
+    const now = this.o.clock.now();
+    const waitMs = Math.max(0, (Number.isFinite(req.retrieveAt) ? req.retrieveAt : 0) - now);
+    // Answered first: the statuses follow.
+    this.timer = this.o.clock.setTimeout(() => {
+      if (waitMs > 0) this.set201('DownloadScheduled');
+      this.timer = this.o.clock.setTimeout(() => {
+        this.set('Downloading');
+        this.timer = this.o.clock.setTimeout(() => {
+          this.set('Downloaded');
+          if (req.signature !== undefined) this.set201('SignatureVerified');
+          const installWaitMs = Math.max(0, (req.installAt ?? 0) - this.o.clock.now());
+          if (installWaitMs > 0) {
+            this.set201('InstallScheduled');
+            this.timer = this.o.clock.setTimeout(() => this.installWhenIdle(), installWaitMs);
+          } else {
+            this.installWhenIdle();
+          }
+        }, this.after(this.timing.downloadMs));
+      }, waitMs);
+    }, 0);
+    return busy ? 'AcceptedCanceled' : 'Accepted';
+  }
+
+  private requestLog(req: Parameters<LogUploadService['requestLog']>[0]): { status: 'Accepted' | 'AcceptedCanceled'; fileName: string } {
+    const busy = this.logRequestId !== undefined;
+    this.uploadTimer?.cancel();
+    const requestId = req.requestId;
+    this.logRequestId = requestId;
+    this.uploadTimer = this.o.clock.setTimeout(() => {
+      this.o.notifyLog201?.('Uploading', requestId);
+      this.uploadTimer = this.o.clock.setTimeout(() => {
+        this.logRequestId = undefined;
+        this.o.notifyLog201?.('Uploaded', requestId);
+      }, this.after(this.timing.uploadMs));
+    }, 0);
+    return { status: busy ? 'AcceptedCanceled' : 'Accepted', fileName: `${req.logType === 'SecurityLog' ? 'security' : 'diagnostics'}-${this.o.chargePoint.id}.tar.gz` };
   }
 
   private update(req: CentralSystemCalls['UpdateFirmware'][0]): void {

@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { SystemClock } from '../../core/clock.js';
 import type { Clock } from '../../core/ports.js';
 import type { LoadedAgentConfig } from '../../config/index.js';
-import { decodeAuthorizationKey, securityProfileProblems } from '../../config/csms-security.js';
+import { configPasswordBytes, decodeAuthorizationKey, securityProfileProblems } from '../../config/csms-security.js';
 import type { Log } from '../../lib/log.js';
 import type { OcppConnection } from '../../ocpp/connection.js';
 import { keyFileTooOpen, tlsClientOptions } from '../../ocpp/tls.js';
@@ -13,7 +13,7 @@ import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEvent
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
 import type { CertificateService } from '../../ocpp/certificates.js';
-import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, NETWORK_PRIORITY_KEY, networkProfileKey, type NetworkProfile } from '../../ocpp/security-keys.js';
+import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, LAST_WORKING_NETWORK_KEY, NETWORK_PRIORITY_KEY, NETWORK_PROFILE_ATTEMPTS_KEY, networkProfileKey, type NetworkProfile } from '../../ocpp/security-keys.js';
 
 type Connection = OcppConnection<ChargePointCalls, CentralSystemCalls>;
 
@@ -29,6 +29,12 @@ export class ObservedClock extends SystemClock {
 
 const CONFIGURED_PROFILE = 'evse-edge.SecurityProfile.configured';
 const CONFIGURED_KEY = 'evse-edge.AuthorizationKey.configured';
+/** OCPPCommCtrlr.NetworkProfileConnectionAttempts' default. */
+const DEFAULT_NETWORK_PROFILE_ATTEMPTS = 3;
+
+/** Where the connection goes: a network profile's slot, or the config file's csms block. */
+type NetworkCandidate = { slot: number; profile: NetworkProfile } | { slot: 'config' };
+
 /** A clock correction larger than this is reported as SettingSystemTime. */
 const CLOCK_EVENT_THRESHOLD_MS = 2_000;
 
@@ -50,6 +56,11 @@ export class CsmsSecurity {
   private applying = false;
   /** The profile and key the connection was last configured with. */
   private appliedState = '';
+  /** Where the connection is configured to go now (B10: it moves on when that fails). */
+  private current?: NetworkCandidate;
+  /** This run: the slots whose connection failed NetworkProfileConnectionAttempts times in a row, and the failures in a row now. */
+  private readonly failedSlots = new Set<number | 'config'>();
+  private failuresInARow = 0;
 
   /** `certificates`: the station's certificate signed by the central system, used for profile 3 in place of the configured one. */
   constructor(private readonly loaded: LoadedAgentConfig, private readonly log: Log, private readonly certificates?: Pick<CertificateService, 'clientCredentials' | 'rootCertificates'>) {
@@ -72,6 +83,9 @@ export class CsmsSecurity {
     this.settings = o.settings;
     this.clock = o.clock;
     this.events = new SqliteSecurityEvents(o.db, o.chargePointId);
+    this.failedSlots.clear();
+    this.failuresInARow = 0;
+    this.current = undefined;
     this.applying = true;
     try {
       const profile = String(this.csms.securityProfile);
@@ -99,25 +113,107 @@ export class CsmsSecurity {
   }
 
   /**
-   * The network profile of the first slot of NetworkConfigurationPriority that has one (set by
-   * SetNetworkProfile) is the connection from now on: its security profile is raised to (never
-   * lowered), profiles below the one in force are dropped (A05), the slot becomes ActiveNetworkProfile.
+   * The connection goes to the first usable candidate (networkCandidates); its slot is
+   * ActiveNetworkProfile. Its security profile becomes the one in force only once a connection
+   * with it opens (connected()): a new profile that fails falls back to the previous one (B10).
    */
   private applyNetworkProfile(settings: SqliteSettings): void {
-    const active = this.activeNetworkProfile();
-    settings.set(ACTIVE_NETWORK_PROFILE_KEY, String(active?.slot ?? 0));
-    if (!active) return;
-    if (active.profile.securityProfile > this.profile()) {
+    this.current = this.nextCandidate();
+    settings.set(ACTIVE_NETWORK_PROFILE_KEY, String(this.current.slot === 'config' ? 0 : this.current.slot));
+  }
+
+  /**
+   * Where the connection may go, in order (B10, A05): the slots of NetworkConfigurationPriority
+   * that hold a network profile, then the last one that worked, then the config file's csms
+   * block; none below the security profile in force (never a downgrade).
+   */
+  private networkCandidates(): NetworkCandidate[] {
+    const inForce = this.profile();
+    const out: NetworkCandidate[] = [];
+    const add = (slot: number) => {
+      const profile = this.networkProfile(slot);
+      if (profile && profile.securityProfile >= inForce && !out.some((c) => c.slot === slot)) out.push({ slot, profile });
+    };
+    const priority = (this.settings?.get(NETWORK_PRIORITY_KEY) || '0').split(',').map((x) => Number(x.trim())).filter(Number.isInteger);
+    for (const slot of priority) add(slot);
+    const last = this.settings?.get(LAST_WORKING_NETWORK_KEY);
+    if (last && last !== 'config' && Number.isInteger(Number(last))) add(Number(last));
+    if (this.csms.securityProfile >= inForce) out.push({ slot: 'config' });
+    return out;
+  }
+
+  /** The first candidate that has not failed in this run (all failed: from the first again). */
+  private nextCandidate(): NetworkCandidate {
+    const all = this.networkCandidates();
+    const untried = all.find((c) => !this.failedSlots.has(c.slot));
+    if (untried) return untried;
+    this.failedSlots.clear();
+    // None at or above the profile in force (the config's is lower, no network profile left): the config's URL with the profile in force.
+    return all[0] ?? { slot: 'config' };
+  }
+
+  private connectionAttempts(): number {
+    const n = Number.parseInt(this.settings?.get(NETWORK_PROFILE_ATTEMPTS_KEY) ?? '', 10);
+    return Number.isInteger(n) && n >= 1 ? n : DEFAULT_NETWORK_PROFILE_ATTEMPTS;
+  }
+
+  /**
+   * A connection attempt failed: after NetworkProfileConnectionAttempts in a row, the next
+   * candidate (B10.FR.03/04); the connection is reconfigured for it and goes on retrying there.
+   */
+  private connectFailed(): void {
+    if (!this.settings || !this.current) return;
+    this.failuresInARow++;
+    if (this.failuresInARow < this.connectionAttempts()) return;
+    const from = this.current;
+    this.failedSlots.add(from.slot);
+    this.failuresInARow = 0;
+    const next = this.nextCandidate();
+    if (next.slot === from.slot) return;
+    this.current = next;
+    this.settings.set(ACTIVE_NETWORK_PROFILE_KEY, String(next.slot === 'config' ? 0 : next.slot));
+    this.log.warn('network profile failed: falling back', { from: from.slot, to: next.slot, securityProfile: this.connectingProfile(), attempts: this.connectionAttempts() });
+    try {
+      this.connection?.reconfigure(this.connectionOptions());
+    } catch (err) {
+      this.log.error('cannot configure the fallback connection', { slot: next.slot, err });
+    }
+  }
+
+  /**
+   * A connection opened: its network profile works. Its security profile is now the one in force
+   * (raised, never lowered; network profiles below it are dropped, A05), and it is where a later
+   * new profile falls back to.
+   */
+  private connected(): void {
+    const settings = this.settings;
+    const active = this.current;
+    this.failuresInARow = 0;
+    this.failedSlots.clear();
+    if (!settings || !active) return;
+    settings.set(LAST_WORKING_NETWORK_KEY, String(active.slot));
+    if (active.slot === 'config' || active.profile.securityProfile <= this.profile()) return;
+    this.applying = true;
+    try {
       settings.set('SecurityProfile', String(active.profile.securityProfile));
       this.log.info('security profile raised by the network profile in force', { slot: active.slot, securityProfile: active.profile.securityProfile });
-    }
-    for (const slot of this.storedSlots()) {
-      const p = this.networkProfile(slot);
-      if (p && p.securityProfile < this.profile()) {
-        settings.set(networkProfileKey(slot), '');
-        this.log.info('network profile below the security profile in force dropped', { slot, securityProfile: p.securityProfile });
+      for (const slot of this.storedSlots()) {
+        const p = this.networkProfile(slot);
+        if (p && p.securityProfile < this.profile()) {
+          settings.set(networkProfileKey(slot), '');
+          this.log.info('network profile below the security profile in force dropped', { slot, securityProfile: p.securityProfile });
+        }
       }
+    } finally {
+      this.applying = false;
     }
+    this.appliedState = `${this.profile()}/${this.passwordMark()}`;
+  }
+
+  /** The security profile the connection is configured with: the candidate's, or the one in force. */
+  private connectingProfile(): number {
+    const c = this.current ?? this.nextCandidate();
+    return c.slot === 'config' ? this.profile() : Math.max(c.profile.securityProfile, this.profile());
   }
 
   private storedSlots(): number[] {
@@ -134,19 +230,10 @@ export class CsmsSecurity {
     }
   }
 
-  /** The first slot of NetworkConfigurationPriority with a network profile, if any (else the config's csms block). */
-  private activeNetworkProfile(): { slot: number; profile: NetworkProfile } | undefined {
-    const priority = (this.settings?.get(NETWORK_PRIORITY_KEY) || '0').split(',').map((x) => Number(x.trim())).filter(Number.isInteger);
-    for (const slot of priority) {
-      const profile = this.networkProfile(slot);
-      if (profile) return { slot, profile };
-    }
-    return undefined;
-  }
-
-  /** The central system's URL: the active network profile's, else the configured one. */
+  /** The central system's URL: the current candidate's network profile's, else the configured one. */
   endpoint(): string {
-    return this.activeNetworkProfile()?.profile.url ?? this.csms.url;
+    const c = this.current ?? this.nextCandidate();
+    return c.slot === 'config' ? this.csms.url : c.profile.url;
   }
 
   /** SetNetworkProfile (A05, B09): why `profile` cannot be kept for `slot`, or undefined once it is stored. */
@@ -171,6 +258,14 @@ export class CsmsSecurity {
     return rotated ? rotated : this.csms.authorizationKey;
   }
 
+  /**
+   * The password bytes of the AuthorizationKey in force: one rotated over 1.6 (ChangeConfiguration)
+   * as 1.6 reads it; the config's as the versions offered read it (2.0.1 alone: as it is).
+   */
+  private passwordBytes(key: string): Buffer | undefined {
+    return this.settings?.get('AuthorizationKey') ? decodeAuthorizationKey(key) : configPasswordBytes(key, this.csms.ocppVersions);
+  }
+
   /** The Basic auth password set over OCPP 2.0.1 (SecurityCtrlr.BasicAuthPassword), used as it is. */
   private basicAuthPassword(): string | undefined {
     return this.settings?.get(BASIC_AUTH_PASSWORD_KEY) || undefined;
@@ -192,11 +287,11 @@ export class CsmsSecurity {
 
   /** Basic auth and TLS options for the OCPP connection under the profile in force. */
   connectionOptions(): { password: Buffer | null; wsOpts: Record<string, unknown>; endpoint: string } {
-    const profile = this.profile();
+    const profile = this.connectingProfile();
     const endpoint = this.endpoint();
     const key = this.authorizationKey();
     const basic = this.basicAuthPassword();
-    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (decodeAuthorizationKey(key) ?? null) : null;
+    const password = profile !== 1 && profile !== 2 ? null : basic ? Buffer.from(basic, 'utf8') : key ? (this.passwordBytes(key) ?? null) : null;
     const tls = /^wss:\/\//i.test(endpoint);
     const signed = profile === 3 ? this.signedCredentials() : undefined;
     const options = tls ? tlsClientOptions({ ca: this.csms.ca, ...(profile === 3 && !signed ? { cert: this.csms.cert, key: this.csms.key } : {}) }, this.loaded.file) : undefined;
@@ -244,12 +339,17 @@ export class CsmsSecurity {
       if (event) this.record(event.type, event.techInfo);
     };
     const onBad = () => this.record('InvalidMessages', 'a malformed message from the central system');
+    const onOpen = () => this.connected();
+    const onAttemptFailed = () => this.connectFailed();
     const onInvalid = ({ action }: { action: string }) => this.record('InvalidMessages', `a schema-invalid ${action} from the central system`);
     connection.on('connect-failed', onFailed);
+    connection.on('connect-failed', onAttemptFailed);
+    connection.on('open', onOpen);
     connection.on('bad-message', onBad);
     connection.on('invalid-message', onInvalid);
     this.detachers.push(
-      () => connection.off('connect-failed', onFailed), () => connection.off('bad-message', onBad), () => connection.off('invalid-message', onInvalid),
+      () => connection.off('connect-failed', onFailed), () => connection.off('connect-failed', onAttemptFailed), () => connection.off('open', onOpen),
+      () => connection.off('bad-message', onBad), () => connection.off('invalid-message', onInvalid),
     );
   }
 

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { decodeAuthorizationKey } from '../../config/csms-security.js';
+import { configPasswordBytes } from '../../config/csms-security.js';
 import { loadAgentConfig, type LoadedAgentConfig } from '../../config/index.js';
 import { ConfigError } from '../../lib/errors.js';
 import { tlsClientOptions } from '../../ocpp/tls.js';
@@ -91,7 +91,7 @@ async function ocppCheck(loaded: LoadedAgentConfig): Promise<CheckResult> {
   const offered = [...csms.ocppVersions];
   const said = offered.join(', ');
   const shown = endpoint.replace(/\/\/[^/@]*@/, '//');
-  const password = (profile === 1 || profile === 2) && csms.authorizationKey ? decodeAuthorizationKey(csms.authorizationKey) : undefined;
+  const password = (profile === 1 || profile === 2) && csms.authorizationKey ? configPasswordBytes(csms.authorizationKey, csms.ocppVersions) : undefined;
   let tls = {};
   if (endpoint.startsWith('wss:')) {
     try {

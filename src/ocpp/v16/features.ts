@@ -39,6 +39,6 @@ export interface FeatureServices {
 /** Status notifications a Firmware Management implementation sends (while the link is up). */
 export type FirmwareNotify = {
   <A extends 'FirmwareStatusNotification' | 'DiagnosticsStatusNotification'>(action: A, request: ChargePointCalls[A][0]): Promise<void>;
-  /** OCPP 2.0.1's log upload status (GetLog). */
-  (action: 'LogStatusNotification', request: { status: string; requestId: number }): Promise<void>;
+  /** OCPP 2.0.1's log upload status (GetLog), and its firmware status (with the UpdateFirmware's requestId). */
+  (action: 'LogStatusNotification' | 'FirmwareStatusNotification', request: { status: string; requestId: number }): Promise<void>;
 };

@@ -31,6 +31,8 @@ export interface OpenedBody {
   chargingState?: ChargingState;
   /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
   idTokenType?: string;
+  /** The session continues a transaction begun before it on its EVSE (2.0.1 TxStartPoint EVConnected/Authorized), by this cause. */
+  continues?: SessionStartCause;
 }
 export interface SampledBody {
   connectorId: number;
@@ -43,6 +45,8 @@ export interface ClosedBody {
   clockTrusted: boolean;
   reason: StopReason | null;
   transactionData: Sample[];
+  /** The charging state once closed, when the closer knew it (2.0.1: a transaction ended before its session). */
+  chargingState?: ChargingState;
 }
 export interface SecurityBody {
   type: string;

@@ -40,6 +40,8 @@ export interface Characteristics {
   /** OptionList: the allowed values; MemberList / SequenceList: the allowed members. */
   valuesList?: readonly string[];
   supportsMonitoring: boolean;
+  /** string: the characters a value may hold (checked at SetVariables, not reported), and how to say it. */
+  allowed?: { pattern: RegExp; hint: string };
 }
 
 export interface VariableDefinition {
@@ -160,11 +162,13 @@ export const AUTH_CACHE_MAX_BYTES = 1_048_576;
 
 /**
  * The start and stop points the station honours (valuesList: a value outside it is Rejected). A
- * transaction starts once the EV is connected and authorised, the power path closing
- * (PowerPathClosed); it ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
+ * transaction starts at the first of its start points: the EV connected, an authorisation, or
+ * both, the power path closing (PowerPathClosed; transaction-start.ts). ParkingBayOccupancy and
+ * DataSigned need hardware the station has not (a bay sensor, a signing meter); EnergyTransfer is
+ * not implemented. It ends when authorisation ends, and on an EV-side disconnect when TxStopPoint
  * holds EVConnected or PowerPathClosed and StopTxOnEVSideDisconnect is true (index.ts policy).
  */
-const TX_START_POINTS = ['PowerPathClosed'];
+const TX_START_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const TX_STOP_POINTS = ['EVConnected', 'Authorized', 'PowerPathClosed'];
 const AVAILABILITY_STATES = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
 const TIME_SOURCES = ['Heartbeat', 'NTP', 'GPS', 'RealTimeClock', 'MobileNetwork', 'RadioTimeTransmitter'];
@@ -288,7 +292,8 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
     localList('Entries', int(undefined, 0, 10_000), 'ReadOnly', '0', { attributes: actual('ReadOnly', '0', true) }),
     localList('ItemsPerMessage', int(undefined, 1), 'ReadOnly', '1000'),
 
-    security('BasicAuthPassword', str(40, 16), 'WriteOnly', undefined),
+    // 2.0.1's passwordString: 16 to 40 printable ASCII characters, used as they are (never hex-decoded as 1.6's AuthorizationKey).
+    security('BasicAuthPassword', { ...str(40, 16), allowed: { pattern: /^[\x20-\x7E]*$/, hint: 'printable ASCII characters only' } }, 'WriteOnly', undefined),
     security('CertificateEntries', int(undefined, 0), 'ReadOnly', '0'),
     security('CertSigningRepeatTimes', int(undefined, 0, 100), 'ReadWrite', '3', { profile: 'AdvancedSecurity' }),
     security('CertSigningWaitMinimum', int('s', 1, 86_400), 'ReadWrite', '60', { profile: 'AdvancedSecurity' }),
@@ -474,7 +479,7 @@ export function checkValue(ch: Characteristics, value: string): { problem: strin
     case 'dateTime':
       return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)) ? { value } : { problem: 'not an RFC 3339 date-time' };
     case 'string':
-      return limits(value.length, 'length ') ?? { value };
+      return limits(value.length, 'length ') ?? (ch.allowed && !ch.allowed.pattern.test(value) ? { problem: ch.allowed.hint } : { value });
     case 'OptionList':
       return ch.valuesList?.includes(value) ? { value } : { problem: `not one of ${ch.valuesList?.join(',')}` };
     case 'MemberList':

@@ -57,6 +57,12 @@ const txStopPoints = (settings: ConfigurationStore): string[] => {
 const ownValue = (settings: ConfigurationStore, component: string, variable: string, fallback: string): string =>
   settingsVariableStore(settings).get({ component, variable, attribute: 'Actual' }) ?? fallback;
 
+/** SampledDataCtrlr / AlignedDataCtrlr.TxEndedInterval, s (0, the default: none). */
+const intervalOf = (settings: ConfigurationStore, component: string): number => {
+  const n = Number.parseInt(ownValue(settings, component, 'TxEndedInterval', '0'), 10);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+};
+
 /**
  * The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's
  * token length and what only 2.0.1 has: the cache's LifeTime and size, the master pass group;
@@ -82,7 +88,12 @@ function policy(settings: ConfigurationStore): ChargingPolicy {
       masterPassGroupId: { get: () => ownValue(settings, 'AuthCtrlr', 'MasterPassGroupId', ''), enumerable: true },
       disablePostAuthorize: { get: () => ownValue(settings, 'AuthCacheCtrlr', 'DisablePostAuthorize', 'false') === 'true', enumerable: true },
     }),
-    metering: Object.create(p.metering, { chargingStateSamples: { value: true, enumerable: true }, idleAlignedSamples: { value: true, enumerable: true } }),
+    metering: Object.create(p.metering, {
+      chargingStateSamples: { value: true, enumerable: true },
+      idleAlignedSamples: { value: true, enumerable: true },
+      txEndedSampleIntervalS: { get: () => intervalOf(settings, 'SampledDataCtrlr'), enumerable: true },
+      txEndedAlignedIntervalS: { get: () => intervalOf(settings, 'AlignedDataCtrlr'), enumerable: true },
+    }),
   };
 }
 

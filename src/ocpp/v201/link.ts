@@ -12,7 +12,14 @@ import { fromV201Content, transactionAnswerShown } from './display-messages.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
+import { TransactionStartPoints } from './transaction-start.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest, TriggerReasonEnumType } from './messages.js';
+
+/** A transaction's opening before its session (the store's TransactionOpenedEvent, outbox kind 'meter', format event/1). */
+interface OpeningBody {
+  connectorId: number;
+  opening: { timestamp: number; clockTrusted: boolean; cause: 'EVConnected' | 'Authorized'; idTag?: string; idTokenType?: string; remoteStartId?: number; meterWh?: number };
+}
 
 /** An Updated event's triggerReason by its sample's context (a TriggerMessage's sample is the central system's Trigger). */
 const TRIGGER_OF_CONTEXT: Partial<Record<Sample['context'], TriggerReasonEnumType>> = { 'Sample.Clock': 'MeterValueClock', Trigger: 'Trigger' };
@@ -58,6 +65,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
     super(d);
     this.startedAtLocalMs = d.clock.now();
     registerIncoming(d.connection, { ...context, link: this });
+    this.startPoints = new TransactionStartPoints({ chargePoint: d.chargePoint, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, queued: () => this.kick() });
     this.on('state', this.onLinkState);
     this.failures = {
       // E13: MessageAttempts / MessageAttemptInterval [TransactionEvent], the same stored settings as 1.6's.
@@ -81,17 +89,22 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
   override start(): void {
     this.d.chargePoint.on('idle-sample', this.onIdleSample);
     super.start();
+    this.startPoints.start();
   }
 
   override halt(): void {
+    this.startPoints.stop();
     this.d.chargePoint.off('idle-sample', this.onIdleSample);
     super.halt();
   }
 
+  /** TxStartPoint: transactions begun before their session (transaction-start.ts). */
+  private readonly startPoints: TransactionStartPoints;
+
   /** The clock-aligned interval changed (SetVariables AlignedDataCtrlr.Interval, or its 1.6 key): the core's deadlines follow. */
   override configurationChanged(key: string): void {
     super.configurationChanged(key);
-    if (key === 'Interval' || key === 'ClockAlignedDataInterval') this.d.chargePoint.meteringChanged();
+    if (key === 'Interval' || key === 'ClockAlignedDataInterval' || key === 'TxEndedInterval') this.d.chargePoint.meteringChanged();
   }
 
   /**
@@ -207,19 +220,55 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const remoteStartId = b.remoteStartId;
       // What completed the start: a remote start, the cable plugged in after an authorisation (E03), or an authorisation (E02).
       const triggerReason = remoteStartId !== undefined ? 'RemoteStart' : b.startedBy === 'EVConnected' ? 'CablePluggedIn' : 'Authorized';
+      const idToken = b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag);
+      if (b.continues) {
+        // The transaction began before the session (TxStartPoint): the session's opening is an
+        // Updated. Begun by an authorisation (a card, a remote start) before the cable: the cable
+        // completes it (the token, the remoteStartId went in the Started). Begun by the cable: the
+        // authorisation completes it, with the token and the remote start's id, sent here once.
+        const byAuthorization = b.continues === 'Authorized';
+        return {
+          action: 'TransactionEvent',
+          request: {
+            eventType: 'Updated', timestamp: isoMs(b.timestamp), triggerReason: byAuthorization ? 'CablePluggedIn' : triggerReason, ...common,
+            transactionInfo: {
+              transactionId, ...(b.chargingState ? { chargingState: toV201ChargingState(b.chargingState) } : {}),
+              ...(!byAuthorization && remoteStartId !== undefined ? { remoteStartId } : {}),
+            },
+            ...(byAuthorization ? {} : { idToken }),
+            ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
+          },
+        };
+      }
       return {
         action: 'TransactionEvent',
         request: {
           eventType: 'Started', timestamp: isoMs(b.timestamp), triggerReason, ...common,
           // Rows written before the start's charging state was recorded said Charging.
           transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
-          evse: v201EvseOfSession(b.connectorId), idToken: b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag),
+          evse: v201EvseOfSession(b.connectorId), idToken,
           meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
       };
     }
     if (e.kind === 'meter') {
+      const o = (sampled(e) as Partial<OpeningBody>).opening;
+      if (o) {
+        // A transaction begun before its session (TxStartPoint): the cable plugged in (no token
+        // yet), or an authorisation with no vehicle yet (chargingState Idle).
+        const b = sampled(e) as unknown as OpeningBody;
+        return {
+          action: 'TransactionEvent',
+          request: {
+            eventType: 'Started', timestamp: isoMs(o.timestamp), triggerReason: o.cause === 'EVConnected' ? 'CablePluggedIn' : o.remoteStartId !== undefined ? 'RemoteStart' : 'Authorized', ...common,
+            transactionInfo: { transactionId, chargingState: o.cause === 'EVConnected' ? 'EVConnected' : 'Idle', ...(o.remoteStartId !== undefined ? { remoteStartId: o.remoteStartId } : {}) },
+            evse: v201EvseOfSession(b.connectorId),
+            ...(o.idTag !== undefined ? { idToken: o.idTokenType ? { idToken: o.idTag, type: o.idTokenType as IdTokenType['type'] } : idTokenOf(o.idTag) } : {}),
+            ...(o.meterWh !== undefined ? { meterValue: [registerValue(o.meterWh, o.timestamp, 'Transaction.Begin')] } : {}),
+          },
+        };
+      }
       const b = sampled(e);
       // chargingState only when it changed (the core records a sample for each change).
       const change = b.sample.chargingStateChange;
@@ -241,8 +290,9 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       action: 'TransactionEvent',
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
-        transactionInfo: { transactionId, chargingState: endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
-        meterValue: [...b.transactionData.map(toV201MeterValue), registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')],
+        transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
+        // A transaction that ended before its session with no meter reading known has meterStopWh -1 (transaction-start.ts): no register to report.
+        ...(b.meterStopWh >= 0 || b.transactionData.length ? { meterValue: [...b.transactionData.map(toV201MeterValue), ...(b.meterStopWh >= 0 ? [registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')] : [])] } : {}),
       },
     };
   }

@@ -61,9 +61,9 @@ export function toV201ChargingState(s: ChargingState): ChargingStateEnumType {
   }
 }
 
-/** The charging state after a transaction ended: Idle when it ended because the EV left, else the EV is still connected. */
+/** The charging state after a transaction ended: Idle when it ended because the EV left or never came (Timeout), else the EV is still connected. */
 export function endedChargingState(reason: StopReason | null): ChargingStateEnumType {
-  return reason === 'EVDisconnected' ? 'Idle' : 'EVConnected';
+  return reason === 'EVDisconnected' || reason === 'Timeout' ? 'Idle' : 'EVConnected';
 }
 
 /** An IdTokenInfo as the core's authorisation: groupIdToken is the token's group. */

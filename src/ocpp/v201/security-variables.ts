@@ -3,10 +3,11 @@
  * settings (../security-keys.ts): the profile the application's CSMS security has in force, and
  * the password it connects with, written by SetVariables (WriteOnly: the device model never
  * reads it back); CertificateEntries, the number of certificates the charger keeps; and
- * OCPPCommCtrlr's NetworkConfigurationPriority and ActiveNetworkProfile, which the application
- * reads to choose the connection (SetNetworkProfile, A05/B09).
+ * OCPPCommCtrlr's NetworkConfigurationPriority, ActiveNetworkProfile and
+ * NetworkProfileConnectionAttempts, which the application reads to choose the connection and to
+ * fall back from one that fails (SetNetworkProfile, A05/B09/B10).
  */
-import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, NETWORK_PRIORITY_KEY, SECURITY_PROFILE_KEY } from '../security-keys.js';
+import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, NETWORK_PRIORITY_KEY, NETWORK_PROFILE_ATTEMPTS_KEY, SECURITY_PROFILE_KEY } from '../security-keys.js';
 import type { CertificateService } from '../certificates.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import type { VariableKey, VariableStore } from './device-model.js';
@@ -18,7 +19,10 @@ const settingOf = (k: VariableKey): string | undefined => {
   const c = k.component.toLowerCase();
   const v = k.variable.toLowerCase();
   if (c === 'securityctrlr') return v === 'securityprofile' ? SECURITY_PROFILE_KEY : v === 'basicauthpassword' ? BASIC_AUTH_PASSWORD_KEY : undefined;
-  if (c === 'ocppcommctrlr') return v === 'networkconfigurationpriority' ? NETWORK_PRIORITY_KEY : v === 'activenetworkprofile' ? ACTIVE_NETWORK_PROFILE_KEY : undefined;
+  if (c === 'ocppcommctrlr') {
+    return v === 'networkconfigurationpriority' ? NETWORK_PRIORITY_KEY : v === 'activenetworkprofile' ? ACTIVE_NETWORK_PROFILE_KEY
+      : v === 'networkprofileconnectionattempts' ? NETWORK_PROFILE_ATTEMPTS_KEY : undefined;
+  }
   return undefined;
 };
 

@@ -65,7 +65,7 @@ describe('OCPP 2.0.1 clock-aligned meter values (J01)', () => {
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('Ended carries the clock-aligned values of AlignedDataCtrlr.TxEndedMeasurands taken during the transaction (Sample.Clock), and the sampled TxEndedMeasurands at its begin and end', async () => {
+  it('Ended carries the clock-aligned values of AlignedDataCtrlr.TxEndedMeasurands taken during the transaction at its TxEndedInterval (Sample.Clock), and the sampled TxEndedMeasurands at its begin and end', async () => {
     const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
     const url = await csms.start();
     cleanups.push(() => csms.stop());
@@ -75,9 +75,10 @@ describe('OCPP 2.0.1 clock-aligned meter values (J01)', () => {
     const set = await csms.call(CP, 'SetVariables', { setVariableData: [
       { component: { name: 'AlignedDataCtrlr' }, variable: { name: 'Interval' }, attributeValue: '1' },
       { component: { name: 'AlignedDataCtrlr' }, variable: { name: 'TxEndedMeasurands' }, attributeValue: 'Power.Active.Import' },
+      { component: { name: 'AlignedDataCtrlr' }, variable: { name: 'TxEndedInterval' }, attributeValue: '1' },
       { component: { name: 'SampledDataCtrlr' }, variable: { name: 'TxEndedMeasurands' }, attributeValue: 'Energy.Active.Import.Register' },
     ] });
-    expect(set.setVariableResult.map((r: { attributeStatus: string }) => r.attributeStatus)).toEqual(['Accepted', 'Accepted', 'Accepted']);
+    expect(set.setVariableResult.map((r: { attributeStatus: string }) => r.attributeStatus)).toEqual(['Accepted', 'Accepted', 'Accepted', 'Accepted']);
     const present = () => t.agent.sim.reader.present({ token: { id: 'CARD-TXENDED', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     present();
     await waitFor(() => csms.callsOf('TransactionEvent', CP).filter((c) => c.params.triggerReason === 'MeterValueClock').length >= 2, 15_000, 'two clock-aligned values in the transaction');

@@ -95,8 +95,8 @@ describe('OCPP 2.0.1 device model: GetBaseReport (B07)', () => {
     expect(data.find((d) => id(d) === 'Connector|2|2|ConnectorType|')!.variableAttribute[0]!.value).toBe('cType1');
     const startPoint = data.find((d) => id(d) === 'TxCtrlr|||TxStartPoint|')!;
     expect(startPoint.variableAttribute).toEqual([{ type: 'Actual', value: 'PowerPathClosed', mutability: 'ReadWrite', persistent: true, constant: false }]);
-    // Only the start point the station honours (the transaction starts when the power path closes).
-    expect(startPoint.variableCharacteristics).toMatchObject({ dataType: 'MemberList', valuesList: 'PowerPathClosed' });
+    // Only the start points the station honours (no bay sensor, no signing meter, EnergyTransfer not implemented).
+    expect(startPoint.variableCharacteristics).toMatchObject({ dataType: 'MemberList', valuesList: 'EVConnected,Authorized,PowerPathClosed' });
   });
 
   it('WriteOnly values are never reported: BasicAuthPassword set, then absent from every report and refused by GetVariables', () => {
@@ -265,7 +265,8 @@ describe('OCPP 2.0.1 device model: GetVariables (B06) and SetVariables (B05)', (
     expect(s('TxCtrlr', 'TxStopPoint', 'EVConnected,DataSigned').attributeStatusInfo?.additionalInfo).toBe('not supported: DataSigned');
     expect(s('TxCtrlr', 'TxStopPoint', 'EVConnected,EVConnected').attributeStatus).toBe('Rejected');
     expect(s('TxCtrlr', 'TxStopPoint', 'Authorized,EVConnected').attributeStatus).toBe('Accepted');
-    expect(s('TxCtrlr', 'TxStartPoint', 'EVConnected').attributeStatus).toBe('Rejected');
+    expect(s('TxCtrlr', 'TxStartPoint', 'EnergyTransfer').attributeStatus).toBe('Rejected');
+    expect(s('TxCtrlr', 'TxStartPoint', 'EVConnected').attributeStatus).toBe('Accepted');
     expect(s('OCPPCommCtrlr', 'PublicKeyWithSignedMeterValue', 'Sometimes').attributeStatus).toBe('Rejected');
     expect(s('OCPPCommCtrlr', 'PublicKeyWithSignedMeterValue', 'OncePerTransaction').attributeStatus).toBe('Accepted');
     expect(s('SampledDataCtrlr', 'TxEndedMeasurands', 'Energy.Active.Import.Register,Vibration').attributeStatus).toBe('Rejected');

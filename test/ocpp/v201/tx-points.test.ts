@@ -38,7 +38,7 @@ describe('OCPP 2.0.1 TxStartPoint and TxStopPoint', () => {
     cleanups.push(() => t.cleanup());
     await booted(csms, t);
 
-    expect(await setTx(csms, 'TxStartPoint', 'EVConnected')).toBe('Rejected');
+    expect(await setTx(csms, 'TxStartPoint', 'DataSigned')).toBe('Rejected');
     expect(await setTx(csms, 'TxStartPoint', 'EnergyTransfer')).toBe('Rejected');
     expect(await setTx(csms, 'TxStartPoint', 'PowerPathClosed')).toBe('Accepted');
     expect(await setTx(csms, 'TxStopPoint', 'EnergyTransfer')).toBe('Rejected');

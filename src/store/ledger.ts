@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
-import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop } from '../core/ports.js';
+import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop, SignedMeterValue } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked, prepareRaw } from './statement-cache.js';
@@ -99,6 +99,8 @@ export interface SessionOpenedEvent {
   chargingState?: ChargingState;
   /** The token's kind when it is not an RFID card's ISO14443 (a KeyCode, a remote start's Central…); absent in rows written before it was recorded. */
   idTokenType?: string;
+  /** A signing meter's signed start value (optional: absent for other meters and in rows written before). */
+  signedBegin?: SignedMeterValue;
 }
 /** A sample the session reports (outbox kind 'meter'). */
 export interface SessionSampledEvent {
@@ -190,6 +192,7 @@ export class SqliteLedger implements SessionLedger {
       ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
       ...(input.chargingState !== undefined ? { chargingState: input.chargingState } : {}),
       ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
+      ...(input.begin.reading.signed ? { signedBegin: input.begin.reading.signed } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({
@@ -199,6 +202,10 @@ export class SqliteLedger implements SessionLedger {
       });
       this.insertSample(localId, input.begin);
       this.enqueue('start', localId, input.startedAt, payload, 0);
+      if (input.reportBegin) {
+        const begin: SessionSampledEvent = { connectorId: input.evseId, sample: input.begin };
+        this.enqueue('meter', localId, input.startedAt, begin, this.nextEventSeq(localId));
+      }
     });
     return this.get(localId)!;
   }
@@ -226,13 +233,14 @@ export class SqliteLedger implements SessionLedger {
     const sampled = stop.transactionDataMeasurands;
     const aligned = stop.transactionDataAlignedMeasurands ?? [];
     // StopTxnSampledData: the Begin and End samples; StopTxnAlignedData: every clock-aligned one in between.
+    // A signing meter's signed begin and end values go with the close whatever the measurands
+    // (calibration law: the central system gets both from the one message).
     const transactionData: Sample[] = [];
-    if (sampled.length > 0) {
-      const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
-      if (begin) transactionData.push(toSample(begin, sampled));
-    }
+    const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
+    const signedBegin = begin !== undefined && (JSON.parse(begin.reading) as MeterReading).signed !== undefined;
+    if (begin && (sampled.length > 0 || signedBegin)) transactionData.push(toSample(begin, sampled));
     if (aligned.length > 0) for (const r of this.q.alignedOf.all(localId) as StoredSample[]) transactionData.push(toSample(r, aligned));
-    if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
+    if (sampled.length > 0 || stop.end.reading.signed) transactionData.push({ ...stop.end, measurands: sampled });
     transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: SessionClosedEvent = {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),

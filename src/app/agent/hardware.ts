@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Clock, EvseHardware, FaultSource, IdReader, Meter, PowerPath } from '../../core/ports.js';
 import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../../config/index.js';
 import type { Hmi } from '../../drivers/hmi/index.js';
@@ -75,7 +76,11 @@ export interface Hardware {
 export async function buildHardware(
   loaded: LoadedAgentConfig,
   resolved: ResolvedHardware,
-  deps: { clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'] },
+  deps: {
+    clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'];
+    /** A simulated signing meter's key (simulation.signedMeters). */
+    meterKey?: (connectorId: number) => KeyObject;
+  },
 ): Promise<Hardware> {
   const { config, charger } = loaded;
   // Undefined when the config names no device of the driver (and then never used).
@@ -115,6 +120,9 @@ export async function buildHardware(
           const v = sim?.vehicle ?? { batteryWh: 60_000, maxPowerW: 11_000, socPctMin: 20, socPctMax: 60, targetSocPct: 90 };
           return { batteryWh: v.batteryWh, maxPowerW: v.maxPowerW, socPct: prng.between(v.socPctMin, v.socPctMax), targetSocPct: v.targetSocPct };
         },
+        ...(config.simulation?.signedMeters && deps.meterKey && !resolved.meters.has(c.id)
+          ? { signing: { privateKey: deps.meterKey(c.id), serial: `${config.chargePointId}-M${c.id}`, chargerId: config.chargePointId, signsIntervals: config.simulation.signedIntervals } }
+          : {}),
       });
       deps.sim.connectors.set(c.id, simConnector);
     }

@@ -5,10 +5,11 @@ import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
 import { settleDeliveryFailure, toDeadLetter, type DeliveryEvents, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
+import type { PublicKeyPolicy } from './render.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
 import {
-  closed, meterValues, OCPP16, opened, sampled, security, securityEventNotification, startTransaction, stopTransaction,
+  closed, meterValues, OCPP16, opened, publicKeyPolicy, sampled, security, securityEventNotification, startTransaction, stopTransaction,
   transactionIdOf, UnknownEventFormatError,
 } from './transaction-messages.js';
 
@@ -101,7 +102,7 @@ export class TransactionDelivery {
     if (transactionId === undefined) return this.deliver(first);
     let request;
     try {
-      request = meterValues(transactionId, entries.map(sampled));
+      request = meterValues(transactionId, entries.map(sampled), this.keyPolicy());
     } catch {
       return this.deliver(first);
     }
@@ -140,6 +141,11 @@ export class TransactionDelivery {
     return true;
   }
 
+  /** When a signed meter value carries the meter's public key (PublicKeyWithSignedMeterValue). */
+  private keyPolicy(): PublicKeyPolicy {
+    return publicKeyPolicy(this.o.settings.list('PublicKeyWithSignedMeterValue')[0]);
+  }
+
   /** Deliver one entry. Returns false when delivery must pause (link down). */
   private async deliver(entry: QueuedEvent): Promise<boolean> {
     const now = () => this.o.clock.now();
@@ -166,11 +172,11 @@ export class TransactionDelivery {
         return true;
       }
       if (entry.kind === 'meter') {
-        await link.send('MeterValues', meterValues(transactionId, [sampled(entry)]));
+        await link.send('MeterValues', meterValues(transactionId, [sampled(entry)], this.keyPolicy()));
         queue.ackDelivered([entry.seq], now());
       } else {
         const b = closed(entry);
-        const res = await link.send('StopTransaction', stopTransaction(transactionId, b));
+        const res = await link.send('StopTransaction', stopTransaction(transactionId, b, this.keyPolicy()));
         queue.ack(entry.seq, now(), () => refs.confirmStop(entry.localId, now()));
         if (res.idTagInfo && b.idTag) this.o.chargePoint.tagVerdict(b.idTag, fromV16IdTagInfo(res.idTagInfo));
       }

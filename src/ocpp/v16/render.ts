@@ -24,8 +24,39 @@ function sampled(context: string, location: SampledValue['location'], measurand:
   return { context, location, measurand, value };
 }
 
-/** A sample as an OCPP MeterValue with the measurands chosen when it was taken. */
-export function toMeterValue(sample: Sample): MeterValue {
+/**
+ * When a signed meter value carries the meter's public key (OCPP 2.0.1's
+ * PublicKeyWithSignedMeterValue; in 1.6 a key of the same name): never, with the first signed
+ * value of a transaction (its begin), or with every one.
+ */
+export type PublicKeyPolicy = 'Never' | 'OncePerTransaction' | 'EveryMeterValue';
+
+/** Whether a sample's signed value carries the meter's public key under a policy. */
+export function withPublicKey(sample: Sample, policy: PublicKeyPolicy): boolean {
+  return policy === 'EveryMeterValue' || (policy === 'OncePerTransaction' && sample.context === 'Transaction.Begin');
+}
+
+/**
+ * A meter's signed record as a 1.6 sampled value (format SignedData), in the shape the OCA's
+ * Eichrecht application note and OCPP 2.0.1 give it: the value is the JSON of a
+ * SignedMeterValueType, signedMeterData the record in base64, publicKey the key in base64 (DER) or "".
+ */
+function signedSampledValue(sample: Sample, policy: PublicKeyPolicy): SampledValue | undefined {
+  const signed = sample.reading.signed;
+  if (!signed) return undefined;
+  const value = JSON.stringify({
+    signedMeterData: Buffer.from(signed.data, 'utf8').toString('base64'), signingMethod: signed.signingMethod, encodingMethod: signed.encoding,
+    publicKey: withPublicKey(sample, policy) ? Buffer.from(signed.publicKey, 'hex').toString('base64') : '',
+  });
+  return { context: sample.context, format: 'SignedData', location: 'Outlet', measurand: 'Energy.Active.Import.Register', unit: 'Wh', value };
+}
+
+/**
+ * A sample as an OCPP MeterValue with the measurands chosen when it was taken. `signed`: the
+ * meter's signed record, if the reading has one, goes with it as a SignedData value (1.6; 2.0.1
+ * puts it in the energy value's signedMeterValue instead).
+ */
+export function toMeterValue(sample: Sample, signed?: { publicKey: PublicKeyPolicy }): MeterValue {
   const r = sample.reading;
   const ctx = sample.context;
   const out: SampledValue[] = [];
@@ -64,5 +95,7 @@ export function toMeterValue(sample: Sample): MeterValue {
     }
   }
   if (out.length === 0) out.push(sampled(ctx, 'Outlet', 'Energy.Active.Import.Register', 'Wh', undefined, formatValue(r.energyWh, 0)));
+  const signedValue = signed ? signedSampledValue(sample, signed.publicKey) : undefined;
+  if (signedValue) out.push(signedValue);
   return { timestamp: isoMs(sample.takenAt), sampledValue: out };
 }

@@ -11,6 +11,7 @@ import { intVariable } from './device-model.js';
 import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
+import { signingOf, withSignedValue } from './signed-meter-values.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest, TriggerReasonEnumType } from './messages.js';
 
 /** An Updated event's triggerReason by its sample's context (a TriggerMessage's sample is the central system's Trigger). */
@@ -210,7 +211,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
           // Rows written before the start's charging state was recorded said Charging.
           transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
           evse: v201EvseOfSession(b.connectorId), idToken: b.idTokenType ? { idToken: b.idTag, type: b.idTokenType as IdTokenType['type'] } : idTokenOf(b.idTag),
-          meterValue: [registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin')],
+          meterValue: [withSignedValue(registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin'), b.signedBegin, b.meterStartWh, signingOf(this.d.settings), true)],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
       };
@@ -219,7 +220,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const b = sampled(e);
       // chargingState only when it changed (the core records a sample for each change).
       const change = b.sample.chargingStateChange;
-      const value = toV201MeterValue(b.sample);
+      const value = withSignedValue(toV201MeterValue(b.sample), b.sample.reading.signed, b.sample.reading.energyWh, signingOf(this.d.settings), b.sample.context === 'Transaction.Begin');
       return {
         action: 'TransactionEvent',
         request: {
@@ -238,7 +239,10 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       request: {
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
         transactionInfo: { transactionId, chargingState: endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
-        meterValue: [...b.transactionData.map(toV201MeterValue), registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')],
+        meterValue: [
+          ...b.transactionData.map((t) => withSignedValue(toV201MeterValue(t), t.reading.signed, t.reading.energyWh, signingOf(this.d.settings), false)),
+          registerValue(b.meterStopWh, b.timestamp, 'Transaction.End'),
+        ],
       },
     };
   }

@@ -1,0 +1,19 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { generateOcmfKey, readPrivateKey } from '../../lib/ocmf.js';
+
+/**
+ * A simulated signing meter's key: `meter-<connector>.key` (PKCS#8 PEM, mode 0600) beside the
+ * store, created at first start, so the meter's public key (on the display, at the central
+ * system) stays the same across restarts, as a real meter's does.
+ */
+export function loadOrCreateMeterKey(storePath: string, connectorId: number): KeyObject {
+  const path = join(dirname(storePath), `meter-${connectorId}.key`);
+  if (existsSync(path)) return readPrivateKey(readFileSync(path, 'utf8'));
+  mkdirSync(dirname(path), { recursive: true });
+  const { privateKey } = generateOcmfKey();
+  writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+  return privateKey;
+}

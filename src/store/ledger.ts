@@ -146,6 +146,8 @@ export class SqliteLedger implements SessionLedger {
         VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
       insertSample: db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading)
         VALUES (?, ?, ?, ?, ?, ?)`),
+      insertSigned: db.prepare(`INSERT INTO signed_meter_values (local_id, taken_at, context, encoding, signing_method, public_key, data)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
       // A session's next event number: one past the highest queued, and no less than
       // event_count, which housekeeping raises before it deletes delivered rows (outbox_session
       // is (local_id, tx_seq): one index search). Read once per session and run, then counted here.
@@ -361,5 +363,8 @@ export class SqliteLedger implements SessionLedger {
     // What was offered goes with the reading (under `offered`), so transactionData can show it.
     const stored = s.offered ? { ...s.reading, offered: s.offered } : s.reading;
     this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(stored));
+    // A signing meter's record, kept as the session's own (the export hands it to the customer).
+    const signed = s.reading.signed;
+    if (signed) this.q.insertSigned.run(localId, s.takenAt, s.context, signed.encoding, signed.signingMethod, signed.publicKey, signed.data);
   }
 }

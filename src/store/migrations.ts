@@ -285,4 +285,20 @@ export const migrations: readonly string[] = [
   DROP TABLE charging_profiles;
   ALTER TABLE charging_profiles_new RENAME TO charging_profiles;
   `,
+  // 10: calibration law (issue 20): every signed meter value a session's meter gave (OCMF
+  // records), as the meter signed it, kept with the session and exported with it. Deleted with
+  // the session by retention; nothing in it names a customer.
+  `
+  CREATE TABLE signed_meter_values (
+    id             INTEGER PRIMARY KEY,
+    local_id       TEXT NOT NULL,
+    taken_at       INTEGER NOT NULL,
+    context        TEXT NOT NULL,
+    encoding       TEXT NOT NULL,
+    signing_method TEXT NOT NULL,
+    public_key     TEXT NOT NULL,
+    data           TEXT NOT NULL
+  );
+  CREATE INDEX signed_meter_values_session ON signed_meter_values (local_id, id);
+  `,
 ];

@@ -37,6 +37,8 @@ export const COUNTER_NAMES = [
   'callsFromCentral',
   /** Sessions still open when the run ended, and the energy metered in them so far. */
   'sessionsOpenAtEnd', 'energyOpenWh',
+  /** Signed meter values (OCMF records) the chargers delivered: in MeterValues, StopTransaction, TransactionEvent. */
+  'signedValuesSent',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

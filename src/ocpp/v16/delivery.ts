@@ -5,7 +5,7 @@ import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
 import { settleDeliveryFailure, toDeadLetter, type DeliveryEvents, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
-import type { PublicKeyPolicy } from './render.js';
+import { countSigned, type PublicKeyPolicy } from './render.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
 import {
@@ -137,7 +137,8 @@ export class TransactionDelivery {
     }
     this.batchFailures = 0;
     this.o.queue.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
-    for (const e of entries) this.o.link.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
+    const signedValues = countSigned(request.meterValue);
+    entries.forEach((e, i) => this.o.link.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId, ...(signedValues && i === 0 ? { signedValues } : {}) }));
     return true;
   }
 
@@ -171,16 +172,21 @@ export class TransactionDelivery {
         toDeadLetter(this.failures, entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
         return true;
       }
+      let signedValues: number;
       if (entry.kind === 'meter') {
-        await link.send('MeterValues', meterValues(transactionId, [sampled(entry)], this.keyPolicy()));
+        const request = meterValues(transactionId, [sampled(entry)], this.keyPolicy());
+        signedValues = countSigned(request.meterValue);
+        await link.send('MeterValues', request);
         queue.ackDelivered([entry.seq], now());
       } else {
         const b = closed(entry);
-        const res = await link.send('StopTransaction', stopTransaction(transactionId, b, this.keyPolicy()));
+        const request = stopTransaction(transactionId, b, this.keyPolicy());
+        signedValues = countSigned(request.transactionData);
+        const res = await link.send('StopTransaction', request);
         queue.ack(entry.seq, now(), () => refs.confirmStop(entry.localId, now()));
         if (res.idTagInfo && b.idTag) this.o.chargePoint.tagVerdict(b.idTag, fromV16IdTagInfo(res.idTagInfo));
       }
-      link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
+      link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId, ...(signedValues ? { signedValues } : {}) });
       return true;
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);

@@ -99,3 +99,10 @@ export function toMeterValue(sample: Sample, signed?: { publicKey: PublicKeyPoli
   if (signedValue) out.push(signedValue);
   return { timestamp: isoMs(sample.takenAt), sampledValue: out };
 }
+
+/** How many signed records (SignedData values) MeterValues carry. */
+export function countSigned(meterValue: readonly MeterValue[] | undefined): number {
+  let n = 0;
+  for (const mv of meterValue ?? []) for (const v of mv.sampledValue) if (v.format === 'SignedData') n++;
+  return n;
+}

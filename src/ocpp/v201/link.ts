@@ -257,7 +257,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const ref: TransactionRef = { version: OCPP201, id: transactionIdFor(entry.localId) };
       if (entry.kind === 'start') {
         outbox.ack(entry.seq, now(), () => ledger.confirmStart(entry.localId, ref, now()));
-        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id });
+        this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId: ref.id, ...signedCount(m.request) });
         const info = (res as Res<'TransactionEvent'>).idTokenInfo;
         const b = opened(entry);
         // A Central token (the central system's own) is never cached (C10): its verdict still decides the transaction.
@@ -267,12 +267,20 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       if (entry.kind === 'stop') outbox.ack(entry.seq, now(), () => ledger.confirmStop(entry.localId, now()));
       else if (entry.kind === 'meter') outbox.ackDelivered([entry.seq], now());
       else outbox.ack(entry.seq, now());
-      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id }) });
+      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id, ...signedCount(m.request) }) });
       return true;
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);
     }
   }
+}
+
+/** The signed records (signedMeterValue) a TransactionEvent carried, for the 'delivered' event. */
+function signedCount(request: object): { signedValues?: number } {
+  const meterValue = (request as Partial<TransactionEventRequest>).meterValue ?? [];
+  let n = 0;
+  for (const mv of meterValue) for (const v of mv.sampledValue) if (v.signedMeterValue) n++;
+  return n ? { signedValues: n } : {};
 }
 
 export type { ChargePoint };

@@ -135,6 +135,8 @@ export async function buildHardware(
       const real = new modbusDriver!.ModbusMeter({
         bus, profile: m.profile, unitId: m.device.unitId, connectorId: c.id, timeoutMs: m.device.timeoutMs, retries: m.device.retries,
         clock: deps.clock, log: deps.log.child({ component: 'meter', connectorId: c.id }),
+        // A signing meter's records name the charger (OCMF gateway fields); no customer data.
+        ocmfMetadata: { FV: '1.0', GI: 'evse-edge', GS: config.chargePointId, IS: false, IT: 'NONE', CT: 'EVSEID', CI: `${config.chargePointId}*${c.id}` },
       });
       meter = real;
       faultSources.push(real);

@@ -22,7 +22,7 @@ import { CertificateStore } from '../services/certificate-store.js';
 import type { StationSecurity } from '../../ocpp/certificates.js';
 import { tlsClientOptions } from '../../ocpp/tls.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
-import { loadOrCreateMeterKey } from './meter-keys.js';
+import { loadOrCreateMeterKey, signedReadingsOf } from './meter-keys.js';
 import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from '../version.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
@@ -212,12 +212,18 @@ export class Agent {
 
   /** Keep the touchscreen showing each EVSE's state, energy and power. */
   private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint): void {
+    const records = this.db ? new SessionRecords(this.db) : undefined;
     const show = (evseId: EvseId) => {
       const st = v16StatusOf(cp.evseCondition(evseId));
       const s = cp.session(evseId);
       const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
       const cost = s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
+      // Calibration law: the meter's public key, and the signed readings of the session so far.
+      const meterPublicKey = cp.meterPublicKey(evseId);
+      const signedValues = s && meterPublicKey && records ? signedReadingsOf(records.signedValues(s.localId)) : [];
       hmi.show({
+        ...(meterPublicKey ? { meterPublicKey } : {}),
+        ...(signedValues.length ? { signedValues } : {}),
         // The screen numbers its connectors as the station's EVSEs.
         connectorId: evseId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
         // Display only: exact minor units scaled to the currency for the screen.

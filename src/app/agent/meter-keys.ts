@@ -1,7 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { generateOcmfKey, readPrivateKey } from '../../lib/ocmf.js';
+import { generateOcmfKey, parseOcmf, readPrivateKey } from '../../lib/ocmf.js';
+import type { SignedDisplayValue } from '../../drivers/hmi/display.js';
 
 /**
  * A simulated signing meter's key: `meter-<connector>.key` (PKCS#8 PEM, mode 0600) beside the
@@ -16,4 +17,17 @@ export function loadOrCreateMeterKey(storePath: string, connectorId: number): Ke
   writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
   chmodSync(path, 0o600);
   return privateKey;
+}
+
+/** The readings of a session's signed records, for the screen (a record that does not parse is left out). */
+export function signedReadingsOf(values: readonly { data: string }[]): SignedDisplayValue[] {
+  const out: SignedDisplayValue[] = [];
+  for (const v of values) {
+    try {
+      for (const rd of parseOcmf(v.data).payload.RD) out.push({ time: rd.TM, ...(rd.TX ? { tx: rd.TX } : {}), value: rd.RV, unit: rd.RU });
+    } catch {
+      // not OCMF: nothing to show
+    }
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
 import { generateOcmfKey } from '../../lib/ocmf.js';
+import { SIGN_READINGS_SETTING } from '../../ocpp/v201/sign-readings-key.js';
 import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
 import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
 import { Prng, seedOf } from '../../sim/prng.js';
@@ -295,6 +296,8 @@ export class FleetHost {
       if (def) configured.set(k, normalise(def, String(v)));
     }
     this.defaults = new Map(this.definitions.map((d) => [d.key, configured.get(d.key) ?? d.default]));
+    // sim --signed: a 2.0.1 charger sends its meter's signed values (SampledDataCtrlr.SignReadings true).
+    if (this.o.signedMeters) this.defaults.set(SIGN_READINGS_SETTING, 'true');
     return this.defaults;
   }
 

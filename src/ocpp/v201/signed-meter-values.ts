@@ -12,6 +12,7 @@ import type { PublicKeyPolicy } from '../v16/render.js';
 import { MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import type { ConfigurationStore } from '../store-ports.js';
 import type { MeterValueType, SignedMeterValueType } from './messages.js';
+import { SIGN_READINGS_SETTING } from './sign-readings-key.js';
 
 export interface V201Signing {
   /** SampledDataCtrlr.SignReadings: signed values are sent. */
@@ -26,7 +27,7 @@ function stored(settings: ConfigurationStore, k: VariableKey): string | undefine
 
 /** The signing settings now (read at each delivery: SetVariables takes effect at once). */
 export function signingOf(settings: ConfigurationStore): V201Signing {
-  const sign = stored(settings, { component: 'SampledDataCtrlr', variable: 'SignReadings', attribute: 'Actual' }) === 'true';
+  const sign = settings.get(SIGN_READINGS_SETTING) === 'true';
   const key = stored(settings, { component: 'OCPPCommCtrlr', variable: 'PublicKeyWithSignedMeterValue', attribute: 'Actual' });
   return { sign, publicKey: key === 'OncePerTransaction' || key === 'EveryMeterValue' ? key : 'Never' };
 }

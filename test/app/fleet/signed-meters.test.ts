@@ -62,3 +62,33 @@ describe('a fleet of signing meters', () => {
     expect(formatReport(report)).toMatch(new RegExp(`signed meter values sent ${verified}\\b`));
   }, 180_000);
 });
+
+describe('a 2.0.1 fleet of signing meters', () => {
+  it('sends signedMeterValue (SignReadings preset by --signed) that verifies with its key, counted by the report', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    servers.push(csms);
+    const url = await csms.start();
+    const ended = () => csms.callsOf('TransactionEvent').filter((c) => c.params.eventType === 'Ended').length;
+    const deadline = Date.now() + 90_000;
+    const { report } = await new FleetRunner({
+      count: 6, scenario: loadScenario('smoke'), workers: 0, urls: [url], timeScale: 120, startMs: START, seed: 11, statusIntervalMs: 200, drainMs: 30_000,
+      ocpp: '2.0.1', signedMeters: true,
+      stopWhen: () => ended() >= 3 || Date.now() > deadline,
+    }).run();
+    expect(ended()).toBeGreaterThanOrEqual(3);
+    expect(csms.validationFailures).toEqual([]);
+    const signed = csms.callsOf('TransactionEvent').flatMap((c) => (c.params.meterValue ?? []).flatMap((mv: any) => mv.sampledValue))
+      .filter((sv: any) => sv.signedMeterValue).map((sv: any) => ({ context: sv.context, ...sv.signedMeterValue }));
+    // The key is not sent (PublicKeyWithSignedMeterValue Never, 2.0.1's default); each record is
+    // an OCMF record marking what its context says (signatures: the 1.6 fleet above, and
+    // test/ocpp/signed-meter-values.test.ts against EVSE.MeterPublicKey).
+    expect(signed.every((v: any) => v.publicKey === '' && v.encodingMethod === 'OCMF')).toBe(true);
+    expect(signed.some((v: any) => v.context === 'Transaction.Begin')).toBe(true);
+    expect(signed.some((v: any) => v.context === 'Transaction.End')).toBe(true);
+    for (const v of signed) {
+      const record = parseOcmf(Buffer.from(v.signedMeterData, 'base64').toString('utf8'));
+      expect(record.payload.RD[0]!.TX).toBe(v.context === 'Transaction.Begin' ? 'B' : 'E');
+    }
+    expect(report.stats.counters.signedValuesSent).toBe(signed.length);
+  }, 180_000);
+});

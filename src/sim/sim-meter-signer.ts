@@ -14,6 +14,8 @@ export interface SimMeterSignerOptions {
   signsIntervals?: boolean;
   /** The transaction pagination counter's next value (OCMF PG T<n>); 1 for a new meter. */
   firstPage?: number;
+  /** Told the counter's next value after each record, to keep it across restarts (a real meter's is non-volatile). */
+  onPage?: (next: number) => void;
 }
 
 const TX_OF_KIND: Record<SignedReadingKind, OcmfTransactionCode> = { begin: 'B', end: 'E', 'power-loss-end': 'L', interval: 'C' };
@@ -48,6 +50,7 @@ export class SimMeterSigner implements MeterSigner {
         RI: '1-b:1.8.0', RU: 'kWh', RT: reading.dc ? 'DC' : 'AC', EF: '', ST: 'G',
       }],
     }, this.o.privateKey);
+    this.o.onPage?.(this.page);
     return { ...reading, signed: { encoding: 'OCMF', data, signingMethod: OCMF_SIGNING_METHOD, publicKey: this.publicKeyText } };
   }
 }

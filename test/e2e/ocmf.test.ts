@@ -56,6 +56,8 @@ describe('signed meter values through a power loss, the ledger and the export', 
       expect(verifyOcmf(begin.ocmf, keyHex).valid).toBe(true);
       const endReading = parseOcmf(end.ocmf).payload.RD[0]!;
       expect(endReading.TX).toBe('L');
+      // The meter's pagination counts on across the restart (kept beside the store).
+      expect(Number(parseOcmf(end.ocmf).payload.PG.slice(1))).toBeGreaterThan(Number(parseOcmf(begin.ocmf).payload.PG.slice(1)));
       expect(Math.round(endReading.RV * 1000)).toBe(stop.params.meterStop);
       expect(Math.round(parseOcmf(begin.ocmf).payload.RD[0]!.RV * 1000)).toBe(start.params.meterStart);
       expect(stop.params.meterStop).toBeGreaterThan(start.params.meterStart);

@@ -22,7 +22,7 @@ import { CertificateStore } from '../services/certificate-store.js';
 import type { StationSecurity } from '../../ocpp/certificates.js';
 import { tlsClientOptions } from '../../ocpp/tls.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
-import { loadOrCreateMeterKey, signedReadingsOf } from './meter-keys.js';
+import { loadOrCreateMeterKey, meterPages, signedReadingsOf } from './meter-keys.js';
 import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from '../version.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
@@ -128,6 +128,7 @@ export class Agent {
     const hardware = await buildHardware(this.opts.loaded, this.resolved, {
       clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
       meterKey: (connectorId) => loadOrCreateMeterKey(this.storePath, connectorId),
+      meterPages: meterPages(this.storePath),
     });
     this.hardware = hardware;
     await hardware.start();

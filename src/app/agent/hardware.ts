@@ -80,6 +80,8 @@ export async function buildHardware(
     clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'];
     /** A simulated signing meter's key (simulation.signedMeters). */
     meterKey?: (connectorId: number) => KeyObject;
+    /** Its pagination counter, kept across restarts. */
+    meterPages?: { first(connectorId: number): number; save(connectorId: number, next: number): void };
   },
 ): Promise<Hardware> {
   const { config, charger } = loaded;
@@ -121,7 +123,12 @@ export async function buildHardware(
           return { batteryWh: v.batteryWh, maxPowerW: v.maxPowerW, socPct: prng.between(v.socPctMin, v.socPctMax), targetSocPct: v.targetSocPct };
         },
         ...(config.simulation?.signedMeters && deps.meterKey && !resolved.meters.has(c.id)
-          ? { signing: { privateKey: deps.meterKey(c.id), serial: `${config.chargePointId}-M${c.id}`, chargerId: config.chargePointId, signsIntervals: config.simulation.signedIntervals } }
+          ? {
+            signing: {
+              privateKey: deps.meterKey(c.id), serial: `${config.chargePointId}-M${c.id}`, chargerId: config.chargePointId, signsIntervals: config.simulation.signedIntervals,
+              ...(deps.meterPages ? { firstPage: deps.meterPages.first(c.id), onPage: (next: number) => deps.meterPages!.save(c.id, next) } : {}),
+            },
+          }
           : {}),
       });
       deps.sim.connectors.set(c.id, simConnector);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { generateOcmfKey, parseOcmf, readPrivateKey } from '../../lib/ocmf.js';
@@ -31,3 +31,20 @@ export function signedReadingsOf(values: readonly { data: string }[]): SignedDis
   }
   return out;
 }
+
+/**
+ * A simulated signing meter's pagination counter (OCMF PG), `meter-<connector>.page` beside the
+ * store: records of one meter count on across restarts, as a real meter's do.
+ */
+export const meterPages = (storePath: string) => ({
+  first(connectorId: number): number {
+    const path = join(dirname(storePath), `meter-${connectorId}.page`);
+    const n = existsSync(path) ? Number.parseInt(readFileSync(path, 'utf8'), 10) : 1;
+    return Number.isInteger(n) && n >= 1 ? n : 1;
+  },
+  save(connectorId: number, next: number): void {
+    const path = join(dirname(storePath), `meter-${connectorId}.page`);
+    writeFileSync(`${path}.tmp`, `${next}\n`);
+    renameSync(`${path}.tmp`, path);
+  },
+});

@@ -111,9 +111,27 @@ export function publicKeyHex(key: KeyObject): string {
   return pub.export({ type: 'spki', format: 'der' }).toString('hex').toUpperCase();
 }
 
-/** A public key from hex DER, base64 DER or PEM (SubjectPublicKeyInfo). */
+/**
+ * A public key as the OCA's application note "Signed Meter Values in OCPP" (v1.0, 2025, §3.2.2)
+ * has OCPP carry it (SignedMeterValueType.publicKey): Base64 of `oca:base16:asn1:<key as printed
+ * on the meter>`, here the hex of its DER SubjectPublicKeyInfo.
+ */
+export function ocaPublicKey(hexDer: string): string {
+  return Buffer.from(`oca:base16:asn1:${hexDer}`, 'utf8').toString('base64');
+}
+
+/** The key inside an OCA envelope (`oca:<encoding>:<content-type>:<key>`, itself in Base64), or undefined when the text is none. */
+function fromOcaEnvelope(text: string): string | undefined {
+  const decoded = /^[A-Za-z0-9+/=]+$/.test(text) ? Buffer.from(text, 'base64').toString('utf8') : text;
+  const m = /^oca:(base16|base64):[^:]*:(.*)$/s.exec(decoded);
+  if (!m) return undefined;
+  // base16: non-hex characters (spaces of a printed key) and a leading 0x are ignored (§3.2.2).
+  return m[1] === 'base16' ? m[2]!.replace(/^\s*0x/i, '').replace(/[^0-9a-fA-F]/g, '') : m[2]!.trim();
+}
+
+/** A public key from hex DER, base64 DER, PEM (SubjectPublicKeyInfo), or the OCA's envelope of one. */
 export function readPublicKey(text: string): KeyObject {
-  const t = text.trim();
+  const t = fromOcaEnvelope(text.trim()) ?? text.trim();
   try {
     if (t.startsWith('-----BEGIN')) return createPublicKey(t);
     const der = /^[0-9a-fA-F]+$/.test(t) && t.length % 2 === 0 ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  generateOcmfKey, OcmfError, ocmfTime, parseOcmf, parseOcmfTime, publicKeyHex, readPrivateKey, readPublicKey, signOcmf, verifyOcmf,
+  generateOcmfKey, ocaPublicKey, OcmfError, ocmfTime, parseOcmf, parseOcmfTime, publicKeyHex, readPrivateKey, readPublicKey, signOcmf, verifyOcmf,
   type OcmfPayload,
 } from '../../src/lib/ocmf.js';
 
@@ -27,6 +27,11 @@ describe('OCMF records', () => {
     expect(verifyOcmf(text, publicKey).valid).toBe(true);
     expect(verifyOcmf(text, publicKeyHex(publicKey)).valid).toBe(true);
     expect(verifyOcmf(text, publicKey.export({ type: 'spki', format: 'der' }).toString('base64')).valid).toBe(true);
+    // The OCA note's envelope (Base64 of oca:base16:asn1:<hex>), also as printed with spaces and 0x.
+    expect(Buffer.from(ocaPublicKey(publicKeyHex(publicKey)), 'base64').toString('utf8')).toBe(`oca:base16:asn1:${publicKeyHex(publicKey)}`);
+    expect(verifyOcmf(text, ocaPublicKey(publicKeyHex(publicKey))).valid).toBe(true);
+    const printed = `0x${publicKeyHex(publicKey).replace(/(.{4})/g, '$1 ')}`;
+    expect(verifyOcmf(text, Buffer.from(`oca:base16:asn1:${printed}`).toString('base64')).valid).toBe(true);
   });
 
   it('rejects a record with one changed digit, and one checked against another meter key', () => {

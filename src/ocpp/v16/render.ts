@@ -1,5 +1,6 @@
 import { isoMs } from '../../core/clock.js';
 import type { Sample } from '../../core/ports.js';
+import { ocaPublicKey } from '../../lib/ocmf.js';
 import type { MeterValue, SampledValue } from './messages.js';
 
 const PHASES_LN = ['L1-N', 'L2-N', 'L3-N'] as const;
@@ -39,14 +40,16 @@ export function withPublicKey(sample: Sample, policy: PublicKeyPolicy): boolean 
 /**
  * A meter's signed record as a 1.6 sampled value (format SignedData), in the shape the OCA's
  * Eichrecht application note and OCPP 2.0.1 give it: the value is the JSON of a
- * SignedMeterValueType, signedMeterData the record in base64, publicKey the key in base64 (DER) or "".
+ * SignedMeterValueType (the OCA note "Signed Meter Values in OCPP" v1.0): signedMeterData the
+ * record in Base64, publicKey the OCA envelope of the key (ocaPublicKey) or "".
  */
 function signedSampledValue(sample: Sample, policy: PublicKeyPolicy): SampledValue | undefined {
   const signed = sample.reading.signed;
   if (!signed) return undefined;
+  // signingMethod "": an OCMF record names its algorithm itself (SA), and the note says then SHALL be empty.
   const value = JSON.stringify({
-    signedMeterData: Buffer.from(signed.data, 'utf8').toString('base64'), signingMethod: signed.signingMethod, encodingMethod: signed.encoding,
-    publicKey: withPublicKey(sample, policy) ? Buffer.from(signed.publicKey, 'hex').toString('base64') : '',
+    signedMeterData: Buffer.from(signed.data, 'utf8').toString('base64'), signingMethod: signed.encoding === 'OCMF' ? '' : signed.signingMethod, encodingMethod: signed.encoding,
+    publicKey: withPublicKey(sample, policy) ? ocaPublicKey(signed.publicKey) : '',
   });
   return { context: sample.context, format: 'SignedData', location: 'Outlet', measurand: 'Energy.Active.Import.Register', unit: 'Wh', value };
 }

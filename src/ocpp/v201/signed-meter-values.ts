@@ -8,6 +8,7 @@
  */
 import type { ChargePoint } from '../../core/charge-point.js';
 import type { SignedMeterValue } from '../../core/ports.js';
+import { ocaPublicKey } from '../../lib/ocmf.js';
 import type { PublicKeyPolicy } from '../v16/render.js';
 import { MemoryVariableStore, type VariableKey, type VariableStore } from './device-model.js';
 import type { ConfigurationStore } from '../store-ports.js';
@@ -36,9 +37,10 @@ export function signingOf(settings: ConfigurationStore): V201Signing {
 export function toSignedMeterValue(signed: SignedMeterValue, withKey: boolean): SignedMeterValueType {
   return {
     signedMeterData: Buffer.from(signed.data, 'utf8').toString('base64'),
-    signingMethod: signed.signingMethod,
+    // The OCA note: "" when the signed data names its method itself, as an OCMF record does (SA).
+    signingMethod: signed.encoding === 'OCMF' ? '' : signed.signingMethod,
     encodingMethod: signed.encoding,
-    publicKey: withKey ? Buffer.from(signed.publicKey, 'hex').toString('base64') : '',
+    publicKey: withKey ? ocaPublicKey(signed.publicKey) : '',
   };
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FleetRunner } from '../../../src/app/fleet/runner.js';
 import { formatReport } from '../../../src/app/fleet/report.js';
-import { parseOcmf, verifyOcmf } from '../../../src/lib/ocmf.js';
+import { parseOcmf, publicKeyHex, readPublicKey, verifyOcmf } from '../../../src/lib/ocmf.js';
 import { loadScenario } from '../../../src/sim/scenario.js';
 import { TestCsms } from '../../helpers/ocpp-server.js';
 
@@ -40,7 +40,7 @@ describe('a fleet of signing meters', () => {
     // Each meter's key (by its serial, MS), from its begin values (PublicKeyWithSignedMeterValue OncePerTransaction).
     const ocmfOf = (v: { signedMeterData: string }) => Buffer.from(v.signedMeterData, 'base64').toString('utf8');
     const keys = new Map<string, string>();
-    for (const v of values) if (v.publicKey) keys.set(parseOcmf(ocmfOf(v)).payload.MS, Buffer.from(v.publicKey, 'base64').toString('hex'));
+    for (const v of values) if (v.publicKey) keys.set(parseOcmf(ocmfOf(v)).payload.MS, publicKeyHex(readPublicKey(v.publicKey)));
     expect(keys.size).toBeGreaterThan(1);
     expect(new Set(keys.values()).size).toBe(keys.size); // a key per meter, not one for the fleet
     let verified = 0;

@@ -3,10 +3,11 @@
  * The input is one of: an OCMF record (`OCMF|…|…`, the key given apart), an OCPP signed meter
  * value as JSON (2.0.1's SignedMeterValueType, or 1.6's SignedData value: signedMeterData in
  * base64 with its publicKey), or a `sessions export` (JSON), whose sessions carry their records
- * and keys. Each record is verified; in an export each session's signed begin and end values
- * must also bracket its energy (end − begin = the session's Wh).
+ * and keys. Each record is verified; in an export each session's records must come from one
+ * meter in increasing pagination, and its signed begin and end values bracket its energy
+ * (end − begin = the session's Wh).
  */
-import { readPublicKey, verifyOcmf } from '../lib/ocmf.js';
+import { parseOcmf, readPublicKey, verifyOcmf } from '../lib/ocmf.js';
 import { UsageError } from '../lib/errors.js';
 
 export interface RecordVerdict {
@@ -34,6 +35,15 @@ function verdictOf(where: string, ocmf: string, key: string | undefined): Record
   const rd = v.record?.payload.RD[0];
   const facts = v.record ? { page: v.record.payload.PG, ...(rd ? { tx: rd.TX, value: rd.RV, unit: rd.RU } : {}) } : {};
   return v.valid ? { where, valid: true, ...facts } : { where, valid: false, reason: v.reason, ...facts };
+}
+
+/** A record's meter serial (MS), or '' when it does not parse. */
+function safeMeter(ocmf: string): string {
+  try {
+    return parseOcmf(ocmf).payload.MS;
+  } catch {
+    return '';
+  }
 }
 
 const whOf = (r: RecordVerdict) => (r.value === undefined ? undefined : r.unit === 'kWh' ? Math.round(r.value * 1000) : r.value);
@@ -70,6 +80,11 @@ export function verifySignedValues(text: string, keyText?: string): VerifyReport
         if (typeof s !== 'object' || s === null || typeof s.localId !== 'string') throw new UsageError('a JSON array must be a sessions export (objects with localId)');
         const own = (s.signedMeterValues ?? []).map((v, i) => verdictOf(`session ${s.localId} #${i + 1} (${v.context})`, v.data, keyText ?? v.publicKey));
         records.push(...own);
+        // One meter, and its records in the order it paginated them (none removed or reordered between them).
+        const meters = new Set((s.signedMeterValues ?? []).map((v) => safeMeter(v.data)));
+        if (meters.size > 1) problems.push(`session ${s.localId}: signed values from ${meters.size} meters`);
+        const pages = own.map((r) => (r.page ? Number(r.page.slice(1)) : Number.NaN));
+        if (pages.some((p, i) => i > 0 && !(p > pages[i - 1]!))) problems.push(`session ${s.localId}: pagination ${own.map((r) => r.page).join(', ')} does not increase`);
         const begin = own.find((r) => r.tx === 'B');
         const end = [...own].reverse().find((r) => r.tx === 'E' || r.tx === 'L' || r.tx === 'R' || r.tx === 'A' || r.tx === 'P');
         if (s.stoppedAt && begin && end && typeof s.energyWh === 'number') {

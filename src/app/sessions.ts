@@ -43,7 +43,11 @@ export async function writeExport(records: SessionRecords, filter: { fromMs?: nu
   else await write('[\n');
   for (const row of records.iterate(filter)) {
     if (format === 'csv') await write(COLUMNS.map((c) => csvCell(row[c])).join(',') + '\n');
-    else await write((n ? ',\n' : '') + JSON.stringify({ ...row, meterCurve: records.curve(row.localId).map((p) => [p.at, p.energyWh]) }));
+    else {
+      // The signed meter values (calibration law) go with the session, for the transparency software.
+      const signed = records.signedValues(row.localId);
+      await write((n ? ',\n' : '') + JSON.stringify({ ...row, meterCurve: records.curve(row.localId).map((p) => [p.at, p.energyWh]), ...(signed.length ? { signedMeterValues: signed } : {}) }));
+    }
     n++;
   }
   if (format === 'json') await write('\n]\n');

@@ -20,6 +20,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'modbus', summary: 'read meters and find devices on a Modbus bus', load: async () => (await import('./modbus.js')).modbusCommand },
   { name: 'rfid', summary: 'RFID reader bring-up', load: async () => (await import('./rfid.js')).rfidCommand },
   { name: 'sessions', summary: 'session records: list, export, show, erase, purge', load: async () => (await import('./sessions.js')).sessionsCommand },
+  { name: 'ocmf', summary: 'signed meter values (OCMF): verify records or a sessions export', load: async () => (await import('./ocmf.js')).ocmfCommand },
   { name: 'schemas', summary: 'write the JSON Schemas of the config file and the profiles to profiles/schema', load: async () => (await import('./schema.js')).schemaCommand },
   { name: 'install', summary: 'install the agent as a systemd service: user, unit, starter config (run as root)', load: async () => (await import('./install.js')).installCommand },
   { name: 'doctor', summary: 'check a controller: config, serial ports, central system (TLS, WebSocket upgrade, subprotocol, Basic auth), database, clock, broker', load: async () => (await import('./doctor.js')).doctorCommand },

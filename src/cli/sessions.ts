@@ -69,7 +69,8 @@ export function sessionsCommand(): Command {
       try {
         const row = s.records.get(localId) ?? [...s.records.iterate()].find((r) => r.localId.startsWith(localId));
         if (!row) throw new UsageError(`no session ${localId}`);
-        process.stdout.write(JSON.stringify({ ...row, meterCurve: s.records.curve(row.localId) }, null, 2) + '\n');
+        const signed = s.records.signedValues(row.localId);
+        process.stdout.write(JSON.stringify({ ...row, meterCurve: s.records.curve(row.localId), ...(signed.length ? { signedMeterValues: signed } : {}) }, null, 2) + '\n');
       } finally {
         s.close();
       }

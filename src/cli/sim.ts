@@ -51,7 +51,7 @@ interface SimOpts {
   count: number; scenario: string; charger?: string; url: string[]; ramp?: number; duration?: number; seed: number;
   timeScale: number; report?: string; failOn?: string; junit?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
-  password?: string; ca?: string; cert?: string; key?: string; ocpp: string;
+  password?: string; ca?: string; cert?: string; key?: string; ocpp: string; signed?: boolean;
 }
 
 function readCa(file: string): string {
@@ -90,6 +90,7 @@ export function simCommand(): Command {
     .option('--key <file>', 'its private key (PEM), e.g. certs/{id}.key')
     .option('--ramp <rate>', 'chargers started per second, e.g. 200/s (default: 200/s per core, printed at start; 0: all at once)', parseRate)
     .option('--duration <time>', 'simulated duration, e.g. 30m, 2h (default: until Ctrl-C)', parseDurationMs)
+    .option('--signed', 'simulated signing meters: each signs its transactions\' begin and end values (OCMF, ECDSA secp256r1) with its own key; the report counts the signed values sent')
     .option('--seed <n>', 'seed: the same seed and scenario give the same events per charger', nonNegativeInt, 1)
     .option('--time-scale <n>', 'simulated time runs N times faster than wall time', positiveNumber, 1)
     .option('--start <iso-time>', 'simulated start time (default: now); arrival rates follow its hour of day (UTC)')
@@ -116,7 +117,7 @@ export function simCommand(): Command {
       }
       const { code } = await runFleet(
         {
-          count: o.count, scenario: o.scenario, charger: o.charger, ocpp, urls: o.url, security: fleetSecurity(o), rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
+          count: o.count, scenario: o.scenario, charger: o.charger, ocpp, urls: o.url, security: fleetSecurity(o), signedMeters: o.signed, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
           timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, junitPath: o.junit, shard, prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
         },

@@ -146,6 +146,8 @@ export const agentConfigSchema = s.object({
       arrivalDelayMs: s.optional(s.int({ min: 0 })),
       departureDelayMs: s.optional(s.int({ min: 0 })),
       seed: s.optional(s.int({ min: 0 })),
+      signedMeters: s.withDefault(s.boolean().describe('simulated meters sign transaction begin and end readings (OCMF, ECDSA secp256r1), each with its own key kept beside the store'), false),
+      signedIntervals: s.withDefault(s.boolean().describe('simulated signing meters also sign the periodic readings in between'), false),
     }),
   ),
 });

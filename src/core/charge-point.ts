@@ -133,6 +133,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     if (this.opts.chargingLimits) this.unsubscribers.push(this.opts.chargingLimits.onChange(() => this.limits.applyAll()));
     if (this.opts.reservations) this.unsubscribers.push(this.opts.reservations.onChange(() => this.board.refreshStation()));
     await this.sessions.recover();
+    await this.learnMeterKeys();
     for (const c of this.evses.values()) {
       this.board.refresh(c);
       if (!c.session) this.metering.schedule(c);
@@ -157,6 +158,28 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   /** An EVSE's condition now (its one connector's); an unknown EVSE is refused (ERR_NO_SUCH_EVSE). */
   evseCondition(evseId: EvseId): EvseCondition {
     return this.board.evseCondition(this.evse(evseId));
+  }
+
+  /**
+   * A signing meter's public key (hex DER SubjectPublicKeyInfo), as it last gave it: asked at
+   * start, and taken from every signed reading. Undefined for a meter that does not sign (or has
+   * not answered yet).
+   */
+  meterPublicKey(evseId: EvseId): string | undefined {
+    return this.evse(evseId).meterPublicKey;
+  }
+
+  /** Ask each signing meter for its public key (the display shows it, the central system may read it). */
+  private async learnMeterKeys(): Promise<void> {
+    for (const c of this.evses.values()) {
+      const signer = c.hw.meter.signer;
+      if (!signer || c.meterPublicKey) continue;
+      try {
+        c.meterPublicKey = await signer.publicKey();
+      } catch (err) {
+        this.log.warn('signing meter did not give its public key', { evseId: c.id, err });
+      }
+    }
   }
 
   /** Every EVSE's condition now. */

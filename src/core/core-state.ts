@@ -106,6 +106,8 @@ export class EvseState {
   poll?: Timer;
   probe?: Timer;
   lastReading?: MeterReading;
+  /** A signing meter's public key, as it last gave it (hex DER SubjectPublicKeyInfo). */
+  meterPublicKey?: string;
   meterErrors = 0;
   /** When the energy register last moved (or nothing was drawn). */
   energyChangedAt?: number;

@@ -8,7 +8,7 @@ import type { Faults } from './faults.js';
 import type { Limits } from './limits.js';
 import { checkReading, frozenRegister } from './meter-guard.js';
 import type { MeteringPolicy } from './policy.js';
-import type { MeterReading, Sample, SessionLedger } from './ports.js';
+import type { MeterReading, Sample, SessionLedger, SignedReadingKind } from './ports.js';
 import type { StatusBoard } from './status.js';
 
 export class Metering {
@@ -25,9 +25,15 @@ export class Metering {
     },
   ) {}
 
-  /** A reading stamped with the station's clock (the one the central system set). */
-  async read(c: EvseState): Promise<MeterReading> {
-    const reading = await c.hw.meter.read();
+  /**
+   * A reading stamped with the station's clock (the one the central system set). `signed`: what
+   * the reading marks in a transaction; a signing meter then signs it (its record keeps the
+   * meter's own time), any other meter reads as usual.
+   */
+  async read(c: EvseState, signed?: SignedReadingKind): Promise<MeterReading> {
+    const signer = c.hw.meter.signer;
+    const reading = signer && signed ? await signer.readSigned(signed) : await c.hw.meter.read();
+    if (reading.signed) c.meterPublicKey = reading.signed.publicKey;
     return { ...reading, takenAt: this.b.clock.now() };
   }
 
@@ -179,7 +185,9 @@ export class Metering {
     if (!s || s.stopping) return;
     try {
       const previousAt = s.lastReading.takenAt;
-      const reading = await this.read(c);
+      // A meter that signs between begin and end signs the periodic sample's reading.
+      const signs = c.hw.meter.signer?.signsIntervals && this.b.clock.now() >= s.nextSampleAt && this.sampleIntervalMs() !== Number.POSITIVE_INFINITY;
+      const reading = await this.read(c, signs ? 'interval' : undefined);
       if (c.session !== s || s.stopping) return;
       if (this.accept(c, reading)) {
         const now = this.b.clock.now();
@@ -203,6 +211,8 @@ export class Metering {
         let aligned = false;
         if (now >= s.nextSampleAt) {
           this.record(c, this.sample(reading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c));
+          // The signed record goes with the sample that reports it, not with every later one.
+          delete reading.signed;
           s.nextSampleAt = now + this.sampleIntervalMs();
           periodic = true;
         }

@@ -77,6 +77,12 @@ export interface MeteringPolicy {
   readonly chargingStateSamples?: boolean;
   /** Clock-aligned samples of EVSEs without a session too, as 'idle-sample' events (2.0.1 MeterValues); absent or false: none (1.6). */
   readonly idleAlignedSamples?: boolean;
+  /**
+   * A signing meter's signed start value is reported as a sample of its own, right after the
+   * session's opening event (1.6: MeterValues after StartTransaction, which has no place for it);
+   * absent or false: the opening event carries it (2.0.1 Started).
+   */
+  readonly signedBeginSample?: boolean;
 }
 
 /** Delivery of transaction messages (used by the version binding's link). */

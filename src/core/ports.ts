@@ -111,6 +111,36 @@ export interface MeterReading {
   frequencyHz?: number;
   socPct?: number;
   temperatureC?: number;
+  /** The meter's own signed record of this reading (a calibration-law meter's), passed on as it is. */
+  signed?: SignedMeterValue;
+}
+
+/**
+ * A reading as a calibration-law meter signed it (Eichrecht): a record a verifier (the S.A.F.E.
+ * Transparenzsoftware, `evse-edge ocmf verify`) checks against the meter's public key. The core
+ * keeps it with the reading and never looks inside; each version binding carries it on the wire.
+ */
+export interface SignedMeterValue {
+  /** How `data` is encoded: OCMF text (`OCMF|payload|signature`). */
+  encoding: 'OCMF';
+  data: string;
+  /** The signature algorithm, e.g. ECDSA-secp256r1-SHA256. */
+  signingMethod: string;
+  /** The meter's public key: hex of its DER SubjectPublicKeyInfo. */
+  publicKey: string;
+}
+
+/** What a signed reading marks in the meter's transaction: its begin, its end, its end found after a power loss, or a reading between. */
+export type SignedReadingKind = 'begin' | 'end' | 'power-loss-end' | 'interval';
+
+/** A meter that signs its readings (OCMF over its own interface). */
+export interface MeterSigner {
+  /** The meter's public key (hex DER SubjectPublicKeyInfo): shown on the display, given to the central system. */
+  publicKey(): Promise<string>;
+  /** Whether it signs readings between a transaction's begin and end (at the sample interval). */
+  readonly signsIntervals: boolean;
+  /** A fresh reading with the meter's signed record of it, or a rejection (EvseError) like read(). */
+  readSigned(kind: SignedReadingKind): Promise<MeterReading>;
 }
 
 export interface Meter {
@@ -128,6 +158,8 @@ export interface Meter {
    * is read only in sessions. The core is the only one to poll a meter, and checks every reading.
    */
   readonly idlePollIntervalMs?: number;
+  /** A calibration-law meter: it signs the readings of a transaction's begin and end (and between, if it says so). */
+  readonly signer?: MeterSigner;
 }
 
 /** What the EVSE control board sees of the vehicle (IEC 61851 control pilot A, B, C, E/F). */
@@ -263,6 +295,8 @@ export interface NewSession {
   /** The token's kind when it is not ISO14443 (its opening event records it for the protocols that say it). */
   idTokenType?: IdTokenType;
   begin: Sample;
+  /** Report the begin sample (a signed one) as a sample of its own right after the opening event (policy.metering.signedBeginSample). */
+  reportBegin?: boolean;
 }
 
 /** The last of a session's start conditions to be met: an authorisation (cable first), or the vehicle (authorisation first). */

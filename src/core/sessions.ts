@@ -48,7 +48,8 @@ export class Sessions {
     c.starting = true;
     let reading: MeterReading;
     try {
-      reading = await this.deps.meter.read(c);
+      // A signing meter begins its transaction here: its signed record is the session's start value.
+      reading = await this.deps.meter.read(c, 'begin');
       const problem = checkReading(c.lastReading, reading, c.hw.maxPowerW, false);
       if (problem) throw new RefusedError('ERR_METER_IMPLAUSIBLE', problem);
     } catch (err) {
@@ -73,6 +74,7 @@ export class Sessions {
       record = this.deps.ledger.open({
         evseId: c.id, idTag: p.idTag, authMethod: p.method, startedAt: now, clockTrusted: this.b.clock.trusted(),
         meterStartWh: Math.round(reading.energyWh), begin, ...(reservationId !== undefined ? { reservationId } : {}),
+        ...(reading.signed && this.deps.metering.signedBeginSample ? { reportBegin: true } : {}),
         ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
         ...(chargingState ? { startedBy: cause, chargingState } : {}),
         // An RFID card's ISO14443 is what a token is unless said otherwise: recorded only when it is not.
@@ -112,9 +114,11 @@ export class Sessions {
       this.b.log.error('power path refused to open', { evseId: c.id, err });
       this.deps.faults.set(c, 'power-switch', 'PowerSwitchFailure', (err as Error).message);
     }
-    let reading = s.lastReading;
+    // The last reading's signed record (the begin's, a periodic one's) is no end value.
+    const { signed: _notTheEnd, ...lastReading } = s.lastReading;
+    let reading: MeterReading = lastReading;
     try {
-      const fresh = await this.deps.meter.read(c);
+      const fresh = await this.deps.meter.read(c, 'end');
       if (!checkReading(s.lastReading, fresh, c.hw.maxPowerW, false)) reading = fresh;
     } catch (err) {
       this.b.log.warn('final meter read failed: stopping with the last reading', { evseId: c.id, err });
@@ -229,7 +233,18 @@ export class Sessions {
       }
       // Power loss: close with the last trustworthy energy reading.
       // Whole Wh, as every meterStop: the checkpoint keeps the meter's fractions, OCPP takes an integer.
-      const lastKnown: MeterReading = continuous ? reading! : durable;
+      let lastKnown: MeterReading = continuous ? reading! : durable;
+      // A signing meter that still counts the same register ends its transaction now: the session
+      // closes with the meter's signed end value (its record says the end came after a power loss).
+      if (c?.hw.meter.signer && continuous) {
+        try {
+          const signed = await this.deps.meter.read(c, 'power-loss-end');
+          if (signed.energyWh >= reading!.energyWh && !checkReading(reading!, signed, c.hw.maxPowerW, false)) lastKnown = signed;
+          else this.b.log.warn('signed end value after power loss does not continue the session: not used', { evseId: c.id, localId: record.localId });
+        } catch (err) {
+          this.b.log.warn('signing meter gave no signed end value after power loss: closing unsigned', { evseId: c.id, localId: record.localId, err });
+        }
+      }
       const stopWh = Math.round(lastKnown.energyWh);
       const stoppedAt = continuous ? Math.max(durable.takenAt, Math.min(reading!.takenAt, this.b.clock.now())) : durable.takenAt;
       try {

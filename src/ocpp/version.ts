@@ -48,7 +48,8 @@ export interface LinkEvents {
   state: [LinkState];
   /** A queued event moved to the dead-letter table. */
   'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
-  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number | string }];
+  /** `signedValues`: the meter's signed records the message carried (calibration law; absent when none). */
+  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number | string; signedValues?: number }];
   /** A session's closing event went to the dead-letter table: the energy it delivered is not billed. */
   'session-unsynced': [SessionUnsynced];
 }

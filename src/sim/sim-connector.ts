@@ -1,6 +1,7 @@
 import { EvseError } from '../lib/errors.js';
 import type { Clock, Meter, MeterReading, PowerPath, Timer, VehicleState } from '../core/ports.js';
 import { Prng } from './prng.js';
+import { SimMeterSigner, type SimMeterSignerOptions } from './sim-meter-signer.js';
 
 export interface SimVehicle {
   batteryWh: number;
@@ -26,6 +27,8 @@ export interface SimConnectorOptions {
   departureDelayMs: number;
   /** The vehicle that arrives when invited. */
   vehicle: () => SimVehicle;
+  /** A calibration-law meter: it signs transaction begin and end readings (OCMF) with this key. */
+  signing?: Omit<SimMeterSignerOptions, 'clock'>;
 }
 
 /** The measurands a simulated connector's meter and vehicle give (SoC while a vehicle is plugged). */
@@ -64,6 +67,7 @@ export class SimConnector {
       resume(registerWh) {
         self.resume(registerWh);
       },
+      ...(o.signing ? { signer: new SimMeterSigner({ ...o.signing, clock: o.clock }, () => self.read()) } : {}),
     };
     this.powerPath = {
       vehicle() {

@@ -4,7 +4,7 @@ export { SqliteOutbox, type DeadLetter, type OutboxEntry, type OutboxKind, type 
 export { SqliteSettings } from './settings.js';
 export { SqliteAuthorizationData, type LocalListEntry } from './authorization-data.js';
 export { SqliteAuditLog, type AuditEntry } from './audit.js';
-export { SessionRecords, type SessionReportRow, type MeterPoint, type ReportFilter } from './session-records.js';
+export { SessionRecords, type SessionReportRow, type MeterPoint, type ReportFilter, type SignedValueRow } from './session-records.js';
 export { SqliteChargingProfiles } from './charging-profiles.js';
 export { SqliteReservations } from './reservations.js';
 export { SqliteDisplayMessages } from './display-messages.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../lib/errors.js';
-import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop } from '../core/ports.js';
+import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop, SignedMeterValue } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked, prepareRaw } from './statement-cache.js';
@@ -144,6 +144,8 @@ export interface SessionOpenedEvent {
   idTokenType?: string;
   /** The session continues a transaction begun before it on its EVSE (openTransaction), by this cause; absent otherwise. */
   continues?: SessionStartCause;
+  /** A signing meter's signed start value (optional: absent for other meters and in rows written before). */
+  signedBegin?: SignedMeterValue;
 }
 /**
  * A transaction begun on an EVSE before its session (outbox kind 'meter', tx_seq 0, its own
@@ -216,6 +218,8 @@ export class SqliteLedger implements SessionLedger {
         VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
       insertSample: db.prepare(`INSERT INTO meter_samples (local_id, taken_at, clock_trusted, context, energy_wh, reading)
         VALUES (?, ?, ?, ?, ?, ?)`),
+      insertSigned: db.prepare(`INSERT INTO signed_meter_values (local_id, taken_at, context, encoding, signing_method, public_key, data)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
       // A session's next event number: one past the highest queued, and no less than
       // event_count, which housekeeping raises before it deletes delivered rows (outbox_session
       // is (local_id, tx_seq): one index search). Read once per session and run, then counted here.
@@ -273,6 +277,7 @@ export class SqliteLedger implements SessionLedger {
       ...(input.chargingState !== undefined ? { chargingState: input.chargingState } : {}),
       ...(input.idTokenType !== undefined ? { idTokenType: input.idTokenType } : {}),
       ...(opening ? { continues: opening.cause } : {}),
+      ...(input.begin.reading.signed ? { signedBegin: input.begin.reading.signed } : {}),
     };
     this.write(localId, () => {
       this.q.insertSession.run({
@@ -286,6 +291,10 @@ export class SqliteLedger implements SessionLedger {
         this.q.countEvents.run(opening.event_count, localId);
       }
       this.enqueue('start', localId, input.startedAt, payload, opening?.event_count ?? 0);
+      if (input.reportBegin) {
+        const begin: SessionSampledEvent = { connectorId: input.evseId, sample: input.begin };
+        this.enqueue('meter', localId, input.startedAt, begin, this.nextEventSeq(localId));
+      }
     });
     return this.get(localId)!;
   }
@@ -354,15 +363,16 @@ export class SqliteLedger implements SessionLedger {
     // StopTxnSampledData: the Begin and End samples, and (2.0.1 TxEndedInterval) the periodic ones
     // between at that spacing; StopTxnAlignedData: the clock-aligned ones in between (every one,
     // or 2.0.1's at AlignedDataCtrlr.TxEndedInterval). Each kind bounded (TX_DATA_MAX_SAMPLES).
+    // A signing meter's signed begin and end values go with the close whatever the measurands
+    // (calibration law: the central system gets both from the one message).
     const transactionData: Sample[] = [];
-    if (sampled.length > 0) {
-      const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
-      if (begin) transactionData.push(toSample(begin, sampled));
-      const intervalS = stop.transactionDataIntervalS ?? 0;
-      if (intervalS > 0) {
-        const periodic = spaced(this.q.periodicOf.all(localId) as StoredSample[], intervalS * 1000, false);
-        for (const r of bounded(periodic, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, sampled));
-      }
+    const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
+    const signedBegin = begin !== undefined && (JSON.parse(begin.reading) as MeterReading).signed !== undefined;
+    if (begin && (sampled.length > 0 || signedBegin)) transactionData.push(toSample(begin, sampled));
+    const intervalS = stop.transactionDataIntervalS ?? 0;
+    if (sampled.length > 0 && intervalS > 0) {
+      const periodic = spaced(this.q.periodicOf.all(localId) as StoredSample[], intervalS * 1000, false);
+      for (const r of bounded(periodic, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, sampled));
     }
     const alignedIntervalS = stop.transactionDataAlignedIntervalS;
     if (aligned.length > 0 && alignedIntervalS !== 0) {
@@ -370,7 +380,7 @@ export class SqliteLedger implements SessionLedger {
       const kept = alignedIntervalS === undefined ? rows : spaced(rows, alignedIntervalS * 1000, true);
       for (const r of bounded(kept, TX_DATA_MAX_SAMPLES)) transactionData.push(toSample(r, aligned));
     }
-    if (sampled.length > 0) transactionData.push({ ...stop.end, measurands: sampled });
+    if (sampled.length > 0 || stop.end.reading.signed) transactionData.push({ ...stop.end, measurands: sampled });
     transactionData.sort((a, b) => a.takenAt - b.takenAt);
     const payload: SessionClosedEvent = {
       ...(stop.idTag !== undefined ? { idTag: stop.idTag } : {}),
@@ -506,5 +516,8 @@ export class SqliteLedger implements SessionLedger {
     // What was offered goes with the reading (under `offered`), so transactionData can show it.
     const stored = s.offered ? { ...s.reading, offered: s.offered } : s.reading;
     this.q.insertSample.run(localId, s.takenAt, s.clockTrusted ? 1 : 0, s.context, s.reading.energyWh, JSON.stringify(stored));
+    // A signing meter's record, kept as the session's own (the export hands it to the customer).
+    const signed = s.reading.signed;
+    if (signed) this.q.insertSigned.run(localId, s.takenAt, s.context, signed.encoding, signed.signingMethod, signed.publicKey, signed.data);
   }
 }

@@ -335,4 +335,20 @@ export const migrations: readonly string[] = [
   );
   CREATE UNIQUE INDEX transaction_openings_open ON transaction_openings (charge_point_id, evse_id) WHERE state = 'open';
   `,
+  // 13: calibration law (issue 20): every signed meter value a session's meter gave (OCMF
+  // records), as the meter signed it, kept with the session and exported with it. Deleted with
+  // the session by retention; nothing in it names a customer.
+  `
+  CREATE TABLE signed_meter_values (
+    id             INTEGER PRIMARY KEY,
+    local_id       TEXT NOT NULL,
+    taken_at       INTEGER NOT NULL,
+    context        TEXT NOT NULL,
+    encoding       TEXT NOT NULL,
+    signing_method TEXT NOT NULL,
+    public_key     TEXT NOT NULL,
+    data           TEXT NOT NULL
+  );
+  CREATE INDEX signed_meter_values_session ON signed_meter_values (local_id, id);
+  `,
 ];

@@ -30,6 +30,18 @@ export interface MeterPoint {
   context: string;
 }
 
+/** A signed meter value of a session, as its meter signed it (calibration law): what a verifier checks. */
+export interface SignedValueRow {
+  at: string;
+  context: string;
+  /** OCMF: `data` is the record text. */
+  encoding: string;
+  signingMethod: string;
+  /** The meter's public key, hex of its DER SubjectPublicKeyInfo. */
+  publicKey: string;
+  data: string;
+}
+
 interface Row {
   charge_point_id: string;
   connector_id: number;
@@ -86,8 +98,16 @@ export interface ReportFilter {
  */
 export class SessionRecords {
   private readonly curveQuery;
+  private readonly signedQuery;
   constructor(private readonly db: SqliteDatabase) {
     this.curveQuery = db.prepare(`SELECT taken_at, energy_wh, context FROM meter_samples WHERE local_id = ? ORDER BY taken_at, id`);
+    this.signedQuery = db.prepare(`SELECT taken_at, context, encoding, signing_method, public_key, data FROM signed_meter_values WHERE local_id = ? ORDER BY id`);
+  }
+
+  /** The session's signed meter values, in the order the meter gave them. */
+  signedValues(localId: string): SignedValueRow[] {
+    return (this.signedQuery.all(localId) as { taken_at: number; context: string; encoding: string; signing_method: string; public_key: string; data: string }[])
+      .map((r) => ({ at: iso(r.taken_at), context: r.context, encoding: r.encoding, signingMethod: r.signing_method, publicKey: r.public_key, data: r.data }));
   }
 
   private where(f: ReportFilter): { sql: string; params: unknown[] } {
@@ -125,10 +145,12 @@ export class SessionRecords {
       let samples = 0;
       let outbox = 0;
       const delSamples = this.db.prepare(`DELETE FROM meter_samples WHERE local_id = ?`);
+      const delSigned = this.db.prepare(`DELETE FROM signed_meter_values WHERE local_id = ?`);
       const delOutbox = this.db.prepare(`DELETE FROM outbox WHERE local_id = ? AND state = 'acked'`);
       const delSession = this.db.prepare(`DELETE FROM sessions WHERE local_id = ?`);
       for (const id of ids) {
         samples += delSamples.run(id).changes;
+        delSigned.run(id);
         outbox += delOutbox.run(id).changes;
         delSession.run(id);
       }

@@ -6,6 +6,10 @@ A Modbus slave from another implementation (pymodbus 3.0), for evse-edge's drive
       Serves one or more units. Each meter profile's values are encoded here, independently of
       the TypeScript codec (struct, not our code), from VALUES.json: {"<measurand>|<phase>": v}
       in the profile's own unit, or raw registers {"hr:1002": 1} at their wire address.
+      A unit spec ID:PROFILE.json:VALUES.json:KEY.pem whose profile has `signing` signs like
+      that meter (OCMF over registers, the profile's addresses and codes): begin/end commands,
+      metadata, the signed payload and its DER signature (ECDSA secp256r1, python-cryptography,
+      not our code), the public key's raw X||Y.
       Prints "READY <port>" (TCP) or "READY" (RTU). Commands on stdin, one a line:
         set UNIT FC ADDR V1[,V2...]    raw registers (wire address)
         val UNIT KEY VALUE             a meter value in the profile's unit, encoded per profile
@@ -102,13 +106,124 @@ class Unit:
                 raise SystemExit(f"unknown value key {k} for {self.profile['id']}")
 
 
+def regs_of(data: bytes):
+    if len(data) % 2:
+        data += b"\0"
+    return [struct.unpack(">H", data[i:i + 2])[0] for i in range(0, len(data), 2)]
+
+
+def bytes_of(regs, length):
+    return b"".join(struct.pack(">H", r) for r in regs)[:length]
+
+
+class OcmfMeter:
+    """The signing behaviour of a calibration-law meter, driven by its profile's `signing` block."""
+
+    def __init__(self, unit, key_file):
+        from cryptography.hazmat.primitives import serialization
+        with open(key_file, "rb") as f:
+            self.key = serialization.load_pem_private_key(f.read(), password=None)
+        self.unit = unit
+        self.sg = unit.profile["signing"]
+        self.page = 1
+        self.begin = None
+        self.hr = None
+        self.ir = None
+        nums = self.key.public_key().public_numbers()
+        raw = nums.x.to_bytes(32, "big") + nums.y.to_bytes(32, "big")
+        sg = self.sg
+        # Every register of the signing interface is readable and writable.
+        addrs = [sg["state"]["address"], sg["command"]["address"], sg["status"]["address"], sg["publicKey"]["address"] + sg["publicKey"]["registers"],
+                 *sg["clock"].values(), *(b[k] + (b["maxRegisters"] if k == "address" else 1) for b in (sg["metadata"], sg["record"], sg["signature"]) for k in ("address", "lengthAddress"))]
+        for a in range(min(addrs), max(addrs) + 1):
+            unit.regs[3].setdefault(a, 0)
+        unit.set_raw(3, sg["publicKey"]["address"], regs_of(raw))
+        unit.set_raw(3, sg["state"]["address"], [sg["state"]["idle"]])
+        unit.set_raw(3, sg["status"]["address"], [1])
+
+    def get(self, addr, n=1):
+        return self.hr.getValues(addr, n)
+
+    def energy_wh(self):
+        spec = next(v for v in self.unit.profile["values"] if key_of(v) == "Energy.Active.Import.Register|")
+        fmt, words = TYPES[spec["type"]]
+        regs = self.ir.getValues(wire(self.unit.profile, spec["address"]), words) if spec["functionCode"] == 4 else self.get(wire(self.unit.profile, spec["address"]), words)
+        if spec.get("wordOrder") == "lsw-first":
+            regs = list(reversed(regs))
+        raw = struct.unpack(fmt, b"".join(struct.pack(">H", r) for r in regs))[0]
+        exponent = 0
+        if "exponentRegister" in spec:
+            e = spec["exponentRegister"]
+            ex = (self.ir if e["functionCode"] == 4 else self.hr).getValues(wire(self.unit.profile, e["address"]), 1)[0]
+            exponent = ex - 0x10000 if ex & 0x8000 else ex
+        return raw * spec["scale"] * (10 ** exponent) * (1000 if spec["unit"] == "kWh" else 1)
+
+    def reading(self, tx):
+        import datetime
+        c = self.sg["clock"]
+        hi, lo = self.get(c["unixSecondsAddress"], 2)
+        synced = self.get(c["syncAddress"])[0] == c["synced"]
+        t = datetime.datetime.fromtimestamp((hi << 16) | lo, datetime.timezone.utc)
+        return {"TM": t.strftime("%Y-%m-%dT%H:%M:%S") + ",000+0000 " + ("S" if synced else "U"), "TX": tx,
+                "RV": round(self.energy_wh()) / 1000, "RI": "1-b:1.8.0", "RU": "kWh", "RT": "AC", "EF": "", "ST": "G"}
+
+    def command(self, code):
+        sg = self.sg
+        state = self.get(sg["state"]["address"])[0]
+        if code == sg["command"]["begin"]:
+            if state != sg["state"]["idle"]:
+                self.hr.setValues(sg["status"]["address"], [131])  # invalid state
+                return
+            self.begin = self.reading("B")
+            self.hr.setValues(sg["state"]["address"], [sg["state"]["active"][0]])
+            self.hr.setValues(sg["status"]["address"], [sg["status"]["ok"]])
+        elif code == sg["command"]["end"]:
+            if state == sg["state"]["idle"] or self.begin is None:
+                self.hr.setValues(sg["status"]["address"], [131])
+                return
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import ec
+            md = sg["metadata"]
+            meta = json.loads(bytes_of(self.get(md["address"], md["maxRegisters"]), self.get(md["lengthAddress"])[0]).decode() or "{}")
+            payload = dict(meta)
+            payload.update({"PG": f"T{self.page}", "MV": "Iskra", "MM": "WM3M4C", "MS": "ISK-SIM-0001",
+                            "RD": [self.begin, self.reading("E" if state == sg["state"]["active"][0] else "L")]})
+            text = json.dumps(payload, separators=(",", ":")).encode()
+            der = self.key.sign(text, ec.ECDSA(hashes.SHA256()))
+            self.page += 1
+            rec, sig = sg["record"], sg["signature"]
+            self.hr.setValues(rec["address"], regs_of(text))
+            self.hr.setValues(rec["lengthAddress"], [len(text)])
+            self.hr.setValues(sig["address"], regs_of(der))
+            self.hr.setValues(sig["lengthAddress"], [len(der)])
+            self.begin = None
+            self.hr.setValues(sg["state"]["address"], [sg["state"]["idle"]])
+            self.hr.setValues(sg["status"]["address"], [sg["status"]["ok"]])
+
+
 def build_context(units):
     from pymodbus.datastore import ModbusServerContext, ModbusSlaveContext, ModbusSparseDataBlock
 
+    class SigningBlock(ModbusSparseDataBlock):
+        def __init__(self, values, meter):
+            super().__init__(values)
+            self.meter = meter
+
+        def setValues(self, address, values, use_as_default=False):
+            super().setValues(address, values, use_as_default)
+            if address == self.meter.sg["command"]["address"] and len(values) == 1:
+                self.meter.command(values[0])
+
     slaves = {}
     for u in units:
-        hr = ModbusSparseDataBlock({a: v for a, v in u.regs[3].items()} or {0: 0})
+        if u.signer:
+            hr = SigningBlock({a: v for a, v in u.regs[3].items()}, u.signer)
+            u.signer.hr = hr
+        else:
+            hr = ModbusSparseDataBlock({a: v for a, v in u.regs[3].items()} or {0: 0})
         ir = ModbusSparseDataBlock({a: v for a, v in u.regs[4].items()} or {0: 0})
+        if u.signer:
+            u.signer.ir = ir
         slaves[u.unit_id] = ModbusSlaveContext(hr=hr, ir=ir, zero_mode=True)
     return ModbusServerContext(slaves=slaves, single=False)
 
@@ -135,6 +250,7 @@ def parse_unit(spec):
             values = json.load(f)
     u = Unit(unit_id, profile, values)
     u.load()
+    u.signer = OcmfMeter(u, parts[3]) if len(parts) > 3 and parts[3] and "signing" in profile else None
     fill_gaps(u)
     return u
 

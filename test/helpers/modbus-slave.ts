@@ -100,9 +100,11 @@ export interface UnitSpec {
   unitId: number;
   profileFile: string;
   valuesFile?: string;
+  /** A signing meter's private key (PEM): the unit signs as its profile's `signing` says. */
+  signingKeyFile?: string;
 }
 
-const unitArgs = (units: UnitSpec[]) => units.flatMap((u) => ['--unit', `${u.unitId}:${u.profileFile}:${u.valuesFile ?? ''}`]);
+const unitArgs = (units: UnitSpec[]) => units.flatMap((u) => ['--unit', `${u.unitId}:${u.profileFile}:${u.valuesFile ?? ''}${u.signingKeyFile ? `:${u.signingKeyFile}` : ''}`]);
 
 export function startRtuSlave(tty: string, units: UnitSpec[]): Promise<PyPeer> {
   return startPy(['serve', '--rtu', tty, ...unitArgs(units)]);

@@ -23,6 +23,7 @@ import { CertificateStore } from '../services/certificate-store.js';
 import type { StationSecurity } from '../../ocpp/certificates.js';
 import { tlsClientOptions } from '../../ocpp/tls.js';
 import { startDiagnostics, type LogControl } from './diagnostics.js';
+import { loadOrCreateMeterKey, meterPages, signedReadingsOf } from './meter-keys.js';
 import { buildHardware, producibleMeasurands, resolveHardware, type Hardware, type ResolvedHardware } from './hardware.js';
 import { VERSION } from '../version.js';
 import { ChargePointRuntime, FEATURE_PROFILES } from '../charger/charge-point-runtime.js';
@@ -127,6 +128,8 @@ export class Agent {
 
     const hardware = await buildHardware(this.opts.loaded, this.resolved, {
       clock: this.clock, physicsClock: this.physicsClock, log: this.log, pseudonym: this.pseudonym, sim: this.sim,
+      meterKey: (connectorId) => loadOrCreateMeterKey(this.storePath, connectorId),
+      meterPages: meterPages(this.storePath),
     });
     this.hardware = hardware;
     await hardware.start();
@@ -219,6 +222,7 @@ export class Agent {
    * ended while the vehicle is still plugged), else the local tariff's.
    */
   private showOnScreen(hmi: NonNullable<Hardware['hmi']>, cp: ChargePoint, messages: DisplayMessages): void {
+    const records = this.db ? new SessionRecords(this.db) : undefined;
     const show = (evseId: EvseId) => {
       const st = v16StatusOf(cp.evseCondition(evseId));
       const s = cp.session(evseId);
@@ -226,7 +230,12 @@ export class Agent {
       const centralCost = central && (s ? central.sessionId === s.localId : central.final && st.status === 'Finishing') ? central.totalCost : undefined;
       const tariff = tariffInForce(this.settings?.get('Tariff'), this.opts.loaded.config.tariff);
       const cost = centralCost === undefined && s && tariff ? sessionCost(tariff, { energyWh: s.energyWh, durationMs: this.clock.now() - s.startedAt, idleMs: 0 }) : undefined;
+      // Calibration law: the meter's public key, and the signed readings of the session so far.
+      const meterPublicKey = cp.meterPublicKey(evseId);
+      const signedValues = s && meterPublicKey && records ? signedReadingsOf(records.signedValues(s.localId)) : [];
       hmi.show({
+        ...(meterPublicKey ? { meterPublicKey } : {}),
+        ...(signedValues.length ? { signedValues } : {}),
         // The screen numbers its connectors as the station's EVSEs.
         connectorId: evseId, status: st.status, energyWh: s ? s.energyWh : 0, powerW: s?.powerW ?? 0,
         // Display only: exact minor units scaled to the currency for the screen.

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Clock, EvseHardware, FaultSource, IdReader, Meter, PowerPath } from '../../core/ports.js';
 import { connectorPhases, type DeviceConfig, type LoadedAgentConfig } from '../../config/index.js';
 import type { Hmi } from '../../drivers/hmi/index.js';
@@ -75,7 +76,13 @@ export interface Hardware {
 export async function buildHardware(
   loaded: LoadedAgentConfig,
   resolved: ResolvedHardware,
-  deps: { clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'] },
+  deps: {
+    clock: Clock; physicsClock: Clock; log: Log; pseudonym: Pseudonymiser; sim: Hardware['sim'];
+    /** A simulated signing meter's key (simulation.signedMeters). */
+    meterKey?: (connectorId: number) => KeyObject;
+    /** Its pagination counter, kept across restarts. */
+    meterPages?: { first(connectorId: number): number; save(connectorId: number, next: number): void };
+  },
 ): Promise<Hardware> {
   const { config, charger } = loaded;
   // Undefined when the config names no device of the driver (and then never used).
@@ -115,6 +122,14 @@ export async function buildHardware(
           const v = sim?.vehicle ?? { batteryWh: 60_000, maxPowerW: 11_000, socPctMin: 20, socPctMax: 60, targetSocPct: 90 };
           return { batteryWh: v.batteryWh, maxPowerW: v.maxPowerW, socPct: prng.between(v.socPctMin, v.socPctMax), targetSocPct: v.targetSocPct };
         },
+        ...(config.simulation?.signedMeters && deps.meterKey && !resolved.meters.has(c.id)
+          ? {
+            signing: {
+              privateKey: deps.meterKey(c.id), serial: `${config.chargePointId}-M${c.id}`, chargerId: config.chargePointId, signsIntervals: config.simulation.signedIntervals,
+              ...(deps.meterPages ? { firstPage: deps.meterPages.first(c.id), onPage: (next: number) => deps.meterPages!.save(c.id, next) } : {}),
+            },
+          }
+          : {}),
       });
       deps.sim.connectors.set(c.id, simConnector);
     }
@@ -127,6 +142,8 @@ export async function buildHardware(
       const real = new modbusDriver!.ModbusMeter({
         bus, profile: m.profile, unitId: m.device.unitId, connectorId: c.id, timeoutMs: m.device.timeoutMs, retries: m.device.retries,
         clock: deps.clock, log: deps.log.child({ component: 'meter', connectorId: c.id }),
+        // A signing meter's records name the charger (OCMF gateway fields); no customer data.
+        ocmfMetadata: { FV: '1.0', GI: 'evse-edge', GS: config.chargePointId, IS: false, IT: 'NONE', CT: 'EVSEID', CI: `${config.chargePointId}*${c.id}` },
       });
       meter = real;
       faultSources.push(real);

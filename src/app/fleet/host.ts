@@ -10,6 +10,8 @@ import { SimFirmware } from './sim-firmware.js';
 import { connectorPhases, type ChargerProfile } from '../../config/profiles.js';
 import { createLog, LEVELS, type Log, type LogFields, type LogLevel, type LogSink } from '../../lib/log.js';
 import { pseudonymiser } from '../../lib/pseudonym.js';
+import { generateOcmfKey } from '../../lib/ocmf.js';
+import { SIGN_READINGS_SETTING } from '../../ocpp/v201/sign-readings-key.js';
 import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
 import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
 import { Prng, seedOf } from '../../sim/prng.js';
@@ -69,6 +71,8 @@ export interface HostOptions {
   /** The OCPP versions the chargers speak, by share (default: every one 1.6). */
   ocpp?: OcppMix;
   security?: FleetSecurity;
+  /** Each simulated meter signs its transactions' begin and end values (OCMF) with its own key. */
+  signedMeters?: boolean;
   timeScale: number;
   /** Simulated epoch ms at which the run starts. */
   startMs: number;
@@ -299,6 +303,8 @@ export class FleetHost {
       if (def) configured.set(k, normalise(def, String(v)));
     }
     this.defaults = new Map(this.definitions.map((d) => [d.key, configured.get(d.key) ?? d.default]));
+    // sim --signed: a 2.0.1 charger sends its meter's signed values (SampledDataCtrlr.SignReadings true).
+    if (this.o.signedMeters) this.defaults.set(SIGN_READINGS_SETTING, 'true');
     return this.defaults;
   }
 
@@ -333,6 +339,8 @@ export class FleetHost {
         initialEnergyWh: prng.int(100_000, 5_000_000), seed: seedOf(`${id}/meter/${c.id}`, seed),
         arrivalDelayMs: 0, departureDelayMs: 0,
         vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
+        // A key per meter, for this run (a central system under test learns it from the values or MeterPublicKey).
+        ...(this.o.signedMeters ? { signing: { privateKey: generateOcmfKey().privateKey, serial: `${id}-M${c.id}`, chargerId: id } } : {}),
       });
       sims.set(c.id, sim);
       return { evseId: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
@@ -414,6 +422,9 @@ export class FleetHost {
       h.accepted = acc;
     });
     runtime.link.on('dead-letter', () => m.add('deadLetters'));
+    runtime.link.on('delivered', (e) => {
+      if (e.signedValues) m.add('signedValuesSent', e.signedValues);
+    });
     const cp = runtime.chargePoint;
     cp.on('status', (condition) => {
       const st = v16StatusOf(condition);

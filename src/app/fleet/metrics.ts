@@ -77,6 +77,8 @@ export const COUNTER_NAMES = [
    * a charger is built), and those run, closed or given up (done). Equal: the script has played out.
    */
   'scriptPlanned', 'scriptDone',
+  /** Signed meter values (OCMF records) the chargers delivered: in MeterValues, StopTransaction, TransactionEvent. */
+  'signedValuesSent',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

@@ -32,6 +32,8 @@ export interface FleetOptions {
   urls?: string[];
   /** How the chargers authenticate to the central system (Security Profiles 1 to 3). */
   security?: FleetSecurity;
+  /** Simulated signing meters (calibration law): each meter signs begin and end values (OCMF) with its own key. */
+  signedMeters?: boolean;
   /** Worker threads; 0 hosts every charger in this thread. Default: about one per core. */
   workers?: number;
   /** Simulated epoch ms of the start (default: now). */

@@ -116,7 +116,7 @@ export function runInProcesses(
     const options: ChildFleetOptions = {
       count: o.count, scenario: o.scenario, charger: o.charger, prefix: o.prefix, digits: o.digits, shard: subShard(shard, i, processes),
       seed: o.seed, timeScale: o.timeScale, durationMs: o.durationMs, rampPerSec: o.rampPerSec === undefined ? undefined : o.rampPerSec / processes,
-      urls: o.urls, ocpp: o.ocpp, security: o.security, workers, startMs: hooks.startMs, statusIntervalMs: o.statusIntervalMs, recordEvents: o.recordEvents, logLevel: o.logLevel,
+      urls: o.urls, ocpp: o.ocpp, security: o.security, signedMeters: o.signedMeters, workers, startMs: hooks.startMs, statusIntervalMs: o.statusIntervalMs, recordEvents: o.recordEvents, logLevel: o.logLevel,
       processes: 1, runStartedAt: hooks.runStartedAt, drainMs: o.drainMs,
     };
     child.on('message', (m: FromChild) => {

@@ -210,7 +210,7 @@ export class FleetRunner {
     let failure: Error | undefined;
     const hosts: HostHandle[] = slices.map((chargers) => {
       const hostOpts: HostOptions = {
-        chargers, scenario: this.scenario, charger: this.charger, seed, urls, ocpp: this.ocpp, security: o.security, timeScale, startMs, durationMs: o.durationMs,
+        chargers, scenario: this.scenario, charger: this.charger, seed, urls, ocpp: this.ocpp, security: o.security, signedMeters: o.signedMeters, timeScale, startMs, durationMs: o.durationMs,
         rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents, drainMs: o.drainMs,
       };
       return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {

@@ -15,6 +15,18 @@ export interface ConnectorDisplay {
   powerW: number;
   /** Cost of the current session in the site's currency, when known. */
   cost?: number;
+  /** A signing meter's public key (hex DER): the calibration law has the screen show it. */
+  meterPublicKey?: string;
+  /** The signed readings of the current session, as the meter signed them (OCMF RD entries). */
+  signedValues?: SignedDisplayValue[];
+}
+
+/** One signed reading on the screen: its meter time, what it marks (B begin, E end…), its value and unit. */
+export interface SignedDisplayValue {
+  time: string;
+  tx?: string;
+  value: number;
+  unit: string;
 }
 
 /**

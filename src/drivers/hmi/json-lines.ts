@@ -115,6 +115,8 @@ export class JsonLinesHmi extends SerialHmi {
       energyWh: state.energyWh,
       powerW: state.powerW,
       ...(state.cost === undefined ? {} : { cost: state.cost }),
+      ...(state.meterPublicKey === undefined ? {} : { meterPublicKey: state.meterPublicKey }),
+      ...(state.signedValues?.length ? { signedValues: state.signedValues } : {}),
     };
     return [encodeJsonLine(msg)];
   }

@@ -69,6 +69,47 @@ export const meterValueSchema = s.object({
 });
 export type MeterValue = Infer<typeof meterValueSchema>;
 
+const register = () => s.int({ min: 0, max: 65535 }).describe('holding register, wire (PDU) address');
+const word = () => s.int({ min: 0, max: 65535 });
+/** A text or byte block: its bytes two per register (high byte first), its length in a register of its own. */
+const block = (what: string) => s.object({
+  address: register().describe(`first register of ${what}`),
+  lengthAddress: register().describe(`the register holding ${what}'s length in bytes`),
+  maxRegisters: s.int({ min: 1, max: 2000 }).describe('registers the block spans at most'),
+});
+
+/**
+ * A calibration-law meter's signing interface: OCMF over Modbus holding registers (read with
+ * function 3, written with 6 and 16). The charger sets the meter's clock and writes the
+ * record's metadata (OCMF payload fields as JSON), then the begin command; at the end the end
+ * command, and reads back the payload the meter signed and its signature. Every address and
+ * code is data: the driver (src/drivers/modbus/ocmf-signer.ts) knows the sequence only.
+ */
+export const ocmfSigningSchema = s.object({
+  interface: s.enum(['ocmf-registers'] as const).describe('OCMF payload and signature read from registers after a begin/end command'),
+  signingMethod: s.enum(['ECDSA-secp256r1-SHA256'] as const).describe('the OCMF signature algorithm (SA) the meter signs with'),
+  publicKey: s.object({
+    address: register(),
+    registers: s.int({ min: 1, max: 125 }),
+    encoding: s.enum(['p256-raw-xy'] as const).describe('the 64 bytes X||Y of the secp256r1 point; the driver adds the DER SubjectPublicKeyInfo header'),
+  }),
+  state: s.object({ address: register(), idle: word().describe('no transaction open in the meter'), active: s.array(word(), { minItems: 1 }).describe('a transaction open (incl. after a power failure or reset)') }),
+  command: s.object({ address: register(), begin: word(), end: word() }),
+  status: s.object({ address: register(), ok: word().describe('the last command signed'), busy: s.array(word()).describe('still working: poll again') }),
+  clock: s.object({
+    unixSecondsAddress: register().describe('UTC seconds, uint32 across two registers, high word first'),
+    utcOffsetMinutesAddress: register(),
+    syncAddress: register(),
+    synced: word().describe('written to syncAddress: the clock was set from a synchronised source'),
+  }),
+  metadata: block('the metadata JSON the charger writes before the begin command'),
+  record: block('the payload section the meter signed'),
+  signature: block('the DER signature'),
+  beginRecord: s.boolean().describe('the begin command gives a signed record of its own; false: the end record carries the begin and end readings'),
+  commandTimeoutMs: s.int({ min: 100, max: 60_000 }).describe('how long a command may take to sign'),
+});
+export type OcmfSigning = Infer<typeof ocmfSigningSchema>;
+
 export const meterProfileSchema = s.object({
   $schema: s.optional(s.string()),
   id: s.string({ pattern: /^[a-z0-9][a-z0-9-]*$/, patternHint: 'a kebab-case id (a-z, 0-9, -)' }),
@@ -87,6 +128,7 @@ export const meterProfileSchema = s.object({
     }).describe('the meter\'s factory serial settings (a hint for the bus configuration)'),
   ),
   values: s.array(meterValueSchema, { minItems: 1 }),
+  signing: s.optional(ocmfSigningSchema.describe('a calibration-law meter: how it signs transaction begin and end (OCMF)')),
 });
 export type MeterProfile = Infer<typeof meterProfileSchema>;
 

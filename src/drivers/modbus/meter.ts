@@ -7,12 +7,13 @@
  * (core/meter-guard.ts) the only check of the values (a register going backwards, an
  * unreadable or implausible one); this driver reports what the meter says.
  */
-import type { Clock, FaultReport, FaultSource, Meter, MeterReading } from '../../core/ports.js';
+import type { Clock, FaultReport, FaultSource, Meter, MeterReading, MeterSigner } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import { decodeValues, planReads, RegisterImage, type ReadRequest } from './codec.js';
 import type { ModbusBus } from './bus.js';
 import { ModbusError } from './errors.js';
 import { READING_MEASURANDS, type MeterProfile } from './meter-profile.js';
+import { ModbusOcmfSigner } from './ocmf-signer.js';
 
 export interface ModbusMeterOptions {
   bus: ModbusBus;
@@ -26,8 +27,10 @@ export interface ModbusMeterOptions {
   retries?: number;
   /** How often the core reads the meter while no session runs; 0: only in sessions. */
   pollIntervalMs?: number;
-  clock?: Pick<Clock, 'now' | 'setTimeout'>;
+  clock?: Pick<Clock, 'now' | 'setTimeout'> & Partial<Pick<Clock, 'trusted'>>;
   log?: Log;
+  /** OCMF payload fields the charger owns (GI, GS, CT, CI…), written to a signing meter before each transaction. */
+  ocmfMetadata?: Record<string, string | boolean | string[]>;
 }
 
 export const METER_DEFAULTS = { timeoutMs: 500, retries: 2, pollIntervalMs: 1000 };
@@ -49,10 +52,19 @@ export class ModbusMeter implements Meter, FaultSource {
   private faulted = false;
   /** Values of the last reading in base units, keyed "measurand|phase" (diagnostics). */
   lastValues: ReadonlyMap<string, number> = new Map();
+  /** A calibration-law meter's signing (the profile's `signing`): transaction begin and end, signed. */
+  readonly signer?: MeterSigner;
 
   constructor(private readonly opts: ModbusMeterOptions) {
     this.plan = planReads(opts.profile);
     this.clock = opts.clock ?? systemClock;
+    if (opts.profile.signing) {
+      this.signer = new ModbusOcmfSigner({
+        bus: opts.bus, signing: opts.profile.signing, clock: this.clock, log: opts.log, metadata: opts.ocmfMetadata,
+        request: { unitId: opts.unitId, timeoutMs: opts.timeoutMs ?? METER_DEFAULTS.timeoutMs, retries: opts.retries ?? METER_DEFAULTS.retries },
+        readPlain: () => this.read(),
+      });
+    }
   }
 
   get source(): string {

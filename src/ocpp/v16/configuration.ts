@@ -59,6 +59,11 @@ export function keyDefinitions(opts: {
     rw('MeterValueSampleInterval', 'int', '60', { min: 0, max: 86_400 }),
     rw('MinimumStatusDuration', 'int', '0', { min: 0, max: 3_600 }),
     ro('NumberOfConnectors', 'int', String(opts.numberOfConnectors)),
+    // Calibration law (the OCA's Eichrecht application note): each connector's signing meter's
+    // public key (hex DER; "" when its meter does not sign), read live from the meter; and when a
+    // SignedData value carries the key itself.
+    ...Array.from({ length: opts.numberOfConnectors }, (_, i) => ro(meterPublicKeyKey(i + 1), 'string', '')),
+    rw('PublicKeyWithSignedMeterValue', 'string', 'OncePerTransaction', { validate: oneOf(['Never', 'OncePerTransaction', 'EveryMeterValue']) }),
     rw('ResetRetries', 'int', '1', { min: 0, max: 10 }),
     rw('StopTransactionOnEVSideDisconnect', 'bool', 'true'),
     rw('StopTransactionOnInvalidId', 'bool', 'true'),
@@ -85,6 +90,21 @@ export function keyDefinitions(opts: {
  * §9, §7.43), compared case-insensitively. Callers store and report `def.key`, the canonical
  * spelling.
  */
+/** The read-only key of a connector's signing meter's public key (MeterPublicKey[1], …). */
+export function meterPublicKeyKey(connectorId: number): string {
+  return `MeterPublicKey[${connectorId}]`;
+}
+
+/** The connector a MeterPublicKey[n] key names, or undefined for any other key. */
+export function meterPublicKeyConnector(key: string): number | undefined {
+  const m = /^MeterPublicKey\[(\d+)\]$/i.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+function oneOf(values: string[]): (value: string) => string | undefined {
+  return (value) => (values.includes(value) ? undefined : `one of ${values.join(', ')}`);
+}
+
 export function findKey(definitions: readonly KeyDefinition[], key: string): KeyDefinition | undefined {
   const wanted = key.toLowerCase();
   return definitions.find((d) => d.key.toLowerCase() === wanted);

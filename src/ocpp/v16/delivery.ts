@@ -5,10 +5,11 @@ import type { Log } from '../../lib/log.js';
 import { CallFailedError } from '../connection.js';
 import { settleDeliveryFailure, toDeadLetter, type DeliveryEvents, type DeliveryFailureContext } from '../delivery-failure.js';
 import type { CpAction, CpRequest, CpResponse } from './messages.js';
+import { countSigned, type PublicKeyPolicy } from './render.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { EventQueue, QueuedEvent, TransactionRefs } from './store-ports.js';
 import {
-  closed, meterValues, OCPP16, opened, sampled, security, securityEventNotification, startTransaction, stopTransaction,
+  closed, meterValues, OCPP16, opened, publicKeyPolicy, sampled, security, securityEventNotification, startTransaction, stopTransaction,
   transactionIdOf, UnknownEventFormatError,
 } from './transaction-messages.js';
 
@@ -101,7 +102,7 @@ export class TransactionDelivery {
     if (transactionId === undefined) return this.deliver(first);
     let request;
     try {
-      request = meterValues(transactionId, entries.map(sampled));
+      request = meterValues(transactionId, entries.map(sampled), this.keyPolicy());
     } catch {
       return this.deliver(first);
     }
@@ -136,8 +137,14 @@ export class TransactionDelivery {
     }
     this.batchFailures = 0;
     this.o.queue.ackDelivered(entries.map((e) => e.seq), this.o.clock.now());
-    for (const e of entries) this.o.link.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId });
+    const signedValues = countSigned(request.meterValue);
+    entries.forEach((e, i) => this.o.link.emit('delivered', { seq: e.seq, kind: e.kind, localId: e.localId, transactionId, ...(signedValues && i === 0 ? { signedValues } : {}) }));
     return true;
+  }
+
+  /** When a signed meter value carries the meter's public key (PublicKeyWithSignedMeterValue). */
+  private keyPolicy(): PublicKeyPolicy {
+    return publicKeyPolicy(this.o.settings.list('PublicKeyWithSignedMeterValue')[0]);
   }
 
   /** Deliver one entry. Returns false when delivery must pause (link down). */
@@ -165,16 +172,21 @@ export class TransactionDelivery {
         toDeadLetter(this.failures, entry, 'the session has no transactionId: its StartTransaction was not delivered', false);
         return true;
       }
+      let signedValues: number;
       if (entry.kind === 'meter') {
-        await link.send('MeterValues', meterValues(transactionId, [sampled(entry)]));
+        const request = meterValues(transactionId, [sampled(entry)], this.keyPolicy());
+        signedValues = countSigned(request.meterValue);
+        await link.send('MeterValues', request);
         queue.ackDelivered([entry.seq], now());
       } else {
         const b = closed(entry);
-        const res = await link.send('StopTransaction', stopTransaction(transactionId, b));
+        const request = stopTransaction(transactionId, b, this.keyPolicy());
+        signedValues = countSigned(request.transactionData);
+        const res = await link.send('StopTransaction', request);
         queue.ack(entry.seq, now(), () => refs.confirmStop(entry.localId, now()));
         if (res.idTagInfo && b.idTag) this.o.chargePoint.tagVerdict(b.idTag, fromV16IdTagInfo(res.idTagInfo));
       }
-      link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId });
+      link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, transactionId, ...(signedValues ? { signedValues } : {}) });
       return true;
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);

@@ -1,7 +1,7 @@
 import { createRPCError } from '../rpc.js';
 import { fromV16IdTagInfo } from './mapping.js';
 import type { OcppConnection } from '../connection.js';
-import { findKey, invalidValue, normalise, type KeyDefinition } from './configuration.js';
+import { findKey, invalidValue, meterPublicKeyConnector, normalise, type KeyDefinition } from './configuration.js';
 import type { CentralSystemCalls, ChargePointCalls, CsAction, CsRequest, CsResponse, ExtendedTriggerableMessage, KeyValue, TriggerableMessage } from './messages.js';
 import type { IncomingContext } from './context.js';
 import { firmwareHandlers } from './firmware.js';
@@ -20,6 +20,13 @@ type Handlers = { [A in CsAction]: (req: CsRequest<A>, ctx: IncomingContext) => 
 export const VENDOR_ID = 'org.evse-edge';
 
 const after = (fn: () => void) => setImmediate(fn);
+
+/** A key whose value is the hardware's, not a setting: MeterPublicKey[n], the connector's signing meter's key ("" when it has none). */
+function liveValue(ctx: IncomingContext, key: string): string | undefined {
+  const connectorId = meterPublicKeyConnector(key);
+  if (connectorId === undefined || !ctx.chargePoint.evseIds.includes(connectorId)) return undefined;
+  return ctx.chargePoint.meterPublicKey(connectorId) ?? '';
+}
 
 /**
  * ChangeConfiguration, from the central system or a technician (MQTT config/set): unknown keys
@@ -115,7 +122,7 @@ export const handlers: Handlers = {
       throw createRPCError('OccurenceConstraintViolation', `at most ${max} keys per request (GetConfigurationMaxKeys)`);
     }
     const visible = ctx.definitions.filter((d) => !d.writeOnly);
-    const asKeyValue = (d: KeyDefinition): KeyValue => ({ key: d.key, readonly: d.readonly, value: ctx.settings.get(d.key) ?? '' });
+    const asKeyValue = (d: KeyDefinition): KeyValue => ({ key: d.key, readonly: d.readonly, value: liveValue(ctx, d.key) ?? ctx.settings.get(d.key) ?? '' });
     if (!req.key || req.key.length === 0) return { configurationKey: visible.map(asKeyValue) };
     const known: KeyValue[] = [];
     const unknownKey: string[] = [];

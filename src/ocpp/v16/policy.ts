@@ -32,6 +32,8 @@ class AuthorizationKeys implements AuthorizationPolicy {
 }
 
 class MeteringKeys implements MeteringPolicy {
+  /** StartTransaction has no meter values: the signed start value follows in a MeterValues (OCA Eichrecht application note). */
+  readonly signedBeginSample = true;
   constructor(private readonly settings: Settings) {}
   get sampledMeasurands() { return this.settings.list('MeterValuesSampledData'); }
   get alignedMeasurands() { return this.settings.list('MeterValuesAlignedData'); }

@@ -1,5 +1,6 @@
 import { isoMs } from '../../core/clock.js';
 import type { Sample } from '../../core/ports.js';
+import { ocaPublicKey } from '../../lib/ocmf.js';
 import type { MeterValue, SampledValue } from './messages.js';
 
 const PHASES_LN = ['L1-N', 'L2-N', 'L3-N'] as const;
@@ -24,8 +25,41 @@ function sampled(context: string, location: SampledValue['location'], measurand:
   return { context, location, measurand, value };
 }
 
-/** A sample as an OCPP MeterValue with the measurands chosen when it was taken. */
-export function toMeterValue(sample: Sample): MeterValue {
+/**
+ * When a signed meter value carries the meter's public key (OCPP 2.0.1's
+ * PublicKeyWithSignedMeterValue; in 1.6 a key of the same name): never, with the first signed
+ * value of a transaction (its begin), or with every one.
+ */
+export type PublicKeyPolicy = 'Never' | 'OncePerTransaction' | 'EveryMeterValue';
+
+/** Whether a sample's signed value carries the meter's public key under a policy. */
+export function withPublicKey(sample: Sample, policy: PublicKeyPolicy): boolean {
+  return policy === 'EveryMeterValue' || (policy === 'OncePerTransaction' && sample.context === 'Transaction.Begin');
+}
+
+/**
+ * A meter's signed record as a 1.6 sampled value (format SignedData), in the shape the OCA's
+ * Eichrecht application note and OCPP 2.0.1 give it: the value is the JSON of a
+ * SignedMeterValueType (the OCA note "Signed Meter Values in OCPP" v1.0): signedMeterData the
+ * record in Base64, publicKey the OCA envelope of the key (ocaPublicKey) or "".
+ */
+function signedSampledValue(sample: Sample, policy: PublicKeyPolicy): SampledValue | undefined {
+  const signed = sample.reading.signed;
+  if (!signed) return undefined;
+  // signingMethod "": an OCMF record names its algorithm itself (SA), and the note says then SHALL be empty.
+  const value = JSON.stringify({
+    signedMeterData: Buffer.from(signed.data, 'utf8').toString('base64'), signingMethod: signed.encoding === 'OCMF' ? '' : signed.signingMethod, encodingMethod: signed.encoding,
+    publicKey: withPublicKey(sample, policy) ? ocaPublicKey(signed.publicKey) : '',
+  });
+  return { context: sample.context, format: 'SignedData', location: 'Outlet', measurand: 'Energy.Active.Import.Register', unit: 'Wh', value };
+}
+
+/**
+ * A sample as an OCPP MeterValue with the measurands chosen when it was taken. `signed`: the
+ * meter's signed record, if the reading has one, goes with it as a SignedData value (1.6; 2.0.1
+ * puts it in the energy value's signedMeterValue instead).
+ */
+export function toMeterValue(sample: Sample, signed?: { publicKey: PublicKeyPolicy }): MeterValue {
   const r = sample.reading;
   const ctx = sample.context;
   const out: SampledValue[] = [];
@@ -64,5 +98,14 @@ export function toMeterValue(sample: Sample): MeterValue {
     }
   }
   if (out.length === 0) out.push(sampled(ctx, 'Outlet', 'Energy.Active.Import.Register', 'Wh', undefined, formatValue(r.energyWh, 0)));
+  const signedValue = signed ? signedSampledValue(sample, signed.publicKey) : undefined;
+  if (signedValue) out.push(signedValue);
   return { timestamp: isoMs(sample.takenAt), sampledValue: out };
+}
+
+/** How many signed records (SignedData values) MeterValues carry. */
+export function countSigned(meterValue: readonly MeterValue[] | undefined): number {
+  let n = 0;
+  for (const mv of meterValue ?? []) for (const v of mv.sampledValue) if (v.format === 'SignedData') n++;
+  return n;
 }

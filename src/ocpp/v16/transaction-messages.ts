@@ -1,8 +1,8 @@
 import { isoMs } from '../../core/clock.js';
-import type { ChargingState, Sample, SessionStartCause, StopReason } from '../../core/ports.js';
+import type { ChargingState, Sample, SignedMeterValue, SessionStartCause, StopReason } from '../../core/ports.js';
 import type { CpRequest } from './messages.js';
 import type { QueuedEvent, TransactionRef } from './store-ports.js';
-import { toMeterValue } from './render.js';
+import { toMeterValue, type PublicKeyPolicy } from './render.js';
 import { toV16Reason } from './mapping.js';
 import { v16SecurityEventType } from './security.js';
 
@@ -33,6 +33,8 @@ export interface OpenedBody {
   idTokenType?: string;
   /** The session continues a transaction begun before it on its EVSE (2.0.1 TxStartPoint EVConnected/Authorized), by this cause. */
   continues?: SessionStartCause;
+  /** The meter's signed start value (a signing meter's; absent otherwise and in older rows): 2.0.1 puts it in Started. */
+  signedBegin?: SignedMeterValue;
 }
 export interface SampledBody {
   connectorId: number;
@@ -87,16 +89,22 @@ export function startTransaction(b: OpenedBody): CpRequest<'StartTransaction'> {
   };
 }
 
-export function meterValues(transactionId: number, bodies: SampledBody[]): CpRequest<'MeterValues'> {
-  return { connectorId: bodies[0]!.connectorId, transactionId, meterValue: bodies.map((b) => toMeterValue(b.sample)) };
+/** The PublicKeyWithSignedMeterValue key's value as a policy (an unknown value: the default, with the begin value). */
+export function publicKeyPolicy(value: string | undefined): PublicKeyPolicy {
+  return value === 'Never' || value === 'EveryMeterValue' ? value : 'OncePerTransaction';
 }
 
-export function stopTransaction(transactionId: number, b: ClosedBody): CpRequest<'StopTransaction'> {
+/** `keys`: when a signed value carries the meter's public key (PublicKeyWithSignedMeterValue). */
+export function meterValues(transactionId: number, bodies: SampledBody[], keys: PublicKeyPolicy = 'OncePerTransaction'): CpRequest<'MeterValues'> {
+  return { connectorId: bodies[0]!.connectorId, transactionId, meterValue: bodies.map((b) => toMeterValue(b.sample, { publicKey: keys })) };
+}
+
+export function stopTransaction(transactionId: number, b: ClosedBody, keys: PublicKeyPolicy = 'OncePerTransaction'): CpRequest<'StopTransaction'> {
   return {
     transactionId, meterStop: b.meterStopWh, timestamp: isoMs(b.timestamp),
     ...(b.idTag ? { idTag: b.idTag } : {}),
     ...(b.reason ? { reason: toV16Reason(b.reason) } : {}),
-    ...(b.transactionData.length ? { transactionData: b.transactionData.map(toMeterValue) } : {}),
+    ...(b.transactionData.length ? { transactionData: b.transactionData.map((sample) => toMeterValue(sample, { publicKey: keys })) } : {}),
   };
 }
 

@@ -317,6 +317,9 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
     ...availability('ChargingStation', 'station'),
     ...availability('EVSE', 'evse'),
     v('EVSE', 'AllowReset', 'Core', bool, 'ReadOnly', 'true', { scope: 'evse', required: false }),
+    // Calibration law: the EVSE's signing meter's public key (hex DER; "" when it does not sign),
+    // live from the meter (signed-meter-values.ts). 2.0.1 names no variable for it: 1.6's key name.
+    v('EVSE', 'MeterPublicKey', 'Core', str(2500), 'ReadOnly', '', { scope: 'evse', required: false, attributes: actual('ReadOnly', '', false) }),
     v('EVSE', 'Power', 'Core', { dataType: 'decimal', unit: 'W', minLimit: 0 }, 'ReadOnly', undefined, {
       scope: 'evse',
       attributes: [{ type: 'Actual', mutability: 'ReadOnly', persistent: false, default: '0' }, { type: 'MaxSet', mutability: 'ReadOnly', persistent: true, constant: true }],

@@ -18,6 +18,7 @@ import { fromV201IdTokenInfo, toV201Reason, toV201Status } from './mapping.js';
 import type { IdTokenInfoType } from './messages.js';
 import { sharedSettingsStore } from './v16-equivalents.js';
 import { securityVariableStore } from './security-variables.js';
+import { meterKeyVariables } from './signed-meter-values.js';
 import type { StationSecurity } from '../certificates.js';
 import type { LogUploadService, SignedFirmwareService } from './firmware.js';
 import { CertificateRequests, renewBeforeExpiry } from './certificates.js';
@@ -91,6 +92,8 @@ function policy(settings: ConfigurationStore): ChargingPolicy {
     metering: Object.create(p.metering, {
       chargingStateSamples: { value: true, enumerable: true },
       idleAlignedSamples: { value: true, enumerable: true },
+      // The signed start value goes in Started (1.6 needs a MeterValues after StartTransaction for it).
+      signedBeginSample: { value: false, enumerable: true },
       txEndedSampleIntervalS: { get: () => intervalOf(settings, 'SampledDataCtrlr'), enumerable: true },
       txEndedAlignedIntervalS: { get: () => intervalOf(settings, 'AlignedDataCtrlr'), enumerable: true },
     }),
@@ -109,7 +112,10 @@ export const v201: OcppVersion = {
     });
     const { security, firmware, diagnostics } = (d.features ?? {}) as { security?: StationSecurity; firmware?: Partial<SignedFirmwareService>; diagnostics?: Partial<LogUploadService> };
     const features = d.features as V201Features | undefined;
-    const store = securityVariableStore(d.settings, liveAuthorizationVariables(displayMessageVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), features), d.authData), security?.certificates);
+    const store = meterKeyVariables(
+      securityVariableStore(d.settings, liveAuthorizationVariables(displayMessageVariables(smartChargingVariables(sharedSettingsStore(d.settings, settingsVariableStore(d.settings)), features), features), d.authData), security?.certificates),
+      d.chargePoint,
+    );
     const context = {
       model, store, clock: d.clock, log: d.log, chargePoint: d.chargePoint, settings: d.settings, authData: d.authData, outbox: d.outbox, onReset: d.onReset, features, ...reservationsOf(d.features),
       ...(security ? { security, certificateRequests: new CertificateRequests() } : {}),

@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { ControlServer } from './control/server.js';
+import type { ControlEvent } from './control/protocol.js';
 import { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
 import { checkThresholds, formatReport, mergeReports, parseFailOn, type FleetReport } from './report.js';
 import { idTagPool, loadScenario } from '../../sim/scenario.js';
@@ -19,6 +21,10 @@ export interface FleetRunRequest extends Omit<FleetOptions, 'onStatus'> {
   reportPath?: string;
   failOn?: string;
   json?: boolean;
+  /** The control API's address (HOST:PORT), if it is on. */
+  controlListen?: string;
+  /** Chargers whose OCPP frames are written as JSON lines to `file` (--trace). */
+  trace?: { ids: string[]; file: string };
 }
 
 export function statusLine(s: FleetStatus): string {
@@ -47,8 +53,19 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
   const thresholds = req.failOn ? parseFailOn(req.failOn) : [];
   let shownLines = 0;
   const tty = Boolean(io.err.isTTY);
+  let control: ControlServer | undefined;
+  const traceOut = req.trace?.ids.length ? createWriteStream(req.trace.file, { flags: 'a' }) : undefined;
+  const traced = new Set(req.trace?.ids ?? []);
+  const controlOn = Boolean(req.controlListen || traceOut);
   const runner = new FleetRunner({
     ...req,
+    ...(controlOn ? {
+      control: { ...req.control, ...(traceOut ? { traceIds: [...traced] } : {}) },
+      onControlEvents: (events: ControlEvent[]) => {
+        control?.publish(events);
+        if (traceOut) for (const e of events) if (e.type === 'frame' && traced.has(e.id)) traceOut.write(JSON.stringify({ id: e.id, ...e.frame }) + '\n');
+      },
+    } : {}),
     onStatus: (s) => {
       if (tty) {
         const block = statusBlock(s);
@@ -68,9 +85,17 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
   });
   let report: FleetReport;
   try {
+    if (req.controlListen) {
+      control = new ControlServer({ listen: req.controlListen, fleet: runner, count: req.count });
+      const url = await control.start();
+      io.err.write(`control API: ${url} (GET / lists the routes; events: ${url.replace(/^http/, 'ws')}/events; Prometheus: ${url}/metrics)\n`);
+      if (control.token) io.err.write(`control API token (shown once; send it as "Authorization: Bearer <token>"): ${control.token}\n`);
+    }
     ({ report } = await runner.run());
   } finally {
     off?.();
+    await control?.close();
+    if (traceOut) await new Promise<void>((r) => traceOut.end(() => r()));
   }
   if (interruptedBy) {
     report.interrupted = { signal: interruptedBy, requestedDurationMs: req.durationMs ?? null, simulatedMs: report.simulatedMs, wallMs: report.wallMs };

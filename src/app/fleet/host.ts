@@ -329,7 +329,7 @@ export class FleetHost {
    * Build charger `id` (its simulated hardware, then its runtime) and start it. `added`: added
    * at run time through the control API, with its own profile and version, if given.
    */
-  private add(id: string, index: number, added?: { charger?: ChargerProfile; version?: OcppSubprotocol }): Hosted {
+  private add(id: string, index: number, added?: { charger?: ChargerProfile; version?: OcppSubprotocol; url?: string }): Hosted {
     const { scenario: sc, seed } = this.o;
     const charger = added?.charger ?? this.o.charger;
     const clock = this.scheduler.clock();
@@ -349,7 +349,7 @@ export class FleetHost {
     // Each charger speaks one version, composed through the version seam (drawn from the mix by its id and the seed).
     const version = added?.version ?? versionOf(this.o.ocpp, id, seed);
     const h: Hosted = {
-      id, index, charger, version, url: this.o.urls[index % this.o.urls.length]!, runtime: undefined as unknown as ChargePointRuntime,
+      id, index, charger, version, url: added?.url ?? this.o.urls[index % this.o.urls.length]!, runtime: undefined as unknown as ChargePointRuntime,
       driver: undefined as unknown as SimDriver, sims, reader, faults, statuses: new Map(), connected: false, accepted: false, offline: false,
       bootRefusals: 0, everAccepted: false, network: 'up', life: { alive: true }, countedByVersion: Boolean(this.o.ocpp || added?.version),
     };
@@ -582,13 +582,13 @@ export class FleetHost {
   }
 
   /** Add chargers at run time (control API): built and started at once, the version's binding loaded first. */
-  async addAtRunTime(chargers: { id: string; index: number }[], charger?: ChargerProfile, version?: OcppSubprotocol): Promise<string[]> {
+  async addAtRunTime(chargers: { id: string; index: number }[], charger?: ChargerProfile, version?: OcppSubprotocol, url?: string): Promise<string[]> {
     if (this.stopping || !this.db) return [];
     if (version && !loadedOcppVersion(version)) await loadOcppVersions([version]);
     const added: string[] = [];
     for (const c of chargers) {
       if (this.hosted.has(c.id)) continue;
-      this.add(c.id, c.index, { charger, version });
+      this.add(c.id, c.index, { charger, version, url });
       added.push(c.id);
     }
     return added;

@@ -50,19 +50,22 @@ const accepted = async (base: string, n: number, query = '') => waitFor(async ()
   return r.status === 200 && r.json.count >= n ? r.json : undefined;
 }, WAIT_MS, `${n} chargers accepted`);
 
-describe('fleet control API in two worker threads', () => {
+describe.each([
+  { where: 'two worker threads', count: 40, workers: 2 },
+  { where: 'two processes', count: 60, processes: 2 },
+])('fleet control API in $where', ({ count, workers, processes }) => {
   it('drives chargers at run time, streams events, traces frames and serves /metrics that match the server', async () => {
     const { csms, url } = await strictServer();
-    const { base } = await controlledFleet({ count: 40, workers: 2, urls: [url] });
+    const { base } = await controlledFleet({ count, workers, processes, urls: [url] });
     const stream = await eventStream(base);
     cleanups.push(() => stream.close());
-    await accepted(base, 40);
+    await accepted(base, count);
 
     // List and filter.
     const all = await api(base, 'GET', '/chargers');
-    expect(all.json.count).toBe(40);
+    expect(all.json.count).toBe(count);
     expect(all.json.chargers.every((c: { link: string }) => c.link === 'accepted')).toBe(true);
-    expect((await api(base, 'GET', '/chargers?state=available')).json.count).toBe(40);
+    expect((await api(base, 'GET', '/chargers?state=available')).json.count).toBe(count);
     expect((await api(base, 'GET', '/chargers?state=charging')).json.count).toBe(0);
     expect((await api(base, 'GET', '/chargers?state=nonsense')).status).toBe(400);
 
@@ -125,7 +128,7 @@ describe('fleet control API in two worker threads', () => {
     await waitFor(() => stream.events.some((e) => e.type === 'error' && e.kind === 'connect-failed' && e.id.startsWith('CP-0001')), WAIT_MS, 'refused attempts');
     expect((await api(base, 'GET', '/chargers/CP-00012')).json.network).toBe('refuse');
     await api(base, 'POST', '/actions/restore-network', { select: { prefix: 'CP-0001' } });
-    await accepted(base, 40);
+    await accepted(base, count);
 
     // Black hole: the link stays open, nothing passes; restored, what was held arrives.
     const hole = 'CP-00021';
@@ -189,28 +192,78 @@ describe('fleet control API in two worker threads', () => {
     expect(mixed.json.results).toEqual(expect.arrayContaining([{ id: 'NEW-00002', ok: true }, expect.objectContaining({ id: 'NEW-00001', ok: false })]));
     expect((await api(base, 'POST', '/remove', { select: { prefix: 'NEW-' } })).json.removed).toHaveLength(5);
     expect((await api(base, 'POST', '/remove', {})).status).toBe(400);
-    expect((await api(base, 'GET', '/chargers')).json.count).toBe(40);
+    expect((await api(base, 'GET', '/chargers')).json.count).toBe(count);
 
-    // Prometheus: what the server received, as the chargers counted it (every CALL answered by now).
+    // Chargers of another version, added against their own central system.
+    const v201 = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const v201Url = await v201.start();
+    cleanups.push(() => v201.stop());
+    const added201 = await api(base, 'POST', '/chargers', { prefix: 'V2-', count: 4, ocpp: '2.0.1', url: v201Url });
+    expect(added201.json.added).toHaveLength(4);
+    await waitFor(() => v201.callsOf('BootNotification').length === 4, WAIT_MS, '2.0.1 boots');
+    expect((await api(base, 'GET', '/chargers/V2-00003')).json.version).toBe('ocpp2.0.1');
+    await accepted(base, 4, '&prefix=V2-');
+    await api(base, 'POST', '/chargers/V2-00003/plug', {});
+    await api(base, 'POST', '/chargers/V2-00003/present', { token: 'CARD-201' });
+    await waitFor(() => v201.callsOf('TransactionEvent', 'V2-00003').some((c) => (c.params as { eventType: string }).eventType === 'Started'), WAIT_MS, 'TransactionEvent Started');
+    expect((await api(base, 'POST', '/remove', { select: { prefix: 'V2-' } })).json.removed).toHaveLength(4);
+    expect(v201.validationFailures).toEqual([]);
+    expect(csms.validationFailures).toEqual([]);
+
+    const received = (action: string) => csms.callsOf(action).length + other.csms.callsOf(action).length + v201.callsOf(action).length;
+    // Prometheus: what the servers received, as the chargers counted it (every CALL answered by now).
     await waitFor(async () => {
       const s = parsePrometheus((await api(base, 'GET', '/metrics')).text);
       return ['BootNotification', 'StartTransaction', 'StopTransaction', 'Authorize'].every((action) =>
-        sample(s, 'evse_sim_ocpp_calls_total', { action, result: 'ok' }) === csms.callsOf(action).length + other.csms.callsOf(action).length);
+        sample(s, 'evse_sim_ocpp_calls_total', { action, result: 'ok' }) === received(action));
     }, WAIT_MS, 'metrics equal to what the servers received');
     const metrics = await api(base, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
     const s = parsePrometheus(metrics.text);
     const boot = sample(s, 'evse_sim_ocpp_calls_total', { action: 'BootNotification', result: 'ok' });
-    expect(boot).toBe(csms.callsOf('BootNotification').length + other.csms.callsOf('BootNotification').length);
+    expect(boot).toBe(received('BootNotification'));
+    expect(sample(s, 'evse_sim_ocpp_calls_total', { action: 'TransactionEvent', result: 'ok' })).toBe(received('TransactionEvent'));
     expect(sample(s, 'evse_sim_ocpp_call_duration_seconds_count', { action: 'BootNotification' })).toBe(boot);
     expect(sample(s, 'evse_sim_ocpp_call_duration_seconds_bucket', { action: 'BootNotification', le: '+Inf' })).toBe(boot);
     expect(sample(s, 'evse_sim_ocpp_call_duration_seconds_bucket', { action: 'BootNotification', le: '60' })).toBe(boot);
-    expect(sample(s, 'evse_sim_chargers', { state: 'charging' }) + sample(s, 'evse_sim_chargers', { state: 'available' }) + sample(s, 'evse_sim_chargers', { state: 'occupied' })).toBe(40);
-    expect(sample(s, 'evse_sim_chargers_link', { link: 'accepted' })).toBe(40);
-    expect(sample(s, 'evse_sim_sessions_started_total')).toBe(csms.callsOf('StartTransaction').length);
+    expect(sample(s, 'evse_sim_chargers', { state: 'charging' }) + sample(s, 'evse_sim_chargers', { state: 'available' }) + sample(s, 'evse_sim_chargers', { state: 'occupied' })).toBe(count);
+    expect(sample(s, 'evse_sim_chargers_link', { link: 'accepted' })).toBe(count);
+    expect(sample(s, 'evse_sim_sessions_started_total')).toBe(csms.callsOf('StartTransaction').length + 1);
     expect(sample(s, 'evse_sim_sessions_open')).toBeGreaterThanOrEqual(2);
     expect(sample(s, 'evse_sim_shards_answering')).toBe(2);
     expect(s.some((x) => x.name === 'evse_sim_main_nodejs_eventloop_lag_seconds')).toBe(true);
     expect(sample(s, 'evse_sim_reconnects_total')).toBeGreaterThanOrEqual(12);
   }, 300_000);
+});
+
+describe('fleet control API access', () => {
+  it('bound off loopback, needs its bearer token: 401 without, for HTTP and the event stream', async () => {
+    const { url } = await strictServer();
+    const { server, base } = await controlledFleet({ count: 3, workers: 0, urls: [url], listen: '0.0.0.0:0' });
+    expect(server.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const local = base.replace('0.0.0.0', '127.0.0.1');
+    const denied = await api(local, 'GET', '/chargers');
+    expect(denied.status).toBe(401);
+    expect(denied.json.error.code).toBe('ERR_CONTROL_TOKEN');
+    expect((await api(local, 'GET', '/metrics')).status).toBe(401);
+    expect((await api(local, 'GET', '/chargers', undefined, 'wrong')).status).toBe(401);
+    await waitFor(async () => (await api(local, 'GET', '/chargers', undefined, server.token)).json.count === 3, WAIT_MS, 'chargers with the token');
+    await expect(eventStream(local)).rejects.toThrow(/401/);
+    const stream = await eventStream(local, `?access_token=${server.token}`);
+    stream.close();
+  }, 120_000);
+
+  it('loopback needs no token; an unknown route or action is a clear 404, bad JSON a 400', async () => {
+    const { url } = await strictServer();
+    const { server, base } = await controlledFleet({ count: 2, workers: 0, urls: [url] });
+    expect(server.token).toBeUndefined();
+    await accepted(base, 2);
+    expect((await api(base, 'GET', '/')).json.endpoints.length).toBeGreaterThan(5);
+    const unknown = await api(base, 'POST', '/chargers/CP-00001/dance', {});
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.message).toMatch(/unknown action "dance"/);
+    expect((await api(base, 'GET', '/nowhere')).status).toBe(404);
+    const res = await fetch(`${base}/chargers/CP-00001/plug`, { method: 'POST', body: '{nope' });
+    expect(res.status).toBe(400);
+  }, 120_000);
 });

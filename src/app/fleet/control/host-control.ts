@@ -17,7 +17,7 @@ export interface ControlledHost {
   lagP99Ms(): number;
   reboot(h: Hosted): Promise<void>;
   remove(h: Hosted): Promise<void>;
-  addAtRunTime(chargers: { id: string; index: number }[], charger?: ChargerProfile, version?: OcppSubprotocol): Promise<string[]>;
+  addAtRunTime(chargers: { id: string; index: number }[], charger?: ChargerProfile, version?: OcppSubprotocol, url?: string): Promise<string[]>;
   applyNetwork(h: Hosted): void;
   openNetworkLab(): Promise<void>;
   remoteStart(h: Hosted, idTag: string, connectorId: number): Promise<boolean>;
@@ -173,7 +173,7 @@ export class HostControl {
         return { op: 'act', results };
       }
       case 'add': {
-        const added = await this.host.addAtRunTime(req.chargers, req.profile, req.version);
+        const added = await this.host.addAtRunTime(req.chargers, req.profile, req.version, req.url);
         const at = new Date().toISOString();
         for (const id of added) {
           this.emit({ type: 'added', id, at });

@@ -79,7 +79,7 @@ export type ControlRequest =
   | { op: 'list'; selection: Selection }
   | { op: 'get'; id: string }
   | { op: 'act'; selection: Selection; action: ChargerAction }
-  | { op: 'add'; chargers: { id: string; index: number }[]; profile?: ChargerProfile; version?: OcppSubprotocol }
+  | { op: 'add'; chargers: { id: string; index: number }[]; profile?: ChargerProfile; version?: OcppSubprotocol; url?: string }
   | { op: 'remove'; selection: Selection }
   | { op: 'trace'; id: string }
   | { op: 'stats' };

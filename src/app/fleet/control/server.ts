@@ -304,13 +304,15 @@ export class ControlServer {
         throw bad(`profile ${body.profile}: ${(err as Error).message}`);
       }
     }
+    if (body.url !== undefined && (typeof body.url !== 'string' || !/^wss?:\/\/[^\s/]+/.test(body.url))) throw bad('url must be a ws:// or wss:// URL');
+    const url = body.url as string | undefined;
     const ids = Array.from({ length: count }, (_, k) => `${body.prefix as string}${String(k + 1).padStart(digits, '0')}`);
     const existing = await this.ask({ op: 'list', selection: { ids } });
     if (existing.op === 'list' && existing.chargers.length) {
       throw new ControlError('ERR_CONTROL_EXISTS', `${existing.chargers.length} of these ids are in the fleet already, e.g. ${existing.chargers[0]!.id}: choose another prefix`, 409);
     }
     const chargers = ids.map((id) => ({ id, index: this.nextIndex++ }));
-    const a = await this.ask({ op: 'add', chargers, ...(profile ? { profile } : {}), ...(version ? { version } : {}) });
+    const a = await this.ask({ op: 'add', chargers, ...(profile ? { profile } : {}), ...(version ? { version } : {}), ...(url ? { url } : {}) });
     const added = a.op === 'add' ? a.added : [];
     return { status: 201, json: { added } };
   }
@@ -319,7 +321,7 @@ export class ControlServer {
 /** The routes, as GET / lists them. */
 const ROUTES = [
   'GET /chargers?state=&link=&prefix=&ids=a,b',
-  'POST /chargers {prefix, count, profile?, ocpp?: "1.6"|"2.0.1", digits?}',
+  'POST /chargers {prefix, count, profile?, ocpp?: "1.6"|"2.0.1", digits?, url?}',
   'GET /chargers/:id', 'DELETE /chargers/:id', 'GET /chargers/:id/trace',
   'POST /chargers/:id/{plug|unplug|present|fault|clear-fault|cut-network|restore-network|set-url|reboot|trace} {connectorId?, token?, method?, fault?, mode?, url?, on?, frames?}',
   'POST /actions/:action {select: {ids?, state?, link?, prefix?}, ...parameters}',

@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runFleet } from '../../../src/app/fleet/run.js';
 import { FleetRunner } from '../../../src/app/fleet/runner.js';
 import { ControlServer } from '../../../src/app/fleet/control/server.js';
 import type { ControlEvent } from '../../../src/app/fleet/control/protocol.js';
@@ -266,4 +271,48 @@ describe('fleet control API access', () => {
     const res = await fetch(`${base}/chargers/CP-00001/plug`, { method: 'POST', body: '{nope' });
     expect(res.status).toBe(400);
   }, 120_000);
+});
+
+describe('evse-edge sim --control --trace', () => {
+  it('prints the control URL, and writes the traced charger\'s frames as JSON lines with the latency of each answer', async () => {
+    const { csms, url } = await strictServer();
+    const dir = mkdtempSync(join(tmpdir(), 'evse-trace-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'trace.jsonl');
+    let errText = '';
+    const err = new Writable({ write(chunk, _enc, cb) { errText += String(chunk); cb(); } });
+    const out = new Writable({ write(_chunk, _enc, cb) { cb(); } });
+    let stop: ((signal?: string) => void) | undefined;
+    const run = runFleet(
+      { count: 3, scenario: quietScenario(), urls: [url], workers: 2, rampPerSec: 0, startMs: START, prefix: 'CP-', statusIntervalMs: 60_000, drainMs: 2_000,
+        controlListen: '127.0.0.1:0', trace: { ids: ['CP-00002'], file } },
+      { out, err, onInterrupt: (s) => { stop = s; return () => {}; } },
+    );
+    cleanups.push(async () => {
+      stop?.('SIGINT');
+      await run.catch(() => undefined);
+    });
+    const base = await waitFor(() => /control API: (http:\/\/\S+)/.exec(errText)?.[1], WAIT_MS, 'the control URL');
+    expect(errText).not.toMatch(/token/);
+    await accepted(base, 3);
+    await api(base, 'POST', '/chargers/CP-00002/plug', {});
+    await api(base, 'POST', '/chargers/CP-00002/present', { token: 'CARD-9' });
+    await waitFor(() => csms.callsOf('StartTransaction', 'CP-00002').length === 1, WAIT_MS, 'StartTransaction');
+    await api(base, 'POST', '/chargers/CP-00001/plug', {});
+    await waitFor(() => csms.callsOf('StatusNotification', 'CP-00001').length >= 4, WAIT_MS, 'CP-00001 Preparing');
+    stop!('SIGINT');
+    await run;
+    const frames = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; direction: string; at: string; frame: unknown[]; latencyMs?: number });
+    expect(new Set(frames.map((f) => f.id))).toEqual(new Set(['CP-00002']));
+    const calls = frames.filter((f) => f.direction === 'out' && f.frame[0] === 2);
+    const byAction = (a: string) => calls.filter((f) => f.frame[2] === a).length;
+    // Every CALL the server received from it, in the trace.
+    for (const action of ['BootNotification', 'StatusNotification', 'StartTransaction', 'Authorize']) {
+      expect(byAction(action)).toBe(csms.callsOf(action, 'CP-00002').length);
+    }
+    const boot = calls.find((f) => f.frame[2] === 'BootNotification')!;
+    const answer = frames.find((f) => f.direction === 'in' && f.frame[0] === 3 && f.frame[1] === boot.frame[1])!;
+    expect(answer.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(answer.at)).toBeGreaterThanOrEqual(Date.parse(boot.at));
+  }, 180_000);
 });

@@ -102,14 +102,15 @@ export interface ShardFigures {
   shards: number;
 }
 
-export type ControlAnswer =
+/** `unanswered`: shards that did not answer in time (their chargers are missing from the answer). */
+export type ControlAnswer = { unanswered?: number } & (
   | { op: 'list'; chargers: ChargerSummary[] }
   | { op: 'get'; charger?: ChargerDetail }
   | { op: 'act'; results: ActResult[] }
   | { op: 'add'; added: string[] }
   | { op: 'remove'; removed: string[] }
   | { op: 'trace'; frames?: TraceFrame[] }
-  | { op: 'stats'; figures: ShardFigures };
+  | { op: 'stats'; figures: ShardFigures });
 
 /** Something that happened to a charger, for the event stream. */
 export type ControlEvent =
@@ -139,6 +140,7 @@ export function emptyAnswer(req: ControlRequest): ControlAnswer {
 export function mergeAnswers(req: ControlRequest, answers: ControlAnswer[]): ControlAnswer {
   const out = emptyAnswer(req);
   for (const a of answers) {
+    if (a.unanswered) out.unanswered = (out.unanswered ?? 0) + a.unanswered;
     if (a.op !== out.op) continue;
     if (out.op === 'list' && a.op === 'list') out.chargers.push(...a.chargers);
     else if (out.op === 'get' && a.op === 'get') out.charger ??= a.charger;
@@ -176,9 +178,12 @@ export interface ControlTarget {
   control(req: ControlRequest): Promise<ControlAnswer>;
 }
 
-/** Ask every target and merge; a target that fails or does not answer within `timeoutMs` counts as holding nothing. */
+/**
+ * Ask every target and merge. A target that fails or does not answer within `timeoutMs` is
+ * counted in `unanswered` (a target that is gone answers at once, holding nothing).
+ */
 export async function fanOut(targets: ControlTarget[], req: ControlRequest, timeoutMs: number): Promise<ControlAnswer> {
-  const answers = await Promise.all(targets.map((t) => withTimeout(t.control(req), timeoutMs).catch(() => emptyAnswer(req))));
+  const answers = await Promise.all(targets.map((t) => withTimeout(t.control(req), timeoutMs).catch((): ControlAnswer => ({ ...emptyAnswer(req), unanswered: 1 }))));
   return mergeAnswers(req, answers);
 }
 

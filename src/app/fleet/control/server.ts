@@ -58,7 +58,9 @@ export interface ControlServerOptions {
 }
 
 const bad = (message: string) => new ControlError('ERR_CONTROL_REQUEST', message, 400);
-const notFound = (id: string) => new ControlError('ERR_CONTROL_NOT_FOUND', `no charger ${id} in the fleet (never added, or removed)`, 404);
+const notFound = (id: string, a?: ControlAnswer) => (a?.unanswered
+  ? new ControlError('ERR_CONTROL_SHARD_SILENT', `${a.unanswered} shard(s) of the fleet did not answer in time: ${id} may be held by one of them (the machine is overloaded?); try again`, 503)
+  : new ControlError('ERR_CONTROL_NOT_FOUND', `no charger ${id} in the fleet (never added, or removed)`, 404));
 
 function oneOf<T extends string>(list: readonly T[], v: unknown, what: string): T {
   if (typeof v !== 'string' || !list.includes(v as T)) throw bad(`${what} must be one of ${list.join(', ')}, got ${JSON.stringify(v)}`);
@@ -238,30 +240,30 @@ export class ControlServer {
     if (parts[0] === 'chargers') {
       if (parts.length === 1 && method === 'GET') {
         const a = await this.ask({ op: 'list', selection: parseSelection(query) });
-        return { status: 200, json: a.op === 'list' ? { count: a.chargers.length, chargers: a.chargers } : {} };
+        return { status: 200, json: a.op === 'list' ? { count: a.chargers.length, chargers: a.chargers, ...(a.unanswered ? { unansweredShards: a.unanswered } : {}) } : {} };
       }
       if (parts.length === 1 && method === 'POST') return this.add(body);
       const id = parts[1]!;
       if (parts.length === 2 && method === 'GET') {
         const a = await this.ask({ op: 'get', id });
-        if (a.op !== 'get' || !a.charger) throw notFound(id);
+        if (a.op !== 'get' || !a.charger) throw notFound(id, a);
         return { status: 200, json: a.charger };
       }
       if (parts.length === 2 && method === 'DELETE') {
         const a = await this.ask({ op: 'remove', selection: { ids: [id] } });
-        if (a.op !== 'remove' || a.removed.length === 0) throw notFound(id);
+        if (a.op !== 'remove' || a.removed.length === 0) throw notFound(id, a);
         return { status: 200, json: { removed: a.removed } };
       }
       if (parts.length === 3 && parts[2] === 'trace' && method === 'GET') {
         const a = await this.ask({ op: 'trace', id });
-        if (a.op !== 'trace' || !a.frames) throw notFound(id);
+        if (a.op !== 'trace' || !a.frames) throw notFound(id, a);
         return { status: 200, json: { id, frames: a.frames } };
       }
       if (parts.length === 3 && method === 'POST') {
         const action = parseAction(parts[2]!, body);
         const a = await this.ask({ op: 'act', selection: { ids: [id] }, action });
         const r = a.op === 'act' ? a.results[0] : undefined;
-        if (!r) throw notFound(id);
+        if (!r) throw notFound(id, a);
         if (!r.ok) throw new ControlError('ERR_CONTROL_ACTION_FAILED', r.error ?? 'failed', 409);
         return { status: 200, json: r };
       }
@@ -274,7 +276,7 @@ export class ControlServer {
       // Ids asked for that no shard holds: said, not skipped in silence.
       const missing = (selection.ids ?? []).filter((x) => !results.some((r) => r.id === x));
       const all = [...results, ...missing.map((x) => ({ id: x, ok: false, error: `no charger ${x} in the fleet (never added, or removed)` }))];
-      return { status: 200, json: { matched: results.length, ok: all.filter((r) => r.ok).length, failed: all.filter((r) => !r.ok).length, results: all } };
+      return { status: 200, json: { matched: results.length, ok: all.filter((r) => r.ok).length, failed: all.filter((r) => !r.ok).length, results: all, ...(a.unanswered ? { unansweredShards: a.unanswered } : {}) } };
     }
     if (parts[0] === 'remove' && parts.length === 1 && method === 'POST') {
       const selection = parseSelection((body.select ?? {}) as Record<string, unknown>);

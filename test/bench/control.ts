@@ -5,6 +5,7 @@
  *   npx tsx test/bench/control.ts [chargers=1000] [simulated minutes=20] [rounds=2]
  */
 import { FleetRunner } from '../../src/app/fleet/runner.js';
+import { FrameTrace } from '../../src/app/fleet/control/trace.js';
 import { chargerId } from '../../src/app/fleet/shard.js';
 
 const count = Number(process.argv[2] ?? 1000);
@@ -26,6 +27,23 @@ async function once(variant: Variant): Promise<{ cpuUsPerMessage: number; messag
   const messages = report.stats.counters.messagesIn + report.stats.counters.messagesOut;
   return { cpuUsPerMessage: (cpu.user + cpu.system) / messages, messages, events };
 }
+
+/**
+ * What a traced charger pays per frame (an untraced one pays nothing: its connection emits its
+ * traffic only to a listener). The fleet runs below are noisy on a shared machine; this is not.
+ */
+function traceCostUs(): number {
+  const t = new FrameTrace(200);
+  const call = (i: number) => `[2,"${i}","MeterValues",{"connectorId":1,"transactionId":5,"meterValue":[{"timestamp":"2026-01-05T08:00:00.000Z","sampledValue":[{"value":"1234.5","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"11000","measurand":"Power.Active.Import","unit":"W"}]}]}]`;
+  const res = (i: number) => `[3,"${i}",{}]`;
+  const n = 200_000;
+  for (let i = 0; i < 20_000; i++) { t.record('out', call(i)); t.record('in', res(i)); }
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) { t.record('out', call(i)); t.record('in', res(i)); }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / (2 * n);
+}
+process.stdout.write(`a traced frame: ${traceCostUs().toFixed(2)} µs CPU (FrameTrace.record, MeterValues and its answer, building the strings included)\n`);
 
 const results: Record<Variant, number[]> = { off: [], on: [], 'trace-all': [] };
 for (let r = 0; r < rounds; r++) {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runFleet } from '../../../src/app/fleet/run.js';
 import { FleetRunner } from '../../../src/app/fleet/runner.js';
@@ -270,8 +271,21 @@ describe('fleet control API access', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.json.error.message).toMatch(/unknown action "dance"/);
     expect((await api(base, 'GET', '/nowhere')).status).toBe(404);
-    const res = await fetch(`${base}/chargers/CP-00001/plug`, { method: 'POST', body: '{nope' });
+    const res = await fetch(`${base}/chargers/CP-00001/plug`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     expect(res.status).toBe(400);
+    // What a cross-site form could send: refused before anything is done.
+    const form = await fetch(`${base}/chargers/CP-00001/reboot`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    expect(form.status).toBe(415);
+    // A name that resolved to 127.0.0.1 for a page's script (DNS rebinding): refused.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const r = httpRequest(`${base}/chargers`, { headers: { host: 'evil.example:9400' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      r.on('error', reject);
+      r.end();
+    });
+    expect(rebound).toBe(403);
   }, 120_000);
 });
 

@@ -145,7 +145,8 @@ export class ControlServer {
     const server = createServer((req, res) => void this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname !== '/events' || !this.authorised(req, url)) {
+      const hostOk = Boolean(this.token) || isLoopback((req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'));
+      if (url.pathname !== '/events' || !this.authorised(req, url) || !hostOk) {
         socket.end(`HTTP/1.1 ${url.pathname !== '/events' ? '404 Not Found' : '401 Unauthorized'}\r\nConnection: close\r\n\r\n`);
         return;
       }
@@ -208,6 +209,15 @@ export class ControlServer {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
         res.end(JSON.stringify({ error: { code: 'ERR_CONTROL_TOKEN', message: 'this control port needs its bearer token (printed at start): Authorization: Bearer <token>' } }));
         return;
+      }
+      // Without a token (loopback), a web page must not drive the fleet: a Host that is not a
+      // loopback name (DNS rebinding) is refused, and a body must be declared JSON, which a
+      // cross-site form cannot send without the browser asking first (CORS preflight, unanswered).
+      if (!this.token && !isLoopback((req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'))) {
+        throw new ControlError('ERR_CONTROL_HOST', 'this control port answers loopback names only (Host: 127.0.0.1, localhost or [::1]); bind it elsewhere to get a token', 403);
+      }
+      if ((req.method === 'POST' || req.method === 'DELETE') && !/^application\/json\b/.test(req.headers['content-type'] ?? '')) {
+        throw new ControlError('ERR_CONTROL_CONTENT_TYPE', 'send the request with Content-Type: application/json (an empty body is {})', 415);
       }
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const text = await this.prometheus.scrape();

@@ -738,6 +738,10 @@ export class FleetHost {
     // allocate a burst of close frames and promises (the RSS peak of a run) and stall the loop.
     const all = [...this.hosted.values()];
     for (const h of all) h.runtime.halt();
+    // A link in a black hole would hold its closing handshake until ws's close timeout (30 s):
+    // its frames pass again, and connections stuck in the hole are dropped.
+    for (const h of all) if (h.network === 'black-hole') h.runtime.connection.releaseSocket();
+    if (this.blackHole) for (const sock of this.blackHole.held) sock.destroy();
     if (fast) {
       // Sockets dropped first (no close frames, nothing to wait for); stop() then finds each
       // link closed and only releases the charger's own resources.

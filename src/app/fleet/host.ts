@@ -420,6 +420,14 @@ export class FleetHost {
     return ok;
   }
 
+  /** With the control API on: a charger's CALLERRORs are events too (a closure per charger, only then). */
+  private withCallErrorEvents(h: Hosted, count: (o: CallOutcome) => void): (o: CallOutcome) => void {
+    return (o) => {
+      count(o);
+      if (o.result === 'callerror') this.control?.error(h, 'callerror', `${o.action}: ${o.errorCode ?? 'GenericError'}`);
+    };
+  }
+
   /** Compose charger h's runtime around its hardware (at its start, and again after a reboot) and count what it does. */
   private compose(h: Hosted): void {
     const { scenario: sc, security } = this.o;
@@ -445,7 +453,7 @@ export class FleetHost {
       ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
       definitions, defaults, ocppVersions: [version],
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
-      onCall: h.countedByVersion ? this.onCallOf(version) : this.onCall,
+      onCall: this.control ? this.withCallErrorEvents(h, h.countedByVersion ? this.onCallOf(version) : this.onCall) : h.countedByVersion ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
       // Its own stream, so firmware timings do not shift the scenario's events. The simulated
       // firmware speaks 1.6's Firmware Management (2.0.1's UpdateFirmware/GetLog is not simulated yet).

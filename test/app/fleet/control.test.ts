@@ -126,6 +126,19 @@ describe.each([
       expect((await api(base, 'POST', '/chargers/CP-00011/clear-fault', { fault })).status).toBe(200);
     }
 
+    // The central system answers one charger's StatusNotification with a CALLERROR (ocpp-rpc's GenericError for a handler's error): an event, and counted by code.
+    csms.on('StatusNotification', (_p: unknown, client: { identity: string }) => {
+      if (client.identity === 'CP-00030') throw new Error('refused for the test');
+      return {};
+    });
+    await api(base, 'POST', '/chargers/CP-00030/plug', {});
+    await waitFor(() => stream.events.some((e) => e.type === 'error' && e.id === 'CP-00030' && e.kind === 'callerror' && /^StatusNotification: GenericError$/.test(e.message)), WAIT_MS, 'a callerror event');
+    csms.on('StatusNotification', () => ({}));
+    const errorsByCode = parsePrometheus((await api(base, 'GET', '/metrics')).text);
+    expect(sample(errorsByCode, 'evse_sim_ocpp_callerrors_total', { action: 'StatusNotification', code: 'GenericError' })).toBeGreaterThanOrEqual(1);
+    expect(sample(errorsByCode, 'evse_sim_ocpp_calls_total', { action: 'StatusNotification', result: 'callerror' }))
+      .toBe(sample(errorsByCode, 'evse_sim_ocpp_callerrors_total', { action: 'StatusNotification', code: 'GenericError' }));
+
     // Network: refuse on a selection (by prefix), then restore.
     const cutIds = all.json.chargers.map((c: { id: string }) => c.id).filter((x: string) => x.startsWith('CP-0001'));
     expect(cutIds.length).toBeGreaterThanOrEqual(10);

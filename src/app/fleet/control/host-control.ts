@@ -115,7 +115,7 @@ export class HostControl {
     this.emit({ type: 'charger', id: h.id, state: s, link: l, at: new Date().toISOString() });
   }
 
-  error(h: Hosted, kind: 'connect-failed' | 'fault' | 'bad-message', message: string): void {
+  error(h: Hosted, kind: 'connect-failed' | 'fault' | 'bad-message' | 'callerror', message: string): void {
     this.emit({ type: 'error', id: h.id, kind, message, at: new Date().toISOString() });
   }
 

@@ -117,7 +117,7 @@ export type ControlEvent =
   | { type: 'charger'; id: string; state: ChargerState; link: LinkStateName; at: string }
   | { type: 'session-started'; id: string; evseId: number; localId: string; at: string }
   | { type: 'session-stopped'; id: string; evseId: number; localId: string; energyWh: number; reason: string; at: string }
-  | { type: 'error'; id: string; kind: 'connect-failed' | 'fault' | 'bad-message'; message: string; at: string }
+  | { type: 'error'; id: string; kind: 'connect-failed' | 'fault' | 'bad-message' | 'callerror'; message: string; at: string }
   | { type: 'added' | 'removed'; id: string; at: string }
   | { type: 'frame'; id: string; frame: TraceFrame };
 

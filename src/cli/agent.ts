@@ -30,7 +30,7 @@ export function agentCommand(): Command {
         return;
       }
       // Under systemd (Type=notify): READY=1 once started, watchdog pings while healthy, STOPPING=1.
-      const service = await startService({ agent, log, notifier: createNotifier(process.env, log), meterPollIntervalMs: loaded.config.session.meterPollIntervalMs });
+      const service = await startService({ agent, log, notifier: createNotifier(process.env, log), meterPollIntervalMs: loaded.config.session.meterPollIntervalMs, metricsListen: loaded.config.metrics?.listen });
       onShutdown(log, () => service.stop(), { deadlineMs: STOP_DEADLINE_MS, onDeadline: () => service.abort() });
     });
 }

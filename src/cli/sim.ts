@@ -7,6 +7,7 @@ import { parseFailOn } from '../app/fleet/report.js';
 import { defaultRampPerSec } from '../app/fleet/runner.js';
 import { parseShard } from '../app/fleet/shard.js';
 import { parseOcppMix } from '../app/fleet/ocpp-mix.js';
+import { parseListen } from '../app/fleet/control/server.js';
 import type { FleetSecurity } from '../app/fleet/host.js';
 
 const positiveInt = (v: string) => {
@@ -52,6 +53,7 @@ interface SimOpts {
   timeScale: number; report?: string; failOn?: string; junit?: string; shard?: string; prefix: string; digits: number; workers?: number; processes?: number;
   statusInterval: number; start?: string; logLevel?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean;
   password?: string; ca?: string; cert?: string; key?: string; ocpp: string; signed?: boolean;
+  control?: string; trace?: string[]; traceFile: string;
 }
 
 function readCa(file: string): string {
@@ -104,6 +106,10 @@ export function simCommand(): Command {
     .option('--workers <n>', 'worker threads per process (default: about one per core; 0: none)', nonNegativeInt)
     .option('--processes <n>', 'processes, each with its worker threads (default: as the open-file limit requires, a socket per charger)', positiveInt)
     .option('--status-interval <seconds>', 'status every N seconds', positiveNumber, 5)
+    // The control API and traces (issue 19).
+    .option('--control [host:port]', 'control API: HTTP JSON, WebSocket events (/events) and Prometheus /metrics; loopback by default (127.0.0.1:9400); bound elsewhere it needs the bearer token printed at start')
+    .option('--trace <charger-ids...>', 'write these chargers\' OCPP frames (both directions, timestamps, latencies) as JSON lines to --trace-file')
+    .option('--trace-file <file>', 'where --trace writes', 'evse-edge-trace.jsonl')
     .addOption(new Option('--log-level <level>', 'chargers\' own logs on stderr; default none').choices(['debug', 'info', 'warn', 'error']))
     .action(async (o: SimOpts) => {
       if (o.failOn) asUsage(() => parseFailOn(o.failOn!), '--fail-on');
@@ -115,11 +121,14 @@ export function simCommand(): Command {
         o.ramp = defaultRampPerSec();
         process.stderr.write(`ramp: ${o.ramp} chargers/s, the default for ${availableParallelism()} cores (--ramp to change, --ramp 0 for all at once)\n`);
       }
+      const controlListen = o.control === undefined ? undefined : (o.control as string | true) === true ? '127.0.0.1:9400' : o.control;
+      if (controlListen !== undefined) asUsage(() => parseListen(controlListen), '--control');
       const { code } = await runFleet(
         {
           count: o.count, scenario: o.scenario, charger: o.charger, ocpp, urls: o.url, security: fleetSecurity(o), signedMeters: o.signed, rampPerSec: o.ramp, durationMs: o.duration, seed: o.seed,
           timeScale: o.timeScale, startMs, reportPath: o.report, failOn: o.failOn, junitPath: o.junit, shard, prefix: o.prefix,
           digits: Math.max(5, o.digits), workers: o.workers, processes: o.processes, statusIntervalMs: o.statusInterval * 1000, logLevel: o.logLevel, json: o.json,
+          ...(controlListen !== undefined ? { controlListen } : {}), ...(o.trace?.length ? { trace: { ids: o.trace, file: o.traceFile } } : {}),
         },
         {
           out: process.stdout, err: process.stderr,

@@ -130,6 +130,12 @@ export const agentConfigSchema = s.object({
       maxRequestAgeS: s.withDefault(s.int({ min: 1, max: 3_600 }), 60),
     }),
   ),
+  metrics: s.optional(
+    s.object({
+      listen: s.withDefault(s.string({ pattern: /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, patternHint: 'HOST:PORT, e.g. 127.0.0.1:9464' })
+        .describe('address of the Prometheus endpoint (GET /metrics); loopback by default (it authenticates nobody)'), '127.0.0.1:9464'),
+    }).describe('a Prometheus /metrics endpoint: link state, outbox depth and age, sessions, meter read errors, faults'),
+  ),
   tariff: s.optional(tariffSchema.describe('the local tariff; the central system may replace it (configuration key Tariff, or DataTransfer org.evse-edge/SetTariff)')),
   retention: s.withDefault(s.object({ days: s.withDefault(s.int({ min: 1, max: 3_650 }), 90) }), { days: 90 }),
   firmware: s.optional(

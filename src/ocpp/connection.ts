@@ -242,6 +242,40 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     return !this.stopped && (this.isOpen || this.retryTimer !== undefined || this.client.state !== RPCClient.CLOSED);
   }
 
+  /** The endpoint it connects to now. */
+  get endpoint(): string {
+    return this.opts.endpoint;
+  }
+
+  /**
+   * A black hole (a simulated partition): the socket stays open but nothing passes either way
+   * (reads paused, writes held) until released. Returns whether there was a socket to hold.
+   */
+  holdSocket(): boolean {
+    const socket = this.socket();
+    if (!socket || this.held) return false;
+    socket.pause();
+    socket.cork();
+    this.held = socket;
+    return true;
+  }
+
+  /** Let a held socket's frames pass again (those held are sent now). */
+  releaseSocket(): void {
+    const socket = this.held;
+    this.held = undefined;
+    if (!socket || socket.destroyed) return;
+    socket.uncork();
+    socket.resume();
+  }
+
+  private held?: import('node:net').Socket;
+
+  private socket(): import('node:net').Socket | undefined {
+    const ws = (this.client as unknown as { _ws?: { _socket?: import('node:net').Socket } })._ws;
+    return ws?._socket;
+  }
+
   reconfigure(opts: Partial<Pick<ConnectionOptions, 'password' | 'pingIntervalMs' | 'endpoint' | 'wsOpts'>>): void {
     Object.assign(this.opts, opts);
     const patch: Partial<RPCClientOptions> = {};

@@ -1,6 +1,7 @@
 import type { Log } from '../../lib/log.js';
 import type { Agent } from './controller.js';
 import { agentHealthChecks } from './health.js';
+import { AgentMetrics } from './metrics.js';
 import type { ServiceNotifier } from './sd-notify.js';
 import { HealthWatchdog } from './watchdog.js';
 
@@ -16,11 +17,17 @@ export interface ServiceHandle {
  * Start the agent as a service: READY=1 only once the database is open and migrated and the
  * agent has started; then watchdog pings while it is healthy.
  */
-export async function startService(o: { agent: Agent; notifier: ServiceNotifier; log: Log; meterPollIntervalMs: number }): Promise<ServiceHandle> {
+export async function startService(o: { agent: Agent; notifier: ServiceNotifier; log: Log; meterPollIntervalMs: number; metricsListen?: string }): Promise<ServiceHandle> {
   const { agent, notifier, log } = o;
   notifier.status('starting');
   await agent.start();
   const schema = agent.db?.pragma('user_version', { simple: true });
+  let metrics: AgentMetrics | undefined;
+  if (o.metricsListen) {
+    metrics = new AgentMetrics(agent);
+    const url = await metrics.start(o.metricsListen);
+    log.info('Prometheus metrics served', { url });
+  }
   notifier.ready(`running: database schema ${schema}, OCPP security profile ${agent.security.profile()}`);
   let watchdog: HealthWatchdog | undefined;
   const intervalMs = notifier.watchdogIntervalMs;
@@ -39,6 +46,7 @@ export async function startService(o: { agent: Agent; notifier: ServiceNotifier;
       stopped ??= (async () => {
         notifier.stopping('stopping');
         watchdog?.stop();
+        await metrics?.stop();
         try {
           await agent.stop();
         } finally {

@@ -26,6 +26,11 @@ import { Scheduler } from './scheduler.js';
 import { versionOf, type OcppMix } from './ocpp-mix.js';
 import type { OcppSubprotocol } from '../../ocpp/version.js';
 import { loadedOcppVersion, loadOcppVersions } from '../../ocpp/versions.js';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { KeyDefinition } from '../../ocpp/v16/index.js';
+import type { Hosted } from './control/hosted.js';
+import { HostControl } from './control/host-control.js';
+import type { ControlEvent } from './control/protocol.js';
 
 /**
  * Old-generation growth allowed between full GCs once every charger is up (V8's default is
@@ -59,10 +64,7 @@ export interface FleetSecurity {
 }
 
 export interface HostOptions {
-  /**
-   * The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL),
-   * and their number in the fleet (1 for SIM-00001; scripted steps select chargers by it).
-   */
+  /** The charger ids this thread hosts, with their index in the whole fleet (for ramp and URL). */
   chargers: { id: string; index: number; number?: number }[];
   scenario: Scenario;
   charger: ChargerProfile;
@@ -70,9 +72,9 @@ export interface HostOptions {
   urls: string[];
   /** The OCPP versions the chargers speak, by share (default: every one 1.6). */
   ocpp?: OcppMix;
-  security?: FleetSecurity;
   /** Each simulated meter signs its transactions' begin and end values (OCMF) with its own key. */
   signedMeters?: boolean;
+  security?: FleetSecurity;
   timeScale: number;
   /** Simulated epoch ms at which the run starts. */
   startMs: number;
@@ -90,6 +92,8 @@ export interface HostOptions {
   drainMs?: number;
   /** How often (wall ms) the store drops what the central system has acknowledged (default 10 s). */
   housekeepingMs?: number;
+  /** The control API is on (events are sent up, commands answered); traceIds: chargers traced from their start (--trace). */
+  control?: { traceIds?: string[]; traceFrames?: number };
 }
 
 /**
@@ -129,18 +133,6 @@ function connectFailureText(err: Error & { code?: string | number }): string {
   return err.code !== undefined ? `${err.code}: ${message}` : message;
 }
 
-interface Hosted {
-  runtime: ChargePointRuntime;
-  driver: SimDriver;
-  sims: Map<number, SimConnector>;
-  statuses: Map<number, ChargePointStatus>;
-  connected: boolean;
-  accepted: boolean;
-  offline: boolean;
-  /** Its boot was answered Pending (1) and/or Rejected (2) at least once. */
-  bootRefusals: number;
-}
-
 /**
  * Many charge points in one thread: one in-memory SQLite database, one Scheduler (the Clock
  * of every core), one set of OCPP key definitions; each charger is the same ChargePointRuntime
@@ -163,6 +155,8 @@ export class FleetHost {
   private stopping = false;
   /** The scenario's scripted steps and the expectations watching them, if it has any. */
   private readonly script?: FleetScript;
+  /** The scripted handle of each charger the script drives (told when the charger is first Accepted). */
+  private readonly scripted = new WeakMap<Hosted, ScriptedCharger>();
 
   /** `appStart`: how the central system is asked to start; without it, the charger's own remote start. */
   constructor(private readonly o: HostOptions, private readonly appStart?: AppStart) {
@@ -248,7 +242,7 @@ export class FleetHost {
       const budgetMs = Math.min(MAX_BUILD_SLICE_MS, Math.max(BUILD_SLICE_MS, sliceStart - lastSliceEnd));
       let built = 0;
       while (next < list.length && (perMs === Number.POSITIVE_INFINITY || list[next]!.index <= elapsed * perMs)) {
-        this.add(list[next]!.id, list[next]!.index, list[next]!.number);
+        this.add(list[next]!.id, list[next]!.index, undefined, list[next]!.number);
         next++;
         if (++built % 8 === 0 && Date.now() - sliceStart >= budgetMs) break;
       }
@@ -326,49 +320,169 @@ export class FleetHost {
     this.metrics.onIncoming(action, result);
   };
 
-  private add(id: string, index: number, number = index + 1): void {
-    const { scenario: sc, charger, seed, security } = this.o;
+  /** The key definitions and their defaults of a charger profile (shared by every charger of the same number of connectors). */
+  private definitionsOf(charger: ChargerProfile): { definitions: KeyDefinition[]; defaults: Map<string, string> } {
+    if (charger.connectors.length === this.o.charger.connectors.length) return { definitions: this.definitions, defaults: this.sharedDefaults() };
+    let d = this.otherDefinitions.get(charger.connectors.length);
+    if (!d) {
+      const definitions = keyDefinitions({ numberOfConnectors: charger.connectors.length, featureProfiles: FEATURE_PROFILES, measurands: [...SIM_MEASURANDS, ...OFFERED_MEASURANDS] });
+      const configured = new Map<string, string>();
+      for (const [k, v] of Object.entries(this.o.scenario.ocpp)) {
+        const def = definitions.find((x) => x.key === k);
+        if (def) configured.set(k, normalise(def, String(v)));
+      }
+      d = { definitions, defaults: new Map(definitions.map((x) => [x.key, configured.get(x.key) ?? x.default])) };
+      this.otherDefinitions.set(charger.connectors.length, d);
+    }
+    return d;
+  }
+
+  private readonly otherDefinitions = new Map<number, { definitions: KeyDefinition[]; defaults: Map<string, string> }>();
+
+  /**
+   * Build charger `id` (its simulated hardware, then its runtime) and start it. `added`: added
+   * at run time through the control API, with its own profile and version, if given.
+   */
+  private add(id: string, index: number, added?: { charger?: ChargerProfile; version?: OcppSubprotocol; url?: string }, number = index + 1): Hosted {
+    const { scenario: sc, seed } = this.o;
+    const charger = added?.charger ?? this.o.charger;
     const clock = this.scheduler.clock();
     const prng = new Prng(seedOf(id, seed));
     const sims = new Map<number, SimConnector>();
-    // Connector n of the charger profile is EVSE n.
-    const evses = charger.connectors.map((c) => {
-      const phases = connectorPhases(c);
-      const sim = new SimConnector({
-        clock, phases, dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
+    for (const c of charger.connectors) {
+      sims.set(c.id, new SimConnector({
+        clock, phases: connectorPhases(c), dc: c.phases === 'DC', nominalVoltageV: c.nominalVoltageV, maxCurrentA: c.maxCurrentA,
         initialEnergyWh: prng.int(100_000, 5_000_000), seed: seedOf(`${id}/meter/${c.id}`, seed),
         arrivalDelayMs: 0, departureDelayMs: 0,
         vehicle: () => ({ batteryWh: 60_000, maxPowerW: 11_000, socPct: 50, targetSocPct: 90 }),
         // A key per meter, for this run (a central system under test learns it from the values or MeterPublicKey).
         ...(this.o.signedMeters ? { signing: { privateKey: generateOcmfKey().privateKey, serial: `${id}-M${c.id}`, chargerId: id } } : {}),
-      });
-      sims.set(c.id, sim);
-      return { evseId: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases, nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
-    });
+      }));
+    }
     const reader = new SimIdReader();
     const faults = new SimFaultSource();
     const m = this.metrics;
-    const wsOpts = this.tlsFor(id);
     // Each charger speaks one version, composed through the version seam (drawn from the mix by its id and the seed).
-    const version = versionOf(this.o.ocpp, id, seed);
+    const version = added?.version ?? versionOf(this.o.ocpp, id, seed);
+    const h: Hosted = {
+      id, index, charger, version, url: added?.url ?? this.o.urls[index % this.o.urls.length]!, runtime: undefined as unknown as ChargePointRuntime,
+      driver: undefined as unknown as SimDriver, sims, reader, faults, statuses: new Map(), connected: false, accepted: false, offline: false,
+      bootRefusals: 0, everAccepted: false, network: 'up', life: { alive: true }, countedByVersion: Boolean(this.o.ocpp || added?.version),
+    };
+    this.hosted.set(id, h);
+    m.add('chargersStarted');
+    if (h.countedByVersion) m.addCharger(version, 'chargersStarted');
+    m.gauges.chargers++;
+    this.compose(h);
+    if (this.control?.tracedFromStart(id)) this.control.startTrace(h);
+    const record = this.o.recordEvents
+      ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
+        this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
+      : undefined;
+    const driven: DrivenChargePoint = {
+      id, connectors: sims, reader, faults,
+      remoteStart: (idTag, connectorId) => this.remoteStart(h, idTag, connectorId),
+      goOffline: () => {
+        if (h.offline) return;
+        h.offline = true;
+        m.add('flaps');
+        void h.runtime.link.stop();
+      },
+      goOnline: () => {
+        if (!h.offline || this.stopping) return;
+        h.offline = false;
+        h.runtime.link.start();
+      },
+      dropLink: () => {
+        m.add('storms');
+        void h.runtime.connection.reconnect();
+      },
+    };
+    if (this.script) {
+      // Its connection is the runtime's of the moment (a reboot composes a new one).
+      const scripted: ScriptedCharger = { ...driven, number, get connection() { return h.runtime.connection; } };
+      this.scripted.set(h, scripted);
+      this.script.plan(scripted);
+    }
+    h.driver = new SimDriver(driven, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
+      if (kind === 'arrive') m.add('arrivals');
+      else if (kind === 'balk') m.add('balked');
+      else if (kind === 'present') m.add('tokens');
+      else if (kind === 'fault') m.add('faults');
+      record?.(cpId, connectorId, kind, atMs, detail);
+    });
+    // A charger added at run time: its drivers start from now (an initial one's from the run's start, as the seed plans).
+    const driversFrom = added ? this.scheduler.now() : this.o.startMs;
+    this.startRuntime(h, () => h.driver.start(driversFrom));
+    return h;
+  }
+
+  private startRuntime(h: Hosted, then?: () => void): void {
+    const runtime = h.runtime;
+    runtime.start().then(
+      () => {
+        if (this.stopping || !h.life.alive) return;
+        // The meter register is non-volatile: a rebooted charger's resumes where it was.
+        then?.();
+      },
+      (err) => this.log.error('charge point failed to start', { cp: h.id, err }),
+    );
+  }
+
+  /** A driver's app start: the central system is asked to send RemoteStartTransaction (or the charger starts as if asked). */
+  async remoteStart(h: Hosted, idTag: string, connectorId: number): Promise<boolean> {
+    const m = this.metrics;
+    m.add('remoteStarts');
+    let ok: boolean;
+    try {
+      ok = this.appStart ? await this.appStart(h.id, idTag, connectorId) : await h.runtime.chargePoint.remoteStart(idTag, connectorId);
+    } catch {
+      ok = false;
+    }
+    if (!ok) m.add('remoteStartsRefused');
+    return ok;
+  }
+
+  /** With the control API on: a charger's CALLERRORs are events too (a closure per charger, only then). */
+  private withCallErrorEvents(h: Hosted, count: (o: CallOutcome) => void): (o: CallOutcome) => void {
+    return (o) => {
+      count(o);
+      if (o.result === 'callerror') this.control?.error(h, 'callerror', `${o.action}: ${o.errorCode ?? 'GenericError'}`);
+    };
+  }
+
+  /** Compose charger h's runtime around its hardware (at its start, and again after a reboot) and count what it does. */
+  private compose(h: Hosted): void {
+    const { scenario: sc, security } = this.o;
+    const { id, charger, version } = h;
+    const clock = this.scheduler.clock();
+    const evses = charger.connectors.map((c) => {
+      const sim = h.sims.get(c.id)!;
+      return { evseId: c.id, meter: sim.meter, powerPath: sim.powerPath, maxCurrentA: c.maxCurrentA, phases: connectorPhases(c), nominalVoltageV: c.nominalVoltageV, maxPowerW: c.maxPowerW };
+    });
+    const m = this.metrics;
+    const wsOpts = this.tlsFor(id);
+    const { definitions, defaults } = this.definitionsOf(charger);
+    const life = { alive: true };
+    h.life = life;
     const runtime = new ChargePointRuntime({
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
-      hardware: { evses, readers: [reader], faultSources: [faults] },
+      hardware: { evses, readers: [h.reader], faultSources: [h.faults] },
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
       csms: {
-        url: this.o.urls[index % this.o.urls.length]!, ...sc.csms,
+        url: h.url, ...sc.csms,
         ...(security?.password !== undefined ? { password: security.password.replaceAll('{id}', id) } : {}),
       },
       ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
-      definitions: this.definitions, defaults: this.sharedDefaults(), ocppVersions: [version],
+      definitions, defaults, ocppVersions: [version],
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
-      onCall: this.o.ocpp ? this.onCallOf(version) : this.onCall,
+      onCall: this.control ? this.withCallErrorEvents(h, h.countedByVersion ? this.onCallOf(version) : this.onCall) : h.countedByVersion ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
       // Its own stream, so firmware timings do not shift the scenario's events. The simulated
       // firmware speaks 1.6's Firmware Management, or 2.0.1's UpdateFirmware and GetLog.
       firmware: (({ chargePoint, clock: cpClock, notify }) => {
         const sim = new SimFirmware({
-          clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, seed)),
+          clock: cpClock, chargePoint, prng: new Prng(seedOf(`${id}/firmware`, this.o.seed)),
           notifyFirmware: (status) => notify('FirmwareStatusNotification', { status }),
           notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
           notifyFirmware201: (status, requestId) => notify('FirmwareStatusNotification', { status, requestId }),
@@ -379,38 +493,43 @@ export class FleetHost {
         return { firmware: { ...sim.firmware, ...sim.firmware201 }, diagnostics: { ...sim.diagnostics, ...sim.logs201 }, stop: () => sim.stop() };
       }) satisfies FirmwareFactory,
     });
-    const h: Hosted = { runtime, driver: undefined as unknown as SimDriver, sims, statuses: new Map(), connected: false, accepted: false, offline: false, bootRefusals: 0 };
-    this.hosted.set(id, h);
-    m.add('chargersStarted');
-    if (this.o.ocpp) m.addCharger(version, 'chargersStarted');
-    m.gauges.chargers++;
-    let everAccepted = false;
-    // Scripted steps drive it too (set below, with the driver's handle).
-    let scripted: ScriptedCharger | undefined;
+    h.runtime = runtime;
+    const changed = () => this.control?.changed(h);
     runtime.connection.on('open', () => {
+      if (!life.alive) return;
       m.add('connectionsOpened');
       h.connected = true;
       m.gauges.connected++;
+      changed();
     });
     runtime.connection.on('close', () => {
+      if (!life.alive) return;
       m.add('connectionsClosed');
       if (h.connected) m.gauges.connected--;
       h.connected = false;
+      changed();
     });
-    runtime.connection.on('bad-message', () => m.add('badMessages'));
+    runtime.connection.on('bad-message', ({ error }) => {
+      m.add('badMessages');
+      this.control?.error(h, 'bad-message', error);
+    });
     runtime.connection.on('connect-failed', ({ error }) => {
+      if (!life.alive) return;
       m.add('connectFailures');
       this.lastConnectFailure = `${id}: ${connectFailureText(error)}`;
+      this.control?.error(h, 'connect-failed', connectFailureText(error));
     });
     runtime.link.on('state', (s) => {
+      if (!life.alive) return;
       const acc = s === 'accepted';
       if (acc && !h.accepted) {
         m.gauges.accepted++;
-        if (!everAccepted) {
-          everAccepted = true;
+        if (!h.everAccepted) {
+          h.everAccepted = true;
+          const scripted = this.scripted.get(h);
           if (scripted) this.script!.accepted(scripted);
           m.add('chargersAccepted');
-          if (this.o.ocpp) m.addCharger(version, 'chargersAccepted');
+          if (h.countedByVersion) m.addCharger(version, 'chargersAccepted');
           m.lastAcceptedAtMs = Math.max(m.lastAcceptedAtMs, Date.now() - this.o.runStartedAt);
         } else m.add('reconnects');
       } else if (!acc && h.accepted) m.gauges.accepted--;
@@ -419,7 +538,9 @@ export class FleetHost {
         h.bootRefusals |= refusal;
         m.add(refusal === 1 ? 'bootsPending' : 'bootsRejected');
       }
+      const was = h.accepted;
       h.accepted = acc;
+      if (was !== acc || s === 'booting') changed();
     });
     runtime.link.on('dead-letter', () => m.add('deadLetters'));
     runtime.link.on('delivered', (e) => {
@@ -427,6 +548,7 @@ export class FleetHost {
     });
     const cp = runtime.chargePoint;
     cp.on('status', (condition) => {
+      if (!life.alive) return;
       const st = v16StatusOf(condition);
       const before = h.statuses.get(st.connectorId);
       if (before === 'Charging') m.gauges.charging--;
@@ -434,64 +556,143 @@ export class FleetHost {
       if (st.status === 'Charging') m.gauges.charging++;
       if (st.status === 'Faulted') m.gauges.faulted++;
       h.statuses.set(st.connectorId, st.status);
+      changed();
     });
-    cp.on('session-started', () => m.add('sessionsStarted'));
+    cp.on('session-started', (e) => {
+      m.add('sessionsStarted');
+      this.control?.session(h, { type: 'session-started', evseId: e.evseId, localId: e.localId });
+    });
     cp.on('session-stopped', (e) => {
       m.add('sessionsStopped');
       m.add('energyWh', e.energyWh);
+      this.control?.session(h, { type: 'session-stopped', evseId: e.evseId, localId: e.localId, energyWh: e.energyWh, reason: e.reason });
     });
     // What the central system said, apart from what a charger decided without its answer.
     cp.on('auth-refused', (e) => m.add(e.source === 'csms' ? 'authRefused' : 'authRefusedLocally'));
-    const record = this.o.recordEvents
-      ? (cpId: string, connectorId: number, kind: DriverEventKind, atMs: number, detail?: string) =>
-        this.events.push(`${atMs - this.o.startMs} ${cpId} ${connectorId} ${kind}${detail ? ` ${detail}` : ''}`)
-      : undefined;
-    const driven: DrivenChargePoint = {
-      id, connectors: sims, reader, faults,
-      remoteStart: async (idTag, connectorId) => {
-        m.add('remoteStarts');
-        let ok: boolean;
-        try {
-          ok = this.appStart ? await this.appStart(id, idTag, connectorId) : await cp.remoteStart(idTag, connectorId);
-        } catch {
-          ok = false;
-        }
-        if (!ok) m.add('remoteStartsRefused');
-        return ok;
-      },
-      goOffline: () => {
-        if (h.offline) return;
-        h.offline = true;
-        m.add('flaps');
-        void runtime.link.stop();
-      },
-      goOnline: () => {
-        if (!h.offline || this.stopping) return;
-        h.offline = false;
-        runtime.link.start();
-      },
-      dropLink: () => {
-        m.add('storms');
-        void runtime.connection.reconnect();
-      },
-    };
-    if (this.script) this.script.plan((scripted = { ...driven, number, connection: runtime.connection }));
-    h.driver = new SimDriver(driven, sc, this.scheduler, seed, (cpId, connectorId, kind, atMs, detail) => {
-      if (kind === 'arrive') m.add('arrivals');
-      else if (kind === 'balk') m.add('balked');
-      else if (kind === 'present') m.add('tokens');
-      else if (kind === 'fault') m.add('faults');
-      record?.(cpId, connectorId, kind, atMs, detail);
-    });
-    runtime.start().then(
-      () => {
-        if (this.stopping) return;
-        h.driver.start(this.o.startMs);
-      },
-      (err) => this.log.error('charge point failed to start', { cp: id, err }),
-    );
+    if (h.trace) this.control?.attachTrace(h);
   }
 
+  /**
+   * Take charger h's runtime away as a power loss does: no further CALL, the socket dropped
+   * without a closing handshake, nothing flushed; the store keeps what it had written (open
+   * sessions, the outbox), which the next runtime recovers at its boot. The gauges forget it.
+   */
+  private async powerOff(h: Hosted): Promise<void> {
+    const m = this.metrics;
+    h.life.alive = false;
+    if (h.connected) m.gauges.connected--;
+    if (h.accepted) m.gauges.accepted--;
+    for (const st of h.statuses.values()) {
+      if (st === 'Charging') m.gauges.charging--;
+      if (st === 'Faulted') m.gauges.faulted--;
+    }
+    h.connected = false;
+    h.accepted = false;
+    h.statuses.clear();
+    h.runtime.connection.releaseSocket();
+    h.runtime.halt();
+    await h.runtime.connection.stop({ force: true }).catch(() => {});
+    await h.runtime.stop().catch(() => {});
+  }
+
+  /** Hard reboot: power off, then a new runtime on the same store and hardware boots and recovers. */
+  async reboot(h: Hosted): Promise<void> {
+    await this.powerOff(h);
+    if (this.stopping || !this.hosted.has(h.id)) return;
+    this.compose(h);
+    this.applyNetwork(h);
+    this.control?.changed(h);
+    this.startRuntime(h);
+  }
+
+  /** Remove charger h from the fleet: its drivers stop, its link closes politely. */
+  async remove(h: Hosted): Promise<void> {
+    this.hosted.delete(h.id);
+    h.driver.stop();
+    const m = this.metrics;
+    m.gauges.chargers--;
+    h.life.alive = false;
+    if (h.connected) m.gauges.connected--;
+    if (h.accepted) m.gauges.accepted--;
+    for (const st of h.statuses.values()) {
+      if (st === 'Charging') m.gauges.charging--;
+      if (st === 'Faulted') m.gauges.faulted--;
+    }
+    h.runtime.connection.releaseSocket();
+    await h.runtime.stop().catch(() => {});
+  }
+
+  /** Add chargers at run time (control API): built and started at once, the version's binding loaded first. */
+  async addAtRunTime(chargers: { id: string; index: number }[], charger?: ChargerProfile, version?: OcppSubprotocol, url?: string): Promise<string[]> {
+    if (this.stopping || !this.db) return [];
+    if (version && !loadedOcppVersion(version)) await loadOcppVersions([version]);
+    const added: string[] = [];
+    for (const c of chargers) {
+      if (this.hosted.has(c.id)) continue;
+      this.add(c.id, c.index, { charger, version, url });
+      added.push(c.id);
+    }
+    return added;
+  }
+
+  /** Where charger h's connection goes now: the central system, or nowhere while its network is cut. */
+  applyNetwork(h: Hosted): void {
+    const conn = h.runtime.connection;
+    if (h.network === 'up') {
+      conn.releaseSocket();
+      if (conn.endpoint !== h.url) conn.reconfigure({ endpoint: h.url });
+      return;
+    }
+    const lab = this.networkLab();
+    conn.reconfigure({ endpoint: h.network === 'black-hole' ? lab.blackHoleUrl : lab.refusedUrl });
+  }
+
+  /** Endpoints of a cut network: a port that refuses connections, and one that accepts and never answers. */
+  private networkLab(): { refusedUrl: string; blackHoleUrl: string } {
+    if (!this.lab) throw new Error('the network lab is not ready');
+    return this.lab;
+  }
+
+  /** Prepare the network lab (once, before a cut). */
+  async openNetworkLab(): Promise<void> {
+    if (this.lab) return;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const refusedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const held = new Set<Socket>();
+    const hole = createServer((s) => {
+      held.add(s);
+      s.on('error', () => {});
+      s.on('close', () => held.delete(s));
+    });
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    hole.unref();
+    this.blackHole = { server: hole, held };
+    this.lab = { refusedUrl: `ws://127.0.0.1:${refusedPort}/ocpp`, blackHoleUrl: `ws://127.0.0.1:${(hole.address() as AddressInfo).port}/ocpp` };
+  }
+
+  private lab?: { refusedUrl: string; blackHoleUrl: string };
+  private blackHole?: { server: Server; held: Set<Socket> };
+
+  /** The chargers this thread holds. */
+  get chargers(): ReadonlyMap<string, Hosted> {
+    return this.hosted;
+  }
+
+  /** The control API's side of this host (events, traces, commands), once attached. */
+  control?: HostControl;
+
+  /** Turn the control API's side on (before start()): events go to `onEvents` in batches. */
+  attachControl(onEvents: (events: ControlEvent[]) => void): HostControl {
+    this.control ??= new HostControl(this, onEvents, this.o.control ?? {});
+    return this.control;
+  }
+
+  /** Event-loop lag p99 of this thread since it started, ms. */
+  lagP99Ms(): number {
+    return this.lag.percentile(99) / 1e6;
+  }
   /**
    * TLS options of one charger's connection: the private CA, and its own client certificate
    * (read from the files its id names; files without {id} are read once, for every charger).
@@ -579,6 +780,10 @@ export class FleetHost {
     // allocate a burst of close frames and promises (the RSS peak of a run) and stall the loop.
     const all = [...this.hosted.values()];
     for (const h of all) h.runtime.halt();
+    // A link in a black hole would hold its closing handshake until ws's close timeout (30 s):
+    // its frames pass again, and connections stuck in the hole are dropped.
+    for (const h of all) if (h.network === 'black-hole') h.runtime.connection.releaseSocket();
+    if (this.blackHole) for (const sock of this.blackHole.held) sock.destroy();
     if (fast) {
       // Sockets dropped first (no close frames, nothing to wait for); stop() then finds each
       // link closed and only releases the charger's own resources.
@@ -589,6 +794,11 @@ export class FleetHost {
     }
     this.lag.disable();
     this.intervalLag.disable();
+    this.control?.stop();
+    if (this.blackHole) {
+      for (const s of this.blackHole.held) s.destroy();
+      this.blackHole.server.close();
+    }
     this.db?.close();
     this.db = undefined;
     return snap;

@@ -5,6 +5,7 @@ import type { CounterName, Gauges } from './metrics.js';
 import type { Scenario } from '../../sim/scenario.js';
 import type { Shard } from './shard.js';
 import type { OcppMix } from './ocpp-mix.js';
+import type { ControlEvent } from './control/protocol.js';
 
 /** What a fleet run is asked to do, and what it reports while it runs (runner.ts, processes.ts). */
 export interface FleetOptions {
@@ -63,6 +64,12 @@ export interface FleetOptions {
   appStart?: AppStart;
   /** A problem the user must hear about now (e.g. the open-file limit reached). */
   onWarning?: (message: string) => void;
+  /**
+   * The control API is on: every host answers control requests (FleetRunner.control) and tells
+   * what happens to its chargers (onControlEvents); `traceIds`: chargers traced from their start.
+   */
+  control?: { traceIds?: string[]; traceFrames?: number };
+  onControlEvents?: (events: ControlEvent[]) => void;
   /** Told of the embedded central system once it listens (tests count what it receives). */
   onEmbeddedCsms?: (csms: CentralSystem) => void;
 }

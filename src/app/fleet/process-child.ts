@@ -1,5 +1,6 @@
 import { FleetRunner } from './runner.js';
 import type { FromChild, ToChild } from './processes.js';
+import { emptyAnswer, type ControlAnswer } from './control/protocol.js';
 
 /** One process of a multi-process fleet: runs its sub-shard and reports to the parent over IPC. */
 const send = (m: FromChild, then?: () => void) => {
@@ -27,12 +28,19 @@ process.on('message', (m: ToChild) => {
     runner?.finish();
     return;
   }
+  if (m.type === 'control') {
+    const reply = (answer: ControlAnswer) => send({ type: 'control-answer', id: m.id, answer });
+    if (!runner) reply(emptyAnswer(m.req));
+    else runner.control(m.req).then(reply, () => reply(emptyAnswer(m.req)));
+    return;
+  }
   if (m.type !== 'run' || runner) return;
   try {
     runner = new FleetRunner({
       ...m.options,
       onStatus: (status) => send({ type: 'status', status }),
       onWarning: (message) => send({ type: 'warning', message }),
+      onControlEvents: (events) => send({ type: 'control-events', events }),
     });
   } catch (err) {
     finish({ type: 'error', code: (err as { code?: string }).code, message: (err as Error).message });

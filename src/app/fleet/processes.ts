@@ -7,13 +7,16 @@ import { addGauges, COUNTER_NAMES, emptyGauges } from './metrics.js';
 import type { Shard } from './shard.js';
 import type { FleetOptions, FleetStatus } from './options.js';
 import { forkProcess } from './entry.js';
+import { emptyAnswer, type ControlAnswer, type ControlEvent, type ControlRequest, type ControlTarget } from './control/protocol.js';
 
 /** What a child process is asked to run: a FleetOptions without callbacks, on a sub-shard. */
-export type ChildFleetOptions = Omit<FleetOptions, 'onStatus' | 'onEmbeddedCsms' | 'onWarning' | 'appStart' | 'scenario'> & { scenario: string | Scenario };
+export type ChildFleetOptions = Omit<FleetOptions, 'onStatus' | 'onEmbeddedCsms' | 'onWarning' | 'appStart' | 'scenario' | 'onControlEvents'> & { scenario: string | Scenario };
 
-export type ToChild = { type: 'run'; options: ChildFleetOptions } | { type: 'stop' } | { type: 'finish' };
+export type ToChild = { type: 'run'; options: ChildFleetOptions } | { type: 'stop' } | { type: 'finish' } | { type: 'control'; id: number; req: ControlRequest };
 export type FromChild =
   | { type: 'status'; status: FleetStatus }
+  | { type: 'control-answer'; id: number; answer: ControlAnswer }
+  | { type: 'control-events'; events: ControlEvent[] }
   | { type: 'warning'; message: string }
   | { type: 'done'; report: FleetReport; events: string[] }
   | { type: 'error'; code?: string; message: string };
@@ -66,6 +69,8 @@ export interface ProcessFleet {
   /** End as a duration does: each child awaits its answers in flight and closes its links politely. */
   finish(): void;
   done: Promise<{ report: FleetReport; events: string[] }>;
+  /** Each process, as a target of control requests (a process gone answers nothing). */
+  children: ControlTarget[];
 }
 
 /**
@@ -78,6 +83,19 @@ export function runInProcesses(
   hooks: { onStatus?: (s: FleetStatus) => void; onWarning?: (message: string) => void; runStartedAt: number; startMs: number },
 ): ProcessFleet {
   const children: ChildProcess[] = [];
+  const answers: Map<number, (a: ControlAnswer) => void>[] = [];
+  let nextControlId = 0;
+  const targets: ControlTarget[] = Array.from({ length: processes }, (_, i) => ({
+    control: (req) => new Promise<ControlAnswer>((resolve) => {
+      const child = children[i];
+      if (!child?.connected) return resolve(emptyAnswer(req));
+      const id = ++nextControlId;
+      answers[i]!.set(id, resolve);
+      child.send({ type: 'control', id, req } satisfies ToChild, undefined, undefined, (err) => {
+        if (err && answers[i]!.delete(id)) resolve(emptyAnswer(req));
+      });
+    }),
+  }));
   const statuses: (FleetStatus | undefined)[] = [];
   const results: ({ report: FleetReport; events: string[] } | undefined)[] = [];
   let failure: Error | undefined;
@@ -112,15 +130,20 @@ export function runInProcesses(
   const done = Promise.all(Array.from({ length: processes }, (_, i) => new Promise<void>((resolve) => {
     // No inherited flags (profilers, inspectors).
     const child = forkProcess('process-child', { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.push(child);
+    children[i] = child;
+    answers[i] = new Map();
     const options: ChildFleetOptions = {
       count: o.count, scenario: o.scenario, charger: o.charger, prefix: o.prefix, digits: o.digits, shard: subShard(shard, i, processes),
       seed: o.seed, timeScale: o.timeScale, durationMs: o.durationMs, rampPerSec: o.rampPerSec === undefined ? undefined : o.rampPerSec / processes,
       urls: o.urls, ocpp: o.ocpp, security: o.security, signedMeters: o.signedMeters, workers, startMs: hooks.startMs, statusIntervalMs: o.statusIntervalMs, recordEvents: o.recordEvents, logLevel: o.logLevel,
-      processes: 1, runStartedAt: hooks.runStartedAt, drainMs: o.drainMs,
+      processes: 1, runStartedAt: hooks.runStartedAt, drainMs: o.drainMs, ...(o.control ? { control: o.control } : {}),
     };
     child.on('message', (m: FromChild) => {
-      if (m.type === 'status') statuses[i] = m.status;
+      if (m.type === 'control-answer') {
+        answers[i]!.get(m.id)?.(m.answer);
+        answers[i]!.delete(m.id);
+      } else if (m.type === 'control-events') o.onControlEvents?.(m.events);
+      else if (m.type === 'status') statuses[i] = m.status;
       else if (m.type === 'warning') hooks.onWarning?.(`process ${i + 1}/${processes}: ${m.message}`);
       else if (m.type === 'done') results[i] = { report: m.report, events: m.events };
       else if (m.type === 'error') {
@@ -132,6 +155,9 @@ export function runInProcesses(
       failure ??= new Error(`process ${i + 1}/${processes} of the fleet: ${err.message}`);
     });
     child.on('exit', (code, signal) => {
+      // Its control requests end at once: the chargers it held are gone.
+      for (const [, resolve] of answers[i]!) resolve({ op: 'list', chargers: [] });
+      answers[i]!.clear();
       if (!results[i] && !failure) {
         failure = new Error(`process ${i + 1}/${processes} of the fleet exited (${signal ?? `code ${code}`}) without its report`);
         stopAll();
@@ -147,5 +173,5 @@ export function runInProcesses(
     report.shards = [shard];
     return { report, events: ok.flatMap((r) => r.events) };
   });
-  return { stop: stopAll, finish: finishAll, done };
+  return { stop: stopAll, finish: finishAll, done, children: targets };
 }

@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { ControlServer } from './control/server.js';
+import type { ControlEvent } from './control/protocol.js';
 import { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
 import { checkThresholds, formatReport, mergeReports, parseFailOn, type FleetReport, type Threshold } from './report.js';
 import { idTagPool, loadScenario, scenarioFile } from '../../sim/scenario.js';
@@ -25,6 +27,10 @@ export interface FleetRunRequest extends Omit<FleetOptions, 'onStatus'> {
   json?: boolean;
   /** Write the verdicts (and --fail-on thresholds) as JUnit XML here. */
   junitPath?: string;
+  /** The control API's address (HOST:PORT), if it is on. */
+  controlListen?: string;
+  /** Chargers whose OCPP frames are written as JSON lines to `file` (--trace). */
+  trace?: { ids: string[]; file: string };
 }
 
 /**
@@ -76,9 +82,20 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
   let shownLines = 0;
   const tty = Boolean(io.err.isTTY);
   const scripted = await scriptedRun(req);
+  let control: ControlServer | undefined;
+  const traceOut = req.trace?.ids.length ? createWriteStream(req.trace.file, { flags: 'a' }) : undefined;
+  const traced = new Set(req.trace?.ids ?? []);
+  const controlOn = Boolean(req.controlListen || traceOut);
   const runner = new FleetRunner({
     ...req,
     ...scripted.options,
+    ...(controlOn ? {
+      control: { ...req.control, ...(traceOut ? { traceIds: [...traced] } : {}) },
+      onControlEvents: (events: ControlEvent[]) => {
+        control?.publish(events);
+        if (traceOut) for (const e of events) if (e.type === 'frame' && traced.has(e.id)) traceOut.write(JSON.stringify({ id: e.id, ...e.frame }) + '\n');
+      },
+    } : {}),
     onStatus: (s) => {
       if (tty) {
         const block = statusBlock(s);
@@ -98,9 +115,17 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
   });
   let report: FleetReport;
   try {
+    if (req.controlListen) {
+      control = new ControlServer({ listen: req.controlListen, fleet: runner, count: req.count });
+      const url = await control.start();
+      io.err.write(`control API: ${url} (GET / lists the routes; events: ${url.replace(/^http/, 'ws')}/events; Prometheus: ${url}/metrics)\n`);
+      if (control.token) io.err.write(`control API token (shown once; send it as "Authorization: Bearer <token>"): ${control.token}\n`);
+    }
     ({ report } = await runner.run());
   } finally {
     off?.();
+    await control?.close();
+    if (traceOut) await new Promise<void>((r) => traceOut.end(() => r()));
   }
   if (interruptedBy) {
     report.interrupted = { signal: interruptedBy, requestedDurationMs: req.durationMs ?? null, simulatedMs: report.simulatedMs, wallMs: report.wallMs };

@@ -15,6 +15,7 @@ import type { FromWorker, ToWorker } from './worker.js';
 import { FILES_RESERVED, processesNeeded, runInProcesses } from './processes.js';
 import { startWorker } from './entry.js';
 import { DEFAULT_OCPP_MIX, parseOcppMix, type OcppMix } from './ocpp-mix.js';
+import { emptyAnswer, fanOut, SHARD_ANSWER_MS, type ControlAnswer, type ControlEvent, type ControlRequest, type ControlTarget } from './control/protocol.js';
 
 export const fleetDefaults = {
   prefix: 'SIM-',
@@ -54,28 +55,43 @@ export function openFileLimit(): number | undefined {
   }
 }
 
-interface HostHandle {
+interface HostHandle extends ControlTarget {
   snapshot(): Promise<HostSnapshot | undefined>;
   /** `fast`: an interrupted run; `catchUp`: the duration ended (see FleetHost.stop). */
   stop(fast: boolean, catchUp: boolean): Promise<{ snapshot: HostSnapshot; events: string[] }>;
 }
 
-function inThread(opts: HostOptions, appStart?: AppStart): HostHandle {
+function inThread(opts: HostOptions, appStart: AppStart | undefined, onControlEvents: (events: ControlEvent[]) => void): HostHandle {
   const host = new FleetHost(opts, appStart);
+  const control = opts.control ? host.attachControl(onControlEvents) : undefined;
   host.start();
   return {
+    control: async (req) => (control ? control.control(req) : emptyAnswer(req)),
     snapshot: async () => host.snapshot(),
     stop: async (fast, catchUp) => ({ snapshot: await host.stop(undefined, fast, catchUp), events: host.events }),
   };
 }
 
-function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: AppStart): HostHandle {
+function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart: AppStart | undefined, onControlEvents: (events: ControlEvent[]) => void): HostHandle {
   const worker = startWorker('worker', { workerData: { ...opts, appStartByRunner: Boolean(appStart) } });
+  const answers = new Map<number, (a: ControlAnswer) => void>();
+  let nextControlId = 0;
+  let gone = false;
+  const forgetAll = () => {
+    gone = true;
+    for (const resolve of answers.values()) resolve({ op: 'list', chargers: [] });
+    answers.clear();
+  };
+  worker.on('exit', forgetAll);
   let waiting: ((s: HostSnapshot | undefined) => void)[] = [];
   let onStopped: ((m: { snapshot: HostSnapshot; events: string[] }) => void) | undefined;
   let last: HostSnapshot | undefined;
   worker.on('message', (m: FromWorker) => {
-    if (m.type === 'snapshot') {
+    if (m.type === 'control-answer') {
+      answers.get(m.id)?.(m.answer);
+      answers.delete(m.id);
+    } else if (m.type === 'control-events') onControlEvents(m.events);
+    else if (m.type === 'snapshot') {
       last = m.snapshot;
       for (const w of waiting.splice(0)) w(m.snapshot);
     } else if (m.type === 'stopped') onStopped?.({ snapshot: m.snapshot, events: m.events });
@@ -87,6 +103,13 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
   });
   worker.on('error', (err) => onError(err));
   return {
+    // A worker gone answers nothing: its requests end at once (fanOut reads a wrong op as empty).
+    control: (req) => new Promise<ControlAnswer>((resolve) => {
+      if (gone) return resolve(emptyAnswer(req));
+      const id = ++nextControlId;
+      answers.set(id, resolve);
+      worker.postMessage({ type: 'control', id, req } satisfies ToWorker);
+    }),
     snapshot: () => new Promise((resolve) => {
       waiting.push(resolve);
       worker.postMessage({ type: 'snapshot' });
@@ -111,6 +134,18 @@ function inWorker(opts: HostOptions, onError: (err: Error) => void, appStart?: A
       worker.postMessage({ type: 'stop', fast, catchUp } satisfies ToWorker);
     }),
   };
+}
+
+/**
+ * Ask every target and merge the answers; chargers to add are dealt out to the targets in turn
+ * (each gets its share, so no two hold the same id).
+ */
+export async function controlAll(targets: ControlTarget[], req: ControlRequest): Promise<ControlAnswer> {
+  if (req.op !== 'add') return fanOut(targets, req, SHARD_ANSWER_MS);
+  const shares = targets.map((): { id: string; index: number }[] => []);
+  req.chargers.forEach((c, k) => shares[k % targets.length]!.push(c));
+  const answers = await Promise.all(targets.map((t, i) => (shares[i]!.length ? fanOut([t], { ...req, chargers: shares[i]! }, SHARD_ANSWER_MS) : emptyAnswer(req))));
+  return { op: 'add', added: answers.flatMap((a) => (a.op === 'add' ? a.added : [])) };
 }
 
 /**
@@ -150,6 +185,18 @@ export class FleetRunner {
   }
 
   private interrupted = false;
+  /** Where control requests go once the run has started: its hosts, or its processes. */
+  private controlTargets?: ControlTarget[];
+
+  /**
+   * A control request (the control API): asked of every host or process, answers merged. Chargers
+   * to add are spread over them. Fails with ERR_FLEET_NOT_READY before the run has started.
+   */
+  async control(req: ControlRequest): Promise<ControlAnswer> {
+    const targets = this.controlTargets;
+    if (!targets) throw new FleetError('ERR_FLEET_NOT_READY', 'the fleet is not running yet');
+    return controlAll(targets, req);
+  }
 
   async run(): Promise<{ report: FleetReport; events: string[] }> {
     const o = this.o;
@@ -172,6 +219,7 @@ export class FleetRunner {
         if (stopWhen(s)) fleet.finish();
       } : o.onStatus;
       const fleet = runInProcesses({ ...o, scenario: this.scenario, ocpp: this.ocpp }, shard, processes, { onStatus, onWarning: o.onWarning, runStartedAt, startMs });
+      this.controlTargets = fleet.children;
       void this.stopSignal.then(() => (this.interrupted ? fleet.stop() : fleet.finish()));
       const out = await fleet.done;
       out.report.startedAt = startedAt.toISOString();
@@ -212,12 +260,15 @@ export class FleetRunner {
       const hostOpts: HostOptions = {
         chargers, scenario: this.scenario, charger: this.charger, seed, urls, ocpp: this.ocpp, security: o.security, signedMeters: o.signedMeters, timeScale, startMs, durationMs: o.durationMs,
         rampPerSec: o.rampPerSec ?? fleetDefaults.rampPerSec, runStartedAt, logLevel: o.logLevel, recordEvents: o.recordEvents, drainMs: o.drainMs,
+        ...(o.control ? { control: o.control } : {}),
       };
-      return workers === 0 ? inThread(hostOpts, appStart) : inWorker(hostOpts, (err) => {
+      const onControlEvents = (events: ControlEvent[]) => o.onControlEvents?.(events);
+      return workers === 0 ? inThread(hostOpts, appStart, onControlEvents) : inWorker(hostOpts, (err) => {
         failure ??= err;
         this.stop();
-      }, appStart);
+      }, appStart, onControlEvents);
     });
+    this.controlTargets = hosts;
 
     const statusEvery = o.statusIntervalMs ?? fleetDefaults.statusIntervalMs;
     let lastStatusAt = Date.now();

@@ -117,6 +117,37 @@ describe('the fleet dashboard in headless Chromium', () => {
     expect((await api(base, 'GET', '/')).json.endpoints).toContain('GET /dashboard/ (the dashboard, in a browser)');
   });
 
+  it('estimates percentiles from Prometheus buckets as histogram_quantile does (the page\'s own module, in the browser)', async () => {
+    const { page } = await openPage();
+    await page.goto(`${base}/dashboard/?charger=none`);
+    // A string, not a function: the module as the page loads it, by its URL (vitest would rewrite an import() in a function).
+    const r = await page.evaluate(`(async () => {
+      const m = await import('/dashboard/metrics.js');
+      const b = [{ le: 0.1, count: 50 }, { le: 0.2, count: 100 }, { le: Infinity, count: 100 }];
+      const tail = [{ le: 0.1, count: 1 }, { le: Infinity, count: 10 }];
+      const text = '# HELP x\\nevse_sim_ocpp_call_duration_seconds_bucket{action="A",le="0.1"} 3\\nevse_sim_ocpp_call_duration_seconds_bucket{action="A",le="+Inf"} 4\\n'
+        + 'evse_sim_ocpp_call_duration_seconds_bucket{action="B",le="0.1"} 1\\nevse_sim_ocpp_call_duration_seconds_bucket{action="B",le="+Inf"} 1\\nevse_sim_messages_in_total 7\\n';
+      const samples = m.parsePrometheus(text);
+      return {
+        p50: m.quantile(0.5, b), p75: m.quantile(0.75, b), p25: m.quantile(0.25, b), p99: m.quantile(0.99, b),
+        inInf: m.quantile(0.5, tail), empty: m.quantile(0.5, [{ le: 0.1, count: 0 }, { le: Infinity, count: 0 }]) ?? 'none',
+        merged: m.latencyBuckets(samples).map((x) => [String(x.le), x.count]),
+        since: m.bucketsSince([{ le: 0.1, count: 5 }, { le: Infinity, count: 9 }], [{ le: 0.1, count: 2 }, { le: Infinity, count: 3 }]).map((x) => x.count),
+        messages: m.fleetFigures(samples).messagesIn,
+      };
+    })()`) as { p50: number; p75: number; p25: number; p99: number; inInf: number; empty: string; merged: [string, number][]; since: number[]; messages: number };
+    expect(r.p50).toBeCloseTo(0.1, 9);
+    expect(r.p25).toBeCloseTo(0.05, 9);
+    expect(r.p75).toBeCloseTo(0.15, 9);
+    expect(r.p99).toBeCloseTo(0.198, 9);
+    // Past the highest finite bound: that bound, as Prometheus answers.
+    expect(r.inInf).toBe(0.1);
+    expect(r.empty).toBe('none');
+    expect(r.merged).toEqual([['0.1', 4], ['Infinity', 5]]);
+    expect(r.since).toEqual([3, 6]);
+    expect(r.messages).toBe(7);
+  });
+
   it('shows the fleet: counters that move, charts of messages per second and latency, chargers filtered by state', async () => {
     const { page, problems, refused } = await openPage();
     await page.goto(`${base}/`);
@@ -137,21 +168,35 @@ describe('the fleet dashboard in headless Chromium', () => {
     await waitFor(async () => (await counter(page, 'messages')) > messagesBefore, WAIT_MS, 'the messages counter to move');
     expect(await counter(page, 'available')).toBe(5);
 
-    // The charts: a line of messages per second, and latency percentiles once a CALL was answered in an interval.
-    await page.locator('path[data-series="messagesPerSec"]').waitFor({ timeout: WAIT_MS });
-    await page.locator('svg [data-series="p50"]').first().waitFor({ timeout: WAIT_MS });
-    await page.locator('svg [data-series="p99"]').first().waitFor({ timeout: WAIT_MS });
-    expect(await page.locator('.legend-item[data-series="p95"]').textContent()).toMatch(/^p95 \d/);
+    // A card on it: a session starts, the counters and the events say so.
+    expect((await api(base, 'POST', '/chargers/CP-00003/present', { token: 'CARD-FLEET-1' })).status).toBe(200);
+    await shows(page, '[data-counter="charging"]', (t) => t === '1', 'one charger charging');
+    await shows(page, '[data-counter="sessions-open"]', (t) => t === '1', 'one session open');
+    expect(await counter(page, 'sessions-started')).toBe(1);
+    expect(await counter(page, 'occupied')).toBe(0);
+    await shows(page, '#events li', (t) => /CP-00003 session \S+ started on 1$/.test(t), 'the session-started event');
 
-    // Filter by state: only the occupied one; its link opens its page.
-    await page.selectOption('#state-filter', 'occupied');
+    // The charts: a line of messages per second, and latency percentiles once a CALL was answered in an interval.
+    // (A flat line has no height, so the legend's figures are what is read, and the marks are there.)
+    await shows(page, '.legend-item[data-series="messagesPerSec"]', (t) => /^msg\/s \d/.test(t), 'messages per second');
+    for (const p of ['p50', 'p95', 'p99']) {
+      await shows(page, `.legend-item[data-series="${p}"]`, (t) => new RegExp(`^${p} \\d`).test(t), `latency ${p}`);
+      await page.locator(`svg [data-series="${p}"]`).first().waitFor({ state: 'attached', timeout: WAIT_MS });
+    }
+    await page.locator('svg path[data-series="messagesPerSec"]').waitFor({ state: 'attached', timeout: WAIT_MS });
+
+    // Filter by state: only the charging one; its link opens its page.
+    await page.selectOption('#state-filter', 'charging');
     await shows(page, '#charger-count', (t) => t === '1 charger', 'the filtered table');
     expect(await page.locator('#chargers tbody tr').count()).toBe(1);
-    expect(await page.locator('#chargers tbody tr td.state').textContent()).toBe('occupied');
-    expect(new URL(page.url()).searchParams.get('state')).toBe('occupied');
+    expect(await page.locator('#chargers tbody tr td.state').textContent()).toBe('charging');
+    expect(new URL(page.url()).searchParams.get('state')).toBe('charging');
+    await page.selectOption('#state-filter', 'available');
+    await shows(page, '#charger-count', (t) => t === '5 chargers', 'the available ones');
+    await page.selectOption('#state-filter', 'charging');
     await page.locator('#chargers a[data-charger="CP-00003"]').click();
     await shows(page, '#charger-title', (t) => t === 'CP-00003', 'the charger\'s page');
-    await shows(page, '#connectors tbody tr[data-connector="1"]', (t) => t.includes('plugged in'), 'connector 1 plugged in');
+    await shows(page, '#connectors tbody tr[data-connector="1"]', (t) => t.includes('plugged in') && t.includes('rfid'), 'connector 1 with its session');
     expect(problems).toEqual([]);
     expect(refused).toEqual([]);
   }, 240_000);

@@ -8,6 +8,11 @@ import { LineChart, formatNumber } from './chart.js';
 
 const POLL_MS = 2000;
 const TABLE_POLL_MS = 4000;
+/** A large fleet's list is megabytes, gathered from every shard: fetched less often. */
+const LARGE_FLEET = 2000;
+const LARGE_TABLE_POLL_MS = 15000;
+/** Events are drawn in batches, at most this often (a large fleet sends hundreds a second). */
+const DRAW_EVENTS_MS = 500;
 /** Rows drawn at most in the chargers' table and the trace (a fleet may hold 20,000 chargers). */
 const MAX_ROWS = 500;
 const MAX_TRACE_ROWS = 500;
@@ -137,7 +142,7 @@ function chargerLink(id) {
   return a;
 }
 
-/** A loop that runs `fn` now and every `ms` until stopped; a failure is shown, not thrown. */
+/** A loop that runs `fn` now and every `ms` (a number, or a function giving it) until stopped; a failure is shown, not thrown. */
 function every(ms, fn) {
   let stopped = false;
   let timer;
@@ -148,7 +153,7 @@ function every(ms, fn) {
     } catch (err) {
       showProblem(err.message);
     }
-    if (!stopped) timer = setTimeout(tick, ms);
+    if (!stopped) timer = setTimeout(tick, typeof ms === 'function' ? ms() : ms);
   };
   void tick();
   return () => {
@@ -221,10 +226,13 @@ function fleetView() {
   const form = $('#charger-filter');
   const params = new URLSearchParams(location.search);
   for (const name of ['state', 'link', 'prefix']) if (params.get(name)) form.elements[name].value = params.get(name);
+  let listed = 0;
+  const tablePollMs = () => (listed > LARGE_FLEET ? LARGE_TABLE_POLL_MS : TABLE_POLL_MS);
   const refreshTable = async () => {
     const q = new URLSearchParams();
     for (const name of ['state', 'link', 'prefix']) if (form.elements[name].value) q.set(name, form.elements[name].value);
     const r = await api('GET', `/chargers?${q}`);
+    listed = r.count;
     const body = $('#chargers tbody');
     body.replaceChildren();
     for (const c of r.chargers.slice(0, MAX_ROWS)) {
@@ -238,14 +246,14 @@ function fleetView() {
     }
     $('#charger-count').textContent = r.count > MAX_ROWS ? `${r.count} chargers, the first ${MAX_ROWS} shown` : `${r.count} charger${r.count === 1 ? '' : 's'}`;
   };
-  let stopTable = every(TABLE_POLL_MS, refreshTable);
+  let stopTable = every(tablePollMs, refreshTable);
   const onFilter = () => {
     // The filter in the address too, so a reload or a shared link keeps it.
     const q = new URLSearchParams();
     for (const name of ['state', 'link', 'prefix']) if (form.elements[name].value) q.set(name, form.elements[name].value);
     history.replaceState(null, '', q.size ? `?${q}` : location.pathname);
     stopTable();
-    stopTable = every(TABLE_POLL_MS, refreshTable);
+    stopTable = every(tablePollMs, refreshTable);
   };
   const onSubmit = (e) => {
     e.preventDefault();
@@ -255,14 +263,27 @@ function fleetView() {
   form.addEventListener('submit', onSubmit);
 
   const list = $('#events');
+  let pending = [];
+  let drawTimer;
+  const drawEvents = () => {
+    drawTimer = undefined;
+    const items = pending.slice(-MAX_EVENTS).reverse().map((e) => {
+      const li = document.createElement('li');
+      li.append(timeOf(e.at ?? new Date().toISOString()), ' ', ...(e.id ? [chargerLink(e.id), ' '] : []), describeEvent(e));
+      return li;
+    });
+    pending = [];
+    list.prepend(...items);
+    while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  };
   const stopEvents = followEvents({ types: 'session-started,session-stopped,error,added,removed' }, (e) => {
     if (e.type === 'hello') return;
-    const li = document.createElement('li');
-    li.append(timeOf(e.at ?? new Date().toISOString()), ' ', chargerLink(e.id ?? ''), ' ', describeEvent(e));
-    list.prepend(li);
-    while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+    pending.push(e);
+    if (pending.length > MAX_EVENTS) pending.shift();
+    drawTimer ??= setTimeout(drawEvents, DRAW_EVENTS_MS);
   });
   return () => {
+    clearTimeout(drawTimer);
     stopFigures();
     stopTable();
     stopEvents();
@@ -344,6 +365,7 @@ function chargerView(id) {
   };
 
   let stopped = false;
+  let refreshSoon;
   let stopEvents = () => {};
   const start = async () => {
     try {
@@ -359,7 +381,11 @@ function chargerView(id) {
           if (!loaded) early.push(e.frame);
           else if (!seen.has(frameKey(e.frame))) addFrame(e.frame);
         } else if (e.type !== 'hello') {
-          void refresh().catch((err) => showProblem(err.message));
+          // Several events come with one change: one refresh for them.
+          refreshSoon ??= setTimeout(() => {
+            refreshSoon = undefined;
+            if (!stopped) void refresh().catch((err) => showProblem(err.message));
+          }, 200);
         }
       });
       if (stopped) stopEvents();
@@ -405,6 +431,7 @@ function chargerView(id) {
   form.addEventListener('click', onClick);
   return () => {
     stopped = true;
+    clearTimeout(refreshSoon);
     stopEvents();
     stopPoll();
     form.removeEventListener('click', onClick);

@@ -17,6 +17,14 @@ const sh = promisify(execFile);
 /** As an operator's shell: not the tests' EVSE_EDGE_SOURCES (run the sources). */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'EVSE_EDGE_SOURCES' && k !== 'NODE_OPTIONS'));
 
+/** What `find` finds in a child's output, once it is there (undefined if the child ends first, or after 90 s). */
+async function waitForText(find: () => string | undefined, child: { exitCode: number | null }): Promise<string | undefined> {
+  const deadline = Date.now() + 90_000;
+  let found: string | undefined;
+  while (!(found = find()) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return found;
+}
+
 /** The fleet dashboard's static files (src/app/fleet/control/dashboard/), copied to dist by the build. */
 const DASHBOARD_FILES = ['index.html', 'app.js', 'metrics.js', 'chart.js', 'dashboard.css'];
 
@@ -167,7 +175,10 @@ describe('the npm package', () => {
       let base: string | undefined;
       while (!(base = /control API: (http:\/\/\S+)/.exec(stderr)?.[1]) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(base, stderr).toBeDefined();
-      const page = await fetch(`${base}/dashboard/`);
+      // The address it prints for a person to open.
+      const printed = await waitForText(() => /^dashboard: (http:\/\/\S+)$/m.exec(stderr)?.[1], child);
+      expect(printed).toBe(`${base}/dashboard/`);
+      const page = await fetch(printed!);
       expect(page.status).toBe(200);
       for (const f of DASHBOARD_FILES) {
         const res = await fetch(`${base}/dashboard/${f}`);

@@ -1,6 +1,6 @@
 // The fleet's dashboard: reads the control API (GET /metrics, /chargers, /chargers/:id and its
 // trace), follows the event stream (WebSocket /events) and drives chargers with the API's
-// actions. Two views: the fleet (?), one charger (?charger=ID). A bearer token, where the port
+// actions. Two views: the fleet (/dashboard/), one charger (/dashboard/?charger=ID). A bearer token, where the port
 // needs one, comes from the URL fragment (#token=…) or a prompt; it is kept in this tab's
 // sessionStorage, sent with each request, and never written anywhere else.
 import { chartPoint, fleetFigures, parsePrometheus } from './metrics.js';

@@ -17,6 +17,17 @@ const sh = promisify(execFile);
 /** As an operator's shell: not the tests' EVSE_EDGE_SOURCES (run the sources). */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'EVSE_EDGE_SOURCES' && k !== 'NODE_OPTIONS'));
 
+/** What `find` finds in a child's output, once it is there (undefined if the child ends first, or after 90 s). */
+async function waitForText(find: () => string | undefined, child: { exitCode: number | null }): Promise<string | undefined> {
+  const deadline = Date.now() + 90_000;
+  let found: string | undefined;
+  while (!(found = find()) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return found;
+}
+
+/** The fleet dashboard's static files (src/app/fleet/control/dashboard/), copied to dist by the build. */
+const DASHBOARD_FILES = ['index.html', 'app.js', 'metrics.js', 'chart.js', 'dashboard.css'];
+
 let dir: string;
 let pkg: string;
 let entries: string[];
@@ -82,7 +93,8 @@ afterAll(() => {
 describe('the npm package', () => {
   it('holds the built files, the profiles, the unit and the README, and no sources or tests', () => {
     for (const f of ['package.json', 'README.md', 'bin/evse-edge.js', 'dist/cli/main.js', 'dist/app/fleet/worker.js', 'dist/app/fleet/process-child.js',
-      'profiles/chargers/sim-ac-2x22kw.json', 'profiles/scenarios/smoke.json', 'systemd/evse-edge.service']) {
+      'profiles/chargers/sim-ac-2x22kw.json', 'profiles/scenarios/smoke.json', 'systemd/evse-edge.service',
+      ...DASHBOARD_FILES.map((f) => `dist/app/fleet/control/dashboard/${f}`)]) {
       expect(entries, f).toContain(f);
     }
     expect(entries.filter((f) => /^(src|test)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
@@ -150,6 +162,33 @@ describe('the npm package', () => {
     expect(r.chargers).toBe(10);
     expect(r.threads).toBe(4);
     expect(r.stats.actions.BootNotification?.ok).toBe(10);
+  }, 120_000);
+
+  it('sim --control: the control port serves the dashboard\'s files from the package, as they are in the sources', async () => {
+    const child = spawn(process.execPath, [join(pkg, 'bin/evse-edge.js'), 'sim', '--count', '2', '--workers', '0', '--status-interval', '1',
+      '--control', '127.0.0.1:0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 90_000;
+      let base: string | undefined;
+      while (!(base = /control API: (http:\/\/\S+)/.exec(stderr)?.[1]) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(base, stderr).toBeDefined();
+      // The address it prints for a person to open.
+      const printed = await waitForText(() => /^dashboard: (http:\/\/\S+)$/m.exec(stderr)?.[1], child);
+      expect(printed).toBe(`${base}/dashboard/`);
+      const page = await fetch(printed!);
+      expect(page.status).toBe(200);
+      for (const f of DASHBOARD_FILES) {
+        const res = await fetch(`${base}/dashboard/${f}`);
+        expect(res.status, f).toBe(200);
+        expect(await res.text(), f).toBe(readFileSync(join(ROOT, 'src/app/fleet/control/dashboard', f), 'utf8'));
+      }
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
   }, 120_000);
 
   it('install --root: the unit runs the unpacked package, with a warning that it lies under /tmp', async () => {

@@ -1,4 +1,5 @@
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { DASHBOARD_PATH } from './control/dashboard-files.js';
 import { ControlServer } from './control/server.js';
 import type { ControlEvent } from './control/protocol.js';
 import { FleetRunner, type FleetOptions, type FleetStatus } from './runner.js';
@@ -120,6 +121,7 @@ export async function runFleet(req: FleetRunRequest, io: FleetRunIo): Promise<{ 
       const url = await control.start();
       io.err.write(`control API: ${url} (GET / lists the routes; events: ${url.replace(/^http/, 'ws')}/events; Prometheus: ${url}/metrics)\n`);
       if (control.token) io.err.write(`control API token (shown once; send it as "Authorization: Bearer <token>"): ${control.token}\n`);
+      io.err.write(`dashboard: ${url}${DASHBOARD_PATH}${control.token ? ' (add #token=<the token> to the address, or give it when the page asks)' : ''}\n`);
     }
     ({ report } = await runner.run());
   } finally {

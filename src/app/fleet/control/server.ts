@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { chargerProfileSchema, loadProfile, type ChargerProfile } from '../../../config/profiles.js';
 import { EvseError } from '../../../lib/errors.js';
 import { OCPP_SUBPROTOCOLS, type OcppSubprotocol } from '../../../ocpp/version.js';
+import { serveDashboard } from './dashboard-files.js';
 import { FleetPrometheus } from './prometheus.js';
 import {
   CHARGER_STATES, FAULT_KINDS, LINK_STATES, NETWORK_CUTS, TOKEN_METHODS,
@@ -205,6 +206,8 @@ export class ControlServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
+      // The dashboard's static files: no figures in them, so no token (the page sends it to the API).
+      if (await serveDashboard(req, res, url)) return;
       if (!this.authorised(req, url)) {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
         res.end(JSON.stringify({ error: { code: 'ERR_CONTROL_TOKEN', message: 'this control port needs its bearer token (printed at start): Authorization: Bearer <token>' } }));
@@ -338,7 +341,7 @@ const ROUTES = [
   'POST /chargers/:id/{plug|unplug|present|fault|clear-fault|cut-network|restore-network|set-url|reboot|trace} {connectorId?, token?, method?, fault?, mode?, url?, on?, frames?}',
   'POST /actions/:action {select: {ids?, state?, link?, prefix?}, ...parameters}',
   'POST /remove {select}',
-  'GET /metrics (Prometheus)', 'WebSocket /events?id=&types=charger,session-started,session-stopped,error,frame',
+  'GET /metrics (Prometheus)', 'GET /dashboard/ (the dashboard, in a browser)', 'WebSocket /events?id=&types=charger,session-started,session-stopped,error,frame',
 ];
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

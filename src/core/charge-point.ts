@@ -292,6 +292,18 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     return true;
   }
 
+  /**
+   * Withdraw the authorisation an EVSE waits on, before its session opens (a protocol's
+   * transaction begun by that authorisation was stopped remotely). Whether there was one.
+   */
+  withdrawAuthorization(evseId: EvseId): boolean {
+    const c = this.evses.get(evseId);
+    if (!c?.pending || c.session) return false;
+    c.dropPending();
+    this.board.refresh(c);
+    return true;
+  }
+
   /** An EVSE's availability (an unknown EVSE: Rejected; Scheduled while its session runs). */
   changeAvailability(evseId: EvseId, type: Availability): 'Accepted' | 'Rejected' | 'Scheduled' {
     const c = this.evses.get(evseId);

@@ -25,6 +25,7 @@ import { certificateHandlers, certificatesAllowed, requestStationCertificate, ty
 import { firmwareHandlers, type LogUploadService, type SignedFirmwareService } from './firmware.js';
 import { networkProfileHandlers } from './network-profile.js';
 import { smartChargingHandlers, withStartProfile, type V201Features } from './smart-charging.js';
+import type { EarlyTransactions } from './transaction-start.js';
 
 export interface V201Context {
   model: DeviceModel;
@@ -52,6 +53,8 @@ export interface V201Context {
   logs?: LogUploadService;
   /** Optional feature services (Smart Charging). */
   features?: V201Features;
+  /** Transactions begun before their session (TxStartPoint EVConnected/Authorized: transaction-start.ts), when the link watches them. */
+  earlyTransactions?: EarlyTransactions;
   link: {
     /** The link's state: 'accepted' once the central system accepted the boot ('booting' while unanswered, 'pending'). */
     readonly state: string;
@@ -82,6 +85,22 @@ const limit = (ctx: V201Context, request: 'GetVariables' | 'SetVariables', items
   if (code) throw createRPCError(code, `too many ${request} items`);
 };
 
+/**
+ * F01/F02: the transaction a remote start joins when it had begun already (the cable plugged in
+ * first): on the EVSE asked for, or the one the remote start's authorisation or session took.
+ */
+function startedAlready(req: CsmsCalls['RequestStartTransaction'][0], ctx: V201Context, early: ReadonlyMap<EvseId, string | undefined>): string | undefined {
+  const { chargePoint } = ctx;
+  const joined = (evseId: EvseId): boolean => {
+    const id = early.get(evseId);
+    if (!id) return false;
+    const pending = chargePoint.pendingAuthorization(evseId);
+    return chargePoint.session(evseId)?.localId === id || (ctx.earlyTransactions?.openOn(evseId) === id && pending?.remoteStartId === req.remoteStartId);
+  };
+  const evseId = req.evseId !== undefined ? (joined(req.evseId) ? req.evseId : undefined) : chargePoint.evseIds.find(joined);
+  return evseId === undefined ? undefined : early.get(evseId);
+}
+
 export const handlers: Handlers = {
   ...authorizationHandlers,
   ...reservationHandlers,
@@ -90,10 +109,13 @@ export const handlers: Handlers = {
     // B02.FR.05: no transaction before the boot is Accepted (Pending, or a BootNotification still unanswered).
     if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
     if (!knownEvse(ctx, req.evseId)) return { status: 'Rejected' };
+    // Transactions already begun before their session (the cable plugged first, TxStartPoint EVConnected), as they were before this call.
+    const early = new Map(ctx.chargePoint.evseIds.map((id) => [id, ctx.earlyTransactions?.openOn(id)] as const));
     // The session records the remoteStartId: its Started carries RemoteStart and the id, on every delivery (a restart included).
     const accepted = await withStartProfile(req, ctx, () => ctx.chargePoint.remoteStart(req.idToken.idToken, req.evseId, req.remoteStartId, req.idToken.type, req.groupIdToken?.idToken)); // K05-style TxProfile
-    ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted });
-    return { status: accepted ? 'Accepted' : 'Rejected' };
+    const transactionId = accepted ? startedAlready(req, ctx, early) : undefined;
+    ctx.log.info('remote start', { evseId: req.evseId, remoteStartId: req.remoteStartId, accepted, ...(transactionId ? { transactionId } : {}) });
+    return { status: accepted ? 'Accepted' : 'Rejected', ...(transactionId ? { transactionId } : {}) };
   },
 
   // F03: the station's transactionId is the session's local id (link.ts transactionIdFor).
@@ -125,7 +147,8 @@ export const handlers: Handlers = {
   GetTransactionStatus: (req, ctx) => {
     const queued = ctx.outbox.head(QUEUE_SCAN_ROWS).filter((e) => e.kind !== 'security');
     if (req.transactionId === undefined) return { messagesInQueue: queued.length > 0 };
-    const ongoing = ctx.chargePoint.evseIds.some((id) => ctx.chargePoint.session(id)?.localId === req.transactionId);
+    // Ongoing: a session runs it, or it began before its session (TxStartPoint) and has not ended.
+    const ongoing = ctx.chargePoint.evseIds.some((id) => ctx.chargePoint.session(id)?.localId === req.transactionId) || !!ctx.earlyTransactions?.ongoing(req.transactionId);
     return { ongoingIndicator: ongoing, messagesInQueue: queued.some((e) => e.localId === req.transactionId) };
   },
 
@@ -210,9 +233,19 @@ export const handlers: Handlers = {
 
   DataTransfer: (req) => ({ status: req.vendorId === VENDOR_ID ? 'UnknownMessageId' : 'UnknownVendorId' }),
 
-  RequestStopTransaction: async (req, ctx) => ({
-    status: ctx.link.state === 'accepted' && (await ctx.chargePoint.remoteStop(req.transactionId)) ? 'Accepted' : 'Rejected', // B02.FR.05
-  }),
+  // F03: Accepted only for an ongoing transaction (B02.FR.05: not before the boot is Accepted).
+  RequestStopTransaction: async (req, ctx) => {
+    if (ctx.link.state !== 'accepted') return { status: 'Rejected' };
+    if (await ctx.chargePoint.remoteStop(req.transactionId)) return { status: 'Accepted' };
+    // Begun before its session (TxStartPoint): answered first, then Ended (RemoteStop / Remote);
+    // should a session take it up meanwhile, the session is stopped instead.
+    if (!ctx.earlyTransactions?.ongoing(req.transactionId)) return { status: 'Rejected' };
+    after(() => {
+      if (ctx.earlyTransactions!.stopRemotely(req.transactionId)) return;
+      void ctx.chargePoint.remoteStop(req.transactionId).catch((err) => ctx.log.error('remote stop failed', { transactionId: req.transactionId, err }));
+    });
+    return { status: 'Accepted' };
+  },
 
   GetVariables: (req, ctx) => {
     limit(ctx, 'GetVariables', req.getVariableData);

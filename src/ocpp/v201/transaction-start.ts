@@ -27,7 +27,7 @@ export const txStartPoints = (settings: Pick<ConfigurationStore, 'list'>): strin
 };
 
 export interface TransactionStartDeps {
-  chargePoint: Pick<ChargePoint, 'session' | 'pendingAuthorization' | 'lastReading' | 'evseConditions' | 'on' | 'off'>;
+  chargePoint: Pick<ChargePoint, 'session' | 'pendingAuthorization' | 'lastReading' | 'evseConditions' | 'evseCondition' | 'withdrawAuthorization' | 'on' | 'off'>;
   ledger: TransactionRefs;
   settings: Pick<ConfigurationStore, 'list'>;
   clock: { now(): number; trusted(): boolean };
@@ -36,8 +36,45 @@ export interface TransactionStartDeps {
   queued: () => void;
 }
 
-export class TransactionStartPoints {
+/** What the central system's calls need of the transactions begun before their session (incoming.ts). */
+export interface EarlyTransactions {
+  /** The transaction open without a session on an EVSE (its transactionId), if any. */
+  openOn(evseId: EvseId): string | undefined;
+  /** Whether a transaction with this id is open without a session (E14 ongoingIndicator). */
+  ongoing(transactionId: string): boolean;
+  /** F03 for a transaction without a session: Ended (Remote) now; whether it was open here. */
+  stopRemotely(transactionId: string): boolean;
+}
+
+export class TransactionStartPoints implements EarlyTransactions {
+  /**
+   * EVSEs whose early transaction the central system stopped while the cause is still there (the
+   * cable in): none begins again until it has gone (the cable pulled), or a session has run.
+   */
+  private readonly stoppedUntilIdle = new Set<EvseId>();
+
   constructor(private readonly d: TransactionStartDeps) {}
+
+  openOn(evseId: EvseId): string | undefined {
+    return this.d.ledger.openedTransaction?.(evseId)?.localId;
+  }
+
+  ongoing(transactionId: string): boolean {
+    return !!this.d.ledger.openedTransactions?.().some((t) => t.localId === transactionId);
+  }
+
+  stopRemotely(transactionId: string): boolean {
+    const open = this.d.ledger.openedTransactions?.().find((t) => t.localId === transactionId);
+    if (!open || !this.d.ledger.closeOpenedTransaction || this.d.chargePoint.session(open.evseId)) return false;
+    const pending = this.d.chargePoint.pendingAuthorization(open.evseId);
+    const state = this.d.chargePoint.evseCondition(open.evseId).chargingState;
+    const vehicle = pending ? pending.vehicleConnected : state !== 'Idle' && state !== 'Authorized';
+    this.close(open.evseId, open.localId, 'Remote', vehicle ? 'EVConnected' : 'Idle');
+    if (vehicle) this.stoppedUntilIdle.add(open.evseId);
+    // The authorisation that began it (a card, a remote start) goes with it: no session takes it up later.
+    if (pending) this.d.chargePoint.withdrawAuthorization(open.evseId);
+    return true;
+  }
 
   /** Watch the EVSEs; settle the transactions the last run left open without a session. */
   start(): void {
@@ -63,9 +100,17 @@ export class TransactionStartPoints {
     const { ledger, chargePoint } = this.d;
     if (!ledger.openTransaction || !ledger.openedTransaction || !ledger.closeOpenedTransaction) return;
     // A session runs (it took the open transaction, if any): its own events follow.
-    if (chargePoint.session(s.evseId)) return;
+    if (chargePoint.session(s.evseId)) {
+      this.stoppedUntilIdle.delete(s.evseId);
+      return;
+    }
     const open = ledger.openedTransaction(s.evseId);
     const pending = chargePoint.pendingAuthorization(s.evseId);
+    if (!open && this.stoppedUntilIdle.has(s.evseId)) {
+      // Stopped by the central system: nothing begins again before the vehicle has left.
+      if (s.chargingState === 'Idle' && !pending) this.stoppedUntilIdle.delete(s.evseId);
+      return;
+    }
     if (open) {
       // Ended before a session: the vehicle left (EVConnected), or the authorisation went without a vehicle (Authorized).
       const vehicleGone = open.cause === 'EVConnected' && (s.chargingState === 'Idle' || (s.chargingState === 'Authorized' && !pending?.vehicleConnected));
@@ -89,7 +134,7 @@ export class TransactionStartPoints {
     this.d.queued();
   }
 
-  private close(evseId: EvseId, localId: string, reason: 'EVDisconnected' | 'Timeout' | 'PowerLoss', chargingState: 'Idle' | 'EVConnected'): void {
+  private close(evseId: EvseId, localId: string, reason: 'EVDisconnected' | 'Timeout' | 'PowerLoss' | 'Remote', chargingState: 'Idle' | 'EVConnected'): void {
     const reading = this.d.chargePoint.lastReading(evseId);
     this.d.ledger.closeOpenedTransaction!(localId, {
             // -1: no reading known (the Ended then carries no register; link.ts).

@@ -8,6 +8,10 @@
  * (same transactionId, the next seqNo: its opening becomes an Updated). Such a transaction that
  * ends before any session (the cable pulled before a card, the authorisation expired before a
  * cable) is closed with its Ended. PowerPathClosed: the session's opening is the Started.
+ * The central system's calls know such a transaction (EarlyTransactions: RequestStopTransaction,
+ * GetTransactionStatus, RequestStartTransaction in incoming.ts). This runs with the 2.0.1 link:
+ * with several versions offered, from the first connection that selects 2.0.1; a condition that
+ * began before (the cable already in) is taken as it is then, at start().
  * ParkingBayOccupancy, DataSigned and EnergyTransfer are not honoured (no bay sensor, no signed
  * meter; EnergyTransfer is not implemented): SetVariables refuses them (device-model.ts).
  */

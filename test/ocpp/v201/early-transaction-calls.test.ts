@@ -131,4 +131,46 @@ describe('OCPP 2.0.1: a transaction begun before its session, as the central sys
     expect(ended).toMatchObject({ triggerReason: 'RemoteStop', transactionInfo: { stoppedReason: 'Remote' } });
     expect(csms.validationFailures).toEqual([]);
   });
+
+  it('several versions offered: a cable plugged before the first connection begins its 2.0.1 transaction when 2.0.1 is negotiated (Started at the link\'s start), and the card continues it', async () => {
+    // A first run on 2.0.1 stores TxStartPoint EVConnected.
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    const port = csms.port;
+    const first = await startAgent(url, config(url));
+    cleanups.push(() => first.cleanup());
+    await waitFor(() => first.agent.link!.state === 'accepted' && csms.clients.has(CP), 10_000, 'Accepted');
+    const set = await csms.call(CP, 'SetVariables', { setVariableData: [{ component: { name: 'TxCtrlr' }, variable: { name: 'TxStartPoint' }, attributeValue: 'EVConnected' }] });
+    expect(set.setVariableResult[0].attributeStatus).toBe('Accepted');
+    await first.agent.stop();
+    await csms.stop();
+
+    // The next run offers 2.0.1 and 1.6 and finds no central system: no version, no link yet.
+    const multi = { ...config(url), csms: { ...config(url).csms, ocppVersions: ['ocpp2.0.1', 'ocpp1.6'] } };
+    const t = await startAgent(url, multi, { dir: first.dir });
+    cleanups.push(() => t.agent.stop());
+    const sim = t.agent.sim.connectors.get(1)!;
+    sim.plug();
+    await waitFor(() => t.agent.chargePoint!.evseCondition(1).chargingState === 'EVConnected', 10_000, 'plugged');
+    // Nothing begun while the version (and so the start point) is unknown.
+    expect(t.agent.link!.state).not.toBe('accepted');
+    expect(t.agent.ledger!.openedTransaction(1)).toBeUndefined();
+
+    const csms2 = new TestCsms({ protocol: 'ocpp2.0.1' });
+    await csms2.start(port);
+    cleanups.push(() => csms2.stop());
+    const started = await waitFor(() => csms2.callsOf('TransactionEvent', CP).map((c) => c.params as any).find((e) => e.eventType === 'Started'), 15_000, 'Started once 2.0.1 is negotiated');
+    expect(started).toMatchObject({ triggerReason: 'CablePluggedIn', seqNo: 0, transactionInfo: { chargingState: 'EVConnected' }, evse: { id: 1, connectorId: 1 } });
+    expect(t.agent.runtime!.version?.subprotocol).toBe('ocpp2.0.1');
+    t.agent.sim.reader.present({ token: { id: 'CARD-MULTI', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
+    await waitFor(() => events(csms2).some((e) => e.transactionInfo.chargingState === 'Charging'), 15_000, 'Charging');
+    expect(t.agent.chargePoint!.session(1)!.localId).toBe(started.transactionInfo.transactionId);
+    sim.unplug();
+    await waitFor(() => events(csms2).some((e) => e.eventType === 'Ended') && drained(t), 15_000, 'Ended');
+    const es = events(csms2);
+    expect(es.map((e) => e.seqNo)).toEqual(es.map((_e, i) => i));
+    expect(new Set(es.map((e) => e.transactionInfo.transactionId)).size).toBe(1);
+    expect(summary(es)).toEqual(['Started:CablePluggedIn:EVConnected', 'Updated:Authorized:EVConnected', 'Updated:ChargingStateChanged:Charging', 'Ended:EVCommunicationLost:Idle']);
+    expect(csms2.validationFailures).toEqual([]);
+  });
 });

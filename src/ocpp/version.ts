@@ -109,6 +109,12 @@ export interface LinkDeps<Definitions = unknown, Features = unknown> {
   /** The charger's connectors (1.6 connector n is 2.0.1's EVSE n, connector 1). */
   connectors: readonly { id: number; phases: number; maxPowerW: number; dc?: boolean; /** The profile's connector type (Type2, CCS2, …), when known. */ type?: string }[];
   clock: SettableClock;
+  /**
+   * This run's start on the (possibly untrusted) local clock: events queued since then are
+   * re-timed when the central system sets the clock. Absent: the link's creation (with several
+   * versions offered the link is created only at the first connection, after events may have queued).
+   */
+  runStartedAt?: number;
   identity: ChargePointIdentity;
   log: Log;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */

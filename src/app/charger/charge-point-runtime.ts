@@ -124,6 +124,8 @@ export class ChargePointRuntime {
 
   constructor(private readonly d: ChargePointRuntimeDeps) {
     const cpId = d.chargePointId;
+    // Events queued from now on may be re-timed once the central system sets the clock (a link created later included).
+    const runStartedAt = d.clock.now();
     const settings = new SqliteSettings(d.db, cpId, d.defaults, d.onSettingChanged);
     this.settings = settings;
     this.authData = new SqliteAuthorizationData(d.db, cpId, () => d.clock.now());
@@ -181,7 +183,7 @@ export class ChargePointRuntime {
     };
     const linkOf = (version: VersionBinding) => version.createLink({
       connection: this.connection, chargePoint: this.chargePoint, ledger: this.ledger, outbox: this.outbox, settings: this.settings,
-      authData: this.authData, definitions: d.definitions,
+      authData: this.authData, definitions: d.definitions, runStartedAt,
       connectors: d.hardware.evses.map((c) => ({ id: c.evseId, phases: c.phases, maxPowerW: c.maxPowerW, ...(d.connectorTypes?.has(c.evseId) ? { type: d.connectorTypes.get(c.evseId)! } : {}) })), clock: d.clock, log: d.log.child({ component: 'ocpp' }),
       identity: d.identity, onReset: d.onReset ?? (() => {}), timing: d.linkTiming,
       features: this.services,

@@ -16,7 +16,7 @@ export const v16: OcppVersion<KeyDefinition[], FeatureServices> = {
   policy: policyFromSettings,
   createLink: (d) => new CsmsLink({
     connection: d.connection, chargePoint: d.chargePoint, ledger: d.ledger, outbox: d.outbox, settings: d.settings,
-    authData: d.authData, definitions: d.definitions, clock: d.clock, log: d.log, identity: d.identity, onReset: d.onReset,
+    authData: d.authData, definitions: d.definitions, clock: d.clock, ...(d.runStartedAt !== undefined ? { runStartedAt: d.runStartedAt } : {}), log: d.log, identity: d.identity, onReset: d.onReset,
     timing: d.timing, features: d.features,
   }),
   incomingActions: INCOMING_ACTIONS,

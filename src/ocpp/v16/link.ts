@@ -37,6 +37,8 @@ export interface CsmsLinkOptions {
   authData: IncomingContext['authData'];
   definitions: KeyDefinition[];
   clock: SettableClock;
+  /** This run's start on the local clock (LinkDeps.runStartedAt); absent: the link's creation. */
+  runStartedAt?: number;
   identity: ChargePointIdentity;
   log: Log;
   /** Reset: the application restarts the charge point (Soft) or the process (Hard). */
@@ -65,7 +67,7 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
 
   constructor(private readonly o: CsmsLinkOptions) {
     super(o);
-    this.startedAtLocalMs = o.clock.now();
+    this.startedAtLocalMs = o.runStartedAt ?? o.clock.now();
     this.delivery = new TransactionDelivery({
       link: this, queue: o.outbox, refs: o.ledger, chargePoint: o.chargePoint, settings: o.settings, clock: o.clock, log: o.log,
       meterValuesPerMessage: o.timing?.meterValuesPerMessage,

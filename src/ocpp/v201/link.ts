@@ -64,7 +64,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
 
   constructor(private readonly d: LinkDeps, private readonly context: Omit<V201Context, 'link'>) {
     super(d);
-    this.startedAtLocalMs = d.clock.now();
+    this.startedAtLocalMs = d.runStartedAt ?? d.clock.now();
     this.startPoints = new TransactionStartPoints({ chargePoint: d.chargePoint, ledger: d.ledger, settings: d.settings, clock: d.clock, log: d.log, queued: () => this.kick() });
     registerIncoming(d.connection, { ...context, link: this, earlyTransactions: this.startPoints });
     this.on('state', this.onLinkState);

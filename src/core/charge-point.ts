@@ -121,6 +121,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     this.running = true;
     for (const c of this.evses.values()) {
       c.vehicle = c.hw.powerPath.vehicle();
+      if (c.vehicle !== 'disconnected' && c.vehicle !== 'error') c.vehicleSince = this.opts.clock.now();
       if (c.vehicle === 'error') this.faults.set(c, PILOT_FAULT.source, PILOT_FAULT.errorCode, PILOT_FAULT.info);
       this.unsubscribers.push(c.hw.powerPath.onVehicleChange((v) => this.onVehicle(c, v)));
     }
@@ -224,6 +225,11 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       idTag: p.idTag, ...(p.idTokenType ? { idTokenType: p.idTokenType } : {}), ...(p.remoteStartId !== undefined ? { remoteStartId: p.remoteStartId } : {}),
       vehicleConnected: c.vehicle !== 'disconnected' && c.vehicle !== 'error',
     };
+  }
+
+  /** When the vehicle on an EVSE connected (this run's start, if it was there already); undefined while none is. */
+  vehicleConnectedAt(evseId: EvseId): number | undefined {
+    return this.evses.get(evseId)?.vehicleSince;
   }
 
   lastReading(evseId: EvseId): MeterReading | undefined {
@@ -395,6 +401,8 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
   private onVehicle(c: EvseState, v: VehicleState): void {
     const before = c.vehicle;
     c.vehicle = v;
+    if (v === 'disconnected') c.vehicleSince = undefined;
+    else if (v !== 'error' && (before === 'disconnected' || c.vehicleSince === undefined)) c.vehicleSince = this.opts.clock.now();
     this.log.debug('vehicle state', { evseId: c.id, from: before, to: v });
     if (v === 'error') {
       this.onPilotError(c);

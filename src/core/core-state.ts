@@ -93,6 +93,8 @@ export class EvseState {
   availability: Availability = 'Operative';
   scheduledAvailability?: Availability;
   vehicle: VehicleState = 'disconnected';
+  /** When the vehicle connected (this run's start, if it was there already); undefined while none is. */
+  vehicleSince?: number;
   pending?: PendingAuthorization;
   session?: ActiveSession;
   /** A session ended while the cable is still plugged. */

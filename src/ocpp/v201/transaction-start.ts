@@ -11,7 +11,8 @@
  * The central system's calls know such a transaction (EarlyTransactions: RequestStopTransaction,
  * GetTransactionStatus, RequestStartTransaction in incoming.ts). This runs with the 2.0.1 link:
  * with several versions offered, from the first connection that selects 2.0.1; a condition that
- * began before (the cable already in) is taken as it is then, at start().
+ * began before (the cable already in) is taken as it is then, at start(), the Started timed when
+ * the vehicle connected.
  * ParkingBayOccupancy, DataSigned and EnergyTransfer are not honoured (no bay sensor, no signed
  * meter; EnergyTransfer is not implemented): SetVariables refuses them (device-model.ts).
  */
@@ -31,7 +32,7 @@ export const txStartPoints = (settings: Pick<ConfigurationStore, 'list'>): strin
 };
 
 export interface TransactionStartDeps {
-  chargePoint: Pick<ChargePoint, 'session' | 'pendingAuthorization' | 'lastReading' | 'evseConditions' | 'evseCondition' | 'withdrawAuthorization' | 'on' | 'off'>;
+  chargePoint: Pick<ChargePoint, 'session' | 'pendingAuthorization' | 'lastReading' | 'evseConditions' | 'evseCondition' | 'withdrawAuthorization' | 'vehicleConnectedAt' | 'on' | 'off'>;
   ledger: TransactionRefs;
   settings: Pick<ConfigurationStore, 'list'>;
   clock: { now(): number; trusted(): boolean };
@@ -123,14 +124,15 @@ export class TransactionStartPoints implements EarlyTransactions {
       return;
     }
     const points = txStartPoints(this.d.settings);
-    if (s.chargingState === 'EVConnected' && !pending && points.includes('EVConnected')) this.open(s.evseId, 'EVConnected');
+    // At start (with several versions offered, the first connection that selects 2.0.1) a cable plugged before: begun when it was.
+    if (s.chargingState === 'EVConnected' && !pending && points.includes('EVConnected')) this.open(s.evseId, 'EVConnected', undefined, atStart ? chargePoint.vehicleConnectedAt(s.evseId) : undefined);
     else if (pending && !pending.vehicleConnected && points.includes('Authorized')) this.open(s.evseId, 'Authorized', pending);
   }
 
-  private open(evseId: EvseId, cause: SessionStartCause, token?: { idTag: string; idTokenType?: string; remoteStartId?: number }): void {
+  private open(evseId: EvseId, cause: SessionStartCause, token?: { idTag: string; idTokenType?: string; remoteStartId?: number }, at?: number): void {
     const reading = this.d.chargePoint.lastReading(evseId);
     const localId = this.d.ledger.openTransaction!(evseId, {
-      timestamp: this.d.clock.now(), clockTrusted: this.d.clock.trusted(), cause,
+      timestamp: at ?? this.d.clock.now(), clockTrusted: this.d.clock.trusted(), cause,
       ...(token ? { idTag: token.idTag, ...(token.idTokenType ? { idTokenType: token.idTokenType } : {}), ...(token.remoteStartId !== undefined ? { remoteStartId: token.remoteStartId } : {}) } : {}),
       ...(reading ? { meterWh: Math.round(reading.energyWh) } : {}),
     });

@@ -132,7 +132,7 @@ describe('OCPP 2.0.1: a transaction begun before its session, as the central sys
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('several versions offered: a cable plugged before the first connection begins its 2.0.1 transaction when 2.0.1 is negotiated (Started at the link\'s start), and the card continues it', async () => {
+  it('several versions offered: a cable plugged before the first connection begins its 2.0.1 transaction when 2.0.1 is negotiated (Started at the time of the plug-in), and the card continues it', async () => {
     // A first run on 2.0.1 stores TxStartPoint EVConnected.
     const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
     const url = await csms.start();
@@ -150,17 +150,24 @@ describe('OCPP 2.0.1: a transaction begun before its session, as the central sys
     const t = await startAgent(url, multi, { dir: first.dir });
     cleanups.push(() => t.agent.stop());
     const sim = t.agent.sim.connectors.get(1)!;
+    const beforePlug = Date.now();
     sim.plug();
     await waitFor(() => t.agent.chargePoint!.evseCondition(1).chargingState === 'EVConnected', 10_000, 'plugged');
+    const afterPlug = Date.now();
     // Nothing begun while the version (and so the start point) is unknown.
     expect(t.agent.link!.state).not.toBe('accepted');
     expect(t.agent.ledger!.openedTransaction(1)).toBeUndefined();
 
+    // The central system comes later (the clock's correction at the boot is this machine's own time: none).
+    await waitFor(() => Date.now() > afterPlug + 200, 5_000, 'time passes');
     const csms2 = new TestCsms({ protocol: 'ocpp2.0.1' });
     await csms2.start(port);
     cleanups.push(() => csms2.stop());
     const started = await waitFor(() => csms2.callsOf('TransactionEvent', CP).map((c) => c.params as any).find((e) => e.eventType === 'Started'), 15_000, 'Started once 2.0.1 is negotiated');
     expect(started).toMatchObject({ triggerReason: 'CablePluggedIn', seqNo: 0, transactionInfo: { chargingState: 'EVConnected' }, evse: { id: 1, connectorId: 1 } });
+    // Begun when the cable went in, not when the version became known.
+    expect(Date.parse(started.timestamp)).toBeGreaterThanOrEqual(beforePlug - 1);
+    expect(Date.parse(started.timestamp)).toBeLessThanOrEqual(afterPlug + 1);
     expect(t.agent.runtime!.version?.subprotocol).toBe('ocpp2.0.1');
     t.agent.sim.reader.present({ token: { id: 'CARD-MULTI', type: 'ISO14443' }, method: 'rfid', evseId: 1 });
     await waitFor(() => events(csms2).some((e) => e.transactionInfo.chargingState === 'Charging'), 15_000, 'Charging');

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defaultRampPerSec, FleetRunner, type FleetStatus } from '../../src/app/fleet/runner.js';
 import { totals } from '../../src/app/fleet/report.js';
+import { ControlServer } from '../../src/app/fleet/control/server.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 /** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */
@@ -57,12 +58,13 @@ function processTable(): Map<number, [number, number, number]> {
  * all its descendants, whatever they run), apart from the central systems' subtrees, which are
  * summed separately. CPU seconds (user + system) and RSS KB.
  */
-function treeUsage(exclude: Set<number>): { fleet: { cpuS: number; rssKb: number; pids: number }; csms: { cpuS: number; rssKb: number } } {
+function treeUsage(exclude: Set<number>, browser = new Set<number>()): { fleet: { cpuS: number; rssKb: number; pids: number }; csms: { cpuS: number; rssKb: number }; browser: { cpuS: number; rssKb: number } } {
   const table = processTable();
   const children = new Map<number, number[]>();
   for (const [pid, [ppid]] of table) (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(pid);
   const fleet = { cpuS: 0, rssKb: 0, pids: 0 };
   const csms = { cpuS: 0, rssKb: 0 };
+  const shown = { cpuS: 0, rssKb: 0 };
   const walk = (pid: number, into: { cpuS: number; rssKb: number; pids?: number }) => {
     const row = table.get(pid);
     if (row) {
@@ -70,10 +72,10 @@ function treeUsage(exclude: Set<number>): { fleet: { cpuS: number; rssKb: number
       into.rssKb += row[2];
       if (into.pids !== undefined) into.pids++;
     }
-    for (const c of children.get(pid) ?? []) walk(c, exclude.has(c) ? csms : into);
+    for (const c of children.get(pid) ?? []) walk(c, exclude.has(c) ? csms : browser.has(c) ? shown : into);
   };
   walk(commandRoot(table), fleet);
-  return { fleet, csms };
+  return { fleet, csms, browser: shown };
 }
 
 let root: number | undefined;
@@ -126,6 +128,17 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
   const settleS = Number(process.env.BENCH_FLEET_SETTLE_SECONDS ?? 10);
   /** The chargers' OCPP versions, as `evse-edge sim --ocpp` takes them (2.0.1, or a mix such as 1.6=50,2.0.1=50). */
   const ocpp = process.env.BENCH_FLEET_OCPP ?? '1.6';
+  /**
+   * BENCH_FLEET_CONTROL=1: the control API on (loopback, as `sim --control` starts it: events
+   * published, /metrics served); BENCH_FLEET_DASHBOARD=1 also opens its dashboard in headless
+   * Chromium (CHROMIUM_PATH, default /usr/bin/chromium) for the whole run. The browser's processes
+   * are measured apart, as the user's browser; the fleet's tree pays for the API and the page's polling.
+   */
+  const dashboard = process.env.BENCH_FLEET_DASHBOARD === '1';
+  const controlOn = dashboard || process.env.BENCH_FLEET_CONTROL === '1';
+  let control: ControlServer | undefined;
+  const browserPids = new Set<number>();
+  let peakBrowserRssKb = 0;
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
   const exclude = new Set(csmss.map((c) => c.child.pid!));
   try {
@@ -143,7 +156,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     let lastAt = 0;
     let last = u0;
     const sample = () => {
-      const u = treeUsage(exclude);
+      const u = treeUsage(exclude, browserPids);
+      peakBrowserRssKb = Math.max(peakBrowserRssKb, u.browser.rssKb);
       peakRssKb = Math.max(peakRssKb, u.fleet.rssKb);
       peakPids = Math.max(peakPids, u.fleet.pids);
       peakCsmsRssKb = Math.max(peakCsmsRssKb, u.csms.rssKb);
@@ -154,6 +168,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       count, scenario, urls: csmss.map((c) => c.url), timeScale, durationMs: wallS * 1000 * timeScale,
       startMs: Date.UTC(2026, 0, 5, 7, 0, 0), ...(ramp !== undefined ? { rampPerSec: ramp } : {}), seed: 1,
       processes, workers, ocpp,
+      ...(controlOn ? { control: {}, onControlEvents: (events) => control?.publish(events) } : {}),
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
       // A status every 2 s: the steady window opens settleS after every charger is Accepted;
       // with BENCH_FLEET_VERBOSE=1 a line with the RSS and the fleet's and central systems' CPU.
@@ -182,7 +197,34 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
         lastAt = s.elapsedMs;
       },
     });
-    const { report } = await runner.run();
+    const running = runner.run();
+    let closeBrowser: (() => Promise<void>) | undefined;
+    let browserCpu0 = 0;
+    if (controlOn) {
+      control = new ControlServer({ listen: '127.0.0.1:0', fleet: runner, count });
+      const url = await control.start();
+      if (dashboard) {
+        const { chromium } = await import('playwright-core');
+        const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+        // The browser's own process: this process's child running Chromium (its helpers are its descendants).
+        for (const [pid, [ppid]] of processTable()) {
+          if (ppid !== process.pid) continue;
+          try {
+            if (/chrom/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) browserPids.add(pid);
+          } catch {
+            // gone meanwhile
+          }
+        }
+        browserCpu0 = treeUsage(exclude, browserPids).browser.cpuS;
+        const page = await browser.newPage();
+        await page.goto(`${url}/dashboard/`);
+        closeBrowser = () => browser.close();
+      }
+    }
+    const { report } = await running;
+    const browserCpuS = treeUsage(exclude, browserPids).browser.cpuS - browserCpu0;
+    await closeBrowser?.();
+    await control?.close();
     clearInterval(sampler);
     const u1 = treeUsage(exclude);
     const c = report.stats.counters;
@@ -195,6 +237,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     const steadyCpu = steady.cpu - (steady.cpu0 ?? 0);
     const steadyS = (steady.at - (steady.at0 ?? 0)) / 1000;
     return {
+      'control API (BENCH_FLEET_CONTROL); dashboard open (BENCH_FLEET_DASHBOARD), its browser CPU s / peak RSS MB': `${controlOn ? 'on' : 'off'}; ${dashboard ? `yes, ${browserCpuS.toFixed(1)} / ${(peakBrowserRssKb / 1024).toFixed(0)}` : 'no'}`,
       'scenario; chargers (connectors)': `${scenario}; ${count} (${count * runner.charger.connectors.length})`,
       'chargers accepted': c.chargersAccepted,
       'OCPP (BENCH_FLEET_OCPP): chargers accepted / started; CALLs sent, per version': Object.entries(report.stats.versions ?? {})

@@ -2,7 +2,7 @@
  * OCPP 2.0.1 SmartChargingCtrlr.Enabled against the strict 2.0.1 server: set false, no installed
  * profile limits the charging any more (the simulated EV takes the connector's maximum again)
  * and SetChargingProfile is Rejected; persisted across a restart; set true again, the profiles
- * installed before limit again.
+ * installed before limit again. A remote start's TxProfile is not used while disabled (K05).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent } from '../../helpers/agent.js';
@@ -63,6 +63,16 @@ describe('OCPP 2.0.1 SmartChargingCtrlr.Enabled', () => {
     expect(got.getVariableResult[0]).toMatchObject({ attributeStatus: 'Accepted', attributeValue: 'false' });
     expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(2, 'TxDefaultProfile', 6) })).toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'NotEnabled' } });
     expect((await call('GetCompositeSchedule', { evseId: 1, duration: 60, chargingRateUnit: 'A' })).schedule.chargingSchedulePeriod[0].limit).toBeGreaterThan(8);
+
+    // K05: a remote start's TxProfile is not used while disabled: the start goes on, nothing installed.
+    const startedBefore = csms.callsOf('TransactionEvent', CP).filter((c) => c.params.eventType === 'Started').length;
+    expect(await call('RequestStartTransaction', {
+      idToken: { idToken: 'EN0002', type: 'Central' }, evseId: 2, remoteStartId: 4,
+      chargingProfile: { ...profile(30, 'TxProfile', 6) },
+    })).toMatchObject({ status: 'Accepted' });
+    const second = await waitFor(() => csms.callsOf('TransactionEvent', CP).filter((c) => c.params.eventType === 'Started')[startedBefore], 10_000, 'Started on EVSE 2');
+    expect(second.params.evse.id).toBe(2);
+    expect(again.agent.features!.smartCharging!.profiles().map((p) => p.profile.id)).toEqual([1]);
 
     // Enabled again: the profile installed before limits again.
     expect((await call('SetVariables', { setVariableData: [{ ...enabledVariable, attributeValue: 'true' }] })).setVariableResult[0].attributeStatus).toBe('Accepted');

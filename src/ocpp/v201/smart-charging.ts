@@ -18,6 +18,7 @@ import type { Log } from '../../lib/log.js';
 import type { Settings } from '../store-ports.js';
 import type { ChargingProfileType, CsmsCalls, ReportChargingProfilesRequest, StatusInfoType } from './messages.js';
 import { STATION_EVSE_ID } from './topology.js';
+import { createRPCError } from '../rpc.js';
 import { getVariables, type DeviceModel, type VariableStore } from './device-model.js';
 
 /** The feature services a 2.0.1 charger answers Smart Charging with (the composition's FeatureServices). */
@@ -195,6 +196,8 @@ export const smartChargingHandlers: {
   SetChargingProfile: (req, ctx) => {
     const sc = features(ctx)?.smartCharging;
     if (!sc) return { status: 'Rejected', statusInfo: status('UnsupportedRequest', 'Smart Charging is not supported') };
+    // K01.FR.29: SmartChargingCtrlr.Available false (a station built without it): CALLERROR NotSupported.
+    if (ctx.store.get({ component: 'SmartChargingCtrlr', variable: 'Available', attribute: 'Actual' }) === 'false') throw createRPCError('NotSupported', 'Smart Charging is not available on this station');
     if (!sc.isEnabled) return { status: 'Rejected', statusInfo: status('NotEnabled', 'SmartChargingCtrlr.Enabled is false') };
     const p = req.chargingProfile;
     const problem = setProfileProblem(req.evseId, p, ctx, sc);

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent } from '../../helpers/agent.js';
 import { TestCsms, waitFor } from '../../helpers/ocpp-server.js';
+import { MemoryVariableStore } from '../../../src/ocpp/v201/device-model.js';
 
 const CP = 'CP-TEST-1';
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -82,4 +83,24 @@ describe('OCPP 2.0.1 SmartChargingCtrlr.Enabled', () => {
     expect((await call('GetCompositeSchedule', { evseId: 1, duration: 60, chargingRateUnit: 'A' })).schedule.chargingSchedulePeriod[0].limit).toBe(6);
     expect(csms.validationFailures).toEqual([]);
   }, 120_000);
+
+  it('SmartChargingCtrlr.Available: reported true; a station configured without it answers SetChargingProfile with CALLERROR NotSupported (K01.FR.29)', async () => {
+    const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
+    const url = await csms.start();
+    cleanups.push(() => csms.stop());
+    const t = await startAgent(url, agentConfig(url));
+    cleanups.push(() => t.cleanup());
+    await waitFor(() => t.agent.link!.state === 'accepted', 10_000, 'accepted');
+    const call = (action: string, params: unknown) => csms.call(CP, action, params);
+    const available = { component: { name: 'SmartChargingCtrlr' }, variable: { name: 'Available' } };
+    expect((await call('GetVariables', { getVariableData: [available] })).getVariableResult[0]).toMatchObject({ attributeStatus: 'Accepted', attributeValue: 'true' });
+    // ReadOnly for the central system.
+    expect((await call('SetVariables', { setVariableData: [{ ...available, attributeValue: 'false' }] })).setVariableResult[0].attributeStatus).toBe('Rejected');
+    expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(1, 'TxDefaultProfile', 8) })).toEqual({ status: 'Accepted' });
+    // The station's own configuration says it has no smart charging (the stored variable, as the device model keeps it).
+    t.agent.runtime!.settings.set(`ocpp2.0.1:${MemoryVariableStore.key({ component: 'SmartChargingCtrlr', variable: 'Available', attribute: 'Actual' })}`, 'false');
+    expect((await call('GetVariables', { getVariableData: [available] })).getVariableResult[0]).toMatchObject({ attributeValue: 'false' });
+    await expect(call('SetChargingProfile', { evseId: 0, chargingProfile: profile(2, 'TxDefaultProfile', 6) })).rejects.toMatchObject({ rpcErrorCode: 'NotSupported' });
+    expect(csms.validationFailures).toEqual([]);
+  }, 60_000);
 });

@@ -95,6 +95,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
       ledger: opts.ledger, policy: opts.policy.metering, statuses: this.board, faults: this.faults, limits: this.limits,
       meterBack: (c) => void this.sessions.maybeStart(c),
     });
+    this.limits.onLimitChanged = (c, fromA, toA) => this.metering.recordLimitChange(c, fromA, toA);
     this.sessions = new Sessions(base, {
       ledger: opts.ledger, metering: opts.policy.metering, meter: this.metering, limits: this.limits, faults: this.faults,
       statuses: this.board, reservations: opts.reservations, pseudonym: opts.pseudonym, resumePolicy: opts.resumePolicy ?? 'resume-or-stop',

@@ -86,6 +86,8 @@ export interface ActiveSession {
   offeredA?: number;
   /** The charging state last recorded for the central system (policy.metering.chargingStateSamples). */
   reportedChargingState?: ChargingState;
+  /** The offered current last recorded for the central system as a charging-rate change (policy.metering.limitChangeSignificance), A. */
+  reportedLimitA?: number;
 }
 
 /** One EVSE (with its one connector): what the core holds of it. */

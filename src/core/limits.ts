@@ -36,8 +36,10 @@ export class Limits {
       }
     }
     if (s.suspendedByEvse || s.offeredA === limitA) return;
-    if (s.offeredA !== undefined) this.b.log.info('charging limit applied', { evseId: c.id, fromA: s.offeredA, toA: limitA });
+    const fromA = s.offeredA;
+    if (fromA !== undefined) this.b.log.info('charging limit applied', { evseId: c.id, fromA, toA: limitA });
     s.offeredA = limitA;
+    if (fromA !== undefined) this.onLimitChanged?.(c, fromA, limitA);
     try {
       await c.hw.powerPath.offer(limitA, limitA <= 0 ? { suspend: true } : undefined);
       this.deps.faults.clear(c, 'power-switch');
@@ -47,6 +49,9 @@ export class Limits {
     }
     this.deps.statuses.refresh(c);
   }
+
+  /** Told when the limit offered to a running session changed (not its first offer): the metering records it. */
+  onLimitChanged?: (c: EvseState, fromA: number, toA: number) => void;
 
   /** Smart-charging profiles or the sessions sharing the station changed: offer again. */
   applyAll(): void {

@@ -263,6 +263,34 @@ export class Metering {
     }
   }
 
+  /**
+   * policy.limitChangeSignificance (2.0.1 ChargingRateChanged): a sample when the limit offered to
+   * a running session changed by more than that fraction of the one last recorded (the first
+   * offer of a session is its reference, not a change). Once per change: the meter loop's own
+   * samples never record one.
+   */
+  recordLimitChange(c: EvseState, fromA: number, toA: number): void {
+    const s = c.session;
+    const significance = this.deps.policy.limitChangeSignificance;
+    if (!s || s.stopping || !this.deps.policy.chargingStateSamples || significance === undefined) return;
+    const reference = s.reportedLimitA ?? fromA;
+    const changed = reference === 0 ? toA !== 0 : Math.abs(toA - reference) / reference > significance;
+    if (!changed || !c.lastReading) {
+      // Small changes add up against the limit last recorded (or the session's first).
+      s.reportedLimitA = reference;
+      return;
+    }
+    s.reportedLimitA = toA;
+    const sample: Sample = { ...this.sample(c.lastReading, 'Sample.Periodic', this.deps.policy.sampledMeasurands, c), chargingRateChange: { fromA: reference, toA } };
+    try {
+      this.deps.ledger.sample(s.record.localId, sample, true);
+      this.b.emit('queued');
+    } catch (err) {
+      s.reportedLimitA = reference;
+      this.b.log.error('charging rate change could not be recorded', { evseId: c.id, err });
+    }
+  }
+
   /** A session's sample into the ledger; `send` false: kept for the end message only, never queued. */
   private record(c: EvseState, sample: Sample, send = true): void {
     const localId = c.session!.record.localId;

@@ -75,6 +75,12 @@ export interface MeteringPolicy {
    * changes (2.0.1 TransactionEvent triggerReason / chargingState); absent or false: neither (1.6).
    */
   readonly chargingStateSamples?: boolean;
+  /**
+   * With chargingStateSamples, a sample too when the limit applied to a running session changes
+   * by more than this fraction of the one last recorded (0: any change; 2.0.1
+   * SmartChargingCtrlr.LimitChangeSignificance). Absent: none.
+   */
+  readonly limitChangeSignificance?: number;
   /** Clock-aligned samples of EVSEs without a session too, as 'idle-sample' events (2.0.1 MeterValues); absent or false: none (1.6). */
   readonly idleAlignedSamples?: boolean;
   /**

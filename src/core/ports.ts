@@ -257,6 +257,12 @@ export interface Sample {
   measurands: string[];
   /** Taken because the session's charging state changed, to this one (recorded only when the policy asks: 2.0.1's ChargingStateChanged). */
   chargingStateChange?: ChargingState;
+  /**
+   * Taken because the limit applied to the session changed significantly (a charging profile set
+   * or cleared, a schedule's next period): the offered current before and after, A (recorded only
+   * when the policy asks: 2.0.1's ChargingRateChanged).
+   */
+  chargingRateChange?: { fromA: number; toA: number };
 }
 
 /** A session as the core knows it: by its local id (the protocol's transaction id is the version binding's). */

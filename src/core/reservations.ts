@@ -34,10 +34,13 @@ export class MemoryReservationStore implements ReservationStore {
   remove(id: number) { this.items.delete(id); }
 }
 
-/** How a reservation ended: its expiry passed, the central system cancelled it, or a transaction used it. */
+/**
+ * How a reservation ended: its expiry passed, the central system cancelled it, a transaction
+ * used it, or the station removed it (its EVSE became inoperative: Faulted or Unavailable).
+ */
 export interface ReservationEnd {
   reservationId: number;
-  reason: 'expired' | 'cancelled' | 'consumed';
+  reason: 'expired' | 'cancelled' | 'consumed' | 'removed';
 }
 
 export type ReserveStatus = 'Accepted' | 'Faulted' | 'Occupied' | 'Rejected' | 'Unavailable';
@@ -55,6 +58,8 @@ export interface ReservationPolicy {
   live(reservationId: number): boolean;
   /** A transaction started with the reservation: it ends. */
   consumed(reservationId: number): void;
+  /** The EVSE became inoperative (Faulted or Unavailable): the reservations of that EVSE end. */
+  evseInoperative?(evseId: EvseId): void;
   onChange(listener: () => void): () => void;
 }
 
@@ -198,6 +203,22 @@ export class Reservations implements ReservationPolicy {
     this.remove(reservationId);
     this.o.log.info('reservation used by a transaction', { reservationId });
     this.events.emit('ended', { reservationId, reason: 'consumed' });
+    this.changed();
+  }
+
+  /**
+   * The EVSE became inoperative (Faulted or Unavailable): the station removes the reservations
+   * of that EVSE (2.0.1 H01, OCTT TC_H_20: ReservationStatusUpdate Removed). A reservation of any
+   * EVSE stays: another EVSE may serve it.
+   */
+  evseInoperative(evseId: EvseId): void {
+    const gone = this.all().filter((r) => holds(r, evseId));
+    if (gone.length === 0) return;
+    for (const r of gone) {
+      this.remove(r.reservationId);
+      this.o.log.info('reservation removed: its EVSE is inoperative', { reservationId: r.reservationId, evseId });
+      this.events.emit('ended', { reservationId: r.reservationId, reason: 'removed' });
+    }
     this.changed();
   }
 

@@ -46,6 +46,8 @@ export class StatusBoard {
     if (c.lastEmitted && sameCondition(condition, c.lastEmitted)) return;
     c.lastEmitted = condition;
     if (this.b.running()) this.b.emit('status', condition);
+    // An EVSE that became inoperative loses its reservations (after its status went out).
+    if ((condition.faulted || condition.availability !== 'Operative') && this.b.running()) this.reservations?.evseInoperative?.(c.id);
     // A reservation of any EVSE holds whichever connectors are left free: the others may change too.
     if (this.reservations) for (const o of this.b.evses.values()) if (o !== c) this.refresh(o);
   }

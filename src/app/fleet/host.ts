@@ -30,6 +30,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { KeyDefinition } from '../../ocpp/v16/index.js';
 import type { Hosted } from './control/hosted.js';
 import { HostControl } from './control/host-control.js';
+import { FleetCertificateDirs, LazyCertificates, simulatedStationSecurity, type CertificateCounts } from './certificates.js';
 import type { ControlEvent } from './control/protocol.js';
 
 /**
@@ -189,6 +190,15 @@ export class FleetHost {
 
   private rampDone = false;
   private lastConnectFailure?: string;
+  /** Where the chargers' certificate stores go, made when the first charger is asked for a CSR. */
+  private readonly certificateDirs = new FleetCertificateDirs();
+  private readonly certificateCounts: CertificateCounts = {
+    csrMade: () => this.metrics.add('csrsSent'),
+    chainAccepted: () => this.metrics.add('certificatesAccepted'),
+    chainRejected: () => this.metrics.add('certificatesRejected'),
+  };
+  /** The private CA of a wss:// central system: the CSMS root a signed certificate must chain to. */
+  private csmsRoots?: Buffer;
   /** TLS options shared by every charger's connection (a private CA), if any. */
   private readonly tlsOptions?: { ca: string };
 
@@ -299,6 +309,7 @@ export class FleetHost {
     this.defaults = new Map(this.definitions.map((d) => [d.key, configured.get(d.key) ?? d.default]));
     // sim --signed: a 2.0.1 charger sends its meter's signed values (SampledDataCtrlr.SignReadings true).
     if (this.o.signedMeters) this.defaults.set(SIGN_READINGS_SETTING, 'true');
+    this.withSecurityProfile(this.defaults);
     return this.defaults;
   }
 
@@ -331,10 +342,22 @@ export class FleetHost {
         const def = definitions.find((x) => x.key === k);
         if (def) configured.set(k, normalise(def, String(v)));
       }
-      d = { definitions, defaults: new Map(definitions.map((x) => [x.key, configured.get(x.key) ?? x.default])) };
+      d = { definitions, defaults: this.withSecurityProfile(new Map(definitions.map((x) => [x.key, configured.get(x.key) ?? x.default]))) };
       this.otherDefinitions.set(charger.connectors.length, d);
     }
     return d;
+  }
+
+  /**
+   * The security profile the chargers connect with, as their SecurityProfile setting says (the
+   * certificate handlers accept certificates over TLS only): 2 over wss://, 3 with client
+   * certificates, 1 with a password; otherwise none is set (0).
+   */
+  private withSecurityProfile(defaults: Map<string, string>): Map<string, string> {
+    const tls = this.o.urls.length > 0 && this.o.urls.every((u) => u.startsWith('wss://'));
+    const profile = tls ? (this.o.security?.clientCert ? 3 : 2) : this.o.security?.password !== undefined ? 1 : undefined;
+    if (profile !== undefined) defaults.set('SecurityProfile', String(profile));
+    return defaults;
   }
 
   private readonly otherDefinitions = new Map<number, { definitions: KeyDefinition[]; defaults: Map<string, string> }>();
@@ -465,6 +488,11 @@ export class FleetHost {
     const { definitions, defaults } = this.definitionsOf(charger);
     const life = { alive: true };
     h.life = life;
+    // Its certificates: nothing on disk until the central system asks for a CSR.
+    const certificates = (h.certificates ??= new LazyCertificates({
+      id, dirs: this.certificateDirs, clock, log: () => this.log.child({ cp: id, component: 'certificates' }), counts: this.certificateCounts,
+      ...(security?.ca ? { csmsRoots: (this.csmsRoots ??= Buffer.from(security.ca)) } : {}),
+    }));
     const runtime = new ChargePointRuntime({
       chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
       hardware: { evses, readers: [h.reader], faultSources: [h.faults] },
@@ -475,6 +503,7 @@ export class FleetHost {
       },
       ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
       definitions, defaults, ocppVersions: [version],
+      security: simulatedStationSecurity(certificates, () => this.log.child({ cp: id })),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.control ? this.withCallErrorEvents(h, h.countedByVersion ? this.onCallOf(version) : this.onCall) : h.countedByVersion ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
@@ -801,6 +830,7 @@ export class FleetHost {
     }
     this.db?.close();
     this.db = undefined;
+    this.certificateDirs.remove();
     return snap;
   }
 }

@@ -79,6 +79,11 @@ export const COUNTER_NAMES = [
   'scriptPlanned', 'scriptDone',
   /** Signed meter values (OCMF records) the chargers delivered: in MeterValues, StopTransaction, TransactionEvent. */
   'signedValuesSent',
+  /**
+   * A certificate-renewal campaign: signing requests (a new key and its CSR) the chargers made and
+   * sent in SignCertificate, and the signed chains (CertificateSigned) they installed or refused.
+   */
+  'csrsSent', 'certificatesAccepted', 'certificatesRejected',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

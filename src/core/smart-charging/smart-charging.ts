@@ -67,6 +67,29 @@ export class SmartCharging implements ChargingLimits {
     return this.o.store.all();
   }
 
+  private enabled = true;
+
+  /** Whether profiles limit the charging (2.0.1 SmartChargingCtrlr.Enabled; always on 1.6). */
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /**
+   * Smart charging switched on or off: off, no profile limits the charging or the composite
+   * schedule (they stay installed, and limit again once it is switched back on).
+   */
+  setEnabled(on: boolean): void {
+    if (on === this.enabled) return;
+    this.enabled = on;
+    this.o.log.info(on ? 'smart charging enabled' : 'smart charging disabled: no profile limits the charging');
+    this.events.emit('change');
+  }
+
+  /** The profiles in force: every one installed, none while smart charging is disabled. */
+  private inForce(): InstalledLimit[] {
+    return this.enabled ? this.o.store.all() : [];
+  }
+
   /**
    * The profiles `profile` would replace on `target`: the same id (1.6 §5.16, 2.0.1 K01.FR.05),
    * or the same purpose and stack level there (1.6 §5.16; 2.0.1 refuses an overlapping one
@@ -128,7 +151,7 @@ export class SmartCharging implements ChargingLimits {
 
   composite(q: { target: LimitTarget; durationS: number; unit: RateUnit; transaction?: ActiveTransaction; sharedBy?: number; startMs?: number }): CompositeSchedule {
     return compositeSchedule({
-      profiles: this.o.store.all(), target: q.target, startMs: q.startMs ?? this.o.clock.now(), durationS: q.durationS, unit: q.unit,
+      profiles: this.inForce(), target: q.target, startMs: q.startMs ?? this.o.clock.now(), durationS: q.durationS, unit: q.unit,
       electrical: this.electricalOf(q.target), transaction: q.transaction, sharedBy: q.sharedBy,
     });
   }
@@ -136,7 +159,7 @@ export class SmartCharging implements ChargingLimits {
   limitAt(q: { evseId: number; at: number; transaction?: SessionRef; sharedBy: number }): { limitA: number; nextChangeAt: number } {
     const target: LimitTarget = { kind: 'evse', evseId: q.evseId };
     const transaction = q.transaction && { startedAt: q.transaction.startedAt, ...(q.transaction.localId !== undefined ? { sessionId: q.transaction.localId } : {}) };
-    return limitNow({ profiles: this.o.store.all(), target, startMs: q.at, electrical: this.electricalOf(target), transaction, sharedBy: q.sharedBy });
+    return limitNow({ profiles: this.inForce(), target, startMs: q.at, electrical: this.electricalOf(target), transaction, sharedBy: q.sharedBy });
   }
 
   onChange(listener: () => void): () => void {

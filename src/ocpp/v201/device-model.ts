@@ -329,6 +329,7 @@ export function variableDefinitions(o: DeviceModelOptions = {}): VariableDefinit
 
     // K01.FR.20: whether phaseToUse is honoured (a view of 1.6's ConnectorSwitch3to1PhaseSupported).
     smart('ACPhaseSwitchingSupported', bool, 'ReadOnly', 'false', { required: false }),
+    smart('Available', bool, 'ReadOnly', 'true', { required: false }),
     smart('Enabled', bool, 'ReadWrite', 'true', { required: false }),
     smart('Entries', int(undefined, 0, 100), 'ReadOnly', '0', { instance: 'ChargingProfiles' }),
     smart('LimitChangeSignificance', { dataType: 'decimal', minLimit: 0, maxLimit: 1 }, 'ReadWrite', '0.1'),

@@ -64,6 +64,12 @@ const intervalOf = (settings: ConfigurationStore, component: string): number => 
   return Number.isFinite(n) && n > 0 ? n : 0;
 };
 
+/** SmartChargingCtrlr.LimitChangeSignificance: a fraction 0..1 (default 0.1). */
+const significanceOf = (value: string): number => {
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, 1) : 0.1;
+};
+
 /**
  * The policy over the stored settings (the 1.6 keys the 2.0.1 variables map to), with 2.0.1's
  * token length and what only 2.0.1 has: the cache's LifeTime and size, the master pass group;
@@ -91,6 +97,8 @@ function policy(settings: ConfigurationStore): ChargingPolicy {
     }),
     metering: Object.create(p.metering, {
       chargingStateSamples: { value: true, enumerable: true },
+      // K01/K08: ChargingRateChanged when the limit in force changes by more than LimitChangeSignificance.
+      limitChangeSignificance: { get: () => significanceOf(ownValue(settings, 'SmartChargingCtrlr', 'LimitChangeSignificance', '0.1')), enumerable: true },
       idleAlignedSamples: { value: true, enumerable: true },
       // The signed start value goes in Started (1.6 needs a MeterValues after StartTransaction for it).
       signedBeginSample: { value: false, enumerable: true },

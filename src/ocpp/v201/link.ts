@@ -278,7 +278,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         action: 'TransactionEvent',
         request: {
           eventType: 'Updated', timestamp: isoMs(b.sample.takenAt), ...common,
-          triggerReason: change ? 'ChargingStateChanged' : TRIGGER_OF_CONTEXT[b.sample.context] ?? 'MeterValuePeriodic',
+          triggerReason: change ? 'ChargingStateChanged' : b.sample.chargingRateChange ? 'ChargingRateChanged' : TRIGGER_OF_CONTEXT[b.sample.context] ?? 'MeterValuePeriodic',
           transactionInfo: { transactionId, ...(change ? { chargingState: toV201ChargingState(change) } : {}) },
           ...(value.sampledValue.length ? { meterValue: [value] } : {}),
         },

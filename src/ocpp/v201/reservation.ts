@@ -122,8 +122,9 @@ export function reportReservationEnds(reservations: Pick<Reservations, 'onEnded'
   };
   const offEnded = reservations.onEnded((e) => {
     // Cancelled by the central system (it knows) or used by a transaction (the Started carries its id): nothing to report.
-    if (e.reason !== 'expired') return;
-    held.push({ reservationId: e.reservationId, reservationUpdateStatus: 'Expired' });
+    // Removed by the station (its EVSE became Faulted or Unavailable, H01 / TC_H_20): Removed.
+    if (e.reason !== 'expired' && e.reason !== 'removed') return;
+    held.push({ reservationId: e.reservationId, reservationUpdateStatus: e.reason === 'expired' ? 'Expired' : 'Removed' });
     void flush();
   });
   link.on('state', onState);

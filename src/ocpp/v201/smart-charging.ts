@@ -18,6 +18,7 @@ import type { Log } from '../../lib/log.js';
 import type { Settings } from '../store-ports.js';
 import type { ChargingProfileType, CsmsCalls, ReportChargingProfilesRequest, StatusInfoType } from './messages.js';
 import { STATION_EVSE_ID } from './topology.js';
+import { createRPCError } from '../rpc.js';
 import { getVariables, type DeviceModel, type VariableStore } from './device-model.js';
 
 /** The feature services a 2.0.1 charger answers Smart Charging with (the composition's FeatureServices). */
@@ -195,6 +196,9 @@ export const smartChargingHandlers: {
   SetChargingProfile: (req, ctx) => {
     const sc = features(ctx)?.smartCharging;
     if (!sc) return { status: 'Rejected', statusInfo: status('UnsupportedRequest', 'Smart Charging is not supported') };
+    // K01.FR.29: SmartChargingCtrlr.Available false (a station built without it): CALLERROR NotSupported.
+    if (ctx.store.get({ component: 'SmartChargingCtrlr', variable: 'Available', attribute: 'Actual' }) === 'false') throw createRPCError('NotSupported', 'Smart Charging is not available on this station');
+    if (!sc.isEnabled) return { status: 'Rejected', statusInfo: status('NotEnabled', 'SmartChargingCtrlr.Enabled is false') };
     const p = req.chargingProfile;
     const problem = setProfileProblem(req.evseId, p, ctx, sc);
     if (problem) {
@@ -263,8 +267,10 @@ export const smartChargingHandlers: {
  */
 export async function withStartProfile(req: CsmsCalls['RequestStartTransaction'][0], ctx: V201Context, start: () => Promise<boolean>): Promise<boolean> {
   const p = req.chargingProfile;
-  if (!p) return start();
   const sc = features(ctx)?.smartCharging;
+  // K05: with smart charging disabled the profile is not used (the start goes on without it).
+  if (p && sc && !sc.isEnabled) ctx.log.info('RequestStartTransaction: charging profile ignored, smart charging is disabled', { chargingProfileId: p.id });
+  if (!p || (sc && !sc.isEnabled)) return start();
   const { chargePoint } = ctx;
   const evseId = req.evseId ?? (chargePoint.evseIds.length === 1 ? chargePoint.evseIds[0] : undefined);
   const problem = !sc ? 'Smart Charging is not supported'
@@ -295,8 +301,15 @@ export function smartChargingVariables(store: VariableStore, features: V201Featu
   if (!sc) return store;
   const isEntries = (k: Parameters<VariableStore['get']>[0]) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance
     && k.component.toLowerCase() === 'smartchargingctrlr' && k.variable.toLowerCase() === 'entries' && (k.variableInstance ?? '').toLowerCase() === 'chargingprofiles';
+  const isEnabled = (k: Parameters<VariableStore['get']>[0]) => k.attribute === 'Actual' && k.evseId === undefined && !k.componentInstance
+    && k.component.toLowerCase() === 'smartchargingctrlr' && k.variable.toLowerCase() === 'enabled';
+  // SmartChargingCtrlr.Enabled, as stored (persisted), switches the core's smart charging.
+  sc.setEnabled(store.get({ component: 'SmartChargingCtrlr', variable: 'Enabled', attribute: 'Actual' }) !== 'false');
   return {
     get: (k) => (isEntries(k) ? String(sc.profiles().length) : store.get(k)),
-    set: (k, value, meta) => store.set(k, value, meta),
+    set: (k, value, meta) => {
+      store.set(k, value, meta);
+      if (isEnabled(k)) sc.setEnabled(value.toLowerCase() !== 'false');
+    },
   };
 }

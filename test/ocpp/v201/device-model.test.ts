@@ -199,7 +199,7 @@ describe('OCPP 2.0.1 device model: GetReport (B08)', () => {
     setVariables(model, store, [{ component: station('AuthCacheCtrlr'), variable: { name: 'Enabled' }, attributeValue: 'false' }]);
     const available = parts(customReport(model, store, { requestId: 6, componentCriteria: ['Available'] }, GENERATED_AT).reports);
     const components = [...new Set(available.map((d) => `${d.component.name}${d.component.evse ? ` ${d.component.evse.id}/${d.component.evse.connectorId ?? ''}` : ''}`))];
-    expect(components).toEqual(['ChargingStation', 'EVSE 1/', 'Connector 1/1', 'Connector 2/1', 'Connector 2/2', 'ReservationCtrlr', 'DisplayMessageCtrlr']);
+    expect(components).toEqual(['ChargingStation', 'EVSE 1/', 'Connector 1/1', 'Connector 2/1', 'Connector 2/2', 'SmartChargingCtrlr', 'ReservationCtrlr', 'DisplayMessageCtrlr']);
     const enabled = new Set(parts(customReport(model, store, { requestId: 7, componentCriteria: ['Enabled'] }, GENERATED_AT).reports).map((d) => d.component.name));
     expect([...enabled]).toEqual(['AuthCtrlr', 'LocalAuthListCtrlr', 'SmartChargingCtrlr', 'ReservationCtrlr', 'DisplayMessageCtrlr']);
     const both = customReport(model, store, { requestId: 8, componentCriteria: ['Available'], componentVariable: [{ component: { name: 'EVSE' }, variable: { name: 'Power' } }] }, GENERATED_AT);

@@ -6,6 +6,7 @@ import type { SimFaultSource } from '../../../sim/sim-fault-source.js';
 import type { SimIdReader } from '../../../sim/sim-id-reader.js';
 import type { ChargePointRuntime } from '../../charger/charge-point-runtime.js';
 import type { SimDriver } from '../driver.js';
+import type { LazyCertificates } from '../certificates.js';
 import type { NetworkCut } from './protocol.js';
 import type { FrameTrace } from './trace.js';
 
@@ -38,5 +39,7 @@ export interface Hosted {
   trace?: FrameTrace;
   /** The runtime the listeners belong to is alive (false once it is powered off or removed). */
   life: { alive: boolean };
+  /** Its certificates (a store made when the central system first asks for a CSR; kept across a reboot). */
+  certificates?: LazyCertificates;
 }
 

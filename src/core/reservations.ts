@@ -207,11 +207,19 @@ export class Reservations implements ReservationPolicy {
   }
 
   /**
+   * Whether an inoperative EVSE loses its reservations: the version binding that requires it sets
+   * it (2.0.1 H01). OCPP 1.6 has no such rule: its reservation outlasts a fault (the connector
+   * shows Faulted, then Reserved again) until it expires, is cancelled or is used.
+   */
+  removeWhenInoperative = false;
+
+  /**
    * The EVSE became inoperative (Faulted or Unavailable): the station removes the reservations
    * of that EVSE (2.0.1 H01, OCTT TC_H_20: ReservationStatusUpdate Removed). A reservation of any
    * EVSE stays: another EVSE may serve it.
    */
   evseInoperative(evseId: EvseId): void {
+    if (!this.removeWhenInoperative) return;
     const gone = this.all().filter((r) => holds(r, evseId));
     if (gone.length === 0) return;
     for (const r of gone) {

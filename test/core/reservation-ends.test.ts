@@ -18,6 +18,23 @@ function build(store = new MemoryReservationStore(), clock = new ManualClock()) 
 }
 
 describe('reservation ends', () => {
+  it('an inoperative EVSE keeps its reservation unless the version binding removes them (2.0.1 H01: removed; 1.6: kept); an any-EVSE one stays', () => {
+    const { r, ended } = build();
+    r.start();
+    const reserve = (reservationId: number, target: Parameters<typeof r.reserve>[0]['target']) =>
+      r.reserve({ target, expiryDate: T0 + 600_000, idTag: 'TAG1', reservationId }, free);
+    expect(reserve(1, { kind: 'evse', evseId: 1 })).toBe('Accepted');
+    expect(reserve(2, { kind: 'any-evse' })).toBe('Accepted');
+    r.evseInoperative(1); // 1.6: the reservation outlasts the fault
+    expect(ended).toEqual([]);
+    expect(r.list().map((x) => x.reservationId).sort()).toEqual([1, 2]);
+    r.removeWhenInoperative = true; // what the 2.0.1 binding sets
+    r.evseInoperative(1);
+    expect(ended).toEqual([{ reservationId: 1, reason: 'removed' }]);
+    expect(r.list().map((x) => x.reservationId)).toEqual([2]);
+    r.stop();
+  });
+
   it('expired, cancelled and consumed are told apart; replacing an id ends nothing', async () => {
     const { r, ended, clock } = build();
     r.start();

@@ -135,7 +135,11 @@ export const v201: OcppVersion = {
     if (security) renewBeforeExpiry(link, { ...context, link });
     // H04: reservations that expire unused are reported (the link and the reservations live as long as the charger).
     const { reservations } = reservationsOf(d.features);
-    if (reservations) reportReservationEnds(reservations, link, d.log.child({ component: 'reservations' }));
+    if (reservations) {
+      // H01 / TC_H_20: an EVSE that becomes Faulted or Unavailable loses its reservations (Removed).
+      reservations.removeWhenInoperative = true;
+      reportReservationEnds(reservations, link, d.log.child({ component: 'reservations' }));
+    }
     return link;
   },
   incomingActions: INCOMING_ACTIONS,

@@ -366,9 +366,9 @@ export class SqliteLedger implements SessionLedger {
     // A signing meter's signed begin and end values go with the close whatever the measurands
     // (calibration law: the central system gets both from the one message).
     const transactionData: Sample[] = [];
-    const begin = this.q.samplesOf.get(localId) as StoredSample | undefined;
-    const signedBegin = begin !== undefined && (JSON.parse(begin.reading) as MeterReading).signed !== undefined;
-    if (begin && (sampled.length > 0 || signedBegin)) transactionData.push(toSample(begin, sampled));
+    const beginRow = this.q.samplesOf.get(localId) as StoredSample | undefined;
+    const begin = beginRow && toSample(beginRow, sampled);
+    if (begin && (sampled.length > 0 || begin.reading.signed !== undefined)) transactionData.push(begin);
     const intervalS = stop.transactionDataIntervalS ?? 0;
     if (sampled.length > 0 && intervalS > 0) {
       const periodic = spaced(this.q.periodicOf.all(localId) as StoredSample[], intervalS * 1000, false);

@@ -8,8 +8,8 @@ import { createInterface } from 'node:readline';
  * own stop onto `cleanups`.
  */
 
-/** pyftpdlib (Debian's python3-pyftpdlib) on an ephemeral port, user logs / ftp-Pw-456 with write access to `root`. */
-export async function ftpServer(root: string, cleanups: (() => unknown)[]): Promise<number> {
+/** pyftpdlib (Debian's python3-pyftpdlib) on an ephemeral port, one user (default logs / ftp-Pw-456) with write access to `root`. */
+export async function ftpServer(root: string, cleanups: (() => unknown)[], user = { name: 'logs', password: 'ftp-Pw-456' }): Promise<number> {
   const script = `
 import sys, logging
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -17,13 +17,13 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 logging.basicConfig(level=logging.WARNING)
 a = DummyAuthorizer()
-a.add_user('logs', 'ftp-Pw-456', sys.argv[1], perm='elradfmwMT')
+a.add_user(sys.argv[2], sys.argv[3], sys.argv[1], perm='elradfmwMT')
 FTPHandler.authorizer = a
 s = FTPServer(('127.0.0.1', 0), FTPHandler)
 print('READY', s.address[1], flush=True)
 s.serve_forever()
 `;
-  const child = spawn('/usr/bin/python3', ['-c', script, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/python3', ['-c', script, root, user.name, user.password], { stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(() => new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());

@@ -5,7 +5,7 @@
  * installed), a good one installed once the running transaction ended, with idle connectors
  * Unavailable meanwhile; a scheduled update surviving a restart.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { toV16Status } from '../../src/ocpp/v16/mapping.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,12 +13,12 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redactFields, scrubText } from '../../src/app/services/diagnostics-bundle.js';
 import { tar } from '../../src/lib/tar.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { TestCsms, waitFor } from '../helpers/ocpp-server.js';
+import { ftpServer } from '../helpers/upload-servers.js';
 
 const CP = 'CP-TEST-1';
 const cleanups: (() => unknown)[] = [];
@@ -62,38 +62,6 @@ async function httpServer(answer: (req: IncomingMessage, n: number) => { status:
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
   return { seen, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-/** pyftpdlib (Debian's python3-pyftpdlib) on an ephemeral port, one user with write access. */
-async function ftpServer(root: string): Promise<number> {
-  const script = `
-import sys, logging
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-logging.basicConfig(level=logging.WARNING)
-a = DummyAuthorizer()
-a.add_user('diag', 'ftp-Pw-123', sys.argv[1], perm='elradfmwMT')
-FTPHandler.authorizer = a
-s = FTPServer(('127.0.0.1', 0), FTPHandler)
-print('READY', s.address[1], flush=True)
-s.serve_forever()
-`;
-  const child = spawn('/usr/bin/python3', ['-c', script, root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  cleanups.push(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  }));
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('pyftpdlib did not start')), 10_000);
-    lines.once('line', (l) => {
-      clearTimeout(t);
-      resolve(Number(l.split(' ')[1]));
-    });
-  });
-  return port;
 }
 
 /** A port nothing listens on (bound, then closed). */
@@ -149,7 +117,7 @@ describe('GetDiagnostics', () => {
   it('uploads by FTP (passive mode) to pyftpdlib; UploadFailed after the retries when nobody answers', async () => {
     const root = tmp('evse-ftp-');
     mkdirSync(join(root, 'incoming'));
-    const port = await ftpServer(root);
+    const port = await ftpServer(root, cleanups, { name: 'diag', password: 'ftp-Pw-123' });
     const { csms } = await setup();
     const res = await csms.call(CP, 'GetDiagnostics', { location: `ftp://diag:ftp-Pw-123@127.0.0.1:${port}/incoming/`, retries: 0 });
     await waitFor(() => statuses(csms, 'DiagnosticsStatusNotification').includes('Uploaded'), 15_000, 'Uploaded');

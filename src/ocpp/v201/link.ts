@@ -13,7 +13,7 @@ import { registerIncoming, type V201Context } from './incoming.js';
 import { endedChargingState, endTrigger, fromV201IdTokenInfo, registerValue, toV201ChargingState, toV201MeterValue, toV201Reason, toV201Status } from './mapping.js';
 import { v201EvseOfSession } from './topology.js';
 import { TransactionStartPoints } from './transaction-start.js';
-import { signingOf, withSignedValue } from './signed-meter-values.js';
+import { withSignedValue } from './signed-meter-values.js';
 import type { ChargingStationCalls, ConnectorStatusEnumType, IdTokenType, TransactionEventRequest, TriggerReasonEnumType } from './messages.js';
 
 /** A transaction's opening before its session (the store's TransactionOpenedEvent, outbox kind 'meter', format event/1). */
@@ -248,7 +248,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
           // Rows written before the start's charging state was recorded said Charging.
           transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : 'Charging', ...(remoteStartId !== undefined ? { remoteStartId } : {}) },
           evse: v201EvseOfSession(b.connectorId), idToken,
-          meterValue: [withSignedValue(registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin'), b.signedBegin, b.meterStartWh, signingOf(this.d.settings), true)],
+          meterValue: [withSignedValue(registerValue(b.meterStartWh, b.timestamp, 'Transaction.Begin'), b.signedBegin, b.meterStartWh, this.d.settings, true)],
           ...(b.reservationId !== undefined ? { reservationId: b.reservationId } : {}),
         },
       };
@@ -273,7 +273,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       const b = sampled(e);
       // chargingState only when it changed (the core records a sample for each change).
       const change = b.sample.chargingStateChange;
-      const value = withSignedValue(toV201MeterValue(b.sample), b.sample.reading.signed, b.sample.reading.energyWh, signingOf(this.d.settings), b.sample.context === 'Transaction.Begin');
+      const value = withSignedValue(toV201MeterValue(b.sample), b.sample.reading.signed, b.sample.reading.energyWh, this.d.settings, b.sample.context === 'Transaction.Begin');
       return {
         action: 'TransactionEvent',
         request: {
@@ -293,7 +293,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
         eventType: 'Ended', timestamp: isoMs(b.timestamp), triggerReason: endTrigger(b.reason), ...common,
         transactionInfo: { transactionId, chargingState: b.chargingState ? toV201ChargingState(b.chargingState) : endedChargingState(b.reason), ...(reason !== 'Local' ? { stoppedReason: reason } : {}) },
         // A transaction that ended before its session with no meter reading known has meterStopWh -1 (transaction-start.ts): no register to report.
-        ...(b.meterStopWh >= 0 || b.transactionData.length ? { meterValue: [...b.transactionData.map((t) => withSignedValue(toV201MeterValue(t), t.reading.signed, t.reading.energyWh, signingOf(this.d.settings), false)), ...(b.meterStopWh >= 0 ? [registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')] : [])] } : {}),
+        ...(b.meterStopWh >= 0 || b.transactionData.length ? { meterValue: [...b.transactionData.map((t) => withSignedValue(toV201MeterValue(t), t.reading.signed, t.reading.energyWh, this.d.settings, false)), ...(b.meterStopWh >= 0 ? [registerValue(b.meterStopWh, b.timestamp, 'Transaction.End')] : [])] } : {}),
       },
     };
   }

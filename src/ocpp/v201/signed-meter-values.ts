@@ -47,10 +47,14 @@ export function toSignedMeterValue(signed: SignedMeterValue, withKey: boolean): 
 /**
  * A MeterValue with the signed record attached to its energy register value (one, of
  * `energyWh`, is added when the measurands had none). `first`: the transaction's first signed value (its begin), which
- * carries the key under OncePerTransaction.
+ * carries the key under OncePerTransaction. `settings` are read (signingOf) only when there is a
+ * signed record: an unsigned reading, the common case, costs nothing here.
  */
-export function withSignedValue(value: MeterValueType, signed: SignedMeterValue | undefined, energyWh: number, signing: V201Signing, first: boolean): MeterValueType {
-  if (!signed || !signing.sign) return value;
+export function withSignedValue(value: MeterValueType, signed: SignedMeterValue | undefined, energyWh: number, settings: ConfigurationStore, first: boolean): MeterValueType {
+  // The settings are read only for a signed reading: most meters sign nothing.
+  if (!signed) return value;
+  const signing = signingOf(settings);
+  if (!signing.sign) return value;
   const withKey = signing.publicKey === 'EveryMeterValue' || (signing.publicKey === 'OncePerTransaction' && first);
   const signedMeterValue = toSignedMeterValue(signed, withKey);
   const i = value.sampledValue.findIndex((v) => (v.measurand ?? 'Energy.Active.Import.Register') === 'Energy.Active.Import.Register');

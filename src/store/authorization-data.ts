@@ -29,6 +29,12 @@ const toInfo = (r: Row): AuthorizationInfo => ({
 /** The Local Authorization List (with its version) and the authorisation cache of one charge point. */
 export class SqliteAuthorizationData implements AuthorizationData {
   private readonly q;
+  /**
+   * Whether the local list holds no entry (undefined: not read yet). This view is its charge
+   * point's only writer of the list, and every presented tag looks it up: an empty list, as
+   * most chargers and every simulated one have, needs no query.
+   */
+  private listEmpty?: boolean;
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string, private readonly now: () => number) {
     db.prepare(`INSERT OR IGNORE INTO charge_points (id) VALUES (?)`).run(chargePointId);
     this.q = {
@@ -58,6 +64,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
   }
 
   localListEntry(idTag: string): AuthorizationInfo | undefined {
+    if ((this.listEmpty ??= this.localListSize() === 0)) return undefined;
     const r = this.q.list.get(this.chargePointId, idTag) as Row | undefined;
     return r && toInfo(r);
   }
@@ -116,6 +123,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
    * updated, one without is removed. Applied with its version in one transaction.
    */
   updateLocalList(version: number, type: 'Full' | 'Differential', entries: LocalListEntry[]): void {
+    this.listEmpty = undefined;
     transact(this.db, () => {
       if (type === 'Full') this.q.listClear.run(this.chargePointId);
       for (const e of entries) {

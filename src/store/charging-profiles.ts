@@ -7,6 +7,12 @@ import { transact, type SqliteDatabase } from './database.js';
  */
 export class SqliteChargingProfiles implements ChargingProfileStore {
   private readonly q;
+  /**
+   * The rows as last read or written through this view, the only writer of its charge point's
+   * profiles: the ChargePoint asks for them at every limit it computes (each session's start,
+   * stop and sample), nearly always unchanged and, in a fleet, nearly always none.
+   */
+  private cached?: InstalledLimit[];
 
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
     this.q = {
@@ -19,16 +25,19 @@ export class SqliteChargingProfiles implements ChargingProfileStore {
   }
 
   all(): InstalledLimit[] {
-    return (this.q.all.all(this.chargePointId) as { evse_id: number | null; profile: string; installed_at: number }[])
+    this.cached ??= (this.q.all.all(this.chargePointId) as { evse_id: number | null; profile: string; installed_at: number }[])
       .map((r) => ({ target: targetOf(r.evse_id), profile: JSON.parse(r.profile), installedAt: r.installed_at }));
+    return this.cached.slice();
   }
 
   put(p: InstalledLimit): void {
     const evseId = p.target.kind === 'station' ? null : p.target.evseId;
+    this.cached = undefined;
     this.q.put.run(this.chargePointId, p.profile.id, evseId, p.profile.purpose, p.profile.stackLevel, JSON.stringify(p.profile), p.installedAt);
   }
 
   remove(ids: number[]): void {
+    this.cached = undefined;
     transact(this.db, () => {
       for (const id of ids) this.q.remove.run(this.chargePointId, id);
     });

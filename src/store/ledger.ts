@@ -202,6 +202,8 @@ export class SqliteLedger implements SessionLedger {
    * number (write()), so the database's answer is read again and no number is skipped.
    */
   private readonly eventSeqs = new Map<string, number>();
+  /** The EVSE of each session this ledger opened or looked up and has not closed: read at every sample. */
+  private readonly evseOf = new Map<string, number>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -339,7 +341,7 @@ export class SqliteLedger implements SessionLedger {
   }
 
   sample(localId: string, sample: Sample, queue: boolean): void {
-    const connectorId = this.q.connectorOf.get(localId) as number | undefined;
+    const connectorId = this.connectorOf(localId);
     if (connectorId === undefined) throw new StoreError('ERR_NO_SESSION', `no session ${localId}`);
     this.write(localId, () => {
       this.insertSample(localId, sample);
@@ -391,13 +393,23 @@ export class SqliteLedger implements SessionLedger {
       if (changed !== 1) throw new StoreError('ERR_SESSION_CLOSED', `session ${localId} is not open`);
       this.insertSample(localId, stop.end);
       this.enqueue('stop', localId, stop.stoppedAt, payload, this.nextEventSeq(localId));
-      const connectorId = this.q.connectorOf.get(localId) as number;
+      const connectorId = this.connectorOf(localId)!;
       // The register outlives the session's record (retention): a volatile meter resumes from it.
       this.q.saveRegister.run(this.chargePointId, connectorId, Math.max(stop.meterStopWh, stop.end.reading.energyWh), stop.stoppedAt);
       this.recordCost(localId, stop);
     });
     // Closed: no event follows.
     this.eventSeqs.delete(localId);
+    this.evseOf.delete(localId);
+  }
+
+  private connectorOf(localId: string): number | undefined {
+    let id = this.evseOf.get(localId);
+    if (id === undefined) {
+      id = this.q.connectorOf.get(localId) as number | undefined;
+      if (id !== undefined) this.evseOf.set(localId, id);
+    }
+    return id;
   }
 
   highestReading(localId: string): MeterReading | undefined {

@@ -3,7 +3,7 @@
  * central system in another process, so `node --cpu-prof` / `--heap-prof` see the fleet only.
  *   node --import tsx --cpu-prof --cpu-prof-dir /tmp/prof test/bench/fleet-profile.ts 2000 30
  * (the sources through tsx, whose keepNames adds a name to each arrow function: the built fleet
- * in dist/ has none; RAMP, WORKERS, TIME_SCALE in the environment)
+ * in dist/ has none, FLEET_DIST=1 runs it; RAMP, WORKERS, TIME_SCALE in the environment)
  * PROFILE_OUT=file.cpuprofile profiles the second half of the run only (the steady state, not the
  * ramp) through the inspector, without --cpu-prof; SCENARIO in the environment too.
  */
@@ -11,8 +11,28 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { FleetRunner } from '../../src/app/fleet/runner.js';
+import type { FleetRunner as FleetRunnerType } from '../../src/app/fleet/runner.js';
 
+// SQL_STATS=1: count and time every statement execution by its SQL text (printed at the end).
+const sqlStats = new Map<string, { n: number; us: number }>();
+if (process.env.SQL_STATS) {
+  const Database = (await import('better-sqlite3')).default;
+  const proto = Object.getPrototypeOf(new Database(':memory:').prepare('select 1')) as Record<string, unknown>;
+  for (const m of ['run', 'get', 'all'] as const) {
+    const orig = proto[m] as (...a: unknown[]) => unknown;
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      const t = process.hrtime.bigint();
+      try { return orig.apply(this, a); } finally {
+        const k = `${m} ${this.source.replace(/\s+/g, ' ').slice(0, 140)}`;
+        const e = sqlStats.get(k) ?? { n: 0, us: 0 };
+        e.n++; e.us += Number(process.hrtime.bigint() - t) / 1000;
+        sqlStats.set(k, e);
+      }
+    };
+  }
+}
+// FLEET_DIST=1: the built fleet (dist/, after npm run build), as a user runs it: no tsx keepNames in heap figures.
+const { FleetRunner } = (await import(process.env.FLEET_DIST ? '../../dist/app/fleet/runner.js' : '../../src/app/fleet/runner.js')) as { FleetRunner: typeof FleetRunnerType };
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 const count = Number(process.argv[2] ?? 2000);
 const wallS = Number(process.argv[3] ?? 30);
@@ -73,10 +93,13 @@ const f = (n: number) => (n / 2 ** 20).toFixed(0);
 console.log(JSON.stringify({
   ...steadyFig, count, accepted: c.chargersAccepted, lastAcceptedS: report.stats.lastAcceptedAtMs / 1000,
   msgs: c.messagesOut + c.messagesIn, cpuS: report.cpuMs / 1000, msgsPerCpuS: Math.round((c.messagesOut + c.messagesIn) / (report.cpuMs / 1000)),
-  lagP99: report.lag.p99Ms, rss0: f(heap0.rss), heap0: f(heap0.heapUsed),
+  lagP99: report.lag.p99Ms, lagMax: report.lag.maxMs, rss0: f(heap0.rss), heap0: f(heap0.heapUsed),
   rssMid: mid && f(mid.rss), heapMid: mid && f(mid.heapUsed), heapTotalMid: mid && f(mid.heapTotal), extMid: mid && f(mid.external + mid.arrayBuffers),
   perChargerKB: mid && Math.round((mid.rss - heap0.rss) / 1024 / count), heapPerChargerKB: mid && Math.round((mid.heapUsed - heap0.heapUsed) / 1024 / count),
 }));
+if (sqlStats.size) {
+  for (const [k, e] of [...sqlStats].sort((a, b) => b[1].us - a[1].us).slice(0, 40)) console.error(`${(e.us / 1e6).toFixed(2)} s ${e.n} x ${(e.us / e.n).toFixed(1)} us  ${k}`);
+}
 child.kill('SIGTERM');
 await once(child, 'exit');
 process.exit(0);

@@ -34,13 +34,27 @@ export class MeterSigningError extends EvseError {}
 export class ModbusOcmfSigner implements MeterSigner {
   readonly signsIntervals = false;
   private key?: string;
+  private algorithmChecked = false;
 
   constructor(private readonly o: ModbusOcmfSignerOptions) {}
 
   async publicKey(): Promise<string> {
+    if (this.key) return this.key;
+    await this.checkAlgorithm();
     const pk = this.o.signing.publicKey;
-    this.key ??= P256_SPKI_PREFIX + (await this.readHolding(pk.address, pk.registers)).toString('hex').toUpperCase();
+    this.key = P256_SPKI_PREFIX + (await this.readHolding(pk.address, pk.registers)).toString('hex').toUpperCase();
     return this.key;
+  }
+
+  /** The meter is set to sign as the profile says (its algorithm register), else a clear error before any record. */
+  private async checkAlgorithm(): Promise<void> {
+    const a = this.o.signing.algorithm;
+    if (!a || this.algorithmChecked) return;
+    const value = (await this.readHolding(a.address, 1)).readUInt16BE(0);
+    if (value !== a.value) {
+      throw new MeterSigningError('ERR_METER_ALGORITHM', `meter's signature format register ${a.address} reads ${value}, not ${a.value} (${this.o.signing.signingMethod}): it would not sign as its profile says`);
+    }
+    this.algorithmChecked = true;
   }
 
   async readSigned(kind: SignedReadingKind): Promise<MeterReading> {
@@ -49,6 +63,7 @@ export class ModbusOcmfSigner implements MeterSigner {
     const state = (await this.readHolding(s.state.address, 1)).readUInt16BE(0);
     const open = s.state.active.includes(state);
     if (kind === 'begin') {
+      await this.checkAlgorithm();
       // A transaction the meter still holds (one a crash left open): closed first, its record dropped.
       if (open) {
         this.o.log?.warn('meter holds an open signed transaction: ending it before the new one', { state });

@@ -27,8 +27,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
 });
 
+let now: number = SIGNING_FIXTURE.clockMs;
 const clock = {
-  now: () => SIGNING_FIXTURE.clockMs,
+  now: () => now,
   setTimeout: (fn: () => void, ms: number) => { const t = setTimeout(fn, ms); return { cancel: () => clearTimeout(t) }; },
   trusted: () => true,
 };
@@ -42,8 +43,10 @@ async function replay(recorded: Exchange[]) {
   cleanups.push(() => bus.stop());
   const meter = createModbusMeter({ bus, profile, unitId: 1, connectorId: 1, timeoutMs: 2_000, retries: 0, clock, ocmfMetadata: SIGNING_FIXTURE.metadata });
   try {
+    now = SIGNING_FIXTURE.clockMs;
     const publicKey = await meter.signer!.publicKey();
     const begin = await meter.signer!.readSigned('begin');
+    now = SIGNING_FIXTURE.endClockMs;
     const end = await meter.signer!.readSigned('end');
     return { player, publicKey, begin, end };
   } catch (err) {
@@ -101,7 +104,8 @@ describe('the recorded signing exchange (iskra-wm3m4c.signing.hex) replayed on a
     expect(end.energyWh).toBeCloseTo(SIGNING_FIXTURE.endWh, 3);
     expect(Math.round(p.RD[0]!.RV * 1000)).toBe(Math.round(begin.energyWh));
     expect(Math.round(p.RD[1]!.RV * 1000)).toBe(Math.round(end.energyWh));
-    expect(p.RD[0]!.TM.startsWith('2026-01-05T08:00:00')).toBe(true);
+    // Each reading carries the time the charger set before its command (the manual's 6.5.8).
+    expect(p.RD.map((r) => r.TM.slice(0, 19))).toEqual(['2026-01-05T08:00:00', '2026-01-05T09:30:00']);
   }, 60_000);
 
   it('a reading changed on the wire (one digit, CRC recomputed) gives a record that does not verify', async () => {

@@ -1,8 +1,8 @@
 /**
  * A calibration-law meter's signing over Modbus registers (profile `signing`, interface
- * ocmf-registers): at a transaction's begin the charger sets the meter's clock, writes the
- * record's metadata (OCMF payload fields it owns, as JSON) and the begin command; at the end it
- * writes the end command and reads back the payload section the meter signed and the DER
+ * ocmf-registers): before each command (begin, end) the charger sets the meter's clock and writes
+ * the record's metadata (OCMF payload fields it owns, as JSON); at the end it writes the end
+ * command and reads back the payload section the meter signed and the DER
  * signature, and makes the OCMF record `OCMF|<payload>|{"SA":…,"SD":…}`. The meter's own
  * transaction survives the charger's restart: after a power loss the end command still closes
  * it with a signed end value. Every address and code comes from the profile.
@@ -75,8 +75,10 @@ export class ModbusOcmfSigner implements MeterSigner {
       return s.beginRecord ? { ...reading, signed: await this.signedRecord() } : reading;
     }
     if (!open) throw new MeterSigningError('ERR_METER_NO_TRANSACTION', `the meter holds no signed transaction (state ${state})`);
-    // After the meter's own power failure its clock and metadata are volatile: set them again.
-    if (state !== s.state.active[0]) await this.prepare();
+    // Time, dataset and its length are set before every command (the WM3M4C manual, 6.5.8), the
+    // end's too: the end reading carries the time of the end, and after the meter's own power
+    // failure its clock and dataset are gone.
+    await this.prepare();
     await this.command(s.command.end);
     const signed = await this.signedRecord();
     return { ...(await this.o.readPlain()), signed };

@@ -43,6 +43,8 @@ export const touchscreenConfigSchema = s.union('driver', {
     fields: s.optional(s.object({
       status: s.optional(s.string({ minLength: 1 })), energy: s.optional(s.string({ minLength: 1 })),
       power: s.optional(s.string({ minLength: 1 })), cost: s.optional(s.string({ minLength: 1 })), message: s.optional(s.string()),
+      // Calibration law: a signing meter's public key and the session's signed readings ('' for a project without them).
+      meterKey: s.optional(s.string()), signedValues: s.optional(s.string()),
     })),
     pin: s.optional(s.object({
       page: s.int({ min: 0, max: 255 }), component: s.int({ min: 0, max: 255 }), field: s.string({ minLength: 1 }),

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SerialPort } from 'serialport';
 import type { FaultReport, PresentedToken } from '../../src/core/ports.js';
 import { NextionDecoder, NextionHmi, nextionInstruction, type NextionHmiOptions } from '../../src/drivers/hmi/index.js';
+import { generateOcmfKey, publicKeyHex, readPublicKey } from '../../src/lib/ocmf.js';
 import { startPtyPair, waitFor, writeAll, type PtyPair } from '../helpers/pty.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -158,6 +159,51 @@ describe('NextionHmi over a socat pty pair', () => {
     hmi.page(1);
     await waitFor(() => rx.list.includes('page 1'), 'instructions');
     expect(rx.list.slice(1)).toEqual(['c1status.txt="Available"', 'c1energy.txt="0.00 kWh"', 'c1power.txt="0.0 kW"', 'page 1']);
+  });
+
+  it('calibration law: a signing meter\'s public key and the session\'s signed readings, sent when they change, emptied after the session, again when the screen restarts', async () => {
+    const { screen, rx, hmi } = await setup();
+    await waitFor(() => rx.raw().length >= 3, 'greeting');
+    // A real key: the hex DER SubjectPublicKeyInfo the central system reads in MeterPublicKey[n].
+    const key = publicKeyHex(generateOcmfKey().publicKey);
+    const begin = { time: '2026-01-05T08:00:00,000+0000 S', tx: 'B', value: 1234.5, unit: 'kWh' };
+    const end = { time: '2026-01-05T09:30:00,000+0000 S', tx: 'E', value: 1251.25, unit: 'kWh' };
+    const base = { connectorId: 1, status: 'Charging', energyWh: 0, powerW: 0, meterPublicKey: key } as const;
+    hmi.show({ ...base, signedValues: [begin] });
+    hmi.show({ ...base, energyWh: 100, signedValues: [begin] }); // key and readings unchanged: not sent again
+    hmi.show({ ...base, energyWh: 16_750, status: 'Finishing', signedValues: [begin, end] });
+    hmi.show({ ...base, status: 'Available' }); // the session is over: its readings are emptied
+    // A connector whose meter does not sign hears nothing of the fields.
+    hmi.show({ connectorId: 2, status: 'Available', energyWh: 0, powerW: 0 });
+    hmi.page(3);
+    await waitFor(() => rx.list.includes('page 3'), 'instructions');
+    const signing = rx.list.filter((i) => /^c\dkey\.txt=|^c\dsigned\.txt=/.test(i));
+    expect(signing).toEqual([
+      `c1key.txt="${key}"`,
+      'c1signed.txt="B 2026-01-05T08:00:00,000+0000 S 1234.5 kWh"',
+      'c1signed.txt="B 2026-01-05T08:00:00,000+0000 S 1234.5 kWh\\rE 2026-01-05T09:30:00,000+0000 S 1251.25 kWh"',
+      'c1signed.txt=""',
+    ]);
+    // The key shown is the meter's key: it reads back as the key that verifies the meter's records.
+    expect(publicKeyHex(readPublicKey(signing[0]!.slice('c1key.txt="'.length, -1)))).toBe(key);
+    expect(rx.list.filter((i) => i.startsWith('c1status.txt='))).toHaveLength(4);
+
+    // The screen restarts: it shows its defaults, so the key goes again (and the emptied readings).
+    await writeAll(screen, hex('88ffffff'));
+    await waitFor(() => rx.list.filter((i) => i.startsWith('c1key.txt=')).length === 2, 'key again');
+    hmi.page(4);
+    await waitFor(() => rx.list.includes('page 4'), 'page 4');
+    expect(rx.list.filter((i) => i.startsWith('c1signed.txt=')).at(-1)).toBe('c1signed.txt=""');
+    expect(rx.list.some((i) => i.startsWith('c2key.txt') || i.startsWith('c2signed.txt'))).toBe(false);
+  });
+
+  it('a project without the signing fields (fields.meterKey and signedValues \'\') is sent none of them', async () => {
+    const { rx, hmi } = await setup({ fields: { meterKey: '', signedValues: '' } });
+    await waitFor(() => rx.raw().length >= 3, 'greeting');
+    hmi.show({ connectorId: 1, status: 'Charging', energyWh: 0, powerW: 0, meterPublicKey: 'AB', signedValues: [{ time: 't', tx: 'B', value: 1, unit: 'kWh' }] });
+    hmi.page(1);
+    await waitFor(() => rx.list.includes('page 1'), 'instructions');
+    expect(rx.list.slice(1)).toEqual(['c1status.txt="Charging"', 'c1energy.txt="0.00 kWh"', 'c1power.txt="0.0 kW"', 'page 1']);
   });
 
   it('unplugged screen: ReaderFailure for hmi, state shown again on replug', async () => {

@@ -3,7 +3,8 @@
  * slave that signs like the meter (its key generated here by openssl; it signs with
  * python-cryptography), the agent reading the signed record at the transaction's end, the 1.6
  * central system verifying it against MeterPublicKey[1]; and after the agent stops mid-session,
- * the session closed at the next start with the meter's signed end value.
+ * the session closed at the next start with the meter's signed end value. And the profile's
+ * signature format register (the manual's 47060, table 14), checked before a meter signs.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROFILES_DIR } from '../../src/config/profiles.js';
+import { createModbusMeter, loadMeterProfile, ModbusBus } from '../../src/drivers/modbus/index.js';
+import { P256_SPKI_PREFIX } from '../../src/drivers/modbus/ocmf-signer.js';
 import { parseOcmf, publicKeyHex, readPrivateKey, verifyOcmf } from '../../src/lib/ocmf.js';
 import { startAgent, type TestAgent } from '../helpers/agent.js';
 import { startTcpSlave } from '../helpers/modbus-slave.js';
@@ -98,4 +101,38 @@ describe('a signing Modbus meter (iskra-wm3m4c against a signing pymodbus slave)
     expect(await slave.command('get 1 3 7000 1')).toBe('= 0');
     expect(csms.validationFailures).toEqual([]);
   }, 120_000);
+});
+
+describe('the signature format register (manual 6.5.6, table 14: 47060)', () => {
+  it('a meter set to sign nothing (0) is refused with a clear error before any command; set to ECDSA-secp256r1-SHA256 (4) it is used', async () => {
+    const profile = loadMeterProfile(join(PROFILES_DIR, 'meters', 'iskra-wm3m4c.json'));
+    const sg = profile.signing!;
+    expect(sg.algorithm).toEqual({ address: 7060, value: 4 });
+    const dir = mkdtempSync(join(tmpdir(), 'ocmf-algorithm-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = join(dir, 'meter-key.pem');
+    writeFileSync(keyFile, execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout']));
+    const values = join(dir, 'values.json');
+    writeFileSync(values, JSON.stringify({ 'Energy.Active.Import.Register|': 1000, 'Energy.Active.Export.Register|': 0 }));
+    const slave = await startTcpSlave([{ unitId: 1, profileFile: join(PROFILES_DIR, 'meters', 'iskra-wm3m4c.json'), valuesFile: values, signingKeyFile: keyFile }]);
+    cleanups.push(slave.stop);
+    const bus = new ModbusBus({ kind: 'tcp', host: '127.0.0.1', port: slave.port });
+    cleanups.push(() => bus.stop());
+    const clock = { now: () => Date.now(), setTimeout: (fn: () => void, ms: number) => { const h = setTimeout(fn, ms); return { cancel: () => clearTimeout(h) }; } };
+    const meter = () => createModbusMeter({ bus, profile, unitId: 1, connectorId: 1, timeoutMs: 2_000, retries: 0, clock, ocmfMetadata: { GS: CP } });
+
+    expect(await slave.command(`set 1 3 ${sg.algorithm!.address} 0`)).toBe('OK');
+    const unset = meter();
+    await expect(unset.signer!.publicKey()).rejects.toMatchObject({ code: 'ERR_METER_ALGORITHM', message: expect.stringMatching(/reads 0, not 4/) });
+    await expect(unset.signer!.readSigned('begin')).rejects.toMatchObject({ code: 'ERR_METER_ALGORITHM' });
+    // Nothing was asked of the meter: no transaction open, no command written.
+    expect(await slave.command(`get 1 3 ${sg.state.address} 1`)).toBe('= 0');
+    expect(await slave.command(`get 1 3 ${sg.command.address} 1`)).toBe('= 0');
+
+    expect(await slave.command(`set 1 3 ${sg.algorithm!.address} 4`)).toBe('OK');
+    const set = meter();
+    expect(await set.signer!.publicKey()).toMatch(new RegExp(`^${P256_SPKI_PREFIX}[0-9A-F]{128}$`));
+    await set.signer!.readSigned('begin');
+    expect(await slave.command(`get 1 3 ${sg.state.address} 1`)).toBe('= 1');
+  }, 60_000);
 });

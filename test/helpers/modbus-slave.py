@@ -135,11 +135,16 @@ class OcmfMeter:
         # Every register of the signing interface is readable and writable.
         addrs = [sg["state"]["address"], sg["command"]["address"], sg["status"]["address"], sg["publicKey"]["address"] + sg["publicKey"]["registers"],
                  *sg["clock"].values(), *(b[k] + (b["maxRegisters"] if k == "address" else 1) for b in (sg["metadata"], sg["record"], sg["signature"]) for k in ("address", "lengthAddress"))]
+        if "algorithm" in sg:
+            addrs.append(sg["algorithm"]["address"])
         for a in range(min(addrs), max(addrs) + 1):
             unit.regs[3].setdefault(a, 0)
         unit.set_raw(3, sg["publicKey"]["address"], regs_of(raw))
         unit.set_raw(3, sg["state"]["address"], [sg["state"]["idle"]])
         unit.set_raw(3, sg["status"]["address"], [1])
+        if "algorithm" in sg:
+            # the signature format it is set to (a test may `set` another)
+            unit.set_raw(3, sg["algorithm"]["address"], [sg["algorithm"]["value"]])
 
     def get(self, addr, n=1):
         return self.hr.getValues(addr, n)

@@ -66,6 +66,14 @@ export function formatPower(powerW: number): string {
   return `${(powerW / 1000).toFixed(1)} kW`;
 }
 
+/**
+ * Signed readings for a text screen, one per line as the meter signed them:
+ * `<tx> <meter time> <value> <unit>`, e.g. `B 2026-01-05T08:00:00,000+0000 S 1234.567 kWh`.
+ */
+export function formatSignedValues(values: readonly SignedDisplayValue[]): string {
+  return values.map((v) => [v.tx, v.time, String(v.value), v.unit].filter((p) => p !== undefined && p !== '').join(' ')).join('\n');
+}
+
 export function formatCost(cost: number, currency?: string): string {
   return currency ? `${cost.toFixed(2)} ${currency}` : cost.toFixed(2);
 }

@@ -1,5 +1,5 @@
 import type { Timer } from '../../core/ports.js';
-import { formatCost, formatEnergy, formatPower, isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
+import { formatCost, formatEnergy, formatPower, formatSignedValues, isValidCode, type ConnectorDisplay, type ScreenMessage } from './display.js';
 import {
   NEXTION_TERMINATOR, NextionDecoder, nextionInstruction, nextionSetText,
   type NextionEncoding, type NextionEvent,
@@ -14,6 +14,10 @@ export interface NextionFields {
   cost: string;
   /** The message area (display messages, personal messages); '' for a screen project without one. */
   message: string;
+  /** A signing meter's public key (calibration law); '' for a project without the field. */
+  meterKey: string;
+  /** The session's signed readings, one per line; '' for a project without the field. */
+  signedValues: string;
 }
 
 export const defaultNextionFields: Readonly<NextionFields> = Object.freeze({
@@ -22,6 +26,8 @@ export const defaultNextionFields: Readonly<NextionFields> = Object.freeze({
   power: 'c{id}power.txt',
   cost: 'c{id}cost.txt',
   message: 'c{id}msg.txt',
+  meterKey: 'c{id}key.txt',
+  signedValues: 'c{id}signed.txt',
 });
 
 /**
@@ -64,6 +70,8 @@ export class NextionHmi extends SerialHmi {
   private readonly encoding: NextionEncoding;
   private pendingGet: { timer: Timer; connectorId?: number } | undefined;
   private readonly returns = new Map<number, number>();
+  /** Per connector, the meter key and signed-readings text last sent: long texts go only when they change. */
+  private readonly sentSigning = new Map<number, { key?: string; values?: string }>();
 
   constructor(private readonly opts: NextionHmiOptions) {
     super(opts, 'nextion', 9600);
@@ -97,7 +105,31 @@ export class NextionHmi extends SerialHmi {
       nextionSetText(attr(this.fields.power), formatPower(state.powerW)),
     ];
     if (state.cost !== undefined) lines.push(nextionSetText(attr(this.fields.cost), formatCost(state.cost, this.opts.currency)));
+    lines.push(...this.renderSigning(state, attr));
     return lines.map((l) => nextionInstruction(l, this.encoding));
+  }
+
+  /**
+   * A signing meter's public key and the session's signed readings (calibration law), only for
+   * a connector whose meter signs, and only when changed since last sent (the key alone is
+   * 182 characters, about 0.2 s at 9600 baud); the readings field is emptied when the session
+   * has none. Everything is sent again when the screen comes back (refresh).
+   */
+  private renderSigning(state: ConnectorDisplay, attr: (template: string) => string): string[] {
+    if (state.meterPublicKey === undefined) return [];
+    const sent = this.sentSigning.get(state.connectorId) ?? {};
+    const values = formatSignedValues(state.signedValues ?? []);
+    const lines: string[] = [];
+    if (this.fields.meterKey && sent.key !== state.meterPublicKey) lines.push(nextionSetText(attr(this.fields.meterKey), state.meterPublicKey));
+    if (this.fields.signedValues && sent.values !== values) lines.push(nextionSetText(attr(this.fields.signedValues), values));
+    this.sentSigning.set(state.connectorId, { key: state.meterPublicKey, values });
+    return lines;
+  }
+
+  /** Everything again, the long signing texts too (the screen shows its defaults after a restart). */
+  protected override refresh(): void {
+    this.sentSigning.clear();
+    super.refresh();
   }
 
   /** The message area's text, or empty. */

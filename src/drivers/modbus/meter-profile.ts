@@ -93,6 +93,10 @@ export const ocmfSigningSchema = s.object({
     registers: s.int({ min: 1, max: 125 }),
     encoding: s.enum(['p256-raw-xy'] as const).describe('the 64 bytes X||Y of the secp256r1 point; the driver adds the DER SubjectPublicKeyInfo header'),
   }),
+  algorithm: s.optional(s.object({
+    address: register(),
+    value: word().describe('what the register reads when the meter signs with signingMethod'),
+  }).describe('a register naming the signature format the meter is set to: the driver refuses to use a meter that reads otherwise (e.g. one set to sign nothing)')),
   state: s.object({ address: register(), idle: word().describe('no transaction open in the meter'), active: s.array(word(), { minItems: 1 }).describe('a transaction open (incl. after a power failure or reset)') }),
   command: s.object({ address: register(), begin: word(), end: word() }),
   status: s.object({ address: register(), ok: word().describe('the last command signed'), busy: s.array(word()).describe('still working: poll again') }),

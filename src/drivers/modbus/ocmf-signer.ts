@@ -1,8 +1,8 @@
 /**
  * A calibration-law meter's signing over Modbus registers (profile `signing`, interface
- * ocmf-registers): at a transaction's begin the charger sets the meter's clock, writes the
- * record's metadata (OCMF payload fields it owns, as JSON) and the begin command; at the end it
- * writes the end command and reads back the payload section the meter signed and the DER
+ * ocmf-registers): before each command (begin, end) the charger sets the meter's clock and writes
+ * the record's metadata (OCMF payload fields it owns, as JSON); at the end it writes the end
+ * command and reads back the payload section the meter signed and the DER
  * signature, and makes the OCMF record `OCMF|<payload>|{"SA":…,"SD":…}`. The meter's own
  * transaction survives the charger's restart: after a power loss the end command still closes
  * it with a signed end value. Every address and code comes from the profile.
@@ -34,13 +34,27 @@ export class MeterSigningError extends EvseError {}
 export class ModbusOcmfSigner implements MeterSigner {
   readonly signsIntervals = false;
   private key?: string;
+  private algorithmChecked = false;
 
   constructor(private readonly o: ModbusOcmfSignerOptions) {}
 
   async publicKey(): Promise<string> {
+    if (this.key) return this.key;
+    await this.checkAlgorithm();
     const pk = this.o.signing.publicKey;
-    this.key ??= P256_SPKI_PREFIX + (await this.readHolding(pk.address, pk.registers)).toString('hex').toUpperCase();
+    this.key = P256_SPKI_PREFIX + (await this.readHolding(pk.address, pk.registers)).toString('hex').toUpperCase();
     return this.key;
+  }
+
+  /** The meter is set to sign as the profile says (its algorithm register), else a clear error before any record. */
+  private async checkAlgorithm(): Promise<void> {
+    const a = this.o.signing.algorithm;
+    if (!a || this.algorithmChecked) return;
+    const value = (await this.readHolding(a.address, 1)).readUInt16BE(0);
+    if (value !== a.value) {
+      throw new MeterSigningError('ERR_METER_ALGORITHM', `meter's signature format register ${a.address} reads ${value}, not ${a.value} (${this.o.signing.signingMethod}): it would not sign as its profile says`);
+    }
+    this.algorithmChecked = true;
   }
 
   async readSigned(kind: SignedReadingKind): Promise<MeterReading> {
@@ -49,6 +63,7 @@ export class ModbusOcmfSigner implements MeterSigner {
     const state = (await this.readHolding(s.state.address, 1)).readUInt16BE(0);
     const open = s.state.active.includes(state);
     if (kind === 'begin') {
+      await this.checkAlgorithm();
       // A transaction the meter still holds (one a crash left open): closed first, its record dropped.
       if (open) {
         this.o.log?.warn('meter holds an open signed transaction: ending it before the new one', { state });
@@ -60,8 +75,10 @@ export class ModbusOcmfSigner implements MeterSigner {
       return s.beginRecord ? { ...reading, signed: await this.signedRecord() } : reading;
     }
     if (!open) throw new MeterSigningError('ERR_METER_NO_TRANSACTION', `the meter holds no signed transaction (state ${state})`);
-    // After the meter's own power failure its clock and metadata are volatile: set them again.
-    if (state !== s.state.active[0]) await this.prepare();
+    // Time, dataset and its length are set before every command (the WM3M4C manual, 6.5.8), the
+    // end's too: the end reading carries the time of the end, and after the meter's own power
+    // failure its clock and dataset are gone.
+    await this.prepare();
     await this.command(s.command.end);
     const signed = await this.signedRecord();
     return { ...(await this.o.readPlain()), signed };

@@ -64,9 +64,40 @@ describe('a fleet of signing meters', () => {
 });
 
 describe('a 2.0.1 fleet of signing meters', () => {
-  it('sends signedMeterValue (SignReadings preset by --signed) that verifies with its key, counted by the report', async () => {
+  it('sends signedMeterValue (SignReadings preset by --signed) that the central system verifies with each EVSE\'s MeterPublicKey, counted by the report', async () => {
     const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
     servers.push(csms);
+    // The strict central system verifies each signedMeterValue as it arrives: the key is not sent
+    // (PublicKeyWithSignedMeterValue Never, 2.0.1's default), so it asks the charger for its
+    // EVSE's EVSE.MeterPublicKey (GetVariables, once per EVSE) and checks the OCMF record with it.
+    const evseOf = new Map<string, number>(); // `${cp} ${transactionId}` → evse id (only the first event names it)
+    const keys = new Map<string, Promise<string>>(); // `${cp} ${evse}` → the meter's key (hex DER)
+    const checked: { cp: string; evse: number; context: string; valid: boolean; reason?: string; tx?: string; meter?: string; rv?: number; registerWh?: number }[] = [];
+    csms.on('TransactionEvent', async (p: any, client) => {
+      const cp = client.identity;
+      const txKey = `${cp} ${p.transactionInfo.transactionId}`;
+      if (p.evse?.id) evseOf.set(txKey, p.evse.id);
+      const signed = (p.meterValue ?? []).flatMap((mv: any) => mv.sampledValue).filter((sv: any) => sv.signedMeterValue);
+      if (signed.length > 0) {
+        const evse = evseOf.get(txKey);
+        if (evse === undefined) throw new Error(`${txKey}: a signed value before the EVSE was named`);
+        const keyId = `${cp} ${evse}`;
+        if (!keys.has(keyId)) {
+          keys.set(keyId, client.call('GetVariables', { getVariableData: [{ component: { name: 'EVSE', evse: { id: evse } }, variable: { name: 'MeterPublicKey' } }] })
+            .then((r: any) => r.getVariableResult[0].attributeValue as string));
+        }
+        const keyHex = await keys.get(keyId)!;
+        for (const sv of signed) {
+          const verdict = verifyOcmf(Buffer.from(sv.signedMeterValue.signedMeterData, 'base64').toString('utf8'), keyHex);
+          const rd = verdict.record?.payload.RD[0];
+          checked.push({
+            cp, evse, context: sv.context, valid: verdict.valid, ...(verdict.valid ? {} : { reason: verdict.reason }),
+            tx: rd?.TX, meter: verdict.record?.payload.MS, rv: rd?.RV, registerWh: Number(sv.value),
+          });
+        }
+      }
+      return p.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
+    });
     const url = await csms.start();
     const ended = () => csms.callsOf('TransactionEvent').filter((c) => c.params.eventType === 'Ended').length;
     const deadline = Date.now() + 90_000;
@@ -79,16 +110,21 @@ describe('a 2.0.1 fleet of signing meters', () => {
     expect(csms.validationFailures).toEqual([]);
     const signed = csms.callsOf('TransactionEvent').flatMap((c) => (c.params.meterValue ?? []).flatMap((mv: any) => mv.sampledValue))
       .filter((sv: any) => sv.signedMeterValue).map((sv: any) => ({ context: sv.context, ...sv.signedMeterValue }));
-    // The key is not sent (PublicKeyWithSignedMeterValue Never, 2.0.1's default); each record is
-    // an OCMF record marking what its context says (signatures: the 1.6 fleet above, and
-    // test/ocpp/signed-meter-values.test.ts against EVSE.MeterPublicKey).
     expect(signed.every((v: any) => v.publicKey === '' && v.encodingMethod === 'OCMF')).toBe(true);
     expect(signed.some((v: any) => v.context === 'Transaction.Begin')).toBe(true);
     expect(signed.some((v: any) => v.context === 'Transaction.End')).toBe(true);
-    for (const v of signed) {
-      const record = parseOcmf(Buffer.from(v.signedMeterData, 'base64').toString('utf8'));
-      expect(record.payload.RD[0]!.TX).toBe(v.context === 'Transaction.Begin' ? 'B' : 'E');
+    // Every signed value received was verified at the server, and each verified.
+    expect(checked).toHaveLength(signed.length);
+    for (const c of checked) {
+      expect(c, `${c.cp} EVSE ${c.evse} ${c.context}: ${c.reason ?? ''}`).toMatchObject({ valid: true, tx: c.context === 'Transaction.Begin' ? 'B' : 'E' });
+      expect(c.meter, `${c.cp} EVSE ${c.evse}`).toBe(`${c.cp}-M${c.evse}`);
+      // The signed reading is the register value it rides on (kWh in the record, Wh in OCPP).
+      expect(Math.round(c.rv! * 1000)).toBe(Math.round(c.registerWh!));
     }
+    // A key per meter, not one for the fleet.
+    const distinct = new Set(await Promise.all(keys.values()));
+    expect(keys.size).toBeGreaterThan(1);
+    expect(distinct.size).toBe(keys.size);
     expect(report.stats.counters.signedValuesSent).toBe(signed.length);
   }, 180_000);
 });

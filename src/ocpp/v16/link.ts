@@ -2,7 +2,7 @@ import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
 import { fromV16IdTagInfo, V16StatusChanges, v16StatusOf } from './mapping.js';
 import { v16Announced, v16ConditionOf, v16Conditions, v16ConnectorIdOf, type V16Condition } from './topology.js';
-import type { AuthorizationInfo, Timer } from '../../core/ports.js';
+import type { AuthorizationInfo, SessionRecord, Timer } from '../../core/ports.js';
 import type { ChargePointIdentity, LinkEvents, SettableClock, VersionLink } from '../version.js';
 import { OcppSession } from '../session.js';
 import type { Log } from '../../lib/log.js';
@@ -148,6 +148,16 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   /** The session a 1.6 transactionId names, by its local id. */
   localIdOf(transactionId: number): string | undefined {
     return this.o.ledger.byTransactionRef({ version: OCPP16, id: String(transactionId) })?.localId;
+  }
+
+  /** A session's record (running or ended), by its local id. */
+  sessionRecord(localId: string): SessionRecord | undefined {
+    return this.o.ledger.get(localId);
+  }
+
+  /** The central system's total cost of a session (California Pricing FinalCost) replaces the one computed here. */
+  recordCentralCost(localId: string, totalCost: number): void {
+    this.o.ledger.recordCentralCost?.(localId, totalCost);
   }
 
   // ------------------------------------------------------------- RemoteAuthorizer

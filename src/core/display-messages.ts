@@ -3,11 +3,12 @@ import type { Log } from '../lib/log.js';
 import type { Clock, Condition, EvseId, Timer } from './ports.js';
 
 /**
- * Messages the central system asks the station to show (2.0.1 Advanced UI O01-O06; the same
- * service would serve 1.6's DataTransfer-based display extensions): what each EVSE's screen shows
- * now, chosen by priority, state, time window and transaction. Persisted through a store port
- * (src/store/display-messages.ts) so they survive a restart. Protocol-neutral: a version binding
- * maps its own message type onto DisplayMessage (src/ocpp/v201/display-messages.ts).
+ * Messages the central system asks the station to show (2.0.1 Advanced UI O01-O06, and the cost
+ * and price messages of 2.0.1 and of 1.6's California Pricing DataTransfers): what each EVSE's
+ * screen shows now, chosen by priority, state, time window and transaction. Persisted through a
+ * store port (src/store/display-messages.ts) so they survive a restart. Protocol-neutral: a
+ * version binding maps its own messages onto it (src/ocpp/v201/display-messages.ts,
+ * src/ocpp/v16/cost-messages.ts).
  */
 
 /** AlwaysFront beats InFront beats NormalCycle; NormalCycle messages take turns. */
@@ -184,6 +185,8 @@ export class DisplayMessages {
   private readonly events = new EventEmitter<{ change: [] }>();
   private readonly items = new Map<number, DisplayMessage>();
   private personal: PersonalMessage[] = [];
+  /** What an idle EVSE shows when nothing else is for it (1.6 California Pricing's DefaultPrice text). */
+  private fallback?: MessageContent;
   /** The central system's latest cost per EVSE (of its current or last session). */
   private readonly costs = new Map<EvseId, CentralCost>();
   private timer?: Timer;
@@ -303,9 +306,24 @@ export class DisplayMessages {
     return this.costs.get(evseId);
   }
 
-  /** What an EVSE in this state (and session) shows now. */
+  /**
+   * What an idle EVSE shows when no message or personal message is for it (a version binding's
+   * default price text: 1.6 California Pricing DefaultPrice); undefined: nothing. Not stored: the
+   * binding sets it from its settings at start.
+   */
+  setFallback(message: MessageContent | undefined): void {
+    const same = message === undefined ? this.fallback === undefined
+      : this.fallback !== undefined && this.fallback.content === message.content && this.fallback.format === message.format && this.fallback.language === message.language;
+    if (same) return;
+    this.fallback = message && { ...message };
+    this.events.emit('change');
+  }
+
+  /** What an EVSE in this state (and session) shows now: the chosen message, else (idle, without a session) the fallback. */
   shown(evse: { evseId: EvseId; state: MessageState; sessionId?: string }): ShownMessage | undefined {
-    return chooseMessage([...this.items.values()], this.personal, evse, this.o.clock.now(), this.cycleMs);
+    const chosen = chooseMessage([...this.items.values()], this.personal, evse, this.o.clock.now(), this.cycleMs);
+    if (chosen || !this.fallback || evse.state !== 'Idle' || evse.sessionId !== undefined) return chosen;
+    return { priority: 'NormalCycle', message: this.fallback };
   }
 
   /** Whether an EVSE's choice rotates (more than one NormalCycle message could be its turn): the screen refreshes every cycleMs. */

@@ -222,6 +222,43 @@ describe('OCPP 1.6 California Pricing on the touchscreen and the session record'
     expect(csms.validationFailures).toEqual([]);
   });
 
+  it('JSON lines: an idle screen shows the default price (DefaultPriceText in the station\'s Language, else DefaultPrice), its offline text while the central system is away; a session\'s EVSE does not', async () => {
+    const csms = new TestCsms();
+    const screen = await startPtyPair();
+    cleanups.push(() => screen.cleanup());
+    const device = await screen.openDevice();
+    const lines: Line[] = [];
+    let pending = '';
+    device.on('data', (c: Buffer) => {
+      pending += c.toString('utf8');
+      for (let i = pending.indexOf('\n'); i >= 0; i = pending.indexOf('\n')) {
+        lines.push(JSON.parse(pending.slice(0, i)));
+        pending = pending.slice(i + 1);
+      }
+    });
+    const { t, call } = await agentOn(csms, { touchscreen: { driver: 'json-lines', port: screen.host } });
+    await waitFor(() => lines.some((l) => l.type === 'hello'), 10_000, 'the screen greeted');
+    const message = (connectorId: number) => lines.filter((l) => l.type === 'message' && l.connectorId === connectorId).at(-1);
+    expect(message(1)?.text).toBeUndefined();
+    const change = (key: string, value: string) => call('ChangeConfiguration', { key, value }).then((r) => r.status);
+    expect(await change('DefaultPrice', JSON.stringify({ priceText: '0.39 EUR/kWh', priceTextOffline: 'Offline: 0.45 EUR/kWh' }))).toBe('Accepted');
+    await waitFor(() => message(1)?.text === '0.39 EUR/kWh' && message(2)?.text === '0.39 EUR/kWh', 10_000, 'the default price on both idle screens');
+    expect(message(1)).toEqual({ type: 'message', connectorId: 1, text: '0.39 EUR/kWh', priority: 'NormalCycle', language: 'en' });
+    // In Dutch when the station's Language is nl and DefaultPriceText has it.
+    expect(await change('DefaultPriceText,nl', JSON.stringify({ priceText: '0,39 EUR/kWh (nl)', priceTextOffline: 'Offline: 0,45 EUR/kWh (nl)' }))).toBe('Accepted');
+    expect(message(1)?.text).toBe('0.39 EUR/kWh');
+    expect(await change('Language', 'nl')).toBe('Accepted');
+    await waitFor(() => message(1)?.text === '0,39 EUR/kWh (nl)', 10_000, 'the Dutch default price');
+    // A session's EVSE shows no default price; the idle one still does.
+    await startSession(t, call, 1, 'DRIVER03');
+    await waitFor(() => message(1) && message(1)!.text === undefined, 10_000, 'connector 1 without the default price');
+    expect(message(2)?.text).toBe('0,39 EUR/kWh (nl)');
+    // The central system away: the offline text.
+    await csms.stop();
+    await waitFor(() => message(2)?.text === 'Offline: 0,45 EUR/kWh (nl)', 15_000, 'the offline default price');
+    expect(message(1)?.text).toBeUndefined();
+  });
+
   it('Nextion from the agent config: the user price in its message field, RunningCost\'s cost in its currency', async () => {
     const csms = new TestCsms();
     const screen = await startPtyPair();

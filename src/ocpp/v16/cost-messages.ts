@@ -354,6 +354,32 @@ export function timeOffsetNow(settings: ConfigurationStore, now: number): string
   return settings.get('TimeOffset') ?? '+00:00';
 }
 
+/**
+ * The default price an idle screen shows (section 3.1.1): DefaultPriceText's entry in the
+ * station's Language, else DefaultPrice; its priceTextOffline while the central system is not
+ * reachable (priceText when it has none). Nothing while the customization is off or no default
+ * price is set.
+ */
+export function defaultPriceShown(settings: ConfigurationStore, online: boolean): MessageContent | undefined {
+  if (settings.get('CustomDisplayCostAndPrice') !== 'true') return undefined;
+  const language = settings.get('Language') ?? '';
+  const pick = (o: { priceText?: unknown; priceTextOffline?: unknown }): string | undefined =>
+    (!online && typeof o.priceTextOffline === 'string' ? o.priceTextOffline : typeof o.priceText === 'string' ? o.priceText : undefined);
+  const texts = settings.get('DefaultPriceText');
+  if (texts && texts.trim() && !defaultPriceTextProblem(texts) && settings.get('CustomMultiLanguageMessages') === 'true') {
+    const entry = (JSON.parse(texts) as { priceTexts: Obj[] }).priceTexts.find((t) => t.language === language);
+    const content = entry && pick(entry);
+    if (content) return { format: 'UTF8', language, content };
+  }
+  const price = settings.get('DefaultPrice');
+  if (!price || !price.trim() || defaultPriceProblem(price)) return undefined;
+  const content = pick(JSON.parse(price) as Obj);
+  return content ? { format: 'UTF8', ...(language ? { language } : {}), content } : undefined;
+}
+
+/** The keys a default price shown depends on. */
+export const DEFAULT_PRICE_KEYS: ReadonlySet<string> = new Set(['CustomDisplayCostAndPrice', 'DefaultPrice', 'DefaultPriceText', 'Language']);
+
 /** "DefaultPriceText,<language>" (ChangeConfiguration of one language's text): the language, or undefined for another key. */
 export function defaultPriceTextLanguage(key: string): string | undefined {
   const m = /^DefaultPriceText,(.+)$/i.exec(key);

@@ -18,6 +18,7 @@ import { OCPP16, transactionIdOf } from './transaction-messages.js';
 import { renewBeforeExpiry } from '../certificate-renewal.js';
 import type { StationSecurity } from '../certificates.js';
 import { requestChargePointCertificate, v16CertificatesAllowed } from './certificates.js';
+import { DEFAULT_PRICE_KEYS, defaultPriceShown } from './cost-messages.js';
 
 /** After a renewal request the central system accepted, how long the charger waits for its CertificateSigned before asking again. */
 const RENEWAL_ANSWER_WAIT_MS = 86_400_000;
@@ -78,6 +79,20 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     });
     const security = o.features?.security;
     if (security) this.renewCertificateBeforeExpiry(security);
+    // California Pricing: idle screens show the default price, its offline text while the central system is away.
+    if (o.features?.displayMessages) {
+      this.showDefaultPrice();
+      this.on('state', () => this.showDefaultPrice());
+    }
+  }
+
+  private showDefaultPrice(): void {
+    this.o.features?.displayMessages?.setFallback(defaultPriceShown(this.o.settings, this.state === 'accepted'));
+  }
+
+  override configurationChanged(key: string): void {
+    super.configurationChanged(key);
+    if (DEFAULT_PRICE_KEYS.has(key)) this.showDefaultPrice();
   }
 
   /**

@@ -259,6 +259,28 @@ describe('OCPP 1.6 California Pricing on the touchscreen and the session record'
     expect(message(1)?.text).toBeUndefined();
   });
 
+  it('RunningCost\'s triggerMeterValue: a MeterValues of the transaction at its time and when the register reaches atEnergykWh; a bad trigger is Rejected', async () => {
+    const csms = new TestCsms();
+    // No periodic MeterValues: every MeterValues the central system gets is a triggered one.
+    const { t, call } = await agentOn(csms, { ocpp: { MeterValueSampleInterval: 0 } });
+    const { transactionId } = await startSession(t, call, 1, 'DRIVER04');
+    const meterStart = (await waitFor(() => csms.callsOf('StartTransaction', CP)[0], 10_000, 'StartTransaction')).params.meterStart as number;
+    const at = new Date(Date.now() + 1_500).toISOString();
+    expect(await costMessage(call, 'RunningCost', runningCost(transactionId, 0.1, { triggerMeterValue: { atTime: 'soon' } }))).toEqual({ status: 'Rejected' });
+    expect(await costMessage(call, 'RunningCost', runningCost(transactionId, 0.1, { triggerMeterValue: { atCPStatus: ['Sleeping'] } }))).toEqual({ status: 'Rejected' });
+    expect(csms.callsOf('MeterValues', CP)).toEqual([]);
+    expect(await costMessage(call, 'RunningCost', runningCost(transactionId, 0.1, { triggerMeterValue: { atTime: at, atEnergykWh: (meterStart + 5) / 1000 } }))).toEqual({ status: 'Accepted' });
+    const sent = await waitFor(() => (csms.callsOf('MeterValues', CP).length >= 2 ? csms.callsOf('MeterValues', CP) : undefined), 20_000, 'two triggered MeterValues');
+    for (const c of sent) {
+      expect(c.params).toMatchObject({ connectorId: 1, transactionId });
+      expect(c.params.meterValue[0].sampledValue.every((v: { context?: string }) => v.context === 'Trigger')).toBe(true);
+    }
+    const register = (c: { params: any }) => Number(c.params.meterValue[0].sampledValue.find((v: { measurand?: string }) => (v.measurand ?? 'Energy.Active.Import.Register') === 'Energy.Active.Import.Register').value);
+    expect(sent.some((c) => register(c) >= meterStart + 5)).toBe(true);
+    expect(sent.some((c) => c.at >= Date.parse(at) - 50)).toBe(true);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('Nextion from the agent config: the user price in its message field, RunningCost\'s cost in its currency', async () => {
     const csms = new TestCsms();
     const screen = await startPtyPair();

@@ -25,6 +25,8 @@ import type { DisplayMessages, MessageContent, MessageFormat } from '../../core/
 import type { EvseId, SessionRecord } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { KeyDefinition } from './key-definition.js';
+import type { ChargePointStatus } from './mapping.js';
+import type { MeterValueTrigger } from './meter-value-triggers.js';
 import type { CsResponse } from './messages.js';
 import type { ConfigurationStore } from './store-ports.js';
 
@@ -68,7 +70,7 @@ export interface RunningCost {
   chargingPrice: ChargingPrice;
   idlePrice?: { graceMinutes?: number; hourPrice?: number };
   nextPeriod?: { atTime: string; chargingPrice?: ChargingPrice; idlePrice?: { graceMinutes?: number; hourPrice?: number } };
-  triggerMeterValue?: Record<string, unknown>;
+  triggerMeterValue?: { atTime?: string; atEnergykWh?: number; atPowerkW?: number; atCPStatus?: ChargePointStatus[] };
   priceText?: string;
   priceTextExtra?: PriceTextExtra[];
 }
@@ -89,6 +91,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isDate = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
 const FORMATS: readonly MessageFormat[] = ['ASCII', 'HTML', 'URI', 'UTF8'];
+const STATUSES: readonly ChargePointStatus[] = ['Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted'];
 
 /** The first problem of an object's fields, by rule: each rule says why its field is wrong, or nothing. */
 function problemOf(o: Obj, rules: Record<string, { required?: boolean; check: (v: unknown) => string | undefined }>): string | undefined {
@@ -158,7 +161,14 @@ export const parseRunningCost = (data: string | undefined): Parsed<RunningCost> 
   chargingPrice: { required: true, check: chargingPriceCheck },
   idlePrice: { check: idlePriceCheck },
   nextPeriod: { check: (v) => (isObj(v) ? problemOf(v, { atTime: { required: true, check: dateTime }, chargingPrice: { check: chargingPriceCheck }, idlePrice: { check: idlePriceCheck } }) : 'is not an object') },
-  triggerMeterValue: { check: (v) => (isObj(v) ? undefined : 'is not an object') },
+  triggerMeterValue: {
+    check: (v) => (isObj(v) ? problemOf(v, {
+      atTime: { check: dateTime },
+      atEnergykWh: { check: nonNegative },
+      atPowerkW: { check: nonNegative },
+      atCPStatus: { check: (x) => (Array.isArray(x) && x.every((st) => STATUSES.includes(st as ChargePointStatus)) ? undefined : `is not a list of ${STATUSES.join(', ')}`) },
+    }) : 'is not an object'),
+  },
   priceText: { check: text(512) },
   priceTextExtra: { check: extrasCheck },
 });
@@ -199,6 +209,8 @@ export interface CostContext {
     localIdOf(transactionId: number): string | undefined;
     sessionRecord?(localId: string): SessionRecord | undefined;
     recordCentralCost?(localId: string, totalCost: number): void;
+    /** RunningCost's triggerMeterValue for the session on an EVSE (none: its triggers dropped). */
+    setMeterValueTriggers?(evseId: EvseId, localId: string, trigger: MeterValueTrigger | undefined): void;
   };
   features?: { displayMessages?: DisplayMessages };
 }
@@ -222,6 +234,17 @@ function evseOfIdTag(ctx: CostContext, idTag: string): EvseId | undefined {
     const s = ctx.chargePoint.session(id);
     return s !== undefined && ctx.link.sessionRecord?.(s.localId)?.idTag === idTag;
   });
+}
+
+/** RunningCost's triggerMeterValue in the charger's units (Wh, W, epoch ms). */
+export function meterValueTrigger(t: RunningCost['triggerMeterValue']): MeterValueTrigger | undefined {
+  if (!t) return undefined;
+  return {
+    ...(t.atTime !== undefined ? { atTime: Date.parse(t.atTime) } : {}),
+    ...(t.atEnergykWh !== undefined ? { atEnergyWh: Math.round(t.atEnergykWh * 1000) } : {}),
+    ...(t.atPowerkW !== undefined ? { atPowerW: t.atPowerkW * 1000 } : {}),
+    ...(t.atCPStatus?.length ? { atStatuses: t.atCPStatus } : {}),
+  };
 }
 
 /** DataTransfer under the application note's vendor id. */
@@ -254,6 +277,7 @@ export function costMessage(req: { messageId?: string; data?: string }, ctx: Cos
       const tx = transactionOf(ctx, m.value.transactionId);
       if (!tx?.running) return refuse(`transaction ${m.value.transactionId} is not running here`);
       service?.costUpdated({ sessionId: tx.localId, evseId: tx.evseId, totalCost: m.value.cost, final: false });
+      ctx.link.setMeterValueTriggers?.(tx.evseId, tx.localId, meterValueTrigger(m.value.triggerMeterValue));
       if (m.value.priceText !== undefined) show(m.value.priceText, m.value.priceTextExtra, tx.evseId);
       log.debug('running cost shown', { evseId: tx.evseId, state: m.value.state });
       return { status: 'Accepted' };

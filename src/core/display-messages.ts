@@ -99,6 +99,8 @@ export interface MessageFilter {
 export interface PersonalMessage {
   evseId?: EvseId;
   message: MessageContent;
+  /** A text the screen renders as a QR code beside it (1.6 California Pricing FinalCost's qrCodeText: a receipt's link). */
+  qrCode?: string;
   until: number;
   setAt: number;
 }
@@ -109,6 +111,8 @@ export interface ShownMessage {
   id?: number;
   priority: MessagePriority;
   message: MessageContent;
+  /** A personal message's QR code text, when it has one. */
+  qrCode?: string;
 }
 
 /** The state a message's `state` is compared with, from an EVSE's condition. */
@@ -143,7 +147,7 @@ export function chooseMessage(
   }
   for (const p of personal) {
     if (p.until <= now || (p.evseId !== undefined && p.evseId !== evse.evseId)) continue;
-    candidates.push({ priority: 'InFront', message: p.message, setAt: p.setAt });
+    candidates.push({ priority: 'InFront', message: p.message, setAt: p.setAt, ...(p.qrCode !== undefined ? { qrCode: p.qrCode } : {}) });
   }
   if (candidates.length === 0) return undefined;
   const best = Math.min(...candidates.map((c) => RANK[c.priority]));
@@ -155,7 +159,7 @@ export function chooseMessage(
   } else {
     chosen = top.reduce((a, b) => (b.setAt >= a.setAt ? b : a));
   }
-  return { ...(chosen.id !== undefined ? { id: chosen.id } : {}), priority: chosen.priority, message: chosen.message };
+  return { ...(chosen.id !== undefined ? { id: chosen.id } : {}), priority: chosen.priority, message: chosen.message, ...(chosen.qrCode !== undefined ? { qrCode: chosen.qrCode } : {}) };
 }
 
 /** How long a personal message (a driver's greeting, an updated message) stays on the screen, ms. */
@@ -282,12 +286,15 @@ export class DisplayMessages {
     if (ids.length) this.changed();
   }
 
-  /** Show a driver's message for `durationMs` on one EVSE (or every one). Not stored: it matters for a moment. */
-  showPersonal(message: MessageContent, durationMs: number = PERSONAL_MESSAGE_MS, evseId?: EvseId): void {
+  /** Show a driver's message (with a QR code text, when given) for `durationMs` on one EVSE (or every one). Not stored: it matters for a moment. */
+  showPersonal(message: MessageContent, durationMs: number = PERSONAL_MESSAGE_MS, evseId?: EvseId, extra: { qrCode?: string } = {}): void {
     const now = this.o.clock.now();
     this.personal = this.personal.filter((p) => p.until > now && p.evseId !== evseId);
     const content = [...message.content].slice(0, PERSONAL_MESSAGE_SIZE).join('');
-    this.personal.push({ ...(evseId !== undefined ? { evseId } : {}), message: { ...message, content }, until: now + durationMs, setAt: now });
+    this.personal.push({
+      ...(evseId !== undefined ? { evseId } : {}), message: { ...message, content }, until: now + durationMs, setAt: now,
+      ...(extra.qrCode !== undefined ? { qrCode: extra.qrCode } : {}),
+    });
     this.changed();
   }
 

@@ -203,6 +203,7 @@ describe('OCPP 1.6 California Pricing on the touchscreen and the session record'
     await waitFor(() => t.agent.ledger!.get(localId)?.stoppedAt, 10_000, 'the session closed');
     expect(await costMessage(call, 'FinalCost', { transactionId, cost: 4.56, priceText: 'Total 4.56 EUR, thank you', qrCodeText: 'https://pay.example/r/1' })).toEqual({ status: 'Accepted' });
     await waitFor(() => message(1)?.text === 'Total 4.56 EUR, thank you', 10_000, 'the final cost text');
+    expect(message(1)).toEqual({ type: 'message', connectorId: 1, text: 'Total 4.56 EUR, thank you', priority: 'InFront', language: 'de', qrCode: 'https://pay.example/r/1' });
     const records = new SessionRecords(t.agent.db!);
     const row = await waitFor(() => (records.get(localId)?.cost === '4.56' ? records.get(localId) : undefined), 10_000, 'the final cost on the record');
     expect(row).toMatchObject({ cost: '4.56', transactionId });

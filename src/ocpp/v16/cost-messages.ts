@@ -11,7 +11,8 @@
  *   nextPeriod?, triggerMeterValue?, priceText?, priceTextExtra?}: the cost so far on the
  *   transaction's EVSE (as 2.0.1's CostUpdated);
  * - FinalCost {transactionId, cost, priceText, priceTextExtra?, qrCodeText?}: the final cost,
- *   kept as the session's cost (as 2.0.1's Ended totalCost) and shown with its text.
+ *   kept as the session's cost (as 2.0.1's Ended totalCost) and shown with its text (and
+ *   qrCodeText, for a screen that renders QR codes).
  * Answers: the customization switched off (CustomDisplayCostAndPrice false) is UnknownVendorId
  * (the charger then has no such vendor's extension), an unknown messageId UnknownMessageId, a
  * payload that is not the application note's (or a transaction not known here) Rejected, logged
@@ -258,9 +259,9 @@ export function costMessage(req: { messageId?: string; data?: string }, ctx: Cos
     return { status: 'Rejected' };
   };
   const service = ctx.features?.displayMessages;
-  const show = (priceText: string, extras: PriceTextExtra[] | undefined, evseId?: EvseId) => service?.showPersonal(chooseText(priceText, extras, {
+  const show = (priceText: string, extras: PriceTextExtra[] | undefined, evseId?: EvseId, qrCode?: string) => service?.showPersonal(chooseText(priceText, extras, {
     language: ctx.settings.get('Language') ?? '', multiLanguage: ctx.settings.get('CustomMultiLanguageMessages') === 'true', formats: service.capabilities.formats,
-  }), undefined, evseId);
+  }), undefined, evseId, qrCode !== undefined ? { qrCode } : {});
 
   switch (messageId) {
     case 'SetUserPrice': {
@@ -289,7 +290,7 @@ export function costMessage(req: { messageId?: string; data?: string }, ctx: Cos
       if (!tx) return refuse(`transaction ${m.value.transactionId} is not known here`);
       ctx.link.recordCentralCost?.(tx.localId, m.value.cost);
       service?.costUpdated({ sessionId: tx.localId, evseId: tx.evseId, totalCost: m.value.cost, final: true });
-      show(m.value.priceText, m.value.priceTextExtra, tx.evseId);
+      show(m.value.priceText, m.value.priceTextExtra, tx.evseId, m.value.qrCodeText);
       log.info('final cost kept', { evseId: tx.evseId, qrCode: m.value.qrCodeText !== undefined });
       return { status: 'Accepted' };
     }

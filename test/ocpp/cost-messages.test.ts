@@ -299,7 +299,8 @@ describe('OCPP 1.6 California Pricing on the touchscreen and the session record'
     });
     const { t, call } = await agentOn(csms, { touchscreen: { driver: 'nextion', port: screen.host, currency: 'USD', fields: { message: 'main.m{id}.txt' } } });
     const { transactionId } = await startSession(t, call, 2, 'DRIVER02');
-    expect(await costMessage(call, 'SetUserPrice', { idToken: 'DRIVER02', priceText: '$0.45/kWh, idle $0.40/min after 10 min' })).toEqual({ status: 'Accepted' });
+    // The idTag in another case is the same driver (CiString20).
+    expect(await costMessage(call, 'SetUserPrice', { idToken: 'driver02', priceText: '$0.45/kWh, idle $0.40/min after 10 min' })).toEqual({ status: 'Accepted' });
     await waitFor(() => instructions.includes('main.m2.txt="$0.45/kWh, idle $0.40/min after 10 min"'), 10_000, 'the user price on connector 2');
     expect(instructions.some((i) => i === 'main.m1.txt="$0.45/kWh, idle $0.40/min after 10 min"')).toBe(false);
     expect(await costMessage(call, 'RunningCost', runningCost(transactionId, 3.1))).toEqual({ status: 'Accepted' });
@@ -314,9 +315,9 @@ describe('OCPP 1.6 California Pricing: the sequence of the application note', ()
   it('SetUserPrice sent before Authorize.conf reaches the screens while the driver waits', async () => {
     const csms = new TestCsms();
     let sent: Promise<unknown> | undefined;
-    csms.on('Authorize', async (p: { idTag: string }, client) => {
-      sent = client.call('DataTransfer', { vendorId: VENDOR, messageId: 'SetUserPrice', data: JSON.stringify({ idToken: p.idTag, priceText: `Hello, 0.33 EUR/kWh for you` }) });
-      expect(await sent).toEqual({ status: 'Accepted' });
+    // The DataTransfer CALL goes out on the socket before the Authorize CALLRESULT.
+    csms.on('Authorize', (p: { idTag: string }, client) => {
+      sent = client.call('DataTransfer', { vendorId: VENDOR, messageId: 'SetUserPrice', data: JSON.stringify({ idToken: p.idTag, priceText: 'Hello, 0.33 EUR/kWh for you' }) });
       return { idTagInfo: { status: 'Accepted' } };
     });
     const screen = await startPtyPair();
@@ -336,6 +337,7 @@ describe('OCPP 1.6 California Pricing: the sequence of the application note', ()
     await writeAll(device, '{"type":"code","code":"4711","connectorId":1}\n');
     await waitFor(() => lines.some((l) => l.type === 'message' && l.connectorId === 1 && l.text === 'Hello, 0.33 EUR/kWh for you'), 10_000, 'the user price on the screen');
     await waitFor(() => csms.callsOf('StartTransaction', CP).length === 1, 10_000, 'the session started');
+    expect(await sent).toEqual({ status: 'Accepted' });
     expect(csms.validationFailures).toEqual([]);
   });
 });

@@ -229,11 +229,12 @@ function transactionOf(ctx: CostContext, transactionId: number): { localId: stri
   return record ? { localId, evseId: record.evseId, running: false } : undefined;
 }
 
-/** The EVSE whose running session is the idTag's, if any. */
+/** The EVSE whose running session is the idTag's, if any (idTags are CiString20: compared without case). */
 function evseOfIdTag(ctx: CostContext, idTag: string): EvseId | undefined {
+  const wanted = idTag.toLowerCase();
   return ctx.chargePoint.evseIds.find((id) => {
     const s = ctx.chargePoint.session(id);
-    return s !== undefined && ctx.link.sessionRecord?.(s.localId)?.idTag === idTag;
+    return s !== undefined && ctx.link.sessionRecord?.(s.localId)?.idTag?.toLowerCase() === wanted;
   });
 }
 

@@ -52,7 +52,7 @@ const runningCost = (transactionId: number, cost: number, extra: Record<string, 
 describe('OCPP 1.6 California Pricing: configuration keys', () => {
   it('are reported with their access, and changed by their rules (DefaultPrice, DefaultPriceText[,language], Language, TimeOffset and its transition)', async () => {
     const csms = new TestCsms();
-    const { call } = await agentOn(csms);
+    const { t, call } = await agentOn(csms);
     const keys = ['CustomDisplayCostAndPrice', 'DefaultPrice', 'DefaultPriceText', 'TimeOffset', 'NextTimeOffsetTransitionDateTime', 'TimeOffsetNextTransition', 'CustomIdleFeeAfterStop', 'SupportedLanguages', 'CustomMultiLanguageMessages', 'Language'];
     const got = await call('GetConfiguration', { key: keys });
     expect(got.unknownKey).toBeUndefined();
@@ -99,6 +99,11 @@ describe('OCPP 1.6 California Pricing: configuration keys', () => {
     expect(await change('NextTimeOffsetTransitionDateTime', new Date(Date.now() - 1_000).toISOString())).toBe('Accepted');
     const after = await call('GetConfiguration', { key: ['TimeOffset', 'NextTimeOffsetTransitionDateTime', 'TimeOffsetNextTransition'] });
     expect(after.configurationKey.map((k: { key: string; value: string }) => [k.key, k.value])).toEqual([['TimeOffset', '-04:00'], ['NextTimeOffsetTransitionDateTime', ''], ['TimeOffsetNextTransition', '']]);
+    // A transition ahead happens at its time, without anyone reading the key (the stored setting changes).
+    expect(await change('TimeOffsetNextTransition', '+01:00')).toBe('Accepted');
+    expect(await change('NextTimeOffsetTransitionDateTime', new Date(Date.now() + 1_000).toISOString())).toBe('Accepted');
+    await waitFor(() => t.agent.settings!.get('TimeOffset') === '+01:00', 10_000, 'the offset switched at its time');
+    expect(t.agent.settings!.get('NextTimeOffsetTransitionDateTime')).toBe('');
     expect(csms.validationFailures).toEqual([]);
   });
 });

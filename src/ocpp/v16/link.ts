@@ -18,7 +18,7 @@ import { OCPP16, transactionIdOf } from './transaction-messages.js';
 import { renewBeforeExpiry } from '../certificate-renewal.js';
 import type { StationSecurity } from '../certificates.js';
 import { requestChargePointCertificate, v16CertificatesAllowed } from './certificates.js';
-import { DEFAULT_PRICE_KEYS, defaultPriceShown } from './cost-messages.js';
+import { DEFAULT_PRICE_KEYS, defaultPriceShown, timeOffsetNow } from './cost-messages.js';
 import { MeterValueTriggers, type MeterValueTrigger, type TriggerCause } from './meter-value-triggers.js';
 import { toMeterValue } from './render.js';
 import type { EvseId } from '../../core/ports.js';
@@ -67,6 +67,8 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   private readonly statusHolds = new Map<number, Timer>();
   /** California Pricing: the MeterValues RunningCost asked for (cost-messages.ts). */
   private readonly meterValueTriggers: MeterValueTriggers;
+  /** California Pricing: TimeOffset's switch at NextTimeOffsetTransitionDateTime. */
+  private timeOffsetTimer?: Timer;
   private readonly delivery: TransactionDelivery;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
@@ -94,6 +96,7 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
 
   override start(): void {
     super.start();
+    this.scheduleTimeOffsetTransition();
     const cp = this.o.chargePoint;
     cp.on('reading', this.onReading);
     cp.on('session-stopped', this.onSessionStopped);
@@ -137,6 +140,24 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   override configurationChanged(key: string): void {
     super.configurationChanged(key);
     if (DEFAULT_PRICE_KEYS.has(key)) this.showDefaultPrice();
+    if (key === 'NextTimeOffsetTransitionDateTime' || key === 'TimeOffsetNextTransition') this.scheduleTimeOffsetTransition();
+  }
+
+  /** TimeOffset becomes TimeOffsetNextTransition at NextTimeOffsetTransitionDateTime (a later time is reached in steps of at most 6 h). */
+  private scheduleTimeOffsetTransition(): void {
+    this.timeOffsetTimer?.cancel();
+    this.timeOffsetTimer = undefined;
+    const at = Date.parse(this.o.settings.get('NextTimeOffsetTransitionDateTime') ?? '');
+    if (Number.isNaN(at) || !this.o.settings.get('TimeOffsetNextTransition')) return;
+    const now = this.o.clock.now();
+    if (at <= now) {
+      timeOffsetNow(this.o.settings, now);
+      return;
+    }
+    this.timeOffsetTimer = this.o.clock.setTimeout(() => {
+      this.timeOffsetTimer = undefined;
+      this.scheduleTimeOffsetTransition();
+    }, Math.min(6 * 3_600_000, at - now));
   }
 
   /**
@@ -180,6 +201,8 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   }
 
   protected override cancelTimers(): void {
+    this.timeOffsetTimer?.cancel();
+    this.timeOffsetTimer = undefined;
     for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
   }

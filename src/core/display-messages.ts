@@ -3,11 +3,12 @@ import type { Log } from '../lib/log.js';
 import type { Clock, Condition, EvseId, Timer } from './ports.js';
 
 /**
- * Messages the central system asks the station to show (2.0.1 Advanced UI O01-O06; the same
- * service would serve 1.6's DataTransfer-based display extensions): what each EVSE's screen shows
- * now, chosen by priority, state, time window and transaction. Persisted through a store port
- * (src/store/display-messages.ts) so they survive a restart. Protocol-neutral: a version binding
- * maps its own message type onto DisplayMessage (src/ocpp/v201/display-messages.ts).
+ * Messages the central system asks the station to show (2.0.1 Advanced UI O01-O06, and the cost
+ * and price messages of 2.0.1 and of 1.6's California Pricing DataTransfers): what each EVSE's
+ * screen shows now, chosen by priority, state, time window and transaction. Persisted through a
+ * store port (src/store/display-messages.ts) so they survive a restart. Protocol-neutral: a
+ * version binding maps its own messages onto it (src/ocpp/v201/display-messages.ts,
+ * src/ocpp/v16/cost-messages.ts).
  */
 
 /** AlwaysFront beats InFront beats NormalCycle; NormalCycle messages take turns. */
@@ -98,6 +99,8 @@ export interface MessageFilter {
 export interface PersonalMessage {
   evseId?: EvseId;
   message: MessageContent;
+  /** A text the screen renders as a QR code beside it (1.6 California Pricing FinalCost's qrCodeText: a receipt's link). */
+  qrCode?: string;
   until: number;
   setAt: number;
 }
@@ -108,6 +111,8 @@ export interface ShownMessage {
   id?: number;
   priority: MessagePriority;
   message: MessageContent;
+  /** A personal message's QR code text, when it has one. */
+  qrCode?: string;
 }
 
 /** The state a message's `state` is compared with, from an EVSE's condition. */
@@ -142,7 +147,7 @@ export function chooseMessage(
   }
   for (const p of personal) {
     if (p.until <= now || (p.evseId !== undefined && p.evseId !== evse.evseId)) continue;
-    candidates.push({ priority: 'InFront', message: p.message, setAt: p.setAt });
+    candidates.push({ priority: 'InFront', message: p.message, setAt: p.setAt, ...(p.qrCode !== undefined ? { qrCode: p.qrCode } : {}) });
   }
   if (candidates.length === 0) return undefined;
   const best = Math.min(...candidates.map((c) => RANK[c.priority]));
@@ -154,7 +159,7 @@ export function chooseMessage(
   } else {
     chosen = top.reduce((a, b) => (b.setAt >= a.setAt ? b : a));
   }
-  return { ...(chosen.id !== undefined ? { id: chosen.id } : {}), priority: chosen.priority, message: chosen.message };
+  return { ...(chosen.id !== undefined ? { id: chosen.id } : {}), priority: chosen.priority, message: chosen.message, ...(chosen.qrCode !== undefined ? { qrCode: chosen.qrCode } : {}) };
 }
 
 /** How long a personal message (a driver's greeting, an updated message) stays on the screen, ms. */
@@ -184,6 +189,8 @@ export class DisplayMessages {
   private readonly events = new EventEmitter<{ change: [] }>();
   private readonly items = new Map<number, DisplayMessage>();
   private personal: PersonalMessage[] = [];
+  /** What an idle EVSE shows when nothing else is for it (1.6 California Pricing's DefaultPrice text). */
+  private fallback?: MessageContent;
   /** The central system's latest cost per EVSE (of its current or last session). */
   private readonly costs = new Map<EvseId, CentralCost>();
   private timer?: Timer;
@@ -279,12 +286,15 @@ export class DisplayMessages {
     if (ids.length) this.changed();
   }
 
-  /** Show a driver's message for `durationMs` on one EVSE (or every one). Not stored: it matters for a moment. */
-  showPersonal(message: MessageContent, durationMs: number = PERSONAL_MESSAGE_MS, evseId?: EvseId): void {
+  /** Show a driver's message (with a QR code text, when given) for `durationMs` on one EVSE (or every one). Not stored: it matters for a moment. */
+  showPersonal(message: MessageContent, durationMs: number = PERSONAL_MESSAGE_MS, evseId?: EvseId, extra: { qrCode?: string } = {}): void {
     const now = this.o.clock.now();
     this.personal = this.personal.filter((p) => p.until > now && p.evseId !== evseId);
     const content = [...message.content].slice(0, PERSONAL_MESSAGE_SIZE).join('');
-    this.personal.push({ ...(evseId !== undefined ? { evseId } : {}), message: { ...message, content }, until: now + durationMs, setAt: now });
+    this.personal.push({
+      ...(evseId !== undefined ? { evseId } : {}), message: { ...message, content }, until: now + durationMs, setAt: now,
+      ...(extra.qrCode !== undefined ? { qrCode: extra.qrCode } : {}),
+    });
     this.changed();
   }
 
@@ -303,9 +313,24 @@ export class DisplayMessages {
     return this.costs.get(evseId);
   }
 
-  /** What an EVSE in this state (and session) shows now. */
+  /**
+   * What an idle EVSE shows when no message or personal message is for it (a version binding's
+   * default price text: 1.6 California Pricing DefaultPrice); undefined: nothing. Not stored: the
+   * binding sets it from its settings at start.
+   */
+  setFallback(message: MessageContent | undefined): void {
+    const same = message === undefined ? this.fallback === undefined
+      : this.fallback !== undefined && this.fallback.content === message.content && this.fallback.format === message.format && this.fallback.language === message.language;
+    if (same) return;
+    this.fallback = message && { ...message };
+    this.events.emit('change');
+  }
+
+  /** What an EVSE in this state (and session) shows now: the chosen message, else (idle, without a session) the fallback. */
   shown(evse: { evseId: EvseId; state: MessageState; sessionId?: string }): ShownMessage | undefined {
-    return chooseMessage([...this.items.values()], this.personal, evse, this.o.clock.now(), this.cycleMs);
+    const chosen = chooseMessage([...this.items.values()], this.personal, evse, this.o.clock.now(), this.cycleMs);
+    if (chosen || !this.fallback || evse.state !== 'Idle' || evse.sessionId !== undefined) return chosen;
+    return { priority: 'NormalCycle', message: this.fallback };
   }
 
   /** Whether an EVSE's choice rotates (more than one NormalCycle message could be its turn): the screen refreshes every cycleMs. */

@@ -372,8 +372,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     for (const action of table.keys()) this.client.handle(action, this.dispatch);
   }
 
-  /** Told of every CALL from the peer once a handler has answered it: its result, or undefined for a CALLERROR. */
-  onAnswered?: (action: string, result: unknown) => void;
+  /** Told of every CALL from the peer once a handler has answered it: its result, or undefined for a CALLERROR; and its request. */
+  onAnswered?: (action: string, result: unknown, request: unknown) => void;
 
   private own?: Map<string, (request: unknown) => unknown>;
   private table?: ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
@@ -388,7 +388,7 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
       result = await (own ? own(params) : this.table!.get(method)!(params, this.tableContext));
       return result;
     } finally {
-      this.onAnswered?.(method, result);
+      this.onAnswered?.(method, result, params);
     }
   };
 

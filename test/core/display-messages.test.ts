@@ -144,6 +144,30 @@ describe('DisplayMessages', () => {
     d.stop();
   });
 
+  it('a fallback (a binding\'s default price) shows only on an idle EVSE without a session, behind every message; the screen is told when it changes', () => {
+    const { d, changes } = build();
+    const idle = { evseId: 1, state: 'Idle' as const };
+    expect(d.shown(idle)).toBeUndefined();
+    d.setFallback({ format: 'UTF8', language: 'en', content: '0.39 EUR/kWh' });
+    expect(changes()).toBe(1);
+    d.setFallback({ format: 'UTF8', language: 'en', content: '0.39 EUR/kWh' });
+    expect(changes()).toBe(1);
+    expect(d.shown(idle)).toEqual({ priority: 'NormalCycle', message: { format: 'UTF8', language: 'en', content: '0.39 EUR/kWh' } });
+    expect(d.shown({ ...idle, sessionId: 's1' })).toBeUndefined();
+    expect(d.shown({ evseId: 1, state: 'Charging' })).toBeUndefined();
+    expect(d.shown({ evseId: 1, state: 'Faulted' })).toBeUndefined();
+    expect(d.set({ id: 1, priority: 'NormalCycle', message: text('campaign') }, open([])).status).toBe('Accepted');
+    expect(d.shown(idle)?.message.content).toBe('campaign');
+    d.clear(1);
+    d.showPersonal(text('Hello'), 1_000, 1);
+    expect(d.shown(idle)?.message.content).toBe('Hello');
+    expect(d.shown({ evseId: 2, state: 'Idle' })?.message.content).toBe('0.39 EUR/kWh');
+    const before = changes();
+    d.setFallback(undefined);
+    expect(changes()).toBe(before + 1);
+    expect(d.shown({ evseId: 2, state: 'Idle' })).toBeUndefined();
+  });
+
   it('kept in SQLite: the messages are back after a restart, expired ones removed then', () => {
     const dir = mkdtempSync(join(tmpdir(), 'evse-edge-dm-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -247,7 +247,7 @@ export class Agent {
       const shown = messages.shown({ evseId, state: messageStateOf(cp.evseCondition(evseId)), ...(s ? { sessionId: s.localId } : {}) });
       hmi.showMessage({
         connectorId: evseId,
-        ...(shown ? { text: shown.message.content, priority: shown.priority, format: shown.message.format, ...(shown.message.language ? { language: shown.message.language } : {}) } : {}),
+        ...(shown ? { text: shown.message.content, priority: shown.priority, format: shown.message.format, ...(shown.message.language ? { language: shown.message.language } : {}), ...(shown.qrCode !== undefined ? { qrCode: shown.qrCode } : {}) } : {}),
       });
     };
     // Shown again when its 1.6 status or errorCode changes, as the screen's words are 1.6's.

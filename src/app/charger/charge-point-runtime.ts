@@ -63,8 +63,8 @@ export interface ChargePointRuntimeDeps {
   onReset?: (type: 'Soft' | 'Hard') => void;
   /** Told of every CALL the charge point made, once it has ended. Keep it cheap. */
   onCall?: (outcome: CallOutcome) => void;
-  /** Told of every CALL from the central system the charge point answered: the CALLRESULT's payload, or undefined for a CALLERROR. */
-  onIncomingCall?: (action: string, result: unknown) => void;
+  /** Told of every CALL from the central system the charge point answered: the CALLRESULT's payload, or undefined for a CALLERROR; and the request. */
+  onIncomingCall?: (action: string, result: unknown, request: unknown) => void;
   /** The display-message formats the charger's screen renders (default ASCII and UTF8). */
   displayFormats?: readonly MessageFormat[];
   /** Certificates and security events (Advanced Security): the agent's; a simulated charger keeps none. */

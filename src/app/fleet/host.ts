@@ -13,6 +13,7 @@ import { pseudonymiser } from '../../lib/pseudonym.js';
 import { generateOcmfKey } from '../../lib/ocmf.js';
 import { SIGN_READINGS_SETTING } from '../../ocpp/v201/sign-readings-key.js';
 import { keyDefinitions, normalise, OFFERED_MEASURANDS } from '../../ocpp/v16/configuration.js';
+import { COST_MESSAGE_IDS, COST_VENDOR_ID } from '../../ocpp/v16/cost-messages.js';
 import { openDatabase, SessionRecords, type SqliteDatabase } from '../../store/index.js';
 import { Prng, seedOf } from '../../sim/prng.js';
 import { SIM_MEASURANDS, SimConnector } from '../../sim/sim-connector.js';
@@ -322,13 +323,13 @@ export class FleetHost {
     if (!f) this.onCallByVersion.set(version, (f = this.metrics.onCallOf(version)));
     return f;
   }
-  private readonly onIncomingCall = (action: string, result: unknown): void => {
+  private readonly onIncomingCall = (action: string, result: unknown, request: unknown): void => {
     const c = this.metrics.counters;
     c.callsFromCentral++;
     c.messagesIn++;
     c.messagesOut++;
-    // Per action and answer: a campaign (display messages, profiles, reservations) is counted received and accepted.
-    this.metrics.onIncoming(action, result);
+    // Per action and answer: a campaign (display messages, profiles, reservations, 1.6 cost messages) is counted received and accepted.
+    this.metrics.onIncoming(action === 'DataTransfer' ? costMessageLabel(request) ?? action : action, result);
   };
 
   /** The key definitions and their defaults of a charger profile (shared by every charger of the same number of connectors). */
@@ -833,4 +834,15 @@ export class FleetHost {
     this.certificateDirs.remove();
     return snap;
   }
+}
+
+/**
+ * A 1.6 California Pricing DataTransfer (org.openchargealliance.costmsg) counted by its messageId
+ * ("DataTransfer costmsg RunningCost"), so that a cost-message campaign shows in the report; any
+ * other DataTransfer stays "DataTransfer" (a central system's vendor ids do not grow the report).
+ */
+export function costMessageLabel(request: unknown): string | undefined {
+  const r = request as { vendorId?: unknown; messageId?: unknown } | undefined;
+  if (r?.vendorId !== COST_VENDOR_ID) return undefined;
+  return (COST_MESSAGE_IDS as readonly unknown[]).includes(r.messageId) ? `DataTransfer costmsg ${String(r.messageId)}` : 'DataTransfer costmsg';
 }

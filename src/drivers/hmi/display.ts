@@ -41,6 +41,8 @@ export interface ScreenMessage {
   language?: string;
   /** How `text` is written (a screen is only given the formats it renders, messageFormats). */
   format?: MessageFormat;
+  /** A text to render as a QR code beside the message (a receipt's link), for a screen that can. */
+  qrCode?: string;
 }
 
 /**

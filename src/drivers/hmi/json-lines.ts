@@ -127,6 +127,7 @@ export class JsonLinesHmi extends SerialHmi {
       ...(m.text !== undefined ? { text: m.text } : {}), ...(m.priority ? { priority: m.priority } : {}), ...(m.language ? { language: m.language } : {}),
       // Plain text needs no word; HTML and URI (for an HMI configured to render them) say what they are.
       ...(m.format === 'HTML' || m.format === 'URI' ? { format: m.format } : {}),
+      ...(m.qrCode !== undefined ? { qrCode: m.qrCode } : {}),
     })];
   }
 

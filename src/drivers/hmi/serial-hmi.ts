@@ -97,7 +97,7 @@ export abstract class SerialHmi implements Hmi {
   showMessage(message: ScreenMessage): void {
     const before = this.messages.get(message.connectorId);
     // Unchanged (the application asks again on every turn of its cycle): nothing to send.
-    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language && before.format === message.format) return;
+    if (before && before.text === message.text && before.priority === message.priority && before.language === message.language && before.format === message.format && before.qrCode === message.qrCode) return;
     this.messages.set(message.connectorId, { ...message });
     // Nothing shown yet and nothing to show: a screen (or a 1.6 charger's) never hears of the message area.
     if (!before && message.text === undefined) return;

@@ -1,5 +1,6 @@
 import { tariffProblem, type Tariff } from '../../core/tariff.js';
 import { featureKeyDefinitions } from './feature-keys.js';
+import { costKeyDefinitions } from './cost-messages.js';
 import type { KeyDefinition } from './key-definition.js';
 /**
  * OCPP 1.6 configuration keys (§9.1 Core, §9.4 Local Auth List, §9.6 Remote Trigger): their
@@ -47,7 +48,8 @@ export function keyDefinitions(opts: {
     rw('ClockAlignedDataInterval', 'int', '0', { min: 0, max: 86_400 }),
     rw('ConnectionTimeOut', 'int', '60', { min: 1, max: 3_600 }),
     rw('ConnectorPhaseRotation', 'csl', rotation),
-    ro('GetConfigurationMaxKeys', 'int', '50'),
+    // Room for every key this charger defines (about 60 with the security and California Pricing ones).
+    ro('GetConfigurationMaxKeys', 'int', '100'),
     rw('HeartbeatInterval', 'int', '300', { min: 0, max: 86_400 }),
     rw('LocalAuthorizeOffline', 'bool', 'true'),
     rw('LocalPreAuthorize', 'bool', 'false'),
@@ -82,6 +84,8 @@ export function keyDefinitions(opts: {
     ro('LocalAuthListMaxLength', 'int', '10000'),
     ro('SendLocalListMaxLength', 'int', '1000'),
     ...featureKeyDefinitions(opts.featureProfiles),
+    // The OCA's California Pricing customization (DataTransfer org.openchargealliance.costmsg).
+    ...costKeyDefinitions(),
   ];
 }
 

@@ -1,5 +1,5 @@
 import type { ChargePoint } from '../../core/charge-point.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock, SessionRecord } from '../../core/ports.js';
 import type { Log } from '../../lib/log.js';
 import type { KeyDefinition } from './configuration.js';
 import type { ChargePointCalls } from './messages.js';
@@ -22,6 +22,10 @@ export interface LinkForHandlers {
   transactionIdOf(localId: string): number | undefined;
   /** The session a 1.6 transactionId names. */
   localIdOf(transactionId: number): string | undefined;
+  /** A session's record (running or ended), by its local id. */
+  sessionRecord?(localId: string): SessionRecord | undefined;
+  /** The central system's total cost of a session (California Pricing FinalCost): the session's cost from now on. */
+  recordCentralCost?(localId: string, totalCost: number): void;
 }
 
 export interface IncomingContext {

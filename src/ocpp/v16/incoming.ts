@@ -9,6 +9,7 @@ import { certificateHandlers, requestChargePointCertificate, v16CertificatesAllo
 import { reservationHandlers } from './reservation.js';
 import { remoteStartWithProfile, smartChargingHandlers } from './smart-charging.js';
 import { toMeterValue } from './render.js';
+import { changeDefaultPriceText, costMessage, COST_VENDOR_ID, defaultPriceTextLanguage, defaultPriceTextOf, timeOffsetNow } from './cost-messages.js';
 import { AVAILABILITY_STATION_KEY, availabilityKey } from '../availability-keys.js';
 import {
   changeV16Availability, evseOfV16Connector, fromV16ConnectorId, knownV16Connector, toV16ConnectorId, v16ConditionOf, v16ConnectorIds,
@@ -21,8 +22,13 @@ export const VENDOR_ID = 'org.evse-edge';
 
 const after = (fn: () => void) => setImmediate(fn);
 
-/** A key whose value is the hardware's, not a setting: MeterPublicKey[n], the connector's signing meter's key ("" when it has none). */
+/**
+ * A key whose value is the hardware's, not a setting: MeterPublicKey[n], the connector's signing
+ * meter's key ("" when it has none); or one that changes with time: TimeOffset after its
+ * transition (cost-messages.ts).
+ */
 function liveValue(ctx: IncomingContext, key: string): string | undefined {
+  if (key === 'TimeOffset') return timeOffsetNow(ctx.settings, ctx.clock.now());
   const connectorId = meterPublicKeyConnector(key);
   if (connectorId === undefined || !ctx.chargePoint.evseIds.includes(connectorId)) return undefined;
   return ctx.chargePoint.meterPublicKey(connectorId) ?? '';
@@ -35,6 +41,14 @@ function liveValue(ctx: IncomingContext, key: string): string | undefined {
 export function changeConfiguration(
   ctx: Pick<IncomingContext, 'definitions' | 'settings' | 'log'> & { link: Pick<IncomingContext['link'], 'configurationChanged'> }, key: string, value: string,
 ): 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported' {
+  // California Pricing: one language's default price text, kept in DefaultPriceText.
+  const language = defaultPriceTextLanguage(key);
+  if (language !== undefined && findKey(ctx.definitions, 'DefaultPriceText')) {
+    const status = changeDefaultPriceText(ctx.settings, language, value);
+    ctx.log.info(status === 'Accepted' ? 'configuration changed' : 'configuration change rejected', { key: 'DefaultPriceText', language, status });
+    if (status === 'Accepted') ctx.link.configurationChanged('DefaultPriceText');
+    return status;
+  }
   const def = findKey(ctx.definitions, key);
   if (!def) return 'NotSupported';
   if (def.readonly) return 'Rejected';
@@ -128,7 +142,10 @@ export const handlers: Handlers = {
     const unknownKey: string[] = [];
     for (const k of req.key) {
       const d = findKey(visible, k);
+      const language = defaultPriceTextLanguage(k);
+      const priceText = language !== undefined && findKey(visible, 'DefaultPriceText') ? defaultPriceTextOf(ctx.settings, language) : undefined;
       if (d) known.push(asKeyValue(d));
+      else if (priceText !== undefined) known.push({ key: k, readonly: false, value: priceText });
       else unknownKey.push(k);
     }
     return { configurationKey: known, ...(unknownKey.length ? { unknownKey } : {}) };
@@ -156,6 +173,7 @@ export const handlers: Handlers = {
   },
 
   DataTransfer: (req, ctx) => {
+    if (req.vendorId === COST_VENDOR_ID) return costMessage(req, ctx);
     if (req.vendorId !== VENDOR_ID) return { status: 'UnknownVendorId' };
     if (req.messageId === 'SetTariff') {
       const def = ctx.definitions.find((d) => d.key === 'Tariff');

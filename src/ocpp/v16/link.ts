@@ -1,8 +1,8 @@
 import { isoMs } from '../../core/clock.js';
 import type { ChargePoint } from '../../core/charge-point.js';
 import { fromV16IdTagInfo, V16StatusChanges, v16StatusOf } from './mapping.js';
-import { v16Announced, v16ConditionOf, v16Conditions, v16ConnectorIdOf, type V16Condition } from './topology.js';
-import type { AuthorizationInfo, Timer } from '../../core/ports.js';
+import { fromV16ConnectorId, toV16ConnectorId, v16Announced, v16ConditionOf, v16Conditions, v16ConnectorIdOf, type V16Condition } from './topology.js';
+import type { AuthorizationInfo, SessionRecord, Timer } from '../../core/ports.js';
 import type { ChargePointIdentity, LinkEvents, SettableClock, VersionLink } from '../version.js';
 import { OcppSession } from '../session.js';
 import type { Log } from '../../lib/log.js';
@@ -18,6 +18,10 @@ import { OCPP16, transactionIdOf } from './transaction-messages.js';
 import { renewBeforeExpiry } from '../certificate-renewal.js';
 import type { StationSecurity } from '../certificates.js';
 import { requestChargePointCertificate, v16CertificatesAllowed } from './certificates.js';
+import { DEFAULT_PRICE_KEYS, defaultPriceShown, timeOffsetNow } from './cost-messages.js';
+import { MeterValueTriggers, type MeterValueTrigger, type TriggerCause } from './meter-value-triggers.js';
+import { toMeterValue } from './render.js';
+import type { EvseId } from '../../core/ports.js';
 
 /** After a renewal request the central system accepted, how long the charger waits for its CertificateSigned before asking again. */
 const RENEWAL_ANSWER_WAIT_MS = 86_400_000;
@@ -61,6 +65,10 @@ export type CsmsLinkEvents = LinkEvents;
  */
 export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLink {
   private readonly statusHolds = new Map<number, Timer>();
+  /** California Pricing: the MeterValues RunningCost asked for (cost-messages.ts). */
+  private readonly meterValueTriggers: MeterValueTriggers;
+  /** California Pricing: TimeOffset's switch at NextTimeOffsetTransitionDateTime. */
+  private timeOffsetTimer?: Timer;
   private readonly delivery: TransactionDelivery;
   /** This run's start on the (possibly untrusted) clock: untrusted events since then can be re-timed. */
   private readonly startedAtLocalMs: number;
@@ -68,6 +76,7 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   constructor(private readonly o: CsmsLinkOptions) {
     super(o);
     this.startedAtLocalMs = o.runStartedAt ?? o.clock.now();
+    this.meterValueTriggers = new MeterValueTriggers({ clock: o.clock, send: (evseId, localId, cause) => void this.sendTriggeredMeterValues(evseId, localId, cause) });
     this.delivery = new TransactionDelivery({
       link: this, queue: o.outbox, refs: o.ledger, chargePoint: o.chargePoint, settings: o.settings, clock: o.clock, log: o.log,
       meterValuesPerMessage: o.timing?.meterValuesPerMessage,
@@ -78,6 +87,77 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     });
     const security = o.features?.security;
     if (security) this.renewCertificateBeforeExpiry(security);
+    // California Pricing: idle screens show the default price, its offline text while the central system is away.
+    if (o.features?.displayMessages) {
+      this.showDefaultPrice();
+      this.on('state', () => this.showDefaultPrice());
+    }
+  }
+
+  override start(): void {
+    super.start();
+    this.scheduleTimeOffsetTransition();
+    const cp = this.o.chargePoint;
+    cp.on('reading', this.onReading);
+    cp.on('session-stopped', this.onSessionStopped);
+  }
+
+  override halt(): void {
+    const cp = this.o.chargePoint;
+    cp.off('reading', this.onReading);
+    cp.off('session-stopped', this.onSessionStopped);
+    this.meterValueTriggers.clearAll();
+    super.halt();
+  }
+
+  private readonly onReading = (e: { evseId: EvseId; reading: { energyWh: number; powerW?: number } }): void => this.meterValueTriggers.reading(e.evseId, e.reading.energyWh, e.reading.powerW);
+  private readonly onSessionStopped = (e: { evseId: EvseId }): void => this.meterValueTriggers.clear(e.evseId);
+
+  /** RunningCost's triggerMeterValue for an EVSE's session (none: dropped). */
+  setMeterValueTriggers(evseId: EvseId, localId: string, trigger: MeterValueTrigger | undefined): void {
+    this.meterValueTriggers.set(evseId, localId, trigger);
+  }
+
+  /** What RunningCost's triggerMeterValue asked for now: a fresh sample of the session, sent as MeterValues (not queued: the cost at this moment). */
+  private async sendTriggeredMeterValues(evseId: EvseId, localId: string, cause: TriggerCause): Promise<void> {
+    try {
+      const session = this.o.chargePoint.session(evseId);
+      if (session?.localId !== localId) return;
+      const sample = await this.o.chargePoint.triggerSample(evseId);
+      const transactionId = this.transactionIdOf(localId);
+      if (!sample || !this.online()) return;
+      await this.send('MeterValues', { connectorId: toV16ConnectorId(evseId), ...(transactionId !== undefined ? { transactionId } : {}), meterValue: [toMeterValue(sample)] });
+      this.log.debug('MeterValues sent for the cost', { evseId, cause });
+    } catch (err) {
+      this.log.debug('MeterValues for the cost not sent', { evseId, cause, err });
+    }
+  }
+
+  private showDefaultPrice(): void {
+    this.o.features?.displayMessages?.setFallback(defaultPriceShown(this.o.settings, this.state === 'accepted'));
+  }
+
+  override configurationChanged(key: string): void {
+    super.configurationChanged(key);
+    if (DEFAULT_PRICE_KEYS.has(key)) this.showDefaultPrice();
+    if (key === 'NextTimeOffsetTransitionDateTime' || key === 'TimeOffsetNextTransition') this.scheduleTimeOffsetTransition();
+  }
+
+  /** TimeOffset becomes TimeOffsetNextTransition at NextTimeOffsetTransitionDateTime (a later time is reached in steps of at most 6 h). */
+  private scheduleTimeOffsetTransition(): void {
+    this.timeOffsetTimer?.cancel();
+    this.timeOffsetTimer = undefined;
+    const at = Date.parse(this.o.settings.get('NextTimeOffsetTransitionDateTime') ?? '');
+    if (Number.isNaN(at) || !this.o.settings.get('TimeOffsetNextTransition')) return;
+    const now = this.o.clock.now();
+    if (at <= now) {
+      timeOffsetNow(this.o.settings, now);
+      return;
+    }
+    this.timeOffsetTimer = this.o.clock.setTimeout(() => {
+      this.timeOffsetTimer = undefined;
+      this.scheduleTimeOffsetTransition();
+    }, Math.min(6 * 3_600_000, at - now));
   }
 
   /**
@@ -111,12 +191,18 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     const changes = new V16StatusChanges();
     for (const s of v16Announced(this.o.chargePoint)) changes.changed(s);
     const onStatus = (s: V16Condition) => {
-      if (changes.changed(s)) this.onStatus(s);
+      if (!changes.changed(s)) return;
+      this.onStatus(s);
+      const v16 = v16StatusOf(s);
+      const place = fromV16ConnectorId(v16.connectorId);
+      if (place !== 'station') this.meterValueTriggers.status(place.evseId, v16.status);
     };
     return { evse: onStatus, station: onStatus };
   }
 
   protected override cancelTimers(): void {
+    this.timeOffsetTimer?.cancel();
+    this.timeOffsetTimer = undefined;
     for (const t of this.statusHolds.values()) t.cancel();
     this.statusHolds.clear();
   }
@@ -148,6 +234,16 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   /** The session a 1.6 transactionId names, by its local id. */
   localIdOf(transactionId: number): string | undefined {
     return this.o.ledger.byTransactionRef({ version: OCPP16, id: String(transactionId) })?.localId;
+  }
+
+  /** A session's record (running or ended), by its local id. */
+  sessionRecord(localId: string): SessionRecord | undefined {
+    return this.o.ledger.get(localId);
+  }
+
+  /** The central system's total cost of a session (California Pricing FinalCost) replaces the one computed here. */
+  recordCentralCost(localId: string, totalCost: number): void {
+    this.o.ledger.recordCentralCost?.(localId, totalCost);
   }
 
   // ------------------------------------------------------------- RemoteAuthorizer

@@ -78,7 +78,18 @@ setTimeout(async () => {
   if (process.env.HEAP_SPACES) console.error(JSON.stringify((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, Math.round(x.space_size / 2 ** 20), Math.round(x.space_used_size / 2 ** 20)])));
   if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
 }, (wallS * 1000) / 2).unref();
+// STALLS=1: when (s from start) the event loop stalled over 100 ms, and for how long.
+const stalls: string[] = [];
+const t00 = Date.now();
+let lastTick = Date.now();
+const stallTimer = process.env.STALLS ? setInterval(() => {
+  const now = Date.now();
+  if (now - lastTick > 120) stalls.push(`${((lastTick - t00) / 1000).toFixed(1)}s:${now - lastTick - 20}ms`);
+  lastTick = now;
+}, 20) : undefined;
 const { report } = await runner.run();
+clearInterval(stallTimer);
+if (stalls.length) console.error('stalls', stalls.join(' '));
 if (session) {
   const profile = await new Promise<unknown>((r) => session!.post('Profiler.stop', (_err, res) => r(res.profile)));
   (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT!, JSON.stringify(profile));

@@ -98,6 +98,21 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
+  it('TC_078 as TC_078_CSMS has the charge point answer: InstallCertificate of a CentralSystemRootCertificate that is not a valid root is Rejected, then SecurityEventNotification InvalidCentralSystemCertificate; a refused ManufacturerRootCertificate raises none', async () => {
+    const { csms, call } = await ready();
+    const csRoot = pki.ca('Test Central System Root');
+    const leaf = pki.leaf(csRoot, { cn: 'not-a-root', usage: 'serverAuth' });
+    const invalidCsmsEvents = () => csms.callsOf('SecurityEventNotification').filter((c) => c.params.type === 'InvalidCentralSystemCertificate');
+    // A refused manufacturer root first: the outbox delivers in order, so an event of it would come before the next one.
+    expect(await call('InstallCertificate', { certificateType: 'ManufacturerRootCertificate', certificate: 'not a certificate' })).toEqual({ status: 'Rejected' });
+    expect(await call('InstallCertificate', { certificateType: 'CentralSystemRootCertificate', certificate: pemOf(leaf) })).toEqual({ status: 'Rejected' });
+    const event = await waitFor(() => invalidCsmsEvents()[0], 10_000, 'SecurityEventNotification InvalidCentralSystemCertificate');
+    expect(event.params.techInfo).toMatch(/CentralSystemRootCertificate/);
+    expect(invalidCsmsEvents()).toHaveLength(1);
+    expect(await call('GetInstalledCertificateIds', { certificateType: 'CentralSystemRootCertificate' })).toEqual({ status: 'NotFound' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('the strict server refuses a 2.0.1-shaped call the 1.6 schemas do not allow (the whitepaper messages are validated), and the charger refuses one that reaches it', async () => {
     const { csms, t, call } = await ready();
     // 2.0.1's certificateType array is not 1.6's: the strict server does not send it.

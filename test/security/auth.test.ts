@@ -40,7 +40,7 @@ function secretsIn(t: TestAgent, secrets: string[]): string[] {
 }
 
 describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
-  it('sends Authorization: Basic base64(chargePointId:AuthorizationKey); the hex form is decoded to its bytes', async () => {
+  it('TC_085_CS: sends Authorization: Basic base64(chargePointId:AuthorizationKey); the hex form is decoded to its bytes', async () => {
     const { csms, url, handshakes } = await basicAuthCsms(new Set([KEY]));
     const t = await startAgent(url, csmsConfig(url, { securityProfile: 1, authorizationKey: Buffer.from(KEY).toString('hex') }));
     try {
@@ -73,7 +73,7 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
     }
   });
 
-  it('rotates the key by ChangeConfiguration: persisted, reconnects with it, survives a restart; never logged or returned', async () => {
+  it('TC_073_CS (one rotation, then a restart): rotates the key by ChangeConfiguration: persisted, reconnects with it, survives a restart; never logged or returned', async () => {
     const allowed = new Set([KEY]);
     const { csms, url, handshakes } = await basicAuthCsms(allowed);
     const dir = mkdtempSync(join(tmpdir(), 'evse-edge-security-'));
@@ -113,7 +113,7 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
     }
   });
 
-  it('SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
+  it('TC_084_CS (from profile 1; the OCTT starts at 2 or 3), and TC_083_CS\'s first step (0 to 1, reconnecting without a Reset): SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
     const { csms, url, handshakes } = await basicAuthCsms(new Set([KEY]));
     csms.server.auth((accept, _reject, hs) => {
       handshakes.push({ authorization: hs.headers.authorization, password: hs.password?.toString() });

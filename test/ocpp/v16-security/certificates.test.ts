@@ -74,7 +74,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('InstallCertificate, GetInstalledCertificateIds, DeleteCertificate: roots by use with their CertID, deleted once; a leaf and garbage Rejected (install / retrieve / delete certificate cases)', async () => {
+  it('TC_075_1_CS, TC_075_2_CS, TC_076_CS: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate: roots by use with their CertID, deleted once; a leaf and garbage Rejected (install / retrieve / delete certificate cases)', async () => {
     const { csms, call } = await ready();
     const csRoot = pki.ca('Test Central System Root');
     const mfRoot = pki.ca('Test Manufacturer Root');
@@ -133,7 +133,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(existsSync(join(t.dir, 'certificates', 'roots'))).toBe(false);
   });
 
-  it('ExtendedTriggerMessage SignChargePointCertificate: Accepted, then SignCertificate with a CSR of a key made on the charger (CN the identity, O the CpoName; 0600, never logged); CertificateSigned Accepted and installed; the charger\'s own certificate never deleted (update charge point certificate case)', async () => {
+  it('TC_074_CS steps 1-6: ExtendedTriggerMessage SignChargePointCertificate: Accepted, then SignCertificate with a CSR of a key made on the charger (CN the identity, O the CpoName; 0600, never logged); CertificateSigned Accepted and installed; the charger\'s own certificate never deleted (update charge point certificate case)', async () => {
     const { csms, t, call } = await ready();
     const ca = pki.ca('Operator Central System Root');
     expect(await call('InstallCertificate', { certificateType: 'CentralSystemRootCertificate', certificate: pemOf(ca) })).toEqual({ status: 'Accepted' });
@@ -170,7 +170,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('CertificateSigned untrusted, for another key, or larger than CertificateSignedMaxChainSize: Rejected with the InvalidChargePointCertificate security event, the certificate in use kept (invalid charge point certificate case)', async () => {
+  it('TC_077_CS: CertificateSigned untrusted, for another key, or larger than CertificateSignedMaxChainSize: Rejected with the InvalidChargePointCertificate security event, the certificate in use kept (invalid charge point certificate case)', async () => {
     const { csms, t, call } = await ready();
     const ca = pki.ca('Trusted Central System Root');
     const rogue = pki.ca('Rogue CA');
@@ -294,7 +294,7 @@ describe('OCPP 1.6 security whitepaper: certificate update initiated by the char
 });
 
 describe('OCPP 1.6 security whitepaper: security profile 3', () => {
-  it('after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
+  it('TC_074_CS step 7: after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
     const ca = pki.ca('SP3 Central System Root');
     const initial = pki.leaf(ca, { cn: CP, usage: 'clientAuth' });
     const { csms, t, call } = await securedV16(pki, cleanups, { securityProfile: 3, authorizationKey: undefined, cert: initial.cert, key: initial.key }, {}, { ca, clientCa: ca.cert });

@@ -232,7 +232,29 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('TC_K_29_CS to TC_K_36_CS: GetChargingProfiles: NoProfiles when none match; Accepted, then ReportChargingProfiles per EVSE with the requestId, split and tbc on all but the last; filtered by evseId, stackLevel, id and source (K09)', async () => {
+  it('TC_K_30_CS, TC_K_34_CS, TC_K_35_CS, TC_K_36_CS: GetChargingProfiles for EVSE 1 alone, by chargingLimitSource CSO, by chargingProfilePurpose, by purpose and stackLevel: each Accepted and one ReportChargingProfiles with just those profiles', async () => {
+    const { csms, call } = await ready();
+    csms.on('ReportChargingProfiles', () => ({}));
+    expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(50, 'ChargingStationMaxProfile', 32) })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(51, 'TxDefaultProfile', 10), stackLevel: 0 } })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(52, 'TxDefaultProfile', 12), stackLevel: 1 } })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 2, chargingProfile: { ...profile(53, 'TxDefaultProfile', 14), stackLevel: 1 } })).toEqual({ status: 'Accepted' });
+    const reportOf = async (requestId: number, criteria: Record<string, unknown>) => {
+      expect(await call('GetChargingProfiles', { requestId, evseId: 1, chargingProfile: criteria })).toEqual({ status: 'Accepted' });
+      const report = await waitFor(() => csms.callsOf('ReportChargingProfiles', CP).find((c) => c.params.requestId === requestId), 10_000, `report ${requestId}`);
+      expect(report.params).toMatchObject({ requestId, evseId: 1, chargingLimitSource: 'CSO', tbc: false });
+      return (report.params.chargingProfile as { id: number }[]).map((p) => p.id).sort((a, b) => a - b);
+    };
+    expect(await reportOf(30, {})).toEqual([51, 52]); // TC_K_30
+    expect(await reportOf(34, { chargingLimitSource: ['CSO'] })).toEqual([51, 52]); // TC_K_34
+    expect(await reportOf(35, { chargingProfilePurpose: 'TxDefaultProfile' })).toEqual([51, 52]); // TC_K_35
+    expect(await reportOf(36, { chargingProfilePurpose: 'TxDefaultProfile', stackLevel: 1 })).toEqual([52]); // TC_K_36
+    expect(await call('GetChargingProfiles', { requestId: 37, evseId: 1, chargingProfile: { chargingProfilePurpose: 'ChargingStationMaxProfile' } })).toEqual({ status: 'NoProfiles' });
+    expect(csms.callsOf('ReportChargingProfiles', CP)).toHaveLength(4);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('TC_K_29_CS, TC_K_31_CS, TC_K_32_CS, TC_K_33_CS: GetChargingProfiles: NoProfiles when none match; Accepted, then ReportChargingProfiles per EVSE with the requestId, split and tbc on all but the last; filtered by evseId, stackLevel, id and source (K09)', async () => {
     const { csms, call } = await ready();
     csms.on('ReportChargingProfiles', () => ({}));
     expect(await call('GetChargingProfiles', { requestId: 1, chargingProfile: {} })).toEqual({ status: 'NoProfiles' });

@@ -120,7 +120,7 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
     }
   });
 
-  it('TC_084_CS (from profile 1; the OCTT starts at 2 or 3), and TC_083_CS\'s first step (0 to 1, reconnecting without a Reset): SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
+  it('TC_084_CS\'s rule from profile 1 (tls.test.ts has it from 2): SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
     const { csms, url, handshakes } = await basicAuthCsms(new Set([KEY]));
     csms.server.auth((accept, _reject, hs) => {
       handshakes.push({ authorization: hs.headers.authorization, password: hs.password?.toString() });

@@ -48,8 +48,11 @@ export interface LinkEvents {
   state: [LinkState];
   /** A queued event moved to the dead-letter table. */
   'dead-letter': [{ seq: number; kind: string; localId: string; error: string }];
-  /** `signedValues`: the meter's signed records the message carried (calibration law; absent when none). */
-  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number | string; signedValues?: number }];
+  /**
+   * `signedValues`: the meter's signed records the message carried (calibration law; absent when none);
+   * `securityEvent`: a SecurityEventNotification's type, as this version names it.
+   */
+  delivered: [{ seq: number; kind: string; localId: string; transactionId?: number | string; signedValues?: number; securityEvent?: string }];
   /** A session's closing event went to the dead-letter table: the energy it delivered is not billed. */
   'session-unsynced': [SessionUnsynced];
 }

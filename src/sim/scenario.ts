@@ -148,6 +148,8 @@ export const scenarioSchema = s.object({
     }),
     { meterPollIntervalMs: 30_000, checkpointIntervalMs: 60_000 },
   ),
+  securityEvents: s.withDefault(s.boolean(), true)
+    .describe('the chargers raise the security events a real one does (StartupOfTheDevice, ResetOrReboot, FirmwareUpdated, certificate events) and send them as SecurityEventNotification'),
   steps: s.withDefault(s.array(stepSchema).describe('scripted steps: at a time, do something to some chargers'), []),
   expectations: s.withDefault(s.array(expectationSchema).describe('what the run must show; a verdict each, exit 3 when one fails'), []),
 });

@@ -40,7 +40,7 @@ function secretsIn(t: TestAgent, secrets: string[]): string[] {
 }
 
 describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
-  it('sends Authorization: Basic base64(chargePointId:AuthorizationKey); the hex form is decoded to its bytes', async () => {
+  it('TC_085_CS: sends Authorization: Basic base64(chargePointId:AuthorizationKey); the hex form is decoded to its bytes', async () => {
     const { csms, url, handshakes } = await basicAuthCsms(new Set([KEY]));
     const t = await startAgent(url, csmsConfig(url, { securityProfile: 1, authorizationKey: Buffer.from(KEY).toString('hex') }));
     try {
@@ -73,7 +73,7 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
     }
   });
 
-  it('rotates the key by ChangeConfiguration: persisted, reconnects with it, survives a restart; never logged or returned', async () => {
+  it('TC_073_CS (two rotations, a restart between them): rotates the key by ChangeConfiguration: persisted, reconnects with it, survives a restart; never logged or returned', async () => {
     const allowed = new Set([KEY]);
     const { csms, url, handshakes } = await basicAuthCsms(allowed);
     const dir = mkdtempSync(join(tmpdir(), 'evse-edge-security-'));
@@ -102,9 +102,16 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
       t = await startAgent(url, csmsConfig(url, { securityProfile: 1, authorizationKey: KEY }), { dir });
       await waitFor(() => handshakes.length > before && csms.clients.has('CP-TEST-1'), 10_000, 'reconnection after a restart');
       expect(handshakes.slice(before).map((h) => h.password)).toEqual([NEW_KEY]);
+      // TC_073_CS steps 4-6: a second rotation, the connection made again with it at once.
+      const third = 'rotated-key-00000003';
+      allowed.add(third);
+      expect(await csms.call('CP-TEST-1', 'ChangeConfiguration', { key: 'AuthorizationKey', value: Buffer.from(third).toString('hex') })).toEqual({ status: 'Accepted' });
+      allowed.delete(NEW_KEY);
+      await waitFor(() => handshakes.some((h) => h.password === third) && csms.clients.has('CP-TEST-1'), 10_000, 'a connection with the second new key');
+      expect(handshakes.at(-1)!.authorization).toBe(basic(third));
       allLogs.push(...t.logs.records);
       const text = allLogs.map((r) => JSON.stringify(r)).join('\n');
-      for (const secret of [KEY, NEW_KEY, NEW_KEY_HEX, basic(KEY).slice(6), basic(NEW_KEY).slice(6)]) expect(text).not.toContain(secret);
+      for (const secret of [KEY, NEW_KEY, NEW_KEY_HEX, third, basic(KEY).slice(6), basic(NEW_KEY).slice(6), basic(third).slice(6)]) expect(text).not.toContain(secret);
       expect(secretsIn(t, [NEW_KEY])).toEqual([]);
     } finally {
       await t.cleanup();
@@ -113,7 +120,7 @@ describe('security profile 1: HTTP Basic auth and the AuthorizationKey', () => {
     }
   });
 
-  it('SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
+  it('TC_084_CS\'s rule from profile 1 (tls.test.ts has it from 2): SecurityProfile can be raised over OCPP, never lowered; a raise the charger cannot honour is rejected', async () => {
     const { csms, url, handshakes } = await basicAuthCsms(new Set([KEY]));
     csms.server.auth((accept, _reject, hs) => {
       handshakes.push({ authorization: hs.headers.authorization, password: hs.password?.toString() });

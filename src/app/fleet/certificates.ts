@@ -100,10 +100,16 @@ export class LazyCertificates implements CertificateService {
   }
 }
 
-/** A simulated charger's Advanced Security: its lazy certificates; security events are logged, not sent (a simulated charger keeps no security log). */
-export function simulatedStationSecurity(certificates: LazyCertificates, log: () => Log): StationSecurity {
+/**
+ * A simulated charger's Advanced Security: its lazy certificates, and its security events (the
+ * certificate handlers raise InvalidChargePointCertificate, InvalidFirmwareSigningCertificate)
+ * recorded and sent as the agent's are; or, with the scenario's securityEvents off, only logged.
+ */
+export function simulatedStationSecurity(certificates: LazyCertificates, events: { record(type: string, techInfo?: string): void } | Log): StationSecurity {
   return {
     certificates,
-    securityEvent: (type, techInfo) => log().warn('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) }),
+    securityEvent: 'record' in events
+      ? (type, techInfo) => events.record(type, techInfo)
+      : (type, techInfo) => events.warn('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) }),
   };
 }

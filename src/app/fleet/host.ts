@@ -32,6 +32,9 @@ import type { Hosted } from './control/hosted.js';
 import { HostControl } from './control/host-control.js';
 import { FleetCertificateDirs, LazyCertificates, simulatedStationSecurity, type CertificateCounts } from './certificates.js';
 import type { ControlEvent } from './control/protocol.js';
+import { SqliteSecurityLog } from '../../store/security-events.js';
+import { SecurityEventRecorder } from '../services/security-events.js';
+import { securityEventOfConnectError } from '../../ocpp/v16/security.js';
 
 /**
  * Old-generation growth allowed between full GCs (V8's default is adaptive, up to 300 %).
@@ -59,6 +62,8 @@ const STOP_BATCH = 250;
 const BUILD_SLICE_MS = 20;
 /** The longest a slice of charger building may take, whatever the rest of the turn takes. */
 const MAX_BUILD_SLICE_MS = 50;
+/** How long (wall ms) a charger reset by the central system lets its outbox deliver before it restarts (the agent's figure). */
+const RESET_DRAIN_MS = 3_000;
 /** How long an interrupted run waits for answers in flight before it drops its links, ms. */
 const FAST_DRAIN_MS = 1_000;
 
@@ -157,6 +162,7 @@ export class FleetHost {
   readonly scheduler: Scheduler;
   readonly events: string[] = [];
   private db?: SqliteDatabase;
+  private securityLog?: SqliteSecurityLog;
   private readonly hosted = new Map<string, Hosted>();
   private readonly log: Log;
   private rampTimer?: NodeJS.Timeout;
@@ -231,6 +237,8 @@ export class FleetHost {
     setFlagsFromString('--no-allocation-site-pretenuring');
     setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     this.db = openDatabase(':memory:', { log: this.log, synchronous: 'NORMAL', secureDelete: false });
+    // Every charger's security events, through one set of statements.
+    if (this.o.scenario.securityEvents) this.securityLog = new SqliteSecurityLog(this.db);
     const records = new SessionRecords(this.db);
     // Soak runs: what the central system has acknowledged is of no further use to a simulated
     // charger; without this the in-memory store grows with every session and sample.
@@ -465,11 +473,14 @@ export class FleetHost {
     return h;
   }
 
-  private startRuntime(h: Hosted, then?: () => void): void {
+  private startRuntime(h: Hosted, then?: () => void, startup = true): void {
     const runtime = h.runtime;
+    const securityEvents = h.securityEvents;
     runtime.start().then(
       () => {
         if (this.stopping || !h.life.alive) return;
+        // As the agent at its start: the device started (a power-up, a hard reset); queued, sent once Accepted.
+        if (startup) securityEvents?.record('StartupOfTheDevice', `simulated charger ${h.version}`);
         // The meter register is non-volatile: a rebooted charger's resumes where it was.
         then?.();
       },
@@ -518,8 +529,14 @@ export class FleetHost {
       id, dirs: this.certificateDirs, clock, log: () => this.log.child({ cp: id, component: 'certificates' }), counts: this.certificateCounts,
       ...(security?.ca ? { csmsRoots: (this.csmsRoots ??= Buffer.from(security.ca)) } : {}),
     }));
+    const log = this.log.child({ cp: id });
+    // Its security events, as the agent records them (the same recorder, store and version bindings).
+    const securityEvents = this.securityLog
+      ? new SecurityEventRecorder({ store: this.securityLog.forChargePoint(id), clock, log, logLevel: () => 'debug' })
+      : undefined;
+    h.securityEvents = securityEvents;
     const runtime = new ChargePointRuntime({
-      chargePointId: id, db: this.db!, clock, log: this.log.child({ cp: id }), pseudonym: this.pseudonym,
+      chargePointId: id, db: this.db!, clock, log, pseudonym: this.pseudonym,
       hardware: { evses, readers: [h.reader], faultSources: [h.faults] },
       identity: { vendor: charger.vendor, model: charger.model, firmwareVersion: charger.firmwareVersion ?? 'evse-edge-sim', serialNumber: id },
       csms: {
@@ -528,7 +545,8 @@ export class FleetHost {
       },
       ...(wsOpts ? { connectionSecurity: () => ({ wsOpts }) } : {}),
       definitions, defaults, ocppVersions: [version],
-      security: simulatedStationSecurity(certificates, () => this.log.child({ cp: id })),
+      security: simulatedStationSecurity(certificates, securityEvents ?? log),
+      onReset: (type) => void this.resetByCentralSystem(h, type),
       timing: { meterPollIntervalMs: sc.timing.meterPollIntervalMs, checkpointIntervalMs: sc.timing.checkpointIntervalMs },
       onCall: this.control ? this.withCallErrorEvents(h, h.countedByVersion ? this.onCallOf(version) : this.onCall) : h.countedByVersion ? this.onCallOf(version) : this.onCall,
       onIncomingCall: this.onIncomingCall,
@@ -541,13 +559,14 @@ export class FleetHost {
           notifyDiagnostics: (status) => notify('DiagnosticsStatusNotification', { status }),
           notifyFirmware201: (status, requestId) => notify('FirmwareStatusNotification', { status, requestId }),
           notifyLog201: (status, requestId) => notify('LogStatusNotification', { status, requestId }),
+          ...(securityEvents ? { securityEvent: (type: string, techInfo?: string) => securityEvents.record(type, techInfo) } : {}),
         });
-        if (version === 'ocpp1.6') return sim;
-        // The 2.0.1 handlers take the services by these methods (src/ocpp/v201/firmware.ts).
+        // The signed update and GetLog: 2.0.1's UpdateFirmware and GetLog, the 1.6 whitepaper's SignedUpdateFirmware and GetLog (src/ocpp/*/firmware.ts).
         return { firmware: { ...sim.firmware, ...sim.firmware201 }, diagnostics: { ...sim.diagnostics, ...sim.logs201 }, stop: () => sim.stop() };
       }) satisfies FirmwareFactory,
     });
     h.runtime = runtime;
+    if (securityEvents) securityEvents.onQueued = () => runtime.link.kick();
     const changed = () => this.control?.changed(h);
     runtime.connection.on('open', () => {
       if (!life.alive) return;
@@ -565,11 +584,16 @@ export class FleetHost {
     });
     runtime.connection.on('bad-message', ({ error }) => {
       m.add('badMessages');
+      securityEvents?.record('InvalidMessages', 'a malformed message from the central system');
       this.control?.error(h, 'bad-message', error);
     });
+    if (securityEvents) runtime.connection.on('invalid-message', ({ action }) => securityEvents.record('InvalidMessages', `a schema-invalid ${action} from the central system`));
     runtime.connection.on('connect-failed', ({ error }) => {
       if (!life.alive) return;
       m.add('connectFailures');
+      // A central system's certificate that does not verify, a TLS version refused, a refused password: as the agent records them.
+      const event = securityEvents && securityEventOfConnectError(error);
+      if (event) securityEvents!.record(event.type, event.techInfo);
       this.lastConnectFailure = `${id}: ${connectFailureText(error)}`;
       this.control?.error(h, 'connect-failed', connectFailureText(error));
     });
@@ -599,6 +623,7 @@ export class FleetHost {
     runtime.link.on('dead-letter', () => m.add('deadLetters'));
     runtime.link.on('delivered', (e) => {
       if (e.signedValues) m.add('signedValuesSent', e.signedValues);
+      if (e.securityEvent) m.securityEventSent(e.securityEvent);
     });
     const cp = runtime.chargePoint;
     cp.on('status', (condition) => {
@@ -649,15 +674,39 @@ export class FleetHost {
     await h.runtime.stop().catch(() => {});
   }
 
-  /** Hard reboot: power off, then a new runtime on the same store and hardware boots and recovers. */
-  async reboot(h: Hosted): Promise<void> {
+  /** Hard reboot: power off, then a new runtime on the same store and hardware boots and recovers (StartupOfTheDevice, unless `startup` is false). */
+  async reboot(h: Hosted, startup = true): Promise<void> {
     await this.powerOff(h);
     if (this.stopping || !this.hosted.has(h.id)) return;
     this.compose(h);
     this.applyNetwork(h);
     this.control?.changed(h);
-    this.startRuntime(h);
+    this.startRuntime(h, undefined, startup);
   }
+
+  /**
+   * Reset from the central system (answered first), as the agent does it: ResetOrReboot, the
+   * sessions stopped (SoftReset, HardReset), then the charger restarts and boots again; a hard
+   * reset is a start of the device (StartupOfTheDevice), a soft one restarts the application only.
+   */
+  private async resetByCentralSystem(h: Hosted, type: 'Soft' | 'Hard'): Promise<void> {
+    const runtime = h.runtime;
+    if (this.stopping || !h.life.alive || this.resetting.has(runtime)) return;
+    this.resetting.add(runtime);
+    h.securityEvents?.record('ResetOrReboot', `${type} reset by the central system`);
+    try {
+      await runtime.chargePoint.stopAll(type === 'Hard' ? 'HardReset' : 'SoftReset');
+    } catch (err) {
+      this.log.warn('reset: stopping the sessions failed', { cp: h.id, err });
+    }
+    // As the agent: a moment for the outbox to deliver the stops and the event before the link drops
+    // (what is left stays in the store, and the new runtime delivers it after its boot).
+    const until = Date.now() + RESET_DRAIN_MS;
+    while (Date.now() < until && h.runtime === runtime && runtime.link.online() && runtime.outbox.summary().depth > 0) await new Promise((r) => setTimeout(r, 50));
+    if (h.runtime === runtime && !this.stopping) await this.reboot(h, type === 'Hard');
+  }
+
+  private readonly resetting = new WeakSet<ChargePointRuntime>();
 
   /** Remove charger h from the fleet: its drivers stop, its link closes politely. */
   async remove(h: Hosted): Promise<void> {

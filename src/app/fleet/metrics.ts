@@ -113,6 +113,8 @@ export interface StatsJson {
   lastAcceptedAtMs: number;
   /** Scripted scenarios: expectations watched after a step, by expectation index. */
   watched?: Record<string, WatchedJson>;
+  /** SecurityEventNotifications the chargers delivered (answered), by type as their version names it; absent when none. */
+  securityEvents?: Record<string, number>;
 }
 
 export interface Gauges {
@@ -142,6 +144,12 @@ export class FleetMetrics {
   readonly gauges = emptyGauges();
   private readonly versions = new Map<string, { chargersStarted: number; chargersAccepted: number; calls: Map<string, number> }>();
   private readonly incoming = new Map<string, IncomingStatsJson>();
+  private readonly securityEvents = new Map<string, number>();
+
+  /** A charger delivered a SecurityEventNotification of this type. */
+  securityEventSent(type: string): void {
+    this.securityEvents.set(type, (this.securityEvents.get(type) ?? 0) + 1);
+  }
 
   /** A CALL from the central system was answered: `result` the payload, undefined for a CALLERROR. */
   onIncoming(action: string, result: unknown): void {
@@ -243,9 +251,11 @@ export class FleetMetrics {
       incoming[k] = { received: x.received, answers: { ...x.answers } };
     }
     const watched = this.watched.size ? Object.fromEntries([...this.watched].sort(([a], [b]) => a - b).map(([k, w]) => [String(k), { ...w }])) : undefined;
+    const securityEvents = this.securityEvents.size ? Object.fromEntries([...this.securityEvents].sort(([a], [b]) => (a < b ? -1 : 1))) : undefined;
     return {
       actions, ...(this.versions.size ? { versions } : {}), ...(this.incoming.size ? { incoming } : {}),
       counters: { ...this.counters }, lastAcceptedAtMs: this.lastAcceptedAtMs, ...(watched ? { watched } : {}),
+      ...(securityEvents ? { securityEvents } : {}),
     };
   }
 }
@@ -278,12 +288,21 @@ export function mergeStats(a: StatsJson, b: StatsJson): StatsJson {
   const watched = mergeWatched(a.watched, b.watched);
   const versions = mergeVersions(a.versions, b.versions);
   const incoming = mergeIncoming(a.incoming, b.incoming);
+  const securityEvents = mergeCounts(a.securityEvents, b.securityEvents);
   const counters = { ...a.counters };
   for (const n of COUNTER_NAMES) counters[n] = (a.counters[n] ?? 0) + (b.counters[n] ?? 0);
   return {
     actions, ...(versions ? { versions } : {}), ...(incoming ? { incoming } : {}), counters,
     lastAcceptedAtMs: Math.max(a.lastAcceptedAtMs, b.lastAcceptedAtMs), ...(watched ? { watched } : {}),
+    ...(securityEvents ? { securityEvents } : {}),
   };
+}
+
+function mergeCounts(a?: Record<string, number>, b?: Record<string, number>): Record<string, number> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, number> = {};
+  for (const k of [...new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})])].sort()) out[k] = (a?.[k] ?? 0) + (b?.[k] ?? 0);
+  return out;
 }
 
 function mergeIncoming(a?: Record<string, IncomingStatsJson>, b?: Record<string, IncomingStatsJson>): Record<string, IncomingStatsJson> | undefined {

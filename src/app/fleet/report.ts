@@ -137,6 +137,7 @@ export function formatReport(r: FleetReport): string {
     '',
     ...versionLines(r),
     ...incomingLines(r),
+    ...securityEventLines(r),
     `chargers ${r.chargers} (accepted ${c.chargersAccepted}, ${c.chargersAccepted >= r.chargers ? 'all by' : 'the last at'} ${(r.stats.lastAcceptedAtMs / 1000).toFixed(1)} s${c.bootsPending || c.bootsRejected ? `; boot answered Pending to ${c.bootsPending ?? 0}, Rejected to ${c.bootsRejected ?? 0}` : ''})  connections opened ${c.connectionsOpened}, closed ${c.connectionsClosed}, reconnects ${c.reconnects}, failed attempts ${c.connectFailures ?? 0}${c.emfile ? `  EMFILE ${c.emfile} (open-file limit reached)` : ''}`,
     `sessions started ${c.sessionsStarted}, stopped ${c.sessionsStopped} (${(c.energyWh / 1000).toFixed(1)} kWh), open at the end ${c.sessionsOpenAtEnd ?? 0} (${((c.energyOpenWh ?? 0) / 1000).toFixed(1)} kWh so far); arrivals ${c.arrivals} (balked ${c.balked}), auth refused by the central system ${c.authRefused}, refused without its answer (timeout, failure, offline rules) ${c.authRefusedLocally ?? 0}, remote starts ${c.remoteStarts} (refused ${c.remoteStartsRefused}), faults ${c.faults}, flaps ${c.flaps}, storms ${c.storms}, dead letters ${c.deadLetters}${c.signedValuesSent ? `; signed meter values sent ${c.signedValuesSent}` : ''}${c.csrsSent || c.certificatesAccepted || c.certificatesRejected ? `; certificate renewal: CSRs sent ${c.csrsSent ?? 0}, certificates accepted ${c.certificatesAccepted ?? 0}, rejected ${c.certificatesRejected ?? 0}` : ''}`,
     `messages out ${c.messagesOut}, in ${c.messagesIn}; wall ${(r.wallMs / 1000).toFixed(1)} s, simulated ${(r.simulatedMs / 60_000).toFixed(1)} min (x${r.timeScale}); CPU ${cpuS.toFixed(1)} s (${cpuS > 0 ? Math.round((c.messagesOut + c.messagesIn) / cpuS) : 0} messages per CPU-second); threads ${r.threads}`,
@@ -153,6 +154,13 @@ function incomingLines(r: FleetReport): string[] {
   if (incoming.length === 0) return [];
   const answers = (a: Record<string, number>) => Object.entries(a).map(([status, n]) => `${status} ${n}`).join(', ');
   return [`from the central system: ${incoming.map(([action, x]) => `${action} ${x.received}${Object.keys(x.answers).length ? ` (${answers(x.answers)})` : ''}`).join('; ')}`];
+}
+
+/** The SecurityEventNotifications the chargers delivered, by type. */
+function securityEventLines(r: FleetReport): string[] {
+  const sent = Object.entries(r.stats.securityEvents ?? {});
+  if (sent.length === 0) return [];
+  return [`security events sent: ${sent.map(([type, n]) => `${type} ${n}`).join(', ')}`];
 }
 
 /** The verdicts of a scripted scenario's expectations, as a table. */

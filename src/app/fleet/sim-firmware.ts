@@ -27,11 +27,24 @@ export const simFirmwareTiming: SimFirmwareTiming = {
  *
  * On 2.0.1 (L01/L02, N01) the same, with the requestId on every FirmwareStatusNotification and
  * 2.0.1's statuses: DownloadScheduled (retrieveDateTime ahead), Downloading, Downloaded,
- * SignatureVerified (a signed update: the 2.0.1 handler lets one through only when its signing
- * certificate chains to a Manufacturer root, which a simulated charger does not keep, so a fleet
- * sees unsigned updates), InstallScheduled (installDateTime ahead), Installing, Installed; a new
- * update during one cancels it (AcceptedCanceled). GetLog: LogStatusNotification Uploading, Uploaded.
+ * SignatureVerified (a signed update: the handler lets one through only when its signing
+ * certificate chains to a Manufacturer root the central system installed; a signature that is not
+ * base64 is InvalidSignature, see plausibleSignature), InstallScheduled (installDateTime ahead),
+ * Installing, Installed; a new update during one cancels it (AcceptedCanceled). GetLog:
+ * LogStatusNotification Uploading, Uploaded. The 1.6 security whitepaper's SignedUpdateFirmware
+ * and GetLog are the same (the 1.6 link sends SignedFirmwareStatusNotification).
+ * Security events as the agent raises them: FirmwareUpdated once an update with a requestId is
+ * Installed, InvalidFirmwareSignature.
  */
+/**
+ * A simulated charger moves no bytes, so it has no image to check a signature against: it takes
+ * a signature in base64 (what the messages carry) as verified and any other as not, which is how
+ * a central system under test provokes InvalidSignature (and the InvalidFirmwareSignature event).
+ */
+function plausibleSignature(signature: string): boolean {
+  return signature.length > 0 && signature.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(signature);
+}
+
 export class SimFirmware {
   private firmwareStatus: FirmwareStatus = 'Idle';
   private diagnosticsStatus: DiagnosticsStatus = 'Idle';
@@ -72,6 +85,8 @@ export class SimFirmware {
     /** 2.0.1's FirmwareStatusNotification and LogStatusNotification (with their requestId). */
     notifyFirmware201?(status: string, requestId: number): void;
     notifyLog201?(status: string, requestId: number): void;
+    /** A security event (FirmwareUpdated, InvalidFirmwareSignature), as the agent's firmware raises it. */
+    securityEvent?(type: string, techInfo?: string): void;
     timing?: SimFirmwareTiming;
   }) {}
 
@@ -89,6 +104,8 @@ export class SimFirmware {
       this.status201 = status === 'Installed' ? 'Idle' : status;
       if (status === 'Installed') this.updating201 = false;
       this.o.notifyFirmware201?.(status, this.requestId);
+      // As the agent: an update with a requestId (signed, or 2.0.1's) that installed is a security event.
+      if (status === 'Installed') this.o.securityEvent?.('FirmwareUpdated', `firmware of request ${this.requestId}`);
     } else {
       this.o.notifyFirmware(status);
     }
@@ -115,7 +132,16 @@ export class SimFirmware {
         this.set('Downloading');
         this.timer = this.o.clock.setTimeout(() => {
           this.set('Downloaded');
-          if (req.signature !== undefined) this.set201('SignatureVerified');
+          if (req.signature !== undefined) {
+            if (!plausibleSignature(req.signature)) {
+              this.set201('InvalidSignature');
+              this.o.securityEvent?.('InvalidFirmwareSignature', `the signature of request ${req.requestId} does not verify`);
+              this.status201 = 'Idle';
+              this.updating201 = false;
+              return;
+            }
+            this.set201('SignatureVerified');
+          }
           const installWaitMs = Math.max(0, (req.installAt ?? 0) - this.o.clock.now());
           if (installWaitMs > 0) {
             this.set201('InstallScheduled');

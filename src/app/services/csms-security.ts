@@ -12,6 +12,7 @@ import type { CentralSystemCalls, ChargePointCalls } from '../../ocpp/v16/messag
 import { securityEventOfConnectError, securityKeyDefinitions, type SecurityEventType } from '../../ocpp/v16/security.js';
 import { SqliteSettings, type SqliteDatabase } from '../../store/index.js';
 import { SqliteSecurityEvents } from '../../store/security-events.js';
+import { SecurityEventRecorder } from './security-events.js';
 import type { CertificateService } from '../../ocpp/certificates.js';
 import { ACTIVE_NETWORK_PROFILE_KEY, BASIC_AUTH_PASSWORD_KEY, LAST_WORKING_NETWORK_KEY, NETWORK_PRIORITY_KEY, NETWORK_PROFILE_ATTEMPTS_KEY, networkProfileKey, type NetworkProfile } from '../../ocpp/security-keys.js';
 
@@ -47,8 +48,7 @@ const CLOCK_EVENT_THRESHOLD_MS = 2_000;
 export class CsmsSecurity {
   readonly definitions: KeyDefinition[];
   private settings?: SqliteSettings;
-  private events?: SqliteSecurityEvents;
-  private clock?: Clock;
+  private events?: SecurityEventRecorder;
   private connection?: Connection;
   private onQueued?: () => void;
   private readonly detachers: (() => void)[] = [];
@@ -81,8 +81,7 @@ export class CsmsSecurity {
    */
   open(o: { db: SqliteDatabase; chargePointId: string; settings: SqliteSettings; clock: Clock }): void {
     this.settings = o.settings;
-    this.clock = o.clock;
-    this.events = new SqliteSecurityEvents(o.db, o.chargePointId);
+    this.events = new SecurityEventRecorder({ store: new SqliteSecurityEvents(o.db, o.chargePointId), clock: o.clock, log: this.log, onQueued: () => this.onQueued?.() });
     this.failedSlots.clear();
     this.failuresInARow = 0;
     this.current = undefined;
@@ -371,15 +370,12 @@ export class CsmsSecurity {
 
   /** Log a security event and queue it for the central system (never fails the caller). */
   record(type: SecurityEventType | (string & {}), techInfo?: string): void {
-    // A start is routine (every boot records one); the other events deserve a warning.
-    this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
-    if (!this.events || !this.clock) return;
-    try {
-      const queued = this.events.record({ type, timestamp: this.clock.now(), clockTrusted: this.clock.trusted(), ...(techInfo ? { techInfo } : {}) });
-      if (queued) this.onQueued?.();
-    } catch (err) {
-      this.log.error('security event could not be stored', { securityEvent: type, err });
+    if (this.events) {
+      this.events.record(type, techInfo);
+      return;
     }
+    // Before the store is open: logged only. A start is routine (every boot records one); the other events deserve a warning.
+    this.log[type === 'StartupOfTheDevice' ? 'info' : 'warn']('security event', { securityEvent: type, ...(techInfo ? { techInfo } : {}) });
   }
 
   /** A setting changed: a new key or a higher profile means reconnecting with it. */

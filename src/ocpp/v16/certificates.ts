@@ -93,7 +93,9 @@ export const certificateHandlers: {
   },
 
   // A root of either use: not a valid, current, self-signed CA certificate, or the store full
-  // (CertificateStoreMaxLength): Rejected; Failed when it cannot be stored.
+  // (CertificateStoreMaxLength): Rejected; Failed when it cannot be stored. A Central System
+  // root that is not a valid one is also the InvalidCentralSystemCertificate security event (what
+  // the OCTT's TC_078_CSMS has the charge point send after its Rejected).
   InstallCertificate: (req, ctx) => {
     const security = ctx.features?.security;
     if (!security || !v16CertificatesAllowed(ctx)) return { status: 'Rejected' };
@@ -102,7 +104,11 @@ export const certificateHandlers: {
       ctx.log.warn('root certificate refused: the store is full', { certificateStoreMaxLength: max });
       return { status: 'Rejected' };
     }
-    return { status: security.certificates.installRoot(USE_OF[req.certificateType], req.certificate) };
+    const status = security.certificates.installRoot(USE_OF[req.certificateType], req.certificate);
+    if (status === 'Rejected' && req.certificateType === 'CentralSystemRootCertificate') {
+      security.securityEvent('InvalidCentralSystemCertificate', 'InstallCertificate CentralSystemRootCertificate: not a valid, current CA certificate');
+    }
+    return { status };
   },
 
   // The roots of the use asked for; the charge point's own certificate is no root and is not listed.

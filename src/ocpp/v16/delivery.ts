@@ -161,9 +161,10 @@ export class TransactionDelivery {
         return true;
       }
       if (entry.kind === 'security') {
-        await link.send('SecurityEventNotification', securityEventNotification(security(entry)));
+        const request = securityEventNotification(security(entry));
+        await link.send('SecurityEventNotification', request);
         queue.ack(entry.seq, now());
-        link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId });
+        link.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, securityEvent: request.type });
         return true;
       }
       const transactionId = transactionIdOf(refs.transactionRefOf(entry.localId));

@@ -336,7 +336,7 @@ export class V201Link extends OcppSession<ChargingStationCalls> implements Versi
       if (entry.kind === 'stop') outbox.ack(entry.seq, now(), () => ledger.confirmStop(entry.localId, now()));
       else if (entry.kind === 'meter') outbox.ackDelivered([entry.seq], now());
       else outbox.ack(entry.seq, now());
-      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(entry.kind === 'security' ? {} : { transactionId: ref.id, ...signedCount(m.request) }) });
+      this.emit('delivered', { seq: entry.seq, kind: entry.kind, localId: entry.localId, ...(m.action === 'SecurityEventNotification' ? { securityEvent: m.request.type } : { transactionId: ref.id, ...signedCount(m.request) }) });
       return true;
     } catch (err) {
       return settleDeliveryFailure(err, entry, this.failures);

@@ -91,6 +91,12 @@ describe('a certificate-renewal campaign to a fleet (1.6 and 2.0.1, over TLS, op
           : csms.call(last, 'TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' }));
         const bad = await sign(await csrOf(last, 1), rogue);
         const rogueAnswer = await csms.call(last, 'CertificateSigned', { certificateChain: bad.chain });
+        // The refused chain is a security event, sent under the version's name.
+        const certificateEvent = version === '1.6' ? 'InvalidChargePointCertificate' : 'InvalidChargingStationCertificate';
+        while (!csms.callsOf('SecurityEventNotification', last).some((c) => c.params.type === certificateEvent)) {
+          if (Date.now() > deadline) throw new Error(`no SecurityEventNotification ${certificateEvent} from ${last}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
         return { ids, triggers, signed, subjects, stores, rogue: rogueAnswer };
       };
       const { report } = await new FleetRunner({
@@ -132,6 +138,10 @@ describe('a certificate-renewal campaign to a fleet (1.6 and 2.0.1, over TLS, op
         if (version === '1.6') expect(signCalls.count).toBe(COUNT);
         expect(report.stats.incoming?.CertificateSigned).toEqual({ received: COUNT, answers: { Accepted: COUNT - 1, Rejected: 1 } });
         expect(formatReport(report)).toContain(`certificate renewal: CSRs sent ${COUNT}, certificates accepted ${COUNT - 1}, rejected 1`);
+        // Every charger's start, and the one refused chain, as security events (the central system saw the same).
+        const certificateEvent = version === '1.6' ? 'InvalidChargePointCertificate' : 'InvalidChargingStationCertificate';
+        expect(report.stats.securityEvents).toMatchObject({ StartupOfTheDevice: COUNT, [certificateEvent]: 1 });
+        expect(csms.callsOf('SecurityEventNotification').filter((c) => c.params.type === certificateEvent).map((c) => c.chargePointId)).toEqual([ids.at(-1)]);
         expect(csms.validationFailures).toEqual([]);
         expect(csms.tlsErrors).toEqual([]);
       } finally {

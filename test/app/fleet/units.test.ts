@@ -127,6 +127,22 @@ describe('per-action percentiles and answers', () => {
     expect(mergeStats(a.toJSON(), b.toJSON()).watched).toEqual({ 0: { chargers: 2, met: 1, notRun: 0 }, 2: { chargers: 1, met: 0, notRun: 1 } });
     expect(mergeStats(emptyStats(), emptyStats()).watched).toBeUndefined();
   });
+
+  it('security events sent add up by type across threads; absent when none was sent; a scenario may turn them off', () => {
+    const a = new FleetMetrics();
+    const b = new FleetMetrics();
+    a.securityEventSent('StartupOfTheDevice');
+    a.securityEventSent('StartupOfTheDevice');
+    b.securityEventSent('StartupOfTheDevice');
+    b.securityEventSent('InvalidCsmsCertificate');
+    expect(a.toJSON().securityEvents).toEqual({ StartupOfTheDevice: 2 });
+    expect(mergeStats(a.toJSON(), b.toJSON()).securityEvents).toEqual({ InvalidCsmsCertificate: 1, StartupOfTheDevice: 3 });
+    expect(mergeStats(a.toJSON(), emptyStats()).securityEvents).toEqual({ StartupOfTheDevice: 2 });
+    expect(emptyStats().securityEvents).toBeUndefined();
+    expect(mergeStats(emptyStats(), emptyStats()).securityEvents).toBeUndefined();
+    // A scenario that does not say has them on.
+    expect(loadScenario('smoke').securityEvents).toBe(true);
+  });
 });
 
 describe('shards', () => {

@@ -74,7 +74,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('InstallCertificate, GetInstalledCertificateIds, DeleteCertificate: roots by use with their CertID, deleted once; a leaf and garbage Rejected (install / retrieve / delete certificate cases)', async () => {
+  it('TC_075_1_CS, TC_075_2_CS, TC_076_CS: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate: roots by use with their CertID, deleted once; a leaf and garbage Rejected (install / retrieve / delete certificate cases)', async () => {
     const { csms, call } = await ready();
     const csRoot = pki.ca('Test Central System Root');
     const mfRoot = pki.ca('Test Manufacturer Root');
@@ -98,6 +98,21 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
+  it('TC_078 as TC_078_CSMS has the charge point answer: InstallCertificate of a CentralSystemRootCertificate that is not a valid root is Rejected, then SecurityEventNotification InvalidCentralSystemCertificate; a refused ManufacturerRootCertificate raises none', async () => {
+    const { csms, call } = await ready();
+    const csRoot = pki.ca('Test Central System Root');
+    const leaf = pki.leaf(csRoot, { cn: 'not-a-root', usage: 'serverAuth' });
+    const invalidCsmsEvents = () => csms.callsOf('SecurityEventNotification').filter((c) => c.params.type === 'InvalidCentralSystemCertificate');
+    // A refused manufacturer root first: the outbox delivers in order, so an event of it would come before the next one.
+    expect(await call('InstallCertificate', { certificateType: 'ManufacturerRootCertificate', certificate: 'not a certificate' })).toEqual({ status: 'Rejected' });
+    expect(await call('InstallCertificate', { certificateType: 'CentralSystemRootCertificate', certificate: pemOf(leaf) })).toEqual({ status: 'Rejected' });
+    const event = await waitFor(() => invalidCsmsEvents()[0], 10_000, 'SecurityEventNotification InvalidCentralSystemCertificate');
+    expect(event.params.techInfo).toMatch(/CentralSystemRootCertificate/);
+    expect(invalidCsmsEvents()).toHaveLength(1);
+    expect(await call('GetInstalledCertificateIds', { certificateType: 'CentralSystemRootCertificate' })).toEqual({ status: 'NotFound' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('the strict server refuses a 2.0.1-shaped call the 1.6 schemas do not allow (the whitepaper messages are validated), and the charger refuses one that reaches it', async () => {
     const { csms, t, call } = await ready();
     // 2.0.1's certificateType array is not 1.6's: the strict server does not send it.
@@ -118,7 +133,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(existsSync(join(t.dir, 'certificates', 'roots'))).toBe(false);
   });
 
-  it('ExtendedTriggerMessage SignChargePointCertificate: Accepted, then SignCertificate with a CSR of a key made on the charger (CN the identity, O the CpoName; 0600, never logged); CertificateSigned Accepted and installed; the charger\'s own certificate never deleted (update charge point certificate case)', async () => {
+  it('TC_074_CS steps 1-6: ExtendedTriggerMessage SignChargePointCertificate: Accepted, then SignCertificate with a CSR of a key made on the charger (CN the identity, O the CpoName; 0600, never logged); CertificateSigned Accepted and installed; the charger\'s own certificate never deleted (update charge point certificate case)', async () => {
     const { csms, t, call } = await ready();
     const ca = pki.ca('Operator Central System Root');
     expect(await call('InstallCertificate', { certificateType: 'CentralSystemRootCertificate', certificate: pemOf(ca) })).toEqual({ status: 'Accepted' });
@@ -155,7 +170,7 @@ describe('OCPP 1.6 security whitepaper: certificate management against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('CertificateSigned untrusted, for another key, or larger than CertificateSignedMaxChainSize: Rejected with the InvalidChargePointCertificate security event, the certificate in use kept (invalid charge point certificate case)', async () => {
+  it('TC_077_CS: CertificateSigned untrusted, for another key, or larger than CertificateSignedMaxChainSize: Rejected with the InvalidChargePointCertificate security event, the certificate in use kept (invalid charge point certificate case)', async () => {
     const { csms, t, call } = await ready();
     const ca = pki.ca('Trusted Central System Root');
     const rogue = pki.ca('Rogue CA');
@@ -279,7 +294,7 @@ describe('OCPP 1.6 security whitepaper: certificate update initiated by the char
 });
 
 describe('OCPP 1.6 security whitepaper: security profile 3', () => {
-  it('after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
+  it('TC_074_CS step 7: after CertificateSigned the charger reconnects with the renewed client certificate, without a reboot', async () => {
     const ca = pki.ca('SP3 Central System Root');
     const initial = pki.leaf(ca, { cn: CP, usage: 'clientAuth' });
     const { csms, t, call } = await securedV16(pki, cleanups, { securityProfile: 3, authorizationKey: undefined, cert: initial.cert, key: initial.key }, {}, { ca, clientCa: ca.cert });

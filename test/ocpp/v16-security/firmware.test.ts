@@ -70,7 +70,7 @@ const signedFirmware = (location: string, image: Buffer, by: Pem, at = new Date(
 });
 
 describe('OCPP 1.6 security whitepaper: signed firmware update against a strict ocpp1.6 central system', () => {
-  it('a signed image verified against the Manufacturer root: SignedFirmwareStatusNotification Downloading, Downloaded, SignatureVerified, Installing, Installed with the requestId; installed; FirmwareUpdated', async () => {
+  it('TC_080_CS: a signed image verified against the Manufacturer root: SignedFirmwareStatusNotification Downloading, Downloaded, SignatureVerified, Installing, Installed with the requestId; installed; FirmwareUpdated', async () => {
     const { csms, marker, call } = await ready();
     const image = randomBytes(4096);
     const http = await imageServer(image);
@@ -84,7 +84,7 @@ describe('OCPP 1.6 security whitepaper: signed firmware update against a strict 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('a signature that does not match the image: InvalidSignature, the InvalidFirmwareSignature security event, nothing installed', async () => {
+  it('TC_081_CS: a signature that does not match the image: InvalidSignature, the InvalidFirmwareSignature security event, nothing installed', async () => {
     const { csms, marker, call } = await ready();
     const image = randomBytes(4096);
     const tampered = Buffer.from(image);

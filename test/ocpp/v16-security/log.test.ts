@@ -55,7 +55,7 @@ describe('OCPP 1.6 security whitepaper: GetLog against a strict ocpp1.6 central 
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('SecurityLog by HTTP PUT: the security events as JSON lines, within oldestTimestamp..latestTimestamp', async () => {
+  it('TC_079_CS: SecurityLog by HTTP PUT: the security events as JSON lines, within oldestTimestamp..latestTimestamp', async () => {
     const { csms, call } = await ready();
     await waitFor(() => csms.callsOf('SecurityEventNotification', CP).some((c) => c.params.type === 'StartupOfTheDevice'), 10_000, 'StartupOfTheDevice');
     const http = await httpServer((_req, _body, res) => res.writeHead(201).end(), cleanups);

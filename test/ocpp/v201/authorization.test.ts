@@ -85,7 +85,7 @@ async function unplug(t: TestAgent, evseId: number): Promise<void> {
 }
 
 describe('OCPP 2.0.1 authorisation against a strict 2.0.1 central system', () => {
-  it('SendLocalList Full/Differential with versionNumber, GetLocalListVersion, LocalAuthListCtrlr Entries/ItemsPerMessage/Enabled (D01, D02)', async () => {
+  it('TC_D_01_CS, TC_D_02_CS, TC_D_03_CS, TC_D_04_CS, TC_D_08_CS, TC_D_09_CS: SendLocalList Full/Differential with versionNumber, GetLocalListVersion, LocalAuthListCtrlr Entries/ItemsPerMessage/Enabled (D01, D02)', async () => {
     const r = await ready();
     const { call, t } = r;
     // A station whose list messages hold at most 3 entries (read-only to the central system and the config).

@@ -46,7 +46,7 @@ const setVariable = (call: (a: string, p: unknown) => Promise<any>, component: s
   call('SetVariables', { setVariableData: [{ component: { name: component }, variable: { name: variable }, attributeValue }] }).then((r) => r.setVariableResult[0].attributeStatus);
 
 describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
-  it('a reserved EVSE is Reserved and takes only its token; the Started TransactionEvent carries the reservationId (H01, H03)', async () => {
+  it('TC_H_01_CS: a reserved EVSE is Reserved and takes only its token; the Started TransactionEvent carries the reservationId (H01, H03)', async () => {
     const { csms, t, call } = await ready();
     const cp = t.agent.chargePoint!;
     const refused: string[] = [];
@@ -71,7 +71,7 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('ReserveNow answers Rejected, Occupied, Unavailable and Faulted where the spec says; a held id is replaced; CancelReservation Accepted then Rejected (H01, H02)', async () => {
+  it('TC_H_17_CS and the refusals: ReserveNow answers Rejected, Occupied, Unavailable and Faulted where the spec says; a held id is replaced; CancelReservation Accepted then Rejected (H01, H02)', async () => {
     const { csms, t, call } = await ready();
     const cp = t.agent.chargePoint!;
     expect(await reserve(csms, { id: 1, idToken: 'RESV0002', evseId: 9 })).toEqual({ status: 'Rejected' }); // no such EVSE
@@ -106,7 +106,7 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('any EVSE (no evseId, with or without connectorType; a type the charger lacks Rejected): the last free EVSE is held for the token; NonEvseSpecific false or Enabled false → Rejected (H01)', async () => {
+  it('TC_H_08_CS, TC_H_14_CS, TC_H_15_CS, TC_H_22_CS (Enabled false): any EVSE (no evseId, with or without connectorType; a type the charger lacks Rejected): the last free EVSE is held for the token; NonEvseSpecific false or Enabled false → Rejected (H01)', async () => {
     const { csms, t, call } = await ready();
     const cp = t.agent.chargePoint!;
     // The charger's profile has two Type2 sockets: the device model says so, and a type it lacks is Rejected.
@@ -168,7 +168,7 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(second.csms.validationFailures).toEqual([]);
   });
 
-  it('a token of the reservation\'s groupIdToken may use it; a stranger may not (H01, C09)', async () => {
+  it('TC_H_19_CS: a token of the reservation\'s groupIdToken may use it; a stranger may not (H01, C09)', async () => {
     const { csms, t } = await ready();
     csms.on('Authorize', (p: any) => ({ idTokenInfo: { status: 'Accepted', ...(p.idToken.idToken === 'MEMBER01' ? { groupIdToken: { idToken: 'FLEET001', type: 'Central' } } : {}) } }));
     const refused: string[] = [];
@@ -198,7 +198,7 @@ describe('OCPP 2.0.1 Reservation against a strict 2.0.1 central system', () => {
     expect(second.params).toMatchObject({ evse: { id: 1 }, reservationId: 63 });
     expect(csms.validationFailures).toEqual([]);
   });
-  it('ReservationStatusUpdate Expired for a reservation that expires unused; none after CancelReservation or use (H04)', async () => {
+  it('TC_H_07_CS: ReservationStatusUpdate Expired for a reservation that expires unused; none after CancelReservation or use (H04)', async () => {
     const { csms, t, call } = await ready();
     expect(await reserve(csms, { id: 71, idToken: 'RESV0012', evseId: 1, ms: 1_500 })).toEqual({ status: 'Accepted' });
     expect(await reserve(csms, { id: 72, idToken: 'RESV0013', evseId: 2, ms: 60_000 })).toEqual({ status: 'Accepted' });

@@ -84,7 +84,7 @@ describe('OCPP 2.0.1 SmartChargingCtrlr.Enabled', () => {
     expect(csms.validationFailures).toEqual([]);
   }, 120_000);
 
-  it('SmartChargingCtrlr.Available: reported true; a station configured without it answers SetChargingProfile with CALLERROR NotSupported (K01.FR.29)', async () => {
+  it('TC_K_15_CS: SmartChargingCtrlr.Available: reported true; a station configured without it answers SetChargingProfile with CALLERROR NotSupported (K01.FR.29)', async () => {
     const csms = new TestCsms({ protocol: 'ocpp2.0.1' });
     const url = await csms.start();
     cleanups.push(() => csms.stop());

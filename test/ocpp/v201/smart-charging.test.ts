@@ -66,7 +66,7 @@ async function startTransaction(csms: TestCsms, call: (a: string, p: unknown) =>
 }
 
 describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () => {
-  it('SetChargingProfile: the 2.0.1 rules, each refusal Rejected with a StatusInfo; same id replaced, same purpose and stackLevel refused when validity overlaps; GetCompositeSchedule per EVSE and station in A and W; ClearChargingProfile by id and criteria; persisted across a restart (K01, K08, K10)', async () => {
+  it('TC_K_01_CS, TC_K_02_CS, TC_K_03_CS, TC_K_04_CS, TC_K_05_CS, TC_K_08_CS, TC_K_10_CS, TC_K_43_CS, TC_K_44_CS: SetChargingProfile: the 2.0.1 rules, each refusal Rejected with a StatusInfo; same id replaced, same purpose and stackLevel refused when validity overlaps; GetCompositeSchedule per EVSE and station in A and W; ClearChargingProfile by id and criteria; persisted across a restart (K01, K08, K10)', async () => {
     const { csms, url, t, call } = await ready();
     const set = (evseId: number, chargingProfile: unknown) => call('SetChargingProfile', { evseId, chargingProfile });
     const rejected = async (evseId: number, p: unknown, reasonCode: string) => {
@@ -137,6 +137,38 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
+  it('TC_K_06_CS: ClearChargingProfile with evseId, TxDefaultProfile and stackLevel clears that one profile: Accepted, the other stack level kept; again Unknown', async () => {
+    const { csms, call } = await ready();
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(21, 'TxDefaultProfile', 10), stackLevel: 1 } })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(22, 'TxDefaultProfile', 8), stackLevel: 2 } })).toEqual({ status: 'Accepted' });
+    const criteria = { chargingProfileCriteria: { evseId: 1, chargingProfilePurpose: 'TxDefaultProfile', stackLevel: 2 } };
+    expect(await call('ClearChargingProfile', criteria)).toEqual({ status: 'Accepted' });
+    // Profile 21 (stack level 1) is what limits EVSE 1 now.
+    expect((await call('GetCompositeSchedule', { evseId: 1, duration: 60, chargingRateUnit: 'A' })).schedule.chargingSchedulePeriod).toEqual([{ startPeriod: 0, limit: 10 }]);
+    expect(await call('ClearChargingProfile', criteria)).toEqual({ status: 'Unknown' });
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('TC_K_19_CS: a Recurring (Daily) TxDefaultProfile is Accepted and repeats: its second period applies at the same time of day, days after its startSchedule', async () => {
+    const { csms, call } = await ready();
+    // Started two days ago, 60 s before this time of day: 10 A, then 14 A from 120 s into each day.
+    const startSchedule = new Date(Date.now() - 2 * 86_400_000 - 60_000).toISOString();
+    const recurring = {
+      id: 31, stackLevel: 0, chargingProfilePurpose: 'TxDefaultProfile', chargingProfileKind: 'Recurring', recurrencyKind: 'Daily',
+      chargingSchedule: [{ id: 1, chargingRateUnit: 'A', startSchedule, duration: 86_400, chargingSchedulePeriod: [{ startPeriod: 0, limit: 10 }, { startPeriod: 120, limit: 14 }] }],
+    };
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: recurring })).toEqual({ status: 'Accepted' });
+    const composite = await call('GetCompositeSchedule', { evseId: 1, duration: 600, chargingRateUnit: 'A' });
+    expect(composite.status).toBe('Accepted');
+    const periods = composite.schedule.chargingSchedulePeriod as { startPeriod: number; limit: number }[];
+    expect(periods[0]).toMatchObject({ startPeriod: 0, limit: 10 });
+    // Today's 120 s mark is about 60 s from now (the request itself takes a moment).
+    expect(periods[1]!.limit).toBe(14);
+    expect(periods[1]!.startPeriod).toBeGreaterThanOrEqual(50);
+    expect(periods[1]!.startPeriod).toBeLessThanOrEqual(60);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
   it('phaseToUse with numberPhases 1 is kept where AC phase switching is supported (K01.FR.19/20)', async () => {
     const { t, call } = await ready();
     const p1 = { ...profile(7, 'TxDefaultProfile', 16), chargingSchedule: [{ id: 2, chargingRateUnit: 'A', startSchedule: past(), chargingSchedulePeriod: [{ startPeriod: 0, limit: 16, numberPhases: 1, phaseToUse: 2 }] }] };
@@ -151,7 +183,7 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(installed(t)).toEqual([{ evseId: 1, profile: p }]);
   });
 
-  it('a TxProfile for the running transaction: the EV follows it (power in TransactionEvent), a wrong transactionId Rejected, removed when the transaction ends; the TxDefaultProfile stays (K01)', async () => {
+  it('TC_K_60_CS: a TxProfile for the running transaction: the EV follows it (power in TransactionEvent), a wrong transactionId Rejected, removed when the transaction ends; the TxDefaultProfile stays (K01)', async () => {
     const { csms, t, call } = await ready();
     // 8 A on three phases for every transaction: 5520 W (the car could take 11 kW).
     expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(1, 'TxDefaultProfile', 8) })).toEqual({ status: 'Accepted' });
@@ -175,7 +207,7 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('RequestStartTransaction with a chargingProfile: a TxProfile without transactionId is applied to the new transaction; another purpose or a transactionId Rejected', async () => {
+  it('TC_K_37_CS: RequestStartTransaction with a chargingProfile: a TxProfile without transactionId is applied to the new transaction; another purpose or a transactionId Rejected', async () => {
     const { csms, t, call } = await ready();
     const relative = {
       id: 30, stackLevel: 0, chargingProfilePurpose: 'TxProfile', chargingProfileKind: 'Relative',
@@ -200,7 +232,29 @@ describe('OCPP 2.0.1 Smart Charging against a strict 2.0.1 central system', () =
     expect(csms.validationFailures).toEqual([]);
   });
 
-  it('GetChargingProfiles: NoProfiles when none match; Accepted, then ReportChargingProfiles per EVSE with the requestId, split and tbc on all but the last; filtered by evseId, stackLevel, id and source (K09)', async () => {
+  it('TC_K_30_CS, TC_K_34_CS, TC_K_35_CS, TC_K_36_CS: GetChargingProfiles for EVSE 1 alone, by chargingLimitSource CSO, by chargingProfilePurpose, by purpose and stackLevel: each Accepted and one ReportChargingProfiles with just those profiles', async () => {
+    const { csms, call } = await ready();
+    csms.on('ReportChargingProfiles', () => ({}));
+    expect(await call('SetChargingProfile', { evseId: 0, chargingProfile: profile(50, 'ChargingStationMaxProfile', 32) })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(51, 'TxDefaultProfile', 10), stackLevel: 0 } })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 1, chargingProfile: { ...profile(52, 'TxDefaultProfile', 12), stackLevel: 1 } })).toEqual({ status: 'Accepted' });
+    expect(await call('SetChargingProfile', { evseId: 2, chargingProfile: { ...profile(53, 'TxDefaultProfile', 14), stackLevel: 1 } })).toEqual({ status: 'Accepted' });
+    const reportOf = async (requestId: number, criteria: Record<string, unknown>) => {
+      expect(await call('GetChargingProfiles', { requestId, evseId: 1, chargingProfile: criteria })).toEqual({ status: 'Accepted' });
+      const report = await waitFor(() => csms.callsOf('ReportChargingProfiles', CP).find((c) => c.params.requestId === requestId), 10_000, `report ${requestId}`);
+      expect(report.params).toMatchObject({ requestId, evseId: 1, chargingLimitSource: 'CSO', tbc: false });
+      return (report.params.chargingProfile as { id: number }[]).map((p) => p.id).sort((a, b) => a - b);
+    };
+    expect(await reportOf(30, {})).toEqual([51, 52]); // TC_K_30
+    expect(await reportOf(34, { chargingLimitSource: ['CSO'] })).toEqual([51, 52]); // TC_K_34
+    expect(await reportOf(35, { chargingProfilePurpose: 'TxDefaultProfile' })).toEqual([51, 52]); // TC_K_35
+    expect(await reportOf(36, { chargingProfilePurpose: 'TxDefaultProfile', stackLevel: 1 })).toEqual([52]); // TC_K_36
+    expect(await call('GetChargingProfiles', { requestId: 37, evseId: 1, chargingProfile: { chargingProfilePurpose: 'ChargingStationMaxProfile' } })).toEqual({ status: 'NoProfiles' });
+    expect(csms.callsOf('ReportChargingProfiles', CP)).toHaveLength(4);
+    expect(csms.validationFailures).toEqual([]);
+  });
+
+  it('TC_K_29_CS, TC_K_31_CS, TC_K_32_CS, TC_K_33_CS: GetChargingProfiles: NoProfiles when none match; Accepted, then ReportChargingProfiles per EVSE with the requestId, split and tbc on all but the last; filtered by evseId, stackLevel, id and source (K09)', async () => {
     const { csms, call } = await ready();
     csms.on('ReportChargingProfiles', () => ({}));
     expect(await call('GetChargingProfiles', { requestId: 1, chargingProfile: {} })).toEqual({ status: 'NoProfiles' });

@@ -7,6 +7,7 @@ import type { SimIdReader } from '../../../sim/sim-id-reader.js';
 import type { ChargePointRuntime } from '../../charger/charge-point-runtime.js';
 import type { SimDriver } from '../driver.js';
 import type { LazyCertificates } from '../certificates.js';
+import type { SecurityEventRecorder } from '../../services/security-events.js';
 import type { NetworkCut } from './protocol.js';
 import type { FrameTrace } from './trace.js';
 
@@ -41,5 +42,7 @@ export interface Hosted {
   life: { alive: boolean };
   /** Its certificates (a store made when the central system first asks for a CSR; kept across a reboot). */
   certificates?: LazyCertificates;
+  /** Its security events, recorded into the host's store and sent by its link (absent when the scenario turns them off); one per runtime. */
+  securityEvents?: SecurityEventRecorder;
 }
 

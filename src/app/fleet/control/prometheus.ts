@@ -66,6 +66,14 @@ export class FleetPrometheus {
         for (const [action, a] of actions()) for (const [code, n] of Object.entries(a.errors)) this.inc({ action, code }, n);
       },
     });
+    new Counter({
+      name: 'evse_sim_security_events_total', help: 'SecurityEventNotifications the chargers delivered, by type (as their OCPP version names it)',
+      labelNames: ['type'], registers: [reg],
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(cur()?.stats.securityEvents ?? {})) this.inc({ type }, n);
+      },
+    });
     reg.registerMetric(computedMetric('evse_sim_ocpp_call_duration_seconds', 'Round trip of the CALLs answered (CALLRESULT or CALLERROR), by action', 'histogram', () => {
       const out: Values = [];
       for (const [action, a] of actions()) {

@@ -67,6 +67,9 @@ class QuietableClient extends RPCClient {
   }
 }
 
+/** ocpp-rpc's call options when the timeout is ours (one object for every call; ocpp-rpc only reads it). */
+const NO_RPC_TIMEOUT = Object.freeze({ callTimeoutMs: Infinity });
+
 /** ocpp-rpc's outstanding calls (a private field of RPCClient 2.x), if it is where expected. */
 function pendingCallsOf(client: RPCClient): Map<string, { abort?: (reason: string) => void }> | undefined {
   const pending = (client as unknown as { _pendingCalls?: unknown })._pendingCalls;
@@ -301,30 +304,27 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
     // The timeout is ours: ocpp-rpc's costs a timers/promises timer, an AbortController, an
     // error with a stack and a DOMException on every call (about a tenth of a fleet's CPU).
     const timeoutMs = options.timeoutMs ?? this.opts.callTimeoutMs;
-    const pending = this.pendingCalls;
-    let timedOut = false;
-    let abort: AbortController | undefined;
+    // Calls go one at a time, so the timeout's state is the connection's (no closure per call).
+    this.callTimedOut = false;
+    this.callAbort = undefined;
     let timer: NodeJS.Timeout | undefined;
     if (timeoutMs > 0 && timeoutMs < 2 ** 31) {
       // With one CALL at a time, ocpp-rpc's only pending call is this one: on timeout, reject it
       // through its own abort, which spares every call an AbortController and an 'abort'
       // listener (a fleet makes thousands of calls a second). A signal where that is unknown.
-      if (!pending) abort = new AbortController();
-      timer = setTimeout(() => {
-        timedOut = true;
-        if (abort) abort.abort();
-        else for (const call of pending!.values()) call.abort?.('call timed out');
-      }, timeoutMs);
+      if (!this.pendingCalls) this.callAbort = new AbortController();
+      timer = setTimeout(this.callTimeout, timeoutMs);
     }
+    const abort = this.callAbort;
     try {
-      const res = (await this.client.call(action, request, abort ? { callTimeoutMs: Infinity, signal: abort.signal } : { callTimeoutMs: Infinity })) as Out[A][1];
+      const res = (await this.client.call(action, request, abort ? { callTimeoutMs: Infinity, signal: abort.signal } : NO_RPC_TIMEOUT)) as Out[A][1];
       this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: 'ok', response: res });
       return res;
     } catch (err) {
       // Calls go one at a time, so the flag belongs to this call.
       const local = this.outboundRejected;
       this.outboundRejected = false;
-      const failure = timedOut ? new CallFailedError('timeout', undefined, 'call timed out') : classifyCallError(err, local);
+      const failure = this.callTimedOut ? new CallFailedError('timeout', undefined, 'call timed out') : classifyCallError(err, local);
       this.onCallEnded?.({ action, latencyMs: performance.now() - t0, result: failure.failure, errorCode: failure.rpcErrorCode });
       throw failure;
     } finally {
@@ -338,6 +338,17 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
    * this version of ocpp-rpc has one; undefined otherwise, and call timeouts use a signal.
    */
   private readonly pendingCalls: ReturnType<typeof pendingCallsOf>;
+
+  /** The outstanding CALL's timeout fired. */
+  private callTimedOut = false;
+  /** The outstanding CALL's signal, where ocpp-rpc's pending calls are not reachable. */
+  private callAbort?: AbortController;
+
+  private readonly callTimeout = (): void => {
+    this.callTimedOut = true;
+    if (this.callAbort) this.callAbort.abort();
+    else for (const call of this.pendingCalls!.values()) call.abort?.('call timed out');
+  };
 
   private calling = false;
   private readonly callWaiters: (() => void)[] = [];

@@ -6,6 +6,8 @@
  * in dist/ has none, FLEET_DIST=1 runs it; RAMP, WORKERS, TIME_SCALE in the environment)
  * PROFILE_OUT=file.cpuprofile profiles the second half of the run only (the steady state, not the
  * ramp) through the inspector, without --cpu-prof; SCENARIO in the environment too.
+ * ALLOC_OUT=file.heapprofile samples allocations over the same window (HeapProfiler sampling,
+ * every 32 KiB allocated on average, the collected objects included; open it in Chrome DevTools' Memory tab).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -67,12 +69,19 @@ const runner = new FleetRunner({
 let steady: { cpu0: NodeJS.CpuUsage; at0: number; calls: number; cpu: NodeJS.CpuUsage; at: number } | undefined;
 let mid: NodeJS.MemoryUsage | undefined;
 let session: import('node:inspector').Session | undefined;
+let allocSession: import('node:inspector').Session | undefined;
 setTimeout(async () => {
   if (process.env.PROFILE_OUT) {
     const { Session } = await import('node:inspector');
     session = new Session();
     session.connect();
     await new Promise<void>((r) => session!.post('Profiler.enable', () => session!.post('Profiler.start', () => r())));
+  }
+  if (process.env.ALLOC_OUT) {
+    const { Session } = await import('node:inspector');
+    allocSession = new Session();
+    allocSession.connect();
+    await new Promise<void>((r) => allocSession!.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }, () => r()));
   }
   gc?.(); mid = process.memoryUsage();
   if (process.env.HEAP_SPACES) console.error(JSON.stringify((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, Math.round(x.space_size / 2 ** 20), Math.round(x.space_used_size / 2 ** 20)])));
@@ -93,6 +102,10 @@ if (stalls.length) console.error('stalls', stalls.join(' '));
 if (session) {
   const profile = await new Promise<unknown>((r) => session!.post('Profiler.stop', (_err, res) => r(res.profile)));
   (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT!, JSON.stringify(profile));
+}
+if (allocSession) {
+  const profile = await new Promise<unknown>((r) => allocSession!.post('HeapProfiler.stopSampling', (_err, res) => r(res.profile)));
+  (await import('node:fs')).writeFileSync(process.env.ALLOC_OUT!, JSON.stringify(profile));
 }
 const steadyFig = steady && steady.at > steady.at0 && {
   steadyMsgsPerS: Math.round((2 * steady.calls) / ((steady.at - steady.at0) / 1000)),

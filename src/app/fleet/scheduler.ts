@@ -152,8 +152,14 @@ export class Scheduler {
     if (!head || head.at > (this.o.untilMs ?? Number.POSITIVE_INFINITY)) return;
     const waitWallMs = Math.max(0, (head.at - this.now()) / this.o.timeScale);
     this.armedFor = head.at;
-    this.timer = setTimeout(() => this.run(), Math.min(waitWallMs, 2 ** 31 - 1));
+    this.timer = setTimeout(this.runDue, Math.min(waitWallMs, 2 ** 31 - 1));
   }
+
+  /** run() for the timer and for setImmediate: made once, not a closure at every arm. */
+  private readonly runDue = (): void => {
+    this.immediate = undefined;
+    this.run();
+  };
 
   private run(): void {
     this.timer = undefined;
@@ -180,10 +186,7 @@ export class Scheduler {
     if (more) {
       // Due events remain: go on after the I/O that is waiting (setImmediate runs after poll).
       this.armedFor = -1;
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined;
-        this.run();
-      });
+      this.immediate = setImmediate(this.runDue);
     } else this.arm();
   }
 

@@ -130,7 +130,7 @@ export function convert(limit: number, from: RateUnit, to: RateUnit, e: Electric
 }
 
 /** The highest stack level in force at t among `candidates` (already ordered by precedence). */
-function stacked(candidates: InstalledLimit[], t: number, relativeAnchor: number): Found | undefined {
+function stacked(candidates: readonly InstalledLimit[], t: number, relativeAnchor: number): Found | undefined {
   for (const ip of candidates) {
     const f = profileLimitAt(ip, t, relativeAnchor);
     if (f) return f;
@@ -145,8 +145,18 @@ function byPrecedence(a: InstalledLimit, b: InstalledLimit): number {
   return b.profile.stackLevel - a.profile.stackLevel || specificity(b.target) - specificity(a.target) || b.installedAt - a.installedAt;
 }
 
+interface Relevant {
+  max: readonly InstalledLimit[];
+  txDefault: readonly InstalledLimit[];
+  tx: readonly InstalledLimit[];
+}
+
+/** No profile bears (most chargers of a fleet, most of the time). */
+const NONE: Relevant = { max: [], txDefault: [], tx: [] };
+
 /** The profiles that can bear on an EVSE (or the station), sorted by precedence, per purpose. */
-function relevant(req: CompositeRequest) {
+function relevant(req: CompositeRequest): Relevant {
+  if (req.profiles.length === 0) return NONE;
   const of = (purpose: LimitPurpose, ok: (ip: InstalledLimit) => boolean) =>
     req.profiles.filter((ip) => ip.profile.purpose === purpose && ok(ip)).sort(byPrecedence);
   const tx = req.transaction;
@@ -162,9 +172,13 @@ function relevant(req: CompositeRequest) {
 
 /** The composite limit at one instant, in the requested unit. */
 export function compositeLimitAt(req: CompositeRequest, t: number): { limit: number; numberPhases?: number } {
+  return limitAtWith(req, relevant(req), t);
+}
+
+/** compositeLimitAt with the relevant profiles already picked (once per schedule, not per period). */
+function limitAtWith(req: CompositeRequest, r: Relevant, t: number): { limit: number; numberPhases?: number } {
   const e = req.electrical;
   const anchor = req.transaction?.startedAt ?? req.startMs;
-  const r = relevant(req);
   const candidates: { limit: number; numberPhases?: number }[] = [
     { limit: convert(e.maxCurrentA, 'A', req.unit, e) },
   ];
@@ -189,12 +203,13 @@ export function compositeSchedule(req: CompositeRequest): CompositeSchedule {
   const anchor = req.transaction?.startedAt ?? req.startMs;
   const r = relevant(req);
   const points = new Set<number>();
-  for (const ip of [...r.max, ...r.txDefault, ...r.tx]) boundaries(ip, from, to, anchor, points);
+  for (const list of [r.max, r.txDefault, r.tx]) for (const ip of list) boundaries(ip, from, to, anchor, points);
   // Whole seconds, as OCPP's startPeriod: a boundary inside a second takes effect at its end.
-  const offsets = [...new Set([0, ...[...points].map((x) => Math.ceil((x - from) / 1000))])].filter((s) => s < req.durationS || s === 0).sort((a, b) => a - b);
+  const offsets = points.size === 0 ? [0]
+    : [...new Set([0, ...[...points].map((x) => Math.ceil((x - from) / 1000))])].filter((s) => s < req.durationS || s === 0).sort((a, b) => a - b);
   const periods: CompositePeriod[] = [];
   for (const startPeriod of offsets) {
-    const at = compositeLimitAt(req, from + startPeriod * 1000);
+    const at = limitAtWith(req, r, from + startPeriod * 1000);
     const last = periods.at(-1);
     if (last && last.limit === at.limit && last.numberPhases === at.numberPhases) continue;
     periods.push({ startPeriod, ...at });

@@ -1,6 +1,9 @@
 import type { Timer } from '../../core/ports.js';
 import type { SettableClock } from '../../ocpp/v16/link.js';
 
+/** Wall ms within which an event counts as due when the scheduler's timer fires (see run()). */
+const EARLY_WALL_MS = 2;
+
 /** A scheduled event; it is its own Timer (no closure and object per timer). */
 class Entry implements Timer {
   cancelled = false;
@@ -166,11 +169,21 @@ export class Scheduler {
     this.armedFor = Number.POSITIVE_INFINITY;
     const sliceEnd = this.wallNow() + (this.o.sliceMs ?? 5);
     let more = false;
-    const now = Math.min(this.now(), this.o.untilMs ?? Number.POSITIVE_INFINITY);
+    // Node arms a timer from the event loop's cached time, taken when the turn began: a timer
+    // armed late in a busy turn fires early by the turn's length, and on a busy fleet thread
+    // nearly every wake-up found nothing due yet and re-armed. Events due within EARLY_WALL_MS
+    // (wall) run now; the clock first moves to the event's time, so no event sees a time
+    // before its own and time never goes backwards.
+    // The horizon is read from the wall clock, not from now(): an event run early must not pull
+    // the next one forward, or time would run ahead of the wall clock.
+    this.now();
+    const wallTime = this.o.startMs + (this.wallNow() - this.wallStart) * this.o.timeScale;
+    const horizon = Math.min(wallTime + EARLY_WALL_MS * this.o.timeScale, this.o.untilMs ?? Number.POSITIVE_INFINITY);
     for (let n = 1; this.running; n++) {
       const head = this.peek();
-      if (!head || head.at > now) break;
+      if (!head || head.at > horizon) break;
       this.pop();
+      if (head.at > this.lastMs) this.lastMs = head.at;
       try {
         head.fn();
       } catch (err) {

@@ -214,6 +214,21 @@ describe('scheduler', () => {
     s.stop();
   });
 
+  it('runs an event due within 2 wall ms when its timer fires (Node fires timers early by a busy turn), never showing it an earlier time', async () => {
+    const wall = 0; // the wall clock stands still: only the tolerance can make an event due
+    const s = new Scheduler({ startMs: 5_000, timeScale: 1, wallNow: () => wall });
+    s.start();
+    const seen: { name: string; now: number }[] = [];
+    s.at(5_001, () => seen.push({ name: 'in 1 ms', now: s.now() }));
+    s.at(5_002, () => seen.push({ name: 'in 2 ms', now: s.now() }));
+    s.at(5_003, () => seen.push({ name: 'in 3 ms', now: s.now() }));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen).toEqual([{ name: 'in 1 ms', now: 5_001 }, { name: 'in 2 ms', now: 5_002 }]);
+    // Time never goes backwards once an event moved it.
+    expect(s.now()).toBe(5_002);
+    s.stop();
+  });
+
   it('runs a burst of due events in slices, letting the event loop turn in between, in their order', async () => {
     let wall = 0;
     const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, sliceMs: 5 });

@@ -9,13 +9,16 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
 /**
- * The young generation's semi-space of a fleet thread, MB (V8 lets it grow to 16). A fleet's
- * calls keep their messages alive across a round trip, so a scavenge copies many survivors: with
- * the default, scavenges of 20-45 ms and up to 145 ms at 8,000 chargers in one thread
- * (--trace-gc); with 4 MB, four times as many of 7-15 ms, at most 43 ms, for the same CPU per
- * message. Only a flag at an isolate's start sets it (setFlagsFromString later does not).
+ * The young generation's semi-space of a fleet thread, MB; 0 (the default): V8's own, which grows
+ * it to 16 MB. A smaller one makes each scavenge shorter (at 8,000 chargers in one thread, 4 MB:
+ * scavenges of 7-15 ms instead of 20-45 ms, --trace-gc), but promotes more of a round trip's
+ * messages into the old generation. On `npm run bench:fleet` (20,000 chargers, 150 s, quiet
+ * machine, two runs each), 4 MB cost CPU and stalled longer: steady messages per CPU-second
+ * 5,879 and 5,995 against 7,040 and 6,380 with V8's default, lag max 1.5 and 2.9 s against 0.9
+ * and 0.9 s. Kept as EVSE_EDGE_FLEET_SEMI_SPACE_MB for experiments; only a flag at an isolate's
+ * start sets it (setFlagsFromString later does not).
  */
-export const FLEET_SEMI_SPACE_MB = Number(process.env.EVSE_EDGE_FLEET_SEMI_SPACE_MB ?? 4);
+export const FLEET_SEMI_SPACE_MB = Number(process.env.EVSE_EDGE_FLEET_SEMI_SPACE_MB ?? 0);
 
 function entry(name: string): URL {
   return new URL(`./${name}.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url);

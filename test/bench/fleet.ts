@@ -4,9 +4,19 @@ import { setPriority } from 'node:os';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultRampPerSec, FleetRunner, type FleetStatus } from '../../src/app/fleet/runner.js';
-import { totals } from '../../src/app/fleet/report.js';
-import { ControlServer } from '../../src/app/fleet/control/server.js';
+import type { FleetStatus } from '../../src/app/fleet/runner.js';
+import type { ControlServer as ControlServerType } from '../../src/app/fleet/control/server.js';
+
+/**
+ * The fleet as a user runs it: the built JavaScript in dist/ (`npm run bench:fleet` builds it
+ * first), so its processes and threads start without tsx's loader, as `evse-edge sim`'s do.
+ * BENCH_FLEET_SOURCES=1 runs src/ through tsx instead (no build; heavier, slower to start).
+ */
+const FROM = process.env.BENCH_FLEET_SOURCES === '1' ? '../../src' : '../../dist';
+const ext = FROM.endsWith('src') ? 'ts' : 'js';
+const { defaultRampPerSec, FleetRunner } = (await import(`${FROM}/app/fleet/runner.${ext}`)) as typeof import('../../src/app/fleet/runner.js');
+const { totals } = (await import(`${FROM}/app/fleet/report.${ext}`)) as typeof import('../../src/app/fleet/report.js');
+const { ControlServer } = (await import(`${FROM}/app/fleet/control/server.${ext}`)) as typeof import('../../src/app/fleet/control/server.js');
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 /** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */
@@ -118,7 +128,7 @@ const RAMP_GRACE_S = 20;
 
 export async function benchFleet(opts: { count?: number; wallS?: number; timeScale?: number; rampPerSec?: number } = {}): Promise<Record<string, number | string>> {
   const count = opts.count ?? Number(process.env.BENCH_FLEET_COUNT ?? 20_000);
-  const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 90);
+  const wallS = opts.wallS ?? Number(process.env.BENCH_FLEET_SECONDS ?? 150);
   const timeScale = opts.timeScale ?? Number(process.env.BENCH_FLEET_TIME_SCALE ?? 15);
   const scenario = process.env.BENCH_FLEET_SCENARIO ?? 'commuter-day';
   const processes = process.env.BENCH_FLEET_PROCESSES ? Number(process.env.BENCH_FLEET_PROCESSES) : undefined;
@@ -136,7 +146,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
    */
   const dashboard = process.env.BENCH_FLEET_DASHBOARD === '1';
   const controlOn = dashboard || process.env.BENCH_FLEET_CONTROL === '1';
-  let control: ControlServer | undefined;
+  let control: ControlServerType | undefined;
   const browserPids = new Set<number>();
   let peakBrowserRssKb = 0;
   const csmss = await Promise.all(Array.from({ length: Math.ceil(count / PER_CSMS) }, () => startCsms()));
@@ -146,8 +156,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     let peakRssKb = u0.fleet.rssKb;
     let peakPids = u0.fleet.pids;
     let peakCsmsRssKb = u0.csms.rssKb;
-    const steady: { at0?: number; acceptedAt0?: number; cpu0?: number; csms0?: number; calls0?: number; msgs0?: number; at: number; cpu: number; csms: number; calls: number; msgs: number; lagP99: number } =
-      { at: 0, cpu: 0, csms: 0, calls: 0, msgs: 0, lagP99: 0 };
+    const steady: { at0?: number; acceptedAt0?: number; cpu0?: number; csms0?: number; calls0?: number; msgs0?: number; at: number; cpu: number; csms: number; calls: number; msgs: number; lagP99: number; lagMax: number } =
+      { at: 0, cpu: 0, csms: 0, calls: 0, msgs: 0, lagP99: 0, lagMax: 0 };
     let accepted = 0;
     let allAcceptedAt: number | undefined;
     let everyStartedAt: number | undefined;
@@ -187,11 +197,11 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
         const openAt = allAcceptedAt ?? (everyStartedAt === undefined ? undefined : everyStartedAt + RAMP_GRACE_S * 1000);
         if (openAt !== undefined && s.elapsedMs >= openAt + settleS * 1000 && s.elapsedMs < wallS * 1000) {
           if (steady.at0 === undefined) Object.assign(steady, { at0: s.elapsedMs, cpu0: u.fleet.cpuS, csms0: u.csms.cpuS, calls0: calls, msgs0: msgs, acceptedAt0: accepted });
-          Object.assign(steady, { at: s.elapsedMs, cpu: u.fleet.cpuS, csms: u.csms.cpuS, calls, msgs, lagP99: Math.max(steady.lagP99, s.lagP99Ms) });
+          Object.assign(steady, { at: s.elapsedMs, cpu: u.fleet.cpuS, csms: u.csms.cpuS, calls, msgs, lagP99: Math.max(steady.lagP99, s.lagP99Ms), lagMax: Math.max(steady.lagMax, s.lagMaxMs) });
         }
         if (process.env.BENCH_FLEET_VERBOSE) {
           const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
-          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms rss=${(u.fleet.rssKb / 1024).toFixed(0)}MB (${u.fleet.pids} processes) cpu fleet=${pct(u.fleet.cpuS, last.fleet.cpuS)} csms=${pct(u.csms.cpuS, last.csms.cpuS)}\n`);
+          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms lagmax=${s.lagMaxMs.toFixed(0)}ms rss=${(u.fleet.rssKb / 1024).toFixed(0)}MB (${u.fleet.pids} processes) cpu fleet=${pct(u.fleet.cpuS, last.fleet.cpuS)} csms=${pct(u.csms.cpuS, last.csms.cpuS)}\n`);
         }
         last = u;
         lastAt = s.elapsedMs;
@@ -258,8 +268,8 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
       'steady, whole tree: messages per CPU-second; CALLs per CPU-second': steadyCpu > 0 && steadyS > 0
         ? `${((steady.msgs - (steady.msgs0 ?? 0)) / steadyCpu).toFixed(0)}; ${((steady.calls - (steady.calls0 ?? 0)) / steadyCpu).toFixed(0)}`
         : 'n/a (window empty: run longer, BENCH_FLEET_SECONDS)',
-      'steady: fleet CPU %, central systems CPU %; worst 2 s lag p99, ms': steadyS > 0
-        ? `${((steadyCpu / steadyS) * 100).toFixed(0)} %, ${(((steady.csms - (steady.csms0 ?? 0)) / steadyS) * 100).toFixed(0)} %; ${steady.lagP99.toFixed(0)}`
+      'steady: fleet CPU %, central systems CPU %; worst 2 s lag p99, lag max, ms': steadyS > 0
+        ? `${((steadyCpu / steadyS) * 100).toFixed(0)} %, ${(((steady.csms - (steady.csms0 ?? 0)) / steadyS) * 100).toFixed(0)} %; ${steady.lagP99.toFixed(0)}, ${steady.lagMax.toFixed(0)}`
         : 'n/a',
       'CPU (whole tree), s; wall, s': `${cpuS.toFixed(1)}; ${(report.wallMs / 1000).toFixed(1)}`,
       'latency p50 / p95 / p99, ms': `${t.latency.percentileMs(50).toFixed(1)} / ${t.latency.percentileMs(95).toFixed(1)} / ${t.latency.percentileMs(99).toFixed(1)}`,

@@ -124,7 +124,7 @@ export interface HostSnapshot {
   stats: StatsJson;
   gauges: Gauges;
   /** Latency (ms) of the last interval: p50, p95, p99, and calls and errors in it. */
-  interval: { calls: number; errors: number; p50Ms: number; p95Ms: number; p99Ms: number; lagP99Ms: number };
+  interval: { calls: number; errors: number; p50Ms: number; p95Ms: number; p99Ms: number; lagP99Ms: number; lagMaxMs: number };
   lag: { p99Ms: number; maxMs: number };
   simNowMs: number;
   inFlight: number;
@@ -829,6 +829,7 @@ export class FleetHost {
     const interval = {
       calls: iv.count, errors: this.metrics.intervalErrors, p50Ms: iv.percentileMs(50), p95Ms: iv.percentileMs(95), p99Ms: iv.percentileMs(99),
       lagP99Ms: this.intervalLag.percentile(99) / 1e6,
+      lagMaxMs: this.intervalLag.max / 1e6,
     };
     if (resetInterval) {
       iv.reset();

@@ -88,6 +88,8 @@ export interface FleetStatus {
   p95Ms: number;
   p99Ms: number;
   lagP99Ms: number;
+  /** The longest event-loop stall of the interval (the worst thread's), ms. */
+  lagMaxMs: number;
   emfile: number;
   /** The run's counters so far (as in the report). */
   counters: Record<CounterName, number>;

@@ -58,6 +58,7 @@ export function combineStatuses(list: FleetStatus[], elapsedMs: number): FleetSt
     errors: list.reduce((n, s) => n + s.errors, 0),
     p50Ms: w((s) => s.p50Ms), p95Ms: w((s) => s.p95Ms), p99Ms: Math.max(0, ...list.map((s) => s.p99Ms)),
     lagP99Ms: Math.max(0, ...list.map((s) => s.lagP99Ms)),
+    lagMaxMs: Math.max(0, ...list.map((s) => s.lagMaxMs)),
     emfile: list.reduce((n, s) => n + s.emfile, 0),
     counters: Object.fromEntries(COUNTER_NAMES.map((k) => [k, list.reduce((n, s) => n + s.counters[k], 0)])) as FleetStatus['counters'],
   };

@@ -57,7 +57,7 @@ function conclude(report: FleetReport, thresholds: Threshold[], req: Pick<FleetR
 export function statusLine(s: FleetStatus): string {
   const g = s.gauges;
   return `t=${(s.elapsedMs / 1000).toFixed(0)}s sim=${(s.simulatedMs / 60_000).toFixed(1)}min chargers=${g.chargers} connected=${g.connected} accepted=${g.accepted} charging=${g.charging} faulted=${g.faulted} ` +
-    `msgs/s in=${s.messagesInPerS.toFixed(0)} out=${s.messagesOutPerS.toFixed(0)} calls/s=${s.callsPerS.toFixed(0)} errors=${s.errors} p50=${s.p50Ms.toFixed(1)}ms p95=${s.p95Ms.toFixed(1)}ms p99=${s.p99Ms.toFixed(1)}ms lag=${s.lagP99Ms.toFixed(0)}ms` +
+    `msgs/s in=${s.messagesInPerS.toFixed(0)} out=${s.messagesOutPerS.toFixed(0)} calls/s=${s.callsPerS.toFixed(0)} errors=${s.errors} p50=${s.p50Ms.toFixed(1)}ms p95=${s.p95Ms.toFixed(1)}ms p99=${s.p99Ms.toFixed(1)}ms lag=${s.lagP99Ms.toFixed(0)}ms lagmax=${s.lagMaxMs.toFixed(0)}ms` +
     (s.counters.scriptPlanned ? ` script=${s.counters.scriptDone}/${s.counters.scriptPlanned}` : '') +
     (s.emfile ? ` EMFILE=${s.emfile} (open-file limit reached)` : '');
 }
@@ -69,7 +69,7 @@ function statusBlock(s: FleetStatus): string[] {
     `chargers ${g.chargers}  connected ${g.connected}  accepted ${g.accepted}  charging ${g.charging}  faulted ${g.faulted}`,
     `messages/s in ${s.messagesInPerS.toFixed(0)}  out ${s.messagesOutPerS.toFixed(0)}  (CALLs sent ${s.callsPerS.toFixed(0)}/s)  errors ${s.errors}`,
     `latency p50 ${s.p50Ms.toFixed(1)} ms  p95 ${s.p95Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  (last interval)`,
-    `event-loop lag p99 ${s.lagP99Ms.toFixed(0)} ms${s.emfile ? `   EMFILE ${s.emfile}: open-file limit reached` : ''}`,
+    `event-loop lag p99 ${s.lagP99Ms.toFixed(0)} ms  max ${s.lagMaxMs.toFixed(0)} ms${s.emfile ? `   EMFILE ${s.emfile}: open-file limit reached` : ''}`,
     ...(s.counters.scriptPlanned ? [`script: ${s.counters.scriptDone} of ${s.counters.scriptPlanned} steps and expectation windows done`] : []),
   ];
 }

@@ -308,6 +308,7 @@ export class FleetRunner {
           // Interval percentiles are per thread; the status line weights them (the report merges histograms).
           p50Ms: w((s) => s.interval.p50Ms), p95Ms: w((s) => s.interval.p95Ms), p99Ms: Math.max(0, ...snaps.map((s) => s.interval.p99Ms)),
           lagP99Ms: Math.max(0, ...snaps.map((s) => s.interval.lagP99Ms)),
+          lagMaxMs: Math.max(0, ...snaps.map((s) => s.interval.lagMaxMs)),
           emfile: snaps.reduce((n, s) => n + s.stats.counters.emfile, 0),
           counters: Object.fromEntries(COUNTER_NAMES.map((k) => [k, snaps.reduce((n, s) => n + s.stats.counters[k], 0)])) as Record<CounterName, number>,
         };

@@ -3,6 +3,8 @@ import type { SettableClock } from '../../ocpp/v16/link.js';
 
 /** Wall ms within which an event counts as due when the scheduler's timer fires (see run()). */
 const EARLY_WALL_MS = 2;
+/** Events run per slice at most (see SchedulerOptions.maxEventsPerSlice). */
+const MAX_EVENTS_PER_SLICE = 128;
 
 /** A scheduled event; it is its own Timer (no closure and object per timer). */
 class Entry implements Timer {
@@ -25,6 +27,14 @@ export interface SchedulerOptions {
    * reads and answers are not held up behind a burst of events). Default 5.
    */
   sliceMs?: number;
+  /**
+   * Run at most this many events per slice (default 128). The wall-clock budget sees only an
+   * event's synchronous part: a meter poll starts a read and returns within microseconds, and
+   * the sample it records, stores and sends runs as a microtask after the slice. 10,000 chargers'
+   * clock-aligned polls due at one instant then fit in one 5 ms slice, and their microtasks held
+   * the event loop for 1.7 s (a CPU profile of 10,000 chargers in one thread).
+   */
+  maxEventsPerSlice?: number;
   onError?: (err: unknown) => void;
   /** Events due after this simulated time never run (the end of a run of fixed duration). */
   untilMs?: number;
@@ -155,19 +165,47 @@ export class Scheduler {
     if (!head || head.at > (this.o.untilMs ?? Number.POSITIVE_INFINITY)) return;
     const waitWallMs = Math.max(0, (head.at - this.now()) / this.o.timeScale);
     this.armedFor = head.at;
-    this.timer = setTimeout(this.runDue, Math.min(waitWallMs, 2 ** 31 - 1));
+    this.timer = setTimeout(this.runDueOnTimer, Math.min(waitWallMs, 2 ** 31 - 1));
   }
 
-  /** run() for the timer and for setImmediate: made once, not a closure at every arm. */
+  /** run() for setImmediate (the check phase, after the loop's poll phase): made once, not a closure at every arm. */
   private readonly runDue = (): void => {
     this.immediate = undefined;
     this.run();
+  };
+
+  /**
+   * run() for the timer: once per timers phase. The microtasks a slice leaves (a meter poll's
+   * sample, stored and sent) may schedule the next event, and Node can then fire the re-armed
+   * timer again within the same timers phase, before the loop reaches its poll phase: 137 runs
+   * in a row, 470 ms without reading a socket, at 10,000 chargers in one thread. A second run in
+   * one timers phase waits for the check phase instead, after I/O.
+   */
+  private readonly runDueOnTimer = (): void => {
+    if (this.ranInTimersPhase) {
+      this.timer = undefined;
+      this.armedFor = -1;
+      this.immediate = setImmediate(this.runDue);
+      return;
+    }
+    this.ranInTimersPhase = true;
+    // Queued before any deferred run, so it runs first in the check phase.
+    this.timersPhaseEnded ??= setImmediate(this.endTimersPhase);
+    this.run();
+  };
+
+  private ranInTimersPhase = false;
+  private timersPhaseEnded?: NodeJS.Immediate;
+  private readonly endTimersPhase = (): void => {
+    this.ranInTimersPhase = false;
+    this.timersPhaseEnded = undefined;
   };
 
   private run(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const sliceEnd = this.wallNow() + (this.o.sliceMs ?? 5);
+    const maxEvents = this.o.maxEventsPerSlice ?? MAX_EVENTS_PER_SLICE;
     let more = false;
     // Node arms a timer from the event loop's cached time, taken when the turn began: a timer
     // armed late in a busy turn fires early by the turn's length, and on a busy fleet thread
@@ -191,7 +229,7 @@ export class Scheduler {
       }
       this.fired++;
       // The clock is read every 16 events: most events take microseconds.
-      if ((n & 15) === 0 && this.wallNow() >= sliceEnd) {
+      if (n >= maxEvents || ((n & 15) === 0 && this.wallNow() >= sliceEnd)) {
         more = true;
         break;
       }

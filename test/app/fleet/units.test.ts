@@ -252,4 +252,77 @@ describe('scheduler', () => {
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(16);
     s.stop();
   });
+
+  it('runs at most maxEventsPerSlice events in a turn, so the work they leave to microtasks cannot pile up into one long turn', async () => {
+    const wall = 0; // the wall clock stands still: only the count can end a slice
+    const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, maxEventsPerSlice: 50 });
+    s.start();
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    // Each event is a poll that returns at once and records its sample in a microtask.
+    const recorded: { i: number; turn: number }[] = [];
+    for (let i = 0; i < 400; i++) s.at(0, () => void Promise.resolve().then(() => recorded.push({ i, turn: turns })));
+    while (recorded.length < 400) await new Promise((r) => setTimeout(r, 1));
+    clearImmediate(timer);
+    expect(recorded.map((r) => r.i)).toEqual([...Array(400).keys()]);
+    const perTurn = new Map<number, number>();
+    for (const r of recorded) perTurn.set(r.turn, (perTurn.get(r.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).toBe(50);
+    expect(perTurn.size).toBeGreaterThanOrEqual(8);
+    s.stop();
+  });
+
+  it('runs once per timers phase: microtasks that schedule more events cannot make its timer fire again before the loop reads its sockets', async () => {
+    const s = new Scheduler({ startMs: 0, timeScale: 1, maxEventsPerSlice: 1000 });
+    // The loop's turns, counted in its check phase (after the poll phase, where sockets are read).
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    // The turn of each run its timer started (a run the timer defers to the check phase is not one).
+    const runs: number[] = [];
+    const inner = s as unknown as { run: () => void; runDueOnTimer: () => void };
+    let onTimer = false;
+    const run = inner.run;
+    inner.run = function (this: Scheduler) {
+      if (onTimer) runs.push(turns);
+      run.call(this);
+    };
+    const runDueOnTimer = inner.runDueOnTimer;
+    inner.runDueOnTimer = () => {
+      onTimer = true;
+      try {
+        runDueOnTimer();
+      } finally {
+        onTimer = false;
+      }
+    };
+    s.start();
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    // As a meter poll does: the event returns at once; its microtask takes longer than the gap to
+    // the next event and schedules one more (a charger's next step).
+    let done = 0;
+    for (let i = 0; i < 60; i++) {
+      s.at(i * 5, () => void Promise.resolve().then(() => {
+        busy(6);
+        s.setTimeout(() => done++, 0);
+      }));
+    }
+    while (done < 60) await new Promise((r) => setTimeout(r, 5));
+    clearImmediate(timer);
+    const perTurn = new Map<number, number>();
+    for (const t of runs) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    expect(runs.length).toBeGreaterThan(1);
+    expect(Math.max(...perTurn.values())).toBe(1);
+    s.stop();
+  });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
@@ -12,11 +12,17 @@ import type { ControlServer as ControlServerType } from '../../src/app/fleet/con
  * first), so its processes and threads start without tsx's loader, as `evse-edge sim`'s do.
  * BENCH_FLEET_SOURCES=1 runs src/ through tsx instead (no build; heavier, slower to start).
  */
-const FROM = process.env.BENCH_FLEET_SOURCES === '1' ? '../../src' : '../../dist';
-const ext = FROM.endsWith('src') ? 'ts' : 'js';
-const { defaultRampPerSec, FleetRunner } = (await import(`${FROM}/app/fleet/runner.${ext}`)) as typeof import('../../src/app/fleet/runner.js');
-const { totals } = (await import(`${FROM}/app/fleet/report.${ext}`)) as typeof import('../../src/app/fleet/report.js');
-const { ControlServer } = (await import(`${FROM}/app/fleet/control/server.${ext}`)) as typeof import('../../src/app/fleet/control/server.js');
+const FROM = process.env.BENCH_FLEET_SOURCES === '1' ? resolve(import.meta.dirname, '../../src') : resolve(import.meta.dirname, '../../dist');
+/**
+ * BENCH_FLEET_BUILD=<dist directory of another checkout>: that build's fleet under this harness
+ * and this checkout's central system, for a side-by-side comparison (an older build keeps its
+ * fleet in sim/fleet/).
+ */
+const BUILD = process.env.BENCH_FLEET_BUILD ? resolve(process.env.BENCH_FLEET_BUILD) : FROM;
+const ext = BUILD.endsWith('src') ? 'ts' : 'js';
+const FLEET_DIR = existsSync(`${BUILD}/app/fleet/runner.${ext}`) ? `${BUILD}/app/fleet` : `${BUILD}/sim/fleet`;
+const { defaultRampPerSec, FleetRunner } = (await import(`${FLEET_DIR}/runner.${ext}`)) as typeof import('../../src/app/fleet/runner.js');
+const { totals } = (await import(`${FLEET_DIR}/report.${ext}`)) as typeof import('../../src/app/fleet/report.js');
 
 const BIN = resolve(import.meta.dirname, '../../bin/evse-edge.js');
 /** Chargers one central-system process serves (a socket each; 20,000 open files per process here). */
@@ -197,11 +203,11 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
         const openAt = allAcceptedAt ?? (everyStartedAt === undefined ? undefined : everyStartedAt + RAMP_GRACE_S * 1000);
         if (openAt !== undefined && s.elapsedMs >= openAt + settleS * 1000 && s.elapsedMs < wallS * 1000) {
           if (steady.at0 === undefined) Object.assign(steady, { at0: s.elapsedMs, cpu0: u.fleet.cpuS, csms0: u.csms.cpuS, calls0: calls, msgs0: msgs, acceptedAt0: accepted });
-          Object.assign(steady, { at: s.elapsedMs, cpu: u.fleet.cpuS, csms: u.csms.cpuS, calls, msgs, lagP99: Math.max(steady.lagP99, s.lagP99Ms), lagMax: Math.max(steady.lagMax, s.lagMaxMs) });
+          Object.assign(steady, { at: s.elapsedMs, cpu: u.fleet.cpuS, csms: u.csms.cpuS, calls, msgs, lagP99: Math.max(steady.lagP99, s.lagP99Ms), lagMax: Math.max(steady.lagMax, s.lagMaxMs ?? NaN) });
         }
         if (process.env.BENCH_FLEET_VERBOSE) {
           const pct = (a: number, b: number) => (dt > 0 ? `${(((a - b) / dt) * 100).toFixed(0)}%` : '?');
-          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms lagmax=${s.lagMaxMs.toFixed(0)}ms rss=${(u.fleet.rssKb / 1024).toFixed(0)}MB (${u.fleet.pids} processes) cpu fleet=${pct(u.fleet.cpuS, last.fleet.cpuS)} csms=${pct(u.csms.cpuS, last.csms.cpuS)}\n`);
+          process.stderr.write(`${(s.elapsedMs / 1000).toFixed(0)}s accepted=${s.gauges.accepted} calls/s=${s.callsPerS.toFixed(0)} p50=${s.p50Ms.toFixed(0)} p99=${s.p99Ms.toFixed(0)}ms lag=${s.lagP99Ms.toFixed(0)}ms lagmax=${(s.lagMaxMs ?? NaN).toFixed(0)}ms rss=${(u.fleet.rssKb / 1024).toFixed(0)}MB (${u.fleet.pids} processes) cpu fleet=${pct(u.fleet.cpuS, last.fleet.cpuS)} csms=${pct(u.csms.cpuS, last.csms.cpuS)}\n`);
         }
         last = u;
         lastAt = s.elapsedMs;
@@ -211,6 +217,7 @@ export async function benchFleet(opts: { count?: number; wallS?: number; timeSca
     let closeBrowser: (() => Promise<void>) | undefined;
     let browserCpu0 = 0;
     if (controlOn) {
+      const { ControlServer } = (await import(`${FLEET_DIR}/control/server.${ext}`)) as typeof import('../../src/app/fleet/control/server.js');
       control = new ControlServer({ listen: '127.0.0.1:0', fleet: runner, count });
       const url = await control.start();
       if (dashboard) {

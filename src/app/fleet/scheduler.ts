@@ -184,8 +184,7 @@ export class Scheduler {
   private readonly runDueOnTimer = (): void => {
     if (this.ranInTimersPhase) {
       this.timer = undefined;
-      this.armedFor = -1;
-      this.immediate = setImmediate(this.runDue);
+      this.runAfterIO();
       return;
     }
     this.ranInTimersPhase = true;
@@ -234,11 +233,15 @@ export class Scheduler {
         break;
       }
     }
-    if (more) {
-      // Due events remain: go on after the I/O that is waiting (setImmediate runs after poll).
-      this.armedFor = -1;
-      this.immediate = setImmediate(this.runDue);
-    } else this.arm();
+    // Due events remain: go on after the I/O that is waiting.
+    if (more) this.runAfterIO();
+    else this.arm();
+  }
+
+  /** Run again in the check phase (setImmediate runs after the poll phase); at() and setTimeout() do not re-arm meanwhile. */
+  private runAfterIO(): void {
+    this.armedFor = -1;
+    this.immediate = setImmediate(this.runDue);
   }
 
   private peek(): Entry | undefined {

@@ -195,6 +195,25 @@ describe('scenarios', () => {
   });
 });
 
+/** The event loop's turns, counted in its check phase (after the poll phase, where sockets are read) by an immediate that re-arms itself. */
+function countTurns(): { turns: () => number; stop: () => void } {
+  let turns = 0;
+  let timer: NodeJS.Immediate;
+  const tick = () => {
+    turns++;
+    timer = setImmediate(tick);
+  };
+  timer = setImmediate(tick);
+  return { turns: () => turns, stop: () => clearImmediate(timer) };
+}
+
+/** How many times each value occurs. */
+function countPer(values: number[]): Map<number, number> {
+  const per = new Map<number, number>();
+  for (const v of values) per.set(v, (per.get(v) ?? 0) + 1);
+  return per;
+}
+
 describe('scheduler', () => {
   it('runs events in time order on one timer, at the time scale, and never past its end', async () => {
     let wall = 0;
@@ -233,21 +252,14 @@ describe('scheduler', () => {
     let wall = 0;
     const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, sliceMs: 5 });
     s.start();
-    // The event loop's turns, counted by an immediate that re-arms itself (once per turn).
-    let turns = 0;
-    const tick = () => {
-      turns++;
-      timer = setImmediate(tick);
-    };
-    let timer = setImmediate(tick);
+    const loop = countTurns();
     const ran: { i: number; turn: number }[] = [];
     // Each event takes 1 wall ms: a slice of 5 ms ends at the next clock read (every 16 events).
-    for (let i = 0; i < 100; i++) s.at(0, () => { ran.push({ i, turn: turns }); wall += 1; });
+    for (let i = 0; i < 100; i++) s.at(0, () => { ran.push({ i, turn: loop.turns() }); wall += 1; });
     while (ran.length < 100) await new Promise((r) => setTimeout(r, 1));
-    clearImmediate(timer);
+    loop.stop();
     expect(ran.map((r) => r.i)).toEqual([...Array(100).keys()]);
-    const perTurn = new Map<number, number>();
-    for (const r of ran) perTurn.set(r.turn, (perTurn.get(r.turn) ?? 0) + 1);
+    const perTurn = countPer(ran.map((r) => r.turn));
     expect(perTurn.size).toBeGreaterThanOrEqual(5);
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(16);
     s.stop();
@@ -257,20 +269,14 @@ describe('scheduler', () => {
     const wall = 0; // the wall clock stands still: only the count can end a slice
     const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, maxEventsPerSlice: 50 });
     s.start();
-    let turns = 0;
-    const tick = () => {
-      turns++;
-      timer = setImmediate(tick);
-    };
-    let timer = setImmediate(tick);
+    const loop = countTurns();
     // Each event is a poll that returns at once and records its sample in a microtask.
     const recorded: { i: number; turn: number }[] = [];
-    for (let i = 0; i < 400; i++) s.at(0, () => void Promise.resolve().then(() => recorded.push({ i, turn: turns })));
+    for (let i = 0; i < 400; i++) s.at(0, () => void Promise.resolve().then(() => recorded.push({ i, turn: loop.turns() })));
     while (recorded.length < 400) await new Promise((r) => setTimeout(r, 1));
-    clearImmediate(timer);
+    loop.stop();
     expect(recorded.map((r) => r.i)).toEqual([...Array(400).keys()]);
-    const perTurn = new Map<number, number>();
-    for (const r of recorded) perTurn.set(r.turn, (perTurn.get(r.turn) ?? 0) + 1);
+    const perTurn = countPer(recorded.map((r) => r.turn));
     expect(Math.max(...perTurn.values())).toBe(50);
     expect(perTurn.size).toBeGreaterThanOrEqual(8);
     s.stop();
@@ -278,20 +284,14 @@ describe('scheduler', () => {
 
   it('runs once per timers phase: microtasks that schedule more events cannot make its timer fire again before the loop reads its sockets', async () => {
     const s = new Scheduler({ startMs: 0, timeScale: 1, maxEventsPerSlice: 1000 });
-    // The loop's turns, counted in its check phase (after the poll phase, where sockets are read).
-    let turns = 0;
-    const tick = () => {
-      turns++;
-      timer = setImmediate(tick);
-    };
-    let timer = setImmediate(tick);
+    const loop = countTurns();
     // The turn of each run its timer started (a run the timer defers to the check phase is not one).
     const runs: number[] = [];
     const inner = s as unknown as { run: () => void; runDueOnTimer: () => void };
     let onTimer = false;
     const run = inner.run;
     inner.run = function (this: Scheduler) {
-      if (onTimer) runs.push(turns);
+      if (onTimer) runs.push(loop.turns());
       run.call(this);
     };
     const runDueOnTimer = inner.runDueOnTimer;
@@ -318,9 +318,8 @@ describe('scheduler', () => {
       }));
     }
     while (done < 60) await new Promise((r) => setTimeout(r, 5));
-    clearImmediate(timer);
-    const perTurn = new Map<number, number>();
-    for (const t of runs) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    loop.stop();
+    const perTurn = countPer(runs);
     expect(runs.length).toBeGreaterThan(1);
     expect(Math.max(...perTurn.values())).toBe(1);
     s.stop();

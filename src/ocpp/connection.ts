@@ -59,11 +59,112 @@ export function classifyCallError(err: unknown, rejectedLocally = false): CallFa
  */
 class QuietableClient extends RPCClient {
   silent = false;
+  /** What answers which action, in place of ocpp-rpc's per-client Map (see HandlerLookup). */
+  readonly handlers = new HandlerLookup(this);
+
+  constructor(options: RPCClientOptions) {
+    super(options);
+    (this as unknown as RpcClientInternals)._handlers = this.handlers;
+  }
 
   override sendRaw(message: string): void {
     // JSON.stringify of an OCPP-J frame starts with its message type: 3 CALLRESULT, 4 CALLERROR.
     if (this.silent && (message.startsWith('[3,') || message.startsWith('[4,'))) return;
     super.sendRaw(message);
+  }
+
+  /**
+   * ocpp-rpc's keep-alive, at a fleet's cost: the same pings (one each pingIntervalMs, put off by
+   * any traffic with deferPingsOnActivity; an unanswered ping by the next one ends the socket),
+   * from one timer. ocpp-rpc's own waits on an EventEmitter through events.once with an
+   * AbortController, an async loop holding some 1.5 KB per connection.
+   */
+  _keepAlive(): void {
+    const self = this as unknown as RpcClientInternals;
+    if (self._nextPingTimeout) clearTimeout(self._nextPingTimeout);
+    self._nextPingTimeout = undefined;
+    const intervalMs = self._options.pingIntervalMs ?? 0;
+    if (self._state !== OPEN_STATE || !(intervalMs > 0 && intervalMs <= 2_147_483_647)) return;
+    // ocpp-rpc aborts it on a disconnect.
+    self._keepAliveAbortController = this.handlers;
+    self._nextPingTimeout = setTimeout(pingDue, intervalMs, this);
+  }
+}
+
+/** ocpp-rpc 2.x internals the client above reads and writes (the pings and handlers tests in test/ocpp/ exercise them against real peers). */
+interface RpcClientInternals {
+  _handlers: unknown;
+  _options: { pingIntervalMs?: number };
+  _state: number;
+  _ws?: { ping(): void; terminate(): void };
+  _nextPingTimeout?: NodeJS.Timeout;
+  _keepAliveAbortController?: { abort(): void };
+  _pendingPingResponse: boolean;
+  _lastPingTime: number;
+}
+
+/** ocpp-rpc's OPEN state (RPCClient.OPEN, as WebSocket's). */
+const OPEN_STATE = 1;
+
+function pingDue(client: QuietableClient): void {
+  const self = client as unknown as RpcClientInternals;
+  if (self._state !== OPEN_STATE || !self._ws) return;
+  if (self._pendingPingResponse) {
+    // The last ping went unanswered for a whole interval.
+    self._ws.terminate();
+    return;
+  }
+  self._lastPingTime = Date.now();
+  self._pendingPingResponse = true;
+  try {
+    self._ws.ping();
+  } catch {
+    self._ws.terminate();
+    return;
+  }
+  self._nextPingTimeout?.refresh();
+}
+
+type RpcHandler = (call: { method: string; params: unknown }) => unknown;
+
+/**
+ * ocpp-rpc looks a CALL's handler up with `_handlers.get(method)`. A connection answers most
+ * actions through one shared table and one dispatch function, so this answers from that table
+ * instead of a Map of some 25 entries per connection (1 KB each of a fleet's chargers); actions
+ * set one by one (`handle`) are kept apart. Also stands for the keep-alive's abort: ocpp-rpc
+ * calls abort() on a disconnect, which stops the ping timer.
+ */
+class HandlerLookup {
+  private explicit?: Map<string, RpcHandler>;
+  /** The actions answered by `tableHandler`. */
+  table?: { has(action: string): boolean };
+  tableHandler?: RpcHandler;
+
+  /** `client`: the one whose ping timer abort() stops. */
+  constructor(private readonly client: QuietableClient) {}
+
+  get(method: string): RpcHandler | undefined {
+    return this.explicit?.get(method) ?? (this.table?.has(method) ? this.tableHandler : undefined);
+  }
+
+  set(method: string, handler: RpcHandler): this {
+    (this.explicit ??= new Map()).set(method, handler);
+    return this;
+  }
+
+  delete(method: string): boolean {
+    return this.explicit?.delete(method) ?? false;
+  }
+
+  clear(): void {
+    this.explicit = undefined;
+    this.table = undefined;
+    this.tableHandler = undefined;
+  }
+
+  abort(): void {
+    const self = this.client as unknown as RpcClientInternals;
+    if (self._nextPingTimeout) clearTimeout(self._nextPingTimeout);
   }
 }
 
@@ -380,7 +481,8 @@ export class OcppConnection<Out extends Record<keyof Out, [any, any]>, In extend
   handleTable<C>(table: ReadonlyMap<string, (request: unknown, context: C) => unknown>, context: C): void {
     this.table = table as ReadonlyMap<string, (request: unknown, context: unknown) => unknown>;
     this.tableContext = context;
-    for (const action of table.keys()) this.client.handle(action, this.dispatch);
+    this.client.handlers.table = table;
+    this.client.handlers.tableHandler = this.dispatch;
   }
 
   /** Told of every CALL from the peer once a handler has answered it: its result, or undefined for a CALLERROR; and its request. */

@@ -69,7 +69,8 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   private pumpRequested = false;
   /** How many queued events delivery reads at a time: the head, and for a version that batches (1.6 MeterValues), the one after it. */
   protected readonly lookahead: 1 | 2 = 1;
-  private readonly unsubscribers: (() => void)[] = [];
+  /** The status listeners of the current run (between start and halt). */
+  private watched?: { evse: (s: EvseCondition) => void; station?: (s: StationCondition) => void };
   protected readonly log: Log;
   protected readonly connection: AnyConnection;
   /** When the link entered its current state (epoch ms). */
@@ -132,21 +133,13 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
     this.stopped = false;
     const c = this.connection;
     const cp = this.session.chargePoint;
-    const statuses = this.watchStatuses();
+    const statuses = (this.watched = this.watchStatuses());
     c.on('open', this.onOpen);
     c.on('close', this.onClose);
     cp.on('status', statuses.evse);
     cp.on('queued', this.wake);
-    this.unsubscribers.push(
-      () => c.off('open', this.onOpen), () => c.off('close', this.onClose),
-      () => cp.off('status', statuses.evse), () => cp.off('queued', this.wake),
-    );
     // The station's own condition, for a version that reports it (1.6: connector 0).
-    const station = statuses.station;
-    if (station) {
-      cp.on('station-status', station);
-      this.unsubscribers.push(() => cp.off('station-status', station));
-    }
+    if (statuses.station) cp.on('station-status', statuses.station);
     c.start();
     // Started once the version was negotiated (several offered): the connection is already open.
     if (c.open) this.onOpen();
@@ -155,7 +148,18 @@ export abstract class OcppSession<Calls extends Record<keyof Calls, [any, any]>>
   /** Start no CALL from now on and cancel every timer (synchronous); stop() then closes the link. */
   halt(): void {
     this.stopped = true;
-    for (const off of this.unsubscribers.splice(0)) off();
+    // Stop listening (one run's listeners; a halted link started again adds them anew).
+    const watched = this.watched;
+    if (watched) {
+      this.watched = undefined;
+      const c = this.connection;
+      const cp = this.session.chargePoint;
+      c.off('open', this.onOpen);
+      c.off('close', this.onClose);
+      cp.off('status', watched.evse);
+      cp.off('queued', this.wake);
+      if (watched.station) cp.off('station-status', watched.station);
+    }
     this.heartbeatTimer?.cancel();
     this.bootTimer?.cancel();
     this.pumpTimer?.cancel();

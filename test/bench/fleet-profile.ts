@@ -85,7 +85,18 @@ setTimeout(async () => {
   }
   gc?.(); mid = process.memoryUsage();
   if (process.env.HEAP_SPACES) console.error(JSON.stringify((await import('node:v8')).getHeapSpaceStatistics().map((x) => [x.space_name, Math.round(x.space_size / 2 ** 20), Math.round(x.space_used_size / 2 ** 20)])));
-  if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
+  if (process.env.HEAP_SNAPSHOT) {
+    // The scripts' URLs by V8 script id, to name the closures by the snapshot's locations.
+    const { Session } = await import('node:inspector');
+    const dbg = new Session();
+    dbg.connect();
+    const scripts: Record<string, string> = {};
+    dbg.on('Debugger.scriptParsed', (m) => { scripts[m.params.scriptId] = m.params.url; });
+    await new Promise<void>((r) => dbg.post('Debugger.enable', () => r()));
+    dbg.disconnect();
+    (await import('node:fs')).writeFileSync(`${process.env.HEAP_SNAPSHOT}.scripts.json`, JSON.stringify(scripts));
+    (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
+  }
 }, (wallS * 1000) / 2).unref();
 // STALLS=1: when (s from start) the event loop stalled over 100 ms, and for how long.
 const stalls: string[] = [];

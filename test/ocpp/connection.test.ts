@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CallFailedError, OcppConnection, type CallOutcome } from '../../src/ocpp/connection.js';
 import type { CentralSystemCalls, ChargePointCalls } from '../../src/ocpp/v16/messages.js';
@@ -109,6 +111,37 @@ describe('OcppConnection WebSocket pings', () => {
     } finally {
       await conn.stop();
       await csms.stop();
+    }
+  });
+
+  it('a ping left unanswered for an interval ends the socket, and the connection reconnects', async () => {
+    // A peer that accepts the upgrade and never answers a ping (ws's autoPong off): a silent partition.
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false, handleProtocols: (p) => (p.has('ocpp1.6') ? 'ocpp1.6' : false) });
+    await once(server, 'listening');
+    const pingsSeen: number[] = [];
+    let upgrades = 0;
+    server.on('connection', (ws) => {
+      upgrades++;
+      ws.on('ping', () => pingsSeen.push(upgrades));
+    });
+    const conn = new OcppConnection<ChargePointCalls, CentralSystemCalls>({
+      endpoint: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, identity: 'CP-PING-2', protocol: 'ocpp1.6', callTimeoutMs: 5_000, pingIntervalMs: 200,
+      backoff: { initialDelayMs: 50, maxDelayMs: 100 },
+    }, silentLog);
+    const closes: number[] = [];
+    conn.on('close', ({ code }) => closes.push(code));
+    try {
+      const opened = once(conn, 'open');
+      conn.start();
+      await opened;
+      await waitFor(() => closes.length >= 1, 10_000, 'the link closed after an unanswered ping');
+      // The first ping went out on the first socket; no second one followed on it (the socket ended instead).
+      expect(pingsSeen.filter((u) => u === 1)).toEqual([1]);
+      expect(closes[0]).toBe(1006);
+      await waitFor(() => upgrades >= 2 && conn.open, 10_000, 'reconnected');
+    } finally {
+      await conn.stop();
+      server.close();
     }
   });
 });

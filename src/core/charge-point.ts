@@ -411,7 +411,7 @@ export class ChargePoint extends EventEmitter<ChargePointEvents> {
     }
     if (before === 'error') {
       this.log.info('EVSE board out of its error state', { evseId: c.id, vehicle: v });
-      if (c.faults.delete(PILOT_FAULT.source)) this.emit('fault', { evseId: c.id, fault: { ...PILOT_FAULT, active: false } });
+      if (c.clearFault(PILOT_FAULT.source)) this.emit('fault', { evseId: c.id, fault: { ...PILOT_FAULT, active: false } });
     }
     if (v === 'disconnected') {
       c.finishing = false;

@@ -90,6 +90,9 @@ export interface ActiveSession {
   reportedLimitA?: number;
 }
 
+/** The faults of a part without any (shared, never written). */
+const NO_FAULTS: ReadonlyMap<string, FaultReport> = new Map();
+
 /** One EVSE (with its one connector): what the core holds of it. */
 export class EvseState {
   availability: Availability = 'Operative';
@@ -103,7 +106,13 @@ export class EvseState {
   finishing = false;
   /** A session is being started (its meter read is on its way). */
   starting = false;
-  faults = new Map<string, FaultReport>();
+  /** Active faults by source (none: most EVSEs most of the time, so no Map until the first). */
+  get faults(): ReadonlyMap<string, FaultReport> { return this.activeFaults ?? NO_FAULTS; }
+  private activeFaults?: Map<string, FaultReport>;
+  /** Raise (or replace) the fault from f.source. */
+  raise(f: FaultReport): void { (this.activeFaults ??= new Map()).set(f.source, f); }
+  /** Clear the fault from `source`: whether there was one. */
+  clearFault(source: string): boolean { return this.activeFaults?.delete(source) ?? false; }
   /** The condition last derived (held while a session is being stopped), and the one last emitted. */
   lastCondition?: EvseCondition;
   lastEmitted?: EvseCondition;
@@ -131,7 +140,11 @@ export class EvseState {
 
 /** The station as a whole: its own faults and availability. */
 export class StationState {
-  readonly faults = new Map<string, FaultReport>();
+  /** Active faults by source. */
+  get faults(): ReadonlyMap<string, FaultReport> { return this.activeFaults ?? NO_FAULTS; }
+  private activeFaults?: Map<string, FaultReport>;
+  raise(f: FaultReport): void { (this.activeFaults ??= new Map()).set(f.source, f); }
+  clearFault(source: string): boolean { return this.activeFaults?.delete(source) ?? false; }
   availability: Availability = 'Operative';
   /** The station's condition last emitted. */
   lastCondition?: StationCondition;

@@ -51,10 +51,10 @@ export interface DisplayMessageStore {
 }
 
 export class MemoryDisplayMessageStore implements DisplayMessageStore {
-  private readonly items = new Map<number, DisplayMessage>();
-  all() { return [...this.items.values()]; }
-  put(m: DisplayMessage) { this.items.set(m.id, m); }
-  remove(id: number) { this.items.delete(id); }
+  private items?: Map<number, DisplayMessage>;
+  all() { return this.items ? [...this.items.values()] : []; }
+  put(m: DisplayMessage) { (this.items ??= new Map()).set(m.id, m); }
+  remove(id: number) { this.items?.delete(id); }
 }
 
 /** What the station can show; a message asking for more is refused with the matching status. */
@@ -179,6 +179,9 @@ const MAX_WAIT_MS = 6 * 3_600_000;
 /** How long each NormalCycle message stays before the next one, ms. */
 export const DEFAULT_CYCLE_MS = 10_000;
 
+/** No display messages (shared by every DisplayMessages holding none; never written). */
+const NO_MESSAGES: ReadonlyMap<number, DisplayMessage> = new Map();
+
 /**
  * The station's display messages: set, replaced by id, listed, cleared, expired at their end and
  * removed with their transaction; plus personal messages for a moment. `change` fires whenever
@@ -187,12 +190,13 @@ export const DEFAULT_CYCLE_MS = 10_000;
  */
 export class DisplayMessages {
   private readonly events = new EventEmitter<{ change: [] }>();
-  private readonly items = new Map<number, DisplayMessage>();
+  /** The messages held: a shared empty Map until the first (most chargers hold none); written through ownItems(). */
+  private items: ReadonlyMap<number, DisplayMessage> = NO_MESSAGES;
   private personal: PersonalMessage[] = [];
   /** What an idle EVSE shows when nothing else is for it (1.6 California Pricing's DefaultPrice text). */
   private fallback?: MessageContent;
   /** The central system's latest cost per EVSE (of its current or last session). */
-  private readonly costs = new Map<EvseId, CentralCost>();
+  private costs?: Map<EvseId, CentralCost>;
   private timer?: Timer;
   private started = false;
   readonly cycleMs: number;
@@ -204,7 +208,7 @@ export class DisplayMessages {
     cycleMs?: number;
     log: Log;
   }) {
-    for (const m of o.store.all()) this.items.set(m.id, m);
+    for (const m of o.store.all()) this.ownItems().set(m.id, m);
     this.cycleMs = o.cycleMs ?? DEFAULT_CYCLE_MS;
   }
 
@@ -252,7 +256,7 @@ export class DisplayMessages {
     if (!this.items.has(m.id) && this.items.size >= caps.maxMessages()) return refuse('Rejected', `the station holds its maximum of ${caps.maxMessages()} messages`);
     const stored: DisplayMessage = { ...m, setAt: now };
     this.o.store.put(stored);
-    this.items.set(m.id, stored);
+    this.ownItems().set(m.id, stored);
     this.o.log.info('display message set', { messageId: m.id, priority: m.priority, state: m.state, transaction: m.sessionId !== undefined });
     this.changed();
     return { status: 'Accepted' };
@@ -263,7 +267,7 @@ export class DisplayMessages {
     this.expire();
     if (!this.items.has(id)) return false;
     this.o.store.remove(id);
-    this.items.delete(id);
+    this.ownItems().delete(id);
     this.changed();
     return true;
   }
@@ -281,7 +285,7 @@ export class DisplayMessages {
     const ids = [...this.items.values()].filter((m) => m.sessionId === sessionId).map((m) => m.id);
     for (const id of ids) {
       this.o.store.remove(id);
-      this.items.delete(id);
+      this.ownItems().delete(id);
     }
     if (ids.length) this.changed();
   }
@@ -300,17 +304,17 @@ export class DisplayMessages {
 
   /** The central system told the cost of a session (2.0.1 CostUpdated, a TransactionEvent's totalCost). */
   costUpdated(cost: CentralCost): void {
-    const before = this.costs.get(cost.evseId);
+    const before = this.costs?.get(cost.evseId);
     // A late running cost never replaces the final one of the same session.
     if (before && before.sessionId === cost.sessionId && before.final && !cost.final) return;
-    this.costs.set(cost.evseId, { ...cost });
+    (this.costs ??= new Map()).set(cost.evseId, { ...cost });
     this.o.log.debug('cost from the central system', { evseId: cost.evseId, final: cost.final });
     this.events.emit('change');
   }
 
   /** The central system's latest cost of the EVSE's current or last session, if it told one. */
   costOf(evseId: EvseId): CentralCost | undefined {
-    return this.costs.get(evseId);
+    return this.costs?.get(evseId);
   }
 
   /**
@@ -338,13 +342,19 @@ export class DisplayMessages {
     return [...this.items.values()].filter((m) => m.priority === 'NormalCycle').length > 1;
   }
 
+  /** The messages, to write. */
+  private ownItems(): Map<number, DisplayMessage> {
+    if (this.items === NO_MESSAGES) this.items = new Map();
+    return this.items as Map<number, DisplayMessage>;
+  }
+
   private expire(): void {
     const now = this.o.clock.now();
     let removed = 0;
     for (const m of [...this.items.values()]) {
       if (m.endsAt !== undefined && m.endsAt <= now) {
         this.o.store.remove(m.id);
-        this.items.delete(m.id);
+        this.ownItems().delete(m.id);
         removed++;
       }
     }

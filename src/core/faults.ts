@@ -23,12 +23,12 @@ export class Faults {
 
   /** A fault the core raises on an EVSE. */
   set(c: EvseState, source: string, errorCode: ConnectorErrorCode, info?: string): void {
-    c.faults.set(source, { source, errorCode, info, active: true });
+    c.raise({ source, errorCode, info, active: true });
     this.statuses.refresh(c);
   }
 
   clear(c: EvseState, source: string): void {
-    if (c.faults.delete(source)) this.statuses.refresh(c);
+    if (c.clearFault(source)) this.statuses.refresh(c);
   }
 
   /** Whether a fault from `source` is active (on the station or any EVSE). */
@@ -46,9 +46,9 @@ export class Faults {
     // A fault names its EVSE in its source ("meter:1"), or none: the station's ("reader").
     const m = /:(\d+)$/.exec(f.source);
     const c = m ? this.b.evses.get(Number(m[1])) : undefined;
-    const faults = c ? c.faults : this.b.station.faults;
-    if (f.active) faults.set(f.source, f);
-    else faults.delete(f.source);
+    const holder = c ?? this.b.station;
+    if (f.active) holder.raise(f);
+    else holder.clearFault(f.source);
     if (c) {
       this.b.emit('fault', { evseId: c.id, fault: f });
       this.statuses.refresh(c);

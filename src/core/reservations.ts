@@ -28,10 +28,10 @@ export interface ReservationStore {
 }
 
 export class MemoryReservationStore implements ReservationStore {
-  private readonly items = new Map<number, Reservation>();
-  all() { return [...this.items.values()]; }
-  put(r: Reservation) { this.items.set(r.reservationId, r); }
-  remove(id: number) { this.items.delete(id); }
+  private items?: Map<number, Reservation>;
+  all() { return this.items ? [...this.items.values()] : []; }
+  put(r: Reservation) { (this.items ??= new Map()).set(r.reservationId, r); }
+  remove(id: number) { this.items?.delete(id); }
 }
 
 /**
@@ -69,8 +69,8 @@ const MAX_WAIT_MS = 6 * 3_600_000;
 export class Reservations implements ReservationPolicy {
   private readonly events = new EventEmitter<{ change: []; ended: [ReservationEnd] }>();
   private timer?: Timer;
-  /** Kept in memory (status derivation asks often); written through to the store. */
-  private readonly items = new Map<number, Reservation>();
+  /** Kept in memory (status derivation asks often); written through to the store. No Map while there are none (most chargers, most of the time). */
+  private items?: Map<number, Reservation>;
 
   constructor(private readonly o: {
     store: ReservationStore;
@@ -81,21 +81,21 @@ export class Reservations implements ReservationPolicy {
     anyEvseSupported: () => boolean;
     log: Log;
   }) {
-    for (const r of o.store.all()) this.items.set(r.reservationId, r);
+    for (const r of o.store.all()) (this.items ??= new Map()).set(r.reservationId, r);
   }
 
   private all(): Reservation[] {
-    return [...this.items.values()];
+    return this.items ? [...this.items.values()] : [];
   }
 
   private put(r: Reservation): void {
     this.o.store.put(r);
-    this.items.set(r.reservationId, r);
+    (this.items ??= new Map()).set(r.reservationId, r);
   }
 
   private remove(id: number): void {
     this.o.store.remove(id);
-    this.items.delete(id);
+    this.items?.delete(id);
   }
 
   /** Drop what expired while we were down and watch the rest. */

@@ -16,7 +16,7 @@ import type { StatusBoard } from './status.js';
 
 export class Sessions {
   /** Stops that could not be written (store faulted), recorded when the store is back. */
-  private readonly unrecordedStops = new Map<string, SessionStop>();
+  private unrecordedStops?: Map<string, SessionStop>;
 
   constructor(
     private readonly b: CoreBase,
@@ -139,7 +139,7 @@ export class Sessions {
       // Disk full or failing: the stop is kept in memory and recorded as soon as the store takes
       // writes again (or, after a restart, the session is closed from its last checkpoint).
       this.b.log.error('session stop could not be recorded: will retry', { evseId: c.id, localId: s.record.localId, err });
-      this.unrecordedStops.set(s.record.localId, stop);
+      (this.unrecordedStops ??= new Map()).set(s.record.localId, stop);
       this.deps.faults.report({ ...STORE_FAULT });
     }
     c.session = undefined;
@@ -170,10 +170,10 @@ export class Sessions {
 
   /** The store takes writes again: record the stops it refused. */
   recordPendingStops(): void {
-    for (const [localId, stop] of this.unrecordedStops) {
+    for (const [localId, stop] of this.unrecordedStops ?? []) {
       try {
         this.deps.ledger.close(localId, stop);
-        this.unrecordedStops.delete(localId);
+        this.unrecordedStops!.delete(localId);
         this.b.log.info('session stop recorded after the store came back', { localId });
         this.b.emit('queued');
       } catch (err) {

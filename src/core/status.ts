@@ -120,7 +120,7 @@ function faultOf(f: FaultReport): { errorCode: FaultReport['errorCode']; info?: 
   return { errorCode: f.errorCode, ...(f.info !== undefined ? { info: f.info } : {}) };
 }
 
-function firstOf<V>(m: Map<string, V>): V | undefined {
+function firstOf<V>(m: ReadonlyMap<string, V>): V | undefined {
   for (const v of m.values()) return v;
   return undefined;
 }

@@ -47,7 +47,8 @@ export class SimConnector {
   private offeredA = 0;
   private ev?: SimVehicle;
   private state: VehicleState = 'disconnected';
-  private readonly listeners = new Set<(s: VehicleState) => void>();
+  /** Replaced, never changed in place (see SimFaultSource). */
+  private listeners: readonly ((s: VehicleState) => void)[] = [];
   private readonly prng: Prng;
   private pendingTimer?: Timer;
   /** Reads that will fail (fault injection). */
@@ -74,8 +75,10 @@ export class SimConnector {
         return self.state;
       },
       onVehicleChange(l) {
-        self.listeners.add(l);
-        return () => self.listeners.delete(l);
+        self.listeners = [...self.listeners, l];
+        return () => {
+          self.listeners = self.listeners.filter((x) => x !== l);
+        };
       },
       async offer(a, opts) {
         return self.offer(a, opts?.suspend ?? false);

@@ -201,9 +201,9 @@ export class SqliteLedger implements SessionLedger {
    * remembered once its row is inserted; a transaction that rolls back forgets the session's
    * number (write()), so the database's answer is read again and no number is skipped.
    */
-  private readonly eventSeqs = new Map<string, number>();
+  private eventSeqs?: Map<string, number>;
   /** The EVSE of each session this ledger opened or looked up and has not closed: read at every sample. */
-  private readonly evseOf = new Map<string, number>();
+  private evseOf?: Map<string, number>;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -337,7 +337,7 @@ export class SqliteLedger implements SessionLedger {
       this.q.settleOpening.run('closed', localId);
       this.enqueue('stop', localId, end.timestamp, payload, r.event_count);
     });
-    this.eventSeqs.delete(localId);
+    this.eventSeqs?.delete(localId);
   }
 
   sample(localId: string, sample: Sample, queue: boolean): void {
@@ -399,15 +399,15 @@ export class SqliteLedger implements SessionLedger {
       this.recordCost(localId, stop);
     });
     // Closed: no event follows.
-    this.eventSeqs.delete(localId);
-    this.evseOf.delete(localId);
+    this.eventSeqs?.delete(localId);
+    this.evseOf?.delete(localId);
   }
 
   private connectorOf(localId: string): number | undefined {
-    let id = this.evseOf.get(localId);
+    let id = this.evseOf?.get(localId);
     if (id === undefined) {
       id = this.q.connectorOf.get(localId) as number | undefined;
-      if (id !== undefined) this.evseOf.set(localId, id);
+      if (id !== undefined) (this.evseOf ??= new Map()).set(localId, id);
     }
     return id;
   }
@@ -508,20 +508,20 @@ export class SqliteLedger implements SessionLedger {
     try {
       transact(this.db, fn);
     } catch (err) {
-      this.eventSeqs.delete(localId);
+      this.eventSeqs?.delete(localId);
       throw err;
     }
   }
 
   /** The session's next event number (tx_seq); taken by enqueue() once the row is inserted. */
   private nextEventSeq(localId: string): number {
-    return this.eventSeqs.get(localId) ?? (this.q.nextEvent.get({ localId }) as number);
+    return this.eventSeqs?.get(localId) ?? (this.q.nextEvent.get({ localId }) as number);
   }
 
   private enqueue(kind: 'start' | 'meter' | 'stop', localId: string, at: number, event: SessionOpenedEvent | SessionSampledEvent | SessionClosedEvent | TransactionOpenedEvent, seq: number): void {
     const online = this.online?.();
     this.q.enqueue.run(this.chargePointId, kind, localId, at, JSON.stringify(event), seq, online === undefined ? null : online ? 0 : 1);
-    this.eventSeqs.set(localId, seq + 1);
+    (this.eventSeqs ??= new Map()).set(localId, seq + 1);
   }
 
   private insertSample(localId: string, s: Sample): void {

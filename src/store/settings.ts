@@ -7,7 +7,8 @@ import type { SqliteDatabase } from './database.js';
  * imports OCPP; test/ocpp/store-ports.test.ts checks the fit).
  */
 export class SqliteSettings {
-  private readonly values = new Map<string, string>();
+  /** The values written (no Map while there are none: a fleet's chargers mostly run on defaults). */
+  private values?: Map<string, string>;
   private readonly upsert;
 
   /** `onChange`: told of every value written, after it is stored. */
@@ -16,20 +17,20 @@ export class SqliteSettings {
     this.upsert = db.prepare(`INSERT INTO ocpp_config (charge_point_id, key, value) VALUES (?, ?, ?)
       ON CONFLICT (charge_point_id, key) DO UPDATE SET value = excluded.value`);
     const rows = db.prepare(`SELECT key, value FROM ocpp_config WHERE charge_point_id = ?`).all(chargePointId) as { key: string; value: string }[];
-    for (const r of rows) this.values.set(r.key, r.value);
+    for (const r of rows) (this.values ??= new Map()).set(r.key, r.value);
   }
 
   has(key: string): boolean {
-    return this.values.has(key) || this.defaults.has(key);
+    return this.values?.has(key) || this.defaults.has(key);
   }
 
   get(key: string): string | undefined {
-    return this.values.get(key) ?? this.defaults.get(key);
+    return this.values?.get(key) ?? this.defaults.get(key);
   }
 
   set(key: string, value: string): void {
     this.upsert.run(this.chargePointId, key, value);
-    this.values.set(key, value);
+    (this.values ??= new Map()).set(key, value);
     this.onChange?.(key);
   }
 

@@ -184,12 +184,12 @@ export class SimFirmware {
   }
 
   /** Connectors this update made Unavailable (one the central system had set so stays so). */
-  private readonly madeUnavailable = new Set<number>();
+  private madeUnavailable?: Set<number>;
 
   private makeUnavailable(id: number): void {
     const cp = this.o.chargePoint;
-    if (this.madeUnavailable.has(id) || toV16Status(cp.evseCondition(id)) === 'Unavailable') return;
-    this.madeUnavailable.add(id);
+    if (this.madeUnavailable?.has(id) || toV16Status(cp.evseCondition(id)) === 'Unavailable') return;
+    (this.madeUnavailable ??= new Set()).add(id);
     cp.changeAvailability(id, 'Inoperative');
   }
 
@@ -213,8 +213,8 @@ export class SimFirmware {
     for (const id of cp.evseIds) this.makeUnavailable(id);
     this.set('Installing');
     this.timer = this.o.clock.setTimeout(() => {
-      for (const id of this.madeUnavailable) cp.changeAvailability(id, 'Operative');
-      this.madeUnavailable.clear();
+      for (const id of this.madeUnavailable ?? []) cp.changeAvailability(id, 'Operative');
+      this.madeUnavailable = undefined;
       this.set('Installed');
     }, this.after(this.timing.installMs));
   }

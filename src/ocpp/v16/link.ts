@@ -64,7 +64,7 @@ export type CsmsLinkEvents = LinkEvents;
  * incoming.ts.
  */
 export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLink {
-  private readonly statusHolds = new Map<number, Timer>();
+  private statusHolds?: Map<number, Timer>;
   /** California Pricing: the MeterValues RunningCost asked for (cost-messages.ts). */
   private readonly meterValueTriggers: MeterValueTriggers;
   /** California Pricing: TimeOffset's switch at NextTimeOffsetTransitionDateTime. */
@@ -203,8 +203,8 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
   protected override cancelTimers(): void {
     this.timeOffsetTimer?.cancel();
     this.timeOffsetTimer = undefined;
-    for (const t of this.statusHolds.values()) t.cancel();
-    this.statusHolds.clear();
+    for (const t of this.statusHolds?.values() ?? []) t.cancel();
+    this.statusHolds = undefined;
   }
 
   // ------------------------------------------------------------- calls
@@ -289,13 +289,13 @@ export class CsmsLink extends OcppSession<ChargePointCalls> implements VersionLi
     // MinimumStatusDuration: a status is sent only once it has held that long.
     const holdMs = this.o.settings.int('MinimumStatusDuration') * 1000;
     const connectorId = v16ConnectorIdOf(s);
-    this.statusHolds.get(connectorId)?.cancel();
+    this.statusHolds?.get(connectorId)?.cancel();
     if (holdMs <= 0) {
       void this.sendStatus(s);
       return;
     }
-    this.statusHolds.set(connectorId, this.o.clock.setTimeout(() => {
-      this.statusHolds.delete(connectorId);
+    (this.statusHolds ??= new Map()).set(connectorId, this.o.clock.setTimeout(() => {
+      this.statusHolds?.delete(connectorId);
       if (this.state === 'accepted') void this.sendStatus(v16ConditionOf(this.o.chargePoint, connectorId));
     }, holdMs));
   }

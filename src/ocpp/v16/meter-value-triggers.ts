@@ -34,7 +34,7 @@ interface Armed {
 }
 
 export class MeterValueTriggers {
-  private readonly armed = new Map<EvseId, Armed>();
+  private armed?: Map<EvseId, Armed>;
 
   constructor(private readonly o: {
     clock: Pick<Clock, 'now' | 'setTimeout'>;
@@ -46,27 +46,27 @@ export class MeterValueTriggers {
     this.clear(evseId);
     if (!trigger || (trigger.atTime === undefined && trigger.atEnergyWh === undefined && trigger.atPowerW === undefined && !trigger.atStatuses?.length)) return;
     const a: Armed = { localId, trigger: { ...trigger } };
-    this.armed.set(evseId, a);
+    (this.armed ??= new Map()).set(evseId, a);
     if (trigger.atTime !== undefined) this.schedule(evseId, a, trigger.atTime);
   }
 
   /** What is armed for an EVSE (for a test or a diagnostic). */
   of(evseId: EvseId): MeterValueTrigger | undefined {
-    return this.armed.get(evseId)?.trigger;
+    return this.armed?.get(evseId)?.trigger;
   }
 
   clear(evseId: EvseId): void {
-    this.armed.get(evseId)?.timer?.cancel();
-    this.armed.delete(evseId);
+    this.armed?.get(evseId)?.timer?.cancel();
+    this.armed?.delete(evseId);
   }
 
   clearAll(): void {
-    for (const id of [...this.armed.keys()]) this.clear(id);
+    for (const id of [...(this.armed?.keys() ?? [])]) this.clear(id);
   }
 
   /** A meter reading of the EVSE: the energy and power triggers. */
   reading(evseId: EvseId, energyWh: number, powerW: number | undefined): void {
-    const a = this.armed.get(evseId);
+    const a = this.armed?.get(evseId);
     if (!a) return;
     const t = a.trigger;
     if (t.atEnergyWh !== undefined && energyWh >= t.atEnergyWh) {
@@ -81,7 +81,7 @@ export class MeterValueTriggers {
 
   /** The EVSE's connector's 1.6 status changed: the status trigger. */
   status(evseId: EvseId, status: ChargePointStatus): void {
-    const a = this.armed.get(evseId);
+    const a = this.armed?.get(evseId);
     if (!a) return;
     const entered = a.lastStatus !== status;
     a.lastStatus = status;
@@ -92,7 +92,7 @@ export class MeterValueTriggers {
     const wait = at - this.o.clock.now();
     a.timer = this.o.clock.setTimeout(() => {
       a.timer = undefined;
-      if (this.armed.get(evseId) !== a) return;
+      if (this.armed?.get(evseId) !== a) return;
       if (this.o.clock.now() < at) {
         this.schedule(evseId, a, at);
         return;

@@ -1,4 +1,5 @@
 import type { AuthorizationData, AuthorizationInfo } from '../core/ports.js';
+import { statementsFor } from './statement-cache.js';
 import { transact, type SqliteDatabase } from './database.js';
 
 export interface LocalListEntry {
@@ -37,7 +38,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
   private listEmpty?: boolean;
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string, private readonly now: () => number) {
     db.prepare(`INSERT OR IGNORE INTO charge_points (id) VALUES (?)`).run(chargePointId);
-    this.q = {
+    this.q = statementsFor(db, SqliteAuthorizationData, () => ({
       list: db.prepare(`SELECT status, expiry_date, parent_id_tag FROM local_auth_list WHERE charge_point_id = ? AND id_tag = ?`),
       cache: db.prepare(`SELECT status, expiry_date, parent_id_tag FROM auth_cache WHERE charge_point_id = ? AND id_tag = ?`),
       cachePut: db.prepare(`INSERT INTO auth_cache (charge_point_id, id_tag, status, expiry_date, parent_id_tag, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -60,7 +61,7 @@ export class SqliteAuthorizationData implements AuthorizationData {
       version: db.prepare(`SELECT CASE WHEN EXISTS (SELECT 1 FROM local_auth_list WHERE charge_point_id = cp.id)
         THEN cp.local_list_version ELSE 0 END AS v FROM charge_points cp WHERE cp.id = ?`),
       setVersion: db.prepare(`UPDATE charge_points SET local_list_version = ? WHERE id = ?`),
-    };
+    }));
   }
 
   localListEntry(idTag: string): AuthorizationInfo | undefined {

@@ -1,4 +1,5 @@
 import type { ChargingProfileStore, InstalledLimit, LimitTarget } from '../core/smart-charging/index.js';
+import { statementsFor } from './statement-cache.js';
 import { transact, type SqliteDatabase } from './database.js';
 
 /**
@@ -15,13 +16,13 @@ export class SqliteChargingProfiles implements ChargingProfileStore {
   private cached?: InstalledLimit[];
 
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
-    this.q = {
+    this.q = statementsFor(db, SqliteChargingProfiles, () => ({
       all: db.prepare(`SELECT evse_id, profile, installed_at FROM charging_profiles WHERE charge_point_id = ? ORDER BY profile_id`),
       put: db.prepare(`INSERT INTO charging_profiles (charge_point_id, profile_id, evse_id, purpose, stack_level, profile, installed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, profile_id) DO UPDATE SET evse_id = excluded.evse_id,
         purpose = excluded.purpose, stack_level = excluded.stack_level, profile = excluded.profile, installed_at = excluded.installed_at`),
       remove: db.prepare(`DELETE FROM charging_profiles WHERE charge_point_id = ? AND profile_id = ?`),
-    };
+    }));
   }
 
   all(): InstalledLimit[] {

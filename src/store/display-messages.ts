@@ -1,4 +1,5 @@
 import type { DisplayMessage, DisplayMessageStore, MessageFormat, MessagePriority, MessageState } from '../core/display-messages.js';
+import { statementsFor } from './statement-cache.js';
 import type { SqliteDatabase } from './database.js';
 
 interface Row {
@@ -19,14 +20,14 @@ export class SqliteDisplayMessages implements DisplayMessageStore {
   private readonly q;
 
   constructor(db: SqliteDatabase, private readonly chargePointId: string) {
-    this.q = {
+    this.q = statementsFor(db, SqliteDisplayMessages, () => ({
       all: db.prepare(`SELECT * FROM display_messages WHERE charge_point_id = ? ORDER BY message_id`),
       put: db.prepare(`INSERT INTO display_messages (charge_point_id, message_id, priority, state, starts_at, ends_at, session_id, format, language, content, set_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, message_id) DO UPDATE SET priority = excluded.priority, state = excluded.state,
         starts_at = excluded.starts_at, ends_at = excluded.ends_at, session_id = excluded.session_id, format = excluded.format,
         language = excluded.language, content = excluded.content, set_at = excluded.set_at`),
       remove: db.prepare(`DELETE FROM display_messages WHERE charge_point_id = ? AND message_id = ?`),
-    };
+    }));
   }
 
   all(): DisplayMessage[] {

@@ -3,7 +3,7 @@ import { StoreError } from '../lib/errors.js';
 import type { ChargingState, MeterReading, NewSession, Sample, SessionLedger, SessionRecord, SessionStartCause, SessionStop, SignedMeterValue } from '../core/ports.js';
 import { sessionCost, type Tariff } from '../core/tariff.js';
 import { transact, type SqliteDatabase } from './database.js';
-import { preparePlucked, prepareRaw } from './statement-cache.js';
+import { preparePlucked, prepareRaw, statementsFor } from './statement-cache.js';
 
 interface SessionRow {
   local_id: string;
@@ -214,7 +214,7 @@ export class SqliteLedger implements SessionLedger {
     /** Whether the central system is reachable now: each event records whether it happened offline. */
     private readonly online?: () => boolean,
   ) {
-    this.q = {
+    this.q = statementsFor(db, SqliteLedger, () => ({
       insertSession: db.prepare(`INSERT INTO sessions (local_id, charge_point_id, connector_id, id_tag, customer_ref, auth_method,
         started_at, start_clock_trusted, meter_start_wh, last_energy_wh, last_checkpoint_at, reservation_id)
         VALUES (@localId, @cp, @connectorId, @idTag, @customerRef, @authMethod, @startedAt, @trusted, @meterStartWh, @meterStartWh, @startedAt, @reservationId)`),
@@ -262,7 +262,7 @@ export class SqliteLedger implements SessionLedger {
       settleOpening: db.prepare(`UPDATE transaction_openings SET state = ? WHERE local_id = ? AND state = 'open'`),
       countEvents: db.prepare(`UPDATE sessions SET event_count = MAX(event_count, ?) WHERE local_id = ?`),
       samplesOf: db.prepare(`SELECT reading, taken_at, clock_trusted, context FROM meter_samples WHERE local_id = ? AND context IN ('Transaction.Begin') ORDER BY id LIMIT 1`),
-    };
+    }));
   }
 
   open(input: NewSession): LedgerRecord {

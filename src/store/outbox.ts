@@ -1,5 +1,5 @@
 import { transact, type SqliteDatabase } from './database.js';
-import { prepareRaw } from './statement-cache.js';
+import { prepareRaw, statementsFor } from './statement-cache.js';
 
 /**
  * What a row holds: an event of a session's log (the session opened, reported a sample,
@@ -50,7 +50,7 @@ const synchronousMode = new WeakMap<SqliteDatabase, number>();
 export class SqliteOutbox {
   private readonly q;
   constructor(private readonly db: SqliteDatabase, private readonly chargePointId: string) {
-    this.q = {
+    this.q = statementsFor(db, SqliteOutbox, () => ({
       // Rows as arrays (toEntry): better-sqlite3 builds a row object property by property.
       head: prepareRaw(db, `SELECT seq, kind, local_id, created_at, payload, attempts, not_before, last_error, format, tx_seq, offline
         FROM outbox WHERE charge_point_id = ? AND state = 'queued' ORDER BY seq LIMIT ?`),
@@ -67,7 +67,7 @@ export class SqliteOutbox {
           (SELECT MIN(created_at) FROM outbox WHERE charge_point_id = @cp AND state = 'queued') AS oldestCreatedAt,
           (SELECT COUNT(*) FROM outbox WHERE charge_point_id = @cp AND state = 'dead') AS deadLetters`),
       dead_list: db.prepare(`SELECT seq, kind, local_id AS localId, created_at AS createdAt, attempts, last_error AS lastError FROM outbox WHERE charge_point_id = ? AND state = 'dead' ORDER BY seq`),
-    };
+    }));
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Reservation, ReservationStore, ReservationTarget } from '../core/reservations.js';
+import { statementsFor } from './statement-cache.js';
 import type { SqliteDatabase } from './database.js';
 
 interface Row {
@@ -28,13 +29,13 @@ export class SqliteReservations implements ReservationStore {
   private readonly q;
 
   constructor(db: SqliteDatabase, private readonly chargePointId: string) {
-    this.q = {
+    this.q = statementsFor(db, SqliteReservations, () => ({
       all: db.prepare(`SELECT * FROM reservations WHERE charge_point_id = ? ORDER BY reservation_id`),
       put: db.prepare(`INSERT INTO reservations (charge_point_id, reservation_id, connector_id, id_tag_ref, parent_id_tag_ref, expires_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (charge_point_id, reservation_id) DO UPDATE SET connector_id = excluded.connector_id,
         id_tag_ref = excluded.id_tag_ref, parent_id_tag_ref = excluded.parent_id_tag_ref, expires_at = excluded.expires_at`),
       remove: db.prepare(`DELETE FROM reservations WHERE charge_point_id = ? AND reservation_id = ?`),
-    };
+    }));
   }
 
   all(): Reservation[] {

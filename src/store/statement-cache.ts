@@ -41,3 +41,20 @@ export function preparePlucked(db: Database.Database, sql: string): Database.Sta
 export function prepareRaw(db: Database.Database, sql: string): Database.Statement {
   return db.prepare(`${sql} /* raw */`).raw();
 }
+
+const bundles = new WeakMap<Database.Database, Map<object, unknown>>();
+
+/**
+ * A store view's statements, built once per database and view class (`owner`) and shared by
+ * every view of that class on it: a fleet worker holds thousands of views on one database, and
+ * each one's object of statements is some 100-300 bytes of heap more per charger. Only for a
+ * database whose statements are shared (shareStatements): otherwise each view builds its own.
+ */
+export function statementsFor<T>(db: Database.Database, owner: object, build: () => T): T {
+  if (!cached.has(db)) return build();
+  let byOwner = bundles.get(db);
+  if (!byOwner) bundles.set(db, (byOwner = new Map()));
+  let bundle = byOwner.get(owner) as T | undefined;
+  if (bundle === undefined) byOwner.set(owner, (bundle = build()));
+  return bundle;
+}

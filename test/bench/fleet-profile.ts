@@ -132,6 +132,7 @@ console.log(JSON.stringify({
   rssMid: mid && f(mid.rss), heapMid: mid && f(mid.heapUsed), heapTotalMid: mid && f(mid.heapTotal), extMid: mid && f(mid.external + mid.arrayBuffers),
   perChargerKB: mid && Math.round((mid.rss - heap0.rss) / 1024 / count), heapPerChargerKB: mid && Math.round((mid.heapUsed - heap0.heapUsed) / 1024 / count),
 }));
+if (process.env.ACTIONS) console.error(JSON.stringify(Object.fromEntries(Object.entries(report.stats.actions).map(([k, a]) => [k, (a as { count: number }).count]))));
 if (sqlStats.size) {
   for (const [k, e] of [...sqlStats].sort((a, b) => b[1].us - a[1].us).slice(0, 40)) console.error(`${(e.us / 1e6).toFixed(2)} s ${e.n} x ${(e.us / e.n).toFixed(1)} us  ${k}`);
 }

@@ -53,15 +53,19 @@ async function startCsms(): Promise<{ url: string; child: ChildProcess }> {
 
 const PAGE_KB = 4;
 
-/** Every process on the machine: pid → [parent pid, CPU seconds (user + system), RSS KB], from /proc. */
+/**
+ * Every process on the machine: pid → [parent pid, CPU seconds (user + system, its own and that of
+ * its children it has reaped: a fleet process that exited before the last sample still counts,
+ * once), RSS KB], from /proc.
+ */
 function processTable(): Map<number, [number, number, number]> {
   const out = new Map<number, [number, number, number]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      // Fields after the command (which may hold spaces): state ppid … utime(12) stime(13) … rss(22).
+      // Fields after the command (which may hold spaces): state ppid … utime(12) stime(13) cutime(14) cstime(15) … rss(22).
       const f = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ').pop()!.split(' ');
-      out.set(Number(name), [Number(f[1]), (Number(f[11]) + Number(f[12])) / 100, Number(f[21]) * PAGE_KB]);
+      out.set(Number(name), [Number(f[1]), (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100, Number(f[21]) * PAGE_KB]);
     } catch {
       // gone meanwhile
     }

@@ -282,6 +282,23 @@ describe('scheduler', () => {
     s.stop();
   });
 
+  it('stays one run per turn when the events of a burst schedule more: no slice leaves a second timer or immediate behind', async () => {
+    const wall = 0;
+    const s = new Scheduler({ startMs: 0, timeScale: 1, wallNow: () => wall, maxEventsPerSlice: 10 });
+    s.start();
+    const loop = countTurns();
+    const ran: number[] = [];
+    // As a charger does at each step: the event plans its next one at once (synchronously).
+    for (let i = 0; i < 300; i++) s.at(0, () => { ran.push(loop.turns()); s.at(1_000_000, () => {}); });
+    while (ran.length < 300) await new Promise((r) => setTimeout(r, 1));
+    loop.stop();
+    const perTurn = countPer(ran);
+    // Before the fix: 20, 30, ... events in one turn, one more run per turn with each slice.
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(10);
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Immediate')).toHaveLength(0);
+    s.stop();
+  });
+
   it('runs once per timers phase: microtasks that schedule more events cannot make its timer fire again before the loop reads its sockets', async () => {
     const s = new Scheduler({ startMs: 0, timeScale: 1, maxEventsPerSlice: 1000 });
     const loop = countTurns();

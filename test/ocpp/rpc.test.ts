@@ -53,3 +53,41 @@ describe('ocpp-rpc validators built on first use', () => {
     expect(out.v201).toEqual({ ok: true });
   });
 });
+
+const PREPARE = `
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const loaded = () => Object.keys(require.cache).filter((k) => k.includes('ocpp-rpc/lib/schemas/')).map((k) => k.split('/').pop()).sort();
+const Ajv = require('ajv');
+let compiles = 0;
+const compile = Ajv.prototype._compileSchemaEnv;
+Ajv.prototype._compileSchemaEnv = function (...a) { compiles++; return compile.apply(this, a); };
+const rpc = await import('./src/ocpp/rpc.ts');
+rpc.prepareStandardValidator('ocpp9.9');
+const out = { unknown: loaded() };
+rpc.prepareStandardValidator('ocpp1.6');
+out.prepared = loaded();
+out.compiledByPrepare = compiles;
+const outcome = (v, id, params) => { try { return { ok: v.validate(id, params) }; } catch (e) { return { code: e.rpcErrorCode, message: e.message }; } };
+const v = rpc.standardValidator('ocpp1.6');
+out.verdicts = [
+  outcome(v, 'urn:BootNotification.req', { chargePointVendor: 'ACME', chargePointModel: 'X1' }),
+  outcome(v, 'urn:BootNotification.req', { chargePointVendor: 'ACME' }),
+  outcome(v, 'urn:MeterValues.req', { connectorId: 1, meterValue: [{ timestamp: '2026-01-01T00:00:00Z', sampledValue: [{ value: '1' }] }] }),
+  outcome(v, 'urn:StopTransaction.conf', {}),
+];
+out.compiledAfter = compiles - out.compiledByPrepare;
+console.log(JSON.stringify(out));
+`;
+
+describe('a validator prepared before the first connection', () => {
+  it("compiles every schema of its version at once, so that no later call compiles one, and answers as before; an unknown version is a no-op", () => {
+    const out = inFreshProcess(PREPARE) as { unknown: string[]; prepared: string[]; compiledByPrepare: number; verdicts: unknown[]; compiledAfter: number };
+    expect(out.unknown).toEqual([]);
+    expect(out.prepared).toEqual(['ocpp1_6.json']);
+    // ocpp1_6.json holds 78 schemas (a request and an answer per action).
+    expect(out.compiledByPrepare).toBeGreaterThanOrEqual(78);
+    expect(out.compiledAfter).toBe(0);
+    expect(out.verdicts).toEqual([{ ok: true }, expect.objectContaining({ code: 'OccurenceConstraintViolation' }), { ok: true }, { ok: true }]);
+  });
+});

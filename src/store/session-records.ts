@@ -1,4 +1,6 @@
+import type Database from 'better-sqlite3';
 import { transact, type SqliteDatabase } from './database.js';
+import { preparePlucked } from './statement-cache.js';
 
 /** One session as the station owner's report shows it: never an idTag. */
 export interface SessionReportRow {
@@ -141,38 +143,96 @@ export class SessionRecords {
    */
   purge(beforeMs: number): { sessions: number; samples: number; outbox: number; audit: number; keptUnsynced: number } {
     return transact(this.db, () => {
-      const ids = (this.db.prepare(`SELECT local_id FROM sessions WHERE stop_acked_at IS NOT NULL AND stopped_at < ?`).all(beforeMs) as { local_id: string }[]).map((r) => r.local_id);
-      let samples = 0;
-      let outbox = 0;
-      const delSamples = this.db.prepare(`DELETE FROM meter_samples WHERE local_id = ?`);
-      const delSigned = this.db.prepare(`DELETE FROM signed_meter_values WHERE local_id = ?`);
-      const delOutbox = this.db.prepare(`DELETE FROM outbox WHERE local_id = ? AND state = 'acked'`);
-      const delSession = this.db.prepare(`DELETE FROM sessions WHERE local_id = ?`);
-      for (const id of ids) {
-        samples += delSamples.run(id).changes;
-        delSigned.run(id);
-        outbox += delOutbox.run(id).changes;
-        delSession.run(id);
-      }
+      const { samples, outbox, sessions } = this.purgeSessions(this.expiredSessions(beforeMs));
       const audit = this.db.prepare(`DELETE FROM audit_log WHERE at < ?`).run(beforeMs).changes;
       const keptUnsynced = (this.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE stop_acked_at IS NULL AND started_at < ?`).get(beforeMs) as { n: number }).n;
-      return { sessions: ids.length, samples, outbox, audit, keptUnsynced };
+      return { sessions, samples, outbox, audit, keptUnsynced };
     });
   }
+
+  /** The sessions purge() deletes: stopped before `beforeMs`, their StopTransaction acknowledged. One scan. */
+  expiredSessions(beforeMs: number): string[] {
+    return (this.db.prepare(`SELECT local_id FROM sessions WHERE stop_acked_at IS NOT NULL AND stopped_at < ?`).all(beforeMs) as { local_id: string }[]).map((r) => r.local_id);
+  }
+
+  /**
+   * Delete these sessions (from expiredSessions()) with their samples and delivered outbox rows:
+   * a fleet's housekeeping takes them in batches, one per turn of its event loop. One already
+   * gone is skipped.
+   */
+  purgeSessions(localIds: readonly string[]): { sessions: number; samples: number; outbox: number } {
+    const q = this.purgeQueries ??= {
+      samples: this.db.prepare(`DELETE FROM meter_samples WHERE local_id = ?`),
+      signed: this.db.prepare(`DELETE FROM signed_meter_values WHERE local_id = ?`),
+      outbox: this.db.prepare(`DELETE FROM outbox WHERE local_id = ? AND state = 'acked'`),
+      session: this.db.prepare(`DELETE FROM sessions WHERE local_id = ?`),
+    };
+    return transact(this.db, () => {
+      let sessions = 0;
+      let samples = 0;
+      let outbox = 0;
+      for (const id of localIds) {
+        samples += q.samples.run(id).changes;
+        q.signed.run(id);
+        outbox += q.outbox.run(id).changes;
+        sessions += q.session.run(id).changes;
+      }
+      return { sessions, samples, outbox };
+    });
+  }
+
+  private purgeQueries?: Record<'samples' | 'signed' | 'outbox' | 'session', Database.Statement>;
 
   /**
    * Delete the delivered MeterValues rows of the outbox (their payload is already gone, and
    * nothing refers to them). A fleet's store does so with purge() to stay bounded in long runs.
    */
   dropDeliveredMeterRows(): number {
-    return transact(this.db, () => {
-      // An open session's next event number (tx_seq) is one past its highest row: kept in
-      // event_count before the rows that may hold it go, so that no number is used twice.
-      this.db.prepare(`UPDATE sessions SET event_count = MAX(event_count, COALESCE((SELECT MAX(o.tx_seq) + 1 FROM outbox o WHERE o.local_id = sessions.local_id), 0))
-        WHERE stopped_at IS NULL`).run();
-      return this.db.prepare(`DELETE FROM outbox WHERE state = 'acked' AND kind = 'meter'`).run().changes;
-    });
+    return this.dropDeliveredMeterRowsBetween(0, Number.MAX_SAFE_INTEGER).dropped;
   }
+
+  /**
+   * The outbox rows a sweep of delivered MeterValues rows covers, [from, to), up to the last row,
+   * and the lowest MeterValues row still queued (it may be delivered before the next sweep), if
+   * any. A fleet's housekeeping starts each sweep where the last one left rows behind: it reads
+   * what was written since, not the whole table.
+   */
+  outboxSpan(from: number): { from: number; to: number; lowestQueued?: number } {
+    const q = this.sweepQueries();
+    const to = (q.last.get() as number) + 1;
+    const queued = q.lowestQueued.get() as number | null;
+    return { from, to, ...(queued !== null && queued < to ? { lowestQueued: Math.max(from, queued) } : {}) };
+  }
+
+  /**
+   * Delete the delivered MeterValues rows whose seq is in [from, to), but a session's
+   * highest-numbered row: a fleet's housekeeping takes a sweep's span in slices, one per turn
+   * (one statement over every row delivered in 10 s held a thread of 10,000 chargers 30-57 ms).
+   * Returns the rows deleted and the lowest row left (a session's highest, which goes in a later
+   * sweep once the session has written another), if any.
+   */
+  dropDeliveredMeterRowsBetween(from: number, to: number): { dropped: number; lowestKept?: number } {
+    const q = this.sweepQueries();
+    const dropped = q.drop.run(from, to).changes;
+    const kept = q.lowestKept.get(from, to) as number | null;
+    return { dropped, ...(kept !== null ? { lowestKept: kept } : {}) };
+  }
+
+  private sweepQueries(): Record<'last' | 'lowestQueued' | 'lowestKept' | 'drop', Database.Statement> {
+    return this.sweepStatements ??= {
+      last: preparePlucked(this.db, `SELECT COALESCE(MAX(seq), 0) FROM outbox`),
+      // outbox_queued is (charge_point_id, seq) WHERE state = 'queued': the queued rows only.
+      lowestQueued: preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE state = 'queued' AND kind = 'meter'`),
+      lowestKept: preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'`),
+      // A session's next event number (tx_seq) is one past its highest row: that row stays (its
+      // payload is gone already), so that no number is used twice, also after a restart, and no
+      // session row is written. outbox_session is (local_id, tx_seq): one index search per row.
+      drop: this.db.prepare(`DELETE FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'
+        AND tx_seq < (SELECT MAX(o.tx_seq) FROM outbox o WHERE o.local_id = outbox.local_id)`),
+    };
+  }
+
+  private sweepStatements?: Record<'last' | 'lowestQueued' | 'lowestKept' | 'drop', Database.Statement>;
 
   /**
    * Erasure of one customer (by pseudonym; `idTag` also clears the cache entry): synced sessions

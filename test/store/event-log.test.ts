@@ -51,6 +51,53 @@ describe('the ledger as one event log per transaction', () => {
     db.close();
   });
 
+  it('drops delivered MeterValues rows slice by slice of the outbox, never a queued one, and never reuses a seqNo', () => {
+    const db = store();
+    const ledger = new SqliteLedger(db, CP, (t) => t);
+    const outbox = new SqliteOutbox(db, CP);
+    const a = ledger.open({ evseId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
+    const b = ledger.open({ evseId: 2, idTag: 'B', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
+    for (let i = 1; i <= 2; i++) {
+      ledger.sample(a.localId, sample(T + i * 60_000, i * 100), true);
+      ledger.sample(b.localId, sample(T + i * 60_000, i * 100), true);
+    }
+    const meterRows = () => outbox.head(10).filter((e) => e.kind === 'meter');
+    // b's second sample stays queued (not delivered yet); the other three are delivered.
+    const queued = meterRows().find((e) => e.localId === b.localId && e.txSeq === 2)!;
+    outbox.ackDelivered(meterRows().filter((e) => e.seq !== queued.seq).map((e) => e.seq), T + 1);
+    const records = new SessionRecords(db);
+    const txSeqs = (localId: string) => rows(db, localId).map((r) => (r as { txSeq: number }).txSeq);
+    // The span goes to the last row, and names the lowest MeterValues row still queued.
+    const span = records.outboxSpan(0);
+    expect(span.lowestQueued).toBe(queued.seq);
+    // Slices of the outbox by seq: the two start rows (seq 1 and 2), then a's and b's first
+    // samples (3 and 4), then the rest.
+    expect(span.from).toBe(0);
+    expect(records.dropDeliveredMeterRowsBetween(0, 3)).toEqual({ dropped: 0 });
+    expect(records.dropDeliveredMeterRowsBetween(3, 5)).toEqual({ dropped: 2 });
+    expect(txSeqs(a.localId)).toEqual([0, 2]);
+    expect(txSeqs(b.localId)).toEqual([0, 2]);
+    // a's second sample is its highest-numbered row: it stays (payload gone), so no number is
+    // ever used twice, and the sweep says so (the next one starts there); it goes once a later
+    // row exists.
+    expect(records.dropDeliveredMeterRowsBetween(5, span.to)).toEqual({ dropped: 0, lowestKept: 5 });
+    expect(txSeqs(a.localId)).toEqual([0, 2]);
+    outbox.ackDelivered([queued.seq], T + 2);
+    const again = records.outboxSpan(5);
+    expect(again.lowestQueued).toBeUndefined();
+    expect(records.dropDeliveredMeterRowsBetween(again.from, again.to)).toEqual({ dropped: 0, lowestKept: 5 });
+    expect(txSeqs(b.localId)).toEqual([0, 2]);
+    // After a restart the numbers go on past the deleted rows; the rows they passed then go.
+    const restarted = new SqliteLedger(db, CP, (t) => t);
+    restarted.sample(b.localId, sample(T + 240_000, 400), true);
+    restarted.sample(a.localId, sample(T + 240_000, 400), true);
+    expect(txSeqs(b.localId)).toEqual([0, 2, 3]);
+    expect(txSeqs(a.localId)).toEqual([0, 2, 3]);
+    expect(records.dropDeliveredMeterRows()).toBe(2);
+    expect(txSeqs(a.localId)).toEqual([0, 3]);
+    db.close();
+  });
+
   it('keeps counting after delivered MeterValues rows are deleted (a seqNo is never used twice)', () => {
     const db = store();
     const ledger = new SqliteLedger(db, CP, (t) => t);
@@ -58,17 +105,18 @@ describe('the ledger as one event log per transaction', () => {
     const s = ledger.open({ evseId: 1, idTag: 'A', authMethod: 'rfid', startedAt: T, clockTrusted: true, meterStartWh: 0, begin: sample(T, 0, 'Transaction.Begin') });
     for (let i = 1; i <= 3; i++) ledger.sample(s.localId, sample(T + i * 60_000, i * 100), true);
     outbox.ackDelivered(outbox.head(10).filter((e) => e.kind === 'meter').map((e) => e.seq), T + 1);
-    expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(3);
+    // The session's highest-numbered row stays (its payload is gone), the others go.
+    expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(2);
     ledger.sample(s.localId, sample(T + 240_000, 400), true);
-    expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 4]);
+    expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 3, 4]);
     // A restarted program (a new ledger on the same file) reads where the session's log stands,
-    // also when the rows holding the highest numbers were deleted.
+    // also when delivered rows were deleted.
     outbox.ackDelivered(outbox.head(10).filter((e) => e.kind === 'meter').map((e) => e.seq), T + 2);
     expect(new SessionRecords(db).dropDeliveredMeterRows()).toBe(1);
     const restarted = new SqliteLedger(db, CP, (t) => t);
     restarted.sample(s.localId, sample(T + 300_000, 500), true);
     restarted.close(s.localId, { stoppedAt: T + 360_000, clockTrusted: true, meterStopWh: 600, reason: 'Local', end: sample(T + 360_000, 600, 'Transaction.End'), transactionDataMeasurands: [] });
-    expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 5, 6]);
+    expect(rows(db, s.localId).map((r) => (r as { txSeq: number }).txSeq)).toEqual([0, 4, 5, 6]);
     expect(outbox.head(10).map((e) => e.offline)).toEqual([null, null, null]); // no probe given: not known
     db.close();
   });

@@ -17,11 +17,11 @@ afterEach(async () => {
 });
 
 /** 20 smoke chargers for 15 simulated minutes (3 s of wall time) against a strict server. */
-async function runHost(url: string, housekeepingMs: number): Promise<FleetHost> {
+async function runHost(url: string, housekeepingMs: number, sweepBatch?: number): Promise<FleetHost> {
   const host = new FleetHost({
     chargers: Array.from({ length: 20 }, (_, i) => ({ id: `HK-${String(i).padStart(3, '0')}`, index: i })),
     scenario: smoke, charger, seed: 5, urls: [url], timeScale: 300, startMs: START, durationMs: DURATION_MS,
-    rampPerSec: 0, runStartedAt: Date.now(), housekeepingMs,
+    rampPerSec: 0, runStartedAt: Date.now(), housekeepingMs, sweepBatch,
   });
   hosts.push(host);
   host.start();
@@ -32,7 +32,7 @@ async function runHost(url: string, housekeepingMs: number): Promise<FleetHost> 
 }
 
 describe('fleet store housekeeping', () => {
-  it('drops acknowledged sessions and delivered MeterValues rows on its timer; without it they stay', async () => {
+  it('drops acknowledged sessions and delivered MeterValues rows on its timer, in batches over several turns; without it they stay', async () => {
     csms = new TestCsms();
     const url = await csms.start();
 
@@ -46,7 +46,8 @@ describe('fleet store housekeeping', () => {
     await kept.stop(0);
     hosts.splice(hosts.indexOf(kept), 1);
 
-    const cleaned = await runHost(url, 100);
+    // One session per turn: a sweep goes on over as many turns as it needs.
+    const cleaned = await runHost(url, 100, 1);
     const stopped = cleaned.snapshot(false).stats.counters.sessionsStopped;
     expect(stopped).toBeGreaterThan(5);
     expect(csms.callsOf('MeterValues').length).toBeGreaterThan(0);

@@ -68,7 +68,7 @@ function destinationOf(sink: LogSink): MetadataDestination {
 }
 
 class PinoLog implements Log {
-  constructor(private readonly p: Logger) {}
+  constructor(readonly p: Logger) {}
   debug(msg: string, fields?: LogFields): void {
     if (fields) this.p.debug(fields, msg);
     else this.p.debug(msg);
@@ -86,7 +86,7 @@ class PinoLog implements Log {
     else this.p.error(msg);
   }
   child(fields: LogFields): Log {
-    return new LazyChildLog(this.p, fields);
+    return new LazyChildLog(this.p, undefined, fields);
   }
   isLevelEnabled(level: LogLevel): boolean {
     return level !== 'silent' && this.p.isLevelEnabled(level);
@@ -96,32 +96,41 @@ class PinoLog implements Log {
 /**
  * A child logger whose pino child (its bindings serialised) is made on the first record at an
  * enabled level: a charger makes one per presented token, and most never write a line (a
- * fleet logs at warn). A child has its parent's level (set once, at creation), so asking the
- * parent is the same answer; the lines written are the same as an eager child's.
+ * fleet logs at warn). A child of a child is lazy too: a fleet's charger hands a child of its
+ * own (cp) to each of its parts (component), and none of them is made until one writes (some
+ * 600 bytes of heap per charger). A child has its root's level (pino sets a child's level once,
+ * at creation, from its parent's), so asking the root is the same answer; the lines written are
+ * the same as an eager child's.
  */
 class LazyChildLog implements Log {
   private real: PinoLog | undefined;
-  constructor(private readonly parent: Logger, private readonly fields: LogFields) {}
+  constructor(
+    /** The nearest pino logger above: it answers for the level. */
+    private readonly root: Logger,
+    /** The lazy child this one is a child of, if any (made first, when this one is). */
+    private readonly parent: LazyChildLog | undefined,
+    private readonly fields: LogFields,
+  ) {}
   private made(): PinoLog {
-    return (this.real ??= new PinoLog(this.parent.child(this.fields)));
+    return (this.real ??= new PinoLog((this.parent ? this.parent.made().p : this.root).child(this.fields)));
   }
   debug(msg: string, fields?: LogFields): void {
-    if (this.real || this.parent.isLevelEnabled('debug')) this.made().debug(msg, fields);
+    if (this.real || this.root.isLevelEnabled('debug')) this.made().debug(msg, fields);
   }
   info(msg: string, fields?: LogFields): void {
-    if (this.real || this.parent.isLevelEnabled('info')) this.made().info(msg, fields);
+    if (this.real || this.root.isLevelEnabled('info')) this.made().info(msg, fields);
   }
   warn(msg: string, fields?: LogFields): void {
-    if (this.real || this.parent.isLevelEnabled('warn')) this.made().warn(msg, fields);
+    if (this.real || this.root.isLevelEnabled('warn')) this.made().warn(msg, fields);
   }
   error(msg: string, fields?: LogFields): void {
-    if (this.real || this.parent.isLevelEnabled('error')) this.made().error(msg, fields);
+    if (this.real || this.root.isLevelEnabled('error')) this.made().error(msg, fields);
   }
   child(fields: LogFields): Log {
-    return this.made().child(fields);
+    return this.real ? this.real.child(fields) : new LazyChildLog(this.root, this, fields);
   }
   isLevelEnabled(level: LogLevel): boolean {
-    return level !== 'silent' && this.parent.isLevelEnabled(level);
+    return level !== 'silent' && this.root.isLevelEnabled(level);
   }
 }
 

@@ -53,6 +53,20 @@ describe('log records', () => {
     expect(memory.records.map((r) => r.msg)).toEqual(['shown', 'deeper']);
     expect(memory.records[0]).toMatchObject({ level: 40, app: 'evse-edge', cp: 'CP-1', attempt: 1 });
     expect(memory.records[1]).toMatchObject({ level: 50, app: 'evse-edge', cp: 'CP-1', connectorId: 2 });
+    // Children of a child that never wrote (a fleet charger's parts): each line carries every
+    // binding above it, whichever of them writes first.
+    const quiet = log.child({ cp: 'CP-2' });
+    const meter = quiet.child({ component: 'meter' });
+    const evse = quiet.child({ component: 'evse' });
+    evse.info('hidden');
+    expect(meter.isLevelEnabled('info')).toBe(false);
+    meter.warn('from a part', { n: 1 });
+    quiet.warn('from the charger');
+    evse.child({ connectorId: 1 }).error('from a part\'s child');
+    expect(memory.records.slice(2).map((r) => [r.msg, r.cp, r.component, r.connectorId])).toEqual([
+      ['from a part', 'CP-2', 'meter', undefined], ['from the charger', 'CP-2', undefined, undefined], ['from a part\'s child', 'CP-2', 'evse', 1],
+    ]);
+    expect(memory.records[2]).toMatchObject({ level: 40, app: 'evse-edge', n: 1 });
   });
 
   it('go to each sink at its level, and a level changed at run time applies', () => {

@@ -236,7 +236,10 @@ export class Scheduler {
       this.fired++;
       // The clock is read every 16 events: most events take microseconds.
       if (n >= maxEvents || ((n & 15) === 0 && this.wallNow() >= sliceEnd)) {
-        more = true;
+        // Go on after I/O if an event is still due; if none is, the timer armed below waits for
+        // the next (an immediate queued for nothing ran a turn later and found nothing due).
+        const next = this.peek();
+        more = next !== undefined && next.at <= horizon;
         break;
       }
     }

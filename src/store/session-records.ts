@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import { transact, type SqliteDatabase } from './database.js';
 import { preparePlucked } from './statement-cache.js';
 
@@ -161,7 +160,8 @@ export class SessionRecords {
    * gone is skipped.
    */
   purgeSessions(localIds: readonly string[]): { sessions: number; samples: number; outbox: number } {
-    const q = this.purgeQueries ??= {
+    // Prepared once per database: db.prepare shares a statement per SQL text (shareStatements).
+    const q = {
       samples: this.db.prepare(`DELETE FROM meter_samples WHERE local_id = ?`),
       signed: this.db.prepare(`DELETE FROM signed_meter_values WHERE local_id = ?`),
       outbox: this.db.prepare(`DELETE FROM outbox WHERE local_id = ? AND state = 'acked'`),
@@ -181,11 +181,10 @@ export class SessionRecords {
     });
   }
 
-  private purgeQueries?: Record<'samples' | 'signed' | 'outbox' | 'session', Database.Statement>;
-
   /**
    * Delete the delivered MeterValues rows of the outbox (their payload is already gone, and
-   * nothing refers to them). A fleet's store does so with purge() to stay bounded in long runs.
+   * nothing refers to them), but each session's highest-numbered one: the whole outbox at once
+   * (a fleet's housekeeping takes it in slices, dropDeliveredMeterRowsBetween).
    */
   dropDeliveredMeterRows(): number {
     return this.dropDeliveredMeterRowsBetween(0, Number.MAX_SAFE_INTEGER).dropped;
@@ -198,10 +197,10 @@ export class SessionRecords {
    * what was written since, not the whole table.
    */
   outboxSpan(from: number): { from: number; to: number; lowestQueued?: number } {
-    const q = this.sweepQueries();
-    const to = (q.last.get() as number) + 1;
-    const queued = q.lowestQueued.get() as number | null;
-    return { from, to, ...(queued !== null && queued < to ? { lowestQueued: Math.max(from, queued) } : {}) };
+    const to = (preparePlucked(this.db, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).get() as number) + 1;
+    // outbox_queued is (charge_point_id, seq) WHERE state = 'queued': the queued rows only.
+    const queued = preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE state = 'queued' AND kind = 'meter'`).get() as number | null;
+    return { from, to, ...(queued !== null ? { lowestQueued: queued } : {}) };
   }
 
   /**
@@ -212,27 +211,14 @@ export class SessionRecords {
    * sweep once the session has written another), if any.
    */
   dropDeliveredMeterRowsBetween(from: number, to: number): { dropped: number; lowestKept?: number } {
-    const q = this.sweepQueries();
-    const dropped = q.drop.run(from, to).changes;
-    const kept = q.lowestKept.get(from, to) as number | null;
+    // A session's next event number (tx_seq) is one past its highest row: that row stays (its
+    // payload is gone already), so that no number is used twice, also after a restart, and no
+    // session row is written. outbox_session is (local_id, tx_seq): one index search per row.
+    const dropped = this.db.prepare(`DELETE FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'
+      AND tx_seq < (SELECT MAX(o.tx_seq) FROM outbox o WHERE o.local_id = outbox.local_id)`).run(from, to).changes;
+    const kept = preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'`).get(from, to) as number | null;
     return { dropped, ...(kept !== null ? { lowestKept: kept } : {}) };
   }
-
-  private sweepQueries(): Record<'last' | 'lowestQueued' | 'lowestKept' | 'drop', Database.Statement> {
-    return this.sweepStatements ??= {
-      last: preparePlucked(this.db, `SELECT COALESCE(MAX(seq), 0) FROM outbox`),
-      // outbox_queued is (charge_point_id, seq) WHERE state = 'queued': the queued rows only.
-      lowestQueued: preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE state = 'queued' AND kind = 'meter'`),
-      lowestKept: preparePlucked(this.db, `SELECT MIN(seq) FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'`),
-      // A session's next event number (tx_seq) is one past its highest row: that row stays (its
-      // payload is gone already), so that no number is used twice, also after a restart, and no
-      // session row is written. outbox_session is (local_id, tx_seq): one index search per row.
-      drop: this.db.prepare(`DELETE FROM outbox WHERE seq >= ? AND seq < ? AND state = 'acked' AND kind = 'meter'
-        AND tx_seq < (SELECT MAX(o.tx_seq) FROM outbox o WHERE o.local_id = outbox.local_id)`),
-    };
-  }
-
-  private sweepStatements?: Record<'last' | 'lowestQueued' | 'lowestKept' | 'drop', Database.Statement>;
 
   /**
    * Erasure of one customer (by pseudonym; `idTag` also clears the cache entry): synced sessions

@@ -245,7 +245,9 @@ export class FleetHost {
   start(): void {
     // Each version's schemas compiled before the first charger and before the lag is measured:
     // built lazily, the first chargers' turns compiled them, a turn of some 190 ms per thread.
-    for (const v of new Set(this.o.ocpp?.length ? this.o.ocpp.map((s) => s.version) : ['ocpp1.6'])) prepareStandardValidator(v);
+    // The bindings of the fleet's OCPP versions (none given: 1.6, which is always loaded).
+    const versions = (this.o.ocpp ?? []).map((s) => s.version);
+    for (const v of new Set(versions.length ? versions : ['ocpp1.6'])) prepareStandardValidator(v);
     this.lag.enable();
     this.intervalLag.enable();
     // V8 pretenures an allocation site (allocates its objects straight in the old generation)
@@ -321,8 +323,7 @@ export class FleetHost {
         this.rampTimer = setTimeout(tick, Math.min(dueIn, 10));
       }
     };
-    // The bindings of the fleet's OCPP versions (1.6 is always loaded; 2.0.1 is imported once per thread).
-    const versions = (this.o.ocpp ?? []).map((s) => s.version);
+    // 1.6 is always loaded; 2.0.1 is imported once per thread.
     if (versions.every((v) => loadedOcppVersion(v))) tick();
     else {
       loadOcppVersions(versions).then(

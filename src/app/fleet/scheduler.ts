@@ -183,7 +183,6 @@ export class Scheduler {
    */
   private readonly runDueOnTimer = (): void => {
     if (this.ranInTimersPhase) {
-      this.timer = undefined;
       this.runAfterIO();
       return;
     }

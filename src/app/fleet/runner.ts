@@ -271,13 +271,22 @@ export class FleetRunner {
     this.controlTargets = hosts;
 
     const statusEvery = o.statusIntervalMs ?? fleetDefaults.statusIntervalMs;
-    let lastStatusAt = Date.now();
+    // Each interval's rates are counted from where the previous status ended, from the run's
+    // start for the first, so the statuses' rates times their intervals add up to the totals.
+    let lastStatusAt = runStartedAt;
     let lastMessages = { in: 0, out: 0 };
+    // One status at a time: a tick whose snapshots outlast the interval would otherwise overlap
+    // the next, and the later-started one, finishing first, would count messages twice.
+    let statusInFlight = false;
     let emfileWarned = false;
     let connectWarned = false;
     const statusTimer = o.onStatus || o.onWarning || o.stopWhen
       ? setInterval(async () => {
-        const snaps = (await Promise.all(hosts.map((h) => h.snapshot()))).filter((x): x is HostSnapshot => Boolean(x));
+        if (statusInFlight) return;
+        statusInFlight = true;
+        const snaps = await Promise.all(hosts.map((h) => h.snapshot()))
+          .then((all) => all.filter((x): x is HostSnapshot => Boolean(x)))
+          .finally(() => { statusInFlight = false; });
         const emfile = snaps.reduce((n, s) => n + s.stats.counters.emfile, 0);
         if (emfile > 0 && !emfileWarned) {
           emfileWarned = true;
